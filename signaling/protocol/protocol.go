@@ -1,0 +1,216 @@
+// Package protocol defines Parley's signaling wire format: the JSON bodies of
+// the HTTP API and the messages exchanged over the /ws WebSocket.
+//
+// Both parley-signal and the app import this package, so the wire format has
+// exactly one definition. It must import only the standard library. Any
+// incompatible change bumps Version; docs/protocol.md describes the same
+// types in prose.
+package protocol
+
+import (
+	"encoding/json"
+)
+
+// Version is the protocol version a client announces in its join message.
+// The server answers UNSUPPORTED_VERSION to any other value.
+const Version = 1
+
+// Limits that both sides rely on.
+const (
+	// RoomIDLength is the length of a room id.
+	RoomIDLength = 21
+	// MaxSelfDestructSeconds is the longest self-destruct timer (7 days).
+	MaxSelfDestructSeconds = 604800
+	// NonceSize is the size in bytes of the server's join challenge.
+	NonceSize = 32
+	// DefaultMaxMessageBytes is the default cap on one WebSocket message.
+	// SDP fits comfortably; file contents never travel through signaling.
+	DefaultMaxMessageBytes = 64 << 10
+)
+
+// RoomIDAlphabet is the nanoid alphabet room ids are drawn from.
+const RoomIDAlphabet = "useandom-26T198340PX75pxJACKVERYMINDBUSHWOLF_GQZbfghjklqvwyzrict"
+
+// ValidRoomID reports whether s has the shape of a room id: exactly
+// RoomIDLength characters of [A-Za-z0-9_-].
+func ValidRoomID(s string) bool {
+	if len(s) != RoomIDLength {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '_', c == '-':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// Error codes carried on the wire (HTTP {"error": code} bodies and WebSocket
+// error messages). They are stable: clients branch on them and the UI maps
+// them to sentences.
+const (
+	CodeRoomNotFound       = "ROOM_NOT_FOUND"
+	CodeRoomFull           = "ROOM_FULL"
+	CodeRoomDestroyed      = "ROOM_DESTROYED"
+	CodeTimerExpired       = "TIMER_EXPIRED"
+	CodeBadRequest         = "BAD_REQUEST"
+	CodeRateLimited        = "RATE_LIMITED"
+	CodeUnsupportedVersion = "UNSUPPORTED_VERSION"
+	// CodeUnauthorized: the join signature did not verify.
+	CodeUnauthorized = "UNAUTHORIZED"
+	// CodeReplaced: the same key joined the room on a newer connection; the
+	// older connection is closed with this code and must not reconnect on its own.
+	CodeReplaced = "REPLACED"
+	// CodeServerBusy: max rooms or max connections reached.
+	CodeServerBusy = "SERVER_BUSY"
+	// CodeShuttingDown: the server is going away; reconnect with backoff.
+	CodeShuttingDown = "SHUTTING_DOWN"
+	// CodeInternal: an unexpected server-side failure.
+	CodeInternal = "INTERNAL"
+)
+
+// ---- HTTP API ----
+
+// CreateRoomRequest is the optional JSON body of POST /api/rooms.
+type CreateRoomRequest struct {
+	// SelfDestructSeconds, when set, must be a whole number from 1 to
+	// MaxSelfDestructSeconds.
+	SelfDestructSeconds *int64 `json:"selfDestructSeconds,omitempty"`
+}
+
+// CreateRoomResponse is the 201 body of POST /api/rooms.
+type CreateRoomResponse struct {
+	RoomID    string `json:"roomId"`
+	CreatedAt int64  `json:"createdAt"` // unix milliseconds
+	ExpiresAt *int64 `json:"expiresAt"` // unix milliseconds, or null without a self-destruct timer
+}
+
+// RoomInfo is the 200 body of GET /api/rooms/{id}.
+type RoomInfo struct {
+	RoomID    string `json:"roomId"`
+	CreatedAt int64  `json:"createdAt"`
+	Connected int    `json:"connected"` // 0, 1 or 2
+	ExpiresAt *int64 `json:"expiresAt"`
+}
+
+// ErrorResponse is the body of every HTTP error.
+type ErrorResponse struct {
+	Error string `json:"error"`
+}
+
+// ---- WebSocket messages ----
+
+// Message types. Client to server: join, signal, leave, destroy.
+// Server to client: challenge, joined, peer, signal, error.
+const (
+	TypeChallenge = "challenge"
+	TypeJoin      = "join"
+	TypeJoined    = "joined"
+	TypePeer      = "peer"
+	TypeSignal    = "signal"
+	TypeLeave     = "leave"
+	TypeDestroy   = "destroy"
+	TypeError     = "error"
+)
+
+// Peer events carried by TypePeer messages.
+const (
+	PeerJoined   = "joined"   // the other participant joined for the first time on this server
+	PeerLeft     = "left"     // the other participant's connection ended
+	PeerRejoined = "rejoined" // the other participant came back (new connection, same key)
+)
+
+// Message is the one envelope for every WebSocket frame (a JSON text
+// message). Type says which of the optional fields are meaningful; unknown
+// fields are ignored by both sides.
+type Message struct {
+	Type string `json:"type"`
+
+	// challenge (server → client): a fresh random nonce, base64url without padding.
+	Nonce string `json:"nonce,omitempty"`
+
+	// join (client → server).
+	Version int    `json:"version,omitempty"`
+	RoomID  string `json:"roomId,omitempty"`
+	// PublicKey is the participant's Ed25519 public key, base64url without padding.
+	PublicKey string `json:"publicKey,omitempty"`
+	// Signature is Ed25519(JoinSigningBytes(roomId, nonce)), base64url without padding.
+	Signature string `json:"signature,omitempty"`
+
+	// joined (server → client).
+	ICEServers []ICEServer `json:"iceServers,omitempty"`
+	ExpiresAt  *int64      `json:"expiresAt,omitempty"`
+	// Peer is the other participant's public key when it is known to the
+	// room (it has joined before), whether or not it is online now.
+	Peer       string `json:"peer,omitempty"`
+	PeerOnline bool   `json:"peerOnline,omitempty"`
+
+	// peer (server → client): one of PeerJoined, PeerLeft, PeerRejoined.
+	// PublicKey carries the peer's key.
+	Event string `json:"event,omitempty"`
+
+	// signal (both ways): relayed to the other participant untouched, apart
+	// from size and shape checks.
+	Signal *Signal `json:"signal,omitempty"`
+
+	// error (server → client).
+	Code   string `json:"code,omitempty"`
+	Reason string `json:"reason,omitempty"`
+	// RetryAfter in seconds, for RATE_LIMITED and SHUTTING_DOWN.
+	RetryAfter int `json:"retryAfter,omitempty"`
+}
+
+// Signal is what one participant hands the other through the server. The
+// server only checks that exactly one part is set and the size limit.
+type Signal struct {
+	// Session tags the sender's PeerConnection generation so the receiver can
+	// drop candidates that belong to an older connection.
+	Session string `json:"session,omitempty"`
+
+	Description *SessionDescription `json:"description,omitempty"`
+	Candidate   *ICECandidate       `json:"candidate,omitempty"`
+	// App is an application-defined small JSON value (e.g. "bye").
+	App json.RawMessage `json:"app,omitempty"`
+}
+
+// SessionDescription mirrors RTCSessionDescriptionInit.
+type SessionDescription struct {
+	Type string `json:"type"` // "offer" or "answer" (or "rollback", never relayed)
+	SDP  string `json:"sdp"`
+}
+
+// ICECandidate mirrors RTCIceCandidateInit.
+type ICECandidate struct {
+	Candidate        string  `json:"candidate"`
+	SDPMid           *string `json:"sdpMid,omitempty"`
+	SDPMLineIndex    *uint16 `json:"sdpMLineIndex,omitempty"`
+	UsernameFragment *string `json:"usernameFragment,omitempty"`
+}
+
+// ICEServer mirrors RTCIceServer. Credentials are short-lived when the server
+// hands out TURN credentials.
+type ICEServer struct {
+	URLs       []string `json:"urls"`
+	Username   string   `json:"username,omitempty"`
+	Credential string   `json:"credential,omitempty"`
+}
+
+// joinContext separates join signatures from any other use of the key.
+const joinContext = "parley-signal-join-v1"
+
+// JoinSigningBytes returns the bytes a client signs to prove it owns its
+// key: a fixed context string, the room id and the server's nonce (the
+// decoded bytes), separated by zero bytes. Binding the room id stops a
+// signature from being replayed into another room.
+func JoinSigningBytes(roomID string, nonce []byte) []byte {
+	b := make([]byte, 0, len(joinContext)+1+len(roomID)+1+len(nonce))
+	b = append(b, joinContext...)
+	b = append(b, 0)
+	b = append(b, roomID...)
+	b = append(b, 0)
+	b = append(b, nonce...)
+	return b
+}
