@@ -1,0 +1,21 @@
+// Package history is the per-profile local store of rooms and messages.
+//
+// It is one bbolt file (go.etcd.io/bbolt): every change is an ACID
+// transaction that is fsynced on commit, and bbolt never overwrites live
+// pages (copy-on-write B+tree, new meta page written last), so a crash or a
+// kill -9 at any moment leaves the database at its last committed state.
+// Once AddMessage returns, the message survives any crash.
+//
+// Everything a stranger could learn something from is encrypted at rest with
+// XChaCha20-Poly1305 under a 32-byte key that the caller keeps in the OS
+// keyring (identity.LoadOrCreateSecret, account "<profile>/history-key"):
+// message bodies, room links (they hold the room secret), server addresses,
+// names, previews and peer keys. Room ids, message ids, timestamps and
+// delivery states stay in clear so they can be indexed. Each sealed value is
+// bound to its room and message id, so records cannot be swapped around
+// undetected. Opening a store with the wrong key fails with ErrWrongKey
+// rather than returning garbage.
+//
+// The store is local only: it never talks to the network, and nothing in it
+// is logged.
+package history

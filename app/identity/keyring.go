@@ -1,0 +1,72 @@
+package identity
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+
+	"github.com/zalando/go-keyring"
+)
+
+// keyringStore is a SecretStore on the OS keyring. Secrets are stored
+// base64-encoded because keyrings hold text.
+type keyringStore struct {
+	service string
+}
+
+// NewKeyringStore returns a SecretStore backed by the OS keyring, filing
+// secrets under service (Parley uses KeyringService). It does not contact the
+// keyring; errors surface on first use as *UnavailableError.
+func NewKeyringStore(service string) SecretStore {
+	return &keyringStore{service: service}
+}
+
+func (k *keyringStore) Get(account string) ([]byte, error) {
+	if err := checkAccount(account); err != nil {
+		return nil, fmt.Errorf("keyring get: %w", err)
+	}
+	v, err := keyring.Get(k.service, account)
+	if err != nil {
+		return nil, fmt.Errorf("keyring get %s: %w", account, classify(err))
+	}
+	b, err := base64.StdEncoding.DecodeString(v)
+	if err != nil {
+		return nil, fmt.Errorf("keyring get %s: item is not a Parley secret: %w", account, err)
+	}
+	return b, nil
+}
+
+func (k *keyringStore) Set(account string, secret []byte) error {
+	if err := checkAccount(account); err != nil {
+		return fmt.Errorf("keyring set: %w", err)
+	}
+	if err := checkSecret(secret); err != nil {
+		return fmt.Errorf("keyring set %s: %w", account, err)
+	}
+	if err := keyring.Set(k.service, account, base64.StdEncoding.EncodeToString(secret)); err != nil {
+		return fmt.Errorf("keyring set %s: %w", account, classify(err))
+	}
+	return nil
+}
+
+func (k *keyringStore) Delete(account string) error {
+	if err := checkAccount(account); err != nil {
+		return fmt.Errorf("keyring delete: %w", err)
+	}
+	err := keyring.Delete(k.service, account)
+	if err == nil || errors.Is(err, keyring.ErrNotFound) {
+		return nil
+	}
+	return fmt.Errorf("keyring delete %s: %w", account, classify(err))
+}
+
+// classify maps go-keyring errors onto this package's: only
+// keyring.ErrNotFound is a sentinel there; every other error (no bus, no
+// secret service, locked collection, D-Bus failures) means the keyring is not
+// usable.
+func classify(err error) error {
+	if errors.Is(err, keyring.ErrNotFound) {
+		return ErrNotFound
+	}
+	return &UnavailableError{Err: err}
+}
