@@ -1,0 +1,296 @@
+// Command parley-signal is Parley's self-hostable signaling server: it
+// creates rooms, admits the two participants of each room and relays their
+// WebRTC signaling messages. It keeps everything in memory and writes
+// nothing to disk.
+//
+// Every flag also reads an environment variable, PARLEY_SIGNAL_ followed by
+// the flag name in upper case with dashes as underscores (--rate-rooms →
+// PARLEY_SIGNAL_RATE_ROOMS); a flag on the command line wins.
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/parley-chat/parley/signaling/protocol"
+	"github.com/parley-chat/parley/signaling/room"
+	"github.com/parley-chat/parley/signaling/server"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// options is everything the command line configures.
+type options struct {
+	addr           string
+	tlsCert        string
+	tlsKey         string
+	trustedProxies listFlag
+	allowedOrigins listFlag
+	idleTTL        time.Duration
+	maxRooms       int
+	maxConns       int
+	rateRooms      int
+	rateJoins      int
+	maxMessage     int
+	pingInterval   time.Duration
+	stun           listFlag
+	turn           listFlag
+	turnUser       string
+	turnCredential string
+	turnSecret     string
+	turnTTL        time.Duration
+	logLevel       string
+	logFormat      string
+	shutdownWait   time.Duration
+}
+
+const envPrefix = "PARLEY_SIGNAL_"
+
+// envName is the environment variable that backs a flag.
+func envName(flagName string) string {
+	return envPrefix + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (options, error) {
+	def := server.DefaultConfig()
+	var o options
+	fs := flag.NewFlagSet("parley-signal", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.addr, "addr", "127.0.0.1:8787", "`host:port` to listen on; port 0 picks a free port (the log line shows the real one)")
+	fs.StringVar(&o.tlsCert, "tls-cert", "", "TLS certificate `file` (PEM); with --tls-key serves HTTPS/WSS, otherwise plain HTTP for use behind a TLS proxy")
+	fs.StringVar(&o.tlsKey, "tls-key", "", "TLS private key `file` (PEM)")
+	fs.Var(&o.trustedProxies, "trusted-proxies", "`CIDRs` (comma list or repeated) of reverse proxies whose X-Forwarded-For is believed for per-IP limits")
+	fs.Var(&o.allowedOrigins, "allowed-origins", "browser `origins` (e.g. https://example.org) allowed to open /ws; requests without Origin (the app) are always allowed")
+	fs.DurationVar(&o.idleTTL, "idle-ttl", room.DefaultIdleTTL, "how long a room lives with nobody connected")
+	fs.IntVar(&o.maxRooms, "max-rooms", room.DefaultMaxRooms, "most live rooms; creating more answers 503 SERVER_BUSY")
+	fs.IntVar(&o.maxConns, "max-conns", def.MaxConns, "most concurrent WebSocket connections; more answer 503 SERVER_BUSY")
+	fs.IntVar(&o.rateRooms, "rate-rooms", def.RateRooms, "room creations per minute per client IP (0 disables)")
+	fs.IntVar(&o.rateJoins, "rate-joins", def.RateJoins, "WebSocket connections per minute per client IP (0 disables)")
+	fs.IntVar(&o.maxMessage, "max-message-bytes", protocol.DefaultMaxMessageBytes, "largest WebSocket message accepted; a bigger one closes that connection")
+	fs.DurationVar(&o.pingInterval, "ping-interval", def.PingInterval, "WebSocket ping interval; a client silent for 2.5x this is dropped")
+	fs.Var(&o.stun, "stun", "STUN `URLs` handed to clients on join (comma list or repeated), e.g. stun:stun.example.org:3478")
+	fs.Var(&o.turn, "turn", "TURN `URLs` handed to clients on join (comma list or repeated), e.g. turn:turn.example.org:3478?transport=udp")
+	fs.StringVar(&o.turnUser, "turn-username", "", "fixed TURN username (prefer --turn-secret)")
+	fs.StringVar(&o.turnCredential, "turn-credential", "", "fixed TURN password (prefer --turn-secret)")
+	fs.StringVar(&o.turnSecret, "turn-secret", "", "shared secret for short-lived TURN REST credentials (coturn use-auth-secret / static-auth-secret)")
+	fs.DurationVar(&o.turnTTL, "turn-ttl", def.TURNCredentialTTL, "lifetime of TURN credentials minted with --turn-secret")
+	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.StringVar(&o.logFormat, "log-format", "text", "log format on stderr: text or json")
+	fs.DurationVar(&o.shutdownWait, "shutdown-timeout", 10*time.Second, "how long a graceful shutdown may take before connections are cut")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: parley-signal [flags]\n\n"+
+			"Parley's signaling server: creates rooms and relays WebRTC signaling between the two\n"+
+			"participants of a room. Keeps everything in memory. Each flag can also be set with the\n"+
+			"environment variable %s<FLAG_NAME> (e.g. PARLEY_SIGNAL_ADDR); flags win.\n\n", envPrefix)
+		fs.PrintDefaults()
+	}
+	var envErr error
+	fs.VisitAll(func(f *flag.Flag) {
+		if v := getenv(envName(f.Name)); v != "" && envErr == nil {
+			if err := f.Value.Set(v); err != nil {
+				envErr = fmt.Errorf("%s: %w", envName(f.Name), err)
+			}
+			if lf, ok := f.Value.(*listFlag); ok {
+				lf.fromEnv = true // a command-line value replaces it
+			}
+		}
+	})
+	if envErr != nil {
+		return o, envErr
+	}
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	if (o.tlsCert == "") != (o.tlsKey == "") {
+		return o, errors.New("--tls-cert and --tls-key go together")
+	}
+	return o, nil
+}
+
+// listFlag is a repeatable flag that also accepts comma lists.
+type listFlag struct {
+	vals    []string
+	fromEnv bool
+}
+
+func (l *listFlag) String() string {
+	if l == nil {
+		return ""
+	}
+	return strings.Join(l.vals, ",")
+}
+
+func (l *listFlag) Set(s string) error {
+	if l.fromEnv {
+		l.vals, l.fromEnv = nil, false
+	}
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			l.vals = append(l.vals, v)
+		}
+	}
+	return nil
+}
+
+func (o options) serverConfig() (server.Config, error) {
+	cfg := server.DefaultConfig()
+	cfg.MaxMessageBytes = o.maxMessage
+	cfg.PingInterval = o.pingInterval
+	cfg.MaxConns = o.maxConns
+	cfg.RateRooms = o.rateRooms
+	cfg.RateJoins = o.rateJoins
+	cfg.AllowedOrigins = o.allowedOrigins.vals
+	cfg.TURNSecret = o.turnSecret
+	cfg.TURNCredentialTTL = o.turnTTL
+	for _, p := range o.trustedProxies.vals {
+		pref, err := netip.ParsePrefix(p)
+		if err != nil {
+			a, aerr := netip.ParseAddr(p)
+			if aerr != nil {
+				return cfg, fmt.Errorf("--trusted-proxies %q: %w", p, err)
+			}
+			pref = netip.PrefixFrom(a, a.BitLen())
+		}
+		cfg.TrustedProxies = append(cfg.TrustedProxies, pref.Masked())
+	}
+	for _, u := range o.stun.vals {
+		if !strings.HasPrefix(u, "stun:") && !strings.HasPrefix(u, "stuns:") {
+			return cfg, fmt.Errorf("--stun %q: want a stun: or stuns: URL", u)
+		}
+		cfg.ICEServers = append(cfg.ICEServers, protocol.ICEServer{URLs: []string{u}})
+	}
+	if len(o.turn.vals) > 0 {
+		for _, u := range o.turn.vals {
+			if !strings.HasPrefix(u, "turn:") && !strings.HasPrefix(u, "turns:") {
+				return cfg, fmt.Errorf("--turn %q: want a turn: or turns: URL", u)
+			}
+		}
+		if o.turnSecret == "" && o.turnUser == "" {
+			return cfg, errors.New("--turn needs --turn-secret or --turn-username/--turn-credential")
+		}
+		cfg.ICEServers = append(cfg.ICEServers, protocol.ICEServer{
+			URLs:       o.turn.vals,
+			Username:   o.turnUser,
+			Credential: o.turnCredential,
+		})
+	}
+	return cfg, nil
+}
+
+func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: %w", level, err)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	default:
+		return nil, fmt.Errorf("--log-format %q: want text or json", format)
+	}
+}
+
+// run is main without the process: it returns the exit code.
+func run(ctx context.Context, args []string, stderr io.Writer) int {
+	o, err := parseFlags(args, os.Getenv, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "parley-signal:", err)
+		return 2
+	}
+	log, err := newLogger(stderr, o.logLevel, o.logFormat)
+	if err != nil {
+		fmt.Fprintln(stderr, "parley-signal:", err)
+		return 2
+	}
+	cfg, err := o.serverConfig()
+	if err != nil {
+		fmt.Fprintln(stderr, "parley-signal:", err)
+		return 2
+	}
+	if err := serve(ctx, o, cfg, log); err != nil {
+		log.Error("parley-signal stopped", "err", err)
+		return 1
+	}
+	return 0
+}
+
+func serve(ctx context.Context, o options, cfg server.Config, log *slog.Logger) error {
+	reg := room.NewRegistry(room.SystemClock(), room.Config{IdleTTL: o.idleTTL, MaxRooms: o.maxRooms})
+	defer reg.Close()
+	srv := server.New(cfg, reg, log)
+
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", o.addr, err)
+	}
+	hs := &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	tlsOn := o.tlsCert != ""
+	if tlsOn {
+		cert, err := tls.LoadX509KeyPair(o.tlsCert, o.tlsKey)
+		if err != nil {
+			_ = ln.Close()
+			return fmt.Errorf("load TLS key pair: %w", err)
+		}
+		hs.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
+		ln = tls.NewListener(ln, hs.TLSConfig)
+	}
+	log.Info("listening", "addr", ln.Addr().String(), "tls", tlsOn,
+		"rateRooms", cfg.RateRooms, "rateJoins", cfg.RateJoins, "maxConns", cfg.MaxConns, "idleTTL", o.idleTTL)
+
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), o.shutdownWait)
+	defer cancel()
+	// Stop accepting first, then tell WebSocket clients; http.Server does
+	// not track hijacked connections, server.Shutdown does.
+	herr := hs.Shutdown(sctx)
+	werr := srv.Shutdown(sctx)
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve: %w", err)
+	}
+	if err := errors.Join(herr, werr); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}

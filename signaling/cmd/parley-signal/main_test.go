@@ -1,0 +1,149 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func TestParseFlags(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		check   func(t *testing.T, o options)
+		wantErr bool
+	}{
+		{name: "defaults", check: func(t *testing.T, o options) {
+			if o.addr != "127.0.0.1:8787" || o.rateRooms != 30 || o.idleTTL != 24*time.Hour || o.maxMessage != 64<<10 {
+				t.Errorf("defaults %+v", o)
+			}
+		}},
+		{name: "env fallback", env: map[string]string{"PARLEY_SIGNAL_ADDR": "127.0.0.1:0", "PARLEY_SIGNAL_RATE_ROOMS": "0", "PARLEY_SIGNAL_STUN": "stun:a:1,stun:b:2"},
+			check: func(t *testing.T, o options) {
+				if o.addr != "127.0.0.1:0" || o.rateRooms != 0 || len(o.stun.vals) != 2 {
+					t.Errorf("got %+v", o)
+				}
+			}},
+		{name: "flag beats env", args: []string{"--addr", "127.0.0.1:9", "--stun", "stun:c:3", "--stun", "stun:d:4"},
+			env: map[string]string{"PARLEY_SIGNAL_ADDR": "127.0.0.1:0", "PARLEY_SIGNAL_STUN": "stun:a:1"},
+			check: func(t *testing.T, o options) {
+				if o.addr != "127.0.0.1:9" || strings.Join(o.stun.vals, " ") != "stun:c:3 stun:d:4" {
+					t.Errorf("got addr %s stun %v", o.addr, o.stun.vals)
+				}
+			}},
+		{name: "bad env value", env: map[string]string{"PARLEY_SIGNAL_MAX_CONNS": "many"}, wantErr: true},
+		{name: "bad duration", args: []string{"--idle-ttl", "soon"}, wantErr: true},
+		{name: "cert without key", args: []string{"--tls-cert", "x.pem"}, wantErr: true},
+		{name: "stray argument", args: []string{"serve"}, wantErr: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			o, err := parseFlags(tc.args, func(k string) string { return tc.env[k] }, io.Discard)
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("err %v, wantErr %v", err, tc.wantErr)
+			}
+			if tc.check != nil {
+				tc.check(t, o)
+			}
+		})
+	}
+}
+
+func TestServerConfig(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		args    []string
+		wantErr bool
+		ice     int
+	}{
+		{args: []string{"--stun", "stun:s:3478", "--turn", "turn:t:3478", "--turn-secret", "x"}, ice: 2},
+		{args: []string{"--turn", "turn:t:3478"}, wantErr: true}, // no credentials
+		{args: []string{"--stun", "http://x"}, wantErr: true},
+		{args: []string{"--trusted-proxies", "10.0.0.0/8,192.0.2.1"}},
+		{args: []string{"--trusted-proxies", "nonsense"}, wantErr: true},
+	}
+	for _, tc := range tests {
+		o, err := parseFlags(tc.args, func(string) string { return "" }, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := o.serverConfig()
+		if (err != nil) != tc.wantErr {
+			t.Fatalf("%v: err %v", tc.args, err)
+		}
+		if err == nil && len(cfg.ICEServers) != tc.ice {
+			t.Fatalf("%v: %d ICE servers", tc.args, len(cfg.ICEServers))
+		}
+	}
+}
+
+func TestHelp(t *testing.T) {
+	t.Parallel()
+	var b strings.Builder
+	if code := run(context.Background(), []string{"--help"}, &b); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	for _, f := range []string{"-addr", "-rate-rooms", "-rate-joins", "-idle-ttl", "-stun", "-turn", "-log-level", "PARLEY_SIGNAL_"} {
+		if !strings.Contains(b.String(), f) {
+			t.Errorf("--help does not mention %s", f)
+		}
+	}
+}
+
+// TestRunListensAndStops runs the whole command on port 0, finds the real
+// address in the log line, serves a request and shuts down on cancel.
+func TestRunListensAndStops(t *testing.T) {
+	pr, pw := io.Pipe()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"--addr", "127.0.0.1:0"}, pw)
+		_ = pw.Close()
+	}()
+	sc := bufio.NewScanner(pr)
+	addrRe := regexp.MustCompile(`msg=listening addr=(127\.0\.0\.1:\d+)`)
+	var addr string
+	for sc.Scan() {
+		if m := addrRe.FindStringSubmatch(sc.Text()); m != nil {
+			addr = m[1]
+			break
+		}
+	}
+	drained := make(chan struct{})
+	go func() { _, _ = io.Copy(io.Discard, pr); close(drained) }()
+	if addr == "" || strings.HasSuffix(addr, ":0") {
+		t.Fatalf("no real address logged (%q)", addr)
+	}
+	hc := &http.Client{Transport: &http.Transport{}}
+	resp, err := hc.Get("http://" + addr + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	hc.CloseIdleConnections()
+	if resp.StatusCode != 200 {
+		t.Fatalf("healthz %d", resp.StatusCode)
+	}
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("exit %d", code)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("run did not stop")
+	}
+	<-drained
+}

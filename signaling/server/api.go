@@ -1,0 +1,173 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/parley-chat/parley/signaling/protocol"
+	"github.com/parley-chat/parley/signaling/room"
+)
+
+// maxCreateBody caps the POST /api/rooms body; the only field is a number.
+const maxCreateBody = 1024
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, code string) {
+	writeJSON(w, status, protocol.ErrorResponse{Error: code})
+}
+
+func methodNotAllowed(allowed ...string) http.HandlerFunc {
+	allow := strings.Join(allowed, ", ")
+	return func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Allow", allow)
+		writeError(w, http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED")
+	}
+}
+
+func writeRateLimited(w http.ResponseWriter, retry time.Duration) {
+	secs := int(math.Ceil(retry.Seconds()))
+	if secs < 1 {
+		secs = 1
+	}
+	w.Header().Set("Retry-After", strconv.Itoa(secs))
+	writeError(w, http.StatusTooManyRequests, protocol.CodeRateLimited)
+}
+
+func millis(t time.Time) *int64 {
+	if t.IsZero() {
+		return nil
+	}
+	ms := t.UnixMilli()
+	return &ms
+}
+
+// errBadBody is any create body that is not {} or {"selfDestructSeconds": N}.
+var errBadBody = errors.New("bad create body")
+
+// parseCreateBody reads the optional create body. selfDestructSeconds must
+// be a plain whole number (no sign, fraction or exponent) from 1 to
+// protocol.MaxSelfDestructSeconds; null counts as absent.
+func parseCreateBody(body []byte) (time.Duration, error) {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return 0, nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	var req struct {
+		SelfDestructSeconds json.RawMessage `json:"selfDestructSeconds"`
+	}
+	if t := bytes.TrimSpace(body); t[0] != '{' {
+		return 0, errBadBody
+	}
+	if err := dec.Decode(&req); err != nil {
+		return 0, errBadBody
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return 0, errBadBody // trailing data
+	}
+	raw := bytes.TrimSpace(req.SelfDestructSeconds)
+	if len(raw) == 0 || string(raw) == "null" {
+		return 0, nil
+	}
+	for _, c := range raw {
+		if c < '0' || c > '9' {
+			return 0, errBadBody
+		}
+	}
+	if len(raw) > 7 || raw[0] == '0' {
+		return 0, errBadBody
+	}
+	n, err := strconv.Atoi(string(raw))
+	if err != nil || n < 1 || n > protocol.MaxSelfDestructSeconds {
+		return 0, errBadBody
+	}
+	return time.Duration(n) * time.Second, nil
+}
+
+func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
+	if ok, retry := s.roomLimiter.allow(clientIP(r, s.cfg.TrustedProxies)); !ok {
+		s.metrics.httpLimited.WithLabelValues("create").Inc()
+		writeRateLimited(w, retry)
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxCreateBody))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, protocol.CodeBadRequest)
+		return
+	}
+	ttl, err := parseCreateBody(body)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, protocol.CodeBadRequest)
+		return
+	}
+	info, err := s.rooms.Create(r.Context(), ttl)
+	if err != nil {
+		s.writeRoomError(w, err)
+		return
+	}
+	s.metrics.roomsCreated.Inc()
+	s.log.Info("room created", "room", shortHash(info.ID), "selfDestruct", ttl)
+	writeJSON(w, http.StatusCreated, protocol.CreateRoomResponse{
+		RoomID:    info.ID,
+		CreatedAt: info.CreatedAt.UnixMilli(),
+		ExpiresAt: millis(info.ExpiresAt),
+	})
+}
+
+func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if !validID(id) {
+		writeError(w, http.StatusBadRequest, protocol.CodeBadRequest)
+		return
+	}
+	info, err := s.rooms.Get(r.Context(), id)
+	if err != nil {
+		s.writeRoomError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, protocol.RoomInfo{
+		RoomID:    info.ID,
+		CreatedAt: info.CreatedAt.UnixMilli(),
+		Connected: info.Connected,
+		ExpiresAt: millis(info.ExpiresAt),
+	})
+}
+
+// roomStatus maps a Store error to an HTTP status.
+func roomStatus(err error) int {
+	switch {
+	case errors.Is(err, room.ErrNotFound):
+		return http.StatusNotFound
+	case errors.Is(err, room.ErrDestroyed), errors.Is(err, room.ErrExpired):
+		return http.StatusGone
+	case errors.Is(err, room.ErrFull):
+		return http.StatusConflict
+	case errors.Is(err, room.ErrTooManyRooms):
+		return http.StatusServiceUnavailable
+	default:
+		return http.StatusInternalServerError
+	}
+}
+
+func (s *Server) writeRoomError(w http.ResponseWriter, err error) {
+	status := roomStatus(err)
+	if status == http.StatusInternalServerError {
+		s.log.Error("room store", "err", err)
+	}
+	writeError(w, status, room.Code(err))
+}

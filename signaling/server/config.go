@@ -1,0 +1,123 @@
+package server
+
+import (
+	"net/netip"
+	"time"
+
+	"github.com/parley-chat/parley/signaling/protocol"
+)
+
+// Config tunes a Server. Start from DefaultConfig; zero fields fall back to
+// the defaults, except the rate limits, where 0 disables the limit.
+type Config struct {
+	// ICEServers are handed to every participant on join.
+	ICEServers []protocol.ICEServer
+	// TURNSecret, when set, makes the server mint short-lived TURN REST
+	// credentials (username "expiry:parley", HMAC-SHA1 credential) for
+	// every ICE server with a turn: or turns: URL and no fixed username,
+	// as coturn's use-auth-secret and pion/turn's REST handler expect.
+	TURNSecret string
+	// TURNCredentialTTL is the lifetime of minted TURN credentials.
+	// Default 12h.
+	TURNCredentialTTL time.Duration
+
+	// MaxMessageBytes caps one WebSocket message. Default
+	// protocol.DefaultMaxMessageBytes.
+	MaxMessageBytes int
+	// PingInterval is how often the server pings; the read deadline is 2.5
+	// times this. Default 20s.
+	PingInterval time.Duration
+	// WriteTimeout bounds every write. Default 10s.
+	WriteTimeout time.Duration
+	// JoinTimeout is how long a new connection may take to send its join.
+	// Default 5s.
+	JoinTimeout time.Duration
+	// SendQueue is the per-connection outgoing queue length; a client whose
+	// queue is full is dropped. Default 64.
+	SendQueue int
+	// MaxConns caps concurrent WebSocket connections; beyond it /ws
+	// answers 503 SERVER_BUSY. Default 50,000.
+	MaxConns int
+
+	// RateRooms is room creations per minute per client IP (burst the same
+	// number); 0 disables the limit.
+	RateRooms int
+	// RateJoins is WebSocket connections per minute per client IP; 0
+	// disables the limit.
+	RateJoins int
+	// MessageRate and MessageBurst limit the messages one connection may
+	// send (per second and burst). Exceeding it closes the connection with
+	// RATE_LIMITED. Defaults 50 and 200.
+	MessageRate  float64
+	MessageBurst int
+	// MaxBadFrames is how many invalid frames a connection may send before
+	// it is closed. Default 10.
+	MaxBadFrames int
+
+	// AllowedOrigins lists the Origin values (e.g. "https://example.org")
+	// browsers may open /ws from. A request without Origin (native app) is
+	// always allowed; with an empty list only same-host origins are.
+	AllowedOrigins []string
+	// TrustedProxies are the peers whose X-Forwarded-For is believed when
+	// working out a client's IP for rate limits.
+	TrustedProxies []netip.Prefix
+}
+
+// DefaultConfig returns the configuration parley-signal starts from.
+func DefaultConfig() Config {
+	return Config{
+		TURNCredentialTTL: 12 * time.Hour,
+		MaxMessageBytes:   protocol.DefaultMaxMessageBytes,
+		PingInterval:      20 * time.Second,
+		WriteTimeout:      10 * time.Second,
+		JoinTimeout:       5 * time.Second,
+		SendQueue:         64,
+		MaxConns:          50_000,
+		RateRooms:         30,
+		RateJoins:         120,
+		MessageRate:       50,
+		MessageBurst:      200,
+		MaxBadFrames:      10,
+	}
+}
+
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	if c.TURNCredentialTTL <= 0 {
+		c.TURNCredentialTTL = d.TURNCredentialTTL
+	}
+	if c.MaxMessageBytes <= 0 {
+		c.MaxMessageBytes = d.MaxMessageBytes
+	}
+	if c.PingInterval <= 0 {
+		c.PingInterval = d.PingInterval
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = d.WriteTimeout
+	}
+	if c.JoinTimeout <= 0 {
+		c.JoinTimeout = d.JoinTimeout
+	}
+	if c.SendQueue <= 0 {
+		c.SendQueue = d.SendQueue
+	}
+	if c.MaxConns <= 0 {
+		c.MaxConns = d.MaxConns
+	}
+	if c.RateRooms < 0 {
+		c.RateRooms = 0
+	}
+	if c.RateJoins < 0 {
+		c.RateJoins = 0
+	}
+	if c.MessageRate <= 0 {
+		c.MessageRate = d.MessageRate
+	}
+	if c.MessageBurst <= 0 {
+		c.MessageBurst = d.MessageBurst
+	}
+	if c.MaxBadFrames <= 0 {
+		c.MaxBadFrames = d.MaxBadFrames
+	}
+	return c
+}

@@ -1,0 +1,228 @@
+package server
+
+import (
+	"crypto/ed25519"
+	"encoding/json"
+	"errors"
+	"net/http/httptest"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/parley-chat/parley/signaling/protocol"
+	"github.com/parley-chat/parley/signaling/room"
+)
+
+func TestDecodeClientMessage(t *testing.T) {
+	t.Parallel()
+	key := b64.EncodeToString(make([]byte, ed25519.PublicKeySize))
+	sig := b64.EncodeToString(make([]byte, ed25519.SignatureSize))
+	id := "AAAAAAAAAAAAAAAAAAAAA"
+	tests := []struct {
+		name string
+		in   string
+		code string // "" = valid
+	}{
+		{"join", `{"type":"join","version":1,"roomId":"` + id + `","publicKey":"` + key + `","signature":"` + sig + `"}`, ""},
+		{"join v2", `{"type":"join","version":2,"roomId":"` + id + `","publicKey":"` + key + `","signature":"` + sig + `"}`, protocol.CodeUnsupportedVersion},
+		{"join bad id", `{"type":"join","version":1,"roomId":"x","publicKey":"` + key + `","signature":"` + sig + `"}`, protocol.CodeBadRequest},
+		{"join bad key", `{"type":"join","version":1,"roomId":"` + id + `","publicKey":"!!","signature":"` + sig + `"}`, protocol.CodeUnauthorized},
+		{"join short sig", `{"type":"join","version":1,"roomId":"` + id + `","publicKey":"` + key + `","signature":"AAAA"}`, protocol.CodeUnauthorized},
+		{"offer", `{"type":"signal","signal":{"description":{"type":"offer","sdp":"v=0"}}}`, ""},
+		{"answer", `{"type":"signal","signal":{"session":"x","description":{"type":"answer","sdp":"v=0"}}}`, ""},
+		{"rollback", `{"type":"signal","signal":{"description":{"type":"rollback","sdp":""}}}`, protocol.CodeBadRequest},
+		{"empty sdp", `{"type":"signal","signal":{"description":{"type":"offer","sdp":""}}}`, protocol.CodeBadRequest},
+		{"candidate", `{"type":"signal","signal":{"candidate":{"candidate":"candidate:1 1 udp 1 1.2.3.4 1 typ host","sdpMid":"0","sdpMLineIndex":0}}}`, ""},
+		{"end of candidates", `{"type":"signal","signal":{"candidate":{"candidate":""}}}`, ""},
+		{"app", `{"type":"signal","signal":{"app":"bye"}}`, ""},
+		{"app null", `{"type":"signal","signal":{"app":null}}`, protocol.CodeBadRequest},
+		{"two parts", `{"type":"signal","signal":{"app":1,"candidate":{"candidate":""}}}`, protocol.CodeBadRequest},
+		{"no parts", `{"type":"signal","signal":{}}`, protocol.CodeBadRequest},
+		{"no signal", `{"type":"signal"}`, protocol.CodeBadRequest},
+		{"leave", `{"type":"leave"}`, ""},
+		{"destroy", `{"type":"destroy","extra":1}`, ""},
+		{"server type", `{"type":"joined"}`, protocol.CodeBadRequest},
+		{"no type", `{}`, protocol.CodeBadRequest},
+		{"array", `[]`, protocol.CodeBadRequest},
+		{"number", `1`, protocol.CodeBadRequest},
+		{"broken", `{"type":`, protocol.CodeBadRequest},
+		{"wrong field type", `{"type":"join","version":"1"}`, protocol.CodeBadRequest},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := DecodeClientMessage([]byte(tc.in), protocol.DefaultMaxMessageBytes)
+			if tc.code == "" {
+				if err != nil {
+					t.Fatalf("unexpected error %v", err)
+				}
+				return
+			}
+			var fe *FrameError
+			if !errors.As(err, &fe) || fe.Code != tc.code {
+				t.Fatalf("err %v, want code %s", err, tc.code)
+			}
+		})
+	}
+	if _, err := DecodeClientMessage([]byte(`{"type":"leave"}`), 5); err == nil {
+		t.Fatal("size limit not applied")
+	}
+}
+
+func TestVerifyJoin(t *testing.T) {
+	t.Parallel()
+	pub, priv, _ := ed25519.GenerateKey(nil)
+	nonce := []byte("0123456789abcdef0123456789abcdef")
+	id := "AAAAAAAAAAAAAAAAAAAAA"
+	m := protocol.Message{Type: protocol.TypeJoin, Version: 1, RoomID: id, PublicKey: b64.EncodeToString(pub),
+		Signature: b64.EncodeToString(ed25519.Sign(priv, protocol.JoinSigningBytes(id, nonce)))}
+	key, err := VerifyJoin(m, nonce)
+	if err != nil || key != m.PublicKey {
+		t.Fatalf("VerifyJoin = %q, %v", key, err)
+	}
+	if _, err := VerifyJoin(m, append([]byte{1}, nonce[1:]...)); err == nil {
+		t.Fatal("verified against another nonce")
+	}
+}
+
+// FuzzDecodeMessage feeds arbitrary frames to the client-frame decoder and
+// validator: it must never panic, and whatever it accepts must survive a
+// round trip and be relayable.
+func FuzzDecodeMessage(f *testing.F) {
+	f.Add([]byte(`{"type":"signal","signal":{"description":{"type":"offer","sdp":"v=0\r\n"}}}`))
+	f.Add([]byte(`{"type":"join","version":1,"roomId":"AAAAAAAAAAAAAAAAAAAAA","publicKey":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA","signature":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}`))
+	f.Add([]byte(`{"type":"leave"}`))
+	f.Add([]byte(`[]`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		m, err := DecodeClientMessage(data, protocol.DefaultMaxMessageBytes)
+		if err != nil {
+			var fe *FrameError
+			if !errors.As(err, &fe) || fe.Code == "" {
+				t.Fatalf("error without a code: %v", err)
+			}
+			return
+		}
+		switch m.Type {
+		case protocol.TypeJoin, protocol.TypeLeave, protocol.TypeDestroy:
+		case protocol.TypeSignal:
+			out, err := json.Marshal(protocol.Message{Type: protocol.TypeSignal, Signal: m.Signal})
+			if err != nil {
+				t.Fatalf("accepted signal does not re-encode: %v", err)
+			}
+			if _, err := DecodeClientMessage(out, 0); err != nil {
+				t.Fatalf("relayed form of an accepted signal is rejected: %v\n%s", err, out)
+			}
+		default:
+			t.Fatalf("accepted unknown type %q", m.Type)
+		}
+	})
+}
+
+func TestSafeHost(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"signal.example.org":       "signal.example.org",
+		"127.0.0.1:8787":           "127.0.0.1:8787",
+		"[::1]:8787":               "[::1]:8787",
+		"":                         "localhost",
+		`evil"><script>`:           "localhost",
+		"a/b":                      "localhost",
+		"host\u00e9.example":       "localhost",
+		"x.example/r/#frag":        "localhost",
+		"very-long-but-ok.example": "very-long-but-ok.example",
+	} {
+		if got := safeHost(in); got != want {
+			t.Errorf("safeHost(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestClientIP(t *testing.T) {
+	t.Parallel()
+	trusted := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
+	tests := []struct {
+		remote string
+		xff    []string
+		want   string
+	}{
+		{"192.0.2.1:1234", nil, "192.0.2.1"},
+		{"192.0.2.1:1234", []string{"203.0.113.9"}, "192.0.2.1"},
+		{"10.1.2.3:1234", []string{"203.0.113.9"}, "203.0.113.9"},
+		{"10.1.2.3:1234", []string{"198.51.100.1, 203.0.113.9, 10.9.9.9"}, "203.0.113.9"},
+		{"10.1.2.3:1234", []string{"198.51.100.1", "203.0.113.9"}, "203.0.113.9"},
+		{"10.1.2.3:1234", []string{"garbage"}, "10.1.2.3"},
+		{"10.1.2.3:1234", nil, "10.1.2.3"},
+		{"[::ffff:192.0.2.7]:1", nil, "192.0.2.7"},
+	}
+	for _, tc := range tests {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.RemoteAddr = tc.remote
+		for _, v := range tc.xff {
+			r.Header.Add("X-Forwarded-For", v)
+		}
+		if got := clientIP(r, trusted); got.String() != tc.want {
+			t.Errorf("clientIP(%s, %v) = %s, want %s", tc.remote, tc.xff, got, tc.want)
+		}
+	}
+}
+
+func TestIPLimiterBoundedMemory(t *testing.T) {
+	t.Parallel()
+	now := time.Unix(1000, 0)
+	l := newIPLimiter(2, 3, func() time.Time { return now })
+	ip := func(i int) netip.Addr { return netip.AddrFrom4([4]byte{192, 0, 2, byte(i)}) }
+	for i := range 3 {
+		if ok, _ := l.allow(ip(i)); !ok {
+			t.Fatalf("first request from %d refused", i)
+		}
+	}
+	if l.len() != 3 {
+		t.Fatalf("len %d", l.len())
+	}
+	// Full: newcomers share the overflow bucket, the map does not grow.
+	l.allow(ip(10))
+	l.allow(ip(11))
+	if ok, _ := l.allow(ip(12)); ok {
+		t.Fatal("overflow bucket not limited")
+	}
+	if l.len() != 3 {
+		t.Fatalf("len %d after overflow", l.len())
+	}
+	// Per-IP limit with Retry-After.
+	l.allow(ip(0))
+	ok, retry := l.allow(ip(0))
+	if ok || retry <= 0 || retry > time.Minute {
+		t.Fatalf("third request from one IP: ok=%v retry=%v", ok, retry)
+	}
+	// Idle entries are swept.
+	now = now.Add(2 * time.Minute)
+	l.allow(ip(50))
+	if l.len() != 1 {
+		t.Fatalf("len %d after sweep, want 1", l.len())
+	}
+}
+
+func TestTURNCredentials(t *testing.T) {
+	t.Parallel()
+	// Reference value computed independently (coturn REST API scheme).
+	user, cred := TURNCredentials("secret", "parley", time.Unix(1700000000, 0))
+	if user != "1700000000:parley" {
+		t.Fatalf("username %q", user)
+	}
+	// printf '1700000000:parley' | openssl dgst -sha1 -hmac secret -binary | base64
+	if cred != "7ZLJDMIc7ct8niNh/B9If+DliRE=" {
+		t.Fatalf("credential %q", cred)
+	}
+	s := New(Config{
+		TURNSecret: "secret",
+		ICEServers: []protocol.ICEServer{
+			{URLs: []string{"stun:s.example:3478"}},
+			{URLs: []string{"turn:t.example:3478"}},
+			{URLs: []string{"turns:u.example:5349"}, Username: "fixed", Credential: "pw"},
+		},
+	}, room.NewRegistry(nil, room.Config{}), nil)
+	got := s.iceServers(time.Unix(1700000000, 0))
+	if got[0].Username != "" || got[1].Username == "" || got[1].Credential == "" || got[2].Username != "fixed" {
+		t.Fatalf("iceServers %+v", got)
+	}
+}

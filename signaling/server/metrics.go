@@ -1,0 +1,74 @@
+package server
+
+import (
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Reasons a client message is counted as rejected.
+const (
+	rejectBadRequest  = "bad_request"
+	rejectPeerOffline = "peer_offline"
+	rejectRateLimited = "rate_limited"
+	rejectTooLarge    = "too_large"
+	rejectNotMember   = "not_member"
+)
+
+// metrics lives in a private registry so several servers (tests) can exist
+// in one process and nothing leaks through the global registry.
+type metrics struct {
+	reg          *prometheus.Registry
+	connections  prometheus.Gauge
+	joins        *prometheus.CounterVec
+	relayed      prometheus.Counter
+	rejected     *prometheus.CounterVec
+	roomsCreated prometheus.Counter
+	httpLimited  *prometheus.CounterVec
+}
+
+func newMetrics(rooms func() int) *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		connections: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "parley_signal_connections",
+			Help: "Open WebSocket connections.",
+		}),
+		joins: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "parley_signal_joins_total",
+			Help: "Join attempts by result: ok or the error code sent.",
+		}, []string{"result"}),
+		relayed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "parley_signal_messages_relayed_total",
+			Help: "Signal messages delivered to the other participant.",
+		}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "parley_signal_messages_rejected_total",
+			Help: "Client messages not relayed, by reason.",
+		}, []string{"reason"}),
+		roomsCreated: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "parley_signal_rooms_created_total",
+			Help: "Rooms created.",
+		}),
+		httpLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "parley_signal_rate_limited_total",
+			Help: "Requests refused by the per-IP rate limits, by endpoint.",
+		}, []string{"endpoint"}),
+	}
+	m.reg.MustRegister(
+		m.connections, m.joins, m.relayed, m.rejected, m.roomsCreated, m.httpLimited,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "parley_signal_rooms",
+			Help: "Live rooms.",
+		}, func() float64 { return float64(rooms()) }),
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	return m
+}
+
+func (m *metrics) handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
+}
