@@ -1,0 +1,149 @@
+package chat
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+	"unicode/utf8"
+)
+
+// Frame types carried in the "t" field.
+const (
+	typeMsg    = "msg"
+	typeAck    = "ack"
+	typeTyping = "typing"
+	typeRead   = "read"
+	// typeBye asks the peer to confirm it has everything we sent; typeByeAck
+	// is that confirmation (see Conn.Goodbye).
+	typeBye    = "bye"
+	typeByeAck = "byeack"
+)
+
+const (
+	// headerLen is the size of the big-endian uint32 length prefix.
+	headerLen = 4
+	// MaxFrameBytes bounds one frame body. JSON may escape a character of
+	// text into six bytes (\u00XX), so a maximal message needs up to
+	// 6*MaxTextBytes plus a little room for the other fields.
+	MaxFrameBytes = 6*MaxTextBytes + 1024
+	// maxIDLen bounds message ids coming from the peer.
+	maxIDLen = 64
+)
+
+// ErrProtocol is wrapped by every error caused by malformed peer input.
+var ErrProtocol = errors.New("chat: protocol error")
+
+// frame is the JSON body of one wire frame. Which fields matter depends on T.
+type frame struct {
+	T    string `json:"t"`
+	ID   string `json:"id,omitempty"`
+	TS   int64  `json:"ts,omitempty"` // unix milliseconds, msg only
+	Text string `json:"text,omitempty"`
+}
+
+// encodeFrame returns the length prefix and JSON body as one buffer, so the
+// frame goes out in a single Write.
+func encodeFrame(f frame) ([]byte, error) {
+	body, err := json.Marshal(f)
+	if err != nil {
+		return nil, fmt.Errorf("chat: encode %s frame: %w", f.T, err)
+	}
+	if len(body) > MaxFrameBytes {
+		return nil, fmt.Errorf("chat: encode %s frame: %d bytes: %w", f.T, len(body), ErrTooLong)
+	}
+	buf := make([]byte, headerLen+len(body))
+	binary.BigEndian.PutUint32(buf, uint32(len(body)))
+	copy(buf[headerLen:], body)
+	return buf, nil
+}
+
+// readFrame reads one length-prefixed frame body from r. A length of zero or
+// above MaxFrameBytes is a protocol error.
+func readFrame(r io.Reader) ([]byte, error) {
+	var hdr [headerLen]byte
+	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+		return nil, err
+	}
+	n := binary.BigEndian.Uint32(hdr[:])
+	if n == 0 || n > MaxFrameBytes {
+		return nil, fmt.Errorf("%w: frame length %d outside 1..%d", ErrProtocol, n, MaxFrameBytes)
+	}
+	body := make([]byte, n)
+	if _, err := io.ReadFull(r, body); err != nil {
+		if errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, fmt.Errorf("chat: read frame body: %w", err)
+	}
+	return body, nil
+}
+
+// decodeFrame parses and validates one frame body from the untrusted peer.
+// Unknown frame types decode without error (T is kept) so that newer peers
+// can add frame types; the caller ignores them.
+func decodeFrame(body []byte) (frame, error) {
+	var f frame
+	if !utf8.Valid(body) {
+		return frame{}, fmt.Errorf("%w: frame is not valid UTF-8", ErrProtocol)
+	}
+	if err := json.Unmarshal(body, &f); err != nil {
+		return frame{}, fmt.Errorf("%w: decode frame: %v", ErrProtocol, err)
+	}
+	switch f.T {
+	case typeMsg:
+		if !validID(f.ID) {
+			return frame{}, fmt.Errorf("%w: msg frame with invalid id", ErrProtocol)
+		}
+		if len(f.Text) > MaxTextBytes {
+			return frame{}, fmt.Errorf("%w: msg text of %d bytes", ErrProtocol, len(f.Text))
+		}
+		if !utf8.ValidString(f.Text) {
+			return frame{}, fmt.Errorf("%w: msg text is not valid UTF-8", ErrProtocol)
+		}
+	case typeAck, typeRead:
+		if !validID(f.ID) {
+			return frame{}, fmt.Errorf("%w: %s frame with invalid id", ErrProtocol, f.T)
+		}
+	case typeTyping, typeBye, typeByeAck:
+	case "":
+		return frame{}, fmt.Errorf("%w: frame without type", ErrProtocol)
+	}
+	return f, nil
+}
+
+// validID reports whether id is 1..maxIDLen characters of the base64url
+// alphabet.
+func validID(id string) bool {
+	if len(id) == 0 || len(id) > maxIDLen {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '_', c == '-':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// Timestamps from the peer are clamped into this window around the local
+// clock; outside it the receive time is used instead.
+var (
+	minSentAt     = time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
+	maxClockAhead = 24 * time.Hour
+)
+
+// sentAt turns the peer's unix-millisecond timestamp into a time, falling
+// back to now when it is implausible (before 2020 or more than a day ahead).
+func sentAt(ms int64, now time.Time) time.Time {
+	t := time.UnixMilli(ms)
+	if t.Before(minSentAt) || t.After(now.Add(maxClockAhead)) {
+		return now
+	}
+	return t
+}

@@ -1,0 +1,54 @@
+package chat
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"testing"
+)
+
+// FuzzDecodeFrame feeds arbitrary bytes through the same reader and decoder
+// the read loop uses. It must never panic, and everything it accepts must
+// satisfy the validation rules.
+func FuzzDecodeFrame(f *testing.F) {
+	for _, s := range []string{
+		`{"t":"msg","id":"abc","ts":1700000000000,"text":"hi"}`,
+		`{"t":"ack","id":"abc"}`,
+		`{"t":"typing"}`,
+		`{"t":"read","id":"x_-9"}`,
+		`{"t":"unknown"}`,
+		`not json`,
+	} {
+		f.Add(rawFrame(s))
+	}
+	f.Add([]byte{0xff, 0xff, 0xff, 0xff})
+	f.Add([]byte{0, 0, 0, 0})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r := bytes.NewReader(data)
+		for {
+			body, err := readFrame(r)
+			if err != nil {
+				if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, ErrProtocol) {
+					t.Fatalf("unexpected read error %v", err)
+				}
+				return
+			}
+			fr, err := decodeFrame(body)
+			if err != nil {
+				if !errors.Is(err, ErrProtocol) {
+					t.Fatalf("decode error does not wrap ErrProtocol: %v", err)
+				}
+				continue
+			}
+			switch fr.T {
+			case typeMsg, typeAck, typeRead:
+				if !validID(fr.ID) {
+					t.Fatalf("accepted invalid id %q", fr.ID)
+				}
+			}
+			if len(fr.Text) > MaxTextBytes {
+				t.Fatalf("accepted text of %d bytes", len(fr.Text))
+			}
+		}
+	})
+}

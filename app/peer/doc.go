@@ -1,0 +1,24 @@
+// Package peer owns the pion PeerConnection to the other participant: ICE
+// configuration, perfect negotiation over the signaling server, the
+// negotiated data channels as byte streams, and peer verification.
+//
+// Verification is Parley's core defence against a malicious signaling
+// server. The server relays SDP, so it could answer each side itself and
+// sit in the middle of DTLS. Each side therefore sends, as the first
+// message on the chat channel, an HMAC keyed from the room link secret
+// (which the server never sees) over the room id, its identity key and the
+// SHA-256 fingerprints of the DTLS certificates it really sees on both
+// ends. A relay that terminates DTLS changes those fingerprints, so the
+// tags fail and both sides close with ErrVerifyFailed. Nothing but the tag
+// is sent or delivered on the chat channel before both tags verified.
+//
+// Perfect negotiation follows the W3C pattern. pion v4.2.26 cannot roll
+// back a local offer, so the polite side resolves an initial offer
+// collision by replacing its PeerConnection (same DTLS certificate, new
+// session id) before applying the remote offer; that is what a rollback
+// would amount to before the first exchange. A collision during a later
+// renegotiation is not resolved (nothing renegotiates yet: data channels
+// are negotiated with fixed ids).
+//
+// This package must not log SDP, candidate addresses or secrets.
+package peer
