@@ -1,0 +1,670 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/parley-chat/parley/app/history"
+	"github.com/parley-chat/parley/app/identity"
+	"github.com/parley-chat/parley/app/session"
+	"github.com/parley-chat/parley/app/sigclient"
+	"github.com/parley-chat/parley/signaling/protocol"
+)
+
+// command is one subcommand.
+type command struct {
+	name, args, help string
+	run              func(ctx context.Context, e *cliEnv, args []string) error
+}
+
+// commandTable lists the commands in help order. It is a function rather
+// than a variable because help refers back to the table.
+func commandTable() []command {
+	return []command{
+		{"create", "--server URL [--self-destruct 10m]", "create a room; prints its link as the only stdout line", cmdCreate},
+		{"send", "LINK --text TEXT [--wait 5m]", "join, wait for the peer, send, wait for the delivery ack", cmdSend},
+		{"receive", "LINK [--count N] [--wait D]", "join and print each received message as one stdout line; exit after N", cmdReceive},
+		{"chat", "LINK", "interactive: stdin lines are sent, incoming messages printed", cmdChat},
+		{"rooms", "", "list recent rooms: id, name, last activity, last message", cmdRooms},
+		{"rename", "LINK NAME", "set a room's local name (never sent anywhere)", cmdRename},
+		{"clear", "LINK", "delete a room's messages on this computer only", cmdClear},
+		{"destroy", "LINK", "destroy the room on the server; the peer is told and both histories are wiped", cmdDestroy},
+		{"whoami", "", "print this profile's key fingerprint", cmdWhoami},
+		{"verify", "LINK", "print the safety number to compare with the other person", cmdVerify},
+		{"help", "", "show this help", cmdHelp},
+	}
+}
+
+// dispatch parses the global flags, finds the command and runs it.
+func dispatch(ctx context.Context, e *cliEnv, args []string) error {
+	fs := newFlagSet("parley-cli", e)
+	rest, err := parseInterspersed(fs, args, true)
+	if err != nil {
+		return err
+	}
+	if len(rest) == 0 {
+		printUsage(e.stderr)
+		return usagef("no command given")
+	}
+	for _, c := range commandTable() {
+		if c.name == rest[0] {
+			return c.run(ctx, e, rest[1:])
+		}
+	}
+	return usagef("unknown command %q", rest[0])
+}
+
+func newFlagSet(name string, e *cliEnv) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	e.globalFlags(fs)
+	return fs
+}
+
+// parseInterspersed parses flags that may stand before or after positional
+// arguments ("send LINK --text hi"). With stopAtFirst it stops at the first
+// positional argument (the command name) and returns it with everything after.
+func parseInterspersed(fs *flag.FlagSet, args []string, stopAtFirst bool) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, usagef("see the list of commands and flags below")
+			}
+			return nil, usagef("%v", err)
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		if stopAtFirst {
+			return args, nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+// positional checks the number of positional arguments.
+func positional(name string, got []string, want ...string) error {
+	if len(got) != len(want) {
+		return usagef("%s takes %s", name, strings.Join(want, " "))
+	}
+	return nil
+}
+
+func cmdHelp(_ context.Context, e *cliEnv, _ []string) error {
+	printUsage(e.stdout)
+	return errHelp
+}
+
+func printUsage(w io.Writer) {
+	fmt.Fprintln(w, "Usage: parley-cli [global flags] COMMAND [args] [flags]")
+	fmt.Fprintln(w, "\nCommands:")
+	for _, c := range commandTable() {
+		fmt.Fprintf(w, "  %-8s %-40s %s\n", c.name, c.args, c.help)
+	}
+	fmt.Fprintln(w, "\nGlobal flags (also accepted after the command):")
+	fs := flag.NewFlagSet("", flag.ContinueOnError)
+	(&cliEnv{}).globalFlags(fs)
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+	fmt.Fprintln(w, "\nState changes go to stderr: waiting for peer, connecting, connected direct|relayed,")
+	fmt.Fprintln(w, "verified, peer left, reconnecting. A received message is printed as one line; a line")
+	fmt.Fprintln(w, "break inside it is shown as \\n.")
+	fmt.Fprintln(w, "\nExit status:")
+	fmt.Fprintf(w, "  %2d  success\n  %2d  other error\n  %2d  bad command line\n", exitOK, exitError, exitUsage)
+	for _, row := range []struct {
+		code   string
+		status int
+	}{
+		{protocol.CodeRoomNotFound, exitNotFound}, {protocol.CodeRoomFull, exitFull},
+		{protocol.CodeRoomDestroyed, exitDestroyed}, {protocol.CodeTimerExpired, exitExpired},
+		{session.CodeVerifyFailed, exitVerify}, {session.CodePeerOffline, exitPeerOffline},
+		{session.CodeTimeout, exitTimeout}, {"KEYRING_UNAVAILABLE", exitKeyring},
+		{protocol.CodeRateLimited, exitRateLimited}, {"BAD_LINK", exitBadLink},
+		{"TOO_LONG", exitTooLong}, {"SERVER_UNREACHABLE", exitUnreachable},
+	} {
+		fmt.Fprintf(w, "  %2d  %s\n", row.status, row.code)
+	}
+}
+
+func cmdCreate(ctx context.Context, e *cliEnv, args []string) error {
+	fs := newFlagSet("create", e)
+	server := fs.String("server", envOr("PARLEY_SERVER", ""), "signaling server `URL`, e.g. https://signal.example.org (env PARLEY_SERVER)")
+	selfDestruct := fs.Duration("self-destruct", 0, "destroy the room this long after creation, e.g. 10m (max 168h)")
+	pos, err := parseInterspersed(fs, args, false)
+	if err != nil {
+		return err
+	}
+	if err := positional("create", pos); err != nil {
+		return err
+	}
+	if *server == "" {
+		return usagef("create needs --server URL")
+	}
+	base, err := session.ServerURL(*server)
+	if err != nil {
+		return usagef("%v", err)
+	}
+	if *selfDestruct < 0 || *selfDestruct > protocol.MaxSelfDestructSeconds*time.Second {
+		return usagef("--self-destruct must be between 1s and 168h")
+	}
+	if *selfDestruct > 0 && *selfDestruct < time.Second {
+		return usagef("--self-destruct must be at least 1s")
+	}
+	p, err := e.open()
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	secret, err := session.NewSecret()
+	if err != nil {
+		return err
+	}
+	res, err := sigclient.CreateRoom(ctx, http.DefaultClient, base, *selfDestruct)
+	if err != nil {
+		return classifyNetErr(err)
+	}
+	link := session.Link{Server: base, RoomID: res.RoomID, Secret: secret}
+	r := history.Room{
+		ID:         res.RoomID,
+		Server:     base,
+		Link:       link.String(),
+		CreatedAt:  time.UnixMilli(res.CreatedAt),
+		LastActive: time.Now(),
+	}
+	if res.ExpiresAt != nil {
+		t := time.UnixMilli(*res.ExpiresAt)
+		r.ExpiresAt = &t
+	}
+	if err := p.history.PutRoom(r); err != nil {
+		return fmt.Errorf("store room: %w", err)
+	}
+	fmt.Fprintln(e.stdout, link.String())
+	return nil
+}
+
+// classifyNetErr marks transport failures as SERVER_UNREACHABLE.
+func classifyNetErr(err error) error {
+	var se *sigclient.Error
+	if errors.As(err, &se) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return unreachableError{err}
+}
+
+// joinRoom opens the profile and joins the room of link.
+func (e *cliEnv) joinRoom(ctx context.Context, rawLink string) (*profile, *session.Session, error) {
+	link, err := session.ParseLink(rawLink)
+	if err != nil {
+		return nil, nil, err
+	}
+	p, err := e.open()
+	if err != nil {
+		return nil, nil, err
+	}
+	sess, err := session.Join(ctx, session.Config{
+		Link:         link,
+		Identity:     p.id,
+		History:      p.history,
+		Logger:       p.logger,
+		LoopbackOnly: envOr("PARLEY_ICE_LOOPBACK", "") == "1",
+	})
+	if err != nil {
+		p.Close()
+		return nil, nil, classifyNetErr(err)
+	}
+	return p, sess, nil
+}
+
+// printStatus writes a state change to stderr in the documented words.
+func printStatus(w io.Writer, st session.StatusChanged) {
+	switch st.Status {
+	case session.StatusWaiting:
+		fmt.Fprintln(w, "waiting for peer")
+	case session.StatusConnecting:
+		fmt.Fprintln(w, "connecting")
+	case session.StatusConnected:
+		fmt.Fprintf(w, "connected %s\n", st.Route)
+	case session.StatusVerified:
+		fmt.Fprintln(w, "verified")
+	case session.StatusReconnecting:
+		fmt.Fprintln(w, "reconnecting")
+	case session.StatusPeerLeft:
+		fmt.Fprintln(w, "peer left")
+	}
+}
+
+// oneLine renders a message text as one line of output.
+func oneLine(s string) string {
+	return strings.NewReplacer("\\", "\\\\", "\r\n", "\\n", "\n", "\\n", "\r", "\\n").Replace(s)
+}
+
+// waitContext returns ctx bounded by d (0 = unbounded).
+func waitContext(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	if d <= 0 {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, d)
+}
+
+// closedErr turns a session's final error into what the command returns.
+func closedErr(err error) error {
+	if err == nil {
+		return errors.New("the session ended")
+	}
+	return err
+}
+
+func cmdSend(ctx context.Context, e *cliEnv, args []string) error {
+	fs := newFlagSet("send", e)
+	text := fs.String("text", "", "the message `TEXT` to send")
+	wait := fs.Duration("wait", 5*time.Minute, "how long to wait for the peer and the delivery ack")
+	pos, err := parseInterspersed(fs, args, false)
+	if err != nil {
+		return err
+	}
+	if err := positional("send", pos, "LINK"); err != nil {
+		return err
+	}
+	if *text == "" {
+		return usagef("send needs --text TEXT")
+	}
+	if !utf8.ValidString(*text) {
+		return usagef("--text is not valid UTF-8")
+	}
+	wctx, cancel := waitContext(ctx, *wait)
+	defer cancel()
+	p, sess, err := e.joinRoom(wctx, pos[0])
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	defer sess.Close()
+
+	var sentID string
+	for {
+		select {
+		case <-wctx.Done():
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return errTimeout
+		case ev, ok := <-sess.Events():
+			if !ok {
+				return errors.New("the session ended")
+			}
+			switch ev := ev.(type) {
+			case session.StatusChanged:
+				printStatus(e.stderr, ev)
+				if ev.Status == session.StatusVerified && sentID == "" {
+					m, err := sess.Send(*text)
+					switch {
+					case errors.Is(err, session.ErrPeerOffline):
+						// The peer dropped between verify and send: if the
+						// message was stored it is resent on reconnect.
+						if m.ID != "" {
+							sentID = m.ID
+						}
+					case err != nil:
+						return err
+					default:
+						sentID = m.ID
+						fmt.Fprintln(e.stderr, "sent")
+					}
+				}
+			case session.Delivered:
+				if ev.ID == sentID {
+					fmt.Fprintln(e.stderr, "delivered")
+					return nil
+				}
+			case session.Closed:
+				return closedErr(ev.Err)
+			}
+		}
+	}
+}
+
+func cmdReceive(ctx context.Context, e *cliEnv, args []string) error {
+	fs := newFlagSet("receive", e)
+	count := fs.Int("count", 0, "exit after N messages (0: run until interrupted)")
+	wait := fs.Duration("wait", 0, "give up after this long (0: no limit)")
+	out := fs.String("out", "", "directory for received files (file transfer)")
+	pos, err := parseInterspersed(fs, args, false)
+	if err != nil {
+		return err
+	}
+	if err := positional("receive", pos, "LINK"); err != nil {
+		return err
+	}
+	if *count < 0 {
+		return usagef("--count must be 0 or more")
+	}
+	_ = out // files arrive with the file-transfer issue
+	wctx, cancel := waitContext(ctx, *wait)
+	defer cancel()
+	p, sess, err := e.joinRoom(wctx, pos[0])
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	defer sess.Close()
+	n := 0
+	for {
+		select {
+		case <-wctx.Done():
+			if ctx.Err() != nil {
+				return nil // interrupted: a normal way to stop receiving
+			}
+			return errTimeout
+		case ev, ok := <-sess.Events():
+			if !ok {
+				return errors.New("the session ended")
+			}
+			switch ev := ev.(type) {
+			case session.StatusChanged:
+				printStatus(e.stderr, ev)
+			case session.MessageReceived:
+				fmt.Fprintln(e.stdout, oneLine(ev.Message.Text))
+				n++
+				if *count > 0 && n >= *count {
+					return nil
+				}
+			case session.Closed:
+				return closedErr(ev.Err)
+			}
+		}
+	}
+}
+
+func cmdChat(ctx context.Context, e *cliEnv, args []string) error {
+	fs := newFlagSet("chat", e)
+	pos, err := parseInterspersed(fs, args, false)
+	if err != nil {
+		return err
+	}
+	if err := positional("chat", pos, "LINK"); err != nil {
+		return err
+	}
+	p, sess, err := e.joinRoom(ctx, pos[0])
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	defer sess.Close()
+	fmt.Fprintln(e.stderr, "type a message and press Enter; /verify shows the safety number; Ctrl-D leaves")
+
+	lines := make(chan string)
+	go func() { // ends when stdin does; the process exits right after
+		defer close(lines)
+		sc := bufio.NewScanner(e.stdin)
+		sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+		for sc.Scan() {
+			select {
+			case lines <- sc.Text():
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case line, ok := <-lines:
+			if !ok {
+				return nil
+			}
+			switch strings.TrimSpace(line) {
+			case "":
+				continue
+			case "/verify":
+				if k := sess.PeerKey(); k != nil {
+					fmt.Fprintln(e.stderr, "safety number:", identity.SafetyNumber(p.id.PublicKey(), k))
+				} else {
+					fmt.Fprintln(e.stderr, "the other person has not joined yet")
+				}
+				continue
+			}
+			if _, err := sess.Send(line); err != nil {
+				code, _, sentence := describe(err)
+				fmt.Fprintf(e.stderr, "not sent: %s: %s\n", code, sentence)
+			}
+		case ev, ok := <-sess.Events():
+			if !ok {
+				return nil
+			}
+			switch ev := ev.(type) {
+			case session.StatusChanged:
+				printStatus(e.stderr, ev)
+			case session.MessageReceived:
+				fmt.Fprintln(e.stdout, oneLine(ev.Message.Text))
+			case session.Delivered:
+				fmt.Fprintln(e.stderr, "delivered")
+			case session.Closed:
+				return closedErr(ev.Err)
+			}
+		}
+	}
+}
+
+func cmdRooms(_ context.Context, e *cliEnv, args []string) error {
+	fs := newFlagSet("rooms", e)
+	pos, err := parseInterspersed(fs, args, false)
+	if err != nil {
+		return err
+	}
+	if err := positional("rooms", pos); err != nil {
+		return err
+	}
+	p, err := e.open()
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	rooms, err := p.history.Rooms()
+	if err != nil {
+		return err
+	}
+	for _, r := range rooms {
+		name := r.Name
+		if name == "" {
+			name = "-"
+		}
+		fmt.Fprintf(e.stdout, "%s\t%s\t%s\t%s\n", r.ID, oneLine(name), r.LastActive.Format(time.RFC3339), oneLine(r.LastPreview))
+	}
+	return nil
+}
+
+// roomID accepts a full link or a bare room id.
+func roomID(arg string) (string, error) {
+	if protocol.ValidRoomID(arg) {
+		return arg, nil
+	}
+	l, err := session.ParseLink(arg)
+	if err != nil {
+		return "", err
+	}
+	return l.RoomID, nil
+}
+
+// knownRoom opens the profile and checks the room is in its history.
+func (e *cliEnv) knownRoom(arg string) (*profile, string, error) {
+	id, err := roomID(arg)
+	if err != nil {
+		return nil, "", err
+	}
+	p, err := e.open()
+	if err != nil {
+		return nil, "", err
+	}
+	if _, ok, err := p.history.Room(id); err != nil || !ok {
+		p.Close()
+		if err == nil {
+			err = fmt.Errorf("room %s is not in this profile's recent rooms (see 'parley-cli rooms')", session.ShortRoomID(id))
+		}
+		return nil, "", err
+	}
+	return p, id, nil
+}
+
+func cmdRename(_ context.Context, e *cliEnv, args []string) error {
+	fs := newFlagSet("rename", e)
+	pos, err := parseInterspersed(fs, args, false)
+	if err != nil {
+		return err
+	}
+	if err := positional("rename", pos, "LINK", "NAME"); err != nil {
+		return err
+	}
+	name := strings.TrimSpace(pos[1])
+	if utf8.RuneCountInString(name) > 100 || strings.IndexFunc(name, unicode.IsControl) >= 0 {
+		return usagef("a room name is at most 100 characters with no control characters")
+	}
+	p, id, err := e.knownRoom(pos[0])
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	return p.history.Rename(id, name)
+}
+
+func cmdClear(_ context.Context, e *cliEnv, args []string) error {
+	fs := newFlagSet("clear", e)
+	pos, err := parseInterspersed(fs, args, false)
+	if err != nil {
+		return err
+	}
+	if err := positional("clear", pos, "LINK"); err != nil {
+		return err
+	}
+	p, id, err := e.knownRoom(pos[0])
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	return p.history.ClearMessages(id)
+}
+
+func cmdDestroy(ctx context.Context, e *cliEnv, args []string) error {
+	fs := newFlagSet("destroy", e)
+	wait := fs.Duration("wait", 30*time.Second, "how long to wait for the server")
+	pos, err := parseInterspersed(fs, args, false)
+	if err != nil {
+		return err
+	}
+	if err := positional("destroy", pos, "LINK"); err != nil {
+		return err
+	}
+	wctx, cancel := waitContext(ctx, *wait)
+	defer cancel()
+	p, sess, err := e.joinRoom(wctx, pos[0])
+	if err != nil {
+		var se *sigclient.Error
+		if errors.As(err, &se) && (se.Code == protocol.CodeRoomDestroyed || se.Code == protocol.CodeTimerExpired) {
+			// Already gone on the server: still wipe it here.
+			if p2, id, err2 := e.knownRoom(pos[0]); err2 == nil {
+				_ = p2.history.Forget(id)
+				p2.Close()
+			}
+		}
+		return err
+	}
+	defer p.Close()
+	defer sess.Close()
+	if err := sess.Destroy(wctx); err != nil {
+		return err
+	}
+	for {
+		select {
+		case <-wctx.Done():
+			return errTimeout
+		case ev, ok := <-sess.Events():
+			if !ok {
+				return nil
+			}
+			if c, ok := ev.(session.Closed); ok {
+				var se *sigclient.Error
+				if c.Err == nil || errors.As(c.Err, &se) && se.Code == protocol.CodeRoomDestroyed {
+					fmt.Fprintln(e.stderr, "room destroyed")
+					return nil
+				}
+				return c.Err
+			}
+		}
+	}
+}
+
+func cmdWhoami(_ context.Context, e *cliEnv, args []string) error {
+	fs := newFlagSet("whoami", e)
+	pos, err := parseInterspersed(fs, args, false)
+	if err != nil {
+		return err
+	}
+	if err := positional("whoami", pos); err != nil {
+		return err
+	}
+	id, _, _, err := e.openIdentity()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(e.stdout, id.Fingerprint())
+	fmt.Fprintf(e.stderr, "profile %s, public key %s\n", e.profile, identity.EncodeKey(id.PublicKey()))
+	return nil
+}
+
+func cmdVerify(ctx context.Context, e *cliEnv, args []string) error {
+	fs := newFlagSet("verify", e)
+	pos, err := parseInterspersed(fs, args, false)
+	if err != nil {
+		return err
+	}
+	if err := positional("verify", pos, "LINK"); err != nil {
+		return err
+	}
+	link, err := session.ParseLink(pos[0])
+	if err != nil {
+		return err
+	}
+	p, err := e.open()
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	var peerKey []byte
+	if r, ok, err := p.history.Room(link.RoomID); err != nil {
+		return err
+	} else if ok {
+		peerKey = r.PeerKey
+	}
+	if peerKey == nil {
+		// Not seen yet: ask the server who else is in the room.
+		c, err := sigclient.Dial(ctx, sigclient.Config{ServerURL: link.Server, RoomID: link.RoomID, Key: p.id.PrivateKey(), Logger: p.logger})
+		if err != nil {
+			return classifyNetErr(err)
+		}
+		select {
+		case ev := <-c.Events():
+			if j, ok := ev.(sigclient.Joined); ok {
+				peerKey = j.Peer
+			}
+		case <-time.After(10 * time.Second):
+		}
+		_ = c.Close()
+	}
+	if peerKey == nil {
+		return errors.New("the other person has not joined this room yet, so there is no safety number to compare")
+	}
+	fmt.Fprintln(e.stdout, identity.SafetyNumber(p.id.PublicKey(), peerKey))
+	return nil
+}

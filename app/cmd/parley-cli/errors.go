@@ -1,0 +1,110 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/parley-chat/parley/app/chat"
+	"github.com/parley-chat/parley/app/identity"
+	"github.com/parley-chat/parley/app/session"
+	"github.com/parley-chat/parley/app/sigclient"
+	"github.com/parley-chat/parley/signaling/protocol"
+)
+
+// Exit statuses. Each error code has its own, so scripts can branch on the
+// status alone; the table is printed by `parley-cli help`.
+const (
+	exitOK          = 0
+	exitError       = 1
+	exitUsage       = 2
+	exitNotFound    = 3
+	exitFull        = 4
+	exitDestroyed   = 5
+	exitExpired     = 6
+	exitVerify      = 7
+	exitPeerOffline = 8
+	exitTimeout     = 9
+	exitKeyring     = 10
+	exitRateLimited = 11
+	exitBadLink     = 12
+	exitTooLong     = 13
+	exitUnreachable = 14
+)
+
+// codeInfo is what the CLI says for one error code.
+type codeInfo struct {
+	status   int
+	sentence string
+}
+
+// codes maps every stable error code to an exit status and a human
+// sentence with a next step.
+var codes = map[string]codeInfo{
+	protocol.CodeRoomNotFound:       {exitNotFound, "this room does not exist (it may have expired). Ask for a new link or create a room."},
+	protocol.CodeRoomFull:           {exitFull, "this room already has two people in it. Ask for a new link."},
+	protocol.CodeRoomDestroyed:      {exitDestroyed, "this room was destroyed. Create a new room to keep talking."},
+	protocol.CodeTimerExpired:       {exitExpired, "this room's self-destruct timer ran out. Create a new room to keep talking."},
+	session.CodeVerifyFailed:        {exitVerify, "the connection could not be verified with the link's secret; someone may be in the middle. Do not use this room; share a new link another way."},
+	session.CodePeerOffline:         {exitPeerOffline, "the other person is not connected, so nothing was sent. Try again when they are online."},
+	session.CodeTimeout:             {exitTimeout, "gave up waiting. Check that the other person has the link open, or raise --wait."},
+	"KEYRING_UNAVAILABLE":           {exitKeyring, ""},
+	protocol.CodeRateLimited:        {exitRateLimited, "the server is rate limiting this address. Wait a minute and try again."},
+	"BAD_LINK":                      {exitBadLink, ""},
+	"TOO_LONG":                      {exitTooLong, "the message is over 64 KiB. Split it or send it as a file."},
+	"SERVER_UNREACHABLE":            {exitUnreachable, ""},
+	protocol.CodeUnsupportedVersion: {exitError, "the server speaks another protocol version. Update Parley or use another server."},
+	protocol.CodeServerBusy:         {exitError, "the server is at capacity. Try again later."},
+	protocol.CodeReplaced:           {exitError, "this identity joined the room from another window or process, which took over."},
+}
+
+// describe turns an error into (code, exit status, sentence).
+func describe(err error) (string, int, string) {
+	var se *sigclient.Error
+	var ke *identity.UnavailableError
+	switch {
+	case errors.As(err, &ke):
+		return "KEYRING_UNAVAILABLE", exitKeyring, ke.Error()
+	case errors.Is(err, session.ErrBadLink):
+		return "BAD_LINK", exitBadLink, err.Error()
+	case errors.Is(err, chat.ErrTooLong):
+		return "TOO_LONG", exitTooLong, codes["TOO_LONG"].sentence
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, errTimeout):
+		return session.CodeTimeout, exitTimeout, codes[session.CodeTimeout].sentence
+	case errors.As(err, &se):
+		if info, ok := codes[se.Code]; ok && info.sentence != "" {
+			return se.Code, info.status, info.sentence
+		}
+		if se.Reason != "" {
+			return se.Code, exitError, se.Reason
+		}
+		return se.Code, exitError, "the server refused the request."
+	}
+	var ue unreachableError
+	if errors.As(err, &ue) {
+		return "SERVER_UNREACHABLE", exitUnreachable, ue.Error()
+	}
+	return "", exitError, ""
+}
+
+// errTimeout is returned when a --wait runs out.
+var errTimeout = errors.New("timed out")
+
+// usageError is a bad command line.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func usagef(format string, a ...any) error { return usageError{fmt.Sprintf(format, a...)} }
+
+// unreachableError wraps a failure to reach the signaling server at all.
+type unreachableError struct{ err error }
+
+func (e unreachableError) Error() string {
+	return fmt.Sprintf("cannot reach the signaling server (%v). Check the address and that it is running.", e.err)
+}
+
+func (e unreachableError) Unwrap() error { return e.err }
+
+// errHelp means help was printed; exit 0.
+var errHelp = errors.New("help")
