@@ -87,10 +87,10 @@ func NewConn(rw io.ReadWriteCloser, h Handler, logger *slog.Logger) *Conn {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	return &Conn{
-		rw:     rw,
-		h:      h,
-		logger: logger,
-		now:    time.Now,
+		rw:       rw,
+		h:        h,
+		logger:   logger,
+		now:      time.Now,
 		acks:     make(chan frame, maxPendingAcks),
 		byeAcked: make(chan struct{}),
 		done:     make(chan struct{}),
