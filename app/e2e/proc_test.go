@@ -49,7 +49,7 @@ func TestMain(m *testing.M) {
 
 // proc is a running child process whose output the test reads line by line.
 type proc struct {
-	t    *testing.T
+	t    testing.TB
 	name string
 	cmd  *exec.Cmd
 
@@ -62,7 +62,7 @@ type proc struct {
 }
 
 // start runs bin with args; the process is killed at the end of the test.
-func start(t *testing.T, name string, env []string, stdin io.Reader, bin string, args ...string) *proc {
+func start(t testing.TB, name string, env []string, stdin io.Reader, bin string, args ...string) *proc {
 	t.Helper()
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), env...)
@@ -208,7 +208,7 @@ func (p *proc) kill9() {
 var addrRE = regexp.MustCompile(`127\.0\.0\.1:[0-9]+`)
 
 // startSignal runs parley-signal on a free loopback port and returns its base URL.
-func startSignal(t *testing.T, args ...string) string {
+func startSignal(t testing.TB, args ...string) string {
 	t.Helper()
 	p := start(t, "parley-signal", nil, nil, bins.signal, append([]string{"--addr", "127.0.0.1:0"}, args...)...)
 	l := p.waitStderr(`127\.0\.0\.1:[1-9][0-9]*`, 1, 20*time.Second)
@@ -218,12 +218,12 @@ func startSignal(t *testing.T, args ...string) string {
 // user is one parley-cli profile with its own data dir; the identity key
 // lives in the real OS keyring of the test's D-Bus session.
 type user struct {
-	t       *testing.T
+	t       testing.TB
 	profile string
 	dataDir string
 }
 
-func newUser(t *testing.T, name string) *user {
+func newUser(t testing.TB, name string) *user {
 	return &user{t: t, profile: fmt.Sprintf("%s-%d", name, time.Now().UnixNano()), dataDir: t.TempDir()}
 }
 

@@ -37,6 +37,7 @@ func commandTable() []command {
 		{"rooms", "", "list recent rooms: id, name, last activity, last message", cmdRooms},
 		{"rename", "LINK NAME", "set a room's local name (never sent anywhere)", cmdRename},
 		{"clear", "LINK", "delete a room's messages on this computer only", cmdClear},
+		{"forget", "LINK", "remove a room and its messages from this computer only", cmdForget},
 		{"destroy", "LINK", "destroy the room on the server; the peer is told and both histories are wiped", cmdDestroy},
 		{"whoami", "", "print this profile's key fingerprint", cmdWhoami},
 		{"verify", "LINK", "print the safety number to compare with the other person", cmdVerify},
@@ -48,6 +49,10 @@ func commandTable() []command {
 func dispatch(ctx context.Context, e *cliEnv, args []string) error {
 	fs := newFlagSet("parley-cli", e)
 	rest, err := parseInterspersed(fs, args, true)
+	if errors.Is(err, errHelp) {
+		printUsage(e.stdout)
+		return errHelp
+	}
 	if err != nil {
 		return err
 	}
@@ -57,7 +62,13 @@ func dispatch(ctx context.Context, e *cliEnv, args []string) error {
 	}
 	for _, c := range commandTable() {
 		if c.name == rest[0] {
-			return c.run(ctx, e, rest[1:])
+			err := c.run(ctx, e, rest[1:])
+			var he helpError
+			if errors.As(err, &he) {
+				printCommandUsage(e.stdout, c)
+				fmt.Fprint(e.stdout, "\nFlags:\n"+he.flags)
+			}
+			return err
 		}
 	}
 	return usagef("unknown command %q", rest[0])
@@ -70,6 +81,12 @@ func newFlagSet(name string, e *cliEnv) *flag.FlagSet {
 	return fs
 }
 
+// printCommandUsage prints one command's synopsis.
+func printCommandUsage(w io.Writer, c command) {
+	fmt.Fprintf(w, "Usage: parley-cli %s %s\n  %s\n", c.name, c.args, c.help)
+	fmt.Fprintln(w, "Run 'parley-cli help' for the global flags and exit statuses.")
+}
+
 // parseInterspersed parses flags that may stand before or after positional
 // arguments ("send LINK --text hi"). With stopAtFirst it stops at the first
 // positional argument (the command name) and returns it with everything after.
@@ -78,7 +95,10 @@ func parseInterspersed(fs *flag.FlagSet, args []string, stopAtFirst bool) ([]str
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
-				return nil, usagef("see the list of commands and flags below")
+				var b strings.Builder
+				fs.SetOutput(&b)
+				fs.PrintDefaults()
+				return nil, helpError{flags: b.String()}
 			}
 			return nil, usagef("%v", err)
 		}
@@ -554,6 +574,23 @@ func cmdClear(_ context.Context, e *cliEnv, args []string) error {
 	}
 	defer p.Close()
 	return p.history.ClearMessages(id)
+}
+
+func cmdForget(_ context.Context, e *cliEnv, args []string) error {
+	fs := newFlagSet("forget", e)
+	pos, err := parseInterspersed(fs, args, false)
+	if err != nil {
+		return err
+	}
+	if err := positional("forget", pos, "LINK"); err != nil {
+		return err
+	}
+	p, id, err := e.knownRoom(pos[0])
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	return p.history.Forget(id)
 }
 
 func cmdDestroy(ctx context.Context, e *cliEnv, args []string) error {

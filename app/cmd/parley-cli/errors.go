@@ -108,3 +108,9 @@ func (e unreachableError) Unwrap() error { return e.err }
 
 // errHelp means help was printed; exit 0.
 var errHelp = errors.New("help")
+
+// helpError is -h/--help on a command; it carries that command's flags.
+type helpError struct{ flags string }
+
+func (helpError) Error() string        { return "help" }
+func (helpError) Is(target error) bool { return target == errHelp }

@@ -1,0 +1,73 @@
+package app
+
+import (
+	"encoding/json"
+	"io"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/parley-chat/parley"
+
+// TestImportBoundaries enforces the house rules of STYLE.md over the whole
+// module: who may import whom.
+func TestImportBoundaries(t *testing.T) {
+	t.Parallel()
+	cmd := exec.Command("go", "list", "-deps=false", "-json=ImportPath,Imports,Standard", module+"/...")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	type pkg struct {
+		ImportPath string
+		Imports    []string
+	}
+	var pkgs []pkg
+	dec := json.NewDecoder(strings.NewReader(string(out)))
+	for {
+		var p pkg
+		if err := dec.Decode(&p); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		pkgs = append(pkgs, p)
+	}
+	if len(pkgs) < 10 {
+		t.Fatalf("go list found only %d packages", len(pkgs))
+	}
+
+	deps := func(p string) []string {
+		out, err := exec.Command("go", "list", "-deps", p).Output()
+		if err != nil {
+			t.Fatalf("go list -deps %s: %v", p, err)
+		}
+		return strings.Fields(string(out))
+	}
+	for _, p := range pkgs {
+		rel := strings.TrimPrefix(p.ImportPath, module)
+		for _, imp := range p.Imports {
+			switch {
+			case strings.Contains(imp, "wailsapp/wails") && rel != "" && rel != "/app":
+				t.Errorf("%s imports Wails; only main.go and the app facade may", p.ImportPath)
+			case strings.HasPrefix(rel, "/signaling") && strings.HasPrefix(imp, module+"/app"):
+				t.Errorf("%s (server side) imports the app %s", p.ImportPath, imp)
+			}
+		}
+	}
+	// The wire format imports only the standard library.
+	for _, d := range deps(module + "/signaling/protocol") {
+		if strings.Contains(d, ".") && !strings.HasPrefix(d, module+"/signaling/protocol") && !strings.HasPrefix(d, "vendor/") {
+			t.Errorf("signaling/protocol depends on %s; it must use only the standard library", d)
+		}
+	}
+	// chat (and later transfer) speak over plain streams: no pion, no Wails.
+	for _, p := range []string{"/app/chat", "/app/history", "/app/identity"} {
+		for _, d := range deps(module + p) {
+			if strings.HasPrefix(d, "github.com/pion/") || strings.Contains(d, "wailsapp") {
+				t.Errorf("%s depends on %s", p, d)
+			}
+		}
+	}
+}

@@ -1,0 +1,151 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/parley-chat/parley/app/identity"
+	"github.com/parley-chat/parley/app/session"
+	"github.com/parley-chat/parley/app/sigclient"
+	"github.com/parley-chat/parley/signaling/room"
+	"github.com/parley-chat/parley/signaling/server"
+)
+
+// cli runs one command line in-process with a file secret store in dir.
+func cli(t *testing.T, dir string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	full := append([]string{"--data-dir", dir, "--secret-store", "file"}, args...)
+	code = run(context.Background(), full, strings.NewReader(""), &out, &errb)
+	return out.String(), errb.String(), code
+}
+
+func TestUsageAndHelp(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	tests := []struct {
+		args     []string
+		code     int
+		inStdout string
+		inStderr string
+	}{
+		{nil, exitUsage, "", "no command given"},
+		{[]string{"--help"}, exitOK, "Exit status:", ""},
+		{[]string{"help"}, exitOK, "VERIFY_FAILED", ""},
+		{[]string{"send", "--help"}, exitOK, "-text TEXT", ""},
+		{[]string{"frobnicate"}, exitUsage, "", `unknown command "frobnicate"`},
+		{[]string{"send"}, exitUsage, "", "send takes LINK"},
+		{[]string{"send", "http://x/r/y#z"}, exitUsage, "", "--text"},
+		{[]string{"create"}, exitUsage, "", "--server"},
+		{[]string{"create", "--server", "ftp://x"}, exitUsage, "", "scheme"},
+		{[]string{"create", "--server", "http://127.0.0.1:1", "--self-destruct", "200h"}, exitUsage, "", "self-destruct"},
+		{[]string{"--secret-store", "vault", "whoami"}, exitUsage, "", "keyring or file"},
+		{[]string{"--profile", "../etc", "whoami"}, exitUsage, "", "--profile"},
+		{[]string{"receive", "https://example.org/r/V1StGXR8_Z5jdHi6B-myT"}, exitBadLink, "", "BAD_LINK"},
+		{[]string{"rename", "V1StGXR8_Z5jdHi6B-myT", "x\x00y"}, exitUsage, "", "control"},
+		{[]string{"clear", "V1StGXR8_Z5jdHi6B-myT"}, exitError, "", "not in this profile's recent rooms"},
+	}
+	for _, tc := range tests {
+		out, errs, code := cli(t, dir, tc.args...)
+		if code != tc.code || !strings.Contains(out, tc.inStdout) || !strings.Contains(errs, tc.inStderr) {
+			t.Errorf("parley-cli %q: exit %d (want %d)\nstdout: %s\nstderr: %s", tc.args, code, tc.code, out, errs)
+		}
+	}
+}
+
+func TestGlobalFlagsBeforeOrAfterCommand(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	a, _, code := cli(t, dir, "--profile", "alice", "whoami")
+	b, _, code2 := cli(t, dir, "whoami", "--profile", "alice")
+	c, _, _ := cli(t, dir, "whoami", "--profile", "bob")
+	if code != 0 || code2 != 0 || a != b || a == c || a == "" {
+		t.Fatalf("whoami: %q (%d) vs %q (%d) vs bob %q", a, code, b, code2, c)
+	}
+}
+
+func TestErrorCodesMapToDistinctStatuses(t *testing.T) {
+	t.Parallel()
+	seen := map[int]string{}
+	for code, info := range codes {
+		if info.status == exitError {
+			continue
+		}
+		if other, dup := seen[info.status]; dup {
+			t.Errorf("%s and %s share exit status %d", code, other, info.status)
+		}
+		seen[info.status] = code
+		got, status, sentence := describe(&sigclient.Error{Code: code})
+		if info.sentence != "" && (got != code || status != info.status || sentence == "") {
+			t.Errorf("describe(%s) = %s %d %q", code, got, status, sentence)
+		}
+	}
+	if c, s, _ := describe(fmt.Errorf("join: %w", &identity.UnavailableError{Err: errors.New("no bus")})); c != "KEYRING_UNAVAILABLE" || s != exitKeyring {
+		t.Errorf("keyring error mapped to %s %d", c, s)
+	}
+	if c, s, _ := describe(fmt.Errorf("wait: %w", context.DeadlineExceeded)); c != session.CodeTimeout || s != exitTimeout {
+		t.Errorf("timeout mapped to %s %d", c, s)
+	}
+}
+
+func TestOneLine(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"plain":        "plain",
+		"a\nb":         `a\nb`,
+		"a\r\nb":       `a\nb`,
+		`back\slash`:   `back\\slash`,
+		"tab\tstays":   "tab\tstays",
+		"ünïcödé ✓ 🎉": "ünïcödé ✓ 🎉",
+	} {
+		if got := oneLine(in); got != want {
+			t.Errorf("oneLine(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestCreateRenameForgetAgainstRealServer(t *testing.T) {
+	t.Parallel()
+	cfg := server.DefaultConfig()
+	srv := server.New(cfg, room.NewRegistry(room.SystemClock(), room.Config{}), slog.New(slog.DiscardHandler))
+	hs := httptest.NewServer(srv.Handler())
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+		hs.Close()
+	})
+	dir := t.TempDir()
+	out, errs, code := cli(t, dir, "create", "--server", hs.URL, "--self-destruct", "10m")
+	if code != 0 || strings.Count(out, "\n") != 1 {
+		t.Fatalf("create: %d %q %q", code, out, errs)
+	}
+	link, err := session.ParseLink(strings.TrimSpace(out))
+	if err != nil {
+		t.Fatalf("create printed an unparsable link %q: %v", out, err)
+	}
+	if _, _, code := cli(t, dir, "rename", link.String(), "Ünïcode name"); code != 0 {
+		t.Fatal("rename failed")
+	}
+	rooms, _, _ := cli(t, dir, "rooms")
+	if !strings.Contains(rooms, link.RoomID) || !strings.Contains(rooms, "Ünïcode name") {
+		t.Fatalf("rooms: %q", rooms)
+	}
+	if _, _, code := cli(t, dir, "forget", link.RoomID); code != 0 {
+		t.Fatal("forget failed")
+	}
+	if rooms, _, _ := cli(t, dir, "rooms"); strings.Contains(rooms, link.RoomID) {
+		t.Fatalf("forgotten room still listed: %q", rooms)
+	}
+	_, errs, code = cli(t, dir, "create", "--server", "http://127.0.0.1:1")
+	if code != exitUnreachable || !strings.Contains(errs, "SERVER_UNREACHABLE") {
+		t.Fatalf("unreachable server: %d %q", code, errs)
+	}
+}
