@@ -98,11 +98,11 @@ func TestErrorCodesMapToDistinctStatuses(t *testing.T) {
 func TestOneLine(t *testing.T) {
 	t.Parallel()
 	for in, want := range map[string]string{
-		"plain":        "plain",
-		"a\nb":         `a\nb`,
-		"a\r\nb":       `a\nb`,
-		`back\slash`:   `back\\slash`,
-		"tab\tstays":   "tab\tstays",
+		"plain":       "plain",
+		"a\nb":        `a\nb`,
+		"a\r\nb":      `a\nb`,
+		`back\slash`:  `back\\slash`,
+		"tab\tstays":  "tab\tstays",
 		"ünïcödé ✓ 🎉": "ünïcödé ✓ 🎉",
 	} {
 		if got := oneLine(in); got != want {
