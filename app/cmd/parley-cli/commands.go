@@ -207,7 +207,7 @@ func cmdCreate(ctx context.Context, e *cliEnv, args []string) error {
 		t := time.UnixMilli(*res.ExpiresAt)
 		r.ExpiresAt = &t
 	}
-	if err := p.history.PutRoom(r); err != nil {
+	if err := p.History.PutRoom(r); err != nil {
 		return fmt.Errorf("store room: %w", err)
 	}
 	fmt.Fprintln(e.stdout, link.String())
@@ -235,8 +235,8 @@ func (e *cliEnv) joinRoom(ctx context.Context, rawLink string) (*profile, *sessi
 	}
 	sess, err := session.Join(ctx, session.Config{
 		Link:         link,
-		Identity:     p.id,
-		History:      p.history,
+		Identity:     p.Identity,
+		History:      p.History,
 		Logger:       p.logger,
 		LoopbackOnly: envOr("PARLEY_ICE_LOOPBACK", "") == "1",
 	})
@@ -450,7 +450,7 @@ func cmdChat(ctx context.Context, e *cliEnv, args []string) error {
 				continue
 			case "/verify":
 				if k := sess.PeerKey(); k != nil {
-					fmt.Fprintln(e.stderr, "safety number:", identity.SafetyNumber(p.id.PublicKey(), k))
+					fmt.Fprintln(e.stderr, "safety number:", identity.SafetyNumber(p.Identity.PublicKey(), k))
 				} else {
 					fmt.Fprintln(e.stderr, "the other person has not joined yet")
 				}
@@ -492,7 +492,7 @@ func cmdRooms(_ context.Context, e *cliEnv, args []string) error {
 		return err
 	}
 	defer p.Close()
-	rooms, err := p.history.Rooms()
+	rooms, err := p.History.Rooms()
 	if err != nil {
 		return err
 	}
@@ -528,7 +528,7 @@ func (e *cliEnv) knownRoom(arg string) (*profile, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	if _, ok, err := p.history.Room(id); err != nil || !ok {
+	if _, ok, err := p.History.Room(id); err != nil || !ok {
 		p.Close()
 		if err == nil {
 			err = fmt.Errorf("room %s is not in this profile's recent rooms (see 'parley-cli rooms')", session.ShortRoomID(id))
@@ -556,7 +556,7 @@ func cmdRename(_ context.Context, e *cliEnv, args []string) error {
 		return err
 	}
 	defer p.Close()
-	return p.history.Rename(id, name)
+	return p.History.Rename(id, name)
 }
 
 func cmdClear(_ context.Context, e *cliEnv, args []string) error {
@@ -573,7 +573,7 @@ func cmdClear(_ context.Context, e *cliEnv, args []string) error {
 		return err
 	}
 	defer p.Close()
-	return p.history.ClearMessages(id)
+	return p.History.ClearMessages(id)
 }
 
 func cmdForget(_ context.Context, e *cliEnv, args []string) error {
@@ -590,7 +590,7 @@ func cmdForget(_ context.Context, e *cliEnv, args []string) error {
 		return err
 	}
 	defer p.Close()
-	return p.history.Forget(id)
+	return p.History.Forget(id)
 }
 
 func cmdDestroy(ctx context.Context, e *cliEnv, args []string) error {
@@ -611,7 +611,7 @@ func cmdDestroy(ctx context.Context, e *cliEnv, args []string) error {
 		if errors.As(err, &se) && (se.Code == protocol.CodeRoomDestroyed || se.Code == protocol.CodeTimerExpired) {
 			// Already gone on the server: still wipe it here.
 			if p2, id, err2 := e.knownRoom(pos[0]); err2 == nil {
-				_ = p2.history.Forget(id)
+				_ = p2.History.Forget(id)
 				p2.Close()
 			}
 		}
@@ -651,7 +651,7 @@ func cmdWhoami(_ context.Context, e *cliEnv, args []string) error {
 	if err := positional("whoami", pos); err != nil {
 		return err
 	}
-	id, _, _, err := e.openIdentity()
+	id, err := e.openIdentity()
 	if err != nil {
 		return err
 	}
@@ -679,14 +679,14 @@ func cmdVerify(ctx context.Context, e *cliEnv, args []string) error {
 	}
 	defer p.Close()
 	var peerKey []byte
-	if r, ok, err := p.history.Room(link.RoomID); err != nil {
+	if r, ok, err := p.History.Room(link.RoomID); err != nil {
 		return err
 	} else if ok {
 		peerKey = r.PeerKey
 	}
 	if peerKey == nil {
 		// Not seen yet: ask the server who else is in the room.
-		c, err := sigclient.Dial(ctx, sigclient.Config{ServerURL: link.Server, RoomID: link.RoomID, Key: p.id.PrivateKey(), Logger: p.logger})
+		c, err := sigclient.Dial(ctx, sigclient.Config{ServerURL: link.Server, RoomID: link.RoomID, Key: p.Identity.PrivateKey(), Logger: p.logger})
 		if err != nil {
 			return classifyNetErr(err)
 		}
@@ -702,6 +702,6 @@ func cmdVerify(ctx context.Context, e *cliEnv, args []string) error {
 	if peerKey == nil {
 		return errors.New("the other person has not joined this room yet, so there is no safety number to compare")
 	}
-	fmt.Fprintln(e.stdout, identity.SafetyNumber(p.id.PublicKey(), peerKey))
+	fmt.Fprintln(e.stdout, identity.SafetyNumber(p.Identity.PublicKey(), peerKey))
 	return nil
 }

@@ -2,16 +2,13 @@ package main
 
 import (
 	"flag"
-	"fmt"
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
-	"runtime"
 	"strings"
 
-	"github.com/parley-chat/parley/app/history"
 	"github.com/parley-chat/parley/app/identity"
+	prof "github.com/parley-chat/parley/app/profile"
 )
 
 // cliEnv is what every command gets: the streams and the global options.
@@ -30,7 +27,7 @@ type cliEnv struct {
 // command name) stay the defaults; env vars give the first defaults.
 func (e *cliEnv) globalFlags(fs *flag.FlagSet) {
 	fs.StringVar(&e.profile, "profile", keep(e.profile, envOr("PARLEY_PROFILE", "default")), "identity and history `name` (env PARLEY_PROFILE)")
-	fs.StringVar(&e.dataDir, "data-dir", keep(e.dataDir, envOr("PARLEY_DATA_DIR", "")), "where history lives (env PARLEY_DATA_DIR; default "+defaultDataDir()+")")
+	fs.StringVar(&e.dataDir, "data-dir", keep(e.dataDir, envOr("PARLEY_DATA_DIR", "")), "where history lives (env PARLEY_DATA_DIR; default "+prof.DefaultDataDir()+")")
 	fs.StringVar(&e.secretStore, "secret-store", keep(e.secretStore, envOr("PARLEY_SECRET_STORE", "keyring")), "keyring (OS keyring) or file (a 0600 file in the data dir, for headless servers) (env PARLEY_SECRET_STORE)")
 	fs.StringVar(&e.logLevel, "log-level", keep(e.logLevel, envOr("PARLEY_LOG_LEVEL", "warn")), "debug, info, warn or error (env PARLEY_LOG_LEVEL)")
 }
@@ -50,29 +47,10 @@ func envOr(name, def string) string {
 	return def
 }
 
-// defaultDataDir follows the XDG base directory rules on Linux and the
-// platform's config dir elsewhere.
-func defaultDataDir() string {
-	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
-		return filepath.Join(d, "parley")
-	}
-	if runtime.GOOS == "linux" {
-		if home, err := os.UserHomeDir(); err == nil {
-			return filepath.Join(home, ".local", "share", "parley")
-		}
-	}
-	if d, err := os.UserConfigDir(); err == nil {
-		return filepath.Join(d, "Parley")
-	}
-	return ".parley"
-}
-
-// profile is an opened profile: its identity and its history.
+// profile is an opened profile plus the logger commands use.
 type profile struct {
-	name    string
-	id      *identity.Identity
-	history *history.Store
-	logger  *slog.Logger
+	*prof.Profile
+	logger *slog.Logger
 }
 
 func (e *cliEnv) logger() *slog.Logger {
@@ -83,45 +61,30 @@ func (e *cliEnv) logger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: lvl}))
 }
 
+func (e *cliEnv) options() prof.Options {
+	return prof.Options{Name: e.profile, DataDir: e.dataDir, SecretStore: e.secretStore}
+}
+
 // openIdentity loads (or creates, on first use) the profile's identity.
-func (e *cliEnv) openIdentity() (*identity.Identity, identity.SecretStore, string, error) {
+func (e *cliEnv) openIdentity() (*identity.Identity, error) {
 	if err := identity.ValidateProfile(e.profile); err != nil {
-		return nil, nil, "", usagef("--profile: %v", err)
+		return nil, usagef("--profile: %v", err)
 	}
-	dir := e.dataDir
-	if dir == "" {
-		dir = defaultDataDir()
+	if k := strings.ToLower(e.secretStore); k != identity.KindKeyring && k != identity.KindFile {
+		return nil, usagef("--secret-store must be keyring or file, not %q", e.secretStore)
 	}
-	kind := strings.ToLower(e.secretStore)
-	if kind != "keyring" && kind != "file" {
-		return nil, nil, "", usagef("--secret-store must be keyring or file, not %q", e.secretStore)
-	}
-	store, err := identity.OpenSecretStore(kind, dir)
-	if err != nil {
-		return nil, nil, "", err
-	}
-	id, err := identity.LoadOrCreate(store, e.profile)
-	if err != nil {
-		return nil, nil, "", err
-	}
-	return id, store, dir, nil
+	id, _, _, err := prof.OpenIdentity(e.options())
+	return id, err
 }
 
 // open loads the identity and opens the history of the profile.
 func (e *cliEnv) open() (*profile, error) {
-	id, store, dir, err := e.openIdentity()
+	if _, err := e.openIdentity(); err != nil {
+		return nil, err
+	}
+	p, err := prof.Open(e.options())
 	if err != nil {
 		return nil, err
 	}
-	key, err := identity.LoadOrCreateSecret(store, e.profile+"/history-key", 32)
-	if err != nil {
-		return nil, err
-	}
-	h, err := history.Open(filepath.Join(dir, e.profile, "history.db"), key)
-	if err != nil {
-		return nil, fmt.Errorf("open history: %w", err)
-	}
-	return &profile{name: e.profile, id: id, history: h, logger: e.logger()}, nil
+	return &profile{Profile: p, logger: e.logger()}, nil
 }
-
-func (p *profile) Close() error { return p.history.Close() }
