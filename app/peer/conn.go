@@ -61,6 +61,11 @@ var (
 const (
 	ChatChannelID    uint16 = 0
 	ChatChannelLabel        = "parley-chat"
+	// FilesChannelID carries file transfers (see FileStream). It is
+	// pre-negotiated like the chat channel, so it exists on both sides
+	// before SCTP is up and there is no open race.
+	FilesChannelID    uint16 = 2
+	FilesChannelLabel        = "parley-files"
 )
 
 const (
@@ -138,6 +143,7 @@ type Conn struct {
 	outNotify chan struct{}
 	negNeeded chan uint64
 	chatOpen  chan *webrtc.DataChannel
+	filesOpen chan *webrtc.DataChannel
 
 	// Owned by the negotiation loop goroutine.
 	remoteSession string
@@ -147,6 +153,7 @@ type Conn struct {
 	doneOnce sync.Once
 	done     chan struct{} // closed when verification finished either way
 	stream   io.ReadWriteCloser
+	files    io.ReadWriteCloser // the file stream; set before done is closed
 	doneErr  error
 
 	closeOnce sync.Once
@@ -185,6 +192,7 @@ func New(cfg Config) (*Conn, error) {
 		outNotify: make(chan struct{}, 1),
 		negNeeded: make(chan uint64, 1),
 		chatOpen:  make(chan *webrtc.DataChannel, 1),
+		filesOpen: make(chan *webrtc.DataChannel, 1),
 		done:      make(chan struct{}),
 	}
 	if err := c.buildPC(); err != nil {
@@ -340,33 +348,47 @@ func (c *Conn) buildPC() error {
 		c.log.Info("peer: connection state", "state", s.String())
 		c.pushState(mapState(s))
 		if s == webrtc.PeerConnectionStateFailed {
-			c.finish(nil, ErrConnectionFailed)
+			c.finish(nil, nil, ErrConnectionFailed)
 		}
 	})
 
-	negotiated, ordered := true, true
-	id := ChatChannelID
-	dc, err := pc.CreateDataChannel(ChatChannelLabel, &webrtc.DataChannelInit{
-		Negotiated: &negotiated, ID: &id, Ordered: &ordered,
-	})
+	dc, err := c.createNegotiated(pc, gen, ChatChannelID, ChatChannelLabel, c.chatOpen)
 	if err != nil {
 		_ = pc.Close()
 		closeMux(mux)
-		return fmt.Errorf("peer: create chat channel: %w", err)
+		return err
 	}
 	c.mu.Lock()
 	c.chatDC = dc
 	c.mu.Unlock()
+	if _, err := c.createNegotiated(pc, gen, FilesChannelID, FilesChannelLabel, c.filesOpen); err != nil {
+		_ = pc.Close()
+		closeMux(mux)
+		return err
+	}
+	return nil
+}
+
+// createNegotiated creates one pre-negotiated, ordered, reliable channel on
+// pc and reports it on opened once it opens, if gen is still current.
+func (c *Conn) createNegotiated(pc *webrtc.PeerConnection, gen uint64, id uint16, label string, opened chan *webrtc.DataChannel) (*webrtc.DataChannel, error) {
+	negotiated, ordered := true, true
+	dc, err := pc.CreateDataChannel(label, &webrtc.DataChannelInit{
+		Negotiated: &negotiated, ID: &id, Ordered: &ordered,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("peer: create channel %s: %w", label, err)
+	}
 	dc.OnOpen(func() {
 		if !c.isCurrent(gen) {
 			return
 		}
 		select {
-		case c.chatOpen <- dc:
+		case opened <- dc:
 		default:
 		}
 	})
-	return nil
+	return dc, nil
 }
 
 func closeMux(m io.Closer) {
@@ -471,10 +493,32 @@ func (c *Conn) WaitVerified(ctx context.Context) (io.ReadWriteCloser, error) {
 	}
 }
 
+// FileStream returns the pre-negotiated files channel (FilesChannelID) as
+// a byte stream. It is available only once WaitVerified succeeded, so
+// nothing is ever written or read on it before the peer is verified; it
+// returns ErrClosed after Close and an error before verification.
+func (c *Conn) FileStream() (io.ReadWriteCloser, error) {
+	c.mu.Lock()
+	closed := c.closed
+	c.mu.Unlock()
+	if closed {
+		return nil, ErrClosed
+	}
+	select {
+	case <-c.done:
+	default:
+		return nil, errors.New("peer: file stream requested before verification")
+	}
+	if c.doneErr != nil {
+		return nil, fmt.Errorf("peer: file stream unavailable: %w", c.doneErr)
+	}
+	return c.files, nil
+}
+
 // finish records the verification result once.
-func (c *Conn) finish(s io.ReadWriteCloser, err error) {
+func (c *Conn) finish(s, files io.ReadWriteCloser, err error) {
 	c.doneOnce.Do(func() {
-		c.stream, c.doneErr = s, err
+		c.stream, c.files, c.doneErr = s, files, err
 		if err == nil {
 			c.mu.Lock()
 			c.verified = true
@@ -632,7 +676,7 @@ func (c *Conn) handleDescription(session string, d protocol.SessionDescription) 
 			c.mu.Unlock()
 			if err := c.buildPC(); err != nil {
 				c.log.Error("peer: rebuild PeerConnection", "err", err)
-				c.finish(nil, err)
+				c.finish(nil, nil, err)
 				return
 			}
 			_ = old.Close()
@@ -727,7 +771,7 @@ func (c *Conn) verify() {
 	select {
 	case dc = <-c.chatOpen:
 	case <-c.ctx.Done():
-		c.finish(nil, ErrClosed)
+		c.finish(nil, nil, ErrClosed)
 		return
 	}
 	s, err := c.exchangeTags(dc)
@@ -748,11 +792,40 @@ func (c *Conn) verify() {
 		if closing {
 			err = ErrClosed // our own Close cut the exchange short
 		}
-		c.finish(nil, err)
+		c.finish(nil, nil, err)
+		return
+	}
+	files, err := c.openFiles()
+	if err != nil {
+		c.log.Warn("peer: files channel", "err", err)
+		_ = s.Close()
+		if pc := c.current(); pc != nil {
+			_ = pc.Close()
+		}
+		c.finish(nil, nil, err)
 		return
 	}
 	c.log.Info("peer: verified")
-	c.finish(s, nil)
+	c.finish(s, files, nil)
+}
+
+// openFiles waits for the pre-negotiated files channel of the current
+// generation to open (it opens with the chat channel, when SCTP is up) and
+// wraps it as a stream with large messages for throughput.
+func (c *Conn) openFiles() (io.ReadWriteCloser, error) {
+	var dc *webrtc.DataChannel
+	select {
+	case dc = <-c.filesOpen:
+	case <-c.ctx.Done():
+		return nil, ErrClosed
+	case <-time.After(c.cfg.VerifyTimeout):
+		return nil, fmt.Errorf("peer: files channel did not open within %s", c.cfg.VerifyTimeout)
+	}
+	raw, err := dc.Detach()
+	if err != nil {
+		return nil, fmt.Errorf("peer: detach files channel: %w", err)
+	}
+	return newStream(dc, raw, filesWriteMessage), nil
 }
 
 func (c *Conn) exchangeTags(dc *webrtc.DataChannel) (_ io.ReadWriteCloser, err error) {
@@ -796,16 +869,17 @@ func (c *Conn) exchangeTags(dc *webrtc.DataChannel) (_ io.ReadWriteCloser, err e
 	if err := checkTagFrame(buf[:n], want); err != nil {
 		return nil, err
 	}
-	return newStream(dc, raw), nil
+	return newStream(dc, raw, chatWriteMessage), nil
 }
 
 // OpenStream opens another negotiated data channel with a fixed id as a
 // byte stream, for features such as file transfer. Both sides must open
 // the same id before either writes on it (agree on that over the chat
-// stream), and only after verification. The id must not be ChatChannelID.
+// stream), and only after verification. The id must not be ChatChannelID
+// or FilesChannelID.
 func (c *Conn) OpenStream(ctx context.Context, id uint16, label string) (io.ReadWriteCloser, error) {
-	if id == ChatChannelID {
-		return nil, errors.New("peer: channel id 0 is the chat channel")
+	if id == ChatChannelID || id == FilesChannelID {
+		return nil, fmt.Errorf("peer: channel id %d is reserved", id)
 	}
 	c.mu.Lock()
 	pc, verified, closed := c.pc, c.verified, c.closed
@@ -836,7 +910,7 @@ func (c *Conn) OpenStream(ctx context.Context, id uint16, label string) (io.Read
 	if err != nil {
 		return nil, fmt.Errorf("peer: detach channel %d: %w", id, err)
 	}
-	return newStream(dc, raw), nil
+	return newStream(dc, raw, chatWriteMessage), nil
 }
 
 // Close closes the PeerConnection, then stops and waits for this Conn's
@@ -854,7 +928,7 @@ func (c *Conn) Close() error {
 		c.cancel()
 		c.wg.Wait()
 		closeMux(mux)
-		c.finish(nil, ErrClosed)
+		c.finish(nil, nil, ErrClosed)
 
 		c.mu.Lock()
 		c.pushStateLocked(StateClosed)

@@ -12,9 +12,12 @@ import (
 )
 
 const (
-	// maxWriteMessage is the largest SCTP message Write sends; bigger
-	// writes are split.
-	maxWriteMessage = 16 << 10
+	// chatWriteMessage is the largest SCTP message Write sends on the chat
+	// channel and OpenStream channels; bigger writes are split.
+	chatWriteMessage = 16 << 10
+	// filesWriteMessage is the message size on the files channel, where
+	// throughput matters (it must not exceed maxReadMessage).
+	filesWriteMessage = 64 << 10
 	// maxReadMessage is the largest SCTP message Read accepts from the peer
 	// (the default SDP max-message-size). A bigger one ends the stream.
 	maxReadMessage = 64 << 10
@@ -30,10 +33,11 @@ var errStreamClosed = errors.New("peer: stream closed")
 
 // stream adapts a detached data channel (message oriented) into a byte
 // stream: Read serves one SCTP message in parts, Write splits into
-// messages of at most maxWriteMessage bytes.
+// messages of at most maxWrite bytes.
 type stream struct {
-	dc  *webrtc.DataChannel
-	raw datachannel.ReadWriteCloser
+	dc       *webrtc.DataChannel
+	raw      datachannel.ReadWriteCloser
+	maxWrite int
 
 	rmu  sync.Mutex
 	buf  []byte
@@ -46,13 +50,14 @@ type stream struct {
 	closed    chan struct{}
 }
 
-func newStream(dc *webrtc.DataChannel, raw datachannel.ReadWriteCloser) *stream {
+func newStream(dc *webrtc.DataChannel, raw datachannel.ReadWriteCloser, maxWrite int) *stream {
 	s := &stream{
-		dc:     dc,
-		raw:    raw,
-		buf:    make([]byte, maxReadMessage),
-		low:    make(chan struct{}, 1),
-		closed: make(chan struct{}),
+		dc:       dc,
+		raw:      raw,
+		maxWrite: maxWrite,
+		buf:      make([]byte, maxReadMessage),
+		low:      make(chan struct{}, 1),
+		closed:   make(chan struct{}),
 	}
 	dc.SetBufferedAmountLowThreshold(lowWater)
 	dc.OnBufferedAmountLow(func() {
@@ -94,8 +99,8 @@ func (s *stream) Write(p []byte) (int, error) {
 			return written, err
 		}
 		chunk := p
-		if len(chunk) > maxWriteMessage {
-			chunk = chunk[:maxWriteMessage]
+		if len(chunk) > s.maxWrite {
+			chunk = chunk[:s.maxWrite]
 		}
 		n, err := s.raw.Write(chunk)
 		written += n

@@ -1,0 +1,304 @@
+package transfer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// DefaultAutoAcceptMax is the largest offer accepted without asking.
+const DefaultAutoAcceptMax = 200 << 20
+
+var (
+	// ErrDeclined is returned by Send when the receiver refused the file.
+	ErrDeclined = errors.New("transfer: the peer declined the file")
+	// ErrCanceled is reported when either side canceled the transfer.
+	ErrCanceled = errors.New("transfer: canceled")
+	// ErrHashMismatch is reported on both sides when the received bytes do
+	// not match the offered SHA-256.
+	ErrHashMismatch = errors.New("transfer: the file was corrupted in transit (SHA-256 mismatch); nothing was saved")
+	// ErrClosed is reported when the Conn was closed or its stream ended
+	// before the transfer finished. The receiver keeps the partial file,
+	// so offering the same file again on a new Conn resumes it.
+	ErrClosed = errors.New("transfer: connection closed")
+	// ErrPeerFailed is returned by Send when the receiver could not store
+	// the file (disk full, permissions) or rejected our frames.
+	ErrPeerFailed = errors.New("transfer: the peer could not save the file")
+)
+
+// maxQueuedFrames bounds control frames waiting to be written. A peer
+// that floods offers without reading our answers is cut off.
+const maxQueuedFrames = 1024
+
+// Offer is a file the peer proposes to send.
+type Offer struct {
+	ID string
+	// Name is as sent by the peer: untrusted. Show SanitizeName(Name).
+	Name   string
+	Size   int64
+	SHA256 [32]byte
+}
+
+// Config configures a Conn. All callbacks may be nil.
+type Config struct {
+	// DownloadDir is where received files go (created 0700 if missing).
+	DownloadDir string
+	// AutoAcceptMax is the largest offer accepted without asking;
+	// 0 means DefaultAutoAcceptMax, negative means ask for every offer.
+	AutoAcceptMax int64
+	// Ask decides offers above AutoAcceptMax; nil declines them. It is
+	// called from a goroutine of the Conn and may block until the user
+	// answers; if the Conn stops first, the answer is ignored.
+	Ask func(Offer) bool
+	// OnProgress receives throttled progress events (about every 100 ms,
+	// plus the first and the last). It must return quickly.
+	OnProgress func(Progress)
+	// OnReceived is called once a received file was verified and moved to
+	// its final path (before the sender is told).
+	OnReceived func(Offer, string)
+	// Logger receives structured logs without file names or contents.
+	Logger *slog.Logger
+	// CorruptHook, when set, sees (and may modify) every chunk on the
+	// sending side after the file was hashed. Tests only.
+	CorruptHook func(offset int64, chunk []byte)
+}
+
+// Conn runs the file transfer protocol over one byte stream, in both
+// directions and for several files at once.
+type Conn struct {
+	rw  io.ReadWriteCloser
+	cfg Config
+	log *slog.Logger
+	now func() time.Time
+
+	wmu    sync.Mutex // one frame per Write
+	prepMu sync.Mutex // serializes choosing and creating partial files
+	ctrl   chan []byte
+
+	mu      sync.Mutex
+	out     map[string]*outgoing
+	in      map[string]*incoming
+	running bool
+	runCtx  context.Context
+
+	wg sync.WaitGroup // offer and finalize goroutines started by Run
+
+	ended     chan struct{} // closed when Run returned
+	closeOnce sync.Once
+	done      chan struct{} // closed by Close
+}
+
+// NewConn returns a Conn over rw. Call Run to start it.
+func NewConn(rw io.ReadWriteCloser, cfg Config) *Conn {
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.AutoAcceptMax == 0 {
+		cfg.AutoAcceptMax = DefaultAutoAcceptMax
+	}
+	return &Conn{
+		rw:    rw,
+		cfg:   cfg,
+		log:   logger.With("component", "transfer"),
+		now:   time.Now,
+		ctrl:  make(chan []byte, maxQueuedFrames),
+		out:   make(map[string]*outgoing),
+		in:    make(map[string]*incoming),
+		ended: make(chan struct{}),
+		done:  make(chan struct{}),
+	}
+}
+
+// Run reads frames until ctx is done, Close is called, the stream ends or
+// the peer breaks the protocol, then closes the stream, waits for its
+// goroutines and fails what is still in flight with ErrClosed (partial
+// files stay for a resume). It returns ctx.Err(), ErrClosed, or what ended
+// the stream (wrapping ErrProtocol for bad peer input). Run may be called
+// once.
+func (c *Conn) Run(ctx context.Context) error {
+	c.mu.Lock()
+	if c.running {
+		c.mu.Unlock()
+		return errors.New("transfer: Run called twice")
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	c.running, c.runCtx = true, runCtx
+	c.mu.Unlock()
+
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		select {
+		case <-runCtx.Done():
+		case <-c.done:
+		}
+		_ = c.rw.Close() // unblocks the read loop
+	}()
+	go func() {
+		defer wg.Done()
+		c.writeLoop(runCtx)
+	}()
+
+	err := c.readLoop(runCtx)
+	cancel()
+	_ = c.rw.Close()
+	c.wg.Wait()
+	wg.Wait()
+	c.abortIncoming()
+	close(c.ended)
+
+	select {
+	case <-c.done:
+		return ErrClosed
+	default:
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return err
+}
+
+// writeLoop writes queued control frames until ctx is done.
+func (c *Conn) writeLoop(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case b := <-c.ctrl:
+			if err := c.write(b); err != nil {
+				c.log.Debug("transfer: write control frame", "err", err)
+				_ = c.rw.Close()
+				return
+			}
+		}
+	}
+}
+
+// write sends one encoded frame.
+func (c *Conn) write(b []byte) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if _, err := c.rw.Write(b); err != nil {
+		return fmt.Errorf("transfer: write: %w", err)
+	}
+	return nil
+}
+
+// queue hands a control frame to the write loop without blocking. A full
+// queue means the peer stopped reading: the stream is closed.
+func (c *Conn) queue(f frame) {
+	select {
+	case <-c.ended:
+		return
+	default:
+	}
+	select {
+	case c.ctrl <- encodeFrame(f):
+	default:
+		c.log.Warn("transfer: control queue full, closing stream")
+		_ = c.rw.Close()
+	}
+}
+
+// readLoop reads and dispatches frames until the stream fails.
+func (c *Conn) readLoop(ctx context.Context) error {
+	buf := make([]byte, maxFrameBytes)
+	for {
+		body, err := readFrame(c.rw, buf)
+		if err != nil {
+			return err
+		}
+		f, err := decodeFrame(body)
+		if err != nil {
+			c.log.Warn("transfer: bad frame from peer", "err", err)
+			return err
+		}
+		switch f.Type {
+		case typeOffer:
+			c.handleOffer(ctx, f)
+		case typeData:
+			c.handleData(f)
+		case typeAccept, typeDecline, typeDone, typeFail:
+			c.deliver(f)
+		case typeCancel:
+			if f.Code == roleReceiver {
+				c.deliver(f)
+			} else {
+				c.cancelIncoming(f.ID, false)
+			}
+		default:
+			c.log.Debug("transfer: ignoring unknown frame type", "type", f.Type)
+		}
+	}
+}
+
+// deliver passes a receiver's answer to the Send waiting for it. Answers
+// for unknown ids (a transfer that already ended) are dropped.
+func (c *Conn) deliver(f frame) {
+	c.mu.Lock()
+	o := c.out[f.ID]
+	c.mu.Unlock()
+	if o == nil {
+		return
+	}
+	select {
+	case o.events <- f:
+	default:
+		c.log.Warn("transfer: peer sent too many answers", "id", f.ID)
+	}
+}
+
+// Cancel cancels the transfer with this id, in whichever direction it
+// runs; the other side gets ErrCanceled and the receiver deletes the
+// partial file.
+func (c *Conn) Cancel(id string) error {
+	c.mu.Lock()
+	o := c.out[id]
+	c.mu.Unlock()
+	found := false
+	if o != nil {
+		o.cancel()
+		found = true
+	}
+	if c.cancelIncoming(id, true) {
+		found = true
+	}
+	if !found {
+		return fmt.Errorf("transfer: no active transfer %q", id)
+	}
+	return nil
+}
+
+// Close stops Run and fails every transfer in flight with ErrClosed. It
+// is safe to call more than once.
+func (c *Conn) Close() error {
+	c.closeOnce.Do(func() {
+		close(c.done)
+	})
+	_ = c.rw.Close()
+	return nil
+}
+
+// stopped returns the error for a Conn that can no longer transfer, or nil.
+func (c *Conn) stopped() error {
+	select {
+	case <-c.done:
+		return ErrClosed
+	case <-c.ended:
+		return ErrClosed
+	default:
+		return nil
+	}
+}
+
+func (c *Conn) emit(p Progress) {
+	if c.cfg.OnProgress != nil {
+		c.cfg.OnProgress(p)
+	}
+}

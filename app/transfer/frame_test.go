@@ -1,0 +1,116 @@
+package transfer
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"os/exec"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestFrameRoundTrip(t *testing.T) {
+	t.Parallel()
+	tests := []frame{
+		{Type: typeOffer, ID: "abc", Size: 1 << 40, SHA256: [32]byte{1, 2, 3}, Name: "ünï.txt"},
+		{Type: typeOffer, ID: "z", Size: 0, Name: ""},
+		{Type: typeAccept, ID: "a-b_c", Offset: 12345},
+		{Type: typeDecline, ID: "x"},
+		{Type: typeData, ID: strings.Repeat("i", maxIDLen), Offset: 7, Data: bytes.Repeat([]byte{9}, ChunkSize)},
+		{Type: typeDone, ID: "x"},
+		{Type: typeFail, ID: "x", Code: failHashMismatch},
+		{Type: typeCancel, ID: "x", Code: roleReceiver},
+	}
+	buf := make([]byte, maxFrameBytes)
+	for _, want := range tests {
+		body, err := readFrame(bytes.NewReader(encodeFrame(want)), buf)
+		if err != nil {
+			t.Fatalf("type %d: %v", want.Type, err)
+		}
+		got, err := decodeFrame(body)
+		if err != nil {
+			t.Fatalf("type %d: %v", want.Type, err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("round trip of type %d: got %+v", want.Type, got)
+		}
+	}
+}
+
+func TestDecodeRejects(t *testing.T) {
+	t.Parallel()
+	good := encodeFrame(frame{Type: typeAccept, ID: "abc", Offset: 1})[headerLen:]
+	tests := map[string][]byte{
+		"short":         {typeAccept},
+		"empty id":      {typeDecline, 0},
+		"bad id":        append([]byte{typeDecline, 3}, "a/b"...),
+		"id overrun":    {typeDecline, 9, 'a'},
+		"short accept":  good[:len(good)-1],
+		"long accept":   append(append([]byte{}, good...), 0),
+		"neg offset":    append(append([]byte{}, good[:len(good)-8]...), 0x80, 0, 0, 0, 0, 0, 0, 0),
+		"empty chunk":   encodeFrame(frame{Type: typeData, ID: "a"})[headerLen:],
+		"bad role":      append([]byte{typeCancel, 1, 'a'}, 7),
+		"decline extra": append([]byte{typeDecline, 1, 'a'}, 0),
+	}
+	for name, body := range tests {
+		if _, err := decodeFrame(body); !errors.Is(err, ErrProtocol) {
+			t.Errorf("%s: decode = %v, want ErrProtocol", name, err)
+		}
+	}
+	if f, err := decodeFrame([]byte{200, 0}); err != nil || f.Type != 200 {
+		t.Errorf("unknown type: %+v, %v", f, err)
+	}
+}
+
+// FuzzDecodeFrame feeds arbitrary bytes through the reader and decoder the
+// read loop uses: no panics, and everything accepted is within bounds.
+func FuzzDecodeFrame(f *testing.F) {
+	f.Add(encodeFrame(frame{Type: typeOffer, ID: "abc", Size: 10, Name: "a.txt"}))
+	f.Add(encodeFrame(frame{Type: typeData, ID: "abc", Offset: 3, Data: []byte("xyz")}))
+	f.Add([]byte{0, 0, 0, 0})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r := bytes.NewReader(data)
+		buf := make([]byte, maxFrameBytes)
+		for {
+			body, err := readFrame(r, buf)
+			if err != nil {
+				if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, ErrProtocol) {
+					t.Fatalf("unexpected read error %v", err)
+				}
+				return
+			}
+			fr, err := decodeFrame(body)
+			if err != nil {
+				if !errors.Is(err, ErrProtocol) {
+					t.Fatalf("decode error does not wrap ErrProtocol: %v", err)
+				}
+				continue
+			}
+			if fr.Type < typeOffer || fr.Type > typeCancel {
+				continue
+			}
+			if !validID(fr.ID) || fr.Size < 0 || fr.Offset < 0 || len(fr.Name) > maxNameLen || len(fr.Data) > ChunkSize {
+				t.Fatalf("accepted out-of-bounds frame %+v", fr)
+			}
+			if fr.Type == typeData && len(fr.Data) == 0 {
+				t.Fatal("accepted an empty chunk")
+			}
+		}
+	})
+}
+
+// TestNoTransportImports keeps the package independent of pion and Wails:
+// it must work over any byte stream.
+func TestNoTransportImports(t *testing.T) {
+	t.Parallel()
+	out, err := exec.Command("go", "list", "-deps", ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	for _, dep := range strings.Fields(string(out)) {
+		if strings.HasPrefix(dep, "github.com/pion/") || strings.Contains(dep, "wails") {
+			t.Errorf("transfer depends on %s", dep)
+		}
+	}
+}
