@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/zalando/go-keyring"
 )
@@ -25,7 +26,8 @@ func (k *keyringStore) Get(account string) ([]byte, error) {
 	if err := checkAccount(account); err != nil {
 		return nil, fmt.Errorf("keyring get: %w", err)
 	}
-	v, err := keyring.Get(k.service, account)
+	var v string
+	err := withTimeout(func() (err error) { v, err = keyring.Get(k.service, account); return err })
 	if err != nil {
 		return nil, fmt.Errorf("keyring get %s: %w", account, classify(err))
 	}
@@ -43,7 +45,7 @@ func (k *keyringStore) Set(account string, secret []byte) error {
 	if err := checkSecret(secret); err != nil {
 		return fmt.Errorf("keyring set %s: %w", account, err)
 	}
-	if err := keyring.Set(k.service, account, base64.StdEncoding.EncodeToString(secret)); err != nil {
+	if err := withTimeout(func() error { return keyring.Set(k.service, account, base64.StdEncoding.EncodeToString(secret)) }); err != nil {
 		return fmt.Errorf("keyring set %s: %w", account, classify(err))
 	}
 	return nil
@@ -53,11 +55,35 @@ func (k *keyringStore) Delete(account string) error {
 	if err := checkAccount(account); err != nil {
 		return fmt.Errorf("keyring delete: %w", err)
 	}
-	err := keyring.Delete(k.service, account)
+	err := withTimeout(func() error { return keyring.Delete(k.service, account) })
 	if err == nil || errors.Is(err, keyring.ErrNotFound) {
 		return nil
 	}
 	return fmt.Errorf("keyring delete %s: %w", account, classify(err))
+}
+
+// keyringTimeout bounds one keyring call. A secret service that waits on a
+// password prompt nobody can see (a locked keyring on a headless machine)
+// would otherwise hang the program forever.
+const keyringTimeout = 20 * time.Second
+
+// errKeyringTimeout is classified as "keyring unavailable".
+var errKeyringTimeout = fmt.Errorf("the keyring did not answer within %v (is it locked, waiting for a password prompt?)", keyringTimeout)
+
+// withTimeout runs one keyring call, giving up after keyringTimeout. The
+// call's goroutine is left to finish on its own: there is no way to cancel a
+// D-Bus call in go-keyring, and the caller reports the keyring unusable.
+func withTimeout(call func() error) error {
+	done := make(chan error, 1)
+	go func() { done <- call() }()
+	t := time.NewTimer(keyringTimeout)
+	defer t.Stop()
+	select {
+	case err := <-done:
+		return err
+	case <-t.C:
+		return errKeyringTimeout
+	}
 }
 
 // classify maps go-keyring errors onto this package's: only
