@@ -63,7 +63,7 @@ func TestImportBoundaries(t *testing.T) {
 		}
 	}
 	// chat (and later transfer) speak over plain streams: no pion, no Wails.
-	for _, p := range []string{"/app/chat", "/app/history", "/app/identity"} {
+	for _, p := range []string{"/app/chat", "/app/transfer", "/app/history", "/app/identity"} {
 		for _, d := range deps(module + p) {
 			if strings.HasPrefix(d, "github.com/pion/") || strings.Contains(d, "wailsapp") {
 				t.Errorf("%s depends on %s", p, d)

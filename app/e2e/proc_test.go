@@ -116,6 +116,15 @@ func start(t testing.TB, name string, env []string, stdin io.Reader, bin string,
 		close(p.done)
 	}()
 	t.Cleanup(func() {
+		if t.Failed() {
+			// A Go child dumps its goroutines on SIGQUIT: that shows
+			// where a hung process was stuck.
+			_ = cmd.Process.Signal(syscall.SIGQUIT)
+			select {
+			case <-p.done:
+			case <-time.After(3 * time.Second):
+			}
+		}
 		_ = cmd.Process.Kill()
 		<-p.done
 		if t.Failed() {
@@ -243,6 +252,10 @@ func (u *user) run(args ...string) (string, string, int) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bins.cli, args...)
+	// On timeout, SIGQUIT makes the Go runtime print every goroutine's
+	// stack to stderr, which the failure message then shows.
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGQUIT) }
+	cmd.WaitDelay = 5 * time.Second
 	cmd.Env = append(os.Environ(), u.env()...)
 	var out, errb strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &errb

@@ -29,6 +29,7 @@ import (
 	"github.com/parley-chat/parley/app/identity"
 	"github.com/parley-chat/parley/app/peer"
 	"github.com/parley-chat/parley/app/sigclient"
+	"github.com/parley-chat/parley/app/transfer"
 	"github.com/parley-chat/parley/signaling/protocol"
 )
 
@@ -95,6 +96,16 @@ type Config struct {
 	RelayOnly bool
 	// LoopbackOnly restricts ICE to host candidates on 127.0.0.1 (tests).
 	LoopbackOnly bool
+
+	// DownloadDir is where received files go ("" = files are declined).
+	DownloadDir string
+	// AutoAcceptMax: offers up to this size are accepted without asking
+	// (0 = transfer.DefaultAutoAcceptMax).
+	AutoAcceptMax int64
+	// AskLargeFile decides offers above AutoAcceptMax (nil = decline).
+	AskLargeFile func(transfer.Offer) bool
+	// CorruptHook is a test hook handed to transfer.Config (nil in use).
+	CorruptHook func(offset int64, chunk []byte)
 }
 
 // Session is one joined room.
@@ -107,16 +118,19 @@ type Session struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	mu         sync.Mutex
-	peerKey    ed25519.PublicKey
-	ice        []protocol.ICEServer
-	conn       *peerRun // current peer connection attempt, nil while none
-	chat       *chat.Conn
-	status     Status
-	closing    bool
-	closeOnce  sync.Once
-	finalErr   error
-	generation int
+	mu      sync.Mutex
+	peerKey ed25519.PublicKey
+	ice     []protocol.ICEServer
+	conn    *peerRun // current peer connection attempt, nil while none
+	chat    *chat.Conn
+	files   *transfer.Conn // nil while no verified connection
+	// filesChanged is closed (and replaced) whenever files changes.
+	filesChanged chan struct{}
+	status       Status
+	closing      bool
+	closeOnce    sync.Once
+	finalErr     error
+	generation   int
 }
 
 // peerRun is one peer connection attempt and what runs on it.
@@ -291,6 +305,7 @@ func (s *Session) finish(err error) {
 			run.cancel()
 			_ = run.pc.Close()
 		}
+		s.setFilesConn(nil)
 		s.cancel()
 		_ = s.sig.Close()
 		s.wg.Add(1)
@@ -506,6 +521,7 @@ func (s *Session) stopPeer() {
 	s.conn = nil
 	s.chat = nil
 	s.mu.Unlock()
+	s.setFilesConn(nil)
 	if run != nil {
 		run.cancel()
 		_ = run.pc.Close()
@@ -571,15 +587,20 @@ func (s *Session) runPeer(ctx context.Context, run *peerRun) {
 	s.mu.Lock()
 	s.chat = c
 	s.mu.Unlock()
+	s.setFilesConn(s.startFiles(ctx, run))
 	run.established.Store(true)
 	s.setStatus(StatusVerified, run.pc.Route())
 	s.resendUnacked(c)
 	err = c.Run(ctx)
 	s.mu.Lock()
-	if s.chat == c {
+	mine := s.chat == c
+	if mine {
 		s.chat = nil
 	}
 	s.mu.Unlock()
+	if mine {
+		s.setFilesConn(nil)
+	}
 	if err != nil && ctx.Err() == nil {
 		s.log.Debug("chat ended", "err", err)
 	}

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 	"unicode"
@@ -17,6 +19,7 @@ import (
 	"github.com/parley-chat/parley/app/identity"
 	"github.com/parley-chat/parley/app/session"
 	"github.com/parley-chat/parley/app/sigclient"
+	"github.com/parley-chat/parley/app/transfer"
 	"github.com/parley-chat/parley/signaling/protocol"
 )
 
@@ -224,7 +227,7 @@ func classifyNetErr(err error) error {
 }
 
 // joinRoom opens the profile and joins the room of link.
-func (e *cliEnv) joinRoom(ctx context.Context, rawLink string) (*profile, *session.Session, error) {
+func (e *cliEnv) joinRoom(ctx context.Context, rawLink, downloadDir string) (*profile, *session.Session, error) {
 	link, err := session.ParseLink(rawLink)
 	if err != nil {
 		return nil, nil, err
@@ -239,12 +242,30 @@ func (e *cliEnv) joinRoom(ctx context.Context, rawLink string) (*profile, *sessi
 		History:      p.History,
 		Logger:       p.logger,
 		LoopbackOnly: envOr("PARLEY_ICE_LOOPBACK", "") == "1",
+		DownloadDir:  downloadDir,
+		// A headless receiver has no one to ask: --out means "accept".
+		AskLargeFile: func(transfer.Offer) bool { return downloadDir != "" },
+		CorruptHook:  corruptHook(),
 	})
 	if err != nil {
 		p.Close()
 		return nil, nil, classifyNetErr(err)
 	}
 	return p, sess, nil
+}
+
+// corruptHook is the end-to-end tests' way to damage a file in transit:
+// with PARLEY_TEST_CORRUPT_SEND=1 the first chunk sent has a byte flipped
+// after hashing, which the receiver must catch.
+func corruptHook() func(int64, []byte) {
+	if os.Getenv("PARLEY_TEST_CORRUPT_SEND") != "1" {
+		return nil
+	}
+	return func(offset int64, chunk []byte) {
+		if offset == 0 && len(chunk) > 0 {
+			chunk[0] ^= 0xff
+		}
+	}
 }
 
 // printStatus writes a state change to stderr in the documented words.
@@ -265,9 +286,37 @@ func printStatus(w io.Writer, st session.StatusChanged) {
 	}
 }
 
-// oneLine renders a message text as one line of output.
+// oneLine renders untrusted text (a message, a file name) as one line of
+// terminal output: line breaks become \n, a backslash is doubled, and any
+// other control character (an escape sequence could rewrite the terminal)
+// is shown as \xNN or \u{NNNN}. Tabs and printable Unicode stay as they are.
 func oneLine(s string) string {
-	return strings.NewReplacer("\\", "\\\\", "\r\n", "\\n", "\n", "\\n", "\r", "\\n").Replace(s)
+	var b strings.Builder
+	b.Grow(len(s))
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == '\\':
+			b.WriteString(`\\`)
+		case r == '\r' && strings.HasPrefix(s[i+1:], "\n"):
+			b.WriteString(`\n`)
+			size++
+		case r == '\n', r == '\r':
+			b.WriteString(`\n`)
+		case r == '\t':
+			b.WriteRune(r)
+		case r == utf8.RuneError && size == 1:
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case r < 0x20 || r == 0x7f:
+			fmt.Fprintf(&b, `\x%02x`, r)
+		case unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r):
+			fmt.Fprintf(&b, `\u{%04x}`, r)
+		default:
+			b.WriteRune(r)
+		}
+		i += size
+	}
+	return b.String()
 }
 
 // waitContext returns ctx bounded by d (0 = unbounded).
@@ -289,7 +338,9 @@ func closedErr(err error) error {
 func cmdSend(ctx context.Context, e *cliEnv, args []string) error {
 	fs := newFlagSet("send", e)
 	text := fs.String("text", "", "the message `TEXT` to send")
-	wait := fs.Duration("wait", 5*time.Minute, "how long to wait for the peer and the delivery ack")
+	var files stringList
+	fs.Var(&files, "file", "a file to send (repeat for several); waits until the receiver verified each")
+	wait := fs.Duration("wait", 5*time.Minute, "how long to wait for the peer and the delivery ack (files: for the peer, then as long as the transfer takes)")
 	pos, err := parseInterspersed(fs, args, false)
 	if err != nil {
 		return err
@@ -297,37 +348,79 @@ func cmdSend(ctx context.Context, e *cliEnv, args []string) error {
 	if err := positional("send", pos, "LINK"); err != nil {
 		return err
 	}
-	if *text == "" {
-		return usagef("send needs --text TEXT")
+	if *text == "" && len(files) == 0 {
+		return usagef("send needs --text TEXT or --file PATH")
 	}
 	if !utf8.ValidString(*text) {
 		return usagef("--text is not valid UTF-8")
 	}
+	for _, f := range files {
+		if st, err := os.Stat(f); err != nil || !st.Mode().IsRegular() {
+			return usagef("--file %s: not a readable regular file", f)
+		}
+	}
 	wctx, cancel := waitContext(ctx, *wait)
 	defer cancel()
-	p, sess, err := e.joinRoom(wctx, pos[0])
+	p, sess, err := e.joinRoom(wctx, pos[0], "")
 	if err != nil {
 		return err
 	}
 	defer p.Close()
 	defer sess.Close()
 
+	// Files go one after the other in the background; they wait for the
+	// peer themselves and resume after a reconnect. Once the peer is
+	// connected, the transfer itself is not bounded by --wait.
+	fileDone := make(chan error, 1)
+	filesLeft := len(files)
+	fctx, fcancel := context.WithCancel(ctx)
+	defer fcancel()
+	if filesLeft > 0 {
+		go func() {
+			for _, f := range files {
+				if _, err := sess.SendFile(fctx, f); err != nil {
+					fileDone <- fmt.Errorf("send %s: %w", filepath.Base(f), err)
+					return
+				}
+				fileDone <- nil
+			}
+		}()
+	}
+	textPending := *text != ""
 	var sentID string
+	bar := newProgressPrinter(e.stderr)
+	connected := false
 	for {
+		if !textPending && filesLeft == 0 {
+			return nil
+		}
+		timeout := wctx.Done()
+		if connected && filesLeft > 0 && !textPending {
+			timeout = nil // the transfer may take longer than --wait
+		}
 		select {
-		case <-wctx.Done():
+		case <-timeout:
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
 			return errTimeout
+		case err := <-fileDone:
+			if err != nil {
+				return err
+			}
+			filesLeft--
 		case ev, ok := <-sess.Events():
 			if !ok {
 				return errors.New("the session ended")
 			}
 			switch ev := ev.(type) {
 			case session.StatusChanged:
+				bar.clear()
 				printStatus(e.stderr, ev)
-				if ev.Status == session.StatusVerified && sentID == "" {
+				if ev.Status == session.StatusVerified {
+					connected = true
+				}
+				if ev.Status == session.StatusVerified && textPending && sentID == "" {
 					m, err := sess.Send(*text)
 					switch {
 					case errors.Is(err, session.ErrPeerOffline):
@@ -344,10 +437,12 @@ func cmdSend(ctx context.Context, e *cliEnv, args []string) error {
 					}
 				}
 			case session.Delivered:
-				if ev.ID == sentID {
+				if ev.ID == sentID && textPending {
 					fmt.Fprintln(e.stderr, "delivered")
-					return nil
+					textPending = false
 				}
+			case session.TransferProgress:
+				bar.update(ev.Progress)
 			case session.Closed:
 				return closedErr(ev.Err)
 			}
@@ -355,11 +450,17 @@ func cmdSend(ctx context.Context, e *cliEnv, args []string) error {
 	}
 }
 
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (l *stringList) String() string     { return strings.Join(*l, ",") }
+func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
+
 func cmdReceive(ctx context.Context, e *cliEnv, args []string) error {
 	fs := newFlagSet("receive", e)
-	count := fs.Int("count", 0, "exit after N messages (0: run until interrupted)")
+	count := fs.Int("count", 0, "exit after N items: messages and files (0: run until interrupted)")
 	wait := fs.Duration("wait", 0, "give up after this long (0: no limit)")
-	out := fs.String("out", "", "directory for received files (file transfer)")
+	out := fs.String("out", "", "save received files into `DIR` (without it, offered files are declined)")
 	pos, err := parseInterspersed(fs, args, false)
 	if err != nil {
 		return err
@@ -370,15 +471,24 @@ func cmdReceive(ctx context.Context, e *cliEnv, args []string) error {
 	if *count < 0 {
 		return usagef("--count must be 0 or more")
 	}
-	_ = out // files arrive with the file-transfer issue
+	dir := ""
+	if *out != "" {
+		if dir, err = filepath.Abs(*out); err != nil {
+			return usagef("--out: %v", err)
+		}
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return fmt.Errorf("--out: %w", err)
+		}
+	}
 	wctx, cancel := waitContext(ctx, *wait)
 	defer cancel()
-	p, sess, err := e.joinRoom(wctx, pos[0])
+	p, sess, err := e.joinRoom(wctx, pos[0], dir)
 	if err != nil {
 		return err
 	}
 	defer p.Close()
 	defer sess.Close()
+	bar := newProgressPrinter(e.stderr)
 	n := 0
 	for {
 		select {
@@ -391,17 +501,29 @@ func cmdReceive(ctx context.Context, e *cliEnv, args []string) error {
 			if !ok {
 				return errors.New("the session ended")
 			}
+			item := false
 			switch ev := ev.(type) {
 			case session.StatusChanged:
+				bar.clear()
 				printStatus(e.stderr, ev)
 			case session.MessageReceived:
+				bar.clear()
 				fmt.Fprintln(e.stdout, oneLine(ev.Message.Text))
+				item = true
+			case session.TransferProgress:
+				bar.update(ev.Progress)
+			case session.FileReceived:
+				bar.clear()
+				fmt.Fprintln(e.stdout, ev.Path)
+				item = true
+			case session.Closed:
+				return closedErr(ev.Err)
+			}
+			if item {
 				n++
 				if *count > 0 && n >= *count {
 					return nil
 				}
-			case session.Closed:
-				return closedErr(ev.Err)
 			}
 		}
 	}
@@ -416,7 +538,7 @@ func cmdChat(ctx context.Context, e *cliEnv, args []string) error {
 	if err := positional("chat", pos, "LINK"); err != nil {
 		return err
 	}
-	p, sess, err := e.joinRoom(ctx, pos[0])
+	p, sess, err := e.joinRoom(ctx, pos[0], "")
 	if err != nil {
 		return err
 	}
@@ -605,7 +727,7 @@ func cmdDestroy(ctx context.Context, e *cliEnv, args []string) error {
 	}
 	wctx, cancel := waitContext(ctx, *wait)
 	defer cancel()
-	p, sess, err := e.joinRoom(wctx, pos[0])
+	p, sess, err := e.joinRoom(wctx, pos[0], "")
 	if err != nil {
 		var se *sigclient.Error
 		if errors.As(err, &se) && (se.Code == protocol.CodeRoomDestroyed || se.Code == protocol.CodeTimerExpired) {

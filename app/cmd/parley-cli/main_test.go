@@ -98,12 +98,16 @@ func TestErrorCodesMapToDistinctStatuses(t *testing.T) {
 func TestOneLine(t *testing.T) {
 	t.Parallel()
 	for in, want := range map[string]string{
-		"plain":       "plain",
-		"a\nb":        `a\nb`,
-		"a\r\nb":      `a\nb`,
-		`back\slash`:  `back\\slash`,
-		"tab\tstays":  "tab\tstays",
-		"ünïcödé ✓ 🎉": "ünïcödé ✓ 🎉",
+		"plain":           "plain",
+		"a\nb":            `a\nb`,
+		"a\r\nb":          `a\nb`,
+		`back\slash`:      `back\\slash`,
+		"tab\tstays":      "tab\tstays",
+		"ünïcödé ✓ 🎉":     "ünïcödé ✓ 🎉",
+		"\x1b[31mred\x07": `\x1b[31mred\x07`,
+		"rtl\u202eexe":    `rtl\u{202e}exe`,
+		"bad\xffutf8":     `bad\xffutf8`,
+		"del\x7f":         `del\x7f`,
 	} {
 		if got := oneLine(in); got != want {
 			t.Errorf("oneLine(%q) = %q, want %q", in, got, want)

@@ -1,0 +1,94 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/parley-chat/parley/app/transfer"
+)
+
+// progressPrinter draws a one-line progress bar on stderr when stderr is a
+// terminal; otherwise it prints one line per finished file, so logs of
+// scripts stay readable.
+type progressPrinter struct {
+	w     io.Writer
+	tty   bool
+	drawn bool
+	last  time.Time
+}
+
+func newProgressPrinter(w io.Writer) *progressPrinter {
+	tty := false
+	if f, ok := w.(*os.File); ok {
+		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+			tty = true
+		}
+	}
+	return &progressPrinter{w: w, tty: tty}
+}
+
+func (p *progressPrinter) update(pr transfer.Progress) {
+	verb := "receiving"
+	if pr.Outgoing {
+		verb = "sending"
+	}
+	if pr.Done {
+		p.clear()
+		switch {
+		case pr.Err != nil:
+			fmt.Fprintf(p.w, "%s %s failed: %v\n", verb, oneLine(pr.Name), pr.Err)
+		default:
+			fmt.Fprintf(p.w, "%s %s done: %s verified\n", verb, oneLine(pr.Name), humanBytes(pr.Total))
+		}
+		return
+	}
+	if !p.tty || time.Since(p.last) < 100*time.Millisecond {
+		return
+	}
+	p.last = time.Now()
+	frac := 0.0
+	if pr.Total > 0 {
+		frac = float64(pr.Bytes) / float64(pr.Total)
+	}
+	const width = 24
+	filled := int(frac * width)
+	bar := strings.Repeat("#", filled) + strings.Repeat("-", width-filled)
+	eta := ""
+	if pr.ETA > 0 {
+		eta = " ETA " + pr.ETA.Round(time.Second).String()
+	}
+	fmt.Fprintf(p.w, "\r\033[K%s %s [%s] %3.0f%% %s/s%s", verb, truncate(oneLine(pr.Name), 30), bar, frac*100, humanBytes(int64(pr.Rate)), eta)
+	p.drawn = true
+}
+
+// clear removes a drawn bar so a status line can be printed.
+func (p *progressPrinter) clear() {
+	if p.drawn {
+		fmt.Fprint(p.w, "\r\033[K")
+		p.drawn = false
+	}
+}
+
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+func truncate(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
+}

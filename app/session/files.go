@@ -1,0 +1,126 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/parley-chat/parley/app/transfer"
+)
+
+// TransferProgress reports bytes moved for one file, either way.
+type TransferProgress struct{ Progress transfer.Progress }
+
+// FileReceived says a file from the peer was verified and saved at Path.
+type FileReceived struct {
+	Name string // the sanitized name it was saved under (base of Path)
+	Path string
+	Size int64
+}
+
+func (TransferProgress) isEvent() {}
+
+func baseName(path string) string { return filepath.Base(path) }
+
+func (FileReceived) isEvent() {}
+
+// startFiles runs the file-transfer protocol on the verified connection's
+// files channel. It returns nil when the session has no download folder
+// and the channel cannot be opened (files are then simply not offered).
+func (s *Session) startFiles(ctx context.Context, run *peerRun) *transfer.Conn {
+	fs, err := run.pc.FileStream()
+	if err != nil {
+		s.log.Warn("files channel unavailable", "err", err)
+		return nil
+	}
+	tc := transfer.NewConn(fs, transfer.Config{
+		DownloadDir:   s.cfg.DownloadDir,
+		AutoAcceptMax: s.cfg.AutoAcceptMax,
+		Ask:           s.cfg.AskLargeFile,
+		OnProgress:    func(p transfer.Progress) { s.emit(TransferProgress{Progress: p}) },
+		OnReceived: func(o transfer.Offer, path string) {
+			s.emit(FileReceived{Name: baseName(path), Path: path, Size: o.Size})
+		},
+		Logger:      s.log,
+		CorruptHook: s.cfg.CorruptHook,
+	})
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := tc.Run(ctx); err != nil && ctx.Err() == nil {
+			s.log.Debug("files channel ended", "err", err)
+		}
+	}()
+	return tc
+}
+
+// SendFile sends the file at path to the peer and returns once the peer
+// has verified it. It waits for the peer while it is away, and when the
+// connection drops mid-way it resumes on the next connection from what the
+// peer already has. It gives up on ctx, a decline, a cancel, a hash
+// mismatch or the end of the session.
+func (s *Session) SendFile(ctx context.Context, path string) (transfer.Progress, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return transfer.Progress{}, fmt.Errorf("send file: %w", err)
+	}
+	if !st.Mode().IsRegular() {
+		return transfer.Progress{}, fmt.Errorf("send file: %s is not a regular file", baseName(path))
+	}
+	for {
+		tc, changed := s.filesConn()
+		if tc != nil {
+			p, err := tc.Send(ctx, path)
+			switch {
+			case err == nil:
+				return p, nil
+			case errors.Is(err, transfer.ErrDeclined), errors.Is(err, transfer.ErrCanceled),
+				errors.Is(err, transfer.ErrHashMismatch), ctx.Err() != nil:
+				return p, err
+			}
+			s.log.Debug("file transfer interrupted; waiting for the peer", "err", err)
+		}
+		// Wait for the next verified connection (or the end).
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return transfer.Progress{}, ctx.Err()
+		case <-s.ctx.Done():
+			s.mu.Lock()
+			err := s.finalErr
+			s.mu.Unlock()
+			if err == nil {
+				err = errors.New("session closed")
+			}
+			return transfer.Progress{}, err
+		}
+	}
+}
+
+// filesConn returns the current transfer connection (nil while offline) and
+// a channel closed when it changes.
+func (s *Session) filesConn() (*transfer.Conn, <-chan struct{}) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.filesChanged == nil {
+		s.filesChanged = make(chan struct{})
+	}
+	return s.files, s.filesChanged
+}
+
+// setFilesConn swaps the transfer connection and wakes SendFile waiters.
+func (s *Session) setFilesConn(tc *transfer.Conn) {
+	s.mu.Lock()
+	old := s.files
+	s.files = tc
+	if s.filesChanged != nil {
+		close(s.filesChanged)
+	}
+	s.filesChanged = make(chan struct{})
+	s.mu.Unlock()
+	if old != nil && old != tc {
+		_ = old.Close()
+	}
+}
