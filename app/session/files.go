@@ -124,3 +124,14 @@ func (s *Session) setFilesConn(tc *transfer.Conn) {
 		_ = old.Close()
 	}
 }
+
+// CancelTransfer cancels a file transfer in either direction; the peer is
+// told. It fails when no connection is up (an interrupted transfer is not
+// running, so there is nothing to cancel until it resumes).
+func (s *Session) CancelTransfer(id string) error {
+	tc, _ := s.filesConn()
+	if tc == nil {
+		return ErrPeerOffline
+	}
+	return tc.Cancel(id)
+}
