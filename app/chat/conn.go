@@ -54,6 +54,15 @@ type Handler interface {
 	Read(upToID string)
 }
 
+// AckObserver is an optional Handler extension: AckQueued is called from
+// the read loop right after the delivery ack of m (which Receive accepted)
+// was queued. Showing a message only then guarantees that a Goodbye started
+// by whoever saw it is queued behind that ack, so leaving right after
+// reading a message never loses its ack.
+type AckObserver interface {
+	AckQueued(m Message)
+}
+
 // Conn speaks the chat protocol over one byte stream.
 type Conn struct {
 	rw     io.ReadWriteCloser
@@ -177,7 +186,13 @@ func (c *Conn) dispatch(f frame) error {
 			c.logger.Warn("chat: store rejected message, not acking", "err", err)
 			return nil
 		}
-		return c.queueAck(frame{T: typeAck, ID: f.ID})
+		if err := c.queueAck(frame{T: typeAck, ID: f.ID}); err != nil {
+			return err
+		}
+		if o, ok := c.h.(AckObserver); ok {
+			o.AckQueued(m)
+		}
+		return nil
 	case typeBye:
 		// Everything the peer sent before its bye has been handled and
 		// its acks are queued ahead of this confirmation.

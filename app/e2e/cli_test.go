@@ -191,6 +191,12 @@ func TestSelfDestructEndsWithTimerExpired(t *testing.T) {
 		}
 		p.waitStderr(`TIMER_EXPIRED`, 1, time.Second)
 	}
+	// Self-destruct means nothing of the room stays on either computer.
+	for _, u := range []*user{alice, bob} {
+		if rooms := u.mustRun("rooms"); strings.Contains(rooms, roomIDOf(t, link)) {
+			t.Fatalf("%s still lists the self-destructed room:\n%s", u.profile, rooms)
+		}
+	}
 }
 
 // TestMaliciousServerIsCaught puts a signaling server in the middle that

@@ -583,7 +583,9 @@ func (c *Conn) sendLoop() {
 				return
 			}
 			if err := c.cfg.SendSignal(s); err != nil {
-				c.log.Warn("peer: send signal", "err", err)
+				// Usually the session is ending (signaling closed first);
+				// a real failure shows up as a connection that never comes.
+				c.log.Debug("peer: send signal", "err", err)
 			}
 		}
 	}

@@ -129,6 +129,10 @@ type Session struct {
 	status       Status
 	closing      bool
 	closeOnce    sync.Once
+	// emitMu guards eventsClosed: emit holds it shared while sending, the
+	// final goroutine takes it exclusively before it closes events.
+	emitMu       sync.RWMutex
+	eventsClosed bool
 	finalErr     error
 	generation   int
 }
@@ -311,23 +315,33 @@ func (s *Session) finish(err error) {
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
-			s.emit(StatusChanged{Status: StatusClosed})
-			s.emit(Closed{Err: err})
+			// From here on this goroutine is the only sender: emit drops
+			// everything else, so closing the channel cannot race a send.
+			s.emitMu.Lock()
+			s.eventsClosed = true
+			s.emitMu.Unlock()
+			for _, ev := range []Event{StatusChanged{Status: StatusClosed}, Closed{Err: err}} {
+				select {
+				case s.events <- ev:
+				case <-time.After(finalEventWait):
+					// Nobody is reading any more (the caller stopped
+					// consuming and called Close): do not hang Close.
+				}
+			}
 			close(s.events)
 		}()
 	})
 }
 
-// emit delivers an event; it blocks while the consumer is behind, unless the
-// session is being torn down. Events are small and consumers are expected to
-// keep up (the UI and CLI drain them in a loop).
+// finalEventWait bounds how long the last events wait for a reader.
+const finalEventWait = 5 * time.Second
+
+// emit delivers an event; it blocks while the consumer is behind, until
+// the session ends. Consumers are expected to drain Events in a loop.
 func (s *Session) emit(e Event) {
-	if _, final := e.(Closed); final {
-		s.events <- e
-		return
-	}
-	if _, final := e.(StatusChanged); final && e.(StatusChanged).Status == StatusClosed {
-		s.events <- e
+	s.emitMu.RLock()
+	defer s.emitMu.RUnlock()
+	if s.eventsClosed {
 		return
 	}
 	select {
@@ -375,8 +389,9 @@ func (s *Session) signalLoop() {
 			case sigclient.Closed:
 				if e.Err != nil {
 					var se *sigclient.Error
-					if errors.As(e.Err, &se) && se.Code == protocol.CodeRoomDestroyed {
-						// The other side destroyed the room: wipe it here too.
+					if errors.As(e.Err, &se) && (se.Code == protocol.CodeRoomDestroyed || se.Code == protocol.CodeTimerExpired) {
+						// Destroyed by the other side, or self-destructed:
+						// nothing of the room stays on this computer either.
 						if err := s.cfg.History.Forget(s.cfg.Link.RoomID); err != nil {
 							s.log.Warn("wipe destroyed room", "err", err)
 						}
@@ -661,6 +676,8 @@ func (s *Session) rememberPeer(key ed25519.PublicKey) {
 type chatHandler struct {
 	s   *Session
 	run *peerRun
+	// pending is the message Receive stored, shown by AckQueued.
+	pending *history.Message
 }
 
 func (h *chatHandler) Receive(m chat.Message) error {
@@ -675,10 +692,20 @@ func (h *chatHandler) Receive(m chat.Message) error {
 	if err != nil {
 		return err
 	}
+	h.pending = nil
 	if added {
-		h.s.emit(MessageReceived{Message: msg})
+		h.pending = &msg
 	}
 	return nil
+}
+
+// AckQueued shows a stored message once its ack is queued (see
+// chat.AckObserver); Receive and AckQueued run on the same read loop.
+func (h *chatHandler) AckQueued(chat.Message) {
+	if m := h.pending; m != nil {
+		h.pending = nil
+		h.s.emit(MessageReceived{Message: *m})
+	}
 }
 
 func (h *chatHandler) Delivered(id string) {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -77,6 +78,9 @@ func parseCreateBody(body []byte) (time.Duration, error) {
 	if err := dec.Decode(&req); err != nil {
 		return 0, errBadBody
 	}
+	if !exactKeys(body, "selfDestructSeconds") {
+		return 0, errBadBody // encoding/json matches keys case-insensitively and keeps the last duplicate
+	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return 0, errBadBody // trailing data
 	}
@@ -97,6 +101,36 @@ func parseCreateBody(body []byte) (time.Duration, error) {
 		return 0, errBadBody
 	}
 	return time.Duration(n) * time.Second, nil
+}
+
+// exactKeys reports whether the top-level keys of the JSON object body are
+// spelled exactly as one of allowed and none repeats.
+func exactKeys(body []byte, allowed ...string) bool {
+	var obj map[string]json.RawMessage
+	if json.Unmarshal(body, &obj) != nil {
+		return false
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if _, err := dec.Token(); err != nil { // {
+		return false
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return false
+		}
+		k, _ := t.(string)
+		if seen[k] || !slices.Contains(allowed, k) {
+			return false
+		}
+		seen[k] = true
+		var skip json.RawMessage
+		if dec.Decode(&skip) != nil {
+			return false
+		}
+	}
+	return true
 }
 
 func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {

@@ -35,6 +35,8 @@ func TestCreateRoom(t *testing.T) {
 		{"a week", `{"selfDestructSeconds":604800}`, 201, 604800},
 		{"spaces", " {\n \"selfDestructSeconds\" : 60 }\n", 201, 60},
 		{"zero", `{"selfDestructSeconds":0}`, 400, 0},
+		{"wrong case", `{"SelfDestructSeconds":5}`, 400, 0},
+		{"duplicate key", `{"selfDestructSeconds":1,"selfDestructSeconds":2}`, 400, 0},
 		{"negative", `{"selfDestructSeconds":-5}`, 400, 0},
 		{"too long", `{"selfDestructSeconds":604801}`, 400, 0},
 		{"huge", `{"selfDestructSeconds":99999999999999999999}`, 400, 0},
@@ -125,6 +127,7 @@ func TestGetRoom(t *testing.T) {
 		{"destroyed", "/api/rooms/" + gone.RoomID, 410, `{"error":"ROOM_DESTROYED"}`, 0},
 		{"timer expired", "/api/rooms/" + expired.RoomID, 410, `{"error":"TIMER_EXPIRED"}`, 0},
 		{"short id", "/api/rooms/abc", 400, `{"error":"BAD_REQUEST"}`, 0},
+		{"empty id", "/api/rooms/", 400, `{"error":"BAD_REQUEST"}`, 0},
 		{"bad chars", "/api/rooms/AAAAAAAAAAAAAAAAAAAA%21", 400, `{"error":"BAD_REQUEST"}`, 0},
 	}
 	for _, tc := range tests {

@@ -81,6 +81,9 @@ func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /api/rooms", s.handleCreate)
 	mux.HandleFunc("GET /api/rooms/{id}", s.handleGet)
+	mux.HandleFunc("GET /api/rooms/{$}", func(w http.ResponseWriter, _ *http.Request) {
+		writeError(w, http.StatusBadRequest, protocol.CodeBadRequest) // an empty room id is a malformed one
+	})
 	// Same paths without a method: anything but the methods above is 405.
 	mux.HandleFunc("/api/rooms", methodNotAllowed(http.MethodPost))
 	mux.HandleFunc("/api/rooms/{id}", methodNotAllowed(http.MethodGet, http.MethodHead))

@@ -15,6 +15,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/parley-chat/parley/app/chat"
 	"github.com/parley-chat/parley/app/history"
 	"github.com/parley-chat/parley/app/identity"
 	"github.com/parley-chat/parley/app/session"
@@ -35,7 +36,7 @@ func commandTable() []command {
 	return []command{
 		{"create", "--server URL [--self-destruct 10m]", "create a room; prints its link as the only stdout line", cmdCreate},
 		{"send", "LINK --text TEXT [--wait 5m]", "join, wait for the peer, send, wait for the delivery ack", cmdSend},
-		{"receive", "LINK [--count N] [--wait D]", "join and print each received message as one stdout line; exit after N", cmdReceive},
+		{"receive", "LINK [--count N] [--out DIR] [--wait D]", "join and print each received message as one stdout line; exit after N", cmdReceive},
 		{"chat", "LINK", "interactive: stdin lines are sent, incoming messages printed", cmdChat},
 		{"rooms", "", "list recent rooms: id, name, last activity, last message", cmdRooms},
 		{"rename", "LINK NAME", "set a room's local name (never sent anywhere)", cmdRename},
@@ -156,6 +157,7 @@ func printUsage(w io.Writer) {
 		{session.CodeTimeout, exitTimeout}, {"KEYRING_UNAVAILABLE", exitKeyring},
 		{protocol.CodeRateLimited, exitRateLimited}, {"BAD_LINK", exitBadLink},
 		{"TOO_LONG", exitTooLong}, {"SERVER_UNREACHABLE", exitUnreachable},
+		{"PROFILE_IN_USE", exitInUse},
 	} {
 		fmt.Fprintf(w, "  %2d  %s\n", row.status, row.code)
 	}
@@ -353,6 +355,9 @@ func cmdSend(ctx context.Context, e *cliEnv, args []string) error {
 	}
 	if !utf8.ValidString(*text) {
 		return usagef("--text is not valid UTF-8")
+	}
+	if len(*text) > chat.MaxTextBytes {
+		return fmt.Errorf("--text: %w", chat.ErrTooLong) // say so now, not after waiting for the peer
 	}
 	for _, f := range files {
 		if st, err := os.Stat(f); err != nil || !st.Mode().IsRegular() {
@@ -589,6 +594,9 @@ func cmdChat(ctx context.Context, e *cliEnv, args []string) error {
 			switch ev := ev.(type) {
 			case session.StatusChanged:
 				printStatus(e.stderr, ev)
+				if k := sess.PeerKey(); ev.Status == session.StatusVerified && k != nil {
+					fmt.Fprintln(e.stderr, "safety number:", identity.SafetyNumber(p.Identity.PublicKey(), k))
+				}
 			case session.MessageReceived:
 				fmt.Fprintln(e.stdout, oneLine(ev.Message.Text))
 			case session.Delivered:

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/parley-chat/parley/app/chat"
+	"github.com/parley-chat/parley/app/history"
 	"github.com/parley-chat/parley/app/identity"
 	"github.com/parley-chat/parley/app/session"
 	"github.com/parley-chat/parley/app/sigclient"
@@ -30,6 +31,7 @@ const (
 	exitBadLink     = 12
 	exitTooLong     = 13
 	exitUnreachable = 14
+	exitInUse       = 15
 )
 
 // codeInfo is what the CLI says for one error code.
@@ -53,6 +55,7 @@ var codes = map[string]codeInfo{
 	"BAD_LINK":                      {exitBadLink, ""},
 	"TOO_LONG":                      {exitTooLong, "the message is over 64 KiB. Split it or send it as a file."},
 	"SERVER_UNREACHABLE":            {exitUnreachable, ""},
+	"PROFILE_IN_USE":                {exitInUse, "another Parley process (the app or parley-cli) is using this profile. Inside a running chat, type /verify; otherwise stop the other process or use another --profile."},
 	protocol.CodeUnsupportedVersion: {exitError, "the server speaks another protocol version. Update Parley or use another server."},
 	protocol.CodeServerBusy:         {exitError, "the server is at capacity. Try again later."},
 	protocol.CodeReplaced:           {exitError, "this identity joined the room from another window or process, which took over."},
@@ -67,6 +70,8 @@ func describe(err error) (string, int, string) {
 		return "KEYRING_UNAVAILABLE", exitKeyring, ke.Error()
 	case errors.Is(err, session.ErrBadLink):
 		return "BAD_LINK", exitBadLink, err.Error()
+	case errors.Is(err, history.ErrInUse):
+		return "PROFILE_IN_USE", exitInUse, codes["PROFILE_IN_USE"].sentence
 	case errors.Is(err, chat.ErrTooLong):
 		return "TOO_LONG", exitTooLong, codes["TOO_LONG"].sentence
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, errTimeout):

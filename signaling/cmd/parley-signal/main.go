@@ -125,6 +125,23 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	if (o.tlsCert == "") != (o.tlsKey == "") {
 		return o, errors.New("--tls-cert and --tls-key go together")
 	}
+	for _, c := range []struct {
+		name string
+		ok   bool
+	}{
+		{"--rate-rooms must be 0 or more", o.rateRooms >= 0},
+		{"--rate-joins must be 0 or more", o.rateJoins >= 0},
+		{"--max-rooms must be at least 1", o.maxRooms >= 1},
+		{"--max-conns must be at least 2", o.maxConns >= 2},
+		{"--max-message-bytes must be at least 4096 (an SDP must fit)", o.maxMessage >= 4096},
+		{"--idle-ttl must be positive", o.idleTTL > 0},
+		{"--ping-interval must be positive", o.pingInterval > 0},
+		{"--shutdown-timeout must be positive", o.shutdownWait > 0},
+	} {
+		if !c.ok {
+			return o, errors.New(c.name)
+		}
+	}
 	return o, nil
 }
 

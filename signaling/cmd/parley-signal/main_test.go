@@ -46,6 +46,9 @@ func TestParseFlags(t *testing.T) {
 		{name: "bad duration", args: []string{"--idle-ttl", "soon"}, wantErr: true},
 		{name: "cert without key", args: []string{"--tls-cert", "x.pem"}, wantErr: true},
 		{name: "stray argument", args: []string{"serve"}, wantErr: true},
+		{name: "negative rate", args: []string{"--rate-rooms", "-1"}, wantErr: true},
+		{name: "zero message size", args: []string{"--max-message-bytes", "0"}, wantErr: true},
+		{name: "zero idle ttl", args: []string{"--idle-ttl", "0s"}, wantErr: true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
