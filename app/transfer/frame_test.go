@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"io"
-	"os/exec"
 	"reflect"
 	"strings"
 	"testing"
@@ -98,19 +97,4 @@ func FuzzDecodeFrame(f *testing.F) {
 			}
 		}
 	})
-}
-
-// TestNoTransportImports keeps the package independent of pion and Wails:
-// it must work over any byte stream.
-func TestNoTransportImports(t *testing.T) {
-	t.Parallel()
-	out, err := exec.Command("go", "list", "-deps", ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go list: %v\n%s", err, out)
-	}
-	for _, dep := range strings.Fields(string(out)) {
-		if strings.HasPrefix(dep, "github.com/pion/") || strings.Contains(dep, "wails") {
-			t.Errorf("transfer depends on %s", dep)
-		}
-	}
 }
