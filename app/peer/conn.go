@@ -317,6 +317,14 @@ func (c *Conn) buildPC() error {
 	}
 
 	c.mu.Lock()
+	if c.closed {
+		// Close ran while this one was being built (a polite rebuild
+		// racing Close): it must not outlive the Conn.
+		c.mu.Unlock()
+		_ = pc.Close()
+		closeMux(mux)
+		return ErrClosed
+	}
 	c.gen++
 	gen := c.gen
 	session := randomID()
@@ -930,6 +938,15 @@ func (c *Conn) Close() error {
 		c.cancel()
 		c.wg.Wait()
 		closeMux(mux)
+		// A rebuild that swapped in a new PeerConnection just before
+		// closed was set leaves it here: close that one too.
+		c.mu.Lock()
+		latest, latestMux := c.pc, c.mux
+		c.mu.Unlock()
+		if latest != pc {
+			_ = latest.Close()
+			closeMux(latestMux)
+		}
 		c.finish(nil, nil, ErrClosed)
 
 		c.mu.Lock()
