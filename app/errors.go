@@ -1,0 +1,110 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/parley-chat/parley/app/chat"
+	"github.com/parley-chat/parley/app/identity"
+	"github.com/parley-chat/parley/app/session"
+	"github.com/parley-chat/parley/app/sigclient"
+	"github.com/parley-chat/parley/signaling/protocol"
+)
+
+// Codes the facade adds to the signaling and session codes (docs/app-api.md).
+const (
+	CodeBadLink            = "BAD_LINK"
+	CodeTooLong            = "TOO_LONG"
+	CodeServerUnreachable  = "SERVER_UNREACHABLE"
+	CodeKeyringUnavailable = "KEYRING_UNAVAILABLE"
+	CodeInternal           = protocol.CodeInternal
+)
+
+// Error is what every facade method returns to the UI: Wails rejects the JS
+// promise with Error(), "CODE: detail", and the UI branches on the code.
+type Error struct {
+	Code   string
+	Detail string
+}
+
+// Error returns "CODE: detail".
+func (e *Error) Error() string {
+	if e.Detail == "" {
+		return e.Code
+	}
+	return e.Code + ": " + e.Detail
+}
+
+// unreachableError marks a failure to talk to the signaling server at all
+// (connection refused, DNS, TLS, a proxy's HTML error page).
+type unreachableError struct{ err error }
+
+func (e unreachableError) Error() string { return e.err.Error() }
+func (e unreachableError) Unwrap() error { return e.err }
+
+// network marks err as SERVER_UNREACHABLE unless it already carries a code
+// of its own (a server refusal, a timeout, a cancellation).
+func network(err error) error {
+	var se *sigclient.Error
+	if err == nil || errors.As(err, &se) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return unreachableError{err}
+}
+
+// passThrough are the server and session codes the UI knows by name.
+var passThrough = map[string]bool{
+	protocol.CodeRoomNotFound:  true,
+	protocol.CodeRoomFull:      true,
+	protocol.CodeRoomDestroyed: true,
+	protocol.CodeTimerExpired:  true,
+	protocol.CodeRateLimited:   true,
+	protocol.CodeReplaced:      true,
+	session.CodeVerifyFailed:   true,
+	session.CodePeerOffline:    true,
+	session.CodeTimeout:        true,
+	CodeInternal:               true,
+}
+
+// toAPI maps any error to an *Error with one of the codes of
+// docs/app-api.md. It returns nil for nil.
+func toAPI(err error) error {
+	if err == nil {
+		return nil
+	}
+	var ae *Error
+	if errors.As(err, &ae) {
+		return ae
+	}
+	var ke *identity.UnavailableError
+	var se *sigclient.Error
+	var ue unreachableError
+	switch {
+	case errors.As(err, &ke):
+		return &Error{CodeKeyringUnavailable, ke.Error()}
+	case errors.Is(err, session.ErrBadLink):
+		return &Error{CodeBadLink, err.Error()}
+	case errors.Is(err, chat.ErrTooLong):
+		return &Error{CodeTooLong, fmt.Sprintf("the message is over %d KiB", chat.MaxTextBytes>>10)}
+	case errors.As(err, &se):
+		switch {
+		case passThrough[se.Code]:
+			return &Error{se.Code, se.Reason}
+		case se.Code == protocol.CodeServerBusy, se.Code == protocol.CodeShuttingDown, se.Code == protocol.CodeUnsupportedVersion:
+			return &Error{CodeServerUnreachable, se.Error()}
+		default:
+			return &Error{CodeInternal, se.Error()}
+		}
+	case errors.Is(err, context.DeadlineExceeded):
+		return &Error{session.CodeTimeout, "gave up waiting"}
+	case errors.As(err, &ue):
+		return &Error{CodeServerUnreachable, ue.Error()}
+	}
+	return &Error{CodeInternal, err.Error()}
+}
+
+// apiErrorf is a coded error the facade raises itself.
+func apiErrorf(code, format string, a ...any) error {
+	return &Error{Code: code, Detail: fmt.Sprintf(format, a...)}
+}

@@ -1,0 +1,196 @@
+package app
+
+import (
+	"errors"
+	"time"
+
+	"github.com/parley-chat/parley/app/history"
+	"github.com/parley-chat/parley/app/session"
+	"github.com/parley-chat/parley/app/sigclient"
+)
+
+// Event names pushed to the UI (docs/app-api.md).
+const (
+	EventRoomStatus    = "room:status"
+	EventRoomMessage   = "room:message"
+	EventRoomDelivered = "room:delivered"
+	EventRoomTyping    = "room:typing"
+	EventRoomClosed    = "room:closed"
+	EventRoomsChanged  = "rooms:changed"
+	EventOpenLink      = "app:open-link"
+	// eventFocus is emitted by the page itself (script injected on DOM
+	// ready) when the window gains or loses focus; the UI ignores it.
+	eventFocus = "app:focus"
+)
+
+// Settings is what GetSettings returns.
+type Settings struct {
+	Profile            string `json:"profile"`
+	Fingerprint        string `json:"fingerprint"`
+	Server             string `json:"server"`
+	FirstRun           bool   `json:"firstRun"`
+	LANServer          string `json:"lanServer"`
+	AutoAcceptMaxBytes int64  `json:"autoAcceptMaxBytes"`
+}
+
+// RoomSummary is one entry of the recent rooms list.
+type RoomSummary struct {
+	ID          string `json:"id"`
+	Name        string `json:"name"`
+	Link        string `json:"link"`
+	LastActive  int64  `json:"lastActive"`
+	LastPreview string `json:"lastPreview"`
+	ExpiresAt   *int64 `json:"expiresAt"`
+	Open        bool   `json:"open"`
+}
+
+// Message is one chat message as the UI shows it.
+type Message struct {
+	ID       string `json:"id"`
+	RoomID   string `json:"roomId"`
+	Outgoing bool   `json:"outgoing"`
+	Text     string `json:"text"`
+	SentAt   int64  `json:"sentAt"`
+	State    string `json:"state"`
+}
+
+// RoomView is a room with its status and messages. The fields of
+// RoomSummary are repeated rather than embedded so the generated
+// TypeScript model is flat like the contract's.
+type RoomView struct {
+	ID           string    `json:"id"`
+	Name         string    `json:"name"`
+	Link         string    `json:"link"`
+	LastActive   int64     `json:"lastActive"`
+	LastPreview  string    `json:"lastPreview"`
+	ExpiresAt    *int64    `json:"expiresAt"`
+	Open         bool      `json:"open"`
+	Status       string    `json:"status"`
+	Route        string    `json:"route"`
+	Code         string    `json:"code"`
+	Messages     []Message `json:"messages"`
+	SafetyNumber string    `json:"safetyNumber"`
+}
+
+// StatusEvent is the payload of room:status.
+type StatusEvent struct {
+	RoomID string `json:"roomId"`
+	Status string `json:"status"`
+	Route  string `json:"route"`
+	Code   string `json:"code"`
+}
+
+// MessageEvent is the payload of room:message.
+type MessageEvent struct {
+	RoomID  string  `json:"roomId"`
+	Message Message `json:"message"`
+}
+
+// DeliveredEvent is the payload of room:delivered.
+type DeliveredEvent struct {
+	RoomID string `json:"roomId"`
+	ID     string `json:"id"`
+}
+
+// RoomEvent is the payload of room:typing.
+type RoomEvent struct {
+	RoomID string `json:"roomId"`
+}
+
+// ClosedEvent is the payload of room:closed.
+type ClosedEvent struct {
+	RoomID string `json:"roomId"`
+	Code   string `json:"code"`
+}
+
+// LinkEvent is the payload of app:open-link.
+type LinkEvent struct {
+	Link string `json:"link"`
+}
+
+// Empty is the payload of rooms:changed.
+type Empty struct{}
+
+func unixMilli(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+func messageOf(m history.Message) Message {
+	st := string(m.State)
+	if !m.Outgoing {
+		st = ""
+	}
+	return Message{ID: m.ID, RoomID: m.RoomID, Outgoing: m.Outgoing, Text: m.Text, SentAt: unixMilli(m.SentAt), State: st}
+}
+
+func summaryOf(r history.Room, open bool) RoomSummary {
+	s := RoomSummary{ID: r.ID, Name: r.Name, Link: r.Link, LastActive: unixMilli(r.LastActive), LastPreview: r.LastPreview, Open: open}
+	if r.ExpiresAt != nil {
+		ms := r.ExpiresAt.UnixMilli()
+		s.ExpiresAt = &ms
+	}
+	return s
+}
+
+// closeCode is the code a session ended with: "" after a polite leave.
+func closeCode(err error) string {
+	if err == nil {
+		return ""
+	}
+	var se *sigclient.Error
+	if errors.As(err, &se) {
+		return se.Code
+	}
+	var ae *Error
+	if errors.As(toAPI(err), &ae) {
+		return ae.Code
+	}
+	return CodeInternal
+}
+
+// pump turns one session's events into UI events until the session ends.
+func (a *App) pump(r *openRoom) {
+	id := r.sess.Link().RoomID
+	for ev := range r.sess.Events() {
+		switch e := ev.(type) {
+		case session.StatusChanged:
+			if e.Status == session.StatusClosed {
+				continue // reported with its code on Closed
+			}
+			a.mu.Lock()
+			r.status, r.route = string(e.Status), string(e.Route)
+			a.mu.Unlock()
+			a.emit(EventRoomStatus, StatusEvent{RoomID: id, Status: string(e.Status), Route: string(e.Route)})
+		case session.MessageReceived:
+			a.emit(EventRoomMessage, MessageEvent{RoomID: id, Message: messageOf(e.Message)})
+			a.emit(EventRoomsChanged, Empty{})
+			a.notifyMessage(id)
+		case session.Delivered:
+			a.emit(EventRoomDelivered, DeliveredEvent{RoomID: id, ID: e.ID})
+		case session.PeerTyping:
+			a.emit(EventRoomTyping, RoomEvent{RoomID: id})
+		case session.TransferProgress:
+			a.onProgress(id, e.Progress)
+		case session.FileReceived:
+			a.onFileReceived(e)
+		case session.Closed:
+			a.declineOffers(id)
+			code := closeCode(e.Err)
+			a.mu.Lock()
+			if a.rooms[id] == r {
+				delete(a.rooms, id)
+			}
+			r.status, r.route, r.code = string(session.StatusClosed), "", code
+			a.mu.Unlock()
+			a.log.Info("room closed", "room", session.LogID(id), "code", code)
+			a.emit(EventRoomStatus, StatusEvent{RoomID: id, Status: string(session.StatusClosed), Code: code})
+			if code != "" {
+				a.emit(EventRoomClosed, ClosedEvent{RoomID: id, Code: code})
+			}
+			a.emit(EventRoomsChanged, Empty{})
+		}
+	}
+}

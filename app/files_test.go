@@ -1,0 +1,405 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/parley-chat/parley/app/session"
+	"github.com/parley-chat/parley/app/transfer"
+)
+
+func TestTransferFailure(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		err      error
+		outgoing bool
+		state    string
+		code     string
+	}{
+		{"canceled", fmt.Errorf("send: %w", transfer.ErrCanceled), true, StateCanceled, CodeCanceled},
+		{"ctx canceled", context.Canceled, true, StateCanceled, CodeCanceled},
+		{"declined by peer", transfer.ErrDeclined, true, StateFailed, CodeDeclined},
+		{"declined here", transfer.ErrDeclined, false, StateCanceled, CodeDeclined},
+		{"hash mismatch", transfer.ErrHashMismatch, false, StateFailed, CodeTransferFailed},
+		{"peer could not save", transfer.ErrPeerFailed, true, StateFailed, CodePeerSaveFailed},
+		{"unreadable", fmt.Errorf("send file: %w", os.ErrNotExist), true, StateFailed, CodeFileUnreadable},
+		{"offline", session.ErrPeerOffline, true, StateFailed, session.CodePeerOffline},
+		{"other", errors.New("boom"), true, StateFailed, CodeInternal},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			state, msg := transferFailure(tt.err, tt.outgoing)
+			if state != tt.state || !strings.HasPrefix(msg, tt.code+": ") {
+				t.Fatalf("got %s %q, want %s %s: ...", state, msg, tt.state, tt.code)
+			}
+		})
+	}
+}
+
+func TestDefaultDownloadDir(t *testing.T) {
+	home, _ := os.UserHomeDir()
+	tests := []struct {
+		name, parley, xdg, want string
+	}{
+		{"override", "/tmp/x", "/d", "/tmp/x"},
+		{"xdg", "", "/data/Downloads", "/data/Downloads/Parley"},
+		{"home", "", "", filepath.Join(home, "Downloads", "Parley")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv("PARLEY_DOWNLOAD_DIR", tt.parley)
+			t.Setenv("XDG_DOWNLOAD_DIR", tt.xdg)
+			if got := DefaultDownloadDir(); got != tt.want {
+				t.Fatalf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// fakeClock is a settable clock for the update throttle.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// updates returns the transfer:update payloads emitted so far.
+func (w *fakeWindow) updates() []Transfer {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var out []Transfer
+	for _, e := range w.events {
+		if e.name == EventTransferUpdate {
+			out = append(out, e.payload.(TransferEvent).Transfer)
+		}
+	}
+	return out
+}
+
+// opener records OpenPath calls.
+type opener struct {
+	mu    sync.Mutex
+	paths []string
+}
+
+func (o *opener) open(p string) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.paths = append(o.paths, p)
+	return nil
+}
+
+func (o *opener) list() []string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return append([]string(nil), o.paths...)
+}
+
+// TestIncomingProgress drives the facade with the session's progress
+// events directly: throttling, state changes, resume after an
+// interruption, and which paths OpenFile accepts.
+func TestIncomingProgress(t *testing.T) {
+	t.Parallel()
+	op := &opener{}
+	u := newUser(t, "", func(c *Config) { c.OpenPath = op.open })
+	clk := &fakeClock{now: time.Unix(1000, 0)}
+	u.files.now = clk.Now
+	if _, err := u.ready(); err != nil { // wires the window
+		t.Fatal(err)
+	}
+	const room = "room1"
+	saved := filepath.Join(t.TempDir(), "a.txt")
+	if err := os.WriteFile(saved, []byte("hi"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	steps := []struct {
+		p       transfer.Progress
+		advance time.Duration
+		emit    bool
+		state   string
+	}{
+		{transfer.Progress{ID: "t1", Name: "a.txt", Bytes: 0, Total: 100}, 0, true, StateActive},
+		{transfer.Progress{ID: "t1", Name: "a.txt", Bytes: 10, Total: 100, Rate: 5, ETA: 1500 * time.Millisecond}, 10 * time.Millisecond, false, StateActive},
+		{transfer.Progress{ID: "t1", Name: "a.txt", Bytes: 20, Total: 100, Rate: 5, ETA: 1500 * time.Millisecond}, 100 * time.Millisecond, true, StateActive},
+		{transfer.Progress{ID: "t1", Name: "a.txt", Bytes: 30, Total: 100, Done: true, Err: transfer.ErrClosed}, time.Millisecond, true, StateWaiting},
+		{transfer.Progress{ID: "t1", Name: "a.txt", Bytes: 30, Total: 100}, time.Millisecond, true, StateActive},
+		{transfer.Progress{ID: "t1", Name: "a.txt", Bytes: 100, Total: 100, Done: true, Path: saved}, time.Millisecond, true, StateDone},
+	}
+	for i, s := range steps {
+		clk.Add(s.advance)
+		before := len(u.win.updates())
+		u.onProgress(room, s.p)
+		ups := u.win.updates()
+		if emitted := len(ups) > before; emitted != s.emit {
+			t.Fatalf("step %d: emitted %v, want %v", i, emitted, s.emit)
+		}
+		ts, err := u.Transfers(room)
+		if err != nil || len(ts) != 1 {
+			t.Fatalf("step %d: transfers %+v, %v", i, ts, err)
+		}
+		if got := ts[0]; got.State != s.state || got.Bytes != s.p.Bytes || got.Outgoing || got.RoomID != room || got.ID != "t1" {
+			t.Fatalf("step %d: %+v", i, got)
+		}
+	}
+	last := u.win.updates()
+	if got := last[len(last)-1]; got.Path != saved || got.Error != "" || got.Rate != 0 {
+		t.Fatalf("final update %+v", got)
+	}
+	if ups := u.win.updates(); ups[1].ETASeconds != 2 || ups[1].Rate != 5 {
+		t.Fatalf("throttled update %+v: want the ETA rounded up", ups[1])
+	}
+
+	// Only received files can be opened.
+	if err := u.OpenFile("/etc/passwd"); codeOf(err) != CodeInternal {
+		t.Fatalf("OpenFile(arbitrary) = %v", err)
+	}
+	if err := u.OpenFile(saved); err != nil {
+		t.Fatal(err)
+	}
+	if err := u.ShowInFolder(saved + "/"); err != nil {
+		t.Fatal(err)
+	}
+	if got := op.list(); len(got) != 2 || got[0] != saved || got[1] != filepath.Dir(saved) {
+		t.Fatalf("opened %q", got)
+	}
+	if err := os.Remove(saved); err != nil {
+		t.Fatal(err)
+	}
+	if err := u.OpenFile(saved); codeOf(err) != CodeFileUnreadable {
+		t.Fatalf("OpenFile(removed) = %v", err)
+	}
+
+	// A failed incoming transfer carries its code.
+	u.onProgress(room, transfer.Progress{ID: "t2", Name: "b", Total: 5, Done: true, Err: transfer.ErrHashMismatch})
+	ts, _ := u.Transfers(room)
+	if len(ts) != 2 || ts[1].State != StateFailed || !strings.HasPrefix(ts[1].Error, CodeTransferFailed+": ") {
+		t.Fatalf("transfers %+v", ts)
+	}
+	if ts, err := u.Transfers("other"); err != nil || ts == nil || len(ts) != 0 {
+		t.Fatalf("unknown room: %v, %v (want an empty list)", ts, err)
+	}
+}
+
+// TestOutgoingMatching: progress events of the file being sent find its
+// entry by name; late events of earlier files change nothing.
+func TestOutgoingMatching(t *testing.T) {
+	t.Parallel()
+	u := newUser(t, "")
+	if _, err := u.ready(); err != nil {
+		t.Fatal(err)
+	}
+	const room = "r"
+	u.files.mu.Lock()
+	rf := u.files.roomLocked(room)
+	done := &transferEntry{t: Transfer{ID: "out-1", RoomID: room, Name: "a", Outgoing: true, State: StateDone, Bytes: 9, Total: 9}, real: "A"}
+	cur := &transferEntry{t: Transfer{ID: "out-2", RoomID: room, Name: "b", Outgoing: true, State: StateWaiting, Total: 50}}
+	rf.addLocked(done)
+	rf.addLocked(cur)
+	rf.byReal["A"] = done
+	rf.sending = cur
+	u.files.mu.Unlock()
+
+	u.onProgress(room, transfer.Progress{ID: "A", Name: "a", Outgoing: true, Bytes: 9, Total: 9, Done: true})
+	u.onProgress(room, transfer.Progress{ID: "X", Name: "other", Outgoing: true, Bytes: 1, Total: 2})
+	if ups := u.win.updates(); len(ups) != 0 {
+		t.Fatalf("unrelated events emitted %+v", ups)
+	}
+	u.onProgress(room, transfer.Progress{ID: "B", Name: "b", Outgoing: true, Bytes: 20, Total: 50, Rate: 10})
+	ups := u.win.updates()
+	if len(ups) != 1 || ups[0].ID != "out-2" || ups[0].State != StateActive || ups[0].Bytes != 20 {
+		t.Fatalf("updates %+v", ups)
+	}
+	// An interruption shows as waiting until SendFile resumes.
+	u.onProgress(room, transfer.Progress{ID: "B", Name: "b", Outgoing: true, Bytes: 30, Total: 50, Done: true, Err: transfer.ErrClosed})
+	if ts, _ := u.Transfers(room); ts[1].State != StateWaiting || ts[1].Rate != 0 {
+		t.Fatalf("interrupted: %+v", ts[1])
+	}
+	u.onProgress(room, transfer.Progress{ID: "B", Name: "b", Outgoing: true, Bytes: 30, Total: 50, Rate: 5})
+	// The Done event is left to the send worker.
+	u.onProgress(room, transfer.Progress{ID: "B", Name: "b", Outgoing: true, Bytes: 50, Total: 50, Done: true})
+	if ts, _ := u.Transfers(room); ts[1].State != StateActive {
+		t.Fatalf("state %s after the Done event", ts[1].State)
+	}
+}
+
+// writeRandom writes n random bytes to a new file in dir.
+func writeRandom(t *testing.T, dir, name string, n int) (string, []byte) {
+	t.Helper()
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p, b
+}
+
+// finalUpdate waits for a transfer:update of id in a terminal state.
+func finalUpdate(t *testing.T, w *fakeWindow, id string) Transfer {
+	t.Helper()
+	return w.wait(t, EventTransferUpdate, func(p any) bool {
+		tr := p.(TransferEvent).Transfer
+		return tr.ID == id && terminal(tr.State)
+	}).(TransferEvent).Transfer
+}
+
+// TestTwoWindowsFiles sends files between two facades over real pion
+// peers on loopback: auto-accepted, dropped, declined, accepted after
+// asking, canceled while queued, and a folder.
+func TestTwoWindowsFiles(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t)
+	op := &opener{}
+	alice := newUser(t, srv)
+	bobDownloads := filepath.Join(t.TempDir(), "dl")
+	bobData := t.TempDir()
+	// Bob asks above 64 KiB (settings.json as the settings screen writes it).
+	bobProfile := filepath.Join(bobData, "p")
+	if err := os.MkdirAll(bobProfile, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := saveSettings(bobProfile, storedSettings{AutoAcceptMaxBytes: 64 << 10}); err != nil {
+		t.Fatal(err)
+	}
+	bob := newUser(t, srv, func(c *Config) {
+		c.Profile.DataDir = bobData
+		c.DownloadDir = bobDownloads
+		c.OpenPath = op.open
+	})
+	bob.files.offerTimeout = 2 * time.Second
+
+	av, err := alice.CreateRoom(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alice.SendFiles("nope", []string{"/etc/hostname"}); codeOf(err) != session.CodePeerOffline {
+		t.Fatalf("SendFiles into a closed room = %v", err)
+	}
+	src := t.TempDir()
+	small, smallBytes := writeRandom(t, src, "small.bin", 40<<10)
+
+	// Queued before the peer is there: it waits, then goes.
+	sent, err := alice.SendFiles(av.ID, []string{small, src, "relative.txt"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sent) != 3 || sent[0].State != StateWaiting || !sent[0].Outgoing || sent[0].Name != "small.bin" || sent[0].Total != 40<<10 || sent[0].Path != small {
+		t.Fatalf("SendFiles = %+v", sent)
+	}
+	for _, bad := range sent[1:] {
+		if bad.State != StateFailed || !strings.HasPrefix(bad.Error, CodeFileUnreadable+": ") {
+			t.Fatalf("not a file: %+v", bad)
+		}
+	}
+	if _, err := bob.OpenRoom(av.Link); err != nil {
+		t.Fatal(err)
+	}
+	got := finalUpdate(t, alice.win, sent[0].ID)
+	if got.State != StateDone || got.Bytes != got.Total {
+		t.Fatalf("alice's final update %+v", got)
+	}
+	recv := bob.win.wait(t, EventTransferUpdate, func(p any) bool { return p.(TransferEvent).Transfer.State == StateDone }).(TransferEvent).Transfer
+	if b, err := os.ReadFile(recv.Path); err != nil || !bytes.Equal(b, smallBytes) || filepath.Dir(recv.Path) != bobDownloads || recv.Outgoing || recv.Name != "small.bin" {
+		t.Fatalf("bob's file %+v: %v", recv, err)
+	}
+	if st, err := os.Stat(bobDownloads); err != nil || st.Mode().Perm() != 0o700 {
+		t.Fatalf("download dir: %v, %v", st.Mode(), err)
+	}
+	if err := bob.OpenFile(recv.Path); err != nil || len(op.list()) != 1 {
+		t.Fatalf("OpenFile: %v, %v", err, op.list())
+	}
+	if bob.GetDownloadDir() != bobDownloads {
+		t.Fatalf("GetDownloadDir = %q", bob.GetDownloadDir())
+	}
+
+	// A drop goes to the room in view; a big file is offered to bob, who
+	// declines; the next one he accepts; the third he leaves unanswered.
+	big, bigBytes := writeRandom(t, src, "big.bin", 300<<10)
+	alice.SetActiveRoom(av.ID)
+	alice.dropFiles([]string{big})
+	if ev := alice.win.wait(t, EventFileDrop, nil).(FileDropEvent); ev.RoomID != av.ID || ev.Count != 1 {
+		t.Fatalf("file drop event %+v", ev)
+	}
+	offer := bob.win.wait(t, EventTransferOffer, nil).(OfferEvent)
+	if offer.Name != "big.bin" || offer.Size != 300<<10 || offer.RoomID != av.ID {
+		t.Fatalf("offer %+v", offer)
+	}
+	if err := bob.AnswerOffer(av.ID, offer.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	dropped, _ := alice.Transfers(av.ID)
+	got = finalUpdate(t, alice.win, dropped[len(dropped)-1].ID)
+	if got.State != StateFailed || !strings.HasPrefix(got.Error, CodeDeclined+": ") {
+		t.Fatalf("declined send %+v", got)
+	}
+	if err := bob.AnswerOffer(av.ID, offer.ID, true); codeOf(err) != CodeInternal {
+		t.Fatalf("answering twice = %v", err)
+	}
+
+	// Two files at once: the second is canceled while the first waits.
+	again, err := alice.SendFiles(av.ID, []string{big, small})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := alice.CancelTransfer(av.ID, again[1].ID); err != nil {
+		t.Fatal(err)
+	}
+	if got := finalUpdate(t, alice.win, again[1].ID); got.State != StateCanceled || !strings.HasPrefix(got.Error, CodeCanceled) {
+		t.Fatalf("canceled while queued: %+v", got)
+	}
+	// The same content has the same id: wait for the new offer to be pending.
+	deadline := time.Now().Add(step)
+	for bob.AnswerOffer(av.ID, offer.ID, true) != nil {
+		if time.Now().After(deadline) {
+			t.Fatal("the second offer never waited for an answer")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got := finalUpdate(t, alice.win, again[0].ID); got.State != StateDone {
+		t.Fatalf("accepted send %+v", got)
+	}
+	bobDone := bob.win.wait(t, EventTransferUpdate, func(p any) bool {
+		tr := p.(TransferEvent).Transfer
+		return tr.State == StateDone && tr.Name == "big.bin"
+	}).(TransferEvent).Transfer
+	if b, err := os.ReadFile(bobDone.Path); err != nil || !bytes.Equal(b, bigBytes) {
+		t.Fatalf("big file: %v", err)
+	}
+
+	// Unanswered: declined after the offer timeout.
+	third, _ := writeRandom(t, src, "third.bin", 100<<10)
+	ts, err := alice.SendFiles(av.ID, []string{third})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := finalUpdate(t, alice.win, ts[0].ID); got.State != StateFailed || !strings.HasPrefix(got.Error, CodeDeclined) {
+		t.Fatalf("unanswered offer: %+v", got)
+	}
+	list, _ := alice.Transfers(av.ID)
+	if len(list) != 7 {
+		t.Fatalf("alice's transfers: %d, want 7", len(list))
+	}
+}
