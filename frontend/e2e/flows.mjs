@@ -1,0 +1,496 @@
+// The flows run by e2e/run.mjs. Each gets a fresh page and `open(query)`,
+// which loads the app with ?fake=1 plus `query`.
+
+const CODES_IN_ROOM = {
+  ROOM_NOT_FOUND: 'This room does not exist',
+  ROOM_FULL: 'This room already has two people in it.',
+  VERIFY_FAILED: 'could not prove it holds this room',
+  TIMEOUT: 'The connection took too long',
+  RATE_LIMITED: 'Too many attempts',
+  SERVER_UNREACHABLE: 'The signaling server cannot be reached.',
+  KEYRING_UNAVAILABLE: 'The system keyring is locked',
+  REPLACED: 'This room was opened somewhere else',
+  INTERNAL: 'Something went wrong inside Parley.',
+  BAD_LINK: 'does not look like a Parley room link',
+  PEER_OFFLINE: 'the other person is offline',
+  TOO_LONG: 'This message is too long',
+};
+const CODES_GONE = { ROOM_DESTROYED: 'Room destroyed.', TIMER_EXPIRED: 'self-destructed' };
+
+function assert(cond, msg) {
+  if (!cond) throw new Error(msg);
+}
+
+const fake = (page, fn, arg) => page.evaluate(fn, arg);
+
+async function focusedTestId(page) {
+  return page.evaluate(() => document.activeElement?.getAttribute('data-testid') ?? document.activeElement?.tagName);
+}
+
+async function createRoom(page, { selfDestruct = false } = {}) {
+  if (selfDestruct) await page.getByLabel('Self-destruct after 10 min').check();
+  await page.getByRole('button', { name: 'Create room' }).click();
+  await page.getByTestId('room').waitFor();
+}
+
+async function connect(page) {
+  await fake(page, () => window.__parleyFake.peerJoins());
+  await page.getByTestId('status').getByText('Connected, verified (direct)').waitFor();
+}
+
+async function status(page) {
+  return page.getByTestId('status').innerText();
+}
+
+export const flows = {
+  'first run: choose this computer (LAN)': async (page, open) => {
+    await open('&firstRun=1');
+    await page.getByRole('heading', { name: 'Choose a server for new rooms' }).waitFor();
+    await page.getByTestId('use-lan').click();
+    await page.getByText('this computer (LAN)').waitFor();
+    await page.getByRole('button', { name: 'Create room' }).waitFor();
+  },
+
+  'first run: choose a server URL, bad input explained': async (page, open) => {
+    await open('&firstRun=1');
+    await page.getByRole('button', { name: 'Use this server' }).click();
+    await page.getByRole('alert').getByText('Enter the address of a Parley server.').waitFor();
+    await page.getByLabel(/A server address/).fill('nonsense');
+    await page.getByRole('button', { name: 'Use this server' }).click();
+    await page.getByRole('alert').getByText('That is not a server address.').waitFor();
+    await page.getByLabel(/A server address/).fill('https://chat.example.org/');
+    await page.getByLabel(/A server address/).press('Enter');
+    await page.getByText('https://chat.example.org', { exact: true }).waitFor();
+  },
+
+  'create room: waiting, composer focused, then connected keeps focus': async (page, open) => {
+    await open();
+    await createRoom(page);
+    assert((await status(page)).includes('Waiting for peer'), `status: ${await status(page)}`);
+    assert((await focusedTestId(page)) === 'composer', 'composer not focused on room open');
+    await connect(page);
+    assert((await focusedTestId(page)) === 'composer', 'composer lost focus on connect');
+    await page.keyboard.type('typed straight away');
+    await page.keyboard.press('Enter');
+    await page.getByTestId('message').getByText('typed straight away').waitFor();
+  },
+
+  'create room with self-destruct shows the countdown': async (page, open) => {
+    await open();
+    await createRoom(page, { selfDestruct: true });
+    const t = await page.getByTestId('countdown').innerText();
+    assert(/Self-destructs in (10:00|9:5\d)/.test(t), `countdown: ${t}`);
+  },
+
+  'join by pasted link; bad link explained': async (page, open) => {
+    await open();
+    await page.getByLabel('Room link').fill('not a link');
+    await page.getByRole('button', { name: 'Join' }).click();
+    await page.getByTestId('home-notice').getByText(CODES_IN_ROOM.BAD_LINK).waitFor();
+    const link = await fake(page, () => window.__parleyFake.newLink());
+    await page.getByLabel('Room link').fill(link);
+    await page.getByLabel('Room link').press('Enter');
+    await page.getByTestId('room').waitFor();
+    assert((await status(page)).includes('Connecting'), `status: ${await status(page)}`);
+    assert((await focusedTestId(page)) === 'composer', 'composer not focused after join');
+    await fake(page, () => window.__parleyFake.peerJoins(undefined, 'relayed', false));
+    await page.getByTestId('status').getByText('Connected (relayed)').waitFor();
+  },
+
+  'Enter sends, bubble goes sent -> delivered, composer clears': async (page, open) => {
+    await open();
+    await createRoom(page);
+    await connect(page);
+    const box = page.getByTestId('composer');
+    await box.fill('hello there');
+    await box.press('Enter');
+    const msg = page.getByTestId('message').filter({ hasText: 'hello there' });
+    await msg.waitFor();
+    await page.locator('[data-testid="message"][data-state="delivered"]').waitFor();
+    assert((await box.inputValue()) === '', 'composer not cleared');
+    await page.getByRole('button', { name: 'Send', exact: true }).isDisabled();
+  },
+
+  'Shift+Enter adds a line; Send button sends both lines': async (page, open) => {
+    await open();
+    await createRoom(page);
+    await connect(page);
+    const box = page.getByTestId('composer');
+    await box.focus();
+    await page.keyboard.type('line one');
+    await page.keyboard.press('Shift+Enter');
+    await page.keyboard.type('line two');
+    assert((await box.inputValue()) === 'line one\nline two', `value: ${JSON.stringify(await box.inputValue())}`);
+    assert((await page.getByTestId('message').count()) === 0, 'Shift+Enter sent');
+    await page.getByRole('button', { name: 'Send', exact: true }).click();
+    const text = await page.getByTestId('message').first().locator('.text').innerText();
+    assert(text === 'line one\nline two', `bubble: ${JSON.stringify(text)}`);
+  },
+
+  'peer offline: not delivered, text kept in the composer': async (page, open) => {
+    await open();
+    await createRoom(page);
+    const box = page.getByTestId('composer');
+    await box.fill('are you there?');
+    await box.press('Enter');
+    await page.getByTestId('composer-error').getByText(CODES_IN_ROOM.PEER_OFFLINE).waitFor();
+    assert((await box.inputValue()) === 'are you there?', 'text lost');
+    assert((await page.getByTestId('message').count()) === 0, 'a bubble appeared');
+    await connect(page);
+    await fake(page, () => window.__parleyFake.peerLeaves());
+    assert((await status(page)).includes('Peer left'), `status: ${await status(page)}`);
+  },
+
+  'incoming text is text: no HTML, links go to the system browser': async (page, open) => {
+    await open();
+    await createRoom(page);
+    await connect(page);
+    await fake(page, () => {
+      window.__pwned = false;
+      window.__parleyFake.peerSays('<img src=x onerror="window.__pwned=true"><b>bold</b> see https://example.org/a(b).');
+    });
+    const bubble = page.getByTestId('message').first();
+    await bubble.getByText('<img src=x', { exact: false }).waitFor();
+    assert((await bubble.locator('img, b').count()) === 0, 'HTML was rendered');
+    const before = page.url();
+    await bubble.getByRole('link', { name: 'https://example.org/a(b)' }).click();
+    const opened = await fake(page, () => window.__parleyFake.opened);
+    assert(opened.at(-1) === 'https://example.org/a(b)', `opened: ${opened}`);
+    assert(page.url() === before, 'webview navigated');
+    assert(!(await page.evaluate(() => window.__pwned)), 'script ran');
+  },
+
+  'typing indicator and unread count while scrolled up': async (page, open) => {
+    await open();
+    await createRoom(page);
+    await connect(page);
+    await fake(page, () => window.__parleyFake.peerTypes());
+    await page.getByText('typing…').waitFor();
+    await fake(page, () => {
+      for (let i = 0; i < 40; i++) window.__parleyFake.peerSays(`line ${i}`);
+    });
+    await page.getByRole('log').evaluate((el) => el.scrollTo(0, 0));
+    await page.getByRole('log').dispatchEvent('scroll');
+    await fake(page, () => window.__parleyFake.peerSays('news'));
+    await page.getByRole('button', { name: '1 new message' }).waitFor();
+    await page.getByText('New messages').waitFor();
+    await page.getByRole('button', { name: '1 new message' }).click();
+    await page.getByRole('button', { name: /new message/ }).waitFor({ state: 'detached' });
+  },
+
+  'rename in the header (Enter saves, Esc cancels) and on the home list': async (page, open) => {
+    await open();
+    await createRoom(page);
+    await page.getByTestId('room-name').click();
+    await page.getByLabel('Room name').fill('Plans');
+    await page.getByLabel('Room name').press('Enter');
+    await page.getByTestId('room-name').getByText('Plans').waitFor();
+    await page.getByTestId('room-name').click();
+    await page.getByLabel('Room name').fill('Nope');
+    await page.getByLabel('Room name').press('Escape');
+    await page.getByTestId('room-name').getByText('Plans').waitFor();
+    await page.getByRole('button', { name: 'Back to rooms' }).click();
+    await page.getByRole('button', { name: 'Open Plans' }).waitFor();
+    await page.getByRole('button', { name: 'Rename Plans' }).click();
+    await page.getByLabel('Room name').fill('Trip');
+    await page.getByLabel('Room name').press('Enter');
+    await page.getByRole('button', { name: 'Open Trip' }).click();
+    await page.getByTestId('room-name').getByText('Trip').waitFor();
+  },
+
+  'forget a recent room (confirm)': async (page, open) => {
+    await open('&seed=1');
+    await page.getByRole('button', { name: 'Forget Sam' }).click();
+    await page.getByRole('alertdialog').getByRole('button', { name: 'Forget' }).click();
+    await page.getByRole('button', { name: 'Open Sam' }).waitFor({ state: 'detached' });
+    assert((await page.getByTestId('recent-room').count()) === 2, 'not forgotten');
+  },
+
+  'clear messages asks first; Esc cancels, confirm clears': async (page, open) => {
+    await open();
+    await createRoom(page);
+    await connect(page);
+    await fake(page, () => window.__parleyFake.peerSays('keep me?'));
+    await page.getByRole('button', { name: 'Room menu' }).click();
+    await page.getByRole('menuitem', { name: 'Clear messages' }).click();
+    await page.getByRole('alertdialog').waitFor();
+    await page.keyboard.press('Escape');
+    await page.getByRole('alertdialog').waitFor({ state: 'detached' });
+    assert((await page.getByTestId('message').count()) === 1, 'cleared on Esc');
+    await page.getByRole('button', { name: 'Room menu' }).click();
+    await page.keyboard.press('ArrowDown');
+    await page.keyboard.press('Enter');
+    await page.getByRole('alertdialog').getByRole('button', { name: 'Clear messages' }).click();
+    await page.getByText('No messages yet').waitFor();
+  },
+
+  'menu: Esc closes and returns focus; Verify shows the safety number': async (page, open) => {
+    await open();
+    await createRoom(page);
+    await page.getByRole('button', { name: 'Room menu' }).click();
+    await page.getByRole('menu').waitFor();
+    await page.keyboard.press('Escape');
+    await page.getByRole('menu').waitFor({ state: 'detached' });
+    const label = await page.evaluate(() => document.activeElement?.getAttribute('aria-label'));
+    assert(label === 'Room menu', `focus on ${label}`);
+    await page.getByRole('button', { name: 'Room menu' }).click();
+    await page.getByRole('menuitem', { name: 'Verify' }).click();
+    await page.getByTestId('safety-number-pending').waitFor();
+    await page.keyboard.press('Escape');
+    await connect(page);
+    await page.getByRole('button', { name: 'Room menu' }).click();
+    await page.getByRole('menuitem', { name: 'Verify' }).click();
+    const n = await page.getByTestId('safety-number').innerText();
+    assert(/^\d{5}( \d{5})+$/.test(n.trim()), `safety number: ${n}`);
+  },
+
+  'destroy room (confirm): home with "Room destroyed"': async (page, open) => {
+    await open();
+    await createRoom(page);
+    await page.getByRole('button', { name: 'Room menu' }).click();
+    await page.getByRole('menuitem', { name: 'Destroy room' }).click();
+    await page.getByRole('alertdialog').getByRole('button', { name: 'Destroy room' }).click();
+    await page.getByTestId('home-notice').getByText('Room destroyed.').waitFor();
+    assert((await page.getByTestId('recent-room').count()) === 0, 'destroyed room still listed');
+  },
+
+  'peer destroys the room: home with "Room destroyed"': async (page, open) => {
+    await open();
+    await createRoom(page);
+    await connect(page);
+    await fake(page, () => window.__parleyFake.closeRoom('ROOM_DESTROYED'));
+    await page.getByTestId('home-notice').getByText('Room destroyed.').waitFor();
+  },
+
+  'share link: copies through the backend and toasts': async (page, open) => {
+    await open();
+    await createRoom(page);
+    await page.getByRole('button', { name: 'Share link' }).click();
+    await page.getByTestId('toast').getByText('Link copied').waitFor();
+    const [copied, id] = await fake(page, () => [window.__parleyFake.copied, window.__parleyFake.lastRoomId()]);
+    assert(copied.length === 1 && copied[0].includes(`/r/${id}#`), `copied: ${copied}`);
+  },
+
+  'calls buttons are disabled with a tooltip': async (page, open) => {
+    await open();
+    await createRoom(page);
+    for (const name of [/Microphone/, /Camera/]) {
+      const b = page.getByRole('button', { name });
+      assert((await b.getAttribute('aria-disabled')) === 'true', 'not disabled');
+      assert((await b.getAttribute('title')) === 'Calls are coming soon', 'no tooltip');
+    }
+  },
+
+  'startup link opens the room with the composer focused': async (page, open) => {
+    const link = 'https://signal.parley.example/r/AAAAAAAAAAAAAAAAAAAAA#BBBBBBBBBBBBBBBBBBBBBBBB';
+    await open(`&startup=${encodeURIComponent(link)}`);
+    await page.getByTestId('room').waitFor();
+    assert((await focusedTestId(page)) === 'composer', 'composer not focused');
+    await connect(page);
+    assert((await focusedTestId(page)) === 'composer', 'composer lost focus');
+  },
+
+  'app:open-link event opens that room with the composer focused': async (page, open) => {
+    await open();
+    await page.getByLabel('Room link').focus();
+    await fake(page, () => window.__parleyFake.openLink(window.__parleyFake.newLink()));
+    await page.getByTestId('room').waitFor();
+    assert((await focusedTestId(page)) === 'composer', 'composer not focused');
+  },
+
+  'every error code closing a room is shown with a next step': async (page, open) => {
+    await open();
+    for (const [code, words] of Object.entries(CODES_IN_ROOM)) {
+      const link = await fake(page, () => window.__parleyFake.newLink());
+      await fake(page, (l) => window.__parleyFake.openLink(l), link);
+      await page.locator(`[data-testid="room"]`).waitFor();
+      await page.waitForFunction((l) => document.querySelector('[data-testid="status"]')?.getAttribute('data-status') === 'connecting', link);
+      await fake(page, (c) => window.__parleyFake.closeRoom(c), code);
+      const bar = page.locator(`[data-testid="status"][data-code="${code}"]`);
+      await bar.getByText(words).waitFor();
+      const next = await bar.locator('.next').innerText();
+      assert(next.trim().length > 10, `${code}: no next step`);
+    }
+    for (const [code, words] of Object.entries(CODES_GONE)) {
+      await page.getByRole('button', { name: 'Back to rooms' }).click().catch(() => {});
+      await page.getByRole('button', { name: 'Create room' }).click();
+      await page.getByTestId('room').waitFor();
+      await fake(page, (c) => window.__parleyFake.closeRoom(c), code);
+      await page.locator(`[data-testid="home-notice"][data-code="${code}"]`).getByText(words).waitFor();
+    }
+  },
+
+  'every error code from opening a link is shown on home': async (page, open) => {
+    await open();
+    const all = { ...CODES_IN_ROOM, ...CODES_GONE };
+    for (const [code, words] of Object.entries(all)) {
+      await fake(page, (c) => window.__parleyFake.failNext('openRoom', c), code);
+      const link = await fake(page, () => window.__parleyFake.newLink());
+      await page.getByLabel('Room link').fill(link);
+      await page.getByRole('button', { name: 'Join' }).click();
+      await page.locator(`[data-testid="home-notice"][data-code="${code}"]`).getByText(words).waitFor();
+    }
+  },
+
+  'too long message explained, text kept': async (page, open) => {
+    await open();
+    await createRoom(page);
+    await connect(page);
+    await page.getByTestId('composer').fill('x'.repeat(4001));
+    await page.getByTestId('composer').press('Enter');
+    await page.locator('[data-testid="composer-error"][data-code="TOO_LONG"]').waitFor();
+    assert((await page.getByTestId('composer').inputValue()).length === 4001, 'text lost');
+  },
+
+  'keyboard only: Tab reaches create, join and recent rooms': async (page, open) => {
+    await open('&seed=1');
+    const seen = new Set();
+    for (let i = 0; i < 20; i++) {
+      await page.keyboard.press('Tab');
+      seen.add(await page.evaluate(() => document.activeElement?.getAttribute('aria-label') || document.activeElement?.textContent?.trim()));
+    }
+    for (const want of ['Create room', 'Room link', 'Open Sam', 'Forget Sam']) {
+      assert([...seen].some((s) => s?.includes(want)), `Tab never reached ${want}: ${[...seen].join(' | ')}`);
+    }
+    await page.getByRole('button', { name: 'Open Sam' }).focus();
+    await page.keyboard.press('Enter');
+    await page.getByTestId('room').waitFor();
+    assert((await focusedTestId(page)) === 'composer', 'composer not focused');
+  },
+
+  'files: paperclip sends, the card shows progress, then done': async (page, open) => {
+    await open();
+    await createRoom(page);
+    await connect(page);
+    await fake(page, () => {
+      window.__parleyFake.setTransferRate(6_000_000);
+      window.__parleyFake.willPick([{ name: 'slides.pdf', size: 9_000_000 }]);
+    });
+    await page.getByRole('button', { name: 'Send files' }).click();
+    const card = page.getByTestId('transfer').filter({ hasText: 'slides.pdf' });
+    await card.locator('[data-testid="transfer-progress"]').getByText(/of 9\.0 MB/).waitFor();
+    await card.getByRole('progressbar').waitFor();
+    const rate = await card.getByTestId('transfer-progress').innerText();
+    assert(/6\.0 MB\/s/.test(rate) && /s left/.test(rate), `progress: ${rate}`);
+    await page.locator('[data-testid="transfer"][data-state="done"]').getByText('Sent').waitFor();
+    assert((await card.getByRole('progressbar').count()) === 0, 'bar still shown when done');
+    assert((await focusedTestId(page)) === 'composer', 'composer lost focus after picking');
+  },
+
+  'files: keyboard reaches the paperclip; Ctrl+Shift+A opens the dialog too': async (page, open) => {
+    await open();
+    await createRoom(page);
+    await connect(page);
+    await page.getByTestId('composer').focus();
+    await page.keyboard.press('Shift+Tab');
+    const label = await page.evaluate(() => document.activeElement?.getAttribute('aria-label'));
+    assert(label === 'Send files', `Shift+Tab from the composer reached ${label}`);
+    const tip = await page.getByRole('button', { name: 'Send files' }).getAttribute('title');
+    assert(tip?.includes('Ctrl+Shift+A'), `tooltip: ${tip}`);
+    await fake(page, () => window.__parleyFake.willPick([{ name: 'one.txt', size: 100 }]));
+    await page.keyboard.press('Enter');
+    await page.getByTestId('transfer-name').getByText('one.txt').waitFor();
+    await fake(page, () => window.__parleyFake.willPick([{ name: 'two.txt', size: 100 }]));
+    await page.getByTestId('composer').focus();
+    await page.keyboard.press('Control+Shift+A');
+    await page.getByTestId('transfer-name').getByText('two.txt').waitFor();
+  },
+
+  'files: a received file opens and shows in its folder through the backend': async (page, open) => {
+    await open();
+    await createRoom(page);
+    await connect(page);
+    await fake(page, () => window.__parleyFake.peerSendsFile('photo.jpg', 800_000));
+    const card = page.locator('[data-testid="transfer"][data-state="done"]');
+    await card.getByText('Received').waitFor();
+    await card.getByRole('button', { name: 'Open photo.jpg' }).click();
+    await card.getByRole('button', { name: 'Show photo.jpg in folder' }).click();
+    const [opened, shown] = await fake(page, () => [window.__parleyFake.openedFiles, window.__parleyFake.shownInFolder]);
+    const want = '/home/you/Downloads/Parley/photo.jpg';
+    assert(opened.length === 1 && opened[0] === want, `opened: ${opened}`);
+    assert(shown.length === 1 && shown[0] === want, `shown: ${shown}`);
+  },
+
+  'files: cancel a running transfer': async (page, open) => {
+    await open();
+    await createRoom(page);
+    await connect(page);
+    await fake(page, () => window.__parleyFake.willPick([{ name: 'huge.iso', size: 4_000_000_000 }]));
+    await page.getByRole('button', { name: 'Send files' }).click();
+    await page.locator('[data-testid="transfer"][data-state="active"]').waitFor();
+    await page.getByRole('button', { name: 'Cancel sending huge.iso' }).click();
+    await page.locator('[data-testid="transfer"][data-state="canceled"]').getByText('Canceled').waitFor();
+    assert((await page.getByRole('button', { name: /Cancel sending/ }).count()) === 0, 'cancel button still shown');
+  },
+
+  'files: a damaged transfer says what happened and what to do': async (page, open) => {
+    await open();
+    await createRoom(page);
+    await connect(page);
+    await fake(page, () => {
+      const f = window.__parleyFake;
+      f.failTransfer(f.peerSendsFile('contract.pdf', 90_000_000));
+      f.willPick([{ name: 'mine.pdf', size: 90_000_000 }]);
+    });
+    const inErr = page.locator('[data-testid="transfer"][data-state="failed"] [data-testid="transfer-error"][data-code="TRANSFER_FAILED"]');
+    await inErr.getByText('The file was damaged in transit and was not saved.').waitFor();
+    assert((await inErr.innerText()).includes('Ask the other person to send it again.'), 'no next step for the receiver');
+    await page.getByRole('button', { name: 'Send files' }).click();
+    const id = await fake(page, () => window.__parleyFake.transferIds().at(-1));
+    await fake(page, (i) => window.__parleyFake.failTransfer(i), id);
+    const outErr = page.locator(`[data-testid="transfer"][data-id="${id}"] [data-testid="transfer-error"]`);
+    await outErr.getByText('Send it again.').waitFor();
+    await page.locator(`[data-testid="transfer"][data-id="${id}"]`).getByText('Not sent').waitFor();
+  },
+
+  'files: a big offer is asked; Accept receives, Esc declines': async (page, open) => {
+    await open();
+    await createRoom(page);
+    await connect(page);
+    await fake(page, () => window.__parleyFake.peerSendsFile('<b>film</b>.mov', 300_000_000));
+    const dlg = page.getByRole('alertdialog', { name: 'Accept a large file?' });
+    await dlg.getByText('<b>film</b>.mov').waitFor();
+    await dlg.getByText('300 MB').waitFor();
+    assert((await dlg.locator('b').count()) === 0, 'peer name rendered as HTML');
+    await dlg.getByRole('button', { name: 'Accept' }).click();
+    await dlg.waitFor({ state: 'detached' });
+    await page.locator('[data-testid="transfer"][data-state="active"]').getByText('Receiving').waitFor();
+    await fake(page, () => window.__parleyFake.peerSendsFile('second.mov', 500_000_000));
+    await dlg.getByText('second.mov').waitFor();
+    await page.keyboard.press('Escape');
+    await dlg.waitFor({ state: 'detached' });
+    const answers = await fake(page, () => window.__parleyFake.answers.map(([, a]) => a));
+    assert(JSON.stringify(answers) === '[true,false]', `answers: ${JSON.stringify(answers)}`);
+    await page.locator('[data-testid="transfer"][data-state="canceled"]').getByText('second.mov').waitFor();
+  },
+
+  'files: drop hint while dragging and after app:file-drop; Go knows the room in view': async (page, open) => {
+    await open();
+    await createRoom(page);
+    await connect(page);
+    const id = await fake(page, () => window.__parleyFake.lastRoomId());
+    let active = await fake(page, () => window.__parleyFake.activeRooms.at(-1));
+    assert(active === id, `active room: ${active}`);
+    const dt = await page.evaluateHandle(() => {
+      const d = new DataTransfer();
+      d.items.add(new File(['x'], 'a.txt'));
+      return d;
+    });
+    await page.getByTestId('room').dispatchEvent('dragenter', { dataTransfer: dt });
+    await page.getByTestId('drop-hint').getByText('Drop files to send them').waitFor();
+    await page.getByTestId('room').dispatchEvent('dragleave', { dataTransfer: dt });
+    await page.getByTestId('drop-hint').waitFor({ state: 'detached' });
+    await fake(page, () => window.__parleyFake.dropFiles(['/home/you/a.txt', '/home/you/b.txt']));
+    await page.getByTestId('drop-hint').getByText('Sending 2 files').waitFor();
+    assert((await page.getByTestId('transfer').count()) === 2, 'dropped files have no cards');
+    await page.getByTestId('drop-hint').waitFor({ state: 'detached' });
+    await page.getByRole('button', { name: 'Back to rooms' }).click();
+    active = await fake(page, () => window.__parleyFake.activeRooms.at(-1));
+    assert(active === '', `active room at home: ${active}`);
+  },
+
+  'without a backend and without ?fake=1 the page says why': async (page, open) => {
+    await open(null);
+    await page.getByRole('alert').getByText('backend is not available').waitFor({ timeout: 8000 });
+  },
+};

@@ -1,0 +1,93 @@
+import { describe, expect, it, vi } from 'vitest';
+import { NoBackendError, WailsApi, createApi } from './api';
+import { FakeApi } from './fake-api';
+
+function fakeWindow(search: string, extra: Partial<Window> = {}): Window {
+  return { location: { search } as Location, ...extra } as unknown as Window;
+}
+
+describe('createApi', () => {
+  it('uses the fake only with ?fake=1 and no Wails', async () => {
+    const w = fakeWindow('?fake=1');
+    const api = await createApi(w, 0);
+    expect(api).toBeInstanceOf(FakeApi);
+    expect((w as unknown as { __parleyFake: unknown }).__parleyFake).toBe(api);
+  });
+
+  it('refuses without Wails and without the flag', async () => {
+    await expect(createApi(fakeWindow(''), 0)).rejects.toBeInstanceOf(NoBackendError);
+  });
+
+  it('prefers Wails when it is injected, even with ?fake=1', async () => {
+    const w = fakeWindow('?fake=1', {
+      go: { app: { App: {} as never } },
+      runtime: { EventsOn: () => () => {} },
+    });
+    expect(await createApi(w, 0)).toBeInstanceOf(WailsApi);
+  });
+});
+
+describe('WailsApi', () => {
+  it('calls the bound methods and turns rejections into coded errors', async () => {
+    const App = {
+      Send: vi.fn().mockRejectedValue('PEER_OFFLINE: the other person is not connected'),
+      Rooms: vi.fn().mockResolvedValue(null),
+      Room: vi.fn().mockResolvedValue({ id: 'r', messages: null }),
+      StartupLink: vi.fn().mockResolvedValue('parley://x'),
+    };
+    const api = new WailsApi(App as never, { EventsOn: () => () => {} });
+    await expect(api.send('r', 'hi')).rejects.toMatchObject({ code: 'PEER_OFFLINE' });
+    expect(App.Send).toHaveBeenCalledWith('r', 'hi');
+    expect(await api.rooms()).toEqual([]);
+    expect((await api.room('r')).messages).toEqual([]);
+    expect(await api.startupLink()).toBe('parley://x');
+  });
+
+  it('subscribes through runtime.EventsOn and unsubscribes', () => {
+    const off = vi.fn();
+    let handler: ((...d: unknown[]) => void) | undefined;
+    const rt = {
+      EventsOn: vi.fn((_n: string, cb: (...d: unknown[]) => void) => {
+        handler = cb;
+        return off;
+      }),
+    };
+    const api = new WailsApi({} as never, rt);
+    const got: unknown[] = [];
+    const unsub = api.on('room:typing', (p) => got.push(p));
+    handler?.({ roomId: 'r' });
+    expect(got).toEqual([{ roomId: 'r' }]);
+    expect(rt.EventsOn).toHaveBeenCalledWith('room:typing', expect.any(Function));
+    unsub();
+    expect(off).toHaveBeenCalled();
+  });
+
+  it('binds the file-transfer methods; Go nil slices become []', async () => {
+    const App = {
+      PickAndSendFiles: vi.fn().mockResolvedValue(null),
+      SendFiles: vi.fn().mockResolvedValue(null),
+      Transfers: vi.fn().mockResolvedValue(null),
+      CancelTransfer: vi.fn().mockResolvedValue(undefined),
+      OpenFile: vi.fn().mockRejectedValue('INTERNAL: not a received file'),
+      ShowInFolder: vi.fn().mockResolvedValue(undefined),
+      GetDownloadDir: vi.fn().mockResolvedValue('/dl'),
+      AnswerOffer: vi.fn().mockResolvedValue(undefined),
+      SetActiveRoom: vi.fn().mockResolvedValue(undefined),
+    };
+    const api = new WailsApi(App as never, { EventsOn: () => () => {} });
+    expect(await api.pickAndSendFiles('r')).toEqual([]);
+    expect(await api.sendFiles('r', ['/a'])).toEqual([]);
+    expect(await api.transfers('r')).toEqual([]);
+    await api.cancelTransfer('r', 't');
+    await expect(api.openFile('/x')).rejects.toMatchObject({ code: 'INTERNAL' });
+    await api.showInFolder('/y');
+    expect(await api.getDownloadDir()).toBe('/dl');
+    await api.answerOffer('r', 't', true);
+    await api.setActiveRoom('');
+    expect(App.SendFiles).toHaveBeenCalledWith('r', ['/a']);
+    expect(App.CancelTransfer).toHaveBeenCalledWith('r', 't');
+    expect(App.ShowInFolder).toHaveBeenCalledWith('/y');
+    expect(App.AnswerOffer).toHaveBeenCalledWith('r', 't', true);
+    expect(App.SetActiveRoom).toHaveBeenCalledWith('');
+  });
+});

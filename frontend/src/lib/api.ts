@@ -1,0 +1,148 @@
+// The only file that touches Wails. It wraps the bound facade methods
+// (window.go.app.App.*, the same objects the generated wailsjs bindings call)
+// and the runtime events, so the rest of the UI sees a plain `Api` and can run
+// against the in-memory fake in a browser.
+
+import type { Api, EventName, Events, Message, RoomSummary, RoomView, Settings, Transfer } from './types';
+import { toApiError } from './errors';
+
+interface WailsApp {
+  GetSettings(): Promise<Settings>;
+  SetServer(url: string): Promise<Settings>;
+  StartLANServer(): Promise<Settings>;
+  CreateRoom(selfDestructSeconds: number): Promise<RoomView>;
+  OpenRoom(link: string): Promise<RoomView>;
+  LeaveRoom(roomId: string): Promise<void>;
+  Rooms(): Promise<RoomSummary[] | null>;
+  Room(roomId: string): Promise<RoomView>;
+  Send(roomId: string, text: string): Promise<Message>;
+  Typing(roomId: string): Promise<void>;
+  Rename(roomId: string, name: string): Promise<void>;
+  ClearMessages(roomId: string): Promise<void>;
+  Forget(roomId: string): Promise<void>;
+  DestroyRoom(roomId: string): Promise<void>;
+  CopyLink(roomId: string): Promise<void>;
+  OpenURL(url: string): Promise<void>;
+  StartupLink(): Promise<string>;
+  PickAndSendFiles(roomId: string): Promise<Transfer[] | null>;
+  SendFiles(roomId: string, paths: string[]): Promise<Transfer[] | null>;
+  CancelTransfer(roomId: string, id: string): Promise<void>;
+  Transfers(roomId: string): Promise<Transfer[] | null>;
+  OpenFile(path: string): Promise<void>;
+  ShowInFolder(path: string): Promise<void>;
+  GetDownloadDir(): Promise<string>;
+  AnswerOffer(roomId: string, id: string, accept: boolean): Promise<void>;
+  SetActiveRoom(roomId: string): Promise<void>;
+}
+
+interface WailsRuntime {
+  EventsOn(name: string, cb: (...data: unknown[]) => void): (() => void) | undefined;
+  EventsOff?(name: string): void;
+}
+
+declare global {
+  interface Window {
+    go?: { app?: { App?: WailsApp } };
+    runtime?: WailsRuntime;
+  }
+}
+
+/** Rethrows any rejection as an ApiError carrying the stable code. */
+async function call<T>(p: () => Promise<T>): Promise<T> {
+  try {
+    return await p();
+  } catch (e) {
+    throw toApiError(e);
+  }
+}
+
+/** Go nil slices arrive as null; the UI always wants arrays. */
+function fixView(v: RoomView): RoomView {
+  return { ...v, messages: v.messages ?? [] };
+}
+
+/** The real backend: the Wails-bound app.App facade. */
+export class WailsApi implements Api {
+  constructor(
+    private readonly app: WailsApp,
+    private readonly rt: WailsRuntime,
+  ) {}
+
+  getSettings = () => call(() => this.app.GetSettings());
+  setServer = (url: string) => call(() => this.app.SetServer(url));
+  startLANServer = () => call(() => this.app.StartLANServer());
+  createRoom = (s: number) => call(async () => fixView(await this.app.CreateRoom(s)));
+  openRoom = (link: string) => call(async () => fixView(await this.app.OpenRoom(link)));
+  leaveRoom = (id: string) => call(() => this.app.LeaveRoom(id));
+  rooms = () => call(async () => (await this.app.Rooms()) ?? []);
+  room = (id: string) => call(async () => fixView(await this.app.Room(id)));
+  send = (id: string, text: string) => call(() => this.app.Send(id, text));
+  typing = (id: string) => call(() => this.app.Typing(id));
+  rename = (id: string, name: string) => call(() => this.app.Rename(id, name));
+  clearMessages = (id: string) => call(() => this.app.ClearMessages(id));
+  forget = (id: string) => call(() => this.app.Forget(id));
+  destroyRoom = (id: string) => call(() => this.app.DestroyRoom(id));
+  copyLink = (id: string) => call(() => this.app.CopyLink(id));
+  openURL = (url: string) => call(() => this.app.OpenURL(url));
+  startupLink = () => call(async () => (await this.app.StartupLink()) ?? '');
+  pickAndSendFiles = (id: string) => call(async () => (await this.app.PickAndSendFiles(id)) ?? []);
+  sendFiles = (id: string, paths: string[]) => call(async () => (await this.app.SendFiles(id, paths)) ?? []);
+  cancelTransfer = (roomId: string, id: string) => call(() => this.app.CancelTransfer(roomId, id));
+  transfers = (id: string) => call(async () => (await this.app.Transfers(id)) ?? []);
+  openFile = (path: string) => call(() => this.app.OpenFile(path));
+  showInFolder = (path: string) => call(() => this.app.ShowInFolder(path));
+  getDownloadDir = () => call(async () => (await this.app.GetDownloadDir()) ?? '');
+  answerOffer = (roomId: string, id: string, accept: boolean) => call(() => this.app.AnswerOffer(roomId, id, accept));
+  setActiveRoom = (id: string) => call(() => this.app.SetActiveRoom(id));
+
+  on<E extends EventName>(name: E, cb: (payload: Events[E]) => void): () => void {
+    const off = this.rt.EventsOn(name, (...data: unknown[]) => cb((data[0] ?? {}) as Events[E]));
+    return () => {
+      if (typeof off === 'function') off();
+      else this.rt.EventsOff?.(name);
+    };
+  }
+}
+
+/** Why no backend could be chosen; shown to the person instead of the UI. */
+export class NoBackendError extends Error {
+  constructor() {
+    super(
+      'Parley’s backend is not available. Open this page from the Parley app, ' +
+        'or add ?fake=1 to the address to try the interface with a simulated peer.',
+    );
+    this.name = 'NoBackendError';
+  }
+}
+
+function wailsBackend(w: Window): Api | null {
+  const app = w.go?.app?.App;
+  const rt = w.runtime;
+  return app && rt ? new WailsApi(app, rt) : null;
+}
+
+/**
+ * Picks the backend: the Wails facade when it is injected; the in-memory
+ * fake only when it is absent AND the page asks for it with ?fake=1 (tests,
+ * `npm run dev`); otherwise NoBackendError. Wails injects its globals before
+ * our module runs, but we wait briefly in case a slow webview is late.
+ */
+export async function createApi(w: Window = window, waitMs = 1500): Promise<Api> {
+  const params = new URLSearchParams(w.location.search);
+  const wantFake = params.get('fake') === '1';
+  const deadline = Date.now() + (wantFake ? 0 : waitMs);
+  for (;;) {
+    const api = wailsBackend(w);
+    if (api) return api;
+    if (Date.now() >= deadline) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  if (wantFake) {
+    const { FakeApi, fakeOptionsFromQuery } = await import('./fake-api');
+    const fake = new FakeApi(fakeOptionsFromQuery(params));
+    // Tests drive the simulated peer through this handle.
+    (w as unknown as { __parleyFake?: unknown }).__parleyFake = fake;
+    return fake;
+  }
+  throw new NoBackendError();
+}

@@ -1,0 +1,160 @@
+// Wires the stores together and holds the flows that span them: create a
+// room, open a link (home field, startup link, app:open-link), open a recent
+// room, go home when a room is gone, tell Go which room is in view (drops
+// land there) and load that room's transfers.
+
+import { getContext, setContext } from 'svelte';
+import type { Api, RoomSummary, RoomView } from './types';
+import { explain, toApiError, type Explained } from './errors';
+import { ChatStore } from './chat/chat.svelte';
+import { TransfersStore } from './files/transfers.svelte';
+import { NavStore } from './nav/nav.svelte';
+import { RoomsStore } from './rooms/rooms.svelte';
+import { SettingsStore } from './settings/settings.svelte';
+import { ToastStore } from './ui/toasts.svelte';
+
+/** Self-destruct timer offered on Create Room. */
+export const SELF_DESTRUCT_SECONDS = 600;
+
+export class AppState {
+  readonly settings: SettingsStore;
+  readonly rooms: RoomsStore;
+  readonly chat: ChatStore;
+  readonly nav: NavStore;
+  readonly toasts: ToastStore;
+  readonly transfers: TransfersStore;
+  /** A create/open is under way (buttons show it and ignore repeats). */
+  busy = $state(false);
+  ready = $state(false);
+  fatal = $state<Explained | null>(null);
+  private offLink: (() => void) | null = null;
+
+  constructor(readonly api: Api) {
+    this.settings = new SettingsStore(api);
+    this.rooms = new RoomsStore(api);
+    this.nav = new NavStore();
+    this.toasts = new ToastStore();
+    this.transfers = new TransfersStore(api);
+    this.chat = new ChatStore(api, {
+      onGone: (roomId, code) => {
+        if (this.nav.roomId === roomId) {
+          this.chat.hide();
+          this.nav.goHome(code);
+          this.transfers.setActive('');
+        }
+        void this.rooms.refresh();
+      },
+    });
+  }
+
+  /** Loads settings and rooms, subscribes to events, opens a startup link. */
+  async init(): Promise<void> {
+    this.chat.start();
+    this.rooms.start();
+    this.transfers.start();
+    this.offLink ??= this.api.on('app:open-link', (p) => void this.openLink(p.link));
+    try {
+      await Promise.all([this.settings.load(), this.rooms.refresh()]);
+    } catch (e) {
+      this.fatal = explain(toApiError(e).code);
+      return;
+    }
+    this.ready = true;
+    const link = await this.api.startupLink().catch(() => '');
+    if (link) await this.openLink(link);
+  }
+
+  dispose(): void {
+    this.chat.stop();
+    this.rooms.stop();
+    this.transfers.stop();
+    this.offLink?.();
+    this.offLink = null;
+  }
+
+  async createRoom(selfDestruct: boolean): Promise<void> {
+    await this.enter(() => this.api.createRoom(selfDestruct ? SELF_DESTRUCT_SECONDS : 0));
+  }
+
+  /** Opens a pasted or handed-over link. False when it failed (notice says why). */
+  openLink(link: string): Promise<boolean> {
+    const l = link.trim();
+    if (!l) {
+      this.nav.showNotice('BAD_LINK');
+      return Promise.resolve(false);
+    }
+    return this.enter(() => this.api.openRoom(l));
+  }
+
+  /** Opens a recent room: shows it if joined, rejoins by its link otherwise. */
+  openRecent(r: RoomSummary): Promise<boolean> {
+    return this.enter(() => (r.open ? this.api.room(r.id) : this.api.openRoom(r.link)));
+  }
+
+  goHome(): void {
+    this.chat.hide();
+    this.nav.goHome();
+    this.transfers.setActive('');
+    void this.rooms.refresh();
+  }
+
+  /** Opens the file dialog for the room on screen; a failure becomes a toast. */
+  async sendFiles(): Promise<void> {
+    const id = this.chat.roomId;
+    if (id) await this.attempt(() => this.transfers.pick(id));
+  }
+
+  async copyLink(): Promise<void> {
+    try {
+      await this.chat.copyLink();
+      this.toasts.show('Link copied');
+    } catch (e) {
+      this.toasts.show(explain(toApiError(e).code).sentence, 'error');
+    }
+  }
+
+  /** Runs an action and reports a failure as a toast in plain words. */
+  async attempt(f: () => Promise<unknown>): Promise<boolean> {
+    try {
+      await f();
+      return true;
+    } catch (e) {
+      const x = explain(toApiError(e).code);
+      this.toasts.show(`${x.sentence} ${x.next}`, 'error', 5000);
+      return false;
+    }
+  }
+
+  private async enter(f: () => Promise<RoomView>): Promise<boolean> {
+    if (this.busy) return false;
+    this.busy = true;
+    try {
+      const view = await f();
+      this.chat.show(view);
+      this.nav.goRoom(view.id);
+      this.transfers.setActive(view.id);
+      void this.transfers.load(view.id).catch(() => {});
+      void this.rooms.refresh();
+      return true;
+    } catch (e) {
+      const code = toApiError(e).code;
+      if (this.nav.screen.kind === 'room') this.goHome();
+      this.nav.showNotice(code);
+      return false;
+    } finally {
+      this.busy = false;
+    }
+  }
+}
+
+const KEY = Symbol('parley-app');
+
+export function provideApp(app: AppState): void {
+  setContext(KEY, app);
+}
+
+export function useApp(): AppState {
+  const app = getContext<AppState | undefined>(KEY);
+  if (!app) throw new Error('useApp called outside <App>');
+  return app;
+}

@@ -1,0 +1,138 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { FakeApi } from '../fake-api';
+import { ChatStore } from './chat.svelte';
+
+let fake: FakeApi;
+let chat: ChatStore;
+let gone: [string, string][];
+
+beforeEach(() => {
+  localStorage.clear();
+  fake = new FakeApi({ ackDelayMs: 0 });
+  gone = [];
+  chat = new ChatStore(fake, { onGone: (id, code) => gone.push([id, code]) });
+  chat.start();
+});
+afterEach(() => {
+  chat.stop();
+  fake.dispose();
+});
+
+async function openConnected() {
+  const v = await fake.createRoom(0);
+  chat.show(v);
+  fake.peerJoins(v.id);
+  return v;
+}
+
+describe('ChatStore', () => {
+  it('follows status events and learns the safety number', async () => {
+    const v = await openConnected();
+    expect(chat.view?.status).toBe('verified');
+    expect(chat.view?.route).toBe('direct');
+    await vi.waitFor(() => expect(chat.view?.safetyNumber).not.toBe(''));
+    fake.peerLeaves(v.id);
+    expect(chat.view?.status).toBe('peer-left');
+  });
+
+  it('sends, then marks delivered', async () => {
+    await openConnected();
+    expect(await chat.send('hello')).toBe(true);
+    expect(chat.view?.messages.map((m) => m.text)).toEqual(['hello']);
+    await vi.waitFor(() => expect(chat.view?.messages[0]?.state).toBe('delivered'));
+  });
+
+  it('keeps the reason when the peer is offline', async () => {
+    const v = await fake.createRoom(0);
+    chat.show(v);
+    expect(await chat.send('hello')).toBe(false);
+    expect(chat.composerError?.code).toBe('PEER_OFFLINE');
+    expect(chat.view?.messages).toHaveLength(0);
+  });
+
+  it('ignores blank text', async () => {
+    await openConnected();
+    expect(await chat.send('  \n ')).toBe(false);
+  });
+
+  it('receives messages once and marks unread when scrolled up', async () => {
+    const v = await openConnected();
+    const m = fake.peerSays('one', v.id);
+    expect(chat.view?.messages.map((x) => x.text)).toEqual(['one']);
+    expect(chat.unreadFrom).toBe('');
+    chat.setAtBottom(false);
+    const m2 = fake.peerSays('two', v.id);
+    fake.peerSays('three', v.id);
+    expect(chat.unreadFrom).toBe(m2?.id);
+    expect(chat.unseen).toBe(2);
+    chat.setAtBottom(true);
+    expect(chat.unseen).toBe(0);
+    expect(m).toBeDefined();
+  });
+
+  it('ignores events of other rooms', async () => {
+    const v = await openConnected();
+    const other = await fake.createRoom(0);
+    fake.peerJoins(other.id);
+    fake.peerSays('elsewhere', other.id);
+    expect(chat.view?.id).toBe(v.id);
+    expect(chat.view?.messages).toHaveLength(0);
+  });
+
+  it.each(['ROOM_DESTROYED', 'TIMER_EXPIRED'] as const)('%s sends the app home', async (code) => {
+    const v = await openConnected();
+    fake.closeRoom(code, v.id);
+    expect(gone).toEqual([[v.id, code]]);
+  });
+
+  it('VERIFY_FAILED stays and shows the code', async () => {
+    const v = await openConnected();
+    fake.closeRoom('VERIFY_FAILED', v.id);
+    expect(gone).toEqual([]);
+    expect(chat.view?.status).toBe('closed');
+    expect(chat.view?.code).toBe('VERIFY_FAILED');
+  });
+
+  it('shows the peer typing for a while', async () => {
+    vi.useFakeTimers();
+    try {
+      const v = await openConnected();
+      fake.peerTypes(v.id);
+      expect(chat.peerTyping).toBe(true);
+      vi.advanceTimersByTime(4100);
+      expect(chat.peerTyping).toBe(false);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('rate-limits its own typing notices', async () => {
+    await openConnected();
+    chat.typed();
+    chat.typed();
+    chat.typed();
+    expect(fake.typingCalls).toHaveLength(1);
+  });
+
+  it('clears, renames and destroys', async () => {
+    const v = await openConnected();
+    fake.peerSays('x', v.id);
+    await chat.clear();
+    expect(chat.view?.messages).toEqual([]);
+    await chat.rename('  Plans ');
+    expect(chat.view?.name).toBe('Plans');
+    expect((await fake.rooms())[0]?.name).toBe('Plans');
+    await chat.destroy();
+    expect(gone[0]).toEqual([v.id, 'ROOM_DESTROYED']);
+  });
+
+  it('places the unread marker after what was seen last time', async () => {
+    const v = await openConnected();
+    fake.peerSays('old', v.id);
+    chat.hide();
+    await new Promise((r) => setTimeout(r, 5));
+    const fresh = fake.peerSays('new', v.id);
+    chat.show(await fake.room(v.id));
+    expect(chat.unreadFrom).toBe(fresh?.id);
+  });
+});

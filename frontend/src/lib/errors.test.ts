@@ -1,0 +1,37 @@
+import { describe, expect, it } from 'vitest';
+import { ApiError, ERROR_CODES, explain, toApiError } from './errors';
+
+describe('explain', () => {
+  it.each(ERROR_CODES)('%s has a sentence and a next step', (code) => {
+    const x = explain(code);
+    expect(x.code).toBe(code);
+    expect(x.sentence.length).toBeGreaterThan(8);
+    expect(x.next.length).toBeGreaterThan(8);
+    expect(x.sentence).not.toContain(code);
+  });
+
+  it('reads unknown codes as INTERNAL', () => {
+    expect(explain('NOPE').code).toBe('INTERNAL');
+  });
+});
+
+describe('toApiError', () => {
+  it.each([
+    ['Wails string', 'PEER_OFFLINE: the other person is not connected', 'PEER_OFFLINE', 'the other person is not connected'],
+    ['Error', new Error('ROOM_FULL: two already'), 'ROOM_FULL', 'two already'],
+    ['no detail', 'TIMEOUT:', 'TIMEOUT', ''],
+    ['unknown code', 'WHATEVER: x', 'INTERNAL', 'WHATEVER: x'],
+    ['plain text', 'boom', 'INTERNAL', 'boom'],
+    ['non-string', 42, 'INTERNAL', '42'],
+  ])('%s', (_name, input, code, detail) => {
+    const e = toApiError(input);
+    expect(e).toBeInstanceOf(ApiError);
+    expect(e.code).toBe(code);
+    expect(e.detail).toBe(detail);
+  });
+
+  it('passes ApiError through', () => {
+    const e = new ApiError('BAD_LINK', 'x');
+    expect(toApiError(e)).toBe(e);
+  });
+});

@@ -1,0 +1,153 @@
+// Stable error codes from the facade mapped to words a person can act on.
+// The facade throws `CODE: detail`; the UI never shows the raw detail alone.
+
+export const ERROR_CODES = [
+  'ROOM_NOT_FOUND',
+  'ROOM_FULL',
+  'ROOM_DESTROYED',
+  'TIMER_EXPIRED',
+  'VERIFY_FAILED',
+  'PEER_OFFLINE',
+  'TIMEOUT',
+  'RATE_LIMITED',
+  'BAD_LINK',
+  'TOO_LONG',
+  'SERVER_UNREACHABLE',
+  'KEYRING_UNAVAILABLE',
+  'REPLACED',
+  'TRANSFER_FAILED',
+  'TRANSFER_DECLINED',
+  'PEER_SAVE_FAILED',
+  'FILE_UNREADABLE',
+  'DISK_FULL',
+  'CANCELED',
+  'INTERNAL',
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+export interface Explained {
+  code: ErrorCode;
+  /** What happened, in one sentence. */
+  sentence: string;
+  /** What the person can do next. */
+  next: string;
+}
+
+const TEXT: Record<ErrorCode, { sentence: string; next: string }> = {
+  ROOM_NOT_FOUND: {
+    sentence: 'This room does not exist (any more).',
+    next: 'Ask the other person for a new link, or create a new room.',
+  },
+  ROOM_FULL: {
+    sentence: 'This room already has two people in it.',
+    next: 'Parley rooms are for two. Create a new room and share its link.',
+  },
+  ROOM_DESTROYED: {
+    sentence: 'Room destroyed.',
+    next: 'Its messages are gone for both of you. Create a new room to talk again.',
+  },
+  TIMER_EXPIRED: {
+    sentence: 'This room self-destructed when its timer ran out.',
+    next: 'Create a new room to keep talking.',
+  },
+  VERIFY_FAILED: {
+    sentence: 'The other side could not prove it holds this room’s key.',
+    next: 'Do not trust this connection. Send a fresh link over a channel you trust.',
+  },
+  PEER_OFFLINE: {
+    sentence: 'Not delivered: the other person is offline.',
+    next: 'Your text is kept in the box. Send it again when they are back.',
+  },
+  TIMEOUT: {
+    sentence: 'The connection took too long and gave up.',
+    next: 'Check your network, then open the room again.',
+  },
+  RATE_LIMITED: {
+    sentence: 'Too many attempts in a short time.',
+    next: 'Wait a minute, then try again.',
+  },
+  BAD_LINK: {
+    sentence: 'That does not look like a Parley room link.',
+    next: 'Copy the whole link, starting with https:// or parley://, and paste it again.',
+  },
+  TOO_LONG: {
+    sentence: 'This message is too long to send.',
+    next: 'Shorten it or split it into several messages.',
+  },
+  SERVER_UNREACHABLE: {
+    sentence: 'The signaling server cannot be reached.',
+    next: 'Check your network or the server address, then try again.',
+  },
+  KEYRING_UNAVAILABLE: {
+    sentence: 'The system keyring is locked or not available.',
+    next: 'Unlock your keyring (log in to the desktop session), then restart Parley.',
+  },
+  REPLACED: {
+    sentence: 'This room was opened somewhere else, so this window let go of it.',
+    next: 'Continue in the other window, or open the room here again.',
+  },
+  TRANSFER_FAILED: {
+    sentence: 'The file was damaged in transit and was not saved.',
+    next: 'Send it again.',
+  },
+  TRANSFER_DECLINED: {
+    sentence: 'The other person declined this file.',
+    next: 'Ask them whether they want it, then send it again.',
+  },
+  PEER_SAVE_FAILED: {
+    sentence: 'The other person’s computer could not save the file.',
+    next: 'Ask them to free some disk space, then send it again.',
+  },
+  FILE_UNREADABLE: {
+    sentence: 'Parley could not read this file.',
+    next: 'Check that it still exists and that you may open it, then send it again.',
+  },
+  DISK_FULL: {
+    sentence: 'There is not enough disk space to save this file.',
+    next: 'Free some space in your download folder, then ask for the file again.',
+  },
+  CANCELED: {
+    sentence: 'The transfer was canceled.',
+    next: 'Send the file again if it is still wanted.',
+  },
+  INTERNAL: {
+    sentence: 'Something went wrong inside Parley.',
+    next: 'Try again. If it keeps happening, restart the app.',
+  },
+};
+
+export function isErrorCode(s: string): s is ErrorCode {
+  return (ERROR_CODES as readonly string[]).includes(s);
+}
+
+/** Explains a code; unknown codes read as INTERNAL so nothing shows raw. */
+export function explain(code: string): Explained {
+  const c: ErrorCode = isErrorCode(code) ? code : 'INTERNAL';
+  return { code: c, ...TEXT[c] };
+}
+
+/** An error thrown by the backend, with its stable code split out. */
+export class ApiError extends Error {
+  readonly code: ErrorCode;
+  readonly detail: string;
+
+  constructor(code: ErrorCode, detail: string) {
+    super(`${code}: ${detail}`);
+    this.name = 'ApiError';
+    this.code = code;
+    this.detail = detail;
+  }
+}
+
+/**
+ * Normalises whatever a rejected call produced (Wails rejects with a string,
+ * the fake with an Error) into an ApiError.
+ */
+export function toApiError(e: unknown): ApiError {
+  if (e instanceof ApiError) return e;
+  const msg = e instanceof Error ? e.message : typeof e === 'string' ? e : String(e);
+  const m = /^([A-Z_]+):\s?([\s\S]*)$/.exec(msg);
+  if (m && m[1] && isErrorCode(m[1])) return new ApiError(m[1], m[2] ?? '');
+  return new ApiError('INTERNAL', msg);
+}

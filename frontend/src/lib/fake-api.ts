@@ -1,0 +1,708 @@
+// An in-memory stand-in for the Go facade with a controllable simulated peer.
+// Used by vitest, by the browser flow tests (?fake=1, driven through
+// window.__parleyFake) and by `npm run dev`. It follows docs/app-api.md:
+// same methods, same events, errors thrown as `CODE: detail`.
+
+import type {
+  Api,
+  EventName,
+  Events,
+  Message,
+  Offer,
+  Route,
+  RoomSummary,
+  RoomView,
+  Settings,
+  Status,
+  Transfer,
+} from './types';
+import { ApiError, type ErrorCode } from './errors';
+
+export interface FakeOptions {
+  /** Start with no server chosen, so the UI asks. */
+  firstRun: boolean;
+  /** The peer joins, acks and answers on its own after peerDelayMs. */
+  autoPeer: boolean;
+  /** Pre-fill a few recent rooms with messages. */
+  seed: boolean;
+  /** What StartupLink() returns. */
+  startupLink: string;
+  peerDelayMs: number;
+  ackDelayMs: number;
+  /** Longest text Send accepts (TOO_LONG above). */
+  maxLen: number;
+  /** Simulated transfer speed (bytes/s) and how often progress is reported. */
+  transferRate: number;
+  transferTickMs: number;
+  now: () => number;
+}
+
+/** A file the fake's "native dialog" hands back. */
+export interface FakeFile {
+  name: string;
+  size: number;
+}
+
+/** What PickAndSendFiles "picks" when a test did not say. */
+export const DEFAULT_PICK: FakeFile[] = [{ name: 'Trip notes.pdf', size: 2_400_000 }];
+/** Size the fake gives a dropped path (it has no disk). */
+export const DROPPED_FILE_SIZE = 1_500_000;
+export const FAKE_DOWNLOAD_DIR = '/home/you/Downloads/Parley';
+
+interface FakeTransfer {
+  t: Transfer;
+  /** A big incoming offer still waiting for AnswerOffer. */
+  asking: boolean;
+}
+
+export const DEFAULT_FAKE_OPTIONS: FakeOptions = {
+  firstRun: false,
+  autoPeer: false,
+  seed: false,
+  startupLink: '',
+  peerDelayMs: 800,
+  ackDelayMs: 40,
+  maxLen: 4000,
+  transferRate: 4_000_000,
+  transferTickMs: 100,
+  now: () => Date.now(),
+};
+
+/** Reads ?firstRun=1&peer=auto&seed=1&startup=<link> into options. */
+export function fakeOptionsFromQuery(q: URLSearchParams): FakeOptions {
+  return {
+    ...DEFAULT_FAKE_OPTIONS,
+    firstRun: q.get('firstRun') === '1',
+    autoPeer: q.get('peer') === 'auto',
+    seed: q.get('seed') === '1',
+    startupLink: q.get('startup') ?? '',
+  };
+}
+
+const LINK_RE = /^(?:https?|parley):\/\/([^/\s#?]+)\/r\/([A-Za-z0-9_-]{21})#([A-Za-z0-9_-]{16,})$/;
+const ID_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-';
+
+function randomId(n: number): string {
+  const bytes = new Uint8Array(n);
+  crypto.getRandomValues(bytes);
+  return Array.from(bytes, (b) => ID_ALPHABET[b % 64]).join('');
+}
+
+function fail(code: ErrorCode, detail: string): never {
+  throw new ApiError(code, detail);
+}
+
+interface FakeRoom {
+  view: RoomView;
+  peerOnline: boolean;
+}
+
+type Listener = (payload: never) => void;
+
+export class FakeApi implements Api {
+  readonly opts: FakeOptions;
+  settings: Settings;
+  /** Links passed to CopyLink, newest last (the fake clipboard). */
+  readonly copied: string[] = [];
+  /** URLs passed to OpenURL, newest last (the fake system browser). */
+  readonly opened: string[] = [];
+  /** Every Typing call, by room id. */
+  readonly typingCalls: string[] = [];
+  /** Paths passed to OpenFile / ShowInFolder, newest last. */
+  readonly openedFiles: string[] = [];
+  readonly shownInFolder: string[] = [];
+  /** Every SetActiveRoom call, newest last. */
+  readonly activeRooms: string[] = [];
+  /** Answers given to offers: [id, accept]. */
+  readonly answers: [string, boolean][] = [];
+  private readonly transfers_ = new Map<string, FakeTransfer>();
+  private readonly picks: FakeFile[][] = [];
+  private ticking = false;
+  private readonly rooms_ = new Map<string, FakeRoom>();
+  private readonly listeners = new Map<string, Set<Listener>>();
+  private readonly failures = new Map<string, ErrorCode[]>();
+  private readonly timers = new Set<ReturnType<typeof setTimeout>>();
+  private seq = 0;
+  private lastRoom = '';
+
+  constructor(opts: Partial<FakeOptions> = {}) {
+    this.opts = { ...DEFAULT_FAKE_OPTIONS, ...opts };
+    this.settings = {
+      profile: 'default',
+      fingerprint: 'QX7K M2PA 9RTD LC4W',
+      server: this.opts.firstRun ? '' : 'https://signal.parley.example',
+      firstRun: this.opts.firstRun,
+      lanServer: '',
+      autoAcceptMaxBytes: 200_000_000,
+    };
+    if (this.opts.seed) this.seedRooms();
+  }
+
+  // ---- Api -------------------------------------------------------------
+
+  async getSettings(): Promise<Settings> {
+    this.maybeFail('getSettings');
+    return { ...this.settings };
+  }
+
+  async setServer(url: string): Promise<Settings> {
+    this.maybeFail('setServer');
+    const u = url.trim();
+    if (!/^(https?|wss?):\/\/[^\s/]+/.test(u)) fail('BAD_LINK', `not a server address: ${u}`);
+    this.settings = { ...this.settings, server: u.replace(/\/+$/, ''), firstRun: false };
+    return { ...this.settings };
+  }
+
+  async startLANServer(): Promise<Settings> {
+    this.maybeFail('startLANServer');
+    const lan = 'http://127.0.0.1:8787';
+    this.settings = { ...this.settings, server: lan, lanServer: lan, firstRun: false };
+    return { ...this.settings };
+  }
+
+  async createRoom(selfDestructSeconds: number): Promise<RoomView> {
+    this.maybeFail('createRoom');
+    if (!this.settings.server) fail('SERVER_UNREACHABLE', 'no signaling server chosen');
+    const id = randomId(21);
+    const now = this.opts.now();
+    const view: RoomView = {
+      id,
+      name: '',
+      link: `${this.settings.server}/r/${id}#${randomId(43)}`,
+      lastActive: now,
+      lastPreview: '',
+      expiresAt: selfDestructSeconds > 0 ? now + selfDestructSeconds * 1000 : null,
+      open: true,
+      status: 'waiting',
+      route: '',
+      code: '',
+      messages: [],
+      safetyNumber: '',
+    };
+    this.rooms_.set(id, { view, peerOnline: false });
+    this.lastRoom = id;
+    if (view.expiresAt) this.later(selfDestructSeconds * 1000, () => this.closeRoom('TIMER_EXPIRED', id));
+    if (this.opts.autoPeer) this.later(this.opts.peerDelayMs * 2, () => this.peerJoins(id));
+    this.emit('rooms:changed', {});
+    return this.copyView(view);
+  }
+
+  async openRoom(link: string): Promise<RoomView> {
+    this.maybeFail('openRoom');
+    const m = LINK_RE.exec(link.trim());
+    if (!m || !m[1] || !m[2]) fail('BAD_LINK', 'expected https://<server>/r/<room id>#<secret>');
+    const id = m[2];
+    this.lastRoom = id;
+    const known = this.rooms_.get(id);
+    if (known) {
+      if (!known.view.open) {
+        known.view.open = true;
+        known.view.status = known.peerOnline ? 'verified' : 'connecting';
+        known.view.code = '';
+        if (this.opts.autoPeer && !known.peerOnline) this.later(this.opts.peerDelayMs, () => this.peerJoins(id));
+      }
+      return this.copyView(known.view);
+    }
+    const view: RoomView = {
+      id,
+      name: '',
+      link: link.trim(),
+      lastActive: this.opts.now(),
+      lastPreview: '',
+      expiresAt: null,
+      open: true,
+      status: 'connecting',
+      route: '',
+      code: '',
+      messages: [],
+      safetyNumber: '',
+    };
+    this.rooms_.set(id, { view, peerOnline: false });
+    if (this.opts.autoPeer) this.later(this.opts.peerDelayMs, () => this.peerJoins(id));
+    this.emit('rooms:changed', {});
+    return this.copyView(view);
+  }
+
+  async leaveRoom(roomId: string): Promise<void> {
+    this.maybeFail('leaveRoom');
+    const r = this.get(roomId);
+    r.view.open = false;
+    r.view.status = 'closed';
+  }
+
+  async rooms(): Promise<RoomSummary[]> {
+    this.maybeFail('rooms');
+    return [...this.rooms_.values()]
+      .map((r) => this.summary(r.view))
+      .sort((a, b) => b.lastActive - a.lastActive);
+  }
+
+  async room(roomId: string): Promise<RoomView> {
+    this.maybeFail('room');
+    return this.copyView(this.get(roomId).view);
+  }
+
+  async send(roomId: string, text: string): Promise<Message> {
+    this.maybeFail('send');
+    const r = this.get(roomId);
+    if ([...text].length > this.opts.maxLen) fail('TOO_LONG', `more than ${this.opts.maxLen} characters`);
+    if (!r.peerOnline || !r.view.open) fail('PEER_OFFLINE', 'the other person is not connected');
+    const msg: Message = {
+      id: this.nextId(),
+      roomId,
+      outgoing: true,
+      text,
+      sentAt: this.opts.now(),
+      state: 'sent',
+    };
+    r.view.messages.push(msg);
+    this.touch(r, text);
+    this.later(this.opts.ackDelayMs, () => {
+      msg.state = 'delivered';
+      this.emit('room:delivered', { roomId, id: msg.id });
+    });
+    if (this.opts.autoPeer) {
+      this.later(this.opts.peerDelayMs, () => this.peerTypes(roomId));
+      this.later(this.opts.peerDelayMs * 2, () => this.peerSays(`Got it: “${text.slice(0, 60)}”`, roomId));
+    }
+    return { ...msg };
+  }
+
+  async typing(roomId: string): Promise<void> {
+    this.maybeFail('typing');
+    this.typingCalls.push(roomId);
+  }
+
+  async rename(roomId: string, name: string): Promise<void> {
+    this.maybeFail('rename');
+    this.get(roomId).view.name = name.trim();
+    this.emit('rooms:changed', {});
+  }
+
+  async clearMessages(roomId: string): Promise<void> {
+    this.maybeFail('clearMessages');
+    const r = this.get(roomId);
+    r.view.messages = [];
+    r.view.lastPreview = '';
+    this.emit('rooms:changed', {});
+  }
+
+  async forget(roomId: string): Promise<void> {
+    this.maybeFail('forget');
+    this.get(roomId);
+    this.rooms_.delete(roomId);
+    this.emit('rooms:changed', {});
+  }
+
+  async destroyRoom(roomId: string): Promise<void> {
+    this.maybeFail('destroyRoom');
+    this.get(roomId);
+    this.closeRoom('ROOM_DESTROYED', roomId);
+  }
+
+  async copyLink(roomId: string): Promise<void> {
+    this.maybeFail('copyLink');
+    this.copied.push(this.get(roomId).view.link);
+  }
+
+  async openURL(url: string): Promise<void> {
+    this.maybeFail('openURL');
+    if (!/^https?:\/\//i.test(url)) fail('BAD_LINK', 'only http(s) links open');
+    this.opened.push(url);
+  }
+
+  async startupLink(): Promise<string> {
+    this.maybeFail('startupLink');
+    return this.opts.startupLink;
+  }
+
+  async pickAndSendFiles(roomId: string): Promise<Transfer[]> {
+    this.maybeFail('pickAndSendFiles');
+    this.get(roomId);
+    const files = this.picks.shift() ?? DEFAULT_PICK;
+    return files.map((f) => this.startOutgoing(roomId, f));
+  }
+
+  async sendFiles(roomId: string, paths: string[]): Promise<Transfer[]> {
+    this.maybeFail('sendFiles');
+    this.get(roomId);
+    return paths.map((p) => this.startOutgoing(roomId, { name: p.split('/').pop() || p, size: DROPPED_FILE_SIZE }, p));
+  }
+
+  async cancelTransfer(roomId: string, id: string): Promise<void> {
+    this.maybeFail('cancelTransfer');
+    const x = this.transfers_.get(id);
+    if (!x || x.t.roomId !== roomId) fail('INTERNAL', 'unknown transfer');
+    if (x.t.state !== 'waiting' && x.t.state !== 'active') return;
+    x.asking = false;
+    this.update(x, { state: 'canceled', rate: 0, etaSeconds: 0 });
+  }
+
+  async transfers(roomId: string): Promise<Transfer[]> {
+    this.maybeFail('transfers');
+    return [...this.transfers_.values()].filter((x) => x.t.roomId === roomId).map((x) => ({ ...x.t }));
+  }
+
+  async openFile(path: string): Promise<void> {
+    this.maybeFail('openFile');
+    this.receivedPath(path);
+    this.openedFiles.push(path);
+  }
+
+  async showInFolder(path: string): Promise<void> {
+    this.maybeFail('showInFolder');
+    this.receivedPath(path);
+    this.shownInFolder.push(path);
+  }
+
+  async getDownloadDir(): Promise<string> {
+    this.maybeFail('getDownloadDir');
+    return FAKE_DOWNLOAD_DIR;
+  }
+
+  async answerOffer(roomId: string, id: string, accept: boolean): Promise<void> {
+    this.maybeFail('answerOffer');
+    const x = this.transfers_.get(id);
+    if (!x || x.t.roomId !== roomId || !x.asking) fail('INTERNAL', 'no such offer');
+    x.asking = false;
+    this.answers.push([id, accept]);
+    if (accept) this.tick();
+    else this.update(x, { state: 'canceled' });
+  }
+
+  async setActiveRoom(roomId: string): Promise<void> {
+    this.maybeFail('setActiveRoom');
+    this.activeRooms.push(roomId);
+  }
+
+  on<E extends EventName>(name: E, cb: (payload: Events[E]) => void): () => void {
+    let set = this.listeners.get(name);
+    if (!set) {
+      set = new Set();
+      this.listeners.set(name, set);
+    }
+    const l = cb as Listener;
+    set.add(l);
+    return () => set.delete(l);
+  }
+
+  // ---- controls for tests and demos ------------------------------------
+
+  /** Makes the next call of `method` reject with `code`. */
+  failNext(method: keyof Api, code: ErrorCode): void {
+    const q = this.failures.get(method) ?? [];
+    q.push(code);
+    this.failures.set(method, q);
+  }
+
+  /** The room most recently created or opened. */
+  lastRoomId(): string {
+    return this.lastRoom;
+  }
+
+  /** The peer connects (and verifies, by default). */
+  peerJoins(roomId = this.lastRoom, route: Route = 'direct', verified = true): void {
+    const r = this.rooms_.get(roomId);
+    if (!r || !r.view.open) return;
+    r.peerOnline = true;
+    r.view.safetyNumber = '48213 90577 13062 77410 35981 60244';
+    this.setStatus(roomId, 'connecting', '');
+    this.setStatus(roomId, verified ? 'verified' : 'connected', route);
+    this.tick();
+  }
+
+  /** The peer sends a message. */
+  peerSays(text: string, roomId = this.lastRoom): Message | undefined {
+    const r = this.rooms_.get(roomId);
+    if (!r || !r.view.open) return undefined;
+    const msg: Message = {
+      id: this.nextId(),
+      roomId,
+      outgoing: false,
+      text,
+      sentAt: this.opts.now(),
+      state: '',
+    };
+    r.view.messages.push(msg);
+    this.touch(r, text);
+    this.emit('room:message', { roomId, message: { ...msg } });
+    return msg;
+  }
+
+  peerTypes(roomId = this.lastRoom): void {
+    this.emit('room:typing', { roomId });
+  }
+
+  /** The peer says goodbye; Send now fails with PEER_OFFLINE. */
+  peerLeaves(roomId = this.lastRoom): void {
+    const r = this.rooms_.get(roomId);
+    if (!r) return;
+    r.peerOnline = false;
+    this.setStatus(roomId, 'peer-left', '');
+  }
+
+  /** The connection dropped and is being re-established. */
+  reconnecting(roomId = this.lastRoom): void {
+    const r = this.rooms_.get(roomId);
+    if (!r) return;
+    r.peerOnline = false;
+    this.setStatus(roomId, 'reconnecting', '');
+  }
+
+  setStatus(roomId: string, status: Status, route: Route, code = ''): void {
+    const r = this.rooms_.get(roomId);
+    if (!r) return;
+    r.view.status = status;
+    r.view.route = route;
+    r.view.code = code;
+    this.emit('room:status', { roomId, status, route, code });
+  }
+
+  /** The room ends with a code (ROOM_DESTROYED, TIMER_EXPIRED, VERIFY_FAILED, ...). */
+  closeRoom(code: ErrorCode, roomId = this.lastRoom): void {
+    const r = this.rooms_.get(roomId);
+    if (!r) return;
+    r.peerOnline = false;
+    r.view.open = false;
+    if (code === 'ROOM_DESTROYED' || code === 'TIMER_EXPIRED') {
+      this.rooms_.delete(roomId);
+      this.emit('rooms:changed', {});
+    }
+    this.setStatus(roomId, 'closed', '', code);
+    this.emit('room:closed', { roomId, code });
+  }
+
+  /** The OS or a second instance hands the app a link. */
+  openLink(link: string): void {
+    this.emit('app:open-link', { link });
+  }
+
+  /** A well-formed link to a room the fake has never seen. */
+  newLink(): string {
+    return `${this.settings.server || 'https://signal.parley.example'}/r/${randomId(21)}#${randomId(43)}`;
+  }
+
+  /** The next PickAndSendFiles "picks" these files ([] = the dialog was canceled). */
+  willPick(files: FakeFile[]): void {
+    this.picks.push(files);
+  }
+
+  /** The peer sends a file; above autoAcceptMaxBytes it is offered first. Returns its id. */
+  peerSendsFile(name: string, size: number, roomId = this.lastRoom): string {
+    this.get(roomId);
+    const x: FakeTransfer = {
+      t: this.newTransfer(roomId, name, size, false, ''),
+      asking: size > this.settings.autoAcceptMaxBytes,
+    };
+    this.transfers_.set(x.t.id, x);
+    this.emit('transfer:update', { roomId, transfer: { ...x.t } });
+    if (x.asking) {
+      const offer: Offer = { roomId, id: x.t.id, name, size };
+      this.emit('transfer:offer', offer);
+    } else {
+      this.tick();
+    }
+    return x.t.id;
+  }
+
+  /** A transfer fails with `code` (TRANSFER_FAILED: the hash did not match). */
+  failTransfer(id: string, code: ErrorCode = 'TRANSFER_FAILED', detail = 'SHA-256 mismatch'): void {
+    const x = this.transfers_.get(id);
+    if (!x) return;
+    x.asking = false;
+    this.update(x, { state: 'failed', error: `${code}: ${detail}`, rate: 0, etaSeconds: 0 });
+  }
+
+  /**
+   * Files dropped on the window: like Go's OnFileDrop handler, sends them
+   * into the room in view (SetActiveRoom) and says so with app:file-drop.
+   */
+  async dropFiles(paths: string[]): Promise<void> {
+    const roomId = this.activeRooms[this.activeRooms.length - 1] ?? '';
+    if (!roomId || paths.length === 0) return;
+    await this.sendFiles(roomId, paths);
+    this.emit('app:file-drop', { roomId, count: paths.length });
+  }
+
+  /** Ids of a room's transfers, oldest first. */
+  transferIds(roomId = this.lastRoom): string[] {
+    return [...this.transfers_.values()].filter((x) => x.t.roomId === roomId).map((x) => x.t.id);
+  }
+
+  setTransferRate(bytesPerSecond: number): void {
+    this.opts.transferRate = bytesPerSecond;
+  }
+
+  /** Stops every pending timer. */
+  dispose(): void {
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    this.ticking = false;
+    this.listeners.clear();
+  }
+
+  // ---- internals -------------------------------------------------------
+
+  private emit<E extends EventName>(name: E, payload: Events[E]): void {
+    for (const l of [...(this.listeners.get(name) ?? [])]) (l as (p: Events[E]) => void)(payload);
+  }
+
+  private later(ms: number, fn: () => void): void {
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      fn();
+    }, ms);
+    this.timers.add(t);
+  }
+
+  private newTransfer(roomId: string, name: string, size: number, outgoing: boolean, path: string): Transfer {
+    this.seq += 1;
+    return {
+      id: `t${this.seq}`,
+      roomId,
+      name,
+      outgoing,
+      bytes: 0,
+      total: size,
+      rate: 0,
+      etaSeconds: 0,
+      state: 'waiting',
+      error: '',
+      path,
+    };
+  }
+
+  private startOutgoing(roomId: string, f: FakeFile, path = `/home/you/Documents/${f.name}`): Transfer {
+    const x: FakeTransfer = { t: this.newTransfer(roomId, f.name, f.size, true, path), asking: false };
+    this.transfers_.set(x.t.id, x);
+    this.emit('transfer:update', { roomId, transfer: { ...x.t } });
+    this.tick();
+    return { ...x.t };
+  }
+
+  private update(x: FakeTransfer, change: Partial<Transfer>): void {
+    Object.assign(x.t, change);
+    this.emit('transfer:update', { roomId: x.t.roomId, transfer: { ...x.t } });
+  }
+
+  /**
+   * Moves every running transfer on by one tick while its peer is online
+   * (they wait otherwise, like Go's queue), and schedules the next tick
+   * while anything can still move.
+   */
+  private tick(): void {
+    if (this.ticking) return;
+    this.ticking = true;
+    this.later(this.opts.transferTickMs, () => {
+      this.ticking = false;
+      let moving = false;
+      const step = (this.opts.transferRate * this.opts.transferTickMs) / 1000;
+      for (const x of this.transfers_.values()) {
+        if (x.asking || (x.t.state !== 'waiting' && x.t.state !== 'active')) continue;
+        const r = this.rooms_.get(x.t.roomId);
+        if (!r || !r.peerOnline || !r.view.open) {
+          if (x.t.state === 'active') this.update(x, { state: 'waiting', rate: 0, etaSeconds: 0 });
+          continue;
+        }
+        const bytes = Math.min(x.t.total, x.t.bytes + step);
+        if (bytes >= x.t.total) {
+          const path = x.t.outgoing ? x.t.path : `${FAKE_DOWNLOAD_DIR}/${x.t.name}`;
+          this.update(x, { state: 'done', bytes, rate: 0, etaSeconds: 0, path });
+          continue;
+        }
+        const rate = this.opts.transferRate;
+        this.update(x, { state: 'active', bytes, rate, etaSeconds: (x.t.total - bytes) / rate });
+        moving = true;
+      }
+      if (moving) this.tick();
+    });
+  }
+
+  /** Go opens only received, verified files. */
+  private receivedPath(path: string): void {
+    const ok = [...this.transfers_.values()].some((x) => !x.t.outgoing && x.t.state === 'done' && x.t.path === path);
+    if (!ok) fail('INTERNAL', 'not a received file');
+  }
+
+  private maybeFail(method: keyof Api): void {
+    const q = this.failures.get(method);
+    const code = q?.shift();
+    if (code) fail(code, `simulated failure of ${method}`);
+  }
+
+  private get(roomId: string): FakeRoom {
+    const r = this.rooms_.get(roomId);
+    if (!r) fail('ROOM_NOT_FOUND', 'unknown room');
+    return r;
+  }
+
+  private nextId(): string {
+    this.seq += 1;
+    return `m${this.seq}`;
+  }
+
+  private touch(r: FakeRoom, text: string): void {
+    r.view.lastActive = this.opts.now();
+    r.view.lastPreview = text.slice(0, 120);
+    this.emit('rooms:changed', {});
+  }
+
+  private summary(v: RoomView): RoomSummary {
+    return {
+      id: v.id,
+      name: v.name,
+      link: v.link,
+      lastActive: v.lastActive,
+      lastPreview: v.lastPreview,
+      expiresAt: v.expiresAt,
+      open: v.open,
+    };
+  }
+
+  private copyView(v: RoomView): RoomView {
+    return { ...v, messages: v.messages.map((m) => ({ ...m })) };
+  }
+
+  private seedRooms(): void {
+    const now = this.opts.now();
+    const mk = (name: string, agoMin: number, texts: [boolean, string][]): void => {
+      const id = randomId(21);
+      const msgs: Message[] = texts.map(([out, text], i) => ({
+        id: this.nextId(),
+        roomId: id,
+        outgoing: out,
+        text,
+        sentAt: now - agoMin * 60_000 - (texts.length - i) * 45_000,
+        state: out ? 'delivered' : '',
+      }));
+      const last = msgs[msgs.length - 1];
+      this.rooms_.set(id, {
+        peerOnline: false,
+        view: {
+          id,
+          name,
+          link: `${this.settings.server || 'https://signal.parley.example'}/r/${id}#${randomId(43)}`,
+          lastActive: last ? last.sentAt : now - agoMin * 60_000,
+          lastPreview: last ? last.text : '',
+          expiresAt: null,
+          open: false,
+          status: 'closed',
+          route: '',
+          code: '',
+          messages: msgs,
+          safetyNumber: '',
+        },
+      });
+    };
+    mk('Sam', 12, [
+      [false, 'Are we still on for Thursday?'],
+      [true, 'Yes! 7pm at the usual place.'],
+      [false, 'Perfect, the agenda is at https://example.org/agenda'],
+    ]);
+    mk('Design review', 60 * 26, [
+      [true, 'Sent you the mockups, have a look when you can.'],
+      [false, 'Looks great. Two small notes on the header.'],
+    ]);
+    mk('', 60 * 24 * 6, [[false, 'Thanks for the files.']]);
+  }
+}

@@ -1,0 +1,168 @@
+// File transfers of this run of the app, per room, kept current by
+// transfer:update; big-file offers waiting for an answer; the drop hint.
+// Files never pass through JavaScript: Go opens them by path (dialog or
+// window drop), so this store only follows and steers transfers.
+
+import type { Api, Offer, Transfer } from '../types';
+
+/** How long the "Sending N files" hint stays after a drop. */
+export const DROP_HINT_MS = 1800;
+
+/** A transfer and when the UI first heard of it (places its card among messages). */
+export interface TransferEntry {
+  at: number;
+  t: Transfer;
+}
+
+/** What a transfer card can ask for. */
+export interface TransferActions {
+  oncancel: (t: Transfer) => void;
+  onopen: (t: Transfer) => void;
+  onshow: (t: Transfer) => void;
+}
+
+export interface DropHint {
+  roomId: string;
+  count: number;
+}
+
+export class TransfersStore {
+  /** Entries by room id, oldest first. */
+  byRoom = $state<Record<string, TransferEntry[]>>({});
+  /** Big-file offers waiting for accept/decline, oldest first. */
+  offers = $state<Offer[]>([]);
+  /** Set for a moment after Go started sending dropped files. */
+  dropHint = $state<DropHint | null>(null);
+  /** The native file dialog is open. */
+  picking = $state(false);
+  /** Where received files go ("" until known). */
+  downloadDir = $state('');
+
+  private readonly offs: (() => void)[] = [];
+  private hintTimer: ReturnType<typeof setTimeout> | null = null;
+  private active: string | null = null;
+
+  constructor(
+    private readonly api: Api,
+    private readonly now: () => number = () => Date.now(),
+  ) {}
+
+  /** The offer to ask about now, if any. */
+  get offer(): Offer | null {
+    return this.offers[0] ?? null;
+  }
+
+  start(): void {
+    if (this.offs.length) return;
+    this.offs.push(
+      this.api.on('transfer:update', (p) => this.upsert({ ...p.transfer, roomId: p.transfer.roomId || p.roomId })),
+      this.api.on('transfer:offer', (p) => {
+        if (!this.offers.some((o) => o.roomId === p.roomId && o.id === p.id)) this.offers.push({ ...p });
+      }),
+      this.api.on('app:file-drop', (p) => this.flashDrop(p.roomId, p.count)),
+    );
+    this.api
+      .getDownloadDir()
+      .then((d) => (this.downloadDir = d))
+      .catch(() => {});
+  }
+
+  stop(): void {
+    for (const off of this.offs.splice(0)) off();
+    if (this.hintTimer) clearTimeout(this.hintTimer);
+    this.hintTimer = null;
+  }
+
+  /** Transfers of a room, oldest first. */
+  forRoom(roomId: string): TransferEntry[] {
+    return this.byRoom[roomId] ?? [];
+  }
+
+  /** Transfers still under way in a room. */
+  running(roomId: string): number {
+    return this.forRoom(roomId).filter((e) => e.t.state === 'waiting' || e.t.state === 'active').length;
+  }
+
+  /** Fetches a room's transfers (those the UI missed, e.g. after a reload). */
+  async load(roomId: string): Promise<void> {
+    if (!roomId) return;
+    const list = await this.api.transfers(roomId);
+    for (const t of list) this.upsert({ ...t, roomId: t.roomId || roomId });
+  }
+
+  /** Tells Go which room is in view ("" for none); repeats are skipped. */
+  setActive(roomId: string): void {
+    if (this.active === roomId) return;
+    this.active = roomId;
+    this.api.setActiveRoom(roomId).catch(() => {
+      // Drops then land nowhere; the next room change tries again.
+      this.active = null;
+    });
+  }
+
+  /** Opens the native file dialog and sends what was picked. Returns how many. */
+  async pick(roomId: string): Promise<number> {
+    if (!roomId || this.picking) return 0;
+    this.picking = true;
+    try {
+      const list = await this.api.pickAndSendFiles(roomId);
+      for (const t of list) this.upsert({ ...t, roomId: t.roomId || roomId });
+      return list.length;
+    } finally {
+      this.picking = false;
+    }
+  }
+
+  cancel(t: Transfer): Promise<void> {
+    return this.api.cancelTransfer(t.roomId, t.id);
+  }
+
+  open(t: Transfer): Promise<void> {
+    return this.api.openFile(t.path);
+  }
+
+  showInFolder(t: Transfer): Promise<void> {
+    return this.api.showInFolder(t.path);
+  }
+
+  /** Answers the offer on screen and moves on to the next one. */
+  async answer(accept: boolean): Promise<void> {
+    const o = this.offers[0];
+    if (!o) return;
+    this.dropOffer(o.roomId, o.id);
+    await this.api.answerOffer(o.roomId, o.id, accept);
+  }
+
+  /** Forgets finished cards of a room (Clear messages); running ones stay. */
+  clearFinished(roomId: string): void {
+    const list = this.byRoom[roomId];
+    if (!list) return;
+    this.byRoom[roomId] = list.filter((e) => e.t.state === 'waiting' || e.t.state === 'active');
+  }
+
+  private upsert(t: Transfer): void {
+    if (!t.id || !t.roomId) return;
+    // Read back after assigning: the stored array is the reactive proxy.
+    if (!this.byRoom[t.roomId]) this.byRoom[t.roomId] = [];
+    const list = this.byRoom[t.roomId]!;
+    const known = list.find((e) => e.t.id === t.id);
+    if (known) Object.assign(known.t, t);
+    else list.push({ at: this.now(), t });
+    // An offer answered elsewhere (or canceled by the peer) needs no answer.
+    if (t.state !== 'waiting') this.dropOffer(t.roomId, t.id);
+  }
+
+  private dropOffer(roomId: string, id: string): void {
+    const i = this.offers.findIndex((o) => o.roomId === roomId && o.id === id);
+    if (i >= 0) this.offers.splice(i, 1);
+  }
+
+  private flashDrop(roomId: string, count: number): void {
+    this.dropHint = { roomId, count };
+    if (this.hintTimer) clearTimeout(this.hintTimer);
+    this.hintTimer = setTimeout(() => {
+      this.dropHint = null;
+      this.hintTimer = null;
+    }, DROP_HINT_MS);
+  }
+}

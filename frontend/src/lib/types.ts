@@ -1,0 +1,132 @@
+// Types of the Go facade contract (docs/app-api.md). Keep in step with it.
+
+export type Status =
+  | 'waiting'
+  | 'connecting'
+  | 'connected'
+  | 'verified'
+  | 'reconnecting'
+  | 'peer-left'
+  | 'closed';
+
+export type Route = '' | 'direct' | 'relayed';
+
+/** '' for incoming messages. */
+export type DeliveryState = 'sending' | 'sent' | 'delivered' | 'failed' | '';
+
+export interface Settings {
+  profile: string;
+  fingerprint: string;
+  server: string;
+  firstRun: boolean;
+  lanServer: string;
+  autoAcceptMaxBytes: number;
+}
+
+export interface RoomSummary {
+  id: string;
+  name: string;
+  link: string;
+  lastActive: number;
+  lastPreview: string;
+  expiresAt: number | null;
+  open: boolean;
+}
+
+export interface Message {
+  id: string;
+  roomId: string;
+  outgoing: boolean;
+  text: string;
+  sentAt: number;
+  state: DeliveryState;
+}
+
+export interface RoomView extends RoomSummary {
+  status: Status;
+  route: Route;
+  code: string;
+  messages: Message[];
+  safetyNumber: string;
+}
+
+export type TransferState = 'waiting' | 'active' | 'done' | 'failed' | 'canceled';
+
+/** One file on its way in or out (docs/app-api.md, "File transfer"). */
+export interface Transfer {
+  id: string;
+  roomId: string;
+  /** Sanitized by Go, still untrusted: text only. */
+  name: string;
+  outgoing: boolean;
+  bytes: number;
+  total: number;
+  /** Bytes per second. */
+  rate: number;
+  /** 0 when unknown. */
+  etaSeconds: number;
+  state: TransferState;
+  /** "CODE: detail" when failed, else "". */
+  error: string;
+  /** Receiver: final path once verified; sender: source path. */
+  path: string;
+}
+
+/** A file above autoAcceptMaxBytes that waits for AnswerOffer. */
+export interface Offer {
+  roomId: string;
+  id: string;
+  name: string;
+  size: number;
+}
+
+/** Payloads of the events the facade pushes (runtime.EventsOn). */
+export interface Events {
+  'room:status': { roomId: string; status: Status; route: Route; code: string };
+  'room:message': { roomId: string; message: Message };
+  'room:delivered': { roomId: string; id: string };
+  'room:typing': { roomId: string };
+  'room:closed': { roomId: string; code: string };
+  'rooms:changed': Record<string, never>;
+  'app:open-link': { link: string };
+  'transfer:update': { roomId: string; transfer: Transfer };
+  'transfer:offer': Offer;
+  'app:file-drop': { roomId: string; count: number };
+}
+
+export type EventName = keyof Events;
+
+/** Everything the UI may ask of the backend; api.ts and fake-api.ts implement it. */
+export interface Api {
+  getSettings(): Promise<Settings>;
+  setServer(url: string): Promise<Settings>;
+  startLANServer(): Promise<Settings>;
+  createRoom(selfDestructSeconds: number): Promise<RoomView>;
+  openRoom(link: string): Promise<RoomView>;
+  leaveRoom(roomId: string): Promise<void>;
+  rooms(): Promise<RoomSummary[]>;
+  room(roomId: string): Promise<RoomView>;
+  send(roomId: string, text: string): Promise<Message>;
+  typing(roomId: string): Promise<void>;
+  rename(roomId: string, name: string): Promise<void>;
+  clearMessages(roomId: string): Promise<void>;
+  forget(roomId: string): Promise<void>;
+  destroyRoom(roomId: string): Promise<void>;
+  copyLink(roomId: string): Promise<void>;
+  openURL(url: string): Promise<void>;
+  startupLink(): Promise<string>;
+  /** Native multi-file dialog, then sends each; [] when the dialog is canceled. */
+  pickAndSendFiles(roomId: string): Promise<Transfer[]>;
+  sendFiles(roomId: string, paths: string[]): Promise<Transfer[]>;
+  cancelTransfer(roomId: string, id: string): Promise<void>;
+  /** Transfers of this run of the app, newest last. */
+  transfers(roomId: string): Promise<Transfer[]>;
+  openFile(path: string): Promise<void>;
+  showInFolder(path: string): Promise<void>;
+  getDownloadDir(): Promise<string>;
+  answerOffer(roomId: string, id: string, accept: boolean): Promise<void>;
+  /** Which room is in view ("" on home), so drops land in it. */
+  setActiveRoom(roomId: string): Promise<void>;
+  /** Subscribes to a backend event; returns the unsubscribe function. */
+  on<E extends EventName>(name: E, cb: (payload: Events[E]) => void): () => void;
+}
