@@ -9,9 +9,22 @@ BIN        := bin
 ADDR       ?= 127.0.0.1:8787
 SERVER_URL ?= http://$(ADDR)
 STATICCHECK_VERSION := v0.8.2
+NFPM_VERSION        := v2.45.2
+
+# The desktop app (Wails, no CLI needed): the UI is built into
+# frontend/dist, then embedded by a cgo build against WebKitGTK 4.1.
+APP_BIN   := build/bin/parley
+APP_TAGS  := desktop,production,webkit2_41
+PARLEY_VERSION ?= 0.1.0
 
 # Debian packages the tests need: a real OS keyring in a D-Bus session.
 APT_PACKAGES := gnome-keyring dbus libsecret-tools
+# ... the desktop app's build (installed with their Recommends: WebKit's codecs) ...
+APT_PACKAGES += libgtk-3-dev libwebkit2gtk-4.1-dev pkg-config build-essential
+# ... the real-window test (Xvfb, input, screenshots) and the UI's browser flows.
+APT_PACKAGES += xvfb xdotool imagemagick x11-apps chromium
+# ... and the GTK drag source that drops a file on the window (app/windowtest/testdata/dragsource.py).
+APT_PACKAGES += python3-gi gir1.2-gtk-3.0
 
 # The keyring recipe from shared/PLATFORM.md: a private session bus with an
 # unlocked gnome-keyring; dbus-run-session tears both down afterwards. The
@@ -23,7 +36,7 @@ XDG_DATA_HOME="$$tmp/data" XDG_RUNTIME_DIR="$$tmp/run" \
 dbus-run-session -- sh -c 'printf parley-test | gnome-keyring-daemon --unlock --components=secrets >/dev/null && $(1)'
 endef
 
-.PHONY: help deps build run test test-go lint fmt-check bench bench-go bench-signal clean
+.PHONY: help deps build build-cli build-app frontend test-frontend run package test test-go test-window lint fmt-check bench bench-go bench-signal bench-transfer clean
 
 help: ## List the targets.
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -38,24 +51,55 @@ deps: ## Install missing Debian packages (apt only when something is missing).
 	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q $$missing; \
 	fi
 	@command -v $(GO) >/dev/null || { echo "Go is required: https://go.dev/doc/install (Go 1.26)"; exit 1; }
+	@command -v npm >/dev/null || { echo "Node.js 20+ and npm are required for the UI: https://nodejs.org"; exit 1; }
 
-build: ## Build parley-signal and parley-cli into ./bin.
+build: build-cli build-app ## Build parley-signal and parley-cli into ./bin and the desktop app into build/bin/parley.
+
+build-cli:
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/parley-signal ./signaling/cmd/parley-signal
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/parley-cli ./app/cmd/parley-cli
 
-run: deps build ## Build and start a local signaling server (the desktop app joins it once it lands).
-	@echo "parley-signal on $(SERVER_URL). In another terminal try:"
-	@echo "  link=\$$($(BIN)/parley-cli --secret-store file --profile alice create --server $(SERVER_URL))"
-	@echo "  $(BIN)/parley-cli --secret-store file --profile alice chat \"\$$link\"   # and the same with --profile bob"
-	$(BIN)/parley-signal --addr $(ADDR)
+# The UI's packages, exactly as locked; reinstalled only when the lock file changes.
+frontend/node_modules/.parley-stamp: frontend/package-lock.json
+	cd frontend && npm ci --no-audit --no-fund
+	touch $@
 
-test: deps fmt-check ## Install what is missing and run every test.
+# The UI, built by Vite into frontend/dist.
+frontend: frontend/node_modules/.parley-stamp
+	cd frontend && npm run build
+
+# The UI's own tests: type check, vitest, then flows in Debian chromium
+# against the fake backend.
+test-frontend: frontend/node_modules/.parley-stamp
+	cd frontend && npm run check && npm test && npm run test:e2e
+
+build-app: frontend
+	$(GO) build -tags $(APP_TAGS) -trimpath -ldflags "-w -s" -o $(APP_BIN) .
+
+run: deps build ## Build, start parley-signal on 127.0.0.1:8787 and open the desktop app on it (ARGS=... for its flags).
+	@$(BIN)/parley-signal --addr $(ADDR) & sig=$$!; trap 'kill $$sig 2>/dev/null; wait $$sig 2>/dev/null' EXIT; \
+	echo "parley-signal on $(SERVER_URL) (pid $$sig). A second person: $(BIN)/parley-cli --secret-store file --profile bob chat LINK"; \
+	PARLEY_SERVER=$(SERVER_URL) $(APP_BIN) $(ARGS)
+
+package: build-app ## Build a .deb of the desktop app into build/bin (nfpm).
+	PARLEY_VERSION=$(PARLEY_VERSION) PARLEY_ARCH=$$($(GO) env GOARCH) \
+	  $(GO) run github.com/goreleaser/nfpm/v2/cmd/nfpm@$(NFPM_VERSION) package --config build/nfpm.yaml --packager deb --target build/bin/
+	@ls -l build/bin/*.deb
+
+test: deps fmt-check build-app ## Install what is missing, build the app and run every test (incl. the UI in chromium and the real window under Xvfb).
 	$(GO) vet ./...
-	$(call in_keyring_session,$(MAKE) --no-print-directory test-go)
+	$(MAKE) --no-print-directory test-frontend test-browser-real
+	$(call in_keyring_session,$(MAKE) --no-print-directory test-go test-window)
 
 # Runs inside the keyring session set up by `make test`.
 test-go:
 	$(GO) test -race -count=1 -timeout 20m ./...
+
+# The real-window end-to-end test: needs $(APP_BIN) (fails loudly without it).
+# SCREENSHOT=docs/screenshots/room.png also saves the window's picture there.
+test-window:
+	PARLEY_SCREENSHOT_OUT=$(if $(SCREENSHOT),$(abspath $(SCREENSHOT))) \
+	  $(GO) test -tags windowtest -count=1 -timeout 5m -v ./app/windowtest
 
 fmt-check:
 	@out="$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))"; \
@@ -65,7 +109,7 @@ lint: fmt-check ## gofmt, go vet and staticcheck.
 	$(GO) vet ./...
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
 
-bench: deps bench-go bench-signal ## Run the benchmarks (Go benchmarks, then whole-process load).
+bench: deps bench-go bench-signal bench-transfer ## Run the benchmarks (Go benchmarks, then whole-process signaling load and file transfer).
 
 bench-go:
 	$(call in_keyring_session,$(GO) test -run '^$$' -bench . -benchmem ./...)
@@ -73,5 +117,20 @@ bench-go:
 bench-signal:
 	./scripts/bench-signal.sh
 
+# 1 GiB between two parley-cli processes vs raw TCP in the same run (SIZE=bytes to change).
+bench-transfer:
+	./scripts/bench-transfer.sh
+
 clean: ## Remove build outputs.
 	rm -rf $(BIN) build/bin
+
+# The create/join/send flow against the real Go backend: `wails dev` in
+# browser mode (on a private Xvfb display) driven by Debian's chromium, a real
+# parley-signal, and parley-cli as the other person (frontend/e2e-real).
+# About 10 s warm; the first dev build (cgo, unoptimised) takes 1-3 min.
+WAILS_CLI ?= $(HOME)/go/bin/wails
+.PHONY: test-browser-real
+test-browser-real: deps build-cli frontend/node_modules/.parley-stamp ## The UI on the real Go backend (wails dev + chromium + parley-cli).
+	@test -x $(WAILS_CLI) || GOBIN=$(abspath $(dir $(WAILS_CLI))) $(GO) install github.com/wailsapp/wails/v2/cmd/wails@v2.15.0
+	@test -f frontend/dist/index.html || $(MAKE) --no-print-directory frontend
+	WAILS=$(WAILS_CLI) node frontend/e2e-real/run.mjs
