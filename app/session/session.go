@@ -588,7 +588,10 @@ func (s *Session) watchStates(ctx context.Context, run *peerRun) {
 func (s *Session) runPeer(ctx context.Context, run *peerRun) {
 	stream, err := run.pc.WaitVerified(ctx)
 	if err != nil {
-		if errors.Is(err, peer.ErrVerifyFailed) && s.current(run) {
+		// A failed verification ends the session even when the run was
+		// already replaced (the peer hanging up after its own failure
+		// often arrives first): someone may be in the middle.
+		if errors.Is(err, peer.ErrVerifyFailed) {
 			s.log.Warn("peer verification failed")
 			s.finish(&sigclient.Error{Code: CodeVerifyFailed, Reason: "the connection could not be verified with the room secret: someone may be in the middle"})
 		}
