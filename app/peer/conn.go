@@ -787,6 +787,12 @@ func (c *Conn) verify() {
 	s, err := c.exchangeTags(dc)
 	if err != nil {
 		c.log.Warn("peer: verification failed", "err", err)
+		if errors.Is(err, ErrVerifyFailed) {
+			// Report it now: a Close during the flush below (the peer
+			// hanging up after its own failure) must not turn a detected
+			// man in the middle into a plain "closed".
+			c.finish(nil, nil, err)
+		}
 		// Let our own tag reach the peer before tearing down, so it fails
 		// on the mismatch at once instead of waiting for its timeout.
 		flushDeadline := time.Now().Add(time.Second)
