@@ -79,6 +79,10 @@ build-app: frontend
 run: deps build ## Build, start parley-signal on 127.0.0.1:8787 and open the desktop app on it (ARGS=... for its flags).
 	@$(BIN)/parley-signal --addr $(ADDR) & sig=$$!; trap 'kill $$sig 2>/dev/null; wait $$sig 2>/dev/null' EXIT; \
 	echo "parley-signal on $(SERVER_URL) (pid $$sig). A second person: $(BIN)/parley-cli --secret-store file --profile bob chat LINK"; \
+	if [ -z "$$DBUS_SESSION_BUS_ADDRESS" ] && [ -z "$$PARLEY_SECRET_STORE" ]; then \
+	  echo "No desktop session (D-Bus) here, so no OS keyring: keeping this run's keys in a 0600 file (profile make-run)."; \
+	  export PARLEY_SECRET_STORE=file PARLEY_PROFILE=$${PARLEY_PROFILE:-make-run}; \
+	fi; \
 	PARLEY_SERVER=$(SERVER_URL) $(APP_BIN) $(ARGS)
 
 package: build-app ## Build a .deb of the desktop app into build/bin (nfpm).

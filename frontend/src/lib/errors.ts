@@ -81,7 +81,7 @@ const TEXT: Record<ErrorCode, { sentence: string; next: string }> = {
   },
   KEYRING_UNAVAILABLE: {
     sentence: 'The system keyring is locked or not available.',
-    next: 'Unlock your keyring (log in to the desktop session), then restart Parley.',
+    next: 'Unlock your keyring (log in to the desktop session, or install and start gnome-keyring), then restart Parley. Without a keyring, start it with --secret-store file.',
   },
   REPLACED: {
     sentence: 'This room was opened somewhere else, so this window let go of it.',
