@@ -66,6 +66,15 @@ func newMetrics(rooms func() int) *metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
+	// Export every known series from the start, so dashboards and alerts
+	// see 0 rather than "no data" before the first event.
+	for _, r := range []string{rejectBadRequest, rejectPeerOffline, rejectRateLimited, rejectTooLarge, rejectNotMember} {
+		m.rejected.WithLabelValues(r)
+	}
+	m.joins.WithLabelValues("ok")
+	for _, e := range []string{"create", "ws"} {
+		m.httpLimited.WithLabelValues(e)
+	}
 	return m
 }
 
