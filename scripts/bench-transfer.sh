@@ -3,14 +3,29 @@
 # parley-cli, then sends SIZE bytes (default 1 GiB) of random data from one
 # parley-cli process to another over loopback, and prints MB/s, MB per
 # CPU-second, peak RSS per side and raw TCP loopback MB/s for the same bytes
-# measured in the same run.
+# measured in the same run. It also builds croc (CROC_VERSION, from the Go
+# module proxy into the temporary directory; never vendored) and measures
+# croc send → receive through a local croc relay on 127.0.0.1 on the same
+# bytes, with the parley/croc ratio. If croc cannot be built, the table says
+# so and the parley figures are still printed.
 #
 # Usage: SIZE=$((1<<30)) scripts/bench-transfer.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SIZE=${SIZE:-1073741824}
+CROC_VERSION=${CROC_VERSION:-v10.7.0}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-go build -o "$work/parley-signal" ./signaling/cmd/parley-signal
-go build -o "$work/parley-cli" ./app/cmd/parley-cli
-go run ./scripts/transferbench --signal "$work/parley-signal" --cli "$work/parley-cli" --size "$SIZE"
+timeout 600 go build -o "$work/parley-signal" ./signaling/cmd/parley-signal
+timeout 600 go build -o "$work/parley-cli" ./app/cmd/parley-cli
+
+croc=(--croc "$work/croc")
+# Outside the module: GOFLAGS=-mod=mod so the repo's settings cannot apply.
+if ! (cd "$work" && GOBIN="$work" GOFLAGS=-mod=mod timeout 300 \
+	go install "github.com/schollz/croc/v10@$CROC_VERSION") >"$work/croc-build.log" 2>&1; then
+	why="go install github.com/schollz/croc/v10@$CROC_VERSION failed: $(tail -n 3 "$work/croc-build.log" | tr '\n' ' ')"
+	echo "bench-transfer: $why" >&2
+	croc=(--croc-unavailable "$why")
+fi
+
+go run ./scripts/transferbench --signal "$work/parley-signal" --cli "$work/parley-cli" "${croc[@]}" --size "$SIZE"

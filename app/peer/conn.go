@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"math/big"
 	"net"
+	"os"
 	"sync"
 	"time"
 
@@ -786,12 +787,10 @@ func (c *Conn) verify() {
 	}
 	s, err := c.exchangeTags(dc)
 	if err != nil {
-		c.log.Warn("peer: verification failed", "err", err)
 		if errors.Is(err, ErrVerifyFailed) {
-			// Report it now: a Close during the flush below (the peer
-			// hanging up after its own failure) must not turn a detected
-			// man in the middle into a plain "closed".
-			c.finish(nil, nil, err)
+			c.log.Warn("peer: verification failed", "err", err)
+		} else {
+			c.log.Debug("peer: tag exchange cut short", "err", err)
 		}
 		// Let our own tag reach the peer before tearing down, so it fails
 		// on the mismatch at once instead of waiting for its timeout.
@@ -805,9 +804,11 @@ func (c *Conn) verify() {
 		c.mu.Lock()
 		closing := c.closed
 		c.mu.Unlock()
-		if closing {
+		if closing && !errors.Is(err, ErrVerifyFailed) {
 			err = ErrClosed // our own Close cut the exchange short
 		}
+		// A detected mismatch stays VERIFY_FAILED even if Close came in
+		// meanwhile (Close waits for this goroutine before it finishes).
 		c.finish(nil, nil, err)
 		return
 	}
@@ -875,12 +876,18 @@ func (c *Conn) exchangeTags(dc *webrtc.DataChannel) (_ io.ReadWriteCloser, err e
 		return nil, fmt.Errorf("peer: set verify deadline: %w", err)
 	}
 	if _, err := raw.Write(tagFrame(ours)); err != nil {
-		return nil, fmt.Errorf("%w: send tag: %v", ErrVerifyFailed, err)
+		// The channel died under us: a broken connection, not a proof
+		// of anyone in the middle.
+		return nil, fmt.Errorf("%w: send tag: %v", ErrConnectionFailed, err)
 	}
 	buf := make([]byte, 2*tagFrameLen) // room to notice an oversized frame
 	n, err := raw.Read(buf)
 	if err != nil {
-		return nil, fmt.Errorf("%w: no tag from peer within %s: %v", ErrVerifyFailed, c.cfg.VerifyTimeout, err)
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return nil, fmt.Errorf("%w: no tag from peer within %s", ErrVerifyFailed, c.cfg.VerifyTimeout)
+		}
+		// EOF, abort, closed: the peer hung up or restarted mid-exchange.
+		return nil, fmt.Errorf("%w: reading the peer's tag: %v", ErrConnectionFailed, err)
 	}
 	if err := checkTagFrame(buf[:n], want); err != nil {
 		return nil, err

@@ -110,6 +110,19 @@ func (s *Session) filesConn() (*transfer.Conn, <-chan struct{}) {
 	return s.files, s.filesChanged
 }
 
+// setFilesConnFor installs tc (or clears it, with nil) for run, only while
+// run is the current connection. It reports whether it did.
+func (s *Session) setFilesConnFor(run *peerRun, tc *transfer.Conn) bool {
+	s.mu.Lock()
+	current := s.conn == run && !s.closing
+	s.mu.Unlock()
+	if !current {
+		return false
+	}
+	s.setFilesConn(tc)
+	return true
+}
+
 // setFilesConn swaps the transfer connection and wakes SendFile waiters.
 func (s *Session) setFilesConn(tc *transfer.Conn) {
 	s.mu.Lock()

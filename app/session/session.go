@@ -118,6 +118,7 @@ type Session struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
+	startMu sync.Mutex // serializes startPeer
 	mu      sync.Mutex
 	peerKey ed25519.PublicKey
 	ice     []protocol.ICEServer
@@ -470,8 +471,12 @@ func (s *Session) onSignal(sg protocol.Signal) {
 	}
 }
 
-// startPeer replaces the current peer connection with a new one.
+// startPeer replaces the current peer connection with a new one. Calls
+// are serialized (the signal loop and a failed path's retry may race), so
+// two new connections never overwrite each other.
 func (s *Session) startPeer() {
+	s.startMu.Lock()
+	defer s.startMu.Unlock()
 	s.stopPeer()
 	s.mu.Lock()
 	if s.closing || s.peerKey == nil {
@@ -515,8 +520,13 @@ func (s *Session) startPeer() {
 		_ = pc.Close()
 		return
 	}
+	old := s.conn
 	s.conn = run
 	s.mu.Unlock()
+	if old != nil { // not expected while startMu is held; never leak one
+		old.cancel()
+		_ = old.pc.Close()
+	}
 	s.setStatus(StatusConnecting, "")
 	s.wg.Add(2)
 	go func() {
@@ -568,7 +578,9 @@ func (s *Session) watchStates(ctx context.Context, run *peerRun) {
 				s.setStatus(StatusReconnecting, "")
 				// The path is gone for good; negotiate a new one unless
 				// the peer left (then we wait for it to come back).
+				s.wg.Add(1)
 				go func() {
+					defer s.wg.Done()
 					select {
 					case <-time.After(time.Second):
 					case <-ctx.Done():
@@ -597,17 +609,25 @@ func (s *Session) runPeer(ctx context.Context, run *peerRun) {
 		}
 		return
 	}
-	if !s.current(run) {
+	c := chat.NewConn(stream, &chatHandler{s: s, run: run}, s.log)
+	// Install the chat only if this run is still the current one, in the
+	// same critical section as the check: a run replaced or stopped in
+	// between must not put a dead connection in place of a live one.
+	s.mu.Lock()
+	if s.conn != run || s.closing {
+		s.mu.Unlock()
 		_ = stream.Close()
 		return
 	}
-	c := chat.NewConn(stream, &chatHandler{s: s, run: run}, s.log)
-	s.mu.Lock()
 	s.chat = c
 	s.mu.Unlock()
-	s.setFilesConn(s.startFiles(ctx, run))
+	if tc := s.startFiles(ctx, run); !s.setFilesConnFor(run, tc) && tc != nil {
+		_ = tc.Close()
+	}
 	run.established.Store(true)
-	s.setStatus(StatusVerified, run.pc.Route())
+	if s.current(run) {
+		s.setStatus(StatusVerified, run.pc.Route())
+	}
 	s.resendUnacked(c)
 	err = c.Run(ctx)
 	s.mu.Lock()
@@ -617,7 +637,7 @@ func (s *Session) runPeer(ctx context.Context, run *peerRun) {
 	}
 	s.mu.Unlock()
 	if mine {
-		s.setFilesConn(nil)
+		s.setFilesConnFor(run, nil)
 	}
 	if err != nil && ctx.Err() == nil {
 		s.log.Debug("chat ended", "err", err)

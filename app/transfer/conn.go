@@ -13,6 +13,10 @@ import (
 // DefaultAutoAcceptMax is the largest offer accepted without asking.
 const DefaultAutoAcceptMax = 200 << 20
 
+// MaxIncoming bounds the files received at once over one connection;
+// further offers are declined until one finishes.
+const MaxIncoming = 8
+
 var (
 	// ErrDeclined is returned by Send when the receiver refused the file.
 	ErrDeclined = errors.New("transfer: the peer declined the file")

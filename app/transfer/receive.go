@@ -60,6 +60,14 @@ func (c *Conn) handleOffer(ctx context.Context, f frame) {
 		c.log.Warn("transfer: duplicate offer ignored", "id", f.ID)
 		return
 	}
+	if len(c.in) >= MaxIncoming {
+		// Each incoming file holds a descriptor and disk space: a peer
+		// flooding offers gets declines, not our resources.
+		c.mu.Unlock()
+		c.log.Warn("transfer: too many incoming files at once; declining", "id", f.ID)
+		c.queue(frame{Type: typeDecline, ID: f.ID})
+		return
+	}
 	c.in[f.ID] = in
 	c.mu.Unlock()
 	c.wg.Add(1)
@@ -131,7 +139,7 @@ func (c *Conn) ask(ctx context.Context, in *incoming) bool {
 		c.log.Warn("transfer: no download folder configured; declining")
 		return false
 	}
-	if c.cfg.AutoAcceptMax >= 0 && in.offer.Size <= c.cfg.AutoAcceptMax {
+	if c.cfg.AutoAcceptMax >= 0 && c.incomingBytes() <= c.cfg.AutoAcceptMax {
 		return true
 	}
 	if c.cfg.Ask == nil {
@@ -148,6 +156,19 @@ func (c *Conn) ask(ctx context.Context, in *incoming) bool {
 	case <-in.aborted:
 		return false
 	}
+}
+
+// incomingBytes is the total size of the incoming transfers not yet
+// finished (this offer included): the auto-accept limit bounds what a peer
+// can put on our disk without asking, whether in one file or in many.
+func (c *Conn) incomingBytes() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var n int64
+	for _, in := range c.in {
+		n += in.offer.Size
+	}
+	return n
 }
 
 // sidecar content: magic line, then hex sha256 and decimal size.

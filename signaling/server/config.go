@@ -47,7 +47,7 @@ type Config struct {
 	RateJoins int
 	// MessageRate and MessageBurst limit the messages one connection may
 	// send (per second and burst). Exceeding it closes the connection with
-	// RATE_LIMITED. Defaults 50 and 200.
+	// RATE_LIMITED. Defaults 50 and 48 (the burst stays below SendQueue).
 	MessageRate  float64
 	MessageBurst int
 	// MaxBadFrames is how many invalid frames a connection may send before
@@ -76,7 +76,7 @@ func DefaultConfig() Config {
 		RateRooms:         30,
 		RateJoins:         120,
 		MessageRate:       50,
-		MessageBurst:      200,
+		MessageBurst:      48, // below SendQueue (64): a burst cannot overflow the other side's queue
 		MaxBadFrames:      10,
 	}
 }
