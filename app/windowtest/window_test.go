@@ -316,8 +316,9 @@ func TestWindowSendsToCLI(t *testing.T) {
 		t.Fatal("parley-cli receive did not exit after its message and file")
 	}
 
-	// The screen shows the app, not a blank or a single colour.
-	time.Sleep(500 * time.Millisecond)
+	// The screen shows the app, not a blank or a single colour. (The wait
+	// also lets the drop hint, shown for 1.8 s, fade from the picture.)
+	time.Sleep(2500 * time.Millisecond)
 	shot := filepath.Join(t.TempDir(), "shot.png")
 	run(t, display, importBin, "-window", "root", shot)
 	colours, err := strconv.Atoi(run(t, nil, convert, shot, "-format", "%k", "info:"))
