@@ -135,12 +135,10 @@ type Session struct {
 	emitMu       sync.RWMutex
 	eventsClosed bool
 	finalErr     error
-	generation   int
 }
 
 // peerRun is one peer connection attempt and what runs on it.
 type peerRun struct {
-	gen    int
 	pc     *peer.Conn
 	cancel context.CancelFunc
 	// lastRemoteSession is the peer's session id on the newest description
@@ -443,25 +441,15 @@ func (s *Session) onSignal(sg protocol.Signal) {
 	run := s.conn
 	s.mu.Unlock()
 	isOffer := sg.Description != nil && sg.Description.Type == "offer"
-	if isOffer && run != nil && run.established.Load() && sg.Session != run.lastRemoteSession {
-		// An offer from a new remote session after we were connected: the
-		// peer started over (its path failed), so follow it.
-		s.startPeer()
-		s.mu.Lock()
-		run = s.conn
-		s.mu.Unlock()
+	// An offer with nothing running, or from a new remote session after we
+	// were connected (the peer started over because its path failed):
+	// answer it on a fresh connection. Anything else without a connection
+	// is a leftover of one that is gone.
+	if isOffer && (run == nil || run.established.Load() && sg.Session != run.lastRemoteSession) {
+		run = s.startPeer()
 	}
 	if run == nil {
-		if !isOffer {
-			return // a leftover of a connection that is gone
-		}
-		s.startPeer()
-		s.mu.Lock()
-		run = s.conn
-		s.mu.Unlock()
-		if run == nil {
-			return
-		}
+		return
 	}
 	if sg.Description != nil {
 		run.lastRemoteSession = sg.Session
@@ -473,18 +461,18 @@ func (s *Session) onSignal(sg protocol.Signal) {
 
 // startPeer replaces the current peer connection with a new one. Calls
 // are serialized (the signal loop and a failed path's retry may race), so
-// two new connections never overwrite each other.
-func (s *Session) startPeer() {
+// two new connections never overwrite each other. It returns the new run,
+// or nil when none could be started (closing, peer unknown, or an error
+// that ended the session).
+func (s *Session) startPeer() *peerRun {
 	s.startMu.Lock()
 	defer s.startMu.Unlock()
 	s.stopPeer()
 	s.mu.Lock()
 	if s.closing || s.peerKey == nil {
 		s.mu.Unlock()
-		return
+		return nil
 	}
-	s.generation++
-	gen := s.generation
 	peerKey := s.peerKey
 	ice := s.ice
 	s.mu.Unlock()
@@ -509,16 +497,16 @@ func (s *Session) startPeer() {
 	if err != nil {
 		s.log.Error("create peer connection", "err", err)
 		s.finish(fmt.Errorf("create peer connection: %w", err))
-		return
+		return nil
 	}
 	ctx, cancel := context.WithCancel(s.ctx)
-	run := &peerRun{gen: gen, pc: pc, cancel: cancel}
+	run := &peerRun{pc: pc, cancel: cancel}
 	s.mu.Lock()
 	if s.closing {
 		s.mu.Unlock()
 		cancel()
 		_ = pc.Close()
-		return
+		return nil
 	}
 	old := s.conn
 	s.conn = run
@@ -537,6 +525,7 @@ func (s *Session) startPeer() {
 		defer s.wg.Done()
 		s.runPeer(ctx, run)
 	}()
+	return run
 }
 
 // stopPeer closes the current peer connection, if any.
