@@ -165,9 +165,11 @@ func (a *App) pump(r *openRoom) {
 			a.mu.Unlock()
 			a.emit(EventRoomStatus, StatusEvent{RoomID: id, Status: string(e.Status), Route: string(e.Route)})
 		case session.MessageReceived:
+			// Notify first: once the UI has the message, everything the
+			// app does for it has happened (tests rely on that order).
+			a.notifyMessage(id)
 			a.emit(EventRoomMessage, MessageEvent{RoomID: id, Message: messageOf(e.Message)})
 			a.emit(EventRoomsChanged, Empty{})
-			a.notifyMessage(id)
 		case session.Delivered:
 			a.emit(EventRoomDelivered, DeliveredEvent{RoomID: id, ID: e.ID})
 		case session.PeerTyping:
