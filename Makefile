@@ -25,6 +25,9 @@ APT_PACKAGES += libgtk-3-dev libwebkit2gtk-4.1-dev pkg-config build-essential
 APT_PACKAGES += xvfb xdotool imagemagick x11-apps chromium
 # ... and the GTK drag source that drops a file on the window (app/windowtest/testdata/dragsource.py).
 APT_PACKAGES += python3-gi gir1.2-gtk-3.0
+# ... the multi-node signaling tests (a real Redis), the NAT test (namespaces,
+# veth, masquerade) and calls (VP8 via libvpx).
+APT_PACKAGES += redis-server iproute2 iptables libvpx-dev
 
 # The keyring recipe from shared/PLATFORM.md: a private session bus with an
 # unlocked gnome-keyring; dbus-run-session tears both down afterwards. The
@@ -36,7 +39,7 @@ XDG_DATA_HOME="$$tmp/data" XDG_RUNTIME_DIR="$$tmp/run" \
 dbus-run-session -- sh -c 'printf parley-test | gnome-keyring-daemon --unlock --components=secrets >/dev/null && $(1)'
 endef
 
-.PHONY: help deps build build-cli build-app frontend test-frontend run package test test-go test-window lint fmt-check bench bench-go bench-signal bench-transfer clean
+.PHONY: help deps build build-cli build-app frontend test-frontend run package test test-go test-window test-nat lint fmt-check bench bench-go bench-signal bench-transfer clean
 
 help: ## List the targets.
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -94,6 +97,7 @@ test: deps fmt-check build-app ## Install what is missing, build the app and run
 	$(GO) vet ./...
 	$(MAKE) --no-print-directory test-frontend test-browser-real
 	$(call in_keyring_session,$(MAKE) --no-print-directory test-go test-window)
+	$(MAKE) --no-print-directory test-nat
 
 # Runs inside the keyring session set up by `make test`.
 test-go:
@@ -104,6 +108,13 @@ test-go:
 test-window:
 	PARLEY_SCREENSHOT_OUT=$(if $(SCREENSHOT),$(abspath $(SCREENSHOT))) \
 	  $(GO) test -tags windowtest -count=1 -timeout 5m -v ./app/windowtest
+
+# Two peers behind separate NATs in network namespaces, the server on the
+# "public" side: direct, relayed, and after a link drop. Needs root (ip netns,
+# iptables), which `make test` has on a clean machine and in CI.
+test-nat:
+	@[ "$$(id -u)" = 0 ] || { echo "test-nat needs root (network namespaces); run: sudo make test-nat"; exit 1; }
+	$(GO) test -tags nattest -count=1 -timeout 10m -v ./app/nattest
 
 fmt-check:
 	@out="$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))"; \

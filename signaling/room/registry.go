@@ -150,6 +150,14 @@ type Store interface {
 	// Destroy ends the room for good: every connected participant is
 	// closed with protocol.CodeRoomDestroyed and a tombstone remains.
 	Destroy(ctx context.Context, id string, by Conn) error
+	// Restore brings back a room the store lost (a restarted server with
+	// in-memory state), from a room ticket the server has verified: info
+	// carries the room's id, creation time and self-destruct time as they
+	// were. A live room is returned unchanged; a tombstone gives
+	// ErrDestroyed or ErrExpired; a self-destruct time already past gives
+	// ErrExpired; a full store gives ErrTooManyRooms. Nobody has joined a
+	// restored room yet, so the first two keys to join own it.
+	Restore(ctx context.Context, info Info) (Info, error)
 	// Len returns the number of live rooms.
 	Len() int
 	// Close stops the store's timers. Rooms are not destroyed.
@@ -268,6 +276,36 @@ func (g *Registry) Create(_ context.Context, selfDestruct time.Duration) (Info, 
 		r.destructTimer = g.clock.AfterFunc(selfDestruct, func() { g.onDestructTimer(r) })
 	}
 	g.rooms[id] = r
+	g.armIdle(r, now)
+	return r.info(), nil
+}
+
+// Restore implements Store.
+func (g *Registry) Restore(_ context.Context, info Info) (Info, error) {
+	if len(info.ID) != g.cfg.IDLength || info.CreatedAt.IsZero() {
+		return Info{}, fmt.Errorf("restore room: bad id or creation time: %w", ErrNotFound)
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	r, err := g.live(info.ID)
+	if err == nil {
+		return r.info(), nil
+	}
+	if !errors.Is(err, ErrNotFound) {
+		return Info{}, err
+	}
+	now := g.clock.Now()
+	if !info.ExpiresAt.IsZero() && !now.Before(info.ExpiresAt) {
+		return Info{}, ErrExpired
+	}
+	if len(g.rooms) >= g.cfg.MaxRooms {
+		return Info{}, fmt.Errorf("restore room: %w", ErrTooManyRooms)
+	}
+	r = &room{id: info.ID, createdAt: info.CreatedAt, expiresAt: info.ExpiresAt}
+	if !r.expiresAt.IsZero() {
+		r.destructTimer = g.clock.AfterFunc(r.expiresAt.Sub(now), func() { g.onDestructTimer(r) })
+	}
+	g.rooms[r.id] = r
 	g.armIdle(r, now)
 	return r.info(), nil
 }

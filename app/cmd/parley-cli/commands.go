@@ -244,6 +244,7 @@ func (e *cliEnv) joinRoom(ctx context.Context, rawLink, downloadDir string) (*pr
 		History:      p.History,
 		Logger:       p.logger,
 		LoopbackOnly: envOr("PARLEY_ICE_LOOPBACK", "") == "1",
+		RelayOnly:    e.relayOnly,
 		DownloadDir:  downloadDir,
 		// A headless receiver has no one to ask: --out means "accept".
 		AskLargeFile: func(transfer.Offer) bool { return downloadDir != "" },

@@ -20,6 +20,7 @@ type cliEnv struct {
 	dataDir     string
 	secretStore string
 	logLevel    string
+	relayOnly   bool
 }
 
 // globalFlags registers the global options on fs, so they are accepted
@@ -30,6 +31,7 @@ func (e *cliEnv) globalFlags(fs *flag.FlagSet) {
 	fs.StringVar(&e.dataDir, "data-dir", keep(e.dataDir, envOr("PARLEY_DATA_DIR", "")), "where history lives (env PARLEY_DATA_DIR; default "+prof.DefaultDataDir()+")")
 	fs.StringVar(&e.secretStore, "secret-store", keep(e.secretStore, envOr("PARLEY_SECRET_STORE", "keyring")), "keyring (OS keyring) or file (a 0600 file in the data dir, for headless servers) (env PARLEY_SECRET_STORE)")
 	fs.StringVar(&e.logLevel, "log-level", keep(e.logLevel, envOr("PARLEY_LOG_LEVEL", "warn")), "debug, info, warn or error (env PARLEY_LOG_LEVEL)")
+	fs.BoolVar(&e.relayOnly, "relay-only", e.relayOnly || envOr("PARLEY_RELAY_ONLY", "") == "1", "connect only through the server's TURN relay (hides your IP address from the peer) (env PARLEY_RELAY_ONLY=1)")
 }
 
 // keep returns cur unless it is empty.

@@ -57,6 +57,12 @@ type options struct {
 	turnCredential string
 	turnSecret     string
 	turnTTL        time.Duration
+	turnListen     string
+	turnPublicIP   string
+	turnRealm      string
+	turnRelayPorts string
+	redisURL       string
+	stateDir       string
 	logLevel       string
 	logFormat      string
 	shutdownWait   time.Duration
@@ -92,6 +98,12 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	fs.StringVar(&o.turnCredential, "turn-credential", "", "fixed TURN password (prefer --turn-secret)")
 	fs.StringVar(&o.turnSecret, "turn-secret", "", "shared secret for short-lived TURN REST credentials (coturn use-auth-secret / static-auth-secret)")
 	fs.DurationVar(&o.turnTTL, "turn-ttl", def.TURNCredentialTTL, "lifetime of TURN credentials minted with --turn-secret")
+	fs.StringVar(&o.turnListen, "turn-listen", "", "run the embedded TURN/STUN server on this UDP and TCP `host:port` (e.g. 0.0.0.0:3478); clients get short-lived credentials for it")
+	fs.StringVar(&o.turnPublicIP, "turn-public-ip", "", "the `IP` clients reach the embedded TURN server at, and that relayed addresses are announced with (required with --turn-listen)")
+	fs.StringVar(&o.turnRealm, "turn-realm", "parley", "TURN `realm` of the embedded server")
+	fs.StringVar(&o.turnRelayPorts, "turn-relay-ports", "49152-65535", "UDP `range` (low-high) the embedded TURN server allocates relayed addresses from")
+	fs.StringVar(&o.redisURL, "redis", "", "share rooms between several nodes through Redis at this `URL` (redis://host:port/db); default keeps rooms in memory")
+	fs.StringVar(&o.stateDir, "state-dir", "", "`directory` for the key that signs room tickets, so rooms survive a restart (systemd: $STATE_DIRECTORY); empty keeps the key in memory")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&o.logFormat, "log-format", "text", "log format on stderr: text or json")
 	fs.DurationVar(&o.shutdownWait, "shutdown-timeout", 10*time.Second, "how long a graceful shutdown may take before connections are cut")
@@ -259,8 +271,18 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 }
 
 func serve(ctx context.Context, o options, cfg server.Config, log *slog.Logger) error {
-	reg := room.NewRegistry(room.SystemClock(), room.Config{IdleTTL: o.idleTTL, MaxRooms: o.maxRooms})
+	reg, err := openStore(ctx, o, log)
+	if err != nil {
+		return err
+	}
 	defer reg.Close()
+	if o.turnListen != "" {
+		turnSrv, err := startTURN(o, &cfg, log)
+		if err != nil {
+			return err
+		}
+		defer turnSrv.Close()
+	}
 	srv := server.New(cfg, reg, log)
 
 	ln, err := net.Listen("tcp", o.addr)
