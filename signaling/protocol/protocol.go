@@ -23,6 +23,8 @@ const (
 	MaxSelfDestructSeconds = 604800
 	// NonceSize is the size in bytes of the server's join challenge.
 	NonceSize = 32
+	// MaxTicketLength caps a room ticket on the wire.
+	MaxTicketLength = 128
 	// DefaultMaxMessageBytes is the default cap on one WebSocket message.
 	// SDP fits comfortably; file contents never travel through signaling.
 	DefaultMaxMessageBytes = 64 << 10
@@ -140,6 +142,13 @@ type Message struct {
 	// Signature is Ed25519(JoinSigningBytes(roomId, nonce)), base64url without padding.
 	Signature string `json:"signature,omitempty"`
 
+	// Ticket (joined: server → client; join: client → server) is the
+	// server's signed statement that the room exists, with its creation
+	// and self-destruct times. A client keeps the newest one and sends it
+	// with every join, so a server that lost the room (a restart without
+	// shared state) can bring it back instead of answering ROOM_NOT_FOUND.
+	// It is opaque to clients.
+	Ticket string `json:"ticket,omitempty"`
 	// joined (server → client).
 	ICEServers []ICEServer `json:"iceServers,omitempty"`
 	ExpiresAt  *int64      `json:"expiresAt,omitempty"`

@@ -17,6 +17,9 @@ type Config struct {
 	// every ICE server with a turn: or turns: URL and no fixed username,
 	// as coturn's use-auth-secret and pion/turn's REST handler expect.
 	TURNSecret string
+	// TicketKey signs room tickets (TicketKeySize bytes). Without one, New
+	// draws a random key: tickets then work only until the process ends.
+	TicketKey []byte
 	// TURNCredentialTTL is the lifetime of minted TURN credentials.
 	// Default 12h.
 	TURNCredentialTTL time.Duration

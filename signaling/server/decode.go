@@ -59,6 +59,9 @@ func DecodeClientMessage(data []byte, maxBytes int) (protocol.Message, error) {
 		if s, err := b64.DecodeString(m.Signature); err != nil || len(s) != ed25519.SignatureSize {
 			return m, &FrameError{Code: protocol.CodeUnauthorized, Reason: "malformed signature"}
 		}
+		if len(m.Ticket) > protocol.MaxTicketLength {
+			return m, badFrame("ticket too long")
+		}
 	case protocol.TypeSignal:
 		if err := validateSignal(m.Signal); err != nil {
 			return m, err

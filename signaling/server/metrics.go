@@ -27,6 +27,7 @@ type metrics struct {
 	rejected     *prometheus.CounterVec
 	roomsCreated prometheus.Counter
 	httpLimited  *prometheus.CounterVec
+	restores     *prometheus.CounterVec
 }
 
 func newMetrics(rooms func() int) *metrics {
@@ -56,9 +57,13 @@ func newMetrics(rooms func() int) *metrics {
 			Name: "parley_signal_rate_limited_total",
 			Help: "Requests refused by the per-IP rate limits, by endpoint.",
 		}, []string{"endpoint"}),
+		restores: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "parley_signal_rooms_restored_total",
+			Help: "Rooms brought back from a room ticket after the server lost them (a restart), by result: ok, bad_ticket or the error code.",
+		}, []string{"result"}),
 	}
 	m.reg.MustRegister(
-		m.connections, m.joins, m.relayed, m.rejected, m.roomsCreated, m.httpLimited,
+		m.connections, m.joins, m.relayed, m.rejected, m.roomsCreated, m.httpLimited, m.restores,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "parley_signal_rooms",
 			Help: "Live rooms.",
@@ -72,6 +77,7 @@ func newMetrics(rooms func() int) *metrics {
 		m.rejected.WithLabelValues(r)
 	}
 	m.joins.WithLabelValues("ok")
+	m.restores.WithLabelValues("ok")
 	for _, e := range []string{"create", "ws"} {
 		m.httpLimited.WithLabelValues(e)
 	}

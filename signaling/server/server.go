@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"log/slog"
@@ -44,6 +45,10 @@ func New(cfg Config, rooms room.Store, logger *slog.Logger) *Server {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	cfg = cfg.withDefaults()
+	if len(cfg.TicketKey) == 0 {
+		cfg.TicketKey = make([]byte, TicketKeySize)
+		_, _ = rand.Read(cfg.TicketKey) // crypto/rand.Read never fails on supported platforms
+	}
 	s := &Server{
 		cfg:     cfg,
 		rooms:   rooms,

@@ -57,6 +57,7 @@ func (c *conn) Joined(res room.JoinResult) {
 	c.Send(protocol.Message{
 		Type:       protocol.TypeJoined,
 		RoomID:     res.Room.ID,
+		Ticket:     mintTicket(c.s.cfg.TicketKey, res.Room),
 		ICEServers: c.s.iceServers(time.Now()),
 		ExpiresAt:  millis(res.Room.ExpiresAt),
 		Peer:       res.Peer,
@@ -406,6 +407,12 @@ func (c *conn) join(ctx context.Context, nonce []byte) bool {
 	}
 	c.logRoom, c.logKey = shortHash(m.RoomID), shortHash(key)
 	res, err := s.rooms.Join(ctx, m.RoomID, key, c)
+	if errors.Is(err, room.ErrNotFound) && m.Ticket != "" {
+		err = s.restore(ctx, m.RoomID, m.Ticket)
+		if err == nil {
+			res, err = s.rooms.Join(ctx, m.RoomID, key, c)
+		}
+	}
 	if err != nil {
 		code := room.Code(err)
 		if code == protocol.CodeInternal {
@@ -418,6 +425,25 @@ func (c *conn) join(ctx context.Context, nonce []byte) bool {
 	s.metrics.joins.WithLabelValues("ok").Inc()
 	s.log.Debug("joined", "room", c.logRoom, "key", c.logKey, "rejoin", res.Rejoin, "peerOnline", res.PeerOnline)
 	return true
+}
+
+// restore brings back a room this server lost, from a ticket it signed.
+// It returns room.ErrNotFound for a bad ticket, so a forged or foreign
+// ticket looks exactly like an unknown room.
+func (s *Server) restore(ctx context.Context, id, ticket string) error {
+	info, err := parseTicket(s.cfg.TicketKey, id, ticket)
+	if err != nil {
+		s.metrics.restores.WithLabelValues("bad_ticket").Inc()
+		return room.ErrNotFound
+	}
+	got, err := s.rooms.Restore(ctx, info)
+	if err != nil {
+		s.metrics.restores.WithLabelValues(strings.ToLower(room.Code(err))).Inc()
+		return err
+	}
+	s.metrics.restores.WithLabelValues("ok").Inc()
+	s.log.Info("room restored from ticket", "room", shortHash(id), "selfDestruct", !got.ExpiresAt.IsZero())
+	return nil
 }
 
 // drain reads (and ignores) until the connection ends, so the close

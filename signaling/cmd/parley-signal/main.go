@@ -1,7 +1,8 @@
 // Command parley-signal is Parley's self-hostable signaling server: it
 // creates rooms, admits the two participants of each room and relays their
-// WebRTC signaling messages. It keeps everything in memory and writes
-// nothing to disk.
+// WebRTC signaling messages. It keeps rooms in memory (or in Redis with
+// --redis); the only thing it may write to disk is the key that signs room
+// tickets, in --state-dir.
 //
 // Every flag also reads an environment variable, PARLEY_SIGNAL_ followed by
 // the flag name in upper case with dashes as underscores (--rate-rooms →
@@ -276,6 +277,9 @@ func serve(ctx context.Context, o options, cfg server.Config, log *slog.Logger) 
 		return err
 	}
 	defer reg.Close()
+	if cfg.TicketKey, err = ticketKey(ctx, o, reg, log); err != nil {
+		return err
+	}
 	if o.turnListen != "" {
 		turnSrv, err := startTURN(o, &cfg, log)
 		if err != nil {
