@@ -54,6 +54,9 @@ type Room struct {
 	// PeerKey is the other participant's Ed25519 public key (32 bytes) once
 	// known, nil before.
 	PeerKey []byte
+	// Ticket is the signaling server's newest room ticket (opaque), sent
+	// with every join so a restarted server can bring the room back.
+	Ticket string
 }
 
 // Message is one chat message.
@@ -222,6 +225,7 @@ type roomSecrets struct {
 	Name    string `json:"name,omitempty"`
 	Preview string `json:"preview,omitempty"`
 	PeerKey []byte `json:"peerKey,omitempty"`
+	Ticket  string `json:"ticket,omitempty"`
 }
 
 // msgRecord is a message on disk; only the text is sealed.
@@ -243,7 +247,7 @@ func shortID(id string) string {
 }
 
 func (s *Store) encodeRoom(r Room) ([]byte, error) {
-	plain, err := json.Marshal(roomSecrets{Server: r.Server, Link: r.Link, Name: r.Name, Preview: r.LastPreview, PeerKey: r.PeerKey})
+	plain, err := json.Marshal(roomSecrets{Server: r.Server, Link: r.Link, Name: r.Name, Preview: r.LastPreview, PeerKey: r.PeerKey, Ticket: r.Ticket})
 	if err != nil {
 		return nil, err
 	}
@@ -270,7 +274,7 @@ func (s *Store) decodeRoom(id string, b []byte) (Room, error) {
 	return Room{
 		ID: id, Server: sec.Server, Link: sec.Link, Name: sec.Name,
 		CreatedAt: rec.CreatedAt, LastActive: rec.LastActive, LastPreview: sec.Preview,
-		ExpiresAt: rec.ExpiresAt, PeerKey: sec.PeerKey,
+		ExpiresAt: rec.ExpiresAt, PeerKey: sec.PeerKey, Ticket: sec.Ticket,
 	}, nil
 }
 
@@ -325,6 +329,7 @@ func checkRoom(r Room) error {
 		{"link", r.Link, MaxLinkBytes},
 		{"name", r.Name, MaxNameBytes},
 		{"preview", r.LastPreview, MaxTextBytes},
+		{"ticket", r.Ticket, MaxLinkBytes},
 	} {
 		if err := checkText(f.name, f.value, f.max); err != nil {
 			return err

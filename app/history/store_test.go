@@ -105,7 +105,7 @@ func TestRooms(t *testing.T) {
 	exp := base.Add(time.Hour)
 	peer := bytes.Repeat([]byte{7}, 32)
 	a := testRoom("room-a", base.Add(1*time.Minute))
-	a.Name, a.ExpiresAt, a.PeerKey, a.LastPreview = "Alice", &exp, peer, "hi"
+	a.Name, a.ExpiresAt, a.PeerKey, a.LastPreview, a.Ticket = "Alice", &exp, peer, "hi", "AQID-ticket"
 	b := testRoom("room-b", base.Add(3*time.Minute))
 	c := testRoom("room-c", base.Add(2*time.Minute))
 	for _, r := range []Room{a, b, c} {
@@ -118,7 +118,7 @@ func TestRooms(t *testing.T) {
 	}
 	if got.Name != "Alice" || got.Link != a.Link || got.Server != a.Server || got.LastPreview != "hi" ||
 		!got.CreatedAt.Equal(base) || !got.LastActive.Equal(a.LastActive) ||
-		got.ExpiresAt == nil || !got.ExpiresAt.Equal(exp) || !bytes.Equal(got.PeerKey, peer) {
+		got.ExpiresAt == nil || !got.ExpiresAt.Equal(exp) || !bytes.Equal(got.PeerKey, peer) || got.Ticket != "AQID-ticket" {
 		t.Fatalf("Room round trip: got %+v, want %+v", got, a)
 	}
 	if _, ok, err := s.Room("nope"); ok || err != nil {

@@ -159,12 +159,19 @@ func Join(ctx context.Context, cfg Config) (*Session, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	// A room ticket from an earlier visit lets a restarted server bring the
+	// room back instead of saying ROOM_NOT_FOUND.
+	var ticket string
+	if r, ok, err := cfg.History.Room(cfg.Link.RoomID); err == nil && ok {
+		ticket = r.Ticket
+	}
 	sig, err := sigclient.Dial(ctx, sigclient.Config{
 		ServerURL: cfg.Link.Server,
 		RoomID:    cfg.Link.RoomID,
 		Key:       cfg.Identity.PrivateKey(),
 		Logger:    log,
 		Reconnect: true,
+		Ticket:    ticket,
 	})
 	if err != nil {
 		return nil, err
@@ -413,7 +420,17 @@ func (s *Session) onJoined(e sigclient.Joined) {
 	if e.Peer != nil {
 		s.rememberPeer(e.Peer)
 	}
+	if e.Ticket != "" {
+		s.rememberTicket(e.Ticket)
+	}
 	if e.PeerOnline && e.Peer != nil {
+		// Back on the signaling server (it restarted, or our link to it
+		// flapped) while the peer-to-peer connection is fine: keep it.
+		// If the peer's side is in fact gone, its new offer or our ICE
+		// failure starts a fresh one.
+		if e.Reconnected && s.liveRun() {
+			return
+		}
 		s.startPeer()
 		return
 	}
@@ -426,9 +443,17 @@ func (s *Session) onPeerEvent(e sigclient.PeerEvent) {
 	switch e.Event {
 	case protocol.PeerJoined, protocol.PeerRejoined:
 		s.mu.Lock()
+		same := bytes.Equal(s.peerKey, e.Key)
 		s.peerKey = e.Key
 		s.mu.Unlock()
 		s.rememberPeer(e.Key)
+		// The peer came back to the server (its signaling reconnected, or
+		// the server restarted) while our connection to it still works:
+		// keep it. A peer that really restarted sends an offer from a new
+		// session, which onSignal answers on a fresh connection.
+		if same && s.liveRun() {
+			return
+		}
 		s.startPeer()
 	case protocol.PeerLeft:
 		s.stopPeer()
@@ -528,6 +553,14 @@ func (s *Session) startPeer() *peerRun {
 	return run
 }
 
+// liveRun reports whether a verified peer connection with a running chat
+// is in place.
+func (s *Session) liveRun() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.conn != nil && s.conn.established.Load() && s.chat != nil && !s.closing
+}
+
 // stopPeer closes the current peer connection, if any.
 func (s *Session) stopPeer() {
 	s.mu.Lock()
@@ -548,11 +581,40 @@ func (s *Session) current(run *peerRun) bool {
 	return s.conn == run && !s.closing
 }
 
-// watchStates turns connection state changes into statuses.
+// disconnectGrace is how long a disconnected path may take to come back by
+// itself (a short outage: ICE consent checks resume on the same pair)
+// before the session negotiates a new connection through signaling, which
+// also finds new addresses after a network change. pion itself would only
+// declare the path failed after about 30 s.
+const disconnectGrace = 6 * time.Second
+
+// watchStates turns connection state changes into statuses, and replaces a
+// path that failed or stayed disconnected past disconnectGrace.
 func (s *Session) watchStates(ctx context.Context, run *peerRun) {
+	var grace <-chan time.Time
+	restart := func(after time.Duration) {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			select {
+			case <-time.After(after):
+			case <-ctx.Done():
+				return
+			}
+			if s.current(run) {
+				s.log.Info("peer path lost; negotiating a new connection")
+				s.startPeer()
+			}
+		}()
+	}
 	for {
 		select {
 		case <-ctx.Done():
+			return
+		case <-grace:
+			if s.current(run) {
+				restart(0)
+			}
 			return
 		case st, ok := <-run.pc.States():
 			if !ok || !s.current(run) {
@@ -560,25 +622,22 @@ func (s *Session) watchStates(ctx context.Context, run *peerRun) {
 			}
 			switch st {
 			case peer.StateConnected:
+				grace = nil
 				s.setStatus(StatusConnected, run.pc.Route())
+				if run.established.Load() {
+					// Back by itself after a short outage.
+					s.setStatus(StatusVerified, run.pc.Route())
+				}
 			case peer.StateDisconnected:
 				s.setStatus(StatusReconnecting, "")
+				if grace == nil && run.established.Load() {
+					grace = time.After(disconnectGrace)
+				}
 			case peer.StateFailed:
 				s.setStatus(StatusReconnecting, "")
 				// The path is gone for good; negotiate a new one unless
 				// the peer left (then we wait for it to come back).
-				s.wg.Add(1)
-				go func() {
-					defer s.wg.Done()
-					select {
-					case <-time.After(time.Second):
-					case <-ctx.Done():
-						return
-					}
-					if s.current(run) {
-						s.startPeer()
-					}
-				}()
+				restart(time.Second)
 				return
 			}
 		}
@@ -693,6 +752,18 @@ func (s *Session) rememberPeer(key ed25519.PublicKey) {
 	r.PeerKey = append([]byte(nil), key...)
 	if err := s.cfg.History.PutRoom(r); err != nil {
 		s.log.Warn("store peer key", "err", err)
+	}
+}
+
+// rememberTicket keeps the server's newest room ticket for later joins.
+func (s *Session) rememberTicket(ticket string) {
+	r, ok, err := s.cfg.History.Room(s.cfg.Link.RoomID)
+	if err != nil || !ok || r.Ticket == ticket {
+		return
+	}
+	r.Ticket = ticket
+	if err := s.cfg.History.PutRoom(r); err != nil {
+		s.log.Warn("store room ticket", "err", err)
 	}
 }
 

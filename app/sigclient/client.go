@@ -61,6 +61,10 @@ type Config struct {
 	// Reconnect makes the client reconnect, with exponential backoff and
 	// full jitter, after transport loss or SHUTTING_DOWN instead of ending.
 	Reconnect bool
+	// Ticket is the room ticket from an earlier Joined, if any. It is sent
+	// with the join (and the newest ticket with every rejoin), so a server
+	// that lost its rooms by restarting brings this one back.
+	Ticket string
 }
 
 // Client is one participant's signaling session in one room. Create it with
@@ -76,6 +80,8 @@ type Client struct {
 
 	ctx    context.Context // cancelled by Close
 	cancel context.CancelFunc
+
+	ticket string // newest room ticket; only the goroutine that joins touches it
 
 	ended    chan struct{} // closed once finalErr is set
 	finalErr error         // why the session ended; nil after Close
@@ -118,6 +124,7 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 			ReadBufferSize:   4 << 10,
 			WriteBufferSize:  4 << 10,
 		},
+		ticket: cfg.Ticket,
 		events: make(chan Event, eventBuffer),
 		out:    make(chan outbound),
 		ended:  make(chan struct{}),
@@ -365,6 +372,7 @@ func (c *Client) handshake(ctx context.Context, conn *websocket.Conn) (Joined, e
 		RoomID:    c.cfg.RoomID,
 		PublicKey: b64.EncodeToString(pub),
 		Signature: b64.EncodeToString(ed25519.Sign(c.cfg.Key, protocol.JoinSigningBytes(c.cfg.RoomID, nonce))),
+		Ticket:    c.ticket,
 	}
 	if err := conn.WriteJSON(join); err != nil {
 		return Joined{}, fmt.Errorf("send join: %w", err)
@@ -378,7 +386,11 @@ func (c *Client) handshake(ctx context.Context, conn *websocket.Conn) (Joined, e
 		if m.RoomID != "" && m.RoomID != c.cfg.RoomID {
 			return Joined{}, errors.New("read join reply: joined another room")
 		}
-		return joinedFromMessage(m)
+		j, err := joinedFromMessage(m)
+		if err == nil && j.Ticket != "" {
+			c.ticket = j.Ticket
+		}
+		return j, err
 	case protocol.TypeError:
 		return Joined{}, errorFromMessage(m)
 	default:

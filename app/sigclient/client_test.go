@@ -365,3 +365,80 @@ func TestShutdown(t *testing.T) {
 		})
 	}
 }
+
+// A server restart loses in-memory rooms. Both participants rejoin the
+// restarted server (same ticket key, empty registry) with the room ticket
+// they were given, get their room back, and relay again; a later Dial with
+// a saved ticket (the app restarted too) works the same way.
+func TestRejoinRestartedServer(t *testing.T) {
+	t.Parallel()
+	key := bytes.Repeat([]byte{5}, server.TicketKeySize)
+	withKey := func(c *server.Config) { c.TicketKey = key }
+	first := startServer(t, withKey)
+	px := startProxy(t, first.URL)
+	id := createRoom(t, first.URL, time.Hour)
+	ka, kb := newKey(t), newKey(t)
+	a, ja := join(t, px.URL(), id, ka, true)
+	b, jb := join(t, px.URL(), id, kb, true)
+	expect[PeerEvent](t, a)
+	if ja.Ticket == "" || jb.Ticket == "" {
+		t.Fatalf("no ticket in Joined: %q %q", ja.Ticket, jb.Ticket)
+	}
+
+	second := startServer(t, withKey) // the restarted server: no rooms
+	px.retarget(second.URL)
+	if err := first.srv.Shutdown(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	rejoined := func(c *Client) Joined {
+		t.Helper()
+		for {
+			switch ev := next(t, c).(type) {
+			case Reconnecting:
+				if ev.Attempt > 20 {
+					t.Fatalf("still reconnecting: %+v", ev)
+				}
+			case Joined:
+				return ev
+			case PeerEvent:
+				// the peer may come back first
+			default:
+				t.Fatalf("got %T %+v, want Joined", ev, ev)
+			}
+		}
+	}
+	ra, rb := rejoined(a), rejoined(b)
+	if !ra.Reconnected || !rb.Reconnected || ra.ExpiresAt == nil || !ra.ExpiresAt.Equal(*ja.ExpiresAt) {
+		t.Fatalf("rejoined: %+v / %+v", ra, rb)
+	}
+	if err := a.Send(ctxT(t), testSignals[0].sig); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, ok := next(t, b).(SignalEvent); ok {
+			break
+		}
+	}
+
+	// The app restarts as well: a new Dial carrying the saved ticket gets
+	// the room back from yet another restart.
+	a.Close()
+	b.Close()
+	for _, c := range []*Client{a, b} {
+		for range c.Events() { // drain: the peer's "left" may come first
+		}
+	}
+	third := startServer(t, withKey)
+	if _, err := Dial(ctxT(t), Config{ServerURL: third.URL, RoomID: id, Key: ka}); !IsCode(err, protocol.CodeRoomNotFound) {
+		t.Fatalf("Dial without ticket = %v, want ROOM_NOT_FOUND", err)
+	}
+	c, err := Dial(ctxT(t), Config{ServerURL: third.URL, RoomID: id, Key: ka, Ticket: rb.Ticket})
+	if err != nil {
+		t.Fatalf("Dial with ticket: %v", err)
+	}
+	if j := expect[Joined](t, c); j.ExpiresAt == nil || !j.ExpiresAt.Equal(*ja.ExpiresAt) {
+		t.Fatalf("Joined = %+v", j)
+	}
+	c.Close()
+	expectClosed(t, c)
+}

@@ -55,6 +55,9 @@ func decodeKey(s string) (ed25519.PublicKey, error) {
 // joinedFromMessage converts a joined message into a Joined event.
 func joinedFromMessage(m protocol.Message) (Joined, error) {
 	j := Joined{ICEServers: m.ICEServers, PeerOnline: m.PeerOnline}
+	if len(m.Ticket) <= protocol.MaxTicketLength {
+		j.Ticket = m.Ticket
+	}
 	if m.ExpiresAt != nil {
 		t := time.UnixMilli(*m.ExpiresAt)
 		j.ExpiresAt = &t

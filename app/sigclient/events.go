@@ -27,6 +27,10 @@ type Joined struct {
 	PeerOnline bool
 	// Reconnected is false for the join made by Dial, true afterwards.
 	Reconnected bool
+	// Ticket is the server's room ticket (opaque). The client sends the
+	// newest one with every join; keep it (Config.Ticket) so a later Dial
+	// can bring the room back on a server that restarted.
+	Ticket string
 }
 
 // PeerEvent reports the other participant's presence.

@@ -190,7 +190,10 @@ func (p *proxy) accept() {
 			c.Close()
 			continue
 		}
-		u, err := net.Dial("tcp", p.target)
+		p.mu.Lock()
+		target := p.target
+		p.mu.Unlock()
+		u, err := net.Dial("tcp", target)
 		if err != nil {
 			c.Close()
 			continue
@@ -226,6 +229,13 @@ func (p *proxy) kill() {
 	for c := range p.conns {
 		c.Close()
 	}
+}
+
+// retarget sends new connections to another server (an http:// URL).
+func (p *proxy) retarget(url string) {
+	p.mu.Lock()
+	p.target = url[len("http://"):]
+	p.mu.Unlock()
 }
 
 // setDown makes the proxy refuse (true) or forward (false) new connections.
