@@ -80,7 +80,10 @@ build-app: frontend
 	$(GO) build -tags $(APP_TAGS) -trimpath -ldflags "-w -s" -o $(APP_BIN) .
 
 run: deps build ## Build, start parley-signal on 127.0.0.1:8787 and open the desktop app on it (ARGS=... for its flags).
-	@$(BIN)/parley-signal --addr $(ADDR) & sig=$$!; trap 'kill $$sig 2>/dev/null; wait $$sig 2>/dev/null' EXIT; \
+	@if (exec 3<>/dev/tcp/$(subst :,/,$(ADDR))) 2>/dev/null; then \
+	  echo "Something already listens on $(ADDR) (an earlier make run?). Stop it, or pick another address: make run ADDR=127.0.0.1:8788"; exit 1; \
+	fi; \
+	$(BIN)/parley-signal --addr $(ADDR) --state-dir "$${XDG_STATE_HOME:-$$HOME/.local/state}/parley/make-run-signal" & sig=$$!; trap 'kill $$sig 2>/dev/null; wait $$sig 2>/dev/null' EXIT; \
 	echo "parley-signal on $(SERVER_URL) (pid $$sig). A second person: $(BIN)/parley-cli --secret-store file --profile bob chat LINK"; \
 	if [ -z "$$DBUS_SESSION_BUS_ADDRESS" ] && [ -z "$$PARLEY_SECRET_STORE" ]; then \
 	  echo "No desktop session (D-Bus) here, so no OS keyring: keeping this run's keys in a 0600 file (profile make-run)."; \
