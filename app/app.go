@@ -296,6 +296,7 @@ func (a *App) settingsView(p *profile.Profile) Settings {
 		Server:             a.cfg.DefaultServer,
 		FirstRun:           !a.settings.ServerChosen && a.cfg.DefaultServer == "",
 		AutoAcceptMaxBytes: a.settings.AutoAcceptMaxBytes,
+		RelayOnly:          a.settings.RelayOnly,
 	}
 	if a.settings.ServerChosen {
 		s.Server = a.settings.Server
@@ -332,6 +333,42 @@ func (a *App) SetServer(rawURL string) (Settings, error) {
 		return Settings{}, err
 	}
 	return a.storeServer(p, base)
+}
+
+// MaxAutoAcceptBytes caps the auto-accept setting (1 TiB): beyond that
+// "always accept" is what the user means, and the UI offers no more.
+const MaxAutoAcceptBytes = 1 << 40
+
+// SetAutoAcceptLimit sets the size up to which incoming files are saved
+// without asking (0: always ask). It applies to rooms opened from now on.
+func (a *App) SetAutoAcceptLimit(maxBytes int64) (Settings, error) {
+	if maxBytes < 0 || maxBytes > MaxAutoAcceptBytes {
+		return Settings{}, apiErrorf(CodeBadRequest, "the auto-accept limit must be between 0 and 1 TiB")
+	}
+	return a.updateSettings(func(s *storedSettings) { s.AutoAcceptMaxBytes = maxBytes })
+}
+
+// SetRelayOnly chooses whether rooms connect only through the server's
+// relay. It applies to rooms opened from now on.
+func (a *App) SetRelayOnly(on bool) (Settings, error) {
+	return a.updateSettings(func(s *storedSettings) { s.RelayOnly = on })
+}
+
+// updateSettings applies change, saves settings.json and returns the view.
+func (a *App) updateSettings(change func(*storedSettings)) (Settings, error) {
+	p, err := a.ready()
+	if err != nil {
+		return Settings{}, err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	next := a.settings
+	change(&next)
+	if err := saveSettings(a.dir, next); err != nil {
+		return Settings{}, toAPI(err)
+	}
+	a.settings = next
+	return a.settingsView(p), nil
 }
 
 func (a *App) storeServer(p *profile.Profile, base string) (Settings, error) {
@@ -478,6 +515,7 @@ func (a *App) join(p *profile.Profile, l session.Link) (RoomView, error) {
 		defer cancel()
 		a.mu.Lock()
 		autoAccept := a.settings.AutoAcceptMaxBytes
+		relayOnly := a.settings.RelayOnly
 		a.mu.Unlock()
 		sess, err := session.Join(ctx, session.Config{
 			Link:          l,
@@ -485,6 +523,7 @@ func (a *App) join(p *profile.Profile, l session.Link) (RoomView, error) {
 			History:       p.History,
 			Logger:        a.log,
 			LoopbackOnly:  a.cfg.LoopbackOnly,
+			RelayOnly:     relayOnly,
 			DownloadDir:   a.downloadDir(),
 			AutoAcceptMax: autoAccept,
 			AskLargeFile:  a.askFunc(a.context(), l.RoomID),

@@ -354,11 +354,22 @@ func TestSettingsPersist(t *testing.T) {
 	if s.FirstRun || s.Server != srv {
 		t.Fatalf("after SetServer %+v", s)
 	}
+	for _, bad := range []int64{-1, MaxAutoAcceptBytes + 1} {
+		if _, err := u.SetAutoAcceptLimit(bad); codeOf(err) != CodeBadRequest {
+			t.Errorf("SetAutoAcceptLimit(%d) = %v, want BAD_REQUEST", bad, err)
+		}
+	}
+	if s, err = u.SetAutoAcceptLimit(5 << 20); err != nil || s.AutoAcceptMaxBytes != 5<<20 {
+		t.Fatalf("SetAutoAcceptLimit: %+v, %v", s, err)
+	}
+	if s, err = u.SetRelayOnly(true); err != nil || !s.RelayOnly {
+		t.Fatalf("SetRelayOnly: %+v, %v", s, err)
+	}
 	if err := u.close(); err != nil {
 		t.Fatal(err)
 	}
 	again := newUser(t, "http://ignored.example", opts)
-	if s, err := again.GetSettings(); err != nil || s.Server != srv || s.FirstRun {
+	if s, err := again.GetSettings(); err != nil || s.Server != srv || s.FirstRun || s.AutoAcceptMaxBytes != 5<<20 || !s.RelayOnly {
 		t.Fatalf("reopened settings %+v, %v (a chosen server beats PARLEY_SERVER)", s, err)
 	}
 }

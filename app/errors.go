@@ -18,6 +18,7 @@ const (
 	CodeTooLong            = "TOO_LONG"
 	CodeServerUnreachable  = "SERVER_UNREACHABLE"
 	CodeKeyringUnavailable = "KEYRING_UNAVAILABLE"
+	CodeBadRequest         = protocol.CodeBadRequest
 	CodeInternal           = protocol.CodeInternal
 )
 

@@ -31,6 +31,9 @@ type Settings struct {
 	FirstRun           bool   `json:"firstRun"`
 	LANServer          string `json:"lanServer"`
 	AutoAcceptMaxBytes int64  `json:"autoAcceptMaxBytes"`
+	// RelayOnly: rooms opened from now on connect only through the
+	// server's TURN relay (hides this computer's IP address from the peer).
+	RelayOnly bool `json:"relayOnly"`
 }
 
 // RoomSummary is one entry of the recent rooms list.

@@ -42,6 +42,9 @@ type storedSettings struct {
 	Server             string `json:"server"`
 	ServerChosen       bool   `json:"serverChosen"`
 	AutoAcceptMaxBytes int64  `json:"autoAcceptMaxBytes"`
+	// RelayOnly connects rooms only through the server's TURN relay, so
+	// the peer never learns this computer's addresses.
+	RelayOnly bool `json:"relayOnly,omitempty"`
 }
 
 // loadSettings reads settings.json; a missing file gives the defaults.
