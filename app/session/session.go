@@ -553,6 +553,19 @@ func (s *Session) startPeer() *peerRun {
 	return run
 }
 
+// Peer returns the current verified peer connection, or nil while there
+// is none. Calls ride on it (app/call); when the session replaces it (the
+// path failed, the peer restarted) the old one is closed, which ends
+// whatever used it.
+func (s *Session) Peer() *peer.Conn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.conn == nil || !s.conn.established.Load() || s.closing {
+		return nil
+	}
+	return s.conn.pc
+}
+
 // liveRun reports whether a verified peer connection with a running chat
 // is in place.
 func (s *Session) liveRun() bool {
