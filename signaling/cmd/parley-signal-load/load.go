@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -22,10 +23,16 @@ import (
 
 var b64 = base64.RawURLEncoding
 
+// endpoint is one parley-signal node.
+type endpoint struct {
+	server string // base URL
+	wsURL  string
+}
+
 // loader holds what every room setup shares.
 type loader struct {
-	server  string
-	wsURL   string
+	servers []endpoint
+	next    atomic.Uint64 // rooms handed out, to spread them over servers
 	timeout time.Duration
 	hc      *http.Client
 	dialer  *websocket.Dialer
@@ -40,16 +47,19 @@ type loader struct {
 
 // loadTest runs the whole measurement and returns its report.
 func loadTest(ctx context.Context, o options, progress io.Writer) (*report, error) {
-	u, err := url.Parse(strings.TrimSuffix(o.server, "/"))
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("--server %q: want http(s)://host:port", o.server)
+	var servers []endpoint
+	for _, s := range strings.Split(o.server, ",") {
+		u, err := url.Parse(strings.TrimSuffix(strings.TrimSpace(s), "/"))
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, fmt.Errorf("--server %q: want http(s)://host:port (or several, comma separated)", s)
+		}
+		ws := *u
+		ws.Scheme = map[string]string{"http": "ws", "https": "wss"}[u.Scheme]
+		ws.Path += "/ws"
+		servers = append(servers, endpoint{server: u.String(), wsURL: ws.String()})
 	}
-	ws := *u
-	ws.Scheme = map[string]string{"http": "ws", "https": "wss"}[u.Scheme]
-	ws.Path += "/ws"
 	l := &loader{
-		server:  u.String(),
-		wsURL:   ws.String(),
+		servers: servers,
 		timeout: o.timeout,
 		hc: &http.Client{
 			Timeout:   o.timeout,
@@ -144,18 +154,24 @@ func (l *loader) room(ctx context.Context) {
 	l.lat = append(l.lat, lat)
 }
 
+// setupRoom creates room i on one server; with several servers, A joins
+// that one and B the next, so the two participants are on different
+// nodes.
 func (l *loader) setupRoom(ctx context.Context) (time.Duration, []*websocket.Conn, error) {
-	id, err := l.create(ctx)
+	i := l.next.Add(1) - 1
+	n := uint64(len(l.servers))
+	srvA, srvB := l.servers[i%n], l.servers[(i+1)%n]
+	id, err := l.create(ctx, srvA)
 	if err != nil {
 		return 0, nil, err
 	}
-	a, _, err := l.join(ctx, id)
+	a, _, err := l.join(ctx, srvA, id)
 	if err != nil {
 		return 0, nil, fmt.Errorf("join A: %w", err)
 	}
 	peer := make(chan time.Time, 1)
 	l.readers.Go(func() { read(a, peer) })
-	b, sent, err := l.join(ctx, id)
+	b, sent, err := l.join(ctx, srvB, id)
 	if err != nil {
 		return 0, []*websocket.Conn{a}, fmt.Errorf("join B: %w", err)
 	}
@@ -170,8 +186,8 @@ func (l *loader) setupRoom(ctx context.Context) (time.Duration, []*websocket.Con
 }
 
 // create makes a room and returns its id.
-func (l *loader) create(ctx context.Context) (string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, l.server+"/api/rooms", nil)
+func (l *loader) create(ctx context.Context, e endpoint) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.server+"/api/rooms", nil)
 	if err != nil {
 		return "", err
 	}
@@ -193,12 +209,12 @@ func (l *loader) create(ctx context.Context) (string, error) {
 
 // join dials /ws, answers the challenge with a fresh key and returns the
 // joined connection and when its join message was sent.
-func (l *loader) join(ctx context.Context, id string) (*websocket.Conn, time.Time, error) {
+func (l *loader) join(ctx context.Context, e endpoint, id string) (*websocket.Conn, time.Time, error) {
 	_, key, err := ed25519.GenerateKey(nil)
 	if err != nil {
 		return nil, time.Time{}, err
 	}
-	conn, resp, err := l.dialer.DialContext(ctx, l.wsURL, nil)
+	conn, resp, err := l.dialer.DialContext(ctx, e.wsURL, nil)
 	if err != nil {
 		if resp != nil {
 			err = fmt.Errorf("%w: HTTP %s (is the server running with --rate-joins 0 and a high --max-conns?)", err, resp.Status)
@@ -273,9 +289,27 @@ func (s serverStats) liveHeap() float64 {
 	return s.nextGC / (1 + s.gogc/100)
 }
 
-// scrape reads the server's Go and process collectors from /metrics.
+// scrape reads the servers' Go and process collectors from /metrics and
+// adds them up.
 func (l *loader) scrape(ctx context.Context) (serverStats, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, l.server+"/metrics", nil)
+	var sum serverStats
+	for _, e := range l.servers {
+		s, err := l.scrapeOne(ctx, e)
+		if err != nil {
+			return serverStats{}, err
+		}
+		sum.heap += s.heap
+		sum.stack += s.stack
+		sum.rss += s.rss
+		sum.goroutines += s.goroutines
+		sum.nextGC += s.nextGC
+		sum.gogc = s.gogc // the same setting everywhere
+	}
+	return sum, nil
+}
+
+func (l *loader) scrapeOne(ctx context.Context, e endpoint) (serverStats, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, e.server+"/metrics", nil)
 	if err != nil {
 		return serverStats{}, err
 	}

@@ -6,6 +6,10 @@
 // /metrics to work out the memory each idle connection costs and prints a
 // table and one JSON line.
 //
+// With several --server URLs (nodes sharing one Redis) each room's two
+// participants join different nodes, and the memory figures add up all the
+// nodes.
+//
 // The server must run with its per-IP limits off, since every connection
 // comes from one address:
 //
@@ -53,7 +57,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("parley-signal-load", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&o.server, "server", "http://127.0.0.1:8787", "parley-signal base `URL`")
+	fs.StringVar(&o.server, "server", "http://127.0.0.1:8787", "parley-signal base `URL`; several, comma separated, spread the rooms and put each room's two participants on different nodes (a shared --redis)")
 	fs.IntVar(&o.rooms, "rooms", 10000, "rooms to create; each gets two connections, all held open together")
 	fs.IntVar(&o.concurrency, "concurrency", 64, "rooms set up in parallel")
 	fs.DurationVar(&o.hold, "hold", 5*time.Second, "how long to hold every connection open (idle) before measuring and closing")

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"text/tabwriter"
 	"time"
 )
@@ -50,7 +51,7 @@ func newReport(o options, l *loader, setup time.Duration, before, after serverSt
 	}
 	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 	return &report{
-		Server:                  l.server,
+		Server:                  l.serverList(),
 		Rooms:                   o.rooms,
 		Connections:             conns,
 		Errors:                  l.errs,
@@ -96,4 +97,13 @@ func (r *report) write(w io.Writer) error {
 	}
 	_, err = fmt.Fprintf(w, "%s\n", line)
 	return err
+}
+
+// serverList names the servers measured, comma separated.
+func (l *loader) serverList() string {
+	names := make([]string, len(l.servers))
+	for i, e := range l.servers {
+		names[i] = e.server
+	}
+	return strings.Join(names, ",")
 }
