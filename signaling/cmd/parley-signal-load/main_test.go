@@ -33,9 +33,22 @@ func TestRunAgainstServer(t *testing.T) {
 		reg.Close()
 	})
 
+	r, out := runReport(t, "--server", hs.URL, "--rooms", "25", "--concurrency", "4", "--hold", "10ms")
+	if r.Rooms != 25 || r.Connections != 50 || r.Errors != 0 || r.JoinsPerSecond <= 0 ||
+		r.LatencyP50Ms <= 0 || r.LatencyMaxMs < r.LatencyP99Ms || r.ServerGoroutinesPerConn <= 0 {
+		t.Errorf("report = %+v", r)
+	}
+	if !strings.Contains(out, "join → peer joined") {
+		t.Errorf("no human table:\n%s", out)
+	}
+}
+
+// runReport runs the load program with args, which must succeed, and
+// returns the JSON report from its last line and the whole output.
+func runReport(t *testing.T, args ...string) (report, string) {
+	t.Helper()
 	var out bytes.Buffer
-	err := run(t.Context(), []string{"--server", hs.URL, "--rooms", "25", "--concurrency", "4", "--hold", "10ms"}, &out, io.Discard)
-	if err != nil {
+	if err := run(t.Context(), args, &out, io.Discard); err != nil {
 		t.Fatalf("run: %v\n%s", err, out.String())
 	}
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
@@ -43,13 +56,7 @@ func TestRunAgainstServer(t *testing.T) {
 	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &r); err != nil {
 		t.Fatalf("last line is not the JSON report: %v\n%s", err, out.String())
 	}
-	if r.Rooms != 25 || r.Connections != 50 || r.Errors != 0 || r.JoinsPerSecond <= 0 ||
-		r.LatencyP50Ms <= 0 || r.LatencyMaxMs < r.LatencyP99Ms || r.ServerGoroutinesPerConn <= 0 {
-		t.Errorf("report = %+v", r)
-	}
-	if !strings.Contains(out.String(), "join → peer joined") {
-		t.Errorf("no human table:\n%s", out.String())
-	}
+	return r, out.String()
 }
 
 func TestRunRefusedByRateLimit(t *testing.T) {

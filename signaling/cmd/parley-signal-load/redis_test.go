@@ -1,9 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"encoding/json"
-	"io"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -40,16 +37,7 @@ func TestRunTwoNodes(t *testing.T) {
 		})
 		urls = append(urls, hs.URL)
 	}
-	var out bytes.Buffer
-	err := run(t.Context(), []string{"--server", strings.Join(urls, ","), "--rooms", "20", "--concurrency", "4", "--hold", "10ms"}, &out, io.Discard)
-	if err != nil {
-		t.Fatalf("run: %v\n%s", err, out.String())
-	}
-	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
-	var r report
-	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &r); err != nil {
-		t.Fatalf("last line is not the JSON report: %v\n%s", err, out.String())
-	}
+	r, _ := runReport(t, "--server", strings.Join(urls, ","), "--rooms", "20", "--concurrency", "4", "--hold", "10ms")
 	if r.Rooms != 20 || r.Connections != 40 || r.Errors != 0 || r.LatencyP50Ms <= 0 || r.Server != strings.Join(urls, ",") {
 		t.Errorf("report = %+v", r)
 	}
