@@ -165,10 +165,16 @@ if not idx then
   r.k[idx] = key
   redis.call('HSET', r.rk, 'n', num(r.n), 'k' .. idx, key)
 end
-local replaced = ''
-if r.m[idx] ~= me and alive(r.m[idx]) then replaced = r.m[idx] end
+local replaced, old = '', r.m[idx]
+if old ~= me and alive(old) then replaced = old end
 r.m[idx] = me
 redis.call('HSET', r.rk, 'm' .. idx, me)
+if old ~= '' and old ~= me then
+  local oldnode = node_of(old)
+  if oldnode and oldnode ~= node_of(me) and (r.n < 2 or node_of(r.m[3 - idx] or '') ~= oldnode) then
+    redis.call('SREM', P .. 'noderooms:' .. oldnode, id)
+  end
+end
 disarm_idle(r)
 redis.call('SADD', P .. 'noderooms:' .. node_of(me), id)
 local peer, peerm, peeronline = '', '', 0

@@ -145,7 +145,7 @@ func New(ctx context.Context, client redis.UniversalClient, cfg room.Config, opt
 	}
 	hctx, cancel := context.WithCancel(context.Background())
 	s.stopHB = cancel
-	go s.subscribeLoop()
+	go s.subscribeLoop(s.ps.Channel(redis.WithChannelSize(1024)))
 	go s.heartbeatLoop(hctx)
 	return s, nil
 }
@@ -349,6 +349,11 @@ func (s *Store) Join(ctx context.Context, id, key string, c room.Conn) (room.Joi
 	r, err := s.run(ctx, joinScript, id, key, s.member(lc), ms(s.cfg.IdleTTL), ms(s.cfg.TombstoneTTL))
 	if err != nil {
 		if fresh {
+			// The script may have run before the error (a timeout on
+			// the reply): free the seat so it does not stay "online".
+			lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), opTimeout)
+			_, _ = s.run(lctx, leaveScript, id, s.member(lc), ms(s.cfg.IdleTTL), ms(s.cfg.TombstoneTTL))
+			cancel()
 			s.detach(lc)
 		}
 		return room.JoinResult{}, fmt.Errorf("join room: %w", err)
@@ -597,25 +602,12 @@ func (s *Store) applyLocked(lc *local, e envelope) {
 	}
 }
 
-func (s *Store) subscribeLoop() {
+// subscribeLoop delivers what other nodes publish to this node's
+// channel. go-redis pings the subscription (so a dead link is noticed),
+// reconnects and resubscribes; the loop ends when Close closes it.
+func (s *Store) subscribeLoop(ch <-chan *redis.Message) {
 	defer close(s.subDone)
-	ctx := context.Background()
-	for {
-		msg, err := s.ps.ReceiveMessage(ctx)
-		if err != nil {
-			if errors.Is(err, redis.ErrClosed) {
-				return
-			}
-			s.mu.Lock()
-			closed := s.closed
-			s.mu.Unlock()
-			if closed {
-				return
-			}
-			s.log.Warn("redis room store: subscription", "err", err)
-			time.Sleep(100 * time.Millisecond) // go-redis reconnects and resubscribes
-			continue
-		}
+	for msg := range ch {
 		var e envelope
 		if err := json.Unmarshal([]byte(msg.Payload), &e); err != nil {
 			s.log.Warn("redis room store: bad message from another node", "err", err)
