@@ -5,3 +5,6 @@ package redisstore
 func (s *Store) Crash() {
 	s.closeOnce.Do(func() { s.closeErr = s.stop(false) })
 }
+
+// SetBeforeJoined installs a hook run just before a joiner's Joined call.
+func (s *Store) SetBeforeJoined(f func()) { s.beforeJoined = f }

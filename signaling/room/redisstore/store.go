@@ -74,6 +74,11 @@ type Store struct {
 	subDone   chan struct{}
 	closeOnce sync.Once
 	closeErr  error
+
+	// beforeJoined, when set (tests), runs between a successful join
+	// script and the joiner's Joined call: the window in which other
+	// nodes may already deliver to the new connection.
+	beforeJoined func()
 }
 
 var _ room.Store = (*Store)(nil)
@@ -372,6 +377,9 @@ func (s *Store) Join(ctx context.Context, id, key string, c room.Conn) (room.Joi
 	}
 	if old := r.str(6); old != "" {
 		_, _ = s.deliver(ctx, old, envelope{Close: protocol.CodeReplaced})
+	}
+	if s.beforeJoined != nil {
+		s.beforeJoined()
 	}
 	lc.mu.Lock()
 	c.Joined(res)

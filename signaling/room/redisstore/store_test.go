@@ -214,3 +214,44 @@ func TestRedisDown(t *testing.T) {
 		t.Fatalf("Create with Redis gone: %v, want an internal error", err)
 	}
 }
+
+// TestDeliveryBeforeJoined: a relay that reaches the joiner's node before
+// the joiner's Joined call (the seat is taken, Joined not yet called)
+// waits, so the joiner still hears "joined" first.
+func TestDeliveryBeforeJoined(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	a, b := e.node(t, room.Config{}), e.node(t, room.Config{})
+	relayed := make(chan struct{})
+	b.SetBeforeJoined(func() {
+		select {
+		case <-relayed:
+		case <-time.After(5 * time.Second):
+		}
+	})
+	info, err := a.Create(ctxT(t), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a1, b1 := &storetest.Conn{Name: "a1"}, &storetest.Conn{Name: "b1"}
+	if _, err := a.Join(ctxT(t), info.ID, "A", a1); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		defer close(relayed)
+		deadline := time.Now().Add(5 * time.Second)
+		for time.Now().Before(deadline) {
+			// Offline until B's seat is taken; then it goes to B's node.
+			err := a.Relay(context.Background(), info.ID, a1, protocol.Message{Type: protocol.TypeSignal, Signal: &protocol.Signal{Session: "early"}})
+			if err == nil {
+				time.Sleep(50 * time.Millisecond) // let it reach B's node
+				return
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	if _, err := b.Join(ctxT(t), info.ID, "B", b1); err != nil {
+		t.Fatal(err)
+	}
+	b1.WaitFor(t, "joined", "signal:early")
+}

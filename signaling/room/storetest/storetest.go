@@ -392,7 +392,7 @@ func testSelfDestruct(t *testing.T, a, b room.Store) {
 		if errors.Is(err, room.ErrExpired) {
 			return nil
 		}
-		return fmt.Errorf("Get = %v, want ErrExpired", err)
+		return fmt.Errorf("get = %v, want ErrExpired", err)
 	})
 	_, err := b.Restore(ctx(t), room.Info{ID: "BBBBBBBBBBBBBBBBBBBBB", CreatedAt: time.Now().Add(-time.Hour), ExpiresAt: time.Now().Add(-time.Second)})
 	wantErr(t, "Restore past its timer", err, room.ErrExpired)
