@@ -17,6 +17,9 @@ import "github.com/redis/go-redis/v9"
 
 // lib is prepended to every script.
 const lib = `
+-- Redis < 5 replicates scripts verbatim unless told otherwise, which
+-- forbids writes after TIME; later versions always replicate effects.
+if redis.replicate_commands then redis.replicate_commands() end
 local P = ARGV[1]
 local function num(n) return string.format('%.0f', n) end
 local function now_ms()

@@ -26,8 +26,11 @@ const (
 )
 
 // opTimeout bounds the Redis calls that have no caller context (timers,
-// heartbeat, Len, Close).
-const opTimeout = 5 * time.Second
+// Close); lenTimeout bounds Len, which a metrics scrape waits for.
+const (
+	opTimeout  = 5 * time.Second
+	lenTimeout = time.Second
+)
 
 // Option tunes a Store.
 type Option func(*options)
@@ -455,7 +458,7 @@ func (s *Store) Destroy(ctx context.Context, id string, by room.Conn) error {
 // Len implements room.Store: live rooms on all nodes, approximate (see
 // the package doc). On a Redis error it returns -1 and logs.
 func (s *Store) Len() int {
-	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), lenTimeout)
 	defer cancel()
 	n, err := lenScript.Run(ctx, s.rdb, nil, s.prefix).Int()
 	if err != nil {
