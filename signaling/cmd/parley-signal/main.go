@@ -111,7 +111,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: parley-signal [flags]\n\n"+
 			"Parley's signaling server: creates rooms and relays WebRTC signaling between the two\n"+
-			"participants of a room. Keeps everything in memory. Each flag can also be set with the\n"+
+			"participants of a room. Keeps rooms in memory, or in Redis with --redis. Each flag can also be set with the\n"+
 			"environment variable %s<FLAG_NAME> (e.g. PARLEY_SIGNAL_ADDR); flags win.\n\n", envPrefix)
 		fs.PrintDefaults()
 	}
