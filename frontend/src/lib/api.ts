@@ -3,7 +3,19 @@
 // and the runtime events, so the rest of the UI sees a plain `Api` and can run
 // against the in-memory fake in a browser.
 
-import type { Api, EventName, Events, Message, RoomSummary, RoomView, Settings, Transfer } from './types';
+import type {
+  Api,
+  CallDevices,
+  CallView,
+  EventName,
+  Events,
+  MediaEndpoint,
+  Message,
+  RoomSummary,
+  RoomView,
+  Settings,
+  Transfer,
+} from './types';
 import { toApiError } from './errors';
 
 interface WailsApp {
@@ -33,6 +45,14 @@ interface WailsApp {
   GetDownloadDir(): Promise<string>;
   AnswerOffer(roomId: string, id: string, accept: boolean): Promise<void>;
   SetActiveRoom(roomId: string): Promise<void>;
+  StartCall(roomId: string, video: boolean): Promise<CallView>;
+  AnswerCall(roomId: string, accept: boolean, video: boolean): Promise<CallView>;
+  HangUp(roomId: string): Promise<void>;
+  SetMicMuted(roomId: string, muted: boolean): Promise<CallView>;
+  SetCamera(roomId: string, on: boolean): Promise<CallView>;
+  CallDevices(): Promise<CallDevices>;
+  SetCallDevices(mic: string, camera: string, speaker: string): Promise<void>;
+  MediaEndpoint(): Promise<MediaEndpoint>;
 }
 
 interface WailsRuntime {
@@ -59,6 +79,11 @@ async function call<T>(p: () => Promise<T>): Promise<T> {
 /** Go nil slices arrive as null; the UI always wants arrays. */
 function fixView(v: RoomView): RoomView {
   return { ...v, messages: v.messages ?? [] };
+}
+
+/** Go nil slices arrive as null. */
+function fixDevices(d: CallDevices | null): CallDevices {
+  return { microphones: d?.microphones ?? [], cameras: d?.cameras ?? [], speakers: d?.speakers ?? [] };
 }
 
 /** The real backend: the Wails-bound app.App facade. */
@@ -94,6 +119,14 @@ export class WailsApi implements Api {
   getDownloadDir = () => call(async () => (await this.app.GetDownloadDir()) ?? '');
   answerOffer = (roomId: string, id: string, accept: boolean) => call(() => this.app.AnswerOffer(roomId, id, accept));
   setActiveRoom = (id: string) => call(() => this.app.SetActiveRoom(id));
+  startCall = (id: string, video: boolean) => call(() => this.app.StartCall(id, video));
+  answerCall = (id: string, accept: boolean, video: boolean) => call(() => this.app.AnswerCall(id, accept, video));
+  hangUp = (id: string) => call(() => this.app.HangUp(id));
+  setMicMuted = (id: string, muted: boolean) => call(() => this.app.SetMicMuted(id, muted));
+  setCamera = (id: string, on: boolean) => call(() => this.app.SetCamera(id, on));
+  callDevices = () => call(async () => fixDevices(await this.app.CallDevices()));
+  setCallDevices = (mic: string, camera: string, speaker: string) => call(() => this.app.SetCallDevices(mic, camera, speaker));
+  mediaEndpoint = () => call(() => this.app.MediaEndpoint());
 
   on<E extends EventName>(name: E, cb: (payload: Events[E]) => void): () => void {
     const off = this.rt.EventsOn(name, (...data: unknown[]) => cb((data[0] ?? {}) as Events[E]));

@@ -21,6 +21,14 @@ export const ERROR_CODES = [
   'FILE_UNREADABLE',
   'DISK_FULL',
   'CANCELED',
+  'DECLINED',
+  'NO_ANSWER',
+  'PEER_LEFT',
+  'NO_CAMERA',
+  'NO_MICROPHONE',
+  'DEVICE_BUSY',
+  'PERMISSION_DENIED',
+  'CALL_FAILED',
   'INTERNAL',
 ] as const;
 
@@ -110,6 +118,38 @@ const TEXT: Record<ErrorCode, { sentence: string; next: string }> = {
   CANCELED: {
     sentence: 'The transfer was canceled.',
     next: 'Send the file again if it is still wanted.',
+  },
+  DECLINED: {
+    sentence: 'The other person declined the call.',
+    next: 'Send them a message, or try again later.',
+  },
+  NO_ANSWER: {
+    sentence: 'The other person did not answer.',
+    next: 'They may be away. Leave a message, or call again later.',
+  },
+  PEER_LEFT: {
+    sentence: 'The call ended because the other person left the room.',
+    next: 'Call again when they are back.',
+  },
+  NO_CAMERA: {
+    sentence: 'No camera found.',
+    next: 'The call goes on with sound only. Connect a camera, then turn it on.',
+  },
+  NO_MICROPHONE: {
+    sentence: 'No microphone found.',
+    next: 'Connect a microphone or headset, then call again.',
+  },
+  DEVICE_BUSY: {
+    sentence: 'The camera or microphone is in use by another app.',
+    next: 'Close the other app (or its call), then try again.',
+  },
+  PERMISSION_DENIED: {
+    sentence: 'Parley may not use the camera or microphone.',
+    next: 'Allow access in your system’s privacy settings, then try again.',
+  },
+  CALL_FAILED: {
+    sentence: 'The call could not be connected.',
+    next: 'Check your network, then call again.',
   },
   INTERNAL: {
     sentence: 'Something went wrong inside Parley.',

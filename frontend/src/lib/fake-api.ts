@@ -5,8 +5,11 @@
 
 import type {
   Api,
+  CallDevices,
+  CallView,
   EventName,
   Events,
+  MediaEndpoint,
   Message,
   Offer,
   Route,
@@ -34,6 +37,13 @@ export interface FakeOptions {
   /** Simulated transfer speed (bytes/s) and how often progress is reported. */
   transferRate: number;
   transferTickMs: number;
+  /** A call answered on both sides becomes active after this. */
+  callConnectMs: number;
+  /** An unanswered call ends (NO_ANSWER) after this. */
+  ringTimeoutMs: number;
+  /** What MediaEndpoint() returns ("" url: no media connection). */
+  mediaUrl: string;
+  mediaToken: string;
   now: () => number;
 }
 
@@ -65,10 +75,27 @@ export const DEFAULT_FAKE_OPTIONS: FakeOptions = {
   maxLen: 4000,
   transferRate: 4_000_000,
   transferTickMs: 100,
+  callConnectMs: 300,
+  ringTimeoutMs: 45_000,
+  mediaUrl: '',
+  mediaToken: 'fake-media-token',
   now: () => Date.now(),
 };
 
-/** Reads ?firstRun=1&peer=auto&seed=1&startup=<link> into options. */
+/** The devices the fake "finds" unless a test says otherwise. */
+export const FAKE_DEVICES: CallDevices = {
+  microphones: [
+    { id: 'mic-builtin', label: 'Built-in Microphone' },
+    { id: 'mic-headset', label: 'USB Headset' },
+  ],
+  cameras: [{ id: 'cam-integrated', label: 'Integrated Camera' }],
+  speakers: [
+    { id: 'spk-builtin', label: 'Built-in Speakers' },
+    { id: 'spk-headset', label: 'USB Headset' },
+  ],
+};
+
+/** Reads ?firstRun=1&peer=auto&seed=1&startup=<link>&media=<ws url>&mediaToken=<t> into options. */
 export function fakeOptionsFromQuery(q: URLSearchParams): FakeOptions {
   return {
     ...DEFAULT_FAKE_OPTIONS,
@@ -76,6 +103,8 @@ export function fakeOptionsFromQuery(q: URLSearchParams): FakeOptions {
     autoPeer: q.get('peer') === 'auto',
     seed: q.get('seed') === '1',
     startupLink: q.get('startup') ?? '',
+    mediaUrl: q.get('media') ?? '',
+    mediaToken: q.get('mediaToken') ?? DEFAULT_FAKE_OPTIONS.mediaToken,
   };
 }
 
@@ -124,6 +153,12 @@ export class FakeApi implements Api {
   private readonly timers = new Set<ReturnType<typeof setTimeout>>();
   private seq = 0;
   private lastRoom = '';
+  private readonly calls = new Map<string, CallView>();
+  private callSeq = 0;
+  /** The devices the fake has; tests remove some to see NO_CAMERA and friends. */
+  devices: CallDevices = structuredClone(FAKE_DEVICES);
+  /** Every SetCallDevices call: [mic, camera, speaker]. */
+  readonly deviceChoices: [string, string, string][] = [];
 
   constructor(opts: Partial<FakeOptions> = {}) {
     this.opts = { ...DEFAULT_FAKE_OPTIONS, ...opts };
@@ -226,6 +261,7 @@ export class FakeApi implements Api {
   async leaveRoom(roomId: string): Promise<void> {
     this.maybeFail('leaveRoom');
     const r = this.get(roomId);
+    if (this.calls.has(roomId)) this.endCall(roomId, '');
     r.view.open = false;
     r.view.status = 'closed';
   }
@@ -375,6 +411,92 @@ export class FakeApi implements Api {
     this.activeRooms.push(roomId);
   }
 
+  async startCall(roomId: string, video: boolean): Promise<CallView> {
+    this.maybeFail('startCall');
+    const r = this.get(roomId);
+    if (!r.peerOnline || !r.view.open) fail('PEER_OFFLINE', 'the other person is not connected');
+    for (const c of this.calls.values()) {
+      if (c.roomId !== roomId && this.live(c)) fail('CALL_FAILED', 'already in a call in another room');
+    }
+    const known = this.calls.get(roomId);
+    if (known && (this.live(known) || known.state === 'incoming')) fail('CALL_FAILED', 'a call is already under way');
+    const c = this.newCall(roomId, 'outgoing', video);
+    if (this.devices.microphones.length === 0) return this.endCall(roomId, 'NO_MICROPHONE');
+    c.localVideo = video && this.devices.cameras.length > 0;
+    c.error = video && !c.localVideo ? 'NO_CAMERA' : '';
+    this.emitCall(c);
+    const seq = this.callSeq;
+    this.later(this.opts.ringTimeoutMs, () => {
+      if (this.callSeq === seq && this.calls.get(roomId)?.state === 'outgoing') this.endCall(roomId, 'NO_ANSWER');
+    });
+    if (this.opts.autoPeer) this.later(this.opts.peerDelayMs, () => this.peerAnswers(video, roomId));
+    return { ...c };
+  }
+
+  async answerCall(roomId: string, accept: boolean, video: boolean): Promise<CallView> {
+    this.maybeFail('answerCall');
+    const c = this.calls.get(roomId);
+    if (!c || c.state !== 'incoming') fail('INTERNAL', 'no call is ringing');
+    if (!accept) return this.endCall(roomId, 'DECLINED');
+    if (this.devices.microphones.length === 0) return this.endCall(roomId, 'NO_MICROPHONE');
+    c.state = 'connecting';
+    c.localVideo = video && this.devices.cameras.length > 0;
+    c.video = c.video || c.localVideo;
+    c.error = video && !c.localVideo ? 'NO_CAMERA' : '';
+    this.emitCall(c);
+    this.connectLater(roomId);
+    return { ...c };
+  }
+
+  async hangUp(roomId: string): Promise<void> {
+    this.maybeFail('hangUp');
+    const c = this.calls.get(roomId);
+    if (!c || c.state === 'ended' || c.state === 'idle') return;
+    this.endCall(roomId, c.state === 'incoming' ? 'DECLINED' : '');
+  }
+
+  async setMicMuted(roomId: string, muted: boolean): Promise<CallView> {
+    this.maybeFail('setMicMuted');
+    const c = this.liveCall(roomId);
+    c.micMuted = muted;
+    this.emitCall(c);
+    return { ...c };
+  }
+
+  async setCamera(roomId: string, on: boolean): Promise<CallView> {
+    this.maybeFail('setCamera');
+    const c = this.liveCall(roomId);
+    if (on && this.devices.cameras.length === 0) {
+      c.localVideo = false;
+      c.error = 'NO_CAMERA';
+    } else {
+      c.localVideo = on;
+      c.video = c.video || on;
+      c.error = '';
+    }
+    this.emitCall(c);
+    return { ...c };
+  }
+
+  async callDevices(): Promise<CallDevices> {
+    this.maybeFail('callDevices');
+    return structuredClone(this.devices);
+  }
+
+  async setCallDevices(mic: string, camera: string, speaker: string): Promise<void> {
+    this.maybeFail('setCallDevices');
+    const ok = (id: string, list: { id: string }[]) => id === '' || list.some((d) => d.id === id);
+    if (!ok(mic, this.devices.microphones) || !ok(camera, this.devices.cameras) || !ok(speaker, this.devices.speakers)) {
+      fail('INTERNAL', 'unknown device');
+    }
+    this.deviceChoices.push([mic, camera, speaker]);
+  }
+
+  async mediaEndpoint(): Promise<MediaEndpoint> {
+    this.maybeFail('mediaEndpoint');
+    return { url: this.opts.mediaUrl, token: this.opts.mediaToken };
+  }
+
   on<E extends EventName>(name: E, cb: (payload: Events[E]) => void): () => void {
     let set = this.listeners.get(name);
     if (!set) {
@@ -438,6 +560,7 @@ export class FakeApi implements Api {
     const r = this.rooms_.get(roomId);
     if (!r) return;
     r.peerOnline = false;
+    if (this.calls.has(roomId)) this.endCall(roomId, 'PEER_LEFT');
     this.setStatus(roomId, 'peer-left', '');
   }
 
@@ -464,6 +587,7 @@ export class FakeApi implements Api {
     if (!r) return;
     r.peerOnline = false;
     r.view.open = false;
+    if (this.calls.has(roomId)) this.endCall(roomId, 'PEER_LEFT');
     if (code === 'ROOM_DESTROYED' || code === 'TIMER_EXPIRED') {
       this.rooms_.delete(roomId);
       this.emit('rooms:changed', {});
@@ -533,6 +657,80 @@ export class FakeApi implements Api {
     this.opts.transferRate = bytesPerSecond;
   }
 
+  /** The peer calls us (the UI rings). */
+  peerCalls(video = false, roomId = this.lastRoom): void {
+    const r = this.rooms_.get(roomId);
+    if (!r || !r.peerOnline) return;
+    const c = this.newCall(roomId, 'incoming', video);
+    c.remoteVideo = video;
+    this.emitCall(c);
+    const seq = this.callSeq;
+    this.later(this.opts.ringTimeoutMs, () => {
+      if (this.callSeq === seq && this.calls.get(roomId)?.state === 'incoming') this.endCall(roomId, 'NO_ANSWER');
+    });
+  }
+
+  /** The peer picks up our call (video: with their camera on). */
+  peerAnswers(video = false, roomId = this.lastRoom): void {
+    const c = this.calls.get(roomId);
+    if (!c || c.state !== 'outgoing') return;
+    c.state = 'connecting';
+    c.remoteVideo = video;
+    c.video = c.video || video;
+    this.emitCall(c);
+    this.connectLater(roomId);
+  }
+
+  peerDeclines(roomId = this.lastRoom): void {
+    const c = this.calls.get(roomId);
+    if (c && c.state === 'outgoing') this.endCall(roomId, 'DECLINED');
+  }
+
+  /** The peer ends the call (or gives up ringing). */
+  peerHangsUp(roomId = this.lastRoom): void {
+    const c = this.calls.get(roomId);
+    if (!c || c.state === 'ended' || c.state === 'idle') return;
+    this.endCall(roomId, c.state === 'incoming' ? 'NO_ANSWER' : '');
+  }
+
+  peerMutes(muted = true, roomId = this.lastRoom): void {
+    const c = this.calls.get(roomId);
+    if (!c || !this.live(c)) return;
+    c.remoteMuted = muted;
+    this.emitCall(c);
+  }
+
+  /** The peer's camera goes on or off (on makes it a video call). */
+  peerCamera(on: boolean, roomId = this.lastRoom): void {
+    const c = this.calls.get(roomId);
+    if (!c || !this.live(c)) return;
+    c.remoteVideo = on;
+    c.video = c.video || on;
+    this.emitCall(c);
+  }
+
+  /**
+   * Something goes wrong in Go: NO_CAMERA keeps a live call going
+   * (sound only), any other code ends it.
+   */
+  callFails(code: ErrorCode, roomId = this.lastRoom): void {
+    const c = this.calls.get(roomId);
+    if (!c || c.state === 'ended' || c.state === 'idle') return;
+    if (code === 'NO_CAMERA') {
+      c.localVideo = false;
+      c.error = 'NO_CAMERA';
+      this.emitCall(c);
+      return;
+    }
+    this.endCall(roomId, code);
+  }
+
+  /** The call of a room as Go would report it. */
+  callOf(roomId = this.lastRoom): CallView | undefined {
+    const c = this.calls.get(roomId);
+    return c ? { ...c } : undefined;
+  }
+
   /** Stops every pending timer. */
   dispose(): void {
     for (const t of this.timers) clearTimeout(t);
@@ -542,6 +740,61 @@ export class FakeApi implements Api {
   }
 
   // ---- internals -------------------------------------------------------
+
+  private live(c: CallView): boolean {
+    return c.state === 'outgoing' || c.state === 'connecting' || c.state === 'active';
+  }
+
+  private liveCall(roomId: string): CallView {
+    const c = this.calls.get(roomId);
+    if (!c || !this.live(c)) fail('INTERNAL', 'no call in this room');
+    return c;
+  }
+
+  private newCall(roomId: string, state: 'outgoing' | 'incoming', video: boolean): CallView {
+    this.callSeq += 1;
+    const c: CallView = {
+      roomId,
+      state,
+      video,
+      localVideo: false,
+      remoteVideo: false,
+      micMuted: false,
+      remoteMuted: false,
+      startedAt: null,
+      error: '',
+    };
+    this.calls.set(roomId, c);
+    return c;
+  }
+
+  private connectLater(roomId: string): void {
+    const seq = this.callSeq;
+    this.later(this.opts.callConnectMs, () => {
+      const c = this.calls.get(roomId);
+      if (this.callSeq !== seq || !c || c.state !== 'connecting') return;
+      c.state = 'active';
+      c.startedAt = this.opts.now();
+      this.emitCall(c);
+    });
+  }
+
+  private endCall(roomId: string, error: string): CallView {
+    const c = this.calls.get(roomId);
+    if (!c) fail('INTERNAL', 'no call');
+    c.state = 'ended';
+    c.error = error;
+    c.localVideo = false;
+    c.remoteVideo = false;
+    this.emitCall(c);
+    const ended = { ...c };
+    this.calls.delete(roomId);
+    return ended;
+  }
+
+  private emitCall(c: CallView): void {
+    this.emit('call', { ...c });
+  }
 
   private emit<E extends EventName>(name: E, payload: Events[E]): void {
     for (const l of [...(this.listeners.get(name) ?? [])]) (l as (p: Events[E]) => void)(payload);

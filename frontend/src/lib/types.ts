@@ -80,6 +80,44 @@ export interface Offer {
   size: number;
 }
 
+/** Where a call is (docs/app-api.md, "Calls"). */
+export type CallState = 'idle' | 'outgoing' | 'incoming' | 'connecting' | 'active' | 'ended';
+
+/** The call of one room, as Go sees it; pushed with the `call` event. */
+export interface CallView {
+  roomId: string;
+  state: CallState;
+  /** The kind of call: true once either side sends video. */
+  video: boolean;
+  /** Our camera is sending. */
+  localVideo: boolean;
+  /** The peer's camera is sending. */
+  remoteVideo: boolean;
+  micMuted: boolean;
+  remoteMuted: boolean;
+  /** Unix ms when the call became active, else null. */
+  startedAt: number | null;
+  /** A code or "": why it ended (state ended), or a notice such as NO_CAMERA. */
+  error: string;
+}
+
+export interface Device {
+  id: string;
+  label: string;
+}
+
+export interface CallDevices {
+  microphones: Device[];
+  cameras: Device[];
+  speakers: Device[];
+}
+
+/** The loopback WebSocket that carries a call's encoded frames. */
+export interface MediaEndpoint {
+  url: string;
+  token: string;
+}
+
 /** Payloads of the events the facade pushes (runtime.EventsOn). */
 export interface Events {
   'room:status': { roomId: string; status: Status; route: Route; code: string };
@@ -92,6 +130,7 @@ export interface Events {
   'transfer:update': { roomId: string; transfer: Transfer };
   'transfer:offer': Offer;
   'app:file-drop': { roomId: string; count: number };
+  call: CallView;
 }
 
 export type EventName = keyof Events;
@@ -127,6 +166,19 @@ export interface Api {
   answerOffer(roomId: string, id: string, accept: boolean): Promise<void>;
   /** Which room is in view ("" on home), so drops land in it. */
   setActiveRoom(roomId: string): Promise<void>;
+  /** Calls our peer in this room (video: with the camera on). */
+  startCall(roomId: string, video: boolean): Promise<CallView>;
+  /** Answers a ringing call; accept=false declines it. */
+  answerCall(roomId: string, accept: boolean, video: boolean): Promise<CallView>;
+  /** Ends, cancels or declines the room's call. */
+  hangUp(roomId: string): Promise<void>;
+  setMicMuted(roomId: string, muted: boolean): Promise<CallView>;
+  /** Camera on during a voice call turns it into a video call. */
+  setCamera(roomId: string, on: boolean): Promise<CallView>;
+  callDevices(): Promise<CallDevices>;
+  /** "" = the system default. */
+  setCallDevices(mic: string, camera: string, speaker: string): Promise<void>;
+  mediaEndpoint(): Promise<MediaEndpoint>;
   /** Subscribes to a backend event; returns the unsubscribe function. */
   on<E extends EventName>(name: E, cb: (payload: Events[E]) => void): () => void;
 }

@@ -1,0 +1,400 @@
+// The call: the one in progress (outgoing, connecting, active, or just
+// ended), a call ringing in, device choices, notices, and the media
+// connection that shows and plays it. Go runs the call (pion); the `call`
+// event keeps this store current and every action goes through the Api.
+
+import { getContext, setContext } from 'svelte';
+import type { Api, CallDevices, CallState, CallView } from '../types';
+import { explain, toApiError, type Explained } from '../errors';
+import { MediaClient, webCodecsAvailable } from './media';
+import { audioContext, unlockAudio } from './sound';
+
+/** How long "Call ended · 3:12" stays before the call area closes. */
+export const ENDED_SHOW_MS = 4000;
+
+/** How the call area sits in the room. */
+export type CallLayout = 'bar' | 'split' | 'full';
+
+/** A notice about calls in one room (NO_CAMERA while the call goes on, a failed action). */
+export interface CallNotice {
+  roomId: string;
+  x: Explained;
+}
+
+export interface DeviceChoice {
+  mic: string;
+  camera: string;
+  speaker: string;
+}
+
+export interface CallStoreOptions {
+  now?: () => number;
+  /** Makes the media connection of a call; null for none (no WebCodecs). */
+  media?: (roomId: string) => MediaClient | null;
+}
+
+const RANK: Record<CallState, number> = { idle: 0, incoming: 1, outgoing: 1, connecting: 2, active: 3, ended: 4 };
+
+/** A call that holds the devices (or is about to). */
+export function isLive(v: CallView | null | undefined): v is CallView {
+  return !!v && (v.state === 'outgoing' || v.state === 'connecting' || v.state === 'active');
+}
+
+/** 65 s → "1:05", 3725 s → "1:02:05". */
+export function formatDuration(ms: number): string {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const ss = String(s % 60).padStart(2, '0');
+  return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${ss}` : `${m}:${ss}`;
+}
+
+/** The words for a call that ended: reason (or length) and what to do. */
+export function endedText(error: string, durationMs: number): { title: string; next: string } {
+  switch (error) {
+    case '':
+      return { title: durationMs > 0 ? `Call ended · ${formatDuration(durationMs)}` : 'Call ended', next: '' };
+    case 'DECLINED':
+      return { title: 'Declined', next: explain('DECLINED').next };
+    case 'NO_ANSWER':
+      return { title: 'No answer', next: explain('NO_ANSWER').next };
+    default: {
+      const x = explain(error);
+      return { title: x.sentence, next: x.next };
+    }
+  }
+}
+
+export class CallStore {
+  /** The call in progress, or the one that just ended (for ENDED_SHOW_MS). */
+  view = $state<CallView | null>(null);
+  /** A call ringing in (any room). */
+  ringing = $state<CallView | null>(null);
+  notice = $state<CallNotice | null>(null);
+  /** How long the ended call lasted, ms (0 if it never became active). */
+  endedAfter = $state(0);
+  /** An action is waiting for Go. */
+  pending = $state(false);
+  devices = $state<CallDevices | null>(null);
+  chosen = $state<DeviceChoice>({ mic: '', camera: '', speaker: '' });
+  layout = $state<CallLayout>('split');
+  /** Ticks every second while a call is active (drives the timer). */
+  now = $state(0);
+  media = $state.raw<MediaClient | null>(null);
+  /** The media connection is up. */
+  mediaConnected = $state(false);
+
+  private readonly offs: (() => void)[] = [];
+  private endTimer: ReturnType<typeof setTimeout> | null = null;
+  private tickTimer: ReturnType<typeof setInterval> | null = null;
+  /** We hung up or declined: no "Declined" for our own decline. */
+  private localEnd = false;
+  private readonly clock: () => number;
+  private readonly makeMedia: (roomId: string) => MediaClient | null;
+
+  constructor(
+    private readonly api: Api,
+    opts: CallStoreOptions = {},
+  ) {
+    this.clock = opts.now ?? (() => Date.now());
+    this.now = this.clock();
+    this.makeMedia =
+      opts.media ??
+      ((roomId) =>
+        webCodecsAvailable()
+          ? new MediaClient(roomId, { endpoint: () => this.api.mediaEndpoint(), audioContext })
+          : null);
+  }
+
+  /** The call of this room when it is on screen (in progress or just ended). */
+  of(roomId: string): CallView | null {
+    return this.view?.roomId === roomId ? this.view : null;
+  }
+
+  /** A call is in progress somewhere. */
+  get busy(): boolean {
+    return isLive(this.view);
+  }
+
+  /** Milliseconds since the call became active (0 before). */
+  get elapsed(): number {
+    const s = this.view?.startedAt;
+    return s ? Math.max(0, this.now - s) : 0;
+  }
+
+  start(): void {
+    if (this.offs.length) return;
+    this.offs.push(this.api.on('call', (v) => this.apply(v)));
+  }
+
+  stop(): void {
+    for (const off of this.offs.splice(0)) off();
+    this.stopMedia();
+    this.stopTick();
+    if (this.endTimer) clearTimeout(this.endTimer);
+    this.endTimer = null;
+  }
+
+  // ---- actions ---------------------------------------------------------
+
+  /** Calls the peer of `roomId`; video turns the camera on. */
+  async call(roomId: string, video: boolean): Promise<void> {
+    unlockAudio();
+    if (this.pending || this.busy || !roomId) return;
+    await this.act(roomId, async () => {
+      this.localEnd = false;
+      this.clearEnded();
+      const v = await this.api.startCall(roomId, video);
+      this.applyResult(v);
+    });
+  }
+
+  /** Answers the ringing call (accept=false declines). Ends a call in progress first. */
+  async answer(accept: boolean, video = false): Promise<void> {
+    unlockAudio();
+    const r = this.ringing;
+    if (!r || this.pending) return;
+    await this.act(r.roomId, async () => {
+      if (accept && isLive(this.view) && this.view.roomId !== r.roomId) {
+        this.localEnd = true;
+        await this.api.hangUp(this.view.roomId);
+      }
+      this.ringing = null;
+      this.localEnd = !accept;
+      if (accept) this.clearEnded();
+      const v = await this.api.answerCall(r.roomId, accept, video);
+      this.applyResult(v);
+    });
+  }
+
+  /** Ends, cancels (outgoing) the call in progress. */
+  async hangUp(): Promise<void> {
+    const v = this.view;
+    if (!isLive(v)) return;
+    this.localEnd = true;
+    await this.act(v.roomId, async () => {
+      await this.api.hangUp(v.roomId);
+      // Go also sends the ended event; end here if it is late.
+      if (this.view === v && isLive(v)) this.finish({ ...v, state: 'ended', error: '' });
+    });
+  }
+
+  async toggleMute(): Promise<void> {
+    const v = this.view;
+    if (!isLive(v)) return;
+    const muted = !v.micMuted;
+    v.micMuted = muted; // at once: the button must not lag
+    await this.act(v.roomId, async () => {
+      try {
+        this.applyResult(await this.api.setMicMuted(v.roomId, muted));
+      } catch (e) {
+        if (this.view === v) v.micMuted = !muted;
+        throw e;
+      }
+    });
+  }
+
+  /** Camera off/on; on during a voice call makes it a video call. */
+  async toggleCamera(): Promise<void> {
+    const v = this.view;
+    if (!isLive(v)) return;
+    const on = !v.localVideo;
+    await this.act(v.roomId, async () => {
+      this.applyResult(await this.api.setCamera(v.roomId, on));
+    });
+  }
+
+  async loadDevices(): Promise<CallDevices> {
+    const d = await this.api.callDevices();
+    this.devices = d;
+    return d;
+  }
+
+  async chooseDevices(change: Partial<DeviceChoice>): Promise<void> {
+    const before = { ...this.chosen };
+    const next = { ...this.chosen, ...change };
+    this.chosen = next;
+    try {
+      await this.api.setCallDevices(next.mic, next.camera, next.speaker);
+    } catch (e) {
+      this.chosen = before;
+      throw e;
+    }
+  }
+
+  setLayout(l: CallLayout): void {
+    this.layout = l;
+  }
+
+  dismissNotice(): void {
+    this.notice = null;
+  }
+
+  /** Closes the "Call ended" area now. */
+  clearEnded(): void {
+    if (this.endTimer) clearTimeout(this.endTimer);
+    this.endTimer = null;
+    if (this.view?.state === 'ended') this.view = null;
+  }
+
+  /**
+   * Keyboard shortcuts (Ctrl+Shift+…): M mute, O camera (or accept with
+   * video while ringing), Y accept, H hang up or decline. True when used.
+   */
+  shortcut(e: Pick<KeyboardEvent, 'ctrlKey' | 'shiftKey' | 'altKey' | 'metaKey' | 'key'>): boolean {
+    if (!e.ctrlKey || !e.shiftKey || e.altKey || e.metaKey) return false;
+    const k = e.key.toLowerCase();
+    const live = isLive(this.view);
+    if (this.ringing && !this.pending) {
+      if (k === 'y') return this.run(this.answer(true, false));
+      if (k === 'o') return this.run(this.answer(true, true));
+      if (k === 'h' && !live) return this.run(this.answer(false));
+    }
+    if (!live) return false;
+    if (k === 'm') return this.run(this.toggleMute());
+    if (k === 'o') return this.run(this.toggleCamera());
+    if (k === 'h') return this.run(this.hangUp());
+    return false;
+  }
+
+  // ---- events ----------------------------------------------------------
+
+  /** Takes a CallView from Go (event or method result). */
+  apply(v: CallView): void {
+    if (!v || !v.roomId) return;
+    if (v.state === 'incoming') {
+      if (this.view?.roomId === v.roomId && this.view.state === 'ended') this.clearEnded();
+      this.ringing = { ...v };
+      return;
+    }
+    if (this.ringing?.roomId === v.roomId) {
+      this.ringing = null;
+      // Missed (the caller gave up) or declined here: nothing more to show.
+      if (v.state === 'ended' || v.state === 'idle') return;
+    }
+    if (this.view && this.view.roomId !== v.roomId && isLive(this.view)) return; // another room's late news
+    if (v.state === 'idle') {
+      if (this.view?.roomId === v.roomId) {
+        this.view = null;
+        this.stopMedia();
+        this.stopTick();
+      }
+      return;
+    }
+    if (v.state === 'ended') {
+      if (this.view?.roomId === v.roomId && this.view.state === 'ended') return;
+      if (this.view?.roomId !== v.roomId && !this.view) {
+        // We never showed this call (declined before it reached the UI).
+        if (this.localEnd) return;
+      }
+      this.finish(v);
+      return;
+    }
+    if (this.view?.roomId === v.roomId && this.view.state !== 'ended') Object.assign(this.view, v);
+    else this.view = { ...v };
+    this.noticeFrom(v);
+    if (v.state === 'active') this.startTick();
+    this.ensureMedia(v);
+  }
+
+  /** A method's answer may be older than an event that overtook it. */
+  private applyResult(v: CallView): void {
+    const cur = this.view;
+    if (cur && cur.roomId === v.roomId && RANK[v.state] < RANK[cur.state] && v.state !== 'idle') {
+      // Keep the newer state; take the flags the method set.
+      Object.assign(cur, { micMuted: v.micMuted, localVideo: v.localVideo, video: cur.video || v.video });
+      this.noticeFrom(v);
+      return;
+    }
+    this.apply(v);
+  }
+
+  private finish(v: CallView): void {
+    const was = this.view?.roomId === v.roomId ? this.view : null;
+    const started = v.startedAt ?? was?.startedAt ?? null;
+    this.endedAfter = started ? Math.max(0, this.clock() - started) : 0;
+    this.stopMedia();
+    this.stopTick();
+    if (this.notice?.roomId === v.roomId && this.notice.x.code === 'NO_CAMERA') this.notice = null;
+    const own = this.localEnd;
+    this.localEnd = false;
+    if (own && v.error === 'DECLINED') {
+      this.view = null;
+      return;
+    }
+    this.view = { ...v, state: 'ended' };
+    if (this.endTimer) clearTimeout(this.endTimer);
+    // Errors the person must read stay until dismissed or the next call.
+    const ms = v.error === '' || v.error === 'DECLINED' || v.error === 'NO_ANSWER' || v.error === 'PEER_LEFT' ? ENDED_SHOW_MS : ENDED_SHOW_MS * 3;
+    this.endTimer = setTimeout(() => {
+      this.endTimer = null;
+      if (this.view?.state === 'ended') this.view = null;
+    }, ms);
+  }
+
+  private noticeFrom(v: CallView): void {
+    if (v.error === 'NO_CAMERA') this.notice = { roomId: v.roomId, x: explain('NO_CAMERA') };
+    else if (!v.error && this.notice?.roomId === v.roomId && this.notice.x.code === 'NO_CAMERA' && v.localVideo) this.notice = null;
+  }
+
+  private async act(roomId: string, f: () => Promise<void>): Promise<void> {
+    this.pending = true;
+    try {
+      await f();
+      if (this.notice?.roomId === roomId && this.notice.x.code !== 'NO_CAMERA') this.notice = null;
+    } catch (e) {
+      this.notice = { roomId, x: explain(toApiError(e).code) };
+    } finally {
+      this.pending = false;
+    }
+  }
+
+  private run(p: Promise<void>): boolean {
+    void p;
+    return true;
+  }
+
+  private ensureMedia(v: CallView): void {
+    if (!isLive(v)) return;
+    if (this.media && this.mediaRoom === v.roomId) return;
+    this.stopMedia();
+    const m = this.makeMedia(v.roomId);
+    if (!m) return;
+    this.mediaRoom = v.roomId;
+    m.onchange = () => (this.mediaConnected = m.connected);
+    this.media = m;
+    void m.open();
+  }
+
+  private mediaRoom = '';
+
+  private stopMedia(): void {
+    this.media?.close();
+    this.media = null;
+    this.mediaRoom = '';
+    this.mediaConnected = false;
+  }
+
+  private startTick(): void {
+    this.now = this.clock();
+    if (this.tickTimer) return;
+    this.tickTimer = setInterval(() => (this.now = this.clock()), 1000);
+  }
+
+  private stopTick(): void {
+    if (this.tickTimer) clearInterval(this.tickTimer);
+    this.tickTimer = null;
+  }
+}
+
+const KEY = Symbol('parley-call');
+
+export function provideCall(store: CallStore): void {
+  setContext(KEY, store);
+}
+
+export function useCall(): CallStore {
+  const s = getContext<CallStore | undefined>(KEY);
+  if (!s) throw new Error('useCall called outside <App>');
+  return s;
+}
