@@ -42,6 +42,130 @@ async function status(page) {
   return page.getByTestId('status').innerText();
 }
 
+// ---- calls ---------------------------------------------------------------
+
+/** Opens the app with the fake media endpoint pointing at the e2e relay. */
+function mediaQuery(srv) {
+  return `&media=${encodeURIComponent(srv.mediaUrl)}&mediaToken=${srv.mediaToken}`;
+}
+
+async function callState(page) {
+  return page.getByTestId('call').getAttribute('data-state');
+}
+
+async function waitCall(page, state) {
+  await page.locator(`[data-testid="call"][data-state="${state}"]`).waitFor();
+}
+
+/** A connected room with a voice call that the peer accepted. */
+async function activeVoiceCall(page, open, query = '') {
+  await open(query);
+  await createRoom(page);
+  await connect(page);
+  await page.getByRole('button', { name: 'Start a voice call' }).click();
+  await waitCall(page, 'outgoing');
+  await fake(page, () => window.__parleyFake.peerAnswers(false));
+  await waitCall(page, 'active');
+}
+
+/**
+ * Starts a media source in the page: VP8 frames of one colour per stream
+ * (WebCodecs VideoEncoder) and Opus packets of a tone (AudioEncoder), sent
+ * through the e2e relay to the UI's media connection, like Go would.
+ */
+async function startSource(page, srv, streams, audio = true) {
+  const room = await fake(page, () => window.__parleyFake.lastRoomId());
+  await page.evaluate(
+    async ({ url, token, room, streams, audio }) => {
+      const ws = new WebSocket(`${url}?token=${token}&room=${room}&role=source`);
+      ws.binaryType = 'arraybuffer';
+      await new Promise((ok, bad) => {
+        ws.onopen = ok;
+        ws.onerror = bad;
+      });
+      const pack = (kind, key, tsUs, w, h, data) => {
+        const out = new Uint8Array(14 + data.byteLength);
+        const v = new DataView(out.buffer);
+        v.setUint8(0, kind);
+        v.setUint8(1, key ? 1 : 0);
+        v.setBigUint64(2, BigInt(Math.max(0, Math.round(tsUs))));
+        v.setUint16(10, w);
+        v.setUint16(12, h);
+        out.set(data, 14);
+        return out;
+      };
+      const send = (b) => ws.readyState === 1 && ws.send(b);
+      const timers = [];
+      for (const s of streams) {
+        const canvas = new OffscreenCanvas(s.w, s.h);
+        const g = canvas.getContext('2d');
+        g.fillStyle = `rgb(${s.rgb.join(',')})`;
+        g.fillRect(0, 0, s.w, s.h);
+        const enc = new VideoEncoder({
+          output: (chunk) => {
+            const buf = new Uint8Array(chunk.byteLength);
+            chunk.copyTo(buf);
+            send(pack(s.kind, chunk.type === 'key', chunk.timestamp, s.w, s.h, buf));
+          },
+          error: (e) => console.error('encoder', e),
+        });
+        enc.configure({ codec: 'vp8', width: s.w, height: s.h, bitrate: 400_000, framerate: 15, latencyMode: 'realtime' });
+        let i = 0;
+        timers.push(
+          setInterval(() => {
+            const f = new VideoFrame(canvas, { timestamp: i * 66_666 });
+            enc.encode(f, { keyFrame: i % 10 === 0 });
+            f.close();
+            i++;
+          }, 66),
+        );
+      }
+      if (audio) {
+        const enc = new AudioEncoder({
+          output: (chunk) => {
+            const buf = new Uint8Array(chunk.byteLength);
+            chunk.copyTo(buf);
+            send(pack(3, true, chunk.timestamp, 0, 0, buf));
+          },
+          error: (e) => console.error('audio encoder', e),
+        });
+        enc.configure({ codec: 'opus', sampleRate: 48000, numberOfChannels: 1, bitrate: 32000 });
+        let n = 0;
+        timers.push(
+          setInterval(() => {
+            const samples = new Float32Array(960);
+            for (let k = 0; k < 960; k++) samples[k] = 0.2 * Math.sin((2 * Math.PI * 440 * (n * 960 + k)) / 48000);
+            const d = new AudioData({ format: 'f32-planar', sampleRate: 48000, numberOfFrames: 960, numberOfChannels: 1, timestamp: n * 20_000, data: samples });
+            enc.encode(d);
+            d.close();
+            n++;
+          }, 20),
+        );
+      }
+      window.__stopSource = () => {
+        for (const t of timers) clearInterval(t);
+        ws.close();
+      };
+    },
+    { url: srv.mediaUrl, token: srv.mediaToken, room, streams, audio },
+  );
+}
+
+/** The colour at the centre of a canvas, once it has a picture. */
+async function canvasColour(page, testId) {
+  const sink = testId === 'remote-video' ? 'remote' : 'local';
+  await page.waitForFunction((s) => window.__parleyCall?.media?.[s].frames > 1, sink);
+  return page.evaluate((id) => {
+    const c = document.querySelector(`[data-testid="${id}"]`);
+    const g = c.getContext('2d');
+    return Array.from(g.getImageData(Math.floor(c.width / 2), Math.floor(c.height / 2), 1, 1).data.slice(0, 3));
+  }, testId);
+}
+
+function near(got, want, tol = 40) {
+  return got.every((v, i) => Math.abs(v - want[i]) <= tol);
+}
+
 export const flows = {
   'first run: choose this computer (LAN)': async (page, open) => {
     await open('&firstRun=1');
@@ -271,16 +395,6 @@ export const flows = {
     assert(copied.length === 1 && copied[0].includes(`/r/${id}#`), `copied: ${copied}`);
   },
 
-  'calls buttons are disabled with a tooltip': async (page, open) => {
-    await open();
-    await createRoom(page);
-    for (const name of [/Microphone/, /Camera/]) {
-      const b = page.getByRole('button', { name });
-      assert((await b.getAttribute('aria-disabled')) === 'true', 'not disabled');
-      assert((await b.getAttribute('title')) === 'Calls are coming soon', 'no tooltip');
-    }
-  },
-
   'startup link opens the room with the composer focused': async (page, open) => {
     const link = 'https://signal.parley.example/r/AAAAAAAAAAAAAAAAAAAAA#BBBBBBBBBBBBBBBBBBBBBBBB';
     await open(`&startup=${encodeURIComponent(link)}`);
@@ -487,6 +601,260 @@ export const flows = {
     await page.getByRole('button', { name: 'Back to rooms' }).click();
     active = await fake(page, () => window.__parleyFake.activeRooms.at(-1));
     assert(active === '', `active room at home: ${active}`);
+  },
+
+  'call: header buttons wait for the peer and say why': async (page, open) => {
+    await open();
+    await createRoom(page);
+    for (const name of ['Start a voice call', 'Start a video call']) {
+      const b = page.getByRole('button', { name });
+      assert((await b.getAttribute('aria-disabled')) === 'true', `${name} not disabled`);
+      assert((await b.getAttribute('title')) === 'Calls need the other person connected', `${name} tooltip`);
+    }
+    await page.getByRole('button', { name: 'Start a voice call' }).dispatchEvent('click');
+    assert((await page.getByTestId('call').count()) === 0, 'a disabled button started a call');
+    await connect(page);
+    const b = page.getByRole('button', { name: 'Start a voice call' });
+    assert((await b.getAttribute('aria-disabled')) === null, 'still disabled when connected');
+    assert((await b.getAttribute('title')) === 'Voice call', `tooltip: ${await b.getAttribute('title')}`);
+  },
+
+  'call: voice call rings, peer accepts, timer runs, hang up says how long': async (page, open) => {
+    await open();
+    await createRoom(page);
+    await connect(page);
+    await page.getByRole('button', { name: 'Start a voice call' }).click();
+    await waitCall(page, 'outgoing');
+    await page.getByTestId('call-timer').getByText('Calling…').waitFor();
+    assert((await page.getByRole('button', { name: 'Cancel call' }).count()) === 1, 'no cancel while ringing');
+    const video = await page.getByRole('button', { name: 'Start a video call' }).getAttribute('aria-disabled');
+    assert(video === 'true', 'second call possible during a call');
+    await fake(page, () => window.__parleyFake.peerAnswers(false));
+    await page.getByTestId('call-timer').getByText('Connecting…').waitFor();
+    await waitCall(page, 'active');
+    assert((await page.getByTestId('call').getAttribute('data-video')) === 'false', 'voice call marked as video');
+    assert((await page.getByTestId('call-stage').count()) === 0, 'a video stage in a voice call');
+    await page.getByTestId('call-timer').getByText('0:01').waitFor({ timeout: 3000 });
+    await page.getByTestId('call-timer').getByText('0:02').waitFor({ timeout: 3000 });
+    await page.getByRole('button', { name: 'Hang up' }).click();
+    const ended = page.locator('[data-testid="call-ended"][data-code=""]');
+    const t = await ended.innerText();
+    assert(/Call ended · 0:0[2-4]/.test(t), `ended: ${t}`);
+    await page.getByTestId('call').waitFor({ state: 'detached', timeout: 6000 });
+  },
+
+  'call: incoming video call rings; accept with video shows decoded remote video and the local preview': async (page, open, srv) => {
+    await open(mediaQuery(srv));
+    await createRoom(page);
+    await connect(page);
+    await fake(page, () => window.__parleyFake.peerCalls(true));
+    const banner = page.getByTestId('incoming-call');
+    await banner.getByText('Incoming video call').waitFor();
+    assert((await focusedTestId(page)) === 'composer', 'the ring stole the focus');
+    await banner.getByRole('button', { name: 'Accept with video' }).click();
+    await banner.waitFor({ state: 'detached' });
+    await waitCall(page, 'active');
+    await page.waitForFunction(() => window.__parleyCall?.mediaConnected === true);
+    const RED = [220, 40, 40];
+    const BLUE = [30, 90, 220];
+    await startSource(page, srv, [
+      { kind: 1, rgb: RED, w: 320, h: 240 },
+      { kind: 2, rgb: BLUE, w: 160, h: 120 },
+    ]);
+    try {
+      const remote = await canvasColour(page, 'remote-video');
+      assert(near(remote, RED), `remote video colour ${remote}`);
+      const local = await canvasColour(page, 'local-preview');
+      assert(near(local, BLUE), `local preview colour ${local}`);
+      const [rw, rh] = await page.evaluate(() => {
+        const c = document.querySelector('[data-testid="remote-video"]');
+        return [c.width, c.height];
+      });
+      assert(rw === 320 && rh === 240, `remote size ${rw}x${rh}`);
+      // The preview is a small overlay inside the stage, bottom right.
+      const stage = await page.getByTestId('call-stage').boundingBox();
+      const pv = await page.getByTestId('local-preview').boundingBox();
+      assert(pv.width < stage.width / 3, `preview too big: ${pv.width} of ${stage.width}`);
+      assert(pv.x + pv.width > stage.x + stage.width * 0.7 && pv.y + pv.height > stage.y + stage.height * 0.7, 'preview not bottom-right');
+      await page.waitForFunction(() => window.__parleyCall.media.audio.decoded > 5);
+      const m = await page.evaluate(() => {
+        const x = window.__parleyCall.media;
+        return { remote: x.remote.frames, errors: x.remote.errors + x.local.errors + x.audio.errors };
+      });
+      assert(m.remote > 2 && m.errors === 0, `media: ${JSON.stringify(m)}`);
+      // The window shrinks: the video scales with it (contain, no crop).
+      await page.setViewportSize({ width: 700, height: 560 });
+      const small = await page.getByTestId('remote-video').boundingBox();
+      const stage2 = await page.getByTestId('call-stage').boundingBox();
+      assert(small.width <= stage2.width + 1 && small.height <= stage2.height + 1, 'video overflows the stage');
+      // The peer turns the camera off: their initial instead of the video.
+      await fake(page, () => window.__parleyFake.peerCamera(false));
+      await page.getByTestId('remote-avatar').waitFor();
+    } finally {
+      await page.evaluate(() => window.__stopSource?.());
+    }
+  },
+
+  'call: decline, peer declines, no answer': async (page, open) => {
+    await open();
+    await createRoom(page);
+    await connect(page);
+    await fake(page, () => window.__parleyFake.peerCalls(false));
+    const banner = page.getByTestId('incoming-call');
+    await banner.getByText('Incoming voice call').waitFor();
+    await banner.getByRole('button', { name: 'Decline' }).click();
+    await banner.waitFor({ state: 'detached' });
+    assert((await page.getByTestId('call').count()) === 0, 'call area after declining');
+    assert((await fake(page, () => window.__parleyFake.callOf())) === undefined, 'call not ended in the backend');
+
+    await page.getByRole('button', { name: 'Start a voice call' }).click();
+    await waitCall(page, 'outgoing');
+    await fake(page, () => window.__parleyFake.peerDeclines());
+    await page.locator('[data-testid="call-ended"][data-code="DECLINED"]').getByText('Declined').waitFor();
+    await page.getByTestId('call-ended').getByRole('button', { name: 'Close' }).click();
+    await page.getByTestId('call').waitFor({ state: 'detached' });
+
+    await page.getByRole('button', { name: 'Start a video call' }).click();
+    await waitCall(page, 'outgoing');
+    await fake(page, () => window.__parleyFake.callFails('NO_ANSWER'));
+    await page.locator('[data-testid="call-ended"][data-code="NO_ANSWER"]').getByText('No answer').waitFor();
+  },
+
+  'call: the peer hangs up; the peer leaving ends the call': async (page, open) => {
+    await activeVoiceCall(page, open);
+    await fake(page, () => window.__parleyFake.peerHangsUp());
+    await page.locator('[data-testid="call-ended"][data-code=""]').getByText(/Call ended · 0:0\d/).waitFor();
+    await page.getByRole('button', { name: 'Start a voice call' }).click();
+    await waitCall(page, 'outgoing');
+    await fake(page, () => window.__parleyFake.peerAnswers());
+    await waitCall(page, 'active');
+    await fake(page, () => window.__parleyFake.peerLeaves());
+    await page.locator('[data-testid="call-ended"][data-code="PEER_LEFT"]').getByText('the other person left').waitFor();
+  },
+
+  'call: mute and camera by button and by keyboard; voice switches to video': async (page, open) => {
+    await activeVoiceCall(page, open);
+    const mute = page.getByRole('button', { name: 'Mute' });
+    assert((await mute.getAttribute('title')).includes('Ctrl+Shift+M'), 'mute tooltip without its shortcut');
+    await mute.click();
+    await page.locator('[data-testid="call-mute"][aria-pressed="true"]').waitFor();
+    assert((await fake(page, () => window.__parleyFake.callOf().micMuted)) === true, 'backend not muted');
+    await page.getByTestId('composer').focus();
+    await page.keyboard.press('Control+Shift+M');
+    await page.locator('[data-testid="call-mute"][aria-pressed="false"]').waitFor();
+    assert((await fake(page, () => window.__parleyFake.callOf().micMuted)) === false, 'backend still muted');
+    assert((await focusedTestId(page)) === 'composer', 'shortcut moved the focus');
+    // Camera on in a voice call: it becomes a video call with a preview.
+    const cam = page.getByRole('button', { name: 'Camera' });
+    assert((await cam.getAttribute('title')).includes('switch to video'), `camera tooltip: ${await cam.getAttribute('title')}`);
+    await cam.click();
+    await page.locator('[data-testid="call"][data-video="true"]').waitFor();
+    await page.locator('[data-testid="call-camera"][aria-pressed="true"]').waitFor();
+    await page.getByTestId('call-stage').waitFor();
+    await page.keyboard.press('Control+Shift+O');
+    await page.locator('[data-testid="call-camera"][aria-pressed="false"]').waitFor();
+    assert((await fake(page, () => window.__parleyFake.callOf().localVideo)) === false, 'camera still on in the backend');
+    // Peer mutes: shown.
+    await fake(page, () => window.__parleyFake.peerMutes(true));
+    await page.getByTestId('remote-muted').waitFor();
+    // Minimise and back; larger hides the messages, composer stays.
+    await page.getByRole('button', { name: 'Minimize video' }).click();
+    await page.getByTestId('call-stage').waitFor({ state: 'detached' });
+    await page.getByRole('button', { name: 'Show video' }).click();
+    await page.getByRole('button', { name: 'Larger video' }).click();
+    await page.getByRole('log').waitFor({ state: 'hidden' });
+    assert(await page.getByTestId('composer').isVisible(), 'composer hidden in the large layout');
+    await page.getByRole('button', { name: 'Show the chat' }).click();
+    await page.getByRole('log').waitFor();
+    // Ctrl+Shift+H hangs up.
+    await page.keyboard.press('Control+Shift+H');
+    await waitCall(page, 'ended');
+  },
+
+  'call: incoming call answered by keyboard (Ctrl+Shift+Y), declined by Ctrl+Shift+H': async (page, open) => {
+    await open();
+    await createRoom(page);
+    await connect(page);
+    await fake(page, () => window.__parleyFake.peerCalls(false));
+    const banner = page.getByTestId('incoming-call');
+    await banner.waitFor();
+    const tips = await banner.getByRole('button').evaluateAll((bs) => bs.map((b) => b.title).join(' | '));
+    for (const k of ['Ctrl+Shift+H', 'Ctrl+Shift+Y', 'Ctrl+Shift+O']) assert(tips.includes(k), `banner tooltips lack ${k}: ${tips}`);
+    await page.keyboard.press('Control+Shift+Y');
+    await waitCall(page, 'active');
+    assert((await page.getByTestId('call').getAttribute('data-video')) === 'false', 'accepted with video');
+    await page.keyboard.press('Control+Shift+H');
+    await waitCall(page, 'ended');
+    await fake(page, () => window.__parleyFake.peerCalls(true));
+    await banner.waitFor();
+    await page.keyboard.press('Control+Shift+H');
+    await banner.waitFor({ state: 'detached' });
+    assert((await fake(page, () => window.__parleyFake.callOf())) === undefined, 'not declined');
+  },
+
+  'call: no camera still allows a voice call; busy device and denied permission explained': async (page, open) => {
+    await open();
+    await createRoom(page);
+    await connect(page);
+    await fake(page, () => {
+      window.__parleyFake.devices.cameras = [];
+    });
+    await page.getByRole('button', { name: 'Start a video call' }).click();
+    const notice = page.locator('[data-testid="call-notice"][data-code="NO_CAMERA"]');
+    await notice.getByText('No camera found.').waitFor();
+    assert((await notice.innerText()).includes('sound only'), 'NO_CAMERA without next step');
+    await fake(page, () => window.__parleyFake.peerAnswers(false));
+    await waitCall(page, 'active');
+    assert(await notice.isVisible(), 'notice gone while the call goes on');
+    await page.getByRole('button', { name: 'Devices' }).click();
+    await page.getByTestId('no-camera').getByText('No camera found').waitFor();
+    await page.keyboard.press('Escape');
+    await page.getByTestId('call-devices').waitFor({ state: 'detached' });
+    await page.getByRole('button', { name: 'Hang up' }).click();
+    await waitCall(page, 'ended');
+    await page.getByTestId('call-ended').getByRole('button', { name: 'Close' }).click();
+
+    for (const [code, words] of [
+      ['DEVICE_BUSY', 'in use by another app'],
+      ['PERMISSION_DENIED', 'may not use the camera or microphone'],
+      ['NO_MICROPHONE', 'No microphone found.'],
+    ]) {
+      await fake(page, (c) => window.__parleyFake.failNext('startCall', c), code);
+      await page.getByRole('button', { name: 'Start a voice call' }).click();
+      await page.locator(`[data-testid="call-notice"][data-code="${code}"]`).getByText(words).waitFor();
+    }
+    // A failure Go reports as the call's end reads the same.
+    await fake(page, () => {
+      window.__parleyFake.devices.microphones = [];
+    });
+    await page.getByRole('button', { name: 'Start a voice call' }).click();
+    await page.locator('[data-testid="call-ended"][data-code="NO_MICROPHONE"]').getByText('No microphone found.').waitFor();
+  },
+
+  'call: chat and files go on during a call; devices can be chosen': async (page, open) => {
+    await activeVoiceCall(page, open);
+    const box = page.getByTestId('composer');
+    await box.fill('still typing during the call');
+    await box.press('Enter');
+    await page.locator('[data-testid="message"][data-state="delivered"]').getByText('still typing during the call').waitFor();
+    await fake(page, () => window.__parleyFake.peerSays('I hear you'));
+    await page.getByTestId('message').getByText('I hear you').waitFor();
+    await fake(page, () => window.__parleyFake.peerSendsFile('notes.txt', 1000));
+    await page.locator('[data-testid="transfer"][data-state="done"]').getByText('notes.txt').waitFor();
+    await waitCall(page, 'active');
+    await page.getByRole('button', { name: 'Devices' }).click();
+    const dlg = page.getByRole('dialog', { name: 'Call devices' });
+    await dlg.getByLabel('Microphone').selectOption('mic-headset');
+    await dlg.getByLabel('Speaker').selectOption('spk-headset');
+    const choices = await fake(page, () => window.__parleyFake.deviceChoices);
+    assert(JSON.stringify(choices.at(-1)) === '["mic-headset","","spk-headset"]', `choices: ${JSON.stringify(choices)}`);
+    await page.keyboard.press('Escape');
+    const label = await page.evaluate(() => document.activeElement?.getAttribute('aria-label'));
+    assert(label === 'Devices', `focus after Esc: ${label}`);
+    // Going home keeps the call; a pill leads back.
+    await page.getByRole('button', { name: 'Back to rooms' }).click();
+    await page.getByTestId('call-away').getByRole('button', { name: 'Back to call' }).click();
+    await waitCall(page, 'active');
   },
 
   'without a backend and without ?fake=1 the page says why': async (page, open) => {

@@ -33,7 +33,7 @@ try {
         await page.goto(query === null ? srv.url : `${srv.url}?fake=1${query}`);
         if (query !== null) await page.waitForFunction(() => window.__parleyFake);
       };
-      await fn(page, open);
+      await fn(page, open, srv);
       if (pageErrors.length) throw new Error(`page errors: ${pageErrors.join('; ')}`);
       passed++;
       console.log(`ok   ${name} (${Date.now() - t0} ms)`);

@@ -248,6 +248,9 @@ export const MAX_BEHIND_S = 0.06;
  */
 export class AudioSink {
   packets = 0;
+  /** Packets decoded to samples. */
+  decoded = 0;
+  /** Packets scheduled to play (needs a running AudioContext). */
   played = 0;
   dropped = 0;
   errors = 0;
@@ -298,6 +301,7 @@ export class AudioSink {
   }
 
   private output(s: SamplesLike): void {
+    this.decoded++;
     try {
       const ctx = this.context();
       if (!ctx || ctx.state !== 'running' || s.numberOfFrames === 0) {
