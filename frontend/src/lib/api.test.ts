@@ -90,4 +90,33 @@ describe('WailsApi', () => {
     expect(App.AnswerOffer).toHaveBeenCalledWith('r', 't', true);
     expect(App.SetActiveRoom).toHaveBeenCalledWith('');
   });
+
+  it('binds the call methods; Go nil device lists become []', async () => {
+    const view = { roomId: 'r', state: 'outgoing' };
+    const App = {
+      StartCall: vi.fn().mockResolvedValue(view),
+      AnswerCall: vi.fn().mockResolvedValue(view),
+      HangUp: vi.fn().mockResolvedValue(undefined),
+      SetMicMuted: vi.fn().mockResolvedValue(view),
+      SetCamera: vi.fn().mockRejectedValue('NO_CAMERA: no video device'),
+      CallDevices: vi.fn().mockResolvedValue({ microphones: [{ id: 'm', label: 'Mic' }], cameras: null, speakers: null }),
+      SetCallDevices: vi.fn().mockResolvedValue(undefined),
+      MediaEndpoint: vi.fn().mockResolvedValue({ url: 'ws://127.0.0.1:1/media', token: 't' }),
+    };
+    const api = new WailsApi(App as never, { EventsOn: () => () => {} });
+    expect(await api.startCall('r', true)).toBe(view);
+    await api.answerCall('r', false, true);
+    await api.hangUp('r');
+    await api.setMicMuted('r', true);
+    await expect(api.setCamera('r', true)).rejects.toMatchObject({ code: 'NO_CAMERA' });
+    expect(await api.callDevices()).toEqual({ microphones: [{ id: 'm', label: 'Mic' }], cameras: [], speakers: [] });
+    await api.setCallDevices('m', '', 's');
+    expect(await api.mediaEndpoint()).toEqual({ url: 'ws://127.0.0.1:1/media', token: 't' });
+    expect(App.StartCall).toHaveBeenCalledWith('r', true);
+    expect(App.AnswerCall).toHaveBeenCalledWith('r', false, true);
+    expect(App.HangUp).toHaveBeenCalledWith('r');
+    expect(App.SetMicMuted).toHaveBeenCalledWith('r', true);
+    expect(App.SetCamera).toHaveBeenCalledWith('r', true);
+    expect(App.SetCallDevices).toHaveBeenCalledWith('m', '', 's');
+  });
 });

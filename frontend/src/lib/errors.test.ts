@@ -10,6 +10,14 @@ describe('explain', () => {
     expect(x.sentence).not.toContain(code);
   });
 
+  it('has the words the call UI promises', () => {
+    expect(explain('NO_CAMERA').sentence).toBe('No camera found.');
+    expect(explain('NO_CAMERA').next).toContain('sound only');
+    for (const c of ['DECLINED', 'NO_ANSWER', 'PEER_LEFT', 'NO_MICROPHONE', 'DEVICE_BUSY', 'PERMISSION_DENIED', 'CALL_FAILED']) {
+      expect(explain(c).code).toBe(c);
+    }
+  });
+
   it('reads unknown codes as INTERNAL', () => {
     expect(explain('NOPE').code).toBe('INTERNAL');
   });

@@ -143,4 +143,36 @@ describe('FakeApi', () => {
       ['c.txt', '/a/c.txt'],
     ]);
   });
+
+  it('runs a call like Go: events for every state, one end, NO_CAMERA as a notice', async () => {
+    vi.useFakeTimers();
+    const f = new FakeApi({ callConnectMs: 50, ringTimeoutMs: 1000 });
+    const got: string[] = [];
+    f.on('call', (c) => got.push(`${c.state}:${c.error}`));
+    const v = await f.createRoom(0);
+    await expect(f.startCall(v.id, false)).rejects.toMatchObject({ code: 'PEER_OFFLINE' });
+    f.peerJoins(v.id);
+    f.devices.cameras = [];
+    const c = await f.startCall(v.id, true);
+    expect(c).toMatchObject({ state: 'outgoing', video: true, localVideo: false, error: 'NO_CAMERA' });
+    await expect(f.startCall(v.id, false)).rejects.toMatchObject({ code: 'CALL_FAILED' });
+    f.peerAnswers(true, v.id);
+    vi.advanceTimersByTime(50);
+    expect(f.callOf(v.id)).toMatchObject({ state: 'active', remoteVideo: true });
+    await f.hangUp(v.id);
+    expect(got).toEqual(['outgoing:NO_CAMERA', 'connecting:NO_CAMERA', 'active:NO_CAMERA', 'ended:']);
+    expect(f.callOf(v.id)).toBeUndefined();
+    got.length = 0;
+    f.peerCalls(false, v.id);
+    vi.advanceTimersByTime(1000);
+    expect(got).toEqual(['incoming:', 'ended:NO_ANSWER']);
+    await expect(f.answerCall(v.id, true, false)).rejects.toMatchObject({ code: 'INTERNAL' });
+    expect(await f.mediaEndpoint()).toEqual({ url: '', token: 'fake-media-token' });
+    expect(fakeOptionsFromQuery(new URLSearchParams('media=ws%3A%2F%2Fh%2Fmedia&mediaToken=x'))).toMatchObject({
+      mediaUrl: 'ws://h/media',
+      mediaToken: 'x',
+    });
+    f.dispose();
+    vi.useRealTimers();
+  });
 });

@@ -133,8 +133,9 @@ export class VideoSink {
     }
     try {
       const dec = this.decoder();
-      dec.decode(this.deps.createChunk({ type: f.keyframe ? 'key' : 'delta', timestamp: f.timestampUs, data: f.data }));
+      // Before decode: an error reported during it must win.
       this.needKey = false;
+      dec.decode(this.deps.createChunk({ type: f.keyframe ? 'key' : 'delta', timestamp: f.timestampUs, data: f.data }));
     } catch (e) {
       this.fail(e);
     }

@@ -1,0 +1,110 @@
+// The call UI inside the whole app (App.svelte + AppState + CallStore)
+// against the fake backend.
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { cleanup, fireEvent, render, screen, within } from '@testing-library/svelte';
+import App from '../../App.svelte';
+import { AppState } from '../app-state.svelte';
+import { FakeApi } from '../fake-api';
+
+let fake: FakeApi;
+afterEach(() => {
+  cleanup();
+  fake?.dispose();
+});
+
+async function inRoom(connected = true) {
+  fake = new FakeApi({ callConnectMs: 10 });
+  const app = new AppState(fake);
+  render(App, { app });
+  await app.init();
+  await app.createRoom(false);
+  if (connected) fake.peerJoins();
+  await screen.findByLabelText('Message');
+  return app;
+}
+
+const callArea = () => screen.getByTestId('call');
+
+describe('calls in the app', () => {
+  it('header buttons say why they wait, then start a voice call', async () => {
+    await inRoom(false);
+    const voice = screen.getByRole('button', { name: 'Start a voice call' });
+    expect(voice.getAttribute('aria-disabled')).toBe('true');
+    expect(voice.title).toBe('Calls need the other person connected');
+    await fireEvent.click(voice);
+    expect(screen.queryByTestId('call')).toBeNull();
+    fake.peerJoins();
+    await vi.waitFor(() => expect(voice.getAttribute('aria-disabled')).toBeNull());
+    await fireEvent.click(voice);
+    await vi.waitFor(() => expect(callArea().dataset.state).toBe('outgoing'));
+    expect(screen.getByTestId('call-timer').textContent).toBe('Calling…');
+    expect(screen.getByRole('button', { name: 'Cancel call' })).toBeTruthy();
+    expect(screen.getByRole('button', { name: 'Start a video call' }).title).toBe('You are in a call in this room');
+  });
+
+  it('active call: timer, mute, hang up says how long', async () => {
+    await inRoom();
+    await fireEvent.click(screen.getByRole('button', { name: 'Start a voice call' }));
+    fake.peerAnswers();
+    await vi.waitFor(() => expect(callArea().dataset.state).toBe('active'));
+    expect(screen.getByTestId('call-timer').textContent).toBe('0:00');
+    const mute = screen.getByRole('button', { name: 'Mute' });
+    expect(mute.getAttribute('aria-pressed')).toBe('false');
+    expect(mute.getAttribute('aria-keyshortcuts')).toBe('Control+Shift+M');
+    await fireEvent.click(mute);
+    await vi.waitFor(() => expect(mute.getAttribute('aria-pressed')).toBe('true'));
+    await fireEvent.click(screen.getByRole('button', { name: 'Hang up' }));
+    const ended = await screen.findByTestId('call-ended');
+    expect(ended.textContent).toContain('Call ended · 0:00');
+  });
+
+  it('rings without taking the focus; Accept with video opens a video call', async () => {
+    await inRoom();
+    const box = screen.getByLabelText('Message');
+    fake.peerCalls(true);
+    const banner = await screen.findByTestId('incoming-call');
+    expect(banner.textContent).toContain('Incoming video call');
+    expect(document.activeElement).toBe(box);
+    await fireEvent.click(within(banner).getByRole('button', { name: 'Accept with video' }));
+    await vi.waitFor(() => expect(callArea().dataset.video).toBe('true'));
+    expect(screen.queryByTestId('incoming-call')).toBeNull();
+    await vi.waitFor(() => expect(callArea().dataset.state).toBe('active'));
+    expect(screen.getByTestId('remote-video')).toBeTruthy();
+    expect(screen.getByRole('button', { name: 'Camera' }).getAttribute('aria-pressed')).toBe('true');
+  });
+
+  it('declining leaves nothing behind', async () => {
+    await inRoom();
+    fake.peerCalls(false);
+    const banner = await screen.findByTestId('incoming-call');
+    await fireEvent.click(within(banner).getByRole('button', { name: /Decline/ }));
+    await vi.waitFor(() => expect(screen.queryByTestId('incoming-call')).toBeNull());
+    expect(screen.queryByTestId('call')).toBeNull();
+  });
+
+  it('no camera: the notice says so and the call goes on with sound', async () => {
+    await inRoom();
+    fake.devices.cameras = [];
+    await fireEvent.click(screen.getByRole('button', { name: 'Start a video call' }));
+    const notice = await screen.findByTestId('call-notice');
+    expect(notice.getAttribute('role')).toBe('alert');
+    expect(notice.textContent).toContain('No camera found.');
+    expect(callArea().dataset.state).toBe('outgoing');
+    await fireEvent.click(screen.getByRole('button', { name: 'Devices' }));
+    expect((await screen.findByTestId('no-camera')).textContent).toBe('No camera found');
+  });
+
+  it('device menu: choices go to Go, Esc closes and gives the focus back', async () => {
+    await inRoom();
+    await fireEvent.click(screen.getByRole('button', { name: 'Start a voice call' }));
+    const btn = await screen.findByRole('button', { name: 'Devices' });
+    await fireEvent.click(btn);
+    const menu = await screen.findByRole('dialog', { name: 'Call devices' });
+    const mic = await within(menu).findByLabelText('Microphone');
+    await fireEvent.change(mic, { target: { value: 'mic-headset' } });
+    await vi.waitFor(() => expect(fake.deviceChoices).toEqual([['mic-headset', '', '']]));
+    await fireEvent.keyDown(menu, { key: 'Escape' });
+    expect(screen.queryByRole('dialog', { name: 'Call devices' })).toBeNull();
+    expect(document.activeElement).toBe(btn);
+  });
+});

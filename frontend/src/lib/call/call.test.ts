@@ -1,0 +1,268 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { FakeApi } from '../fake-api';
+import { CallStore, ENDED_SHOW_MS, endedText, formatDuration, isLive } from './call.svelte';
+import type { MediaClient } from './media';
+
+let fake: FakeApi;
+let store: CallStore;
+let clock: number;
+let media: { roomId: string; closed: boolean }[];
+
+beforeEach(() => {
+  vi.useFakeTimers();
+  clock = 1_000_000;
+  fake = new FakeApi({ callConnectMs: 100, ringTimeoutMs: 30_000, now: () => clock });
+  media = [];
+  store = new CallStore(fake, {
+    now: () => clock,
+    media: (roomId) => {
+      const m = { roomId, closed: false, open: async () => {}, close: () => (m.closed = true), connected: false, onchange: null };
+      media.push(m);
+      return m as unknown as MediaClient;
+    },
+  });
+  store.start();
+});
+afterEach(() => {
+  store.stop();
+  fake.dispose();
+  vi.useRealTimers();
+});
+
+async function room(): Promise<string> {
+  const v = await fake.createRoom(0);
+  fake.peerJoins(v.id);
+  return v.id;
+}
+
+function advance(ms: number) {
+  clock += ms;
+  vi.advanceTimersByTime(ms);
+}
+
+describe('formatDuration and endedText', () => {
+  it.each([
+    [0, '0:00'],
+    [999, '0:00'],
+    [65_000, '1:05'],
+    [192_000, '3:12'],
+    [3_725_000, '1:02:05'],
+    [-5, '0:00'],
+  ])('%d ms reads %s', (ms, want) => expect(formatDuration(ms)).toBe(want));
+
+  it.each([
+    ['', 192_000, 'Call ended · 3:12'],
+    ['', 0, 'Call ended'],
+    ['DECLINED', 0, 'Declined'],
+    ['NO_ANSWER', 0, 'No answer'],
+    ['PEER_LEFT', 5000, 'The call ended because the other person left the room.'],
+    ['DEVICE_BUSY', 0, 'The camera or microphone is in use by another app.'],
+    ['WHAT', 0, 'Something went wrong inside Parley.'],
+  ])('%s after %d ms: %s', (code, ms, title) => {
+    expect(endedText(code, ms).title).toBe(title);
+  });
+});
+
+describe('CallStore', () => {
+  it('calls out: outgoing, connecting, active with a running timer, then ended with its length', async () => {
+    const id = await room();
+    await store.call(id, false);
+    expect(store.view).toMatchObject({ roomId: id, state: 'outgoing', video: false });
+    expect(store.busy).toBe(true);
+    expect(media.map((m) => m.roomId)).toEqual([id]);
+    fake.peerAnswers(false, id);
+    expect(store.view?.state).toBe('connecting');
+    advance(100);
+    expect(store.view?.state).toBe('active');
+    expect(store.elapsed).toBe(0);
+    advance(3000);
+    expect(store.elapsed).toBe(3000);
+    await store.hangUp();
+    expect(store.view).toMatchObject({ state: 'ended', error: '' });
+    expect(store.endedAfter).toBe(3000);
+    expect(endedText(store.view!.error, store.endedAfter).title).toBe('Call ended · 0:03');
+    expect(media[0]!.closed).toBe(true);
+    expect(store.busy).toBe(false);
+    advance(ENDED_SHOW_MS);
+    expect(store.view).toBeNull();
+  });
+
+  it('ignores a second call while one is under way', async () => {
+    const id = await room();
+    await store.call(id, false);
+    const spy = vi.spyOn(fake, 'startCall');
+    await store.call(id, true);
+    expect(spy).not.toHaveBeenCalled();
+  });
+
+  it('rings, accepts with video, and a decline shows nothing afterwards', async () => {
+    const id = await room();
+    fake.peerCalls(true, id);
+    expect(store.ringing).toMatchObject({ roomId: id, state: 'incoming', video: true });
+    expect(store.view).toBeNull();
+    await store.answer(true, true);
+    expect(store.ringing).toBeNull();
+    expect(store.view).toMatchObject({ state: 'connecting', localVideo: true });
+    advance(100);
+    expect(store.view?.state).toBe('active');
+    fake.peerHangsUp(id);
+    expect(store.view).toMatchObject({ state: 'ended', error: '' });
+    store.clearEnded();
+
+    fake.peerCalls(false, id);
+    await store.answer(false);
+    expect(store.ringing).toBeNull();
+    expect(store.view).toBeNull();
+    expect(fake.callOf(id)).toBeUndefined();
+  });
+
+  it('a call the caller gave up on stops ringing', async () => {
+    const id = await room();
+    fake.peerCalls(false, id);
+    fake.peerHangsUp(id);
+    expect(store.ringing).toBeNull();
+    expect(store.view).toBeNull();
+  });
+
+  it('shows why the peer did not take the call', async () => {
+    const id = await room();
+    await store.call(id, false);
+    fake.peerDeclines(id);
+    expect(store.view).toMatchObject({ state: 'ended', error: 'DECLINED' });
+    store.clearEnded();
+    await store.call(id, false);
+    advance(30_000);
+    expect(store.view).toMatchObject({ state: 'ended', error: 'NO_ANSWER' });
+  });
+
+  it('NO_CAMERA is a notice while the call goes on, cleared when the camera works', async () => {
+    const id = await room();
+    const cams = fake.devices.cameras;
+    fake.devices.cameras = [];
+    await store.call(id, true);
+    expect(store.view).toMatchObject({ state: 'outgoing', localVideo: false });
+    expect(store.notice).toMatchObject({ roomId: id, x: { code: 'NO_CAMERA', sentence: 'No camera found.' } });
+    fake.peerAnswers(false, id);
+    advance(100);
+    expect(store.view?.state).toBe('active');
+    expect(store.notice?.x.code).toBe('NO_CAMERA');
+    fake.devices.cameras = cams;
+    await store.toggleCamera();
+    expect(store.view?.localVideo).toBe(true);
+    expect(store.notice).toBeNull();
+  });
+
+  it.each(['DEVICE_BUSY', 'PERMISSION_DENIED', 'NO_MICROPHONE', 'PEER_OFFLINE'] as const)(
+    'a refused StartCall (%s) becomes a notice for the room',
+    async (code) => {
+      const id = await room();
+      fake.failNext('startCall', code);
+      await store.call(id, false);
+      expect(store.view).toBeNull();
+      expect(store.notice).toMatchObject({ roomId: id, x: { code } });
+      expect(store.pending).toBe(false);
+    },
+  );
+
+  it('an end reason from Go (NO_MICROPHONE) is shown as the end of the call', async () => {
+    const id = await room();
+    fake.devices.microphones = [];
+    await store.call(id, false);
+    expect(store.view).toMatchObject({ state: 'ended', error: 'NO_MICROPHONE' });
+  });
+
+  it('mutes at once, and takes it back when Go refuses', async () => {
+    const id = await room();
+    await store.call(id, false);
+    fake.peerAnswers(false, id);
+    advance(100);
+    await store.toggleMute();
+    expect(store.view?.micMuted).toBe(true);
+    expect(fake.callOf(id)?.micMuted).toBe(true);
+    fake.failNext('setMicMuted', 'INTERNAL');
+    const p = store.toggleMute();
+    expect(store.view?.micMuted).toBe(false);
+    await p;
+    expect(store.view?.micMuted).toBe(true);
+    expect(store.notice?.x.code).toBe('INTERNAL');
+  });
+
+  it('camera on in a voice call makes it a video call', async () => {
+    const id = await room();
+    await store.call(id, false);
+    fake.peerAnswers(false, id);
+    advance(100);
+    await store.toggleCamera();
+    expect(store.view).toMatchObject({ video: true, localVideo: true, state: 'active' });
+    await store.toggleCamera();
+    expect(store.view).toMatchObject({ video: true, localVideo: false });
+  });
+
+  it('a late method answer does not take the call back a state', async () => {
+    const id = await room();
+    const real = fake.startCall.bind(fake);
+    vi.spyOn(fake, 'startCall').mockImplementation(async (r, v) => {
+      const res = await real(r, v);
+      fake.peerAnswers(false, r); // the event overtakes the answer
+      return res;
+    });
+    await store.call(id, false);
+    expect(store.view?.state).toBe('connecting');
+  });
+
+  it('accepting a call in another room ends the call under way', async () => {
+    const a = await room();
+    await store.call(a, false);
+    fake.peerAnswers(false, a);
+    advance(100);
+    const b = await room();
+    fake.peerCalls(false, b);
+    expect(store.view?.roomId).toBe(a);
+    await store.answer(true, false);
+    expect(fake.callOf(a)).toBeUndefined();
+    expect(store.view).toMatchObject({ roomId: b, state: 'connecting' });
+  });
+
+  it('the peer leaving ends the call with PEER_LEFT', async () => {
+    const id = await room();
+    await store.call(id, false);
+    fake.peerLeaves(id);
+    expect(store.view).toMatchObject({ state: 'ended', error: 'PEER_LEFT' });
+    expect(isLive(store.view)).toBe(false);
+  });
+
+  it('keyboard: Ctrl+Shift+M/O/H in a call, Y/O/H while ringing, nothing without Ctrl+Shift', async () => {
+    const id = await room();
+    const key = (k: string, over = {}) => ({ ctrlKey: true, shiftKey: true, altKey: false, metaKey: false, key: k, ...over });
+    expect(store.shortcut(key('M'))).toBe(false);
+    fake.peerCalls(false, id);
+    expect(store.shortcut(key('m'))).toBe(false);
+    expect(store.shortcut(key('Y'))).toBe(true);
+    await vi.waitFor(() => expect(store.view?.state).toBe('connecting'));
+    advance(100);
+    expect(store.shortcut(key('M', { ctrlKey: false }))).toBe(false);
+    expect(store.shortcut(key('M'))).toBe(true);
+    await vi.waitFor(() => expect(fake.callOf(id)?.micMuted).toBe(true));
+    expect(store.shortcut(key('O'))).toBe(true);
+    await vi.waitFor(() => expect(fake.callOf(id)?.localVideo).toBe(true));
+    expect(store.shortcut(key('H'))).toBe(true);
+    await vi.waitFor(() => expect(store.view?.state).toBe('ended'));
+    fake.peerCalls(true, id);
+    expect(store.shortcut(key('H'))).toBe(true);
+    await vi.waitFor(() => expect(store.ringing).toBeNull());
+    expect(fake.callOf(id)).toBeUndefined();
+  });
+
+  it('loads and chooses devices; a refused choice is taken back', async () => {
+    const d = await store.loadDevices();
+    expect(d.cameras.map((c) => c.label)).toEqual(['Integrated Camera']);
+    await store.chooseDevices({ mic: 'mic-headset' });
+    await store.chooseDevices({ speaker: 'spk-headset' });
+    expect(fake.deviceChoices).toEqual([
+      ['mic-headset', '', ''],
+      ['mic-headset', '', 'spk-headset'],
+    ]);
+    await expect(store.chooseDevices({ camera: 'nope' })).rejects.toMatchObject({ code: 'INTERNAL' });
+    expect(store.chosen).toEqual({ mic: 'mic-headset', camera: '', speaker: 'spk-headset' });
+  });
+});
