@@ -220,7 +220,7 @@ var addrRE = regexp.MustCompile(`127\.0\.0\.1:[0-9]+`)
 func startSignal(t testing.TB, args ...string) string {
 	t.Helper()
 	p := start(t, "parley-signal", nil, nil, bins.signal, append([]string{"--addr", "127.0.0.1:0"}, args...)...)
-	l := p.waitStderr(`127\.0\.0\.1:[1-9][0-9]*`, 1, 20*time.Second)
+	l := p.waitStderr(`msg=listening addr=127\.0\.0\.1:[1-9][0-9]*`, 1, 20*time.Second)
 	return "http://" + addrRE.FindString(l)
 }
 
