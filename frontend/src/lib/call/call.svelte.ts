@@ -274,7 +274,8 @@ export class CallStore {
     }
     if (this.view && this.view.roomId !== v.roomId && isLive(this.view)) return; // another room's late news
     if (v.state === 'idle') {
-      if (this.view?.roomId === v.roomId) {
+      // "Call ended" stays for its moment even when Go reports idle at once.
+      if (this.view?.roomId === v.roomId && this.view.state !== 'ended') {
         this.view = null;
         this.stopMedia();
         this.stopTick();

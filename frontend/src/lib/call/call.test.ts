@@ -87,6 +87,17 @@ describe('CallStore', () => {
     expect(store.view).toBeNull();
   });
 
+  it('an idle right after ended keeps "Call ended" for its moment', async () => {
+    const id = await room();
+    await store.call(id, false);
+    fake.peerHangsUp(id);
+    const idle = { ...store.view!, state: 'idle' as const, error: '' };
+    store.apply(idle);
+    expect(store.view?.state).toBe('ended');
+    advance(ENDED_SHOW_MS);
+    expect(store.view).toBeNull();
+  });
+
   it('ignores a second call while one is under way', async () => {
     const id = await room();
     await store.call(id, false);
