@@ -24,13 +24,13 @@ func BenchmarkReceiveToVerified(b *testing.B) {
 
 		link := strings.TrimSpace(alice.mustRun("create", "--server", server))
 		a := alice.start(nil, "receive", link)
-		a.waitStderr(`^waiting for peer$`, 1, step)
+		a.WaitStderr(`^waiting for peer$`, 1, step)
 		start = time.Now()
 		r := bob.start(nil, "receive", link)
-		r.waitStderr(`^verified$`, 1, step)
+		r.WaitStderr(`^verified$`, 1, step)
 		connect = append(connect, time.Since(start))
-		r.kill9()
-		a.kill9()
+		r.Kill9()
+		a.Kill9()
 	}
 	mc, mb := median(connect), median(base)
 	b.ReportMetric(float64(mc.Microseconds())/1000, "ms-to-verified")

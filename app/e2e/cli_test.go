@@ -47,28 +47,28 @@ func TestTextBothWaysWithAcks(t *testing.T) {
 	}
 
 	recv := bob.start(nil, "receive", link, "--count", "2")
-	recv.waitStderr(`^waiting for peer$`, 1, step)
+	recv.WaitStderr(`^waiting for peer$`, 1, step)
 	alice.mustRun("send", link, "--text", "hello bob")
 	alice.mustRun("send", link, "--text", "line one\nline two")
-	if got := recv.line(step); got != "hello bob" {
+	if got := recv.Line(step); got != "hello bob" {
 		t.Fatalf("bob received %q", got)
 	}
-	if got := recv.line(step); got != `line one\nline two` {
+	if got := recv.Line(step); got != `line one\nline two` {
 		t.Fatalf("bob received %q", got)
 	}
-	if code := recv.wait(step); code != 0 {
+	if code := recv.Wait(step); code != 0 {
 		t.Fatalf("receive exited %d", code)
 	}
-	recv.waitStderr(`^connected direct$`, 1, time.Second)
-	recv.waitStderr(`^verified$`, 1, time.Second)
+	recv.WaitStderr(`^connected direct$`, 1, time.Second)
+	recv.WaitStderr(`^verified$`, 1, time.Second)
 
 	back := alice.start(nil, "receive", link, "--count", "1")
-	back.waitStderr(`^waiting for peer$`, 1, step)
+	back.WaitStderr(`^waiting for peer$`, 1, step)
 	bob.mustRun("send", link, "--text", "hi alice")
-	if got := back.line(step); got != "hi alice" {
+	if got := back.Line(step); got != "hi alice" {
 		t.Fatalf("alice received %q", got)
 	}
-	back.wait(step)
+	back.Wait(step)
 
 	rooms := alice.mustRun("rooms")
 	if !strings.Contains(rooms, roomIDOf(t, link)) || !strings.Contains(rooms, "hi alice") {
@@ -91,16 +91,16 @@ func TestThirdPersonGetsRoomFull(t *testing.T) {
 	alice, bob, carol := newUser(t, "alice"), newUser(t, "bob"), newUser(t, "carol")
 	link := strings.TrimSpace(alice.mustRun("create", "--server", server))
 	a := alice.start(nil, "receive", link)
-	a.waitStderr(`^waiting for peer$`, 1, step)
+	a.WaitStderr(`^waiting for peer$`, 1, step)
 	b := bob.start(nil, "receive", link)
-	b.waitStderr(`^verified$`, 1, step)
+	b.WaitStderr(`^verified$`, 1, step)
 	_, errs, code := carol.run("receive", link, "--count", "1")
 	if code != exitRoomFull || !strings.Contains(errs, "ROOM_FULL") {
 		t.Fatalf("third person: exit %d, stderr %q; want %d and ROOM_FULL", code, errs, exitRoomFull)
 	}
 	// Sending while the peer is not there keeps the text and says why.
-	b.kill9()
-	a.waitStderr(`^peer left$`, 1, step)
+	b.Kill9()
+	a.WaitStderr(`^peer left$`, 1, step)
 }
 
 func TestKilledPeerRejoinsAndChatContinues(t *testing.T) {
@@ -114,31 +114,31 @@ func TestKilledPeerRejoinsAndChatContinues(t *testing.T) {
 	// Registered after start so it runs first: the process's stdin copier
 	// ends only when the pipe does.
 	t.Cleanup(func() { stdinW.Close() })
-	chat.waitStderr(`^waiting for peer$`, 1, step)
+	chat.WaitStderr(`^waiting for peer$`, 1, step)
 
 	b := bob.start(nil, "receive", link)
-	chat.waitStderr(`^verified$`, 1, step)
+	chat.WaitStderr(`^verified$`, 1, step)
 	io.WriteString(stdinW, "before the crash\n")
-	if got := b.line(step); got != "before the crash" {
+	if got := b.Line(step); got != "before the crash" {
 		t.Fatalf("bob received %q", got)
 	}
-	chat.waitStderr(`^delivered$`, 1, step)
+	chat.WaitStderr(`^delivered$`, 1, step)
 
-	b.kill9()
-	chat.waitStderr(`^peer left$`, 1, step)
+	b.Kill9()
+	chat.WaitStderr(`^peer left$`, 1, step)
 	io.WriteString(stdinW, "while away\n")
-	chat.waitStderr(`PEER_OFFLINE`, 1, step)
+	chat.WaitStderr(`PEER_OFFLINE`, 1, step)
 
 	b2 := bob.start(nil, "receive", link, "--count", "1")
-	chat.waitStderr(`^verified$`, 2, step)
+	chat.WaitStderr(`^verified$`, 2, step)
 	io.WriteString(stdinW, "after the restart\n")
-	if got := b2.line(step); got != "after the restart" {
+	if got := b2.Line(step); got != "after the restart" {
 		t.Fatalf("bob received %q after restart", got)
 	}
-	if code := b2.wait(step); code != 0 {
+	if code := b2.Wait(step); code != 0 {
 		t.Fatalf("receive exited %d", code)
 	}
-	chat.waitStderr(`^delivered$`, 2, step)
+	chat.WaitStderr(`^delivered$`, 2, step)
 }
 
 func TestDestroyReachesPeerAndWipesHistory(t *testing.T) {
@@ -149,16 +149,16 @@ func TestDestroyReachesPeerAndWipesHistory(t *testing.T) {
 	id := roomIDOf(t, link)
 
 	a := alice.start(nil, "receive", link)
-	a.waitStderr(`^waiting for peer$`, 1, step)
+	a.WaitStderr(`^waiting for peer$`, 1, step)
 	bob.mustRun("send", link, "--text", "soon gone")
-	if got := a.line(step); got != "soon gone" {
+	if got := a.Line(step); got != "soon gone" {
 		t.Fatalf("alice received %q", got)
 	}
 	bob.mustRun("destroy", link)
-	if code := a.wait(step); code != exitRoomDestroyed {
+	if code := a.Wait(step); code != exitRoomDestroyed {
 		t.Fatalf("alice exited %d, want %d (ROOM_DESTROYED)", code, exitRoomDestroyed)
 	}
-	a.waitStderr(`ROOM_DESTROYED`, 1, time.Second)
+	a.WaitStderr(`ROOM_DESTROYED`, 1, time.Second)
 	for _, u := range []*user{alice, bob} {
 		if rooms := u.mustRun("rooms"); strings.Contains(rooms, id) {
 			t.Fatalf("%s still lists the destroyed room:\n%s", u.profile, rooms)
@@ -186,10 +186,10 @@ func TestSelfDestructEndsWithTimerExpired(t *testing.T) {
 	a := alice.start(nil, "receive", link)
 	b := bob.start(nil, "receive", link)
 	for _, p := range []*proc{a, b} {
-		if code := p.wait(step); code != exitTimerExpired {
-			t.Fatalf("%s exited %d, want %d (TIMER_EXPIRED)", p.name, code, exitTimerExpired)
+		if code := p.Wait(step); code != exitTimerExpired {
+			t.Fatalf("%s exited %d, want %d (TIMER_EXPIRED)", p.Name(), code, exitTimerExpired)
 		}
-		p.waitStderr(`TIMER_EXPIRED`, 1, time.Second)
+		p.WaitStderr(`TIMER_EXPIRED`, 1, time.Second)
 	}
 	// Self-destruct means nothing of the room stays on either computer.
 	for _, u := range []*user{alice, bob} {
@@ -212,20 +212,16 @@ func TestMaliciousServerIsCaught(t *testing.T) {
 	alice, bob := newUser(t, "alice"), newUser(t, "bob")
 	link := strings.TrimSpace(alice.mustRun("create", "--server", evil))
 	a := alice.start(nil, "receive", link)
-	a.waitStderr(`^waiting for peer$`, 1, step)
+	a.WaitStderr(`^waiting for peer$`, 1, step)
 	_, errs, code := bob.run("send", link, "--text", "must never arrive", "--wait", "45s")
 	if code != exitVerifyFailed || !strings.Contains(errs, "VERIFY_FAILED") {
 		t.Fatalf("bob: exit %d, stderr:\n%s", code, errs)
 	}
-	if code := a.wait(step); code != exitVerifyFailed {
+	if code := a.Wait(step); code != exitVerifyFailed {
 		t.Fatalf("alice exited %d, want %d", code, exitVerifyFailed)
 	}
-	select {
-	case l, ok := <-a.stdout:
-		if ok {
-			t.Fatalf("alice printed %q despite failed verification", l)
-		}
-	default:
+	if l, ok := a.TryLine(); ok {
+		t.Fatalf("alice printed %q despite failed verification", l)
 	}
 }
 

@@ -59,15 +59,15 @@ func TestFileArrivesByteIdentical(t *testing.T) {
 	out := t.TempDir()
 
 	recv := bob.start(nil, "receive", link, "--out", out, "--count", "2")
-	recv.waitStderr(`^waiting for peer$`, 1, step)
+	recv.WaitStderr(`^waiting for peer$`, 1, step)
 	alice.mustRun("send", link, "--file", src, "--file", small)
-	got := map[string]bool{recv.line(2 * step): true, recv.line(step): true}
+	got := map[string]bool{recv.Line(2 * step): true, recv.Line(step): true}
 	for _, want := range []string{filepath.Join(out, "big.bin"), filepath.Join(out, "notes.txt")} {
 		if !got[want] {
 			t.Fatalf("receiver printed %v, want %s among them", got, want)
 		}
 	}
-	if code := recv.wait(step); code != 0 {
+	if code := recv.Wait(step); code != 0 {
 		t.Fatalf("receive exited %d", code)
 	}
 	sameFile(t, src, filepath.Join(out, "big.bin"))
@@ -87,7 +87,7 @@ func TestKilledReceiverResumes(t *testing.T) {
 	out := t.TempDir()
 
 	recv := bob.start(nil, "receive", link, "--out", out, "--count", "1")
-	recv.waitStderr(`^waiting for peer$`, 1, step)
+	recv.WaitStderr(`^waiting for peer$`, 1, step)
 	send := alice.start(nil, "send", link, "--file", src)
 
 	// Kill the receiver once a good part of the file is on its disk.
@@ -106,20 +106,20 @@ func TestKilledReceiverResumes(t *testing.T) {
 	if have == 0 {
 		t.Fatal("no growing .part file appeared")
 	}
-	recv.kill9()
-	send.waitStderr(`^peer left$`, 1, step)
+	recv.Kill9()
+	send.WaitStderr(`^peer left$`, 1, step)
 
 	recv2 := bob.start(nil, "receive", link, "--out", out, "--count", "1")
-	if got := recv2.line(2 * step); got != filepath.Join(out, "resume.bin") {
+	if got := recv2.Line(2 * step); got != filepath.Join(out, "resume.bin") {
 		t.Fatalf("receiver printed %q", got)
 	}
-	if code := send.wait(step); code != 0 {
+	if code := send.Wait(step); code != 0 {
 		t.Fatalf("send exited %d", code)
 	}
 	sameFile(t, src, filepath.Join(out, "resume.bin"))
 	// It resumed rather than starting over: the second receiver did not
 	// get the whole file again.
-	if !strings.Contains(recv2.stderrText()+send.stderrText(), "resum") {
+	if !strings.Contains(recv2.StderrText()+send.StderrText(), "resum") {
 		t.Logf("note: no 'resum' in the logs; checking bytes only")
 	}
 }
@@ -133,13 +133,13 @@ func TestCorruptedChunkSavesNothing(t *testing.T) {
 	out := t.TempDir()
 
 	recv := bob.start(nil, "receive", link, "--out", out)
-	recv.waitStderr(`^waiting for peer$`, 1, step)
+	recv.WaitStderr(`^waiting for peer$`, 1, step)
 	sender := start(t, "corrupting sender", append(alice.env(), "PARLEY_TEST_CORRUPT_SEND=1"), nil, bins.cli, "send", link, "--file", src)
-	if code := sender.wait(step); code == 0 {
+	if code := sender.Wait(step); code == 0 {
 		t.Fatal("sending a corrupted file succeeded")
 	}
-	sender.waitStderr(`corrupt`, 1, time.Second)
-	recv.waitStderr(`corrupt`, 1, step)
+	sender.WaitStderr(`corrupt`, 1, time.Second)
+	recv.WaitStderr(`corrupt`, 1, step)
 	entries, _ := os.ReadDir(out)
 	for _, e := range entries {
 		t.Errorf("file left in the download folder: %s", e.Name())
@@ -165,14 +165,14 @@ func TestHostileFileNameLandsSafely(t *testing.T) {
 	root := t.TempDir()
 	out := filepath.Join(root, "downloads")
 	recv := bob.start(nil, "receive", link, "--out", out, "--count", strconv.Itoa(len(srcs)))
-	recv.waitStderr(`^waiting for peer$`, 1, step)
+	recv.WaitStderr(`^waiting for peer$`, 1, step)
 	args := []string{"send", link}
 	for _, s := range srcs {
 		args = append(args, "--file", s)
 	}
 	alice.mustRun(args...)
 	for range srcs {
-		p := recv.line(step)
+		p := recv.Line(step)
 		if filepath.Dir(p) != out {
 			t.Fatalf("a file was saved outside the download folder: %q", p)
 		}

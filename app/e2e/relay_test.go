@@ -19,36 +19,36 @@ func TestRelayOnlyThroughEmbeddedTURN(t *testing.T) {
 	out := t.TempDir()
 
 	recv := bob.start(nil, "--relay-only", "receive", link, "--out", out, "--count", "2")
-	recv.waitStderr(`^waiting for peer$`, 1, step)
+	recv.WaitStderr(`^waiting for peer$`, 1, step)
 	alice.mustRun("--relay-only", "send", link, "--text", "through the relay", "--file", src)
-	lines := map[string]bool{recv.line(step): true, recv.line(step): true}
+	lines := map[string]bool{recv.Line(step): true, recv.Line(step): true}
 	if !lines["through the relay"] || !lines[filepath.Join(out, "relayed.bin")] {
 		t.Fatalf("receiver printed %v", lines)
 	}
-	if code := recv.wait(step); code != 0 {
+	if code := recv.Wait(step); code != 0 {
 		t.Fatalf("receive exited %d", code)
 	}
 	sameFile(t, src, filepath.Join(out, "relayed.bin"))
-	if errs := recv.stderrText(); !strings.Contains(errs, "connected relayed") || strings.Contains(errs, "connected direct") {
+	if errs := recv.StderrText(); !strings.Contains(errs, "connected relayed") || strings.Contains(errs, "connected direct") {
 		t.Fatalf("receiver's states:\n%s", errs)
 	}
 
 	// Same server, no --relay-only: the direct path wins.
 	recv = bob.start(nil, "receive", link, "--count", "1")
-	recv.waitStderr(`^waiting for peer$`, 1, step)
+	recv.WaitStderr(`^waiting for peer$`, 1, step)
 	alice.mustRun("send", link, "--text", "direct now")
-	if got := recv.line(step); got != "direct now" {
+	if got := recv.Line(step); got != "direct now" {
 		t.Fatalf("receiver got %q", got)
 	}
-	recv.wait(step)
-	recv.waitStderr(`^connected direct$`, 1, time.Second)
+	recv.Wait(step)
+	recv.WaitStderr(`^connected direct$`, 1, time.Second)
 }
 
 func TestTURNListenNeedsPublicIP(t *testing.T) {
 	t.Parallel()
 	p := start(t, "parley-signal", nil, nil, bins.signal, "--addr", "127.0.0.1:0", "--turn-listen", "127.0.0.1:0")
-	if code := p.wait(step); code == 0 {
+	if code := p.Wait(step); code == 0 {
 		t.Fatal("parley-signal started without --turn-public-ip")
 	}
-	p.waitStderr(`--turn-public-ip`, 1, time.Second)
+	p.WaitStderr(`--turn-public-ip`, 1, time.Second)
 }

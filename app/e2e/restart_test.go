@@ -59,7 +59,7 @@ func TestServerRestartKeepsConversation(t *testing.T) {
 	server := "http://" + addr
 	startServerAt := func() *proc {
 		p := start(t, "parley-signal", nil, nil, bins.signal, "--addr", addr, "--state-dir", state)
-		p.waitStderr(`msg=listening`, 1, 20*time.Second)
+		p.WaitStderr(`msg=listening`, 1, 20*time.Second)
 		return p
 	}
 	sig := startServerAt()
@@ -70,38 +70,38 @@ func TestServerRestartKeepsConversation(t *testing.T) {
 	stdinR, stdinW := io.Pipe()
 	chat := alice.start(stdinR, "chat", link)
 	t.Cleanup(func() { stdinW.Close() })
-	chat.waitStderr(`^waiting for peer$`, 1, step)
+	chat.WaitStderr(`^waiting for peer$`, 1, step)
 	b := bob.start(nil, "receive", link)
-	chat.waitStderr(`^verified$`, 1, step)
+	chat.WaitStderr(`^verified$`, 1, step)
 	io.WriteString(stdinW, "before the server crash\n")
-	if got := b.line(step); got != "before the server crash" {
+	if got := b.Line(step); got != "before the server crash" {
 		t.Fatalf("bob received %q", got)
 	}
 
-	sig.kill9()
+	sig.Kill9()
 	sig = startServerAt()
 	// Both come back on their own (backoff is at most 10 s) and the room
 	// exists again, with both in it.
 	waitConnected(t, server, id, 2, 30*time.Second)
 	io.WriteString(stdinW, "after the server restart\n")
-	if got := b.line(step); got != "after the server restart" {
+	if got := b.Line(step); got != "after the server restart" {
 		t.Fatalf("bob received %q", got)
 	}
 
 	// Bob's app restarts too: its saved ticket and the restored room let
 	// it back in (without tickets this was ROOM_NOT_FOUND).
-	b.kill9()
-	chat.waitStderr(`^peer left$`, 1, step)
+	b.Kill9()
+	chat.WaitStderr(`^peer left$`, 1, step)
 	b2 := bob.start(nil, "receive", link, "--count", "1")
-	chat.waitStderr(`^verified$`, 2, step)
+	chat.WaitStderr(`^verified$`, 2, step)
 	io.WriteString(stdinW, "welcome back\n")
-	if got := b2.line(step); got != "welcome back" {
+	if got := b2.Line(step); got != "welcome back" {
 		t.Fatalf("bob received %q after his restart", got)
 	}
-	if code := b2.wait(step); code != 0 {
+	if code := b2.Wait(step); code != 0 {
 		t.Fatalf("receive exited %d", code)
 	}
-	if !strings.Contains(sig.stderrText(), "room restored from ticket") {
-		t.Fatalf("restarted server did not restore the room:\n%s", sig.stderrText())
+	if !strings.Contains(sig.StderrText(), "room restored from ticket") {
+		t.Fatalf("restarted server did not restore the room:\n%s", sig.StderrText())
 	}
 }
