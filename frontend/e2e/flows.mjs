@@ -142,6 +142,7 @@ async function startSource(page, srv, streams, audio = true) {
           }, 20),
         );
       }
+      window.__sourceSend = (kind, key, bytes) => send(pack(kind, key, 0, 320, 240, new Uint8Array(bytes)));
       window.__stopSource = () => {
         for (const t of timers) clearInterval(t);
         ws.close();
@@ -639,6 +640,7 @@ export const flows = {
     await page.getByRole('button', { name: 'Hang up' }).click();
     const ended = page.locator('[data-testid="call-ended"][data-code=""]');
     const t = await ended.innerText();
+    assert((await focusedTestId(page)) === 'composer', 'focus lost with the hang-up button');
     assert(/Call ended · 0:0[2-4]/.test(t), `ended: ${t}`);
     await page.getByTestId('call').waitFor({ state: 'detached', timeout: 6000 });
   },
@@ -653,6 +655,7 @@ export const flows = {
     assert((await focusedTestId(page)) === 'composer', 'the ring stole the focus');
     await banner.getByRole('button', { name: 'Accept with video' }).click();
     await banner.waitFor({ state: 'detached' });
+    await page.waitForFunction(() => document.activeElement?.getAttribute('data-testid') === 'composer');
     await waitCall(page, 'active');
     await page.waitForFunction(() => window.__parleyCall?.mediaConnected === true);
     const RED = [220, 40, 40];
@@ -682,6 +685,13 @@ export const flows = {
         return { remote: x.remote.frames, errors: x.remote.errors + x.local.errors + x.audio.errors };
       });
       assert(m.remote > 2 && m.errors === 0, `media: ${JSON.stringify(m)}`);
+      // A damaged keyframe: the decoder fails, starts over at the next
+      // keyframe, and the picture comes back.
+      await page.evaluate(() => window.__sourceSend(1, true, Array.from({ length: 400 }, (_, i) => (i * 37) & 255)));
+      await page.waitForFunction(() => window.__parleyCall.media.remote.errors > 0);
+      const after = await page.evaluate(() => window.__parleyCall.media.remote.frames);
+      await page.waitForFunction((n) => window.__parleyCall.media.remote.frames > n + 3, after);
+      assert(near(await canvasColour(page, 'remote-video'), RED), 'no picture after a decoder error');
       // The window shrinks: the video scales with it (contain, no crop).
       await page.setViewportSize({ width: 700, height: 560 });
       const small = await page.getByTestId('remote-video').boundingBox();
