@@ -800,6 +800,12 @@ export const flows = {
     await page.keyboard.press('Control+Shift+H');
     await banner.waitFor({ state: 'detached' });
     assert((await fake(page, () => window.__parleyFake.callOf())) === undefined, 'not declined');
+    // The caller gives up: a missed call is mentioned.
+    await fake(page, () => window.__parleyFake.peerCalls(false));
+    await banner.waitFor();
+    await fake(page, () => window.__parleyFake.peerHangsUp());
+    await banner.waitFor({ state: 'detached' });
+    await page.getByTestId('toast').getByText(/^Missed call from Room /).waitFor();
   },
 
   'call: no camera still allows a voice call; busy device and denied permission explained': async (page, open) => {
@@ -839,6 +845,24 @@ export const flows = {
     });
     await page.getByRole('button', { name: 'Start a voice call' }).click();
     await page.locator('[data-testid="call-ended"][data-code="NO_MICROPHONE"]').getByText('No microphone found.').waitFor();
+  },
+
+  'call: the newest message stays in view when the video opens above the chat': async (page, open) => {
+    await open();
+    await createRoom(page);
+    await connect(page);
+    await fake(page, () => {
+      for (let i = 0; i < 40; i++) window.__parleyFake.peerSays(`line ${i}`);
+    });
+    await page.getByTestId('message').getByText('line 39').waitFor();
+    await fake(page, () => window.__parleyFake.peerCalls(true));
+    await page.getByRole('button', { name: 'Accept with video' }).click();
+    await page.getByTestId('call-stage').waitFor();
+    await page.waitForTimeout(300);
+    const log = await page.getByRole('log').boundingBox();
+    const last = await page.getByTestId('message').filter({ hasText: 'line 39' }).boundingBox();
+    assert(last.y + last.height <= log.y + log.height + 1 && last.y >= log.y, `last message out of view: ${JSON.stringify({ log, last })}`);
+    assert((await page.getByText('new message').count()) === 0, 'a "new message" hint for messages already read');
   },
 
   'call: chat and files go on during a call; devices can be chosen': async (page, open) => {

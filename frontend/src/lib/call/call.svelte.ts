@@ -84,6 +84,9 @@ export class CallStore {
   /** The media connection is up. */
   mediaConnected = $state(false);
 
+  /** Called when a call rang here and the caller gave up (a missed call). */
+  onmissed: ((roomId: string) => void) | null = null;
+
   private readonly offs: (() => void)[] = [];
   private endTimer: ReturnType<typeof setTimeout> | null = null;
   private tickTimer: ReturnType<typeof setInterval> | null = null;
@@ -270,7 +273,10 @@ export class CallStore {
     if (this.ringing?.roomId === v.roomId) {
       this.ringing = null;
       // Missed (the caller gave up) or declined here: nothing more to show.
-      if (v.state === 'ended' || v.state === 'idle') return;
+      if (v.state === 'ended' || v.state === 'idle') {
+        if (v.state === 'ended' && v.error !== 'DECLINED') this.onmissed?.(v.roomId);
+        return;
+      }
     }
     if (this.view && this.view.roomId !== v.roomId && isLive(this.view)) return; // another room's late news
     if (v.state === 'idle') {

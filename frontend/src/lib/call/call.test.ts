@@ -127,12 +127,18 @@ describe('CallStore', () => {
     expect(fake.callOf(id)).toBeUndefined();
   });
 
-  it('a call the caller gave up on stops ringing', async () => {
+  it('a call the caller gave up on stops ringing and counts as missed', async () => {
     const id = await room();
+    const missed: string[] = [];
+    store.onmissed = (r) => missed.push(r);
     fake.peerCalls(false, id);
     fake.peerHangsUp(id);
     expect(store.ringing).toBeNull();
     expect(store.view).toBeNull();
+    expect(missed).toEqual([id]);
+    fake.peerCalls(false, id);
+    await store.answer(false);
+    expect(missed).toEqual([id]);
   });
 
   it('shows why the peer did not take the call', async () => {
