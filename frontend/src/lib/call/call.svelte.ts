@@ -33,6 +33,12 @@ export interface CallStoreOptions {
   media?: (roomId: string) => MediaClient | null;
 }
 
+/** A shortcut started an action (which reports its own failure as a notice). */
+function used(p: Promise<void>): true {
+  void p;
+  return true;
+}
+
 const RANK: Record<CallState, number> = { idle: 0, incoming: 1, outgoing: 1, connecting: 2, active: 3, ended: 4 };
 
 /** A call that holds the devices (or is about to). */
@@ -92,6 +98,8 @@ export class CallStore {
   private tickTimer: ReturnType<typeof setInterval> | null = null;
   /** We hung up or declined: no "Declined" for our own decline. */
   private localEnd = false;
+  /** The room the media connection belongs to. */
+  private mediaRoom = '';
   private readonly clock: () => number;
   private readonly makeMedia: (roomId: string) => MediaClient | null;
 
@@ -249,14 +257,14 @@ export class CallStore {
     const k = e.key.toLowerCase();
     const live = isLive(this.view);
     if (this.ringing && !this.pending) {
-      if (k === 'y') return this.run(this.answer(true, false));
-      if (k === 'o') return this.run(this.answer(true, true));
-      if (k === 'h' && !live) return this.run(this.answer(false));
+      if (k === 'y') return used(this.answer(true, false));
+      if (k === 'o') return used(this.answer(true, true));
+      if (k === 'h' && !live) return used(this.answer(false));
     }
     if (!live) return false;
-    if (k === 'm') return this.run(this.toggleMute());
-    if (k === 'o') return this.run(this.toggleCamera());
-    if (k === 'h') return this.run(this.hangUp());
+    if (k === 'm') return used(this.toggleMute());
+    if (k === 'o') return used(this.toggleCamera());
+    if (k === 'h') return used(this.hangUp());
     return false;
   }
 
@@ -356,11 +364,6 @@ export class CallStore {
     }
   }
 
-  private run(p: Promise<void>): boolean {
-    void p;
-    return true;
-  }
-
   private ensureMedia(v: CallView): void {
     if (!isLive(v)) return;
     if (this.media && this.mediaRoom === v.roomId) return;
@@ -372,8 +375,6 @@ export class CallStore {
     this.media = m;
     void m.open();
   }
-
-  private mediaRoom = '';
 
   private stopMedia(): void {
     this.media?.close();
