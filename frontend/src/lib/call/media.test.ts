@@ -11,6 +11,7 @@ import {
   mediaURL,
   parseFrame,
   type MediaFrame,
+  planes,
   type PictureLike,
   type SamplesLike,
   type SocketLike,
@@ -219,6 +220,34 @@ function fakeAudio() {
   };
   return { deps, configs };
 }
+
+describe('planes', () => {
+  const samples = (format: string, data: number[], ch: number): SamplesLike => ({
+    numberOfFrames: data.length / ch,
+    numberOfChannels: ch,
+    sampleRate: 48_000,
+    format,
+    copyTo(dest, opts) {
+      if (format === 'f32') dest.set(data);
+      else dest.set(data.slice(opts.planeIndex * (data.length / ch), (opts.planeIndex + 1) * (data.length / ch)));
+    },
+    close: vi.fn(),
+  });
+
+  it('splits interleaved stereo without asking the browser to convert', () => {
+    expect(planes(samples('f32', [1, 2, 3, 4, 5, 6], 2)).map((p) => Array.from(p))).toEqual([
+      [1, 3, 5],
+      [2, 4, 6],
+    ]);
+  });
+
+  it('reads planar samples plane by plane', () => {
+    expect(planes(samples('f32-planar', [1, 2, 3, 4], 2)).map((p) => Array.from(p))).toEqual([
+      [1, 2],
+      [3, 4],
+    ]);
+  });
+});
 
 describe('AudioSink', () => {
   const audioFrame = () => frame({ kind: Kind.RemoteAudio, width: 0, height: 0 });

@@ -220,8 +220,31 @@ export interface SamplesLike {
   readonly numberOfFrames: number;
   readonly numberOfChannels: number;
   readonly sampleRate: number;
-  copyTo(dest: Float32Array, opts: { planeIndex: number; format: 'f32-planar' }): void;
+  /** 'f32' (interleaved) or 'f32-planar' from the Opus decoders we know. */
+  readonly format?: string | null;
+  copyTo(dest: Float32Array, opts: { planeIndex: number; format?: 'f32-planar' }): void;
   close(): void;
+}
+
+/** Copies samples into one Float32Array per channel, whatever their layout. */
+export function planes(s: SamplesLike): Float32Array<ArrayBuffer>[] {
+  const n = s.numberOfFrames;
+  const ch = s.numberOfChannels;
+  if (s.format === 'f32') {
+    // Interleaved: copy as it is (no conversion asked of the browser), then split.
+    const all = new Float32Array(n * ch);
+    s.copyTo(all, { planeIndex: 0 });
+    return Array.from({ length: ch }, (_, c) => {
+      const p = new Float32Array(n);
+      for (let i = 0; i < n; i++) p[i] = all[i * ch + c]!;
+      return p;
+    });
+  }
+  return Array.from({ length: ch }, (_, c) => {
+    const p = new Float32Array(n);
+    s.copyTo(p, { planeIndex: c, format: 'f32-planar' });
+    return p;
+  });
 }
 
 export interface AudioDeps {
@@ -310,11 +333,7 @@ export class AudioSink {
         return;
       }
       const buf = ctx.createBuffer(s.numberOfChannels, s.numberOfFrames, s.sampleRate);
-      for (let c = 0; c < s.numberOfChannels; c++) {
-        const plane = new Float32Array(s.numberOfFrames);
-        s.copyTo(plane, { planeIndex: c, format: 'f32-planar' });
-        buf.copyToChannel(plane, c);
-      }
+      planes(s).forEach((p, c) => buf.copyToChannel(p, c));
       const now = ctx.currentTime;
       if (this.playAt < now) this.playAt = now + JITTER_S;
       else if (this.playAt - now > MAX_BEHIND_S) {
