@@ -1,0 +1,7 @@
+//go:build nattest
+
+package nattest
+
+import "os"
+
+var interruptSignal = os.Interrupt
