@@ -131,6 +131,7 @@ type Conn struct {
 	mu       sync.Mutex
 	pc       *webrtc.PeerConnection
 	chatDC   *webrtc.DataChannel
+	filesDC  *webrtc.DataChannel
 	mux      io.Closer
 	gen      uint64 // PeerConnection generation; callbacks of older ones are ignored
 	session  string // random id of the current generation, sent with every signal
@@ -370,11 +371,15 @@ func (c *Conn) buildPC() error {
 	c.mu.Lock()
 	c.chatDC = dc
 	c.mu.Unlock()
-	if _, err := c.createNegotiated(pc, gen, FilesChannelID, FilesChannelLabel, c.filesOpen); err != nil {
+	fdc, err := c.createNegotiated(pc, gen, FilesChannelID, FilesChannelLabel, c.filesOpen)
+	if err != nil {
 		_ = pc.Close()
 		closeMux(mux)
 		return err
 	}
+	c.mu.Lock()
+	c.filesDC = fdc
+	c.mu.Unlock()
 	return nil
 }
 
@@ -936,6 +941,27 @@ func (c *Conn) OpenStream(ctx context.Context, id uint16, label string) (io.Read
 	return newStream(dc, raw, chatWriteMessage), nil
 }
 
+// closeDrainWait bounds how long Close waits for data the app already
+// wrote to be acknowledged by the peer.
+const closeDrainWait = 2 * time.Second
+
+// drain waits, up to closeDrainWait, until the peer has acknowledged
+// everything written on dcs (pion counts bytes in BufferedAmount until
+// they are SACKed). Without it, the last message before a Close (a
+// receiver's "file verified", a goodbye) can be lost on a lossy or slow
+// path, and the other side waits for it forever.
+func (c *Conn) drain(pc *webrtc.PeerConnection, dcs []*webrtc.DataChannel) {
+	if pc == nil || pc.ConnectionState() != webrtc.PeerConnectionStateConnected {
+		return
+	}
+	deadline := time.Now().Add(closeDrainWait)
+	for _, dc := range dcs {
+		for dc != nil && dc.ReadyState() == webrtc.DataChannelStateOpen && dc.BufferedAmount() > 0 && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+}
+
 // Close closes the PeerConnection, then stops and waits for this Conn's
 // goroutines. It is safe to call more than once.
 func (c *Conn) Close() error {
@@ -943,8 +969,10 @@ func (c *Conn) Close() error {
 		c.mu.Lock()
 		c.closed = true
 		pc, mux := c.pc, c.mux
+		dcs := []*webrtc.DataChannel{c.chatDC, c.filesDC}
 		c.mu.Unlock()
 
+		c.drain(pc, dcs)
 		if err := pc.Close(); err != nil {
 			c.closeErr = fmt.Errorf("peer: close PeerConnection: %w", err)
 		}

@@ -429,10 +429,16 @@ func (c *Conn) finalize(in *incoming) {
 	_ = os.Remove(side)
 	_ = syncDir(c.cfg.DownloadDir)
 	c.log.Info("transfer: received and verified", "id", id, "size", in.offer.Size)
+	// Tell the sender before telling our own user: a receiver that exits
+	// once it has the file (parley-cli receive --count) must not close
+	// the stream before "done" is on its way, or the sender waits for it
+	// forever.
+	if err := c.write(encodeFrame(frame{Type: typeDone, ID: id})); err != nil {
+		c.log.Debug("transfer: send done", "id", id, "err", err)
+	}
 	if c.cfg.OnReceived != nil {
 		c.cfg.OnReceived(in.offer, final)
 	}
-	c.queue(frame{Type: typeDone, ID: id})
 	c.end(in, nil, final)
 }
 
