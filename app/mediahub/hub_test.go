@@ -82,7 +82,7 @@ func TestHubDeliversFromKeyframeAndRefusesStrangers(t *testing.T) {
 	if asked.Load() == 0 {
 		t.Fatal("a new subscriber did not ask for a keyframe")
 	}
-	h.Publish("r1", Frame{Kind: RemoteVideo, Data: []byte("delta")})            // no reference yet: skipped
+	h.Publish("r1", Frame{Kind: RemoteVideo, Data: []byte("delta")})             // no reference yet: skipped
 	h.Publish("r2", Frame{Kind: RemoteVideo, Keyframe: true, Data: []byte("x")}) // another room
 	h.Publish("r1", Frame{Kind: RemoteAudio, Data: []byte("opus")})
 	h.Publish("r1", Frame{Kind: RemoteVideo, Keyframe: true, Width: 640, Height: 480, Data: []byte("key")})
