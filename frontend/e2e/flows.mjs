@@ -685,6 +685,15 @@ export const flows = {
         return { remote: x.remote.frames, errors: x.remote.errors + x.local.errors + x.audio.errors };
       });
       assert(m.remote > 2 && m.errors === 0, `media: ${JSON.stringify(m)}`);
+      // Dragged to the top left, the preview snaps into that corner.
+      await page.mouse.move(pv.x + pv.width / 2, pv.y + pv.height / 2);
+      await page.mouse.down();
+      await page.mouse.move(stage.x + 60, stage.y + 40, { steps: 5 });
+      await page.mouse.up();
+      await page.locator('[data-testid="local-preview"][data-corner="tl"]').waitFor();
+      await page.waitForTimeout(250);
+      const moved = await page.getByTestId('local-preview').boundingBox();
+      assert(moved.x < stage.x + 30 && moved.y < stage.y + 30, `preview not top-left: ${JSON.stringify(moved)}`);
       // A damaged keyframe: the decoder fails, starts over at the next
       // keyframe, and the picture comes back.
       await page.evaluate(() => window.__sourceSend(1, true, Array.from({ length: 400 }, (_, i) => (i * 37) & 255)));
