@@ -73,12 +73,21 @@ type result struct {
 	CrocRecvCPUSeconds   float64 `json:"crocReceiverCpuSeconds,omitempty"`
 	CrocRelayCPUSeconds  float64 `json:"crocRelayCpuSeconds,omitempty"`
 	RatioToCroc          float64 `json:"ratioToCroc,omitempty"`
+
+	// Relayed through the embedded TURN server, with direct on the same
+	// bytes for comparison.
+	RelayedBytes   int64   `json:"relayedBytes"`
+	RelayedMBps    float64 `json:"relayedMbPerSecond"`
+	DirectSameMBps float64 `json:"directSameBytesMbPerSecond"`
+	RelayedSetupMs float64 `json:"relayedSetupMs"`
+	DirectSetupMs  float64 `json:"directSetupMs"`
 	RatioToCrocPerCPU    float64 `json:"ratioToCrocPerCpu,omitempty"`
 }
 
 // measurement is one whole-process transfer.
 type measurement struct {
 	elapsed      time.Duration
+	setup        time.Duration // parley: send start until the sender printed "verified"
 	sender, recv *syscall.Rusage
 	relay        *syscall.Rusage // croc only; nil for parley
 }
@@ -104,9 +113,34 @@ func run(signalBin, cliBin, crocBin, crocWhy string, size int64) error {
 		return err
 	}
 
-	pm, err := measureParley(signalBin, cliBin, work, src, size, want)
+	pm, err := measureParley(signalBin, cliBin, work, src, size, want, false)
 	if err != nil {
 		return err
+	}
+	// The same through parley-signal's embedded TURN relay (--relay-only),
+	// on at most 256 MiB so the run stays short; direct on the same bytes
+	// for the ratio.
+	relSize := min(size, 256<<20)
+	relSrc := src
+	if relSize != size {
+		relSrc = filepath.Join(work, "relayed.bin")
+		if err := writeRandom(relSrc, relSize); err != nil {
+			return err
+		}
+	}
+	relWant, err := fileHash(relSrc)
+	if err != nil {
+		return err
+	}
+	rm, err := measureParley(signalBin, cliBin, work, relSrc, relSize, relWant, true)
+	if err != nil {
+		return fmt.Errorf("relayed: %w", err)
+	}
+	dm := pm
+	if relSize != size {
+		if dm, err = measureParley(signalBin, cliBin, work, relSrc, relSize, relWant, false); err != nil {
+			return err
+		}
 	}
 
 	r := result{Bytes: size}
@@ -165,6 +199,15 @@ func run(signalBin, cliBin, crocBin, crocWhy string, size int64) error {
 	} else {
 		fmt.Printf("croc: NOT MEASURED: %s\n", r.CrocError)
 	}
+	relMB := float64(relSize) / 1e6
+	r.RelayedBytes = relSize
+	r.RelayedMBps = relMB / rm.elapsed.Seconds()
+	r.DirectSameMBps = relMB / dm.elapsed.Seconds()
+	r.RelayedSetupMs = float64(rm.setup.Microseconds()) / 1000
+	r.DirectSetupMs = float64(dm.setup.Microseconds()) / 1000
+	fmt.Printf("relayed through parley-signal's embedded TURN (--relay-only), %d MiB, same run\n", relSize>>20)
+	fmt.Printf("  end to end            %8.1f MB/s   (direct on the same bytes %.1f MB/s, ratio %.2f)\n", r.RelayedMBps, r.DirectSameMBps, r.RelayedMBps/r.DirectSameMBps)
+	fmt.Printf("  send start → verified %8.0f ms     (direct %.0f ms)\n", r.RelayedSetupMs, r.DirectSetupMs)
 	b, _ := json.Marshal(r)
 	fmt.Println(string(b))
 	return nil
@@ -172,10 +215,18 @@ func run(signalBin, cliBin, crocBin, crocWhy string, size int64) error {
 
 // measureParley times parley-cli send until it exits (the receiver has
 // acknowledged the whole file), then checks the received bytes.
-func measureParley(signalBin, cliBin, work, src string, size int64, want string) (measurement, error) {
+// With relayed, parley-signal runs its TURN relay and both sides use
+// --relay-only.
+func measureParley(signalBin, cliBin, work, src string, size int64, want string, relayed bool) (measurement, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), stepTimeout(size))
 	defer cancel()
-	srv := command(ctx, signalBin, "--addr", "127.0.0.1:0", "--rate-rooms", "0", "--rate-joins", "0")
+	args := []string{"--addr", "127.0.0.1:0", "--rate-rooms", "0", "--rate-joins", "0"}
+	var relay []string
+	if relayed {
+		args = append(args, "--turn-listen", "127.0.0.1:0", "--turn-public-ip", "127.0.0.1", "--turn-relay-ports", "41000-41999")
+		relay = []string{"--relay-only"}
+	}
+	srv := command(ctx, signalBin, args...)
 	stderr, _ := srv.StderrPipe()
 	if err := srv.Start(); err != nil {
 		return measurement{}, fmt.Errorf("start parley-signal: %w", err)
@@ -201,7 +252,7 @@ func measureParley(signalBin, cliBin, work, src string, size int64, want string)
 	link := strings.TrimSpace(string(out))
 
 	recvDir := filepath.Join(work, "received")
-	recv := command(ctx, cliBin, "receive", link, "--out", recvDir, "--count", "1")
+	recv := command(ctx, cliBin, append(relay, "receive", link, "--out", recvDir, "--count", "1")...)
 	recv.Env = env("bob")
 	recvErr, _ := recv.StderrPipe()
 	if err := recv.Start(); err != nil {
@@ -213,11 +264,19 @@ func measureParley(signalBin, cliBin, work, src string, size int64, want string)
 	}
 	go func() { _, _ = io.Copy(io.Discard, recvErr) }()
 
-	send := command(ctx, cliBin, "send", link, "--file", src)
+	send := command(ctx, cliBin, append(relay, "send", link, "--file", src)...)
 	send.Env = env("alice")
-	send.Stderr = io.Discard
+	sendErr, _ := send.StderrPipe()
 	start := time.Now()
-	if err := send.Run(); err != nil {
+	if err := send.Start(); err != nil {
+		return measurement{}, fmt.Errorf("send: %w", err)
+	}
+	var setup time.Duration
+	if err := waitLine(sendErr, "verified"); err == nil {
+		setup = time.Since(start)
+	}
+	go func() { _, _ = io.Copy(io.Discard, sendErr) }()
+	if err := send.Wait(); err != nil {
 		return measurement{}, fmt.Errorf("send: %w", err)
 	}
 	elapsed := time.Since(start)
@@ -228,7 +287,7 @@ func measureParley(signalBin, cliBin, work, src string, size int64, want string)
 		return measurement{}, fmt.Errorf("parley: %w", err)
 	}
 	_ = os.RemoveAll(recvDir) // free the disk before the croc run
-	return measurement{elapsed: elapsed, sender: usage(send.ProcessState), recv: usage(recv.ProcessState)}, nil
+	return measurement{elapsed: elapsed, setup: setup, sender: usage(send.ProcessState), recv: usage(recv.ProcessState)}, nil
 }
 
 // measureCroc runs a croc relay on 127.0.0.1, then croc send and croc
@@ -325,7 +384,7 @@ func measureCroc(crocBin, work, src string, size int64, want string) (measuremen
 	}
 	_ = os.RemoveAll(recvDir)
 	stopRelay()
-	return measurement{elapsed, usage(send.ProcessState), usage(recv.ProcessState), usage(relay.ProcessState)}, nil
+	return measurement{elapsed: elapsed, sender: usage(send.ProcessState), recv: usage(recv.ProcessState), relay: usage(relay.ProcessState)}, nil
 }
 
 // command is exec.CommandContext that never waits long on a killed
@@ -479,7 +538,7 @@ func writeRandom(path string, size int64) error {
 	return f.Close()
 }
 
-var addrRE = regexp.MustCompile(`addr=(127\.0\.0\.1:[0-9]+)`)
+var addrRE = regexp.MustCompile(`msg=listening addr=(127\.0\.0\.1:[0-9]+)`)
 
 func findAddr(r io.Reader) (string, error) {
 	sc := bufio.NewScanner(r)
