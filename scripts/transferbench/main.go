@@ -76,12 +76,12 @@ type result struct {
 
 	// Relayed through the embedded TURN server, with direct on the same
 	// bytes for comparison.
-	RelayedBytes   int64   `json:"relayedBytes"`
-	RelayedMBps    float64 `json:"relayedMbPerSecond"`
-	DirectSameMBps float64 `json:"directSameBytesMbPerSecond"`
-	RelayedSetupMs float64 `json:"relayedSetupMs"`
-	DirectSetupMs  float64 `json:"directSetupMs"`
-	RatioToCrocPerCPU    float64 `json:"ratioToCrocPerCpu,omitempty"`
+	RelayedBytes      int64   `json:"relayedBytes"`
+	RelayedMBps       float64 `json:"relayedMbPerSecond"`
+	DirectSameMBps    float64 `json:"directSameBytesMbPerSecond"`
+	RelayedSetupMs    float64 `json:"relayedSetupMs"`
+	DirectSetupMs     float64 `json:"directSetupMs"`
+	RatioToCrocPerCPU float64 `json:"ratioToCrocPerCpu,omitempty"`
 }
 
 // measurement is one whole-process transfer.
