@@ -81,7 +81,7 @@ type Conn struct {
 
 	wmu    sync.Mutex // one frame per Write
 	prepMu sync.Mutex // serializes choosing and creating partial files
-	ctrl   chan []byte
+	ctrl   chan ctrlFrame
 
 	mu      sync.Mutex
 	out     map[string]*outgoing
@@ -110,7 +110,7 @@ func NewConn(rw io.ReadWriteCloser, cfg Config) *Conn {
 		cfg:   cfg,
 		log:   logger.With("component", "transfer"),
 		now:   time.Now,
-		ctrl:  make(chan []byte, maxQueuedFrames),
+		ctrl:  make(chan ctrlFrame, maxQueuedFrames),
 		out:   make(map[string]*outgoing),
 		in:    make(map[string]*incoming),
 		ended: make(chan struct{}),
@@ -174,8 +174,12 @@ func (c *Conn) writeLoop(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case b := <-c.ctrl:
-			if err := c.write(b); err != nil {
+		case cf := <-c.ctrl:
+			err := c.write(cf.b)
+			if cf.written != nil {
+				close(cf.written)
+			}
+			if err != nil {
 				c.log.Debug("transfer: write control frame", "err", err)
 				_ = c.rw.Close()
 				return
@@ -197,16 +201,50 @@ func (c *Conn) write(b []byte) error {
 // queue hands a control frame to the write loop without blocking. A full
 // queue means the peer stopped reading: the stream is closed.
 func (c *Conn) queue(f frame) {
+	c.queueFrame(ctrlFrame{b: encodeFrame(f)})
+}
+
+// ctrlFrame is one control frame for the write loop; written, when set, is
+// closed once the frame went to the stream (or failed to).
+type ctrlFrame struct {
+	b       []byte
+	written chan struct{}
+}
+
+// queueFlushed queues f behind the frames already queued (order matters to
+// the peer) and waits until the write loop has written it, the Conn ends,
+// or flushWait passes.
+func (c *Conn) queueFlushed(f frame) {
+	cf := ctrlFrame{b: encodeFrame(f), written: make(chan struct{})}
+	if !c.queueFrame(cf) {
+		return
+	}
+	select {
+	case <-cf.written:
+	case <-c.ended:
+	case <-c.done:
+	case <-time.After(flushWait):
+	}
+}
+
+// flushWait bounds queueFlushed.
+const flushWait = 5 * time.Second
+
+// queueFrame hands cf to the write loop without blocking; false when the
+// Conn has ended or the queue was full (then the stream is closed).
+func (c *Conn) queueFrame(cf ctrlFrame) bool {
 	select {
 	case <-c.ended:
-		return
+		return false
 	default:
 	}
 	select {
-	case c.ctrl <- encodeFrame(f):
+	case c.ctrl <- cf:
+		return true
 	default:
 		c.log.Warn("transfer: control queue full, closing stream")
 		_ = c.rw.Close()
+		return false
 	}
 }
 

@@ -433,9 +433,7 @@ func (c *Conn) finalize(in *incoming) {
 	// once it has the file (parley-cli receive --count) must not close
 	// the stream before "done" is on its way, or the sender waits for it
 	// forever.
-	if err := c.write(encodeFrame(frame{Type: typeDone, ID: id})); err != nil {
-		c.log.Debug("transfer: send done", "id", id, "err", err)
-	}
+	c.queueFlushed(frame{Type: typeDone, ID: id})
 	if c.cfg.OnReceived != nil {
 		c.cfg.OnReceived(in.offer, final)
 	}
