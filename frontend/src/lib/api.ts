@@ -21,6 +21,8 @@ import { toApiError } from './errors';
 interface WailsApp {
   GetSettings(): Promise<Settings>;
   SetServer(url: string): Promise<Settings>;
+  SetAutoAcceptLimit(maxBytes: number): Promise<Settings>;
+  SetRelayOnly(on: boolean): Promise<Settings>;
   StartLANServer(): Promise<Settings>;
   CreateRoom(selfDestructSeconds: number): Promise<RoomView>;
   OpenRoom(link: string): Promise<RoomView>;
@@ -95,6 +97,8 @@ export class WailsApi implements Api {
 
   getSettings = () => call(() => this.app.GetSettings());
   setServer = (url: string) => call(() => this.app.SetServer(url));
+  setAutoAcceptLimit = (maxBytes: number) => call(() => this.app.SetAutoAcceptLimit(maxBytes));
+  setRelayOnly = (on: boolean) => call(() => this.app.SetRelayOnly(on));
   startLANServer = () => call(() => this.app.StartLANServer());
   createRoom = (s: number) => call(async () => fixView(await this.app.CreateRoom(s)));
   openRoom = (link: string) => call(async () => fixView(await this.app.OpenRoom(link)));

@@ -29,6 +29,7 @@ export const ERROR_CODES = [
   'DEVICE_BUSY',
   'PERMISSION_DENIED',
   'CALL_FAILED',
+  'BAD_REQUEST',
   'INTERNAL',
 ] as const;
 
@@ -150,6 +151,10 @@ const TEXT: Record<ErrorCode, { sentence: string; next: string }> = {
   CALL_FAILED: {
     sentence: 'The call could not be connected.',
     next: 'Check your network, then call again.',
+  },
+  BAD_REQUEST: {
+    sentence: 'Parley could not use that value.',
+    next: 'Check it and try again.',
   },
   INTERNAL: {
     sentence: 'Something went wrong inside Parley.',

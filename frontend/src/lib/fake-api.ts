@@ -169,6 +169,7 @@ export class FakeApi implements Api {
       firstRun: this.opts.firstRun,
       lanServer: '',
       autoAcceptMaxBytes: 200_000_000,
+      relayOnly: false,
     };
     if (this.opts.seed) this.seedRooms();
   }
@@ -185,6 +186,19 @@ export class FakeApi implements Api {
     const u = url.trim();
     if (!/^(https?|wss?):\/\/[^\s/]+/.test(u)) fail('BAD_LINK', `not a server address: ${u}`);
     this.settings = { ...this.settings, server: u.replace(/\/+$/, ''), firstRun: false };
+    return { ...this.settings };
+  }
+
+  async setAutoAcceptLimit(maxBytes: number): Promise<Settings> {
+    this.maybeFail('setAutoAcceptLimit');
+    if (!Number.isFinite(maxBytes) || maxBytes < 0 || maxBytes > 2 ** 40) fail('BAD_REQUEST', 'the auto-accept limit must be between 0 and 1 TiB');
+    this.settings = { ...this.settings, autoAcceptMaxBytes: Math.round(maxBytes) };
+    return { ...this.settings };
+  }
+
+  async setRelayOnly(on: boolean): Promise<Settings> {
+    this.maybeFail('setRelayOnly');
+    this.settings = { ...this.settings, relayOnly: on };
     return { ...this.settings };
   }
 

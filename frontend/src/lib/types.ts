@@ -21,6 +21,8 @@ export interface Settings {
   firstRun: boolean;
   lanServer: string;
   autoAcceptMaxBytes: number;
+  /** Rooms opened from now on connect only through the server's relay. */
+  relayOnly: boolean;
 }
 
 export interface RoomSummary {
@@ -140,6 +142,8 @@ export interface Api {
   getSettings(): Promise<Settings>;
   setServer(url: string): Promise<Settings>;
   startLANServer(): Promise<Settings>;
+  setAutoAcceptLimit(maxBytes: number): Promise<Settings>;
+  setRelayOnly(on: boolean): Promise<Settings>;
   createRoom(selfDestructSeconds: number): Promise<RoomView>;
   openRoom(link: string): Promise<RoomView>;
   leaveRoom(roomId: string): Promise<void>;

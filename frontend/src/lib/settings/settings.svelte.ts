@@ -1,4 +1,5 @@
-// The local settings: which signaling server new rooms use.
+// The local settings: which signaling server new rooms use, how files
+// are accepted, and whether connections go through the relay.
 
 import type { Api, Settings } from '../types';
 import { explain, toApiError, type Explained } from '../errors';
@@ -31,6 +32,16 @@ export class SettingsStore {
       return Promise.resolve(false);
     }
     return this.apply(() => this.api.setServer(url.trim()));
+  }
+
+  /** Saves incoming files up to `bytes` without asking (0: always ask). */
+  setAutoAccept(bytes: number): Promise<boolean> {
+    return this.apply(() => this.api.setAutoAcceptLimit(bytes));
+  }
+
+  /** Relays every new room's connection through the server. */
+  setRelayOnly(on: boolean): Promise<boolean> {
+    return this.apply(() => this.api.setRelayOnly(on));
   }
 
   private async apply(f: () => Promise<Settings>): Promise<boolean> {
