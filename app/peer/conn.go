@@ -114,6 +114,9 @@ type Config struct {
 	UDPBufferBytes int
 	// VerifyTimeout overrides DefaultVerifyTimeout (tests).
 	VerifyTimeout time.Duration
+	// OnTrack, when set, receives each remote media track of the current
+	// PeerConnection. It runs on a pion goroutine and must not block long.
+	OnTrack func(*webrtc.TrackRemote, *webrtc.RTPReceiver)
 }
 
 // Conn is one PeerConnection to the other participant.
@@ -132,6 +135,8 @@ type Conn struct {
 	pc       *webrtc.PeerConnection
 	chatDC   *webrtc.DataChannel
 	filesDC  *webrtc.DataChannel
+	negDC    *webrtc.DataChannel
+	negRaw   io.ReadWriter // the detached negotiate channel, once open
 	mux      io.Closer
 	gen      uint64 // PeerConnection generation; callbacks of older ones are ignored
 	session  string // random id of the current generation, sent with every signal
@@ -304,7 +309,11 @@ func (c *Conn) buildPC() error {
 	if err != nil {
 		return err
 	}
-	api := webrtc.NewAPI(webrtc.WithSettingEngine(se))
+	api, err := newAPI(se)
+	if err != nil {
+		closeMux(mux)
+		return err
+	}
 	conf := webrtc.Configuration{
 		ICEServers:   toICEServers(c.cfg.ICEServers),
 		Certificates: []webrtc.Certificate{c.cert},
@@ -377,8 +386,21 @@ func (c *Conn) buildPC() error {
 		closeMux(mux)
 		return err
 	}
+	ndc, err := c.setupNegotiate(pc, gen)
+	if err != nil {
+		_ = pc.Close()
+		closeMux(mux)
+		return err
+	}
+	if c.cfg.OnTrack != nil {
+		pc.OnTrack(func(t *webrtc.TrackRemote, r *webrtc.RTPReceiver) {
+			if c.isCurrent(gen) {
+				c.cfg.OnTrack(t, r)
+			}
+		})
+	}
 	c.mu.Lock()
-	c.filesDC = fdc
+	c.filesDC, c.negDC = fdc, ndc
 	c.mu.Unlock()
 	return nil
 }
@@ -626,6 +648,7 @@ func (c *Conn) negotiationLoop() {
 				}
 				if s.Description != nil {
 					c.handleDescription(s.Session, *s.Description)
+					c.offerPending()
 				} else {
 					c.handleCandidate(s)
 				}
@@ -645,6 +668,13 @@ func (c *Conn) makeOffer(gen uint64) {
 	// there is nothing to renegotiate until media arrives (a late event
 	// from before the exchange would only cause a redundant round).
 	if pc.CurrentLocalDescription() != nil && len(pc.GetTransceivers()) == 0 {
+		return
+	}
+	// After the first exchange only the impolite side offers; the polite
+	// side asks it to (pion cannot roll back, so a collision would cost
+	// the PeerConnection and the call with it).
+	if c.cfg.Polite && pc.CurrentRemoteDescription() != nil {
+		c.requestOffer()
 		return
 	}
 	offer, err := pc.CreateOffer(nil)

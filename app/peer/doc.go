@@ -16,9 +16,21 @@
 // back a local offer, so the polite side resolves an initial offer
 // collision by replacing its PeerConnection (same DTLS certificate, new
 // session id) before applying the remote offer; that is what a rollback
-// would amount to before the first exchange. A collision during a later
-// renegotiation is not resolved (nothing renegotiates yet: data channels
-// are negotiated with fixed ids).
+// would amount to before the first exchange.
+//
+// Media renegotiation (AddTrack, RemoveTrack) must never collide, because
+// a rebuild would end the call and the data channels with it. So after the
+// first exchange only the impolite side makes offers. When the polite side
+// needs negotiation it sends "offer-please" plus the kinds of its not yet
+// negotiated transceivers on the pre-negotiated negotiate channel
+// (NegotiateChannelID); the impolite side adds a receive-only transceiver
+// per kind (an answer cannot create m-lines) and offers. A track added
+// while an exchange is in flight is picked up once the state is stable
+// again. The chat and files channels are untouched by all of this.
+//
+// Each PeerConnection has pion's default codecs and interceptors: NACK
+// (retransmission), RTCP sender/receiver reports (RTT, loss) and TWCC
+// feedback. Remote tracks go to Config.OnTrack.
 //
 // This package must not log SDP, candidate addresses or secrets.
 package peer

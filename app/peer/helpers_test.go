@@ -120,6 +120,8 @@ type side struct {
 type pairOpts struct {
 	hold          bool // create both Conns before any signal flows (forces an offer collision)
 	verifyTimeout time.Duration
+	// onTrack[0] and onTrack[1] become Config.OnTrack of a and b.
+	onTrack [2]func(*webrtc.TrackRemote, *webrtc.RTPReceiver)
 }
 
 // newPair creates two Conns wired through in-test relays. Both are closed
@@ -127,7 +129,7 @@ type pairOpts struct {
 func newPair(t *testing.T, a, b side, o pairOpts) (*Conn, *Conn) {
 	t.Helper()
 	ab, ba := newRelay(t), newRelay(t)
-	mk := func(s side, out *relay) *Conn {
+	mk := func(s side, out *relay, onTrack func(*webrtc.TrackRemote, *webrtc.RTPReceiver)) *Conn {
 		c, err := New(Config{
 			Polite:         s.polite,
 			RoomID:         testRoom,
@@ -139,6 +141,7 @@ func newPair(t *testing.T, a, b side, o pairOpts) (*Conn, *Conn) {
 			LoopbackOnly:   true,
 			UDPBufferBytes: s.udpBuffer,
 			VerifyTimeout:  o.verifyTimeout,
+			OnTrack:        onTrack,
 		})
 		if err != nil {
 			t.Fatalf("New: %v", err)
@@ -150,8 +153,8 @@ func newPair(t *testing.T, a, b side, o pairOpts) (*Conn, *Conn) {
 		ab.open()
 		ba.open()
 	}
-	ca := mk(a, ab)
-	cb := mk(b, ba)
+	ca := mk(a, ab, o.onTrack[0])
+	cb := mk(b, ba, o.onTrack[1])
 	ab.connect(cb)
 	ba.connect(ca)
 	if o.hold {

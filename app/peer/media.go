@@ -1,0 +1,178 @@
+package peer
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/pion/interceptor"
+	"github.com/pion/webrtc/v4"
+)
+
+// NegotiateChannelID carries renegotiation requests from the polite side to
+// the impolite side (see the package doc). It is pre-negotiated like the
+// chat channel.
+const (
+	NegotiateChannelID    uint16 = 4
+	NegotiateChannelLabel        = "parley-negotiate"
+)
+
+// renegotiateRequest starts the only message on the negotiate channel; it
+// is followed by the kinds ("audio", "video") of the polite side's new
+// transceivers, which need m-lines that only an offer can create.
+const renegotiateRequest = "offer-please"
+
+// newAPI builds the pion API of one PeerConnection generation: the default
+// codecs (VP8, Opus, ...) and the default interceptors: NACK generator and
+// responder (loss recovery), RTCP sender/receiver reports (RTT, loss) and
+// transport-wide congestion control feedback, so a sender's encoder can
+// adapt to a lossy link instead of freezing.
+func newAPI(se webrtc.SettingEngine) (*webrtc.API, error) {
+	m := &webrtc.MediaEngine{}
+	if err := m.RegisterDefaultCodecs(); err != nil {
+		return nil, fmt.Errorf("peer: register codecs: %w", err)
+	}
+	ir := &interceptor.Registry{}
+	if err := webrtc.RegisterDefaultInterceptors(m, ir); err != nil {
+		return nil, fmt.Errorf("peer: register interceptors: %w", err)
+	}
+	return webrtc.NewAPI(webrtc.WithSettingEngine(se), webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir)), nil
+}
+
+// AddTrack sends a local track to the other side. The renegotiation it
+// needs runs on its own (see the package doc); the data channels are not
+// affected. The caller owns the RTCP read loop of the returned sender
+// (mediadevices tracks read it themselves to turn PLI into keyframes).
+func (c *Conn) AddTrack(t webrtc.TrackLocal) (*webrtc.RTPSender, error) {
+	pc := c.current()
+	if pc == nil {
+		return nil, ErrClosed
+	}
+	s, err := pc.AddTrack(t)
+	if err != nil {
+		return nil, fmt.Errorf("peer: add track: %w", err)
+	}
+	return s, nil
+}
+
+// RemoveTrack stops sending the track of s and renegotiates.
+func (c *Conn) RemoveTrack(s *webrtc.RTPSender) error {
+	pc := c.current()
+	if pc == nil {
+		return ErrClosed
+	}
+	if err := pc.RemoveTrack(s); err != nil {
+		return fmt.Errorf("peer: remove track: %w", err)
+	}
+	return nil
+}
+
+// setupNegotiate wires the negotiate channel of generation gen: the
+// impolite side turns each request into an offer of its own.
+func (c *Conn) setupNegotiate(pc *webrtc.PeerConnection, gen uint64) (*webrtc.DataChannel, error) {
+	negotiated, ordered := true, true
+	id := NegotiateChannelID
+	dc, err := pc.CreateDataChannel(NegotiateChannelLabel, &webrtc.DataChannelInit{
+		Negotiated: &negotiated, ID: &id, Ordered: &ordered,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("peer: create channel %s: %w", NegotiateChannelLabel, err)
+	}
+	// Data channels are detached (see settingEngine): read the channel
+	// ourselves once it opens.
+	dc.OnOpen(func() {
+		raw, err := dc.Detach()
+		if err != nil {
+			c.log.Warn("peer: detach negotiate channel", "err", err)
+			return
+		}
+		c.mu.Lock()
+		if c.closed || c.gen != gen {
+			c.mu.Unlock()
+			_ = raw.Close()
+			return
+		}
+		c.negRaw = raw
+		c.wg.Add(1)
+		c.mu.Unlock()
+		go func() {
+			defer c.wg.Done()
+			c.readNegotiate(pc, gen, raw)
+		}()
+	})
+	return dc, nil
+}
+
+// readNegotiate runs until the channel closes (with its PeerConnection).
+// On the impolite side each request becomes an offer; the polite side
+// ignores what it reads (nothing should come).
+func (c *Conn) readNegotiate(pc *webrtc.PeerConnection, gen uint64, raw io.Reader) {
+	buf := make([]byte, 256)
+	for {
+		n, err := raw.Read(buf)
+		if err != nil {
+			return
+		}
+		f := strings.Fields(string(buf[:n]))
+		if c.cfg.Polite || !c.isCurrent(gen) || len(f) == 0 || f[0] != renegotiateRequest || len(f) > 16 {
+			continue
+		}
+		c.log.Debug("peer: offer requested")
+		for _, k := range f[1:] {
+			kind := webrtc.NewRTPCodecType(k)
+			if kind == 0 {
+				continue
+			}
+			// A receive-only transceiver gives the polite side's new
+			// track an m-line to be matched to when the offer arrives.
+			if _, err := pc.AddTransceiverFromKind(kind, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
+				c.log.Warn("peer: add transceiver for the other side", "err", err)
+			}
+		}
+		select {
+		case c.negNeeded <- gen:
+		default:
+		}
+	}
+}
+
+// requestOffer asks the impolite side for an offer; the polite side never
+// offers after the first exchange, so offers cannot collide.
+func (c *Conn) requestOffer() {
+	c.mu.Lock()
+	raw, pc := c.negRaw, c.pc
+	c.mu.Unlock()
+	msg := renegotiateRequest
+	for _, tr := range pc.GetTransceivers() {
+		if tr.Mid() == "" && tr.Sender() != nil {
+			msg += " " + tr.Kind().String()
+		}
+	}
+	if raw == nil {
+		c.log.Warn("peer: renegotiation needed but the negotiate channel is not open")
+		return
+	}
+	c.log.Debug("peer: requesting an offer")
+	if _, err := raw.Write([]byte(msg)); err != nil {
+		c.log.Warn("peer: request offer", "err", err)
+	}
+}
+
+// offerPending catches a track added while an exchange was in flight: pion
+// may report negotiation as needed while the signaling state is not stable,
+// and makeOffer drops such reports, so after each applied description the
+// loop looks for transceivers that no exchange has covered yet.
+func (c *Conn) offerPending() {
+	c.mu.Lock()
+	pc, gen := c.pc, c.gen
+	c.mu.Unlock()
+	if pc.SignalingState() != webrtc.SignalingStateStable || pc.CurrentRemoteDescription() == nil {
+		return
+	}
+	for _, tr := range pc.GetTransceivers() {
+		if tr.Mid() == "" {
+			c.makeOffer(gen)
+			return
+		}
+	}
+}
