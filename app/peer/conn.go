@@ -137,6 +137,7 @@ type Conn struct {
 	filesDC  *webrtc.DataChannel
 	negDC    *webrtc.DataChannel
 	negRaw   io.ReadWriter // the detached negotiate channel, once open
+	onTrack  func(*webrtc.TrackRemote, *webrtc.RTPReceiver)
 	mux      io.Closer
 	gen      uint64 // PeerConnection generation; callbacks of older ones are ignored
 	session  string // random id of the current generation, sent with every signal
@@ -191,6 +192,7 @@ func New(cfg Config) (*Conn, error) {
 		cfg:       cfg,
 		log:       logger.With("component", "peer", "room", roomHash(cfg.RoomID), "polite", cfg.Polite),
 		cert:      cert,
+		onTrack:   cfg.OnTrack,
 		localFP:   fp[:],
 		ctx:       ctx,
 		cancel:    cancel,
@@ -392,13 +394,14 @@ func (c *Conn) buildPC() error {
 		closeMux(mux)
 		return err
 	}
-	if c.cfg.OnTrack != nil {
-		pc.OnTrack(func(t *webrtc.TrackRemote, r *webrtc.RTPReceiver) {
-			if c.isCurrent(gen) {
-				c.cfg.OnTrack(t, r)
-			}
-		})
-	}
+	pc.OnTrack(func(t *webrtc.TrackRemote, r *webrtc.RTPReceiver) {
+		c.mu.Lock()
+		fn, current := c.onTrack, c.gen == gen
+		c.mu.Unlock()
+		if current && fn != nil {
+			fn(t, r)
+		}
+	})
 	c.mu.Lock()
 	c.filesDC, c.negDC = fdc, ndc
 	c.mu.Unlock()

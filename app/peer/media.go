@@ -176,3 +176,12 @@ func (c *Conn) offerPending() {
 		}
 	}
 }
+
+// SetOnTrack replaces the receiver of remote tracks (Config.OnTrack), for
+// a call started on a Conn someone else created. Tracks that arrived
+// before are not replayed.
+func (c *Conn) SetOnTrack(fn func(*webrtc.TrackRemote, *webrtc.RTPReceiver)) {
+	c.mu.Lock()
+	c.onTrack = fn
+	c.mu.Unlock()
+}

@@ -34,7 +34,8 @@ func TestMediaRenegotiationKeepsChat(t *testing.T) {
 			}
 		}
 	}
-	a, b := newPair(t, sa, sb, pairOpts{onTrack: [2]func(*webrtc.TrackRemote, *webrtc.RTPReceiver){reader(gotA), reader(gotB)}})
+	a, b := newPair(t, sa, sb, pairOpts{onTrack: [2]func(*webrtc.TrackRemote, *webrtc.RTPReceiver){reader(gotA), nil}})
+	b.SetOnTrack(reader(gotB)) // as a call does on a Conn the session created
 	ra, rb := verifyBoth(t, a, b)
 	gen := func(c *Conn) uint64 { c.mu.Lock(); defer c.mu.Unlock(); return c.gen }
 	genA, genB := gen(a), gen(b)
