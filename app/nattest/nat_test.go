@@ -180,7 +180,10 @@ func linkDrop(t *testing.T, tp *topo, server string) {
 	send := alice.start(nil, "send", link2, "--file", src)
 	send.WaitStderr(`^verified$`, 1, wait)
 	time.Sleep(1500 * time.Millisecond)
-	up = down(5 * time.Second)
+	// Longer than the session's 6 s path timeout, so the peer connection
+	// is rebuilt and the transfer resumes on the new one.
+	up = down(8 * time.Second)
+	send.WaitStderr(`^reconnecting$`, 1, wait)
 	if code := send.Wait(3 * wait); code != 0 {
 		t.Fatalf("send exited %d after the drop", code)
 	}
@@ -189,6 +192,6 @@ func linkDrop(t *testing.T, tp *topo, server string) {
 		t.Fatalf("receiver printed %q", got)
 	}
 	sameFile(t, src, filepath.Join(out2, "payload.bin"))
-	t.Logf("NAT transfer of 200 MiB cut by a 5 s drop completed %v after the link came back (%s)", done.Round(time.Millisecond),
+	t.Logf("NAT transfer of 200 MiB cut by an 8 s drop completed %v after the link came back (%s)", done.Round(time.Millisecond),
 		fmt.Sprint(strings.Count(send.StderrText(), "reconnecting"), " reconnecting line(s)"))
 }

@@ -9,7 +9,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -61,13 +63,21 @@ func checkTools(t *testing.T) {
 	}
 }
 
-// removeStale deletes namespaces left by a run that was killed.
+// removeStale deletes namespaces left by a run that was killed. Names
+// carry the pid of the test binary that made them, so a run still alive
+// (another make test at the same time) keeps its namespaces.
 func removeStale() {
 	out, _ := exec.Command("ip", "netns", "list").Output()
 	for _, l := range strings.Split(string(out), "\n") {
-		if f := strings.Fields(l); len(f) > 0 && strings.HasPrefix(f[0], "parley-nat-") {
-			_ = exec.Command("ip", "netns", "del", f[0]).Run()
+		f := strings.Fields(l)
+		if len(f) == 0 || !strings.HasPrefix(f[0], "parley-nat-") {
+			continue
 		}
+		owner, _, _ := strings.Cut(strings.TrimPrefix(f[0], "parley-nat-"), "-")
+		if pid, err := strconv.Atoi(owner); err == nil && syscall.Kill(pid, 0) == nil {
+			continue
+		}
+		_ = exec.Command("ip", "netns", "del", f[0]).Run()
 	}
 }
 
@@ -78,7 +88,7 @@ func newTopo(t *testing.T) *topo {
 	removeStale()
 	var r [3]byte
 	_, _ = rand.Read(r[:])
-	tp := &topo{t: t, prefix: fmt.Sprintf("parley-nat-%x-", r)}
+	tp := &topo{t: t, prefix: fmt.Sprintf("parley-nat-%d-%x-", os.Getpid(), r)}
 	names := []string{"pub", "nat1", "nat2", "a", "b"}
 	t.Cleanup(func() {
 		for _, n := range names {
@@ -152,6 +162,10 @@ func buildBins(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() {
+		os.RemoveAll(dir)
+		bins.signal, bins.cli = "", ""
+	})
 	bins.signal, bins.cli = filepath.Join(dir, "parley-signal"), filepath.Join(dir, "parley-cli")
 	run(t, "go", "build", "-o", bins.signal, "github.com/parley-chat/parley/signaling/cmd/parley-signal")
 	run(t, "go", "build", "-o", bins.cli, "github.com/parley-chat/parley/app/cmd/parley-cli")
