@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"io"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -31,6 +33,16 @@ func TestRelayOnlyThroughEmbeddedTURN(t *testing.T) {
 	sameFile(t, src, filepath.Join(out, "relayed.bin"))
 	if errs := recv.StderrText(); !strings.Contains(errs, "connected relayed") || strings.Contains(errs, "connected direct") {
 		t.Fatalf("receiver's states:\n%s", errs)
+	}
+
+	resp, err := http.Get(server + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(metrics), "parley_signal_turn_allocations ") {
+		t.Fatal("/metrics lacks parley_signal_turn_allocations")
 	}
 
 	// Same server, no --relay-only: the direct path wins.

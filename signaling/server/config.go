@@ -17,6 +17,9 @@ type Config struct {
 	// every ICE server with a turn: or turns: URL and no fixed username,
 	// as coturn's use-auth-secret and pion/turn's REST handler expect.
 	TURNSecret string
+	// TURNAllocations, when set, reports the embedded TURN relay's live
+	// allocations for /metrics (parley_signal_turn_allocations).
+	TURNAllocations func() int
 	// TicketKey signs room tickets (TicketKeySize bytes). Without one, New
 	// draws a random key: tickets then work only until the process ends.
 	TicketKey []byte

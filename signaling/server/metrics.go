@@ -30,7 +30,7 @@ type metrics struct {
 	restores     *prometheus.CounterVec
 }
 
-func newMetrics(rooms func() int) *metrics {
+func newMetrics(rooms func() int, turnAllocations func() int) *metrics {
 	m := &metrics{
 		reg: prometheus.NewRegistry(),
 		connections: prometheus.NewGauge(prometheus.GaugeOpts{
@@ -71,6 +71,12 @@ func newMetrics(rooms func() int) *metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
+	if turnAllocations != nil {
+		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "parley_signal_turn_allocations",
+			Help: "Live allocations on the embedded TURN relay.",
+		}, func() float64 { return float64(turnAllocations()) }))
+	}
 	// Export every known series from the start, so dashboards and alerts
 	// see 0 rather than "no data" before the first event.
 	for _, r := range []string{rejectBadRequest, rejectPeerOffline, rejectRateLimited, rejectTooLarge, rejectNotMember} {

@@ -53,7 +53,7 @@ func New(cfg Config, rooms room.Store, logger *slog.Logger) *Server {
 		cfg:     cfg,
 		rooms:   rooms,
 		log:     logger,
-		metrics: newMetrics(rooms.Len),
+		metrics: newMetrics(rooms.Len, cfg.TURNAllocations),
 		origins: make(map[string]bool),
 		conns:   make(map[*conn]struct{}),
 	}
@@ -97,13 +97,33 @@ func (s *Server) Handler() http.Handler {
 	})
 	mux.HandleFunc("GET /r/{id}", s.handlePage)
 	mux.HandleFunc("GET /ws", s.handleWS)
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		w.Header().Set("Cache-Control", "no-store")
-		_, _ = w.Write([]byte("ok\n"))
-	})
+	mux.HandleFunc("GET /healthz", s.handleHealth)
 	mux.Handle("GET /metrics", s.metrics.handler())
 	return mux
+}
+
+// pinger is a room store that can tell whether its backend answers (the
+// Redis store).
+type pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// handleHealth answers 200 "ok", or 503 when the shared room store does not
+// answer: a load balancer then sends clients to another node.
+func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	if p, ok := s.rooms.(pinger); ok {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := p.Ping(ctx); err != nil {
+			s.log.Warn("health check: room store does not answer", "err", err)
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte("room store unavailable\n"))
+			return
+		}
+	}
+	_, _ = w.Write([]byte("ok\n"))
 }
 
 // Shutdown tells every connected client SHUTTING_DOWN, closes their

@@ -41,6 +41,7 @@ func startTURN(o options, cfg *server.Config, log *slog.Logger) (io.Closer, erro
 	}
 	hostPort := net.JoinHostPort(o.turnPublicIP, strconv.Itoa(int(t.Addr().Port())))
 	cfg.TURNSecret = secret
+	cfg.TURNAllocations = t.Allocations
 	cfg.ICEServers = append(cfg.ICEServers,
 		protocol.ICEServer{URLs: []string{"stun:" + hostPort}},
 		protocol.ICEServer{URLs: []string{"turn:" + hostPort + "?transport=udp", "turn:" + hostPort + "?transport=tcp"}},

@@ -468,6 +468,14 @@ func (s *Store) Len() int {
 	return n
 }
 
+// Ping reports whether Redis answers (parley-signal's /healthz asks it).
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.rdb.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("redis: %w", err)
+	}
+	return nil
+}
+
 // SharedKey returns n random bytes stored in Redis under name, created
 // once (SET NX), so every node gets the same key.
 func (s *Store) SharedKey(ctx context.Context, name string, n int) ([]byte, error) {
