@@ -59,8 +59,8 @@ func TestRelayOnlyThroughEmbeddedTURN(t *testing.T) {
 func TestTURNListenNeedsPublicIP(t *testing.T) {
 	t.Parallel()
 	p := start(t, "parley-signal", nil, nil, bins.signal, "--addr", "127.0.0.1:0", "--turn-listen", "127.0.0.1:0")
-	if code := p.Wait(step); code == 0 {
-		t.Fatal("parley-signal started without --turn-public-ip")
+	if code := p.Wait(step); code != 2 {
+		t.Fatalf("parley-signal without --turn-public-ip exited %d, want 2 (usage)", code)
 	}
 	p.WaitStderr(`--turn-public-ip`, 1, time.Second)
 }

@@ -29,6 +29,7 @@ import (
 	"github.com/parley-chat/parley/signaling/protocol"
 	"github.com/parley-chat/parley/signaling/room"
 	"github.com/parley-chat/parley/signaling/server"
+	"github.com/parley-chat/parley/signaling/turnserver"
 )
 
 func main() {
@@ -137,6 +138,17 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	}
 	if (o.tlsCert == "") != (o.tlsKey == "") {
 		return o, errors.New("--tls-cert and --tls-key go together")
+	}
+	if o.turnListen != "" {
+		if o.turnPublicIP == "" {
+			return o, errors.New("--turn-listen needs --turn-public-ip (the address clients reach the relay at)")
+		}
+		if _, err := netip.ParseAddr(o.turnPublicIP); err != nil {
+			return o, fmt.Errorf("--turn-public-ip %q: want a literal IP address", o.turnPublicIP)
+		}
+		if _, _, err := turnserver.ParsePortRange(o.turnRelayPorts); err != nil {
+			return o, fmt.Errorf("--turn-relay-ports: %w", err)
+		}
 	}
 	for _, c := range []struct {
 		name string

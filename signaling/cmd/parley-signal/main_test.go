@@ -49,6 +49,14 @@ func TestParseFlags(t *testing.T) {
 		{name: "negative rate", args: []string{"--rate-rooms", "-1"}, wantErr: true},
 		{name: "zero message size", args: []string{"--max-message-bytes", "0"}, wantErr: true},
 		{name: "zero idle ttl", args: []string{"--idle-ttl", "0s"}, wantErr: true},
+		{name: "turn without public ip", args: []string{"--turn-listen", "127.0.0.1:3478"}, wantErr: true},
+		{name: "turn public ip not an ip", args: []string{"--turn-listen", "127.0.0.1:3478", "--turn-public-ip", "relay.example.org"}, wantErr: true},
+		{name: "turn relay ports backwards", args: []string{"--turn-listen", "127.0.0.1:3478", "--turn-public-ip", "127.0.0.1", "--turn-relay-ports", "60000-50000"}, wantErr: true},
+		{name: "turn", args: []string{"--turn-listen", "127.0.0.1:3478", "--turn-public-ip", "127.0.0.1"}, check: func(t *testing.T, o options) {
+			if o.turnListen != "127.0.0.1:3478" || o.turnPublicIP != "127.0.0.1" || o.turnRealm != "parley" || o.turnRelayPorts != "49152-65535" {
+				t.Errorf("got %+v", o)
+			}
+		}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
