@@ -680,6 +680,8 @@ export const flows = {
       assert(pv.width < stage.width / 3, `preview too big: ${pv.width} of ${stage.width}`);
       assert(pv.x + pv.width > stage.x + stage.width * 0.7 && pv.y + pv.height > stage.y + stage.height * 0.7, 'preview not bottom-right');
       await page.waitForFunction(() => window.__parleyCall.media.audio.decoded > 5);
+      // Several frames, however slowly a busy machine decodes them.
+      await page.waitForFunction(() => window.__parleyCall.media.remote.frames > 2);
       const m = await page.evaluate(() => {
         const x = window.__parleyCall.media;
         return { remote: x.remote.frames, errors: x.remote.errors + x.local.errors + x.audio.errors };
