@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor/pkg/cc"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/parley-chat/parley/signaling/protocol"
@@ -138,6 +139,7 @@ type Conn struct {
 	negDC    *webrtc.DataChannel
 	negRaw   io.ReadWriter // the detached negotiate channel, once open
 	onTrack  func(*webrtc.TrackRemote, *webrtc.RTPReceiver)
+	bwe      cc.BandwidthEstimator // of the current PeerConnection
 	mux      io.Closer
 	gen      uint64 // PeerConnection generation; callbacks of older ones are ignored
 	session  string // random id of the current generation, sent with every signal
@@ -311,7 +313,8 @@ func (c *Conn) buildPC() error {
 	if err != nil {
 		return err
 	}
-	api, err := newAPI(se)
+	var bwe cc.BandwidthEstimator
+	api, err := newAPI(se, func(e cc.BandwidthEstimator) { bwe = e })
 	if err != nil {
 		closeMux(mux)
 		return err
@@ -341,7 +344,7 @@ func (c *Conn) buildPC() error {
 	c.gen++
 	gen := c.gen
 	session := randomID()
-	c.pc, c.mux, c.session = pc, mux, session
+	c.pc, c.mux, c.session, c.bwe = pc, mux, session, bwe
 	c.mu.Unlock()
 
 	pc.OnNegotiationNeeded(func() {

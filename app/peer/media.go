@@ -6,7 +6,19 @@ import (
 	"strings"
 
 	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/cc"
+	"github.com/pion/interceptor/pkg/gcc"
+	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
+)
+
+// Bounds of the send-side bandwidth estimate (bits per second) that calls
+// adapt their encoders to. It starts high enough for 720p on a LAN and
+// backs off on loss and delay.
+const (
+	bweInitial = 2_500_000
+	bweMin     = 150_000
+	bweMax     = 6_000_000
 )
 
 // NegotiateChannelID carries renegotiation requests from the polite side to
@@ -25,9 +37,11 @@ const renegotiateRequest = "offer-please"
 // newAPI builds the pion API of one PeerConnection generation: the default
 // codecs (VP8, Opus, ...) and the default interceptors: NACK generator and
 // responder (loss recovery), RTCP sender/receiver reports (RTT, loss) and
-// transport-wide congestion control feedback, so a sender's encoder can
-// adapt to a lossy link instead of freezing.
-func newAPI(se webrtc.SettingEngine) (*webrtc.API, error) {
+// transport-wide congestion control feedback, plus a send-side Google
+// congestion control estimator fed by that feedback, so a sender's encoder
+// can adapt to a lossy link instead of freezing. onBWE receives the
+// estimator of the PeerConnection built with the API.
+func newAPI(se webrtc.SettingEngine, onBWE func(cc.BandwidthEstimator)) (*webrtc.API, error) {
 	m := &webrtc.MediaEngine{}
 	if err := m.RegisterDefaultCodecs(); err != nil {
 		return nil, fmt.Errorf("peer: register codecs: %w", err)
@@ -36,7 +50,59 @@ func newAPI(se webrtc.SettingEngine) (*webrtc.API, error) {
 	if err := webrtc.RegisterDefaultInterceptors(m, ir); err != nil {
 		return nil, fmt.Errorf("peer: register interceptors: %w", err)
 	}
+	ccf, err := cc.NewInterceptor(func() (cc.BandwidthEstimator, error) {
+		// No pacer: frames go out as they are encoded (latency first);
+		// the encoder's bitrate is what adapts.
+		return gcc.NewSendSideBWE(gcc.SendSideBWEInitialBitrate(bweInitial),
+			gcc.SendSideBWEMinBitrate(bweMin), gcc.SendSideBWEMaxBitrate(bweMax),
+			gcc.SendSideBWEPacer(gcc.NewNoOpPacer()))
+	})
+	if err != nil {
+		return nil, fmt.Errorf("peer: congestion control: %w", err)
+	}
+	ccf.OnNewPeerConnection(func(_ string, e cc.BandwidthEstimator) {
+		if onBWE != nil {
+			onBWE(e)
+		}
+	})
+	ir.Add(ccf)
+	if err := webrtc.ConfigureTWCCHeaderExtensionSender(m, ir); err != nil {
+		return nil, fmt.Errorf("peer: transport-wide sequence numbers: %w", err)
+	}
 	return webrtc.NewAPI(webrtc.WithSettingEngine(se), webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir)), nil
+}
+
+// TargetBitrate is the congestion controller's current estimate of what
+// the path carries, in bits per second, for all media we send; 0 before
+// the PeerConnection exists. Encoders should aim below it.
+func (c *Conn) TargetBitrate() int {
+	c.mu.Lock()
+	e := c.bwe
+	c.mu.Unlock()
+	if e == nil {
+		return 0
+	}
+	return e.GetTargetBitrate()
+}
+
+// WriteRTCP sends RTCP on the current PeerConnection (a receiver's picture
+// loss indication asks the sender for a keyframe).
+func (c *Conn) WriteRTCP(pkts []rtcp.Packet) error {
+	pc := c.current()
+	if pc == nil {
+		return ErrClosed
+	}
+	return pc.WriteRTCP(pkts)
+}
+
+// Stats returns the current PeerConnection's statistics (RTT of the
+// selected candidate pair, RTP stream counters).
+func (c *Conn) Stats() webrtc.StatsReport {
+	pc := c.current()
+	if pc == nil {
+		return nil
+	}
+	return pc.GetStats()
 }
 
 // AddTrack sends a local track to the other side. The renegotiation it

@@ -1,0 +1,682 @@
+package call
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/pion/mediadevices"
+	"github.com/pion/mediadevices/pkg/codec"
+	"github.com/pion/rtcp"
+	"github.com/pion/webrtc/v4"
+
+	"github.com/parley-chat/parley/app/mediahub"
+	"github.com/parley-chat/parley/app/peer"
+)
+
+// State is where a call stands (docs/app-api.md, "Calls").
+type State string
+
+// Call states.
+const (
+	StateIdle       State = "idle"
+	StateOutgoing   State = "outgoing"
+	StateIncoming   State = "incoming"
+	StateConnecting State = "connecting"
+	StateActive     State = "active"
+	StateEnded      State = "ended"
+)
+
+// Reasons a call ended (View.Error on StateEnded) besides the capture
+// errors; "" means someone hung up.
+const (
+	ReasonDeclined   = "DECLINED"
+	ReasonNoAnswer   = "NO_ANSWER"
+	ReasonPeerLeft   = "PEER_LEFT"
+	ReasonCallFailed = "CALL_FAILED"
+)
+
+// ErrBusy is returned when a call is already under way; ErrNotRinging
+// when answering while nothing rings.
+var (
+	ErrBusy       = errors.New("call: a call is already under way")
+	ErrNotRinging = errors.New("call: no incoming call")
+	ErrClosed     = errors.New("call: the peer connection is gone")
+)
+
+// View is a call as the UI sees it (CallView in docs/app-api.md).
+type View struct {
+	RoomID      string `json:"roomId"`
+	State       State  `json:"state"`
+	Video       bool   `json:"video"`
+	LocalVideo  bool   `json:"localVideo"`
+	RemoteVideo bool   `json:"remoteVideo"`
+	MicMuted    bool   `json:"micMuted"`
+	RemoteMuted bool   `json:"remoteMuted"`
+	StartedAt   *int64 `json:"startedAt"`
+	Error       string `json:"error"`
+}
+
+// Config configures the call side of one verified peer connection.
+type Config struct {
+	RoomID string
+	Conn   *peer.Conn
+	// Sources returns what to capture when a call starts or the camera
+	// turns on (the user's device choice may change between calls).
+	Sources func() Sources
+	// Hub, when set, receives the peer's media and our preview for the UI.
+	Hub *mediahub.Hub
+	// Decode decodes received video in Go to count frames, freezes and
+	// latency (CLI, tests); the app's webview decodes by itself.
+	Decode bool
+	// OnChange receives the view after every change, in order. It runs
+	// with the manager's lock held and must not call the Manager.
+	OnChange func(View)
+	Logger   *slog.Logger
+	// RingTimeout ends an unanswered call; 45 s when zero.
+	RingTimeout time.Duration
+}
+
+// Manager runs the calls of one peer connection, one at a time.
+type Manager struct {
+	cfg  Config
+	log  *slog.Logger
+	ctl  io.ReadWriteCloser
+	recv *receiver
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	// mu guards the fields below and serialises control writes and
+	// view changes, so OnChange sees changes in order.
+	mu        sync.Mutex
+	view      View
+	id        string // current call id, "" when idle
+	outgoing  bool   // we offered the current call
+	audio     *localAudio
+	video     *localVideo
+	senders   []*webrtc.RTPSender
+	callStop  context.CancelFunc // stops the current call's goroutines
+	ringTimer *time.Timer
+	closed    bool
+}
+
+// New opens the call control channel on a verified conn (the other side
+// must do the same) and starts listening for calls.
+func New(ctx context.Context, cfg Config) (*Manager, error) {
+	if cfg.Conn == nil {
+		return nil, ErrClosed
+	}
+	if cfg.Sources == nil {
+		cfg.Sources = func() Sources { return Sources{} }
+	}
+	if cfg.RingTimeout <= 0 {
+		cfg.RingTimeout = 45 * time.Second
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	ctl, err := cfg.Conn.OpenStream(ctx, ControlChannelID, "parley-call")
+	if err != nil {
+		return nil, fmt.Errorf("call: open control channel: %w", err)
+	}
+	m := &Manager{cfg: cfg, log: log, ctl: ctl, view: View{RoomID: cfg.RoomID, State: StateIdle}}
+	m.ctx, m.cancel = context.WithCancel(context.Background())
+	m.recv = newReceiver(log, cfg.Hub, cfg.RoomID, cfg.Decode, m.sendPLI, m.mediaArrived)
+	cfg.Conn.SetOnTrack(func(t *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+		m.log.Debug("call: remote track", "kind", t.Kind().String())
+		m.recv.handle(t)
+	})
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		m.readLoop()
+	}()
+	return m, nil
+}
+
+// View returns the current call.
+func (m *Manager) View() View {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.view
+}
+
+// Stats returns what was received so far, with the current RTT.
+func (m *Manager) Stats() Stats {
+	st := m.recv.stats()
+	st.RttMs = rttMs(m.cfg.Conn.Stats())
+	return st
+}
+
+func newCallID() string {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// Start calls the peer; video turns our camera on. A camera that cannot
+// start leaves a voice call with the reason as a notice; a microphone
+// that cannot start fails the call.
+func (m *Manager) Start(video bool) (View, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return m.view, ErrClosed
+	}
+	if m.id != "" {
+		return m.view, ErrBusy
+	}
+	notice, err := m.openLocked(video)
+	if err != nil {
+		return m.view, err
+	}
+	m.id, m.outgoing = newCallID(), true
+	m.view = View{RoomID: m.cfg.RoomID, State: StateOutgoing, Video: m.video != nil, LocalVideo: m.video != nil, Error: notice}
+	kind := KindAudio
+	if m.video != nil {
+		kind = KindVideo
+	}
+	if err := m.sendLocked(Control{Type: TypeOffer, CallID: m.id, Kind: kind}); err != nil {
+		m.endLocked(ReasonCallFailed)
+		return m.view, err
+	}
+	id := m.id
+	m.ringTimer = time.AfterFunc(m.cfg.RingTimeout, func() { m.ringExpired(id) })
+	m.emitLocked()
+	return m.view, nil
+}
+
+// Answer accepts or declines the ringing call.
+func (m *Manager) Answer(accept, video bool) (View, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.id == "" || m.view.State != StateIncoming {
+		return m.view, ErrNotRinging
+	}
+	if !accept {
+		_ = m.sendLocked(Control{Type: TypeDecline, CallID: m.id})
+		m.endLocked(ReasonDeclined)
+		return m.view, nil
+	}
+	notice, err := m.openLocked(video)
+	if err != nil {
+		_ = m.sendLocked(Control{Type: TypeDecline, CallID: m.id})
+		m.endLocked(reasonOf(err))
+		return m.view, err
+	}
+	if err := m.sendLocked(Control{Type: TypeAccept, CallID: m.id}); err != nil {
+		m.endLocked(ReasonCallFailed)
+		return m.view, err
+	}
+	m.stopRingLocked()
+	m.view.Error = notice
+	m.view.LocalVideo = m.video != nil
+	m.view.Video = m.view.Video || m.video != nil
+	m.connectLocked()
+	return m.view, nil
+}
+
+// HangUp ends the call in any state; no-op without one.
+func (m *Manager) HangUp() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.id == "" {
+		return
+	}
+	if m.view.State == StateIncoming {
+		_ = m.sendLocked(Control{Type: TypeDecline, CallID: m.id})
+		m.endLocked(ReasonDeclined)
+		return
+	}
+	_ = m.sendLocked(Control{Type: TypeHangup, CallID: m.id})
+	m.endLocked("")
+}
+
+// SetMuted mutes or unmutes our microphone (silence keeps flowing).
+func (m *Manager) SetMuted(muted bool) View {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.view.MicMuted = muted
+	if m.audio != nil {
+		m.audio.muted.Store(muted)
+	}
+	if m.id != "" {
+		_ = m.sendMediaLocked()
+		m.emitLocked()
+	}
+	return m.view
+}
+
+// SetCamera turns our camera on or off during a call; on switches a voice
+// call to video by renegotiating the same PeerConnection.
+func (m *Manager) SetCamera(on bool) (View, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.id == "" {
+		return m.view, ErrNotRinging
+	}
+	live := m.view.State == StateConnecting || m.view.State == StateActive
+	switch {
+	case on && m.video == nil:
+		v, err := openVideo(m.cfg.Sources())
+		if err == nil && v == nil {
+			err = ErrNoCamera
+		}
+		if err != nil {
+			m.view.Error = reasonOf(err)
+			m.view.LocalVideo = false
+			m.emitLocked()
+			return m.view, nil
+		}
+		m.video = v
+		if live {
+			if err := m.addVideoLocked(); err != nil {
+				m.log.Warn("call: add camera", "err", err)
+			}
+		}
+	case !on && m.video != nil:
+		m.removeVideoLocked()
+	}
+	m.view.LocalVideo = m.video != nil
+	m.view.Video = m.view.Video || m.video != nil
+	m.view.Error = ""
+	_ = m.sendMediaLocked()
+	m.emitLocked()
+	return m.view, nil
+}
+
+// Close ends any call (the peer is gone) and stops the manager.
+func (m *Manager) Close() {
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return
+	}
+	m.closed = true
+	if m.id != "" {
+		m.endLocked(ReasonPeerLeft)
+	}
+	m.mu.Unlock()
+	m.cancel()
+	_ = m.ctl.Close()
+	m.wg.Wait()
+}
+
+// openLocked starts the microphone and, if asked, the camera.
+func (m *Manager) openLocked(video bool) (notice string, err error) {
+	src := m.cfg.Sources()
+	a, err := openAudio(src)
+	if err != nil {
+		return "", err
+	}
+	m.audio = a
+	if a != nil {
+		a.muted.Store(m.view.MicMuted)
+	}
+	if video {
+		v, err := openVideo(src)
+		switch {
+		case err != nil:
+			notice = reasonOf(err)
+		case v == nil:
+			notice = ""
+		default:
+			m.video = v
+		}
+	}
+	return notice, nil
+}
+
+// reasonOf maps a capture error to the UI's code.
+func reasonOf(err error) string {
+	switch {
+	case errors.Is(err, ErrNoCamera):
+		return "NO_CAMERA"
+	case errors.Is(err, ErrNoMicrophone):
+		return "NO_MICROPHONE"
+	case errors.Is(err, ErrDeviceBusy):
+		return "DEVICE_BUSY"
+	case errors.Is(err, ErrPermissionDenied):
+		return "PERMISSION_DENIED"
+	default:
+		return ReasonCallFailed
+	}
+}
+
+// connectLocked puts our tracks on the PeerConnection: both sides do it
+// once the call is accepted, and app/peer renegotiates.
+func (m *Manager) connectLocked() {
+	m.view.State = StateConnecting
+	m.recv.arm()
+	ctx, cancel := context.WithCancel(m.ctx)
+	m.callStop = cancel
+	if m.audio != nil {
+		if s, err := m.cfg.Conn.AddTrack(m.audio.track); err != nil {
+			m.log.Warn("call: add microphone", "err", err)
+		} else {
+			m.senders = append(m.senders, s)
+		}
+	}
+	if m.video != nil {
+		if err := m.addVideoLocked(); err != nil {
+			m.log.Warn("call: add camera", "err", err)
+		}
+	}
+	_ = m.sendMediaLocked()
+	id := m.id
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		m.adapt(ctx)
+	}()
+	// A peer that sends nothing (no camera, no microphone) still makes
+	// the call active once the exchange had time to settle.
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		select {
+		case <-ctx.Done():
+		case <-time.After(3 * time.Second):
+			m.activate(id)
+		}
+	}()
+	m.emitLocked()
+}
+
+func (m *Manager) addVideoLocked() error {
+	s, err := m.cfg.Conn.AddTrack(m.video.track)
+	if err != nil {
+		return err
+	}
+	m.senders = append(m.senders, s)
+	if m.cfg.Hub != nil {
+		m.startPreviewLocked(m.video)
+	}
+	return nil
+}
+
+func (m *Manager) removeVideoLocked() {
+	v := m.video
+	m.video = nil
+	for i, s := range m.senders {
+		if s.Track() == v.track {
+			if err := m.cfg.Conn.RemoveTrack(s); err != nil {
+				m.log.Debug("call: remove camera", "err", err)
+			}
+			m.senders = append(m.senders[:i], m.senders[i+1:]...)
+			break
+		}
+	}
+	_ = v.track.Close()
+}
+
+// startPreviewLocked streams a small encoded copy of our camera to the UI.
+func (m *Manager) startPreviewLocked(v *localVideo) {
+	enc, w, h, err := v.preview()
+	if err != nil {
+		m.log.Warn("call: preview", "err", err)
+		return
+	}
+	start := time.Now()
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		defer enc.Close()
+		for {
+			data, release, err := enc.Read()
+			if err != nil {
+				return
+			}
+			if len(data) > 0 {
+				m.cfg.Hub.Publish(m.cfg.RoomID, mediahub.Frame{
+					Kind: mediahub.LocalPreview, Keyframe: data[0]&1 == 0, Timestamp: time.Since(start),
+					Width: uint16(w), Height: uint16(h), Data: append([]byte(nil), data...),
+				})
+			}
+			release()
+		}
+	}()
+}
+
+// adapt follows the congestion controller's estimate with the video
+// encoder's target bitrate, leaving room for audio.
+func (m *Manager) adapt(ctx context.Context) {
+	t := time.NewTicker(500 * time.Millisecond)
+	defer t.Stop()
+	last := 0
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		m.mu.Lock()
+		v := m.video
+		m.mu.Unlock()
+		if v == nil {
+			continue
+		}
+		est := m.cfg.Conn.TargetBitrate()
+		if est <= 0 {
+			continue
+		}
+		target := min(est-64_000, maxVideoBitrate(v.width, v.height))
+		target = max(target, 100_000)
+		if ctrl, ok := v.track.EncoderController().(codec.BitRateController); ok && abs(target-last) > last/10 {
+			if err := ctrl.SetBitRate(target); err == nil {
+				last = target
+			}
+		}
+	}
+}
+
+func abs(x int) int {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
+
+// mediaArrived makes a connecting call active on its first remote media.
+func (m *Manager) mediaArrived() {
+	m.mu.Lock()
+	id := m.id
+	m.mu.Unlock()
+	m.activate(id)
+}
+
+func (m *Manager) activate(id string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if id == "" || m.id != id || m.view.State != StateConnecting {
+		return
+	}
+	m.view.State = StateActive
+	now := time.Now().UnixMilli()
+	m.view.StartedAt = &now
+	m.emitLocked()
+}
+
+func (m *Manager) ringExpired(id string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.id != id || m.view.State != StateOutgoing {
+		return
+	}
+	_ = m.sendLocked(Control{Type: TypeHangup, CallID: m.id})
+	m.endLocked(ReasonNoAnswer)
+}
+
+func (m *Manager) stopRingLocked() {
+	if m.ringTimer != nil {
+		m.ringTimer.Stop()
+		m.ringTimer = nil
+	}
+}
+
+// endLocked tears the call down: tracks off the PeerConnection, capture
+// stopped, goroutines of the call stopped; one ended view goes out.
+func (m *Manager) endLocked(reason string) {
+	m.stopRingLocked()
+	if m.callStop != nil {
+		m.callStop()
+		m.callStop = nil
+	}
+	for _, s := range m.senders {
+		if err := m.cfg.Conn.RemoveTrack(s); err != nil {
+			m.log.Debug("call: remove track", "err", err)
+		}
+	}
+	m.senders = nil
+	var tracks []mediadevices.Track
+	if m.audio != nil {
+		tracks = append(tracks, m.audio.track)
+	}
+	if m.video != nil {
+		tracks = append(tracks, m.video.track)
+	}
+	m.audio, m.video = nil, nil
+	for _, t := range tracks {
+		_ = t.Close()
+	}
+	m.id, m.outgoing = "", false
+	m.view.State = StateEnded
+	m.view.Error = reason
+	m.view.LocalVideo = false
+	m.emitLocked()
+	m.view = View{RoomID: m.cfg.RoomID, State: StateIdle, MicMuted: m.view.MicMuted}
+}
+
+func (m *Manager) emitLocked() {
+	if m.cfg.OnChange != nil {
+		m.cfg.OnChange(m.view)
+	}
+}
+
+func (m *Manager) sendLocked(c Control) error {
+	b, err := EncodeControl(c)
+	if err != nil {
+		return err
+	}
+	if _, err := m.ctl.Write(b); err != nil {
+		return fmt.Errorf("call: send %s: %w", c.Type, err)
+	}
+	return nil
+}
+
+func (m *Manager) sendMediaLocked() error {
+	if m.id == "" || m.view.State == StateIncoming || m.view.State == StateOutgoing {
+		return nil
+	}
+	kind := KindAudio
+	if m.video != nil {
+		kind = KindVideo
+	}
+	return m.sendLocked(Control{Type: TypeMedia, CallID: m.id, Kind: kind, Muted: m.view.MicMuted, CameraOff: m.video == nil})
+}
+
+func (m *Manager) sendPLI(ssrc uint32) {
+	if err := m.cfg.Conn.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: ssrc}}); err != nil {
+		m.log.Debug("call: picture loss indication", "err", err)
+	}
+}
+
+// RequestKeyframe asks the peer for a keyframe (the UI's decoder joined or
+// fell behind).
+func (m *Manager) RequestKeyframe() {
+	m.recv.requestKeyframe()
+}
+
+// readLoop handles the peer's control messages until the channel closes.
+func (m *Manager) readLoop() {
+	buf := make([]byte, 4*maxControlBytes)
+	for {
+		n, err := m.ctl.Read(buf)
+		if err != nil {
+			m.mu.Lock()
+			if m.id != "" && !m.closed {
+				m.endLocked(ReasonPeerLeft)
+			}
+			m.mu.Unlock()
+			return
+		}
+		c, err := DecodeControl(buf[:n])
+		if err != nil {
+			m.log.Warn("call: ignoring a bad control message from the peer", "err", err)
+			continue
+		}
+		m.handle(c)
+	}
+}
+
+func (m *Manager) handle(c Control) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return
+	}
+	if c.Type == TypeOffer {
+		m.offerLocked(c)
+		return
+	}
+	if c.CallID != m.id || m.id == "" {
+		return // about a call that is over
+	}
+	switch c.Type {
+	case TypeRinging:
+	case TypeAccept:
+		if m.view.State == StateOutgoing && m.outgoing {
+			m.stopRingLocked()
+			m.connectLocked()
+		}
+	case TypeDecline:
+		m.endLocked(ReasonDeclined)
+	case TypeHangup:
+		if m.view.State == StateIncoming {
+			m.endLocked(ReasonNoAnswer) // a missed call
+		} else {
+			m.endLocked("")
+		}
+	case TypeMedia:
+		m.view.RemoteMuted = c.Muted
+		m.view.RemoteVideo = c.Kind == KindVideo && !c.CameraOff
+		m.view.Video = m.view.Video || m.view.RemoteVideo
+		m.emitLocked()
+	}
+}
+
+// offerLocked handles an incoming call. When both sides called at once,
+// the call with the smaller id wins on both sides and is accepted: both
+// people wanted to talk.
+func (m *Manager) offerLocked(c Control) {
+	switch {
+	case m.id == "":
+		m.id, m.outgoing = c.CallID, false
+		m.view = View{RoomID: m.cfg.RoomID, State: StateIncoming, Video: c.Kind == KindVideo, RemoteVideo: c.Kind == KindVideo, MicMuted: m.view.MicMuted}
+		_ = m.sendLocked(Control{Type: TypeRinging, CallID: m.id})
+		id := m.id
+		m.ringTimer = time.AfterFunc(m.cfg.RingTimeout+5*time.Second, func() {
+			m.mu.Lock()
+			defer m.mu.Unlock()
+			if m.id == id && m.view.State == StateIncoming {
+				m.endLocked(ReasonNoAnswer)
+			}
+		})
+		m.emitLocked()
+	case m.view.State == StateOutgoing && c.CallID < m.id:
+		m.stopRingLocked()
+		m.id, m.outgoing = c.CallID, false
+		m.view.Video = m.view.Video || c.Kind == KindVideo
+		_ = m.sendLocked(Control{Type: TypeAccept, CallID: m.id})
+		m.connectLocked()
+	}
+}

@@ -1,0 +1,125 @@
+package call
+
+import (
+	"context"
+	"runtime"
+	"testing"
+	"time"
+)
+
+// side is one end of a call under test.
+type side struct {
+	m     *Manager
+	views chan View
+}
+
+func newSides(t *testing.T, p *pair, src Sources) (a, b *side) {
+	t.Helper()
+	mk := func(c *Manager, err error, views chan View) *side {
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(c.Close)
+		return &side{m: c, views: views}
+	}
+	type res struct {
+		m   *Manager
+		err error
+	}
+	va, vb := make(chan View, 64), make(chan View, 64)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	rb := make(chan res, 1)
+	go func() {
+		m, err := New(ctx, Config{RoomID: "room-b", Conn: p.b, Sources: func() Sources { return src }, Decode: true, OnChange: func(v View) { vb <- v }})
+		rb <- res{m, err}
+	}()
+	ma, err := New(ctx, Config{RoomID: "room-a", Conn: p.a, Sources: func() Sources { return src }, Decode: true, OnChange: func(v View) { va <- v }})
+	a = mk(ma, err, va)
+	r := <-rb
+	b = mk(r.m, r.err, vb)
+	return a, b
+}
+
+// await reads views until one is in state want.
+func (s *side) await(t *testing.T, want State) View {
+	t.Helper()
+	deadline := time.After(15 * time.Second)
+	for {
+		select {
+		case v := <-s.views:
+			if v.State == want {
+				return v
+			}
+		case <-deadline:
+			t.Fatalf("no %s view", want)
+		}
+	}
+}
+
+func testSources(w, h int) Sources {
+	return Sources{Video: SourceTestVideo, Audio: SourceTestAudio, Width: w, Height: h, FPS: 30}
+}
+
+// TestVideoCallBothWays calls with synthetic sources both ways: frames and
+// packets arrive and decode, the stamps read back, and hanging up tears
+// everything down without leaking goroutines.
+func TestVideoCallBothWays(t *testing.T) {
+	before := runtime.NumGoroutine()
+	p := newPair(t, 0)
+	a, b := newSides(t, p, testSources(640, 480))
+	if _, err := a.m.Start(true); err != nil {
+		t.Fatal(err)
+	}
+	in := b.await(t, StateIncoming)
+	if !in.Video || !in.RemoteVideo {
+		t.Fatalf("incoming view %+v, want a video call", in)
+	}
+	if _, err := a.m.Start(false); err != ErrBusy {
+		t.Fatalf("second Start: %v, want ErrBusy", err)
+	}
+	if _, err := b.m.Answer(true, true); err != nil {
+		t.Fatal(err)
+	}
+	va := a.await(t, StateActive)
+	b.await(t, StateActive)
+	if va.StartedAt == nil {
+		t.Fatal("active view without startedAt")
+	}
+	time.Sleep(4 * time.Second)
+	for name, s := range map[string]*side{"a": a, "b": b} {
+		st := s.m.Stats()
+		t.Logf("%s: %+v", name, st)
+		if st.VideoFramesDecoded < 90 || st.AudioPacketsReceived < 150 {
+			t.Errorf("%s received too little: %+v", name, st)
+		}
+		if st.Width != 640 || st.Height != 480 {
+			t.Errorf("%s decoded %dx%d", name, st.Width, st.Height)
+		}
+		if st.LatencyP50Ms <= 0 || st.LatencyP50Ms > 150 {
+			t.Errorf("%s latency p50 %.0f ms", name, st.LatencyP50Ms)
+		}
+		if st.RttMs <= 0 {
+			t.Errorf("%s has no RTT", name)
+		}
+	}
+	b.m.HangUp()
+	if v := a.await(t, StateEnded); v.Error != "" {
+		t.Fatalf("a ended with %q", v.Error)
+	}
+	b.await(t, StateEnded)
+	// Chat still works on the same connection after the call (the data
+	// channels were never touched).
+	a.m.Close()
+	b.m.Close()
+	_ = p.a.Close()
+	_ = p.b.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for runtime.NumGoroutine() > before+5 && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > before+5 {
+		buf := make([]byte, 1<<20)
+		t.Fatalf("%d goroutines after the call, %d before:\n%s", n, before, buf[:runtime.Stack(buf, true)])
+	}
+}

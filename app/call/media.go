@@ -1,0 +1,313 @@
+package call
+
+import (
+	"errors"
+	"fmt"
+	"image"
+	"os"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/pion/mediadevices"
+	"github.com/pion/mediadevices/pkg/codec"
+	"github.com/pion/mediadevices/pkg/codec/opus"
+	"github.com/pion/mediadevices/pkg/codec/vpx"
+	"github.com/pion/mediadevices/pkg/driver"
+	"github.com/pion/mediadevices/pkg/io/audio"
+	"github.com/pion/mediadevices/pkg/io/video"
+	"github.com/pion/mediadevices/pkg/prop"
+	"github.com/pion/mediadevices/pkg/wave"
+)
+
+// Source names understood by Sources besides a device id ("" is the
+// system default device).
+const (
+	SourceNone      = "none"
+	SourceTestVideo = "testsrc"
+	SourceTestAudio = "sine"
+)
+
+// Errors of capture, mapped to the UI's codes by app.
+var (
+	ErrNoCamera         = errors.New("call: no camera found")
+	ErrNoMicrophone     = errors.New("call: no microphone found")
+	ErrDeviceBusy       = errors.New("call: the device is busy")
+	ErrPermissionDenied = errors.New("call: permission to use the device was denied")
+)
+
+// Sources says what this side sends.
+type Sources struct {
+	// Video is a camera id, "" (the default camera), SourceTestVideo or
+	// SourceNone. Audio likewise, with SourceTestAudio.
+	Video, Audio string
+	// Width, Height and FPS of the video; 640x480 at 30 when zero.
+	Width, Height, FPS int
+}
+
+func (s Sources) withDefaults() Sources {
+	if s.Width <= 0 || s.Height <= 0 {
+		s.Width, s.Height = 640, 480
+	}
+	if s.FPS <= 0 {
+		s.FPS = 30
+	}
+	return s
+}
+
+// maxVideoBitrate is what the encoder may use at a given size when the
+// path allows it (bits per second).
+func maxVideoBitrate(w, h int) int {
+	px := w * h
+	switch {
+	case px >= 1280*720:
+		return 2_500_000
+	case px >= 640*480:
+		return 1_200_000
+	default:
+		return 600_000
+	}
+}
+
+// videoParams are the VP8 settings of every call: real time, no lag,
+// error resilient (a lost packet damages less), a keyframe every 3 s so a
+// receiver that missed one recovers even without PLI.
+func videoParams(w, h int) (*vpx.VP8Params, error) {
+	p, err := vpx.NewVP8Params()
+	if err != nil {
+		return nil, fmt.Errorf("call: vp8: %w", err)
+	}
+	p.BitRate = maxVideoBitrate(w, h)
+	p.KeyFrameInterval = 90
+	p.LagInFrames = 0
+	p.ErrorResilient = vpx.ErrorResilientDefault
+	p.RateControlEndUsage = vpx.RateControlCBR
+	return &p, nil
+}
+
+func audioParams() (*opus.Params, error) {
+	p, err := opus.NewParams()
+	if err != nil {
+		return nil, fmt.Errorf("call: opus: %w", err)
+	}
+	p.BitRate = 32_000
+	return &p, nil
+}
+
+// localVideo is our camera while it sends.
+type localVideo struct {
+	track  *mediadevices.VideoTrack
+	width  int
+	height int
+}
+
+// openVideo starts the camera named by spec.
+func openVideo(src Sources) (*localVideo, error) {
+	src = src.withDefaults()
+	params, err := videoParams(src.Width, src.Height)
+	if err != nil {
+		return nil, err
+	}
+	sel := mediadevices.NewCodecSelector(mediadevices.WithVideoEncoders(params))
+	var t mediadevices.Track
+	switch src.Video {
+	case SourceNone:
+		return nil, nil
+	case SourceTestVideo:
+		t = mediadevices.NewVideoTrack(newTestVideo("parley-testsrc", src.Width, src.Height, src.FPS), sel)
+	default:
+		if !hasDevice(mediadevices.VideoInput, src.Video) {
+			return nil, ErrNoCamera
+		}
+		stream, err := mediadevices.GetUserMedia(mediadevices.MediaStreamConstraints{
+			Video: func(c *mediadevices.MediaTrackConstraints) {
+				if src.Video != "" {
+					c.DeviceID = prop.String(src.Video)
+				}
+				c.Width = prop.Int(src.Width)
+				c.Height = prop.Int(src.Height)
+				c.FrameRate = prop.Float(float32(src.FPS))
+			},
+			Codec: sel,
+		})
+		if err != nil {
+			return nil, deviceError(err, ErrNoCamera)
+		}
+		ts := stream.GetVideoTracks()
+		if len(ts) == 0 {
+			return nil, ErrNoCamera
+		}
+		t = ts[0]
+	}
+	vt, ok := t.(*mediadevices.VideoTrack)
+	if !ok {
+		_ = t.Close()
+		return nil, errors.New("call: camera gave no video track")
+	}
+	return &localVideo{track: vt, width: src.Width, height: src.Height}, nil
+}
+
+// preview encodes a half-size copy of the camera for the local preview.
+func (v *localVideo) preview() (codec.ReadCloser, int, int, error) {
+	w, h := v.width/2&^1, v.height/2&^1
+	r := video.Scale(w, h, nil)(v.track.NewReader(false))
+	params, err := videoParams(w, h)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	params.BitRate = 300_000
+	enc, err := params.BuildVideoEncoder(r, prop.Media{Video: prop.Video{Width: w, Height: h, FrameRate: 30}})
+	if err != nil {
+		return nil, 0, 0, fmt.Errorf("call: preview encoder: %w", err)
+	}
+	return enc, w, h, nil
+}
+
+// localAudio is our microphone while it sends; muted sends silence (the
+// track and its timing stay, so unmuting is instant).
+type localAudio struct {
+	track *mediadevices.AudioTrack
+	muted atomic.Bool
+}
+
+func openAudio(src Sources) (*localAudio, error) {
+	params, err := audioParams()
+	if err != nil {
+		return nil, err
+	}
+	sel := mediadevices.NewCodecSelector(mediadevices.WithAudioEncoders(params))
+	var t mediadevices.Track
+	switch src.Audio {
+	case SourceNone:
+		return nil, nil
+	case SourceTestAudio:
+		t = mediadevices.NewAudioTrack(newTestAudio("parley-sine"), sel)
+	default:
+		if !hasDevice(mediadevices.AudioInput, src.Audio) {
+			return nil, ErrNoMicrophone
+		}
+		stream, err := mediadevices.GetUserMedia(mediadevices.MediaStreamConstraints{
+			Audio: func(c *mediadevices.MediaTrackConstraints) {
+				if src.Audio != "" {
+					c.DeviceID = prop.String(src.Audio)
+				}
+				c.SampleRate = prop.Int(audioRate)
+				c.Latency = prop.Duration(audioChunk)
+			},
+			Codec: sel,
+		})
+		if err != nil {
+			return nil, deviceError(err, ErrNoMicrophone)
+		}
+		ts := stream.GetAudioTracks()
+		if len(ts) == 0 {
+			return nil, ErrNoMicrophone
+		}
+		t = ts[0]
+	}
+	at, ok := t.(*mediadevices.AudioTrack)
+	if !ok {
+		_ = t.Close()
+		return nil, errors.New("call: microphone gave no audio track")
+	}
+	a := &localAudio{track: at}
+	at.Transform(func(r audio.Reader) audio.Reader {
+		return audio.ReaderFunc(func() (wave.Audio, func(), error) {
+			chunk, release, err := r.Read()
+			if err == nil && a.muted.Load() {
+				chunk = silence(chunk)
+			}
+			return chunk, release, err
+		})
+	})
+	return a, nil
+}
+
+// silence returns a chunk of the same shape as c with every sample zero.
+func silence(c wave.Audio) wave.Audio {
+	info := c.ChunkInfo()
+	return wave.NewInt16Interleaved(info)
+}
+
+// Device is a capture device.
+type Device struct {
+	ID    string `json:"id"`
+	Label string `json:"label"`
+}
+
+// Devices lists cameras and microphones. miniaudio's "null" device (there
+// when the machine has no sound at all) is not a microphone.
+func Devices() (cams, mics []Device) {
+	for _, d := range devices() {
+		switch d.kind {
+		case mediadevices.VideoInput:
+			cams = append(cams, Device{ID: d.id, Label: d.label})
+		case mediadevices.AudioInput:
+			mics = append(mics, Device{ID: d.id, Label: d.label})
+		}
+	}
+	return cams, mics
+}
+
+type deviceInfo struct {
+	id, label string
+	kind      mediadevices.MediaDeviceType
+}
+
+func devices() []deviceInfo {
+	var out []deviceInfo
+	for _, d := range driver.GetManager().Query(driver.FilterFn(func(driver.Driver) bool { return true })) {
+		info := d.Info()
+		di := deviceInfo{id: d.ID(), label: info.Name}
+		if di.label == "" {
+			di.label = info.Label
+		}
+		switch {
+		case driver.FilterVideoRecorder()(d):
+			di.kind = mediadevices.VideoInput
+		case driver.FilterAudioRecorder()(d):
+			// hex of "null": malgo's null backend, no real microphone
+			if info.Label == "6e756c6c" || strings.EqualFold(info.Name, "null") || strings.HasPrefix(strings.ToLower(info.Name), "null ") {
+				continue
+			}
+			di.kind = mediadevices.AudioInput
+		default:
+			continue
+		}
+		out = append(out, di)
+	}
+	return out
+}
+
+// hasDevice reports whether a device of kind exists (any, for id "").
+func hasDevice(kind mediadevices.MediaDeviceType, id string) bool {
+	for _, d := range devices() {
+		if d.kind == kind && (id == "" || d.id == id) {
+			return true
+		}
+	}
+	return false
+}
+
+// deviceError maps an open failure to what the user can act on.
+func deviceError(err error, missing error) error {
+	switch {
+	case errors.Is(err, syscall.EBUSY):
+		return fmt.Errorf("%w: %v", ErrDeviceBusy, err)
+	case errors.Is(err, syscall.EACCES), errors.Is(err, syscall.EPERM), errors.Is(err, os.ErrPermission):
+		return fmt.Errorf("%w: %v", ErrPermissionDenied, err)
+	case strings.Contains(strings.ToLower(err.Error()), "busy"):
+		return fmt.Errorf("%w: %v", ErrDeviceBusy, err)
+	case strings.Contains(strings.ToLower(err.Error()), "permission"):
+		return fmt.Errorf("%w: %v", ErrPermissionDenied, err)
+	default:
+		return fmt.Errorf("%w: %v", missing, err)
+	}
+}
+
+// keep image imported for the scaler's signature on some platforms.
+var _ image.Image = (*image.YCbCr)(nil)
+
+// frameInterval is the nominal time between video frames.
+func frameInterval(fps int) time.Duration { return time.Second / time.Duration(fps) }

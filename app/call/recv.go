@@ -1,0 +1,272 @@
+package call
+
+import (
+	"encoding/binary"
+	"errors"
+	"io"
+	"log/slog"
+	"math"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/rtp/codecs"
+	"github.com/pion/webrtc/v4"
+	"github.com/pion/webrtc/v4/pkg/media/samplebuilder"
+
+	"github.com/parley-chat/parley/app/mediahub"
+)
+
+// Stats describes what this side received during a call. The first six
+// fields are parley-cli's --stats line (checked from outside).
+type Stats struct {
+	VideoFramesReceived  int     `json:"videoFramesReceived"`
+	VideoFramesDecoded   int     `json:"videoFramesDecoded"`
+	AudioPacketsReceived int     `json:"audioPacketsReceived"`
+	AvgFps               float64 `json:"avgFps"`
+	RttMs                float64 `json:"rttMs"`
+	Freezes              int     `json:"freezes"`
+
+	// Glass-to-glass latency of stamped synthetic frames (capture to
+	// decoded), median and 95th percentile, in milliseconds; 0 without.
+	LatencyP50Ms float64 `json:"-"`
+	LatencyP95Ms float64 `json:"-"`
+	// FramesLost counts stamped frames that never decoded (gaps in the
+	// frame numbers).
+	FramesLost int `json:"-"`
+	// FreezeMs is the total time spent frozen; MaxFreezeMs the longest
+	// freeze (how long recovery took).
+	FreezeMs    float64 `json:"-"`
+	MaxFreezeMs float64 `json:"-"`
+	// KeyframeRequests counts picture loss indications we sent.
+	KeyframeRequests int `json:"-"`
+	// Width and Height of the last decoded frame.
+	Width, Height int `json:"-"`
+}
+
+// receiver turns the peer's media into frames for the UI (the hub) and,
+// when decoding, into the counters of Stats.
+type receiver struct {
+	log    *slog.Logger
+	hub    *mediahub.Hub
+	room   string
+	decode bool
+	pli    func(ssrc uint32) // asks the sender for a keyframe
+	onData func()            // first media of a call arrived
+	start  time.Time
+
+	armed atomic.Bool // the next media to arrive calls onData
+
+	mu          sync.Mutex
+	st          Stats
+	firstFrame  time.Time
+	lastFrame   time.Time
+	avgInterval float64 // seconds, moving average between decoded frames
+	latencies   []float64
+	lastStamp   uint32
+	haveStamp   bool
+	lastPLI     time.Time
+	videoSSRC   uint32
+	wg          sync.WaitGroup
+}
+
+func newReceiver(log *slog.Logger, hub *mediahub.Hub, room string, decode bool, pli func(uint32), onData func()) *receiver {
+	return &receiver{log: log, hub: hub, room: room, decode: decode, pli: pli, onData: onData, start: time.Now()}
+}
+
+// handle reads one remote track until it ends.
+func (r *receiver) handle(t *webrtc.TrackRemote) {
+	r.wg.Add(1)
+	defer r.wg.Done()
+	switch t.Kind() {
+	case webrtc.RTPCodecTypeVideo:
+		r.video(t)
+	case webrtc.RTPCodecTypeAudio:
+		r.audio(t)
+	}
+}
+
+// arm makes the next media to arrive report itself (a call connects).
+func (r *receiver) arm() { r.armed.Store(true) }
+
+func (r *receiver) since() time.Duration { return time.Since(r.start) }
+
+func (r *receiver) audio(t *webrtc.TrackRemote) {
+	for {
+		pkt, _, err := t.ReadRTP()
+		if err != nil {
+			return
+		}
+		r.mu.Lock()
+		r.st.AudioPacketsReceived++
+		r.mu.Unlock()
+		if r.armed.CompareAndSwap(true, false) && r.onData != nil {
+			r.onData()
+		}
+		if r.hub != nil && len(pkt.Payload) > 0 {
+			r.hub.Publish(r.room, mediahub.Frame{Kind: mediahub.RemoteAudio, Timestamp: r.since(), Data: pkt.Payload})
+		}
+	}
+}
+
+// video reassembles VP8 frames (NACK retransmissions get up to 150 ms),
+// hands them to the hub and the decoder, and asks for a keyframe when a
+// frame was lost: until one arrives, later frames would decode to garbage.
+func (r *receiver) video(t *webrtc.TrackRemote) {
+	ssrc := uint32(t.SSRC())
+	r.mu.Lock()
+	r.videoSSRC = ssrc
+	r.mu.Unlock()
+	sb := samplebuilder.New(512, &codecs.VP8Packet{}, 90000, samplebuilder.WithMaxTimeDelay(150*time.Millisecond))
+	var dec *vp8Decoder
+	if r.decode {
+		d, err := newVP8Decoder()
+		if err != nil {
+			r.log.Warn("call: no video decoder", "err", err)
+		} else {
+			dec = d
+			defer dec.close()
+		}
+	}
+	var width, height uint16
+	needKey := true
+	for {
+		pkt, _, err := t.ReadRTP()
+		if err != nil {
+			if !errors.Is(err, io.EOF) {
+				r.log.Debug("call: video track ended", "err", err)
+			}
+			return
+		}
+		sb.Push(pkt)
+		for s := sb.Pop(); s != nil; s = sb.Pop() {
+			if len(s.Data) < 3 {
+				continue
+			}
+			key := s.Data[0]&1 == 0
+			if key && len(s.Data) >= 10 {
+				width = binary.LittleEndian.Uint16(s.Data[6:8]) & 0x3fff
+				height = binary.LittleEndian.Uint16(s.Data[8:10]) & 0x3fff
+			}
+			r.mu.Lock()
+			r.st.VideoFramesReceived++
+			r.mu.Unlock()
+			if r.armed.CompareAndSwap(true, false) && r.onData != nil {
+				r.onData()
+			}
+			if s.PrevDroppedPackets > 0 && !key {
+				needKey = true
+			}
+			if needKey && !key {
+				r.requestKeyframe()
+				continue
+			}
+			needKey = false
+			if r.hub != nil {
+				r.hub.Publish(r.room, mediahub.Frame{Kind: mediahub.RemoteVideo, Keyframe: key, Timestamp: r.since(), Width: width, Height: height, Data: s.Data})
+			}
+			if dec != nil {
+				f, ok, err := dec.decode(s.Data)
+				if err != nil {
+					needKey = true
+					r.requestKeyframe()
+					continue
+				}
+				if ok {
+					r.decoded(f)
+				}
+			}
+		}
+	}
+}
+
+// requestKeyframe sends a picture loss indication, at most every 200 ms.
+func (r *receiver) requestKeyframe() {
+	r.mu.Lock()
+	ssrc := r.videoSSRC
+	if ssrc == 0 || time.Since(r.lastPLI) < 200*time.Millisecond {
+		r.mu.Unlock()
+		return
+	}
+	r.lastPLI = time.Now()
+	r.st.KeyframeRequests++
+	r.mu.Unlock()
+	if r.pli != nil {
+		r.pli(ssrc)
+	}
+}
+
+// decoded counts a decoded picture: frame rate, freezes (a gap longer than
+// three average frame times and 150 ms more than one, as WebRTC's
+// freezeCount), and the stamp's latency and frame number.
+func (r *receiver) decoded(f decodedFrame) {
+	now := time.Now()
+	stamp, stamped := readStamp(f.y, f.stride, f.width, f.height)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.st.VideoFramesDecoded++
+	r.st.Width, r.st.Height = f.width, f.height
+	if r.firstFrame.IsZero() {
+		r.firstFrame = now
+	} else {
+		gap := now.Sub(r.lastFrame).Seconds()
+		if r.avgInterval > 0 && gap > 3*r.avgInterval && gap > r.avgInterval+0.15 {
+			r.st.Freezes++
+			r.st.FreezeMs += gap * 1000
+			r.st.MaxFreezeMs = math.Max(r.st.MaxFreezeMs, gap*1000)
+		} else if r.avgInterval == 0 {
+			r.avgInterval = gap
+		} else {
+			r.avgInterval = 0.9*r.avgInterval + 0.1*gap
+		}
+	}
+	r.lastFrame = now
+	if stamped {
+		if len(r.latencies) < 1<<16 {
+			r.latencies = append(r.latencies, float64(latencyMs(now.UnixMilli(), stamp)))
+		}
+		if r.haveStamp && stamp.Frame > r.lastStamp+1 && stamp.Frame-r.lastStamp < 1<<20 {
+			r.st.FramesLost += int(stamp.Frame - r.lastStamp - 1)
+		}
+		r.lastStamp, r.haveStamp = stamp.Frame, true
+	}
+}
+
+// stats returns the counters so far.
+func (r *receiver) stats() Stats {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	st := r.st
+	if n := st.VideoFramesDecoded; n > 1 {
+		if d := r.lastFrame.Sub(r.firstFrame).Seconds(); d > 0 {
+			st.AvgFps = math.Round(float64(n-1)/d*10) / 10
+		}
+	}
+	if len(r.latencies) > 0 {
+		l := append([]float64(nil), r.latencies...)
+		sort.Float64s(l)
+		st.LatencyP50Ms = l[len(l)/2]
+		st.LatencyP95Ms = l[len(l)*95/100]
+	}
+	return st
+}
+
+// rttMs reads the round-trip time of the selected ICE candidate pair (or,
+// failing that, of RTCP receiver reports) from a stats report.
+func rttMs(rep webrtc.StatsReport) float64 {
+	var rtcpRTT float64
+	for _, v := range rep {
+		switch s := v.(type) {
+		case webrtc.ICECandidatePairStats:
+			if s.Nominated && s.CurrentRoundTripTime > 0 {
+				return math.Round(s.CurrentRoundTripTime*10000) / 10
+			}
+		case webrtc.RemoteInboundRTPStreamStats:
+			if s.RoundTripTime > 0 {
+				rtcpRTT = s.RoundTripTime
+			}
+		}
+	}
+	return math.Round(rtcpRTT*10000) / 10
+}
