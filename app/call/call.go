@@ -106,6 +106,8 @@ type Manager struct {
 	callStop  context.CancelFunc // stops the current call's goroutines
 	ringTimer *time.Timer
 	closed    bool
+	// previewKey forces a keyframe of the local preview's encoder.
+	previewKey codec.KeyFrameController
 }
 
 // New opens the call control channel on a verified conn (the other side
@@ -407,6 +409,7 @@ func (m *Manager) addVideoLocked() error {
 func (m *Manager) removeVideoLocked() {
 	v := m.video
 	m.video = nil
+	m.previewKey = nil
 	for i, s := range m.senders {
 		if s.Track() == v.track {
 			if err := m.cfg.Conn.RemoveTrack(s); err != nil {
@@ -427,6 +430,9 @@ func (m *Manager) startPreviewLocked(v *localVideo) {
 		return
 	}
 	start := time.Now()
+	if kc, ok := enc.Controller().(codec.KeyFrameController); ok {
+		m.previewKey = kc
+	}
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()
@@ -544,7 +550,7 @@ func (m *Manager) endLocked(reason string) {
 	if m.video != nil {
 		tracks = append(tracks, m.video.track)
 	}
-	m.audio, m.video = nil, nil
+	m.audio, m.video, m.previewKey = nil, nil, nil
 	for _, t := range tracks {
 		_ = t.Close()
 	}
@@ -590,10 +596,17 @@ func (m *Manager) sendPLI(ssrc uint32) {
 	}
 }
 
-// RequestKeyframe asks the peer for a keyframe (the UI's decoder joined or
-// fell behind).
+// RequestKeyframe asks the peer for a keyframe of its video and our
+// preview encoder for one of ours (the UI's decoder joined or fell
+// behind: mediahub.Hub.NeedKeyframe).
 func (m *Manager) RequestKeyframe() {
 	m.recv.requestKeyframe()
+	m.mu.Lock()
+	kc := m.previewKey
+	m.mu.Unlock()
+	if kc != nil {
+		_ = kc.ForceKeyFrame()
+	}
 }
 
 // readLoop handles the peer's control messages until the channel closes.
