@@ -126,7 +126,7 @@ func New(ctx context.Context, cfg Config) (*Manager, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	ctl, err := cfg.Conn.OpenStream(ctx, ControlChannelID, "parley-call")
+	ctl, err := cfg.Conn.CallStream(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("call: open control channel: %w", err)
 	}

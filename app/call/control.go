@@ -1,7 +1,8 @@
 // Package call runs audio/video calls over a verified peer.Conn: the call
 // control messages below travel on their own pre-negotiated data channel
-// (ControlChannelID), media on pion tracks added with peer.Conn.AddTrack.
-// It must not touch the chat or files channels.
+// (peer.CallChannelID, see peer.Conn.CallStream), media on pion tracks
+// added with peer.Conn.AddTrack. It must not touch the chat or files
+// channels.
 package call
 
 import (
@@ -9,10 +10,6 @@ import (
 	"errors"
 	"fmt"
 )
-
-// ControlChannelID is the pre-negotiated data channel of call control
-// (0 chat, 2 files and 4 renegotiation requests are taken by app/peer).
-const ControlChannelID uint16 = 6
 
 // maxControlBytes bounds one control message; real ones are tiny.
 const maxControlBytes = 256

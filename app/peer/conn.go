@@ -68,6 +68,11 @@ const (
 	// before SCTP is up and there is no open race.
 	FilesChannelID    uint16 = 2
 	FilesChannelLabel        = "parley-files"
+	// CallChannelID carries call control (app/call, see CallStream),
+	// pre-negotiated for the same reason: a call offer sent the moment
+	// the peer is verified must not race the other side's channel setup.
+	CallChannelID    uint16 = 6
+	CallChannelLabel        = "parley-call"
 )
 
 const (
@@ -154,6 +159,9 @@ type Conn struct {
 	negNeeded chan uint64
 	chatOpen  chan *webrtc.DataChannel
 	filesOpen chan *webrtc.DataChannel
+	callOpen  chan *webrtc.DataChannel
+	callDC    *webrtc.DataChannel
+	callS     io.ReadWriteCloser // the call stream, once CallStream opened it
 
 	// Owned by the negotiation loop goroutine.
 	remoteSession string
@@ -204,6 +212,7 @@ func New(cfg Config) (*Conn, error) {
 		negNeeded: make(chan uint64, 1),
 		chatOpen:  make(chan *webrtc.DataChannel, 1),
 		filesOpen: make(chan *webrtc.DataChannel, 1),
+		callOpen:  make(chan *webrtc.DataChannel, 1),
 		done:      make(chan struct{}),
 	}
 	if err := c.buildPC(); err != nil {
@@ -391,6 +400,12 @@ func (c *Conn) buildPC() error {
 		closeMux(mux)
 		return err
 	}
+	cdc, err := c.createNegotiated(pc, gen, CallChannelID, CallChannelLabel, c.callOpen)
+	if err != nil {
+		_ = pc.Close()
+		closeMux(mux)
+		return err
+	}
 	ndc, err := c.setupNegotiate(pc, gen)
 	if err != nil {
 		_ = pc.Close()
@@ -406,7 +421,7 @@ func (c *Conn) buildPC() error {
 		}
 	})
 	c.mu.Lock()
-	c.filesDC, c.negDC = fdc, ndc
+	c.filesDC, c.negDC, c.callDC = fdc, ndc, cdc
 	c.mu.Unlock()
 	return nil
 }
@@ -555,6 +570,40 @@ func (c *Conn) FileStream() (io.ReadWriteCloser, error) {
 		return nil, fmt.Errorf("peer: file stream unavailable: %w", c.doneErr)
 	}
 	return c.files, nil
+}
+
+// CallStream returns the pre-negotiated call control channel
+// (CallChannelID) as a stream of small messages, once the peer is
+// verified; it waits for the channel to open (ctx bounds the wait).
+func (c *Conn) CallStream(ctx context.Context) (io.ReadWriteCloser, error) {
+	c.mu.Lock()
+	closed, verified, s := c.closed, c.verified, c.callS
+	c.mu.Unlock()
+	switch {
+	case closed:
+		return nil, ErrClosed
+	case s != nil:
+		return s, nil
+	case !verified:
+		return nil, errors.New("peer: call stream requested before verification")
+	}
+	var dc *webrtc.DataChannel
+	select {
+	case dc = <-c.callOpen:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-c.ctx.Done():
+		return nil, ErrClosed
+	}
+	raw, err := dc.Detach()
+	if err != nil {
+		return nil, fmt.Errorf("peer: detach call channel: %w", err)
+	}
+	st := newStream(dc, raw, chatWriteMessage)
+	c.mu.Lock()
+	c.callS = st
+	c.mu.Unlock()
+	return st, nil
 }
 
 // finish records the verification result once.
@@ -942,7 +991,7 @@ func (c *Conn) exchangeTags(dc *webrtc.DataChannel) (_ io.ReadWriteCloser, err e
 // stream), and only after verification. The id must not be ChatChannelID
 // or FilesChannelID.
 func (c *Conn) OpenStream(ctx context.Context, id uint16, label string) (io.ReadWriteCloser, error) {
-	if id == ChatChannelID || id == FilesChannelID {
+	if id == ChatChannelID || id == FilesChannelID || id == CallChannelID || id == NegotiateChannelID {
 		return nil, fmt.Errorf("peer: channel id %d is reserved", id)
 	}
 	c.mu.Lock()
