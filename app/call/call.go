@@ -362,7 +362,7 @@ func (m *Manager) connectLocked() {
 	ctx, cancel := context.WithCancel(m.ctx)
 	m.callStop = cancel
 	if m.audio != nil {
-		if s, err := m.cfg.Conn.AddTrack(m.audio.track); err != nil {
+		if s, err := m.cfg.Conn.AddTrack(m.audio.local); err != nil {
 			m.log.Warn("call: add microphone", "err", err)
 		} else {
 			m.senders = append(m.senders, s)
@@ -395,7 +395,7 @@ func (m *Manager) connectLocked() {
 }
 
 func (m *Manager) addVideoLocked() error {
-	s, err := m.cfg.Conn.AddTrack(m.video.track)
+	s, err := m.cfg.Conn.AddTrack(m.video.local)
 	if err != nil {
 		return err
 	}
@@ -411,7 +411,7 @@ func (m *Manager) removeVideoLocked() {
 	m.video = nil
 	m.previewKey = nil
 	for i, s := range m.senders {
-		if s.Track() == v.track {
+		if s.Track() == v.local {
 			if err := m.cfg.Conn.RemoveTrack(s); err != nil {
 				m.log.Debug("call: remove camera", "err", err)
 			}

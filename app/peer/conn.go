@@ -729,7 +729,9 @@ func (c *Conn) makeOffer(gen uint64) {
 	// side asks it to (pion cannot roll back, so a collision would cost
 	// the PeerConnection and the call with it).
 	if c.cfg.Polite && pc.CurrentRemoteDescription() != nil {
-		c.requestOffer()
+		if needsOffer(pc) {
+			c.requestOffer()
+		}
 		return
 	}
 	offer, err := pc.CreateOffer(nil)

@@ -9,6 +9,7 @@ import (
 	"github.com/pion/interceptor/pkg/cc"
 	"github.com/pion/interceptor/pkg/gcc"
 	"github.com/pion/rtcp"
+	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -200,6 +201,45 @@ func (c *Conn) readNegotiate(pc *webrtc.PeerConnection, gen uint64, raw io.Reade
 		default:
 		}
 	}
+}
+
+// needsOffer decides for the polite side whether its tracks differ from
+// what was negotiated: a track with no m-line yet, or one added or removed
+// on an existing m-line. pion's own negotiation-needed check compares an
+// answer's direction with the transceiver's without intersecting it with
+// the offer (a sendrecv transceiver answered as sendonly counts as
+// changed), which would ask for offers forever.
+func needsOffer(pc *webrtc.PeerConnection) bool {
+	local := pc.CurrentLocalDescription()
+	if local == nil {
+		return true
+	}
+	var parsed sdp.SessionDescription
+	if err := parsed.UnmarshalString(local.SDP); err != nil {
+		return true
+	}
+	sending := map[string]bool{}
+	for _, m := range parsed.MediaDescriptions {
+		mid, _ := m.Attribute(sdp.AttrKeyMID)
+		_, sendrecv := m.Attribute("sendrecv")
+		_, sendonly := m.Attribute("sendonly")
+		sending[mid] = sendrecv || sendonly
+	}
+	for _, tr := range pc.GetTransceivers() {
+		mid := tr.Mid()
+		hasTrack := tr.Sender() != nil && tr.Sender().Track() != nil
+		negotiated, known := sending[mid]
+		if mid == "" || !known {
+			if hasTrack {
+				return true
+			}
+			continue
+		}
+		if hasTrack != negotiated {
+			return true
+		}
+	}
+	return false
 }
 
 // requestOffer asks the impolite side for an offer; the polite side never

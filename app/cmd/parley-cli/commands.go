@@ -38,6 +38,7 @@ func commandTable() []command {
 		{"send", "LINK --text TEXT [--wait 5m]", "join, wait for the peer, send, wait for the delivery ack", cmdSend},
 		{"receive", "LINK [--count N] [--out DIR] [--wait D]", "join and print each received message as one stdout line; exit after N", cmdReceive},
 		{"chat", "LINK", "interactive: stdin lines are sent, incoming messages printed", cmdChat},
+		{"call", "LINK [--video V] [--audio A] [--stats]", "call (or answer): send testsrc|sine|a device|none, receive the peer's", cmdCall},
 		{"rooms", "", "list recent rooms: id, name, last activity, last message", cmdRooms},
 		{"rename", "LINK NAME", "set a room's local name (never sent anywhere)", cmdRename},
 		{"clear", "LINK", "delete a room's messages on this computer only", cmdClear},
@@ -144,7 +145,8 @@ func printUsage(w io.Writer) {
 	fs.PrintDefaults()
 	fmt.Fprintln(w, "\nState changes go to stderr: waiting for peer, connecting, connected direct|relayed,")
 	fmt.Fprintln(w, "verified, peer left, reconnecting. A received message is printed as one line; a line")
-	fmt.Fprintln(w, "break inside it is shown as \\n.")
+	fmt.Fprintln(w, "break inside it is shown as \\n. call adds: call ringing, call incoming, call connecting,")
+	fmt.Fprintln(w, "call active, call ended[: REASON].")
 	fmt.Fprintln(w, "\nExit status:")
 	fmt.Fprintf(w, "  %2d  success\n  %2d  other error\n  %2d  bad command line\n", exitOK, exitError, exitUsage)
 	for _, row := range []struct {
@@ -158,6 +160,9 @@ func printUsage(w io.Writer) {
 		{protocol.CodeRateLimited, exitRateLimited}, {"BAD_LINK", exitBadLink},
 		{"TOO_LONG", exitTooLong}, {"SERVER_UNREACHABLE", exitUnreachable},
 		{"PROFILE_IN_USE", exitInUse},
+		{"DECLINED", exitDeclined}, {"NO_ANSWER", exitNoAnswer}, {"PEER_LEFT", exitPeerLeft},
+		{"CALL_FAILED", exitCallFailed}, {"NO_MICROPHONE", exitNoMicrophone}, {"NO_CAMERA", exitNoCamera},
+		{"DEVICE_BUSY", exitDeviceBusy}, {"PERMISSION_DENIED", exitPermission},
 	} {
 		fmt.Fprintf(w, "  %2d  %s\n", row.status, row.code)
 	}

@@ -32,6 +32,15 @@ const (
 	exitTooLong     = 13
 	exitUnreachable = 14
 	exitInUse       = 15
+	// Calls (parley-cli call).
+	exitDeclined     = 16
+	exitNoAnswer     = 17
+	exitPeerLeft     = 18
+	exitCallFailed   = 19
+	exitNoMicrophone = 20
+	exitNoCamera     = 21
+	exitDeviceBusy   = 22
+	exitPermission   = 23
 )
 
 // codeInfo is what the CLI says for one error code.
@@ -59,12 +68,21 @@ var codes = map[string]codeInfo{
 	protocol.CodeUnsupportedVersion: {exitError, "the server speaks another protocol version. Update Parley or use another server."},
 	protocol.CodeServerBusy:         {exitError, "the server is at capacity. Try again later."},
 	protocol.CodeReplaced:           {exitError, "this identity joined the room from another window or process, which took over."},
+	"DECLINED":                      {exitDeclined, "the other person declined the call."},
+	"NO_ANSWER":                     {exitNoAnswer, "nobody answered the call."},
+	"PEER_LEFT":                     {exitPeerLeft, "the other person left during the call."},
+	"CALL_FAILED":                   {exitCallFailed, "the call could not be connected. Try again; if it keeps failing, try --relay-only."},
+	"NO_MICROPHONE":                 {exitNoMicrophone, "no microphone was found. Use --audio sine or --audio none."},
+	"NO_CAMERA":                     {exitNoCamera, "no camera was found. Use --video testsrc or --video none."},
+	"DEVICE_BUSY":                   {exitDeviceBusy, "the camera or microphone is in use by another program."},
+	"PERMISSION_DENIED":             {exitPermission, "permission to use the camera or microphone was denied (check the device's group, e.g. video or audio)."},
 }
 
 // describe turns an error into (code, exit status, sentence).
 func describe(err error) (string, int, string) {
 	var se *sigclient.Error
 	var ke *identity.UnavailableError
+	var ce callError
 	switch {
 	case errors.As(err, &ke):
 		return "KEYRING_UNAVAILABLE", exitKeyring, ke.Error()
@@ -72,6 +90,12 @@ func describe(err error) (string, int, string) {
 		return "BAD_LINK", exitBadLink, err.Error()
 	case errors.Is(err, history.ErrInUse):
 		return "PROFILE_IN_USE", exitInUse, codes["PROFILE_IN_USE"].sentence
+	case errors.As(err, &ce):
+		info := codes[ce.code]
+		if info.status == 0 {
+			return ce.code, exitError, "the call ended."
+		}
+		return ce.code, info.status, info.sentence
 	case errors.Is(err, chat.ErrTooLong):
 		return "TOO_LONG", exitTooLong, codes["TOO_LONG"].sentence
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, errTimeout):
