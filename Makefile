@@ -60,7 +60,7 @@ build: build-cli build-app ## Build parley-signal and parley-cli into ./bin and 
 
 build-cli:
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/parley-signal ./signaling/cmd/parley-signal
-	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/parley-cli ./app/cmd/parley-cli
+	$(GO) build -trimpath -o $(BIN)/parley-cli ./app/cmd/parley-cli
 
 # The UI's packages, exactly as locked; reinstalled only when the lock file changes.
 frontend/node_modules/.parley-stamp: frontend/package-lock.json

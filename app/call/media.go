@@ -323,3 +323,25 @@ var _ image.Image = (*image.YCbCr)(nil)
 
 // frameInterval is the nominal time between video frames.
 func frameInterval(fps int) time.Duration { return time.Second / time.Duration(fps) }
+
+// CheckSources reports a capture device that src names (or defaults to)
+// and that does not exist, before anyone waits for a peer. The camera is
+// optional (a call goes on with sound only), so only the microphone and
+// an explicitly named camera count.
+func CheckSources(src Sources) error {
+	switch src.Audio {
+	case SourceNone, SourceTestAudio:
+	default:
+		if !hasDevice(mediadevices.AudioInput, src.Audio) {
+			return ErrNoMicrophone
+		}
+	}
+	switch src.Video {
+	case SourceNone, SourceTestVideo, "":
+	default:
+		if !hasDevice(mediadevices.VideoInput, src.Video) {
+			return ErrNoCamera
+		}
+	}
+	return nil
+}

@@ -130,12 +130,19 @@ func (s *stream) waitQueue() error {
 	}
 }
 
-// Close closes the data channel. It is safe to call more than once.
+// Close closes the data channel and ends a Read in progress. It is safe
+// to call more than once.
 func (s *stream) Close() error {
 	var err error
 	s.closeOnce.Do(func() {
 		close(s.closed)
 		err = s.raw.Close()
+		// Closing only resets our outgoing half: a blocked Read would wait
+		// for the peer to close its side too, which a peer that never uses
+		// the channel does not do until the connection ends.
+		if d, ok := s.raw.(interface{ SetReadDeadline(time.Time) error }); ok {
+			_ = d.SetReadDeadline(time.Now())
+		}
 	})
 	return err
 }

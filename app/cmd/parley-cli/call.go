@@ -100,6 +100,9 @@ func cmdCall(ctx context.Context, e *cliEnv, args []string) error {
 	}
 	src := call.Sources{Video: *videoSrc, Audio: *audioSrc, Width: w, Height: h, FPS: *fps}
 	wantVideo := src.Video != call.SourceNone
+	if err := call.CheckSources(src); err != nil {
+		return callError{callCode(err)} // say so now, not after waiting for the peer
+	}
 
 	wctx, cancel := waitContext(ctx, *wait)
 	defer cancel()
