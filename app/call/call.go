@@ -411,7 +411,7 @@ func (m *Manager) removeVideoLocked() {
 	m.video = nil
 	m.previewKey = nil
 	for i, s := range m.senders {
-		if s.Track() == v.local {
+		if s.Track() == webrtc.TrackLocal(v.local) {
 			if err := m.cfg.Conn.RemoveTrack(s); err != nil {
 				m.log.Debug("call: remove camera", "err", err)
 			}
@@ -477,7 +477,7 @@ func (m *Manager) adapt(ctx context.Context) {
 		}
 		target := min(est-64_000, maxVideoBitrate(v.width, v.height))
 		target = max(target, 100_000)
-		if ctrl, ok := v.track.EncoderController().(codec.BitRateController); ok && abs(target-last) > last/10 {
+		if ctrl, ok := v.local.controller().(codec.BitRateController); ok && abs(target-last) > last/10 {
 			if err := ctrl.SetBitRate(target); err == nil {
 				last = target
 			}

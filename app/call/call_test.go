@@ -123,3 +123,139 @@ func TestVideoCallBothWays(t *testing.T) {
 		t.Fatalf("%d goroutines after the call, %d before:\n%s", n, before, buf[:runtime.Stack(buf, true)])
 	}
 }
+
+// A voice call switches to video mid-call on the same PeerConnection, and
+// mute and camera state reach the other side.
+func TestVoiceCallSwitchesToVideo(t *testing.T) {
+	p := newPair(t, 0)
+	a, b := newSides(t, p, testSources(640, 480))
+	if _, err := a.m.Start(false); err != nil {
+		t.Fatal(err)
+	}
+	if v := b.await(t, StateIncoming); v.Video {
+		t.Fatalf("voice call rings as video: %+v", v)
+	}
+	if _, err := b.m.Answer(true, false); err != nil {
+		t.Fatal(err)
+	}
+	a.await(t, StateActive)
+	b.await(t, StateActive)
+	time.Sleep(time.Second)
+	if st := b.m.Stats(); st.AudioPacketsReceived < 20 || st.VideoFramesReceived != 0 {
+		t.Fatalf("voice call received %+v", st)
+	}
+	v, err := a.m.SetCamera(true)
+	if err != nil || !v.LocalVideo || !v.Video {
+		t.Fatalf("SetCamera(true): %+v, %v", v, err)
+	}
+	a.m.SetMuted(true)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		bv := b.m.View()
+		st := b.m.Stats()
+		if bv.RemoteVideo && bv.RemoteMuted && bv.Video && st.VideoFramesDecoded > 30 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after camera on and mute, b sees %+v and %+v", bv, st)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if v, _ := a.m.SetCamera(false); v.LocalVideo {
+		t.Fatalf("camera still on: %+v", v)
+	}
+	deadline = time.Now().Add(5 * time.Second)
+	for b.m.View().RemoteVideo {
+		if time.Now().After(deadline) {
+			t.Fatal("b still sees a's camera")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	a.m.HangUp()
+	b.await(t, StateEnded)
+}
+
+// Declining ends the call on both sides with DECLINED; calling at the same
+// time from both sides connects one call.
+func TestDeclineAndCallingAtOnce(t *testing.T) {
+	p := newPair(t, 0)
+	a, b := newSides(t, p, Sources{Video: SourceNone, Audio: SourceTestAudio})
+	if _, err := a.m.Start(false); err != nil {
+		t.Fatal(err)
+	}
+	b.await(t, StateIncoming)
+	if _, err := b.m.Answer(false, false); err != nil {
+		t.Fatal(err)
+	}
+	if v := a.await(t, StateEnded); v.Error != ReasonDeclined {
+		t.Fatalf("caller ended with %q", v.Error)
+	}
+	if v := b.await(t, StateEnded); v.Error != ReasonDeclined {
+		t.Fatalf("callee ended with %q", v.Error)
+	}
+	if _, err := b.m.Answer(true, false); err != ErrNotRinging {
+		t.Fatalf("answer with nothing ringing: %v", err)
+	}
+
+	// Both call at once.
+	if _, err := a.m.Start(false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.m.Start(false); err != nil {
+		t.Fatal(err)
+	}
+	a.await(t, StateActive)
+	b.await(t, StateActive)
+	b.m.HangUp()
+	if v := a.await(t, StateEnded); v.Error != "" {
+		t.Fatalf("ended with %q", v.Error)
+	}
+}
+
+// An unanswered call gives up with NO_ANSWER on both sides (a missed call
+// for the callee).
+func TestUnansweredCallEnds(t *testing.T) {
+	p := newPair(t, 0)
+	views := make(chan View, 16)
+	mb, err := New(t.Context(), Config{RoomID: "b", Conn: p.b, OnChange: func(v View) { views <- v }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(mb.Close)
+	va := make(chan View, 16)
+	ma, err := New(t.Context(), Config{RoomID: "a", Conn: p.a, RingTimeout: time.Second,
+		Sources: func() Sources { return Sources{Video: SourceNone, Audio: SourceTestAudio} }, OnChange: func(v View) { va <- v }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ma.Close)
+	if _, err := ma.Start(false); err != nil {
+		t.Fatal(err)
+	}
+	a, b := &side{m: ma, views: va}, &side{m: mb, views: views}
+	b.await(t, StateIncoming)
+	if v := a.await(t, StateEnded); v.Error != ReasonNoAnswer {
+		t.Fatalf("caller ended with %q", v.Error)
+	}
+	if v := b.await(t, StateEnded); v.Error != ReasonNoAnswer {
+		t.Fatalf("callee ended with %q", v.Error)
+	}
+}
+
+// Closing the connection mid-call ends it with PEER_LEFT.
+func TestConnectionLossEndsCall(t *testing.T) {
+	p := newPair(t, 0)
+	a, b := newSides(t, p, Sources{Video: SourceNone, Audio: SourceTestAudio})
+	if _, err := a.m.Start(false); err != nil {
+		t.Fatal(err)
+	}
+	b.await(t, StateIncoming)
+	if _, err := b.m.Answer(true, false); err != nil {
+		t.Fatal(err)
+	}
+	b.await(t, StateActive)
+	_ = p.a.Close()
+	if v := b.await(t, StateEnded); v.Error != ReasonPeerLeft {
+		t.Fatalf("ended with %q", v.Error)
+	}
+}

@@ -19,7 +19,6 @@ import (
 	"github.com/pion/mediadevices/pkg/io/video"
 	"github.com/pion/mediadevices/pkg/prop"
 	"github.com/pion/mediadevices/pkg/wave"
-	"github.com/pion/webrtc/v4"
 )
 
 // Source names understood by Sources besides a device id ("" is the
@@ -96,19 +95,10 @@ func audioParams() (*opus.Params, error) {
 	return &p, nil
 }
 
-// stableTrack gives a mediadevices track a fixed stream id: theirs is a
-// new random UUID on every call of StreamID, so each SDP pion compares
-// against looks changed and renegotiation never settles.
-type stableTrack struct {
-	mediadevices.Track
-}
-
-func (stableTrack) StreamID() string { return "parley" }
-
 // localVideo is our camera while it sends.
 type localVideo struct {
 	track  *mediadevices.VideoTrack
-	local  webrtc.TrackLocal // what goes on the PeerConnection
+	local  *sendTrack // what goes on the PeerConnection
 	width  int
 	height int
 }
@@ -156,7 +146,7 @@ func openVideo(src Sources) (*localVideo, error) {
 		_ = t.Close()
 		return nil, errors.New("call: camera gave no video track")
 	}
-	return &localVideo{track: vt, local: stableTrack{vt}, width: src.Width, height: src.Height}, nil
+	return &localVideo{track: vt, local: newSendTrack(vt), width: src.Width, height: src.Height}, nil
 }
 
 // preview encodes a half-size copy of the camera for the local preview.
@@ -179,7 +169,7 @@ func (v *localVideo) preview() (codec.ReadCloser, int, int, error) {
 // track and its timing stay, so unmuting is instant).
 type localAudio struct {
 	track *mediadevices.AudioTrack
-	local webrtc.TrackLocal // what goes on the PeerConnection
+	local *sendTrack // what goes on the PeerConnection
 	muted atomic.Bool
 }
 
@@ -223,7 +213,7 @@ func openAudio(src Sources) (*localAudio, error) {
 		_ = t.Close()
 		return nil, errors.New("call: microphone gave no audio track")
 	}
-	a := &localAudio{track: at, local: stableTrack{at}}
+	a := &localAudio{track: at, local: newSendTrack(at)}
 	at.Transform(func(r audio.Reader) audio.Reader {
 		return audio.ReaderFunc(func() (wave.Audio, func(), error) {
 			chunk, release, err := r.Read()

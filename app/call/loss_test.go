@@ -1,0 +1,42 @@
+package call
+
+import (
+	"testing"
+	"time"
+)
+
+// TestCallSurvivesFivePercentLoss runs a video call through a proxy that
+// drops 5% of the packets both ways: NACK, keyframe requests and the
+// congestion controller keep the picture going (no long freeze, most
+// frames decode) instead of freezing for good.
+func TestCallSurvivesFivePercentLoss(t *testing.T) {
+	p := newPair(t, 0.05)
+	a, b := newSides(t, p, testSources(640, 480))
+	if _, err := a.m.Start(true); err != nil {
+		t.Fatal(err)
+	}
+	b.await(t, StateIncoming)
+	if _, err := b.m.Answer(true, true); err != nil {
+		t.Fatal(err)
+	}
+	a.await(t, StateActive)
+	b.await(t, StateActive)
+	time.Sleep(10 * time.Second)
+	t.Logf("proxy: %d packets passed, %d dropped", p.proxy.passed.Load(), p.proxy.dropped.Load())
+	for name, s := range map[string]*side{"a": a, "b": b} {
+		st := s.m.Stats()
+		t.Logf("%s: decoded %d/%d frames, %.1f fps, %d freezes (%.0f ms in all, longest %.0f ms), %d keyframe requests, %d stamped frames lost, latency p50 %.0f ms p95 %.0f ms",
+			name, st.VideoFramesDecoded, st.VideoFramesReceived, st.AvgFps, st.Freezes, st.FreezeMs, st.MaxFreezeMs, st.KeyframeRequests, st.FramesLost, st.LatencyP50Ms, st.LatencyP95Ms)
+		if st.VideoFramesDecoded < 200 {
+			t.Errorf("%s decoded only %d frames in 10 s", name, st.VideoFramesDecoded)
+		}
+		if st.MaxFreezeMs > 2000 {
+			t.Errorf("%s froze for %.0f ms", name, st.MaxFreezeMs)
+		}
+		if st.AudioPacketsReceived < 400 {
+			t.Errorf("%s received %d audio packets", name, st.AudioPacketsReceived)
+		}
+	}
+	a.m.HangUp()
+	b.await(t, StateEnded)
+}
