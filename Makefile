@@ -39,7 +39,7 @@ XDG_DATA_HOME="$$tmp/data" XDG_RUNTIME_DIR="$$tmp/run" \
 dbus-run-session -- sh -c 'printf parley-test | gnome-keyring-daemon --unlock --components=secrets >/dev/null && $(1)'
 endef
 
-.PHONY: help deps build build-cli build-app frontend test-frontend run package test test-go test-window test-nat lint fmt-check bench bench-go bench-signal bench-transfer clean
+.PHONY: help deps build build-cli build-app frontend test-frontend run package test test-go test-window test-nat lint fmt-check bench bench-go bench-signal bench-transfer bench-call clean
 
 help: ## List the targets.
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -127,7 +127,7 @@ lint: fmt-check ## gofmt, go vet and staticcheck.
 	$(GO) vet ./...
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
 
-bench: deps bench-go bench-signal bench-transfer ## Run the benchmarks (Go benchmarks, then whole-process signaling load and file transfer).
+bench: deps bench-go bench-signal bench-transfer bench-call ## Run the benchmarks (Go benchmarks, then whole-process signaling load, file transfer and calls).
 
 bench-go:
 	$(call in_keyring_session,$(GO) test -run '^$$' -bench . -benchmem ./...)
@@ -138,6 +138,11 @@ bench-signal:
 # 1 GiB between two parley-cli processes vs raw TCP in the same run (SIZE=bytes to change).
 bench-transfer:
 	./scripts/bench-transfer.sh
+
+# Two parley-cli processes in a 640x480 and a 1280x720 synthetic video call:
+# decoded fps, glass-to-glass latency, CPU per side vs the codec work alone.
+bench-call:
+	./scripts/bench-call.sh
 
 clean: ## Remove build outputs.
 	rm -rf $(BIN) build/bin
