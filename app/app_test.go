@@ -17,6 +17,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/parley-chat/parley/app/call"
 	"github.com/parley-chat/parley/app/chat"
 	"github.com/parley-chat/parley/app/identity"
 	"github.com/parley-chat/parley/app/profile"
@@ -184,6 +185,13 @@ func TestToAPI(t *testing.T) {
 		{"timeout", fmt.Errorf("join: %w", context.DeadlineExceeded), session.CodeTimeout},
 		{"unreachable", network(errors.New("dial tcp: connection refused")), CodeServerUnreachable},
 		{"network keeps codes", network(&sigclient.Error{Code: protocol.CodeRoomNotFound}), protocol.CodeRoomNotFound},
+		{"call busy", call.ErrBusy, CodeCallFailed},
+		{"nothing rings", call.ErrNotRinging, CodeInternal},
+		{"call peer gone", call.ErrClosed, session.CodePeerOffline},
+		{"no microphone", fmt.Errorf("%w: no device", call.ErrNoMicrophone), CodeNoMicrophone},
+		{"no camera", call.ErrNoCamera, CodeNoCamera},
+		{"device busy", fmt.Errorf("%w: EBUSY", call.ErrDeviceBusy), CodeDeviceBusy},
+		{"permission", fmt.Errorf("%w: EACCES", call.ErrPermissionDenied), CodePermissionDenied},
 		{"own", apiErrorf(CodeBadLink, "x"), CodeBadLink},
 		{"other", errors.New("disk on fire"), CodeInternal},
 	}

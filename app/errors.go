@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/parley-chat/parley/app/call"
 	"github.com/parley-chat/parley/app/chat"
 	"github.com/parley-chat/parley/app/identity"
 	"github.com/parley-chat/parley/app/session"
@@ -20,6 +21,14 @@ const (
 	CodeKeyringUnavailable = "KEYRING_UNAVAILABLE"
 	CodeBadRequest         = protocol.CodeBadRequest
 	CodeInternal           = protocol.CodeInternal
+
+	// Calls: StartCall's refusals (docs/app-api.md, "Calls"). The same
+	// codes end a call in CallView.error.
+	CodeCallFailed       = call.ReasonCallFailed
+	CodeNoCamera         = "NO_CAMERA"
+	CodeNoMicrophone     = "NO_MICROPHONE"
+	CodeDeviceBusy       = "DEVICE_BUSY"
+	CodePermissionDenied = "PERMISSION_DENIED"
 )
 
 // Error is what every facade method returns to the UI: Wails rejects the JS
@@ -97,6 +106,20 @@ func toAPI(err error) error {
 		default:
 			return &Error{CodeInternal, se.Error()}
 		}
+	case errors.Is(err, call.ErrDeviceBusy):
+		return &Error{CodeDeviceBusy, err.Error()}
+	case errors.Is(err, call.ErrPermissionDenied):
+		return &Error{CodePermissionDenied, err.Error()}
+	case errors.Is(err, call.ErrNoMicrophone):
+		return &Error{CodeNoMicrophone, err.Error()}
+	case errors.Is(err, call.ErrNoCamera):
+		return &Error{CodeNoCamera, err.Error()}
+	case errors.Is(err, call.ErrBusy):
+		return &Error{CodeCallFailed, "a call is already under way"}
+	case errors.Is(err, call.ErrNotRinging):
+		return &Error{CodeInternal, "no call is ringing in this room"}
+	case errors.Is(err, call.ErrClosed):
+		return &Error{session.CodePeerOffline, "the other person is not connected"}
 	case errors.Is(err, context.DeadlineExceeded):
 		return &Error{session.CodeTimeout, "gave up waiting"}
 	case errors.As(err, &ue):
