@@ -61,6 +61,10 @@ type Config struct {
 	// OpenPath opens a received file or its folder (tests); nil starts
 	// xdg-open.
 	OpenPath func(path string) error
+	// FakeMedia makes calls send a synthetic camera and microphone
+	// (colour bars, a sine) whatever devices are chosen
+	// (PARLEY_FAKE_MEDIA=1: the window under Xvfb, tests).
+	FakeMedia bool
 }
 
 // App is the facade bound to the Wails window: every exported method is
@@ -89,6 +93,7 @@ type App struct {
 	closed     bool
 
 	files fileState // file transfers of this run (own lock)
+	calls callState // calls and the media hub (own lock)
 
 	opening   sync.Mutex // serialises joins so one room is never joined twice
 	focusOnce sync.Once
@@ -127,6 +132,7 @@ func New(cfg Config) *App {
 		lastCode:   map[string]string{},
 		lastTyping: map[string]time.Time{},
 		focused:    true,
+		calls:      callState{rooms: map[string]*roomCall{}, notify: make(chan struct{}, 1)},
 	}
 }
 
@@ -150,6 +156,8 @@ func (a *App) startLocked(ctx context.Context, win Window) {
 	if a.notify == nil {
 		a.notify = newCommandNotifier(a.ctx, &a.wg)
 	}
+	events := a.ctx
+	a.wg.Go(func() { a.callEvents(events) })
 	s, err := loadSettings(a.dir)
 	if err != nil {
 		a.log.Warn("settings unreadable; using defaults", "err", err)
@@ -237,6 +245,7 @@ func (a *App) close() error {
 		})
 	}
 	leave.Wait()
+	errs = append(errs, a.closeCalls())
 	if lan != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 		errs = append(errs, lan.stop(ctx))
@@ -815,8 +824,9 @@ func (a *App) OpenURL(rawURL string) error {
 // ("" if none).
 func (a *App) StartupLink() string { return a.cfg.StartupLink }
 
-// EnvDefaults fills cfg from the environment: PARLEY_SERVER and
-// PARLEY_ICE_LOOPBACK (plus the profile's PARLEY_* via profile.Options.FromEnv).
+// EnvDefaults fills cfg from the environment: PARLEY_SERVER,
+// PARLEY_ICE_LOOPBACK and PARLEY_FAKE_MEDIA (plus the profile's PARLEY_*
+// via profile.Options.FromEnv).
 func EnvDefaults(cfg Config) Config {
 	cfg.Profile = cfg.Profile.FromEnv()
 	if cfg.DefaultServer == "" {
@@ -826,6 +836,9 @@ func EnvDefaults(cfg Config) Config {
 	}
 	if os.Getenv("PARLEY_ICE_LOOPBACK") == "1" {
 		cfg.LoopbackOnly = true
+	}
+	if os.Getenv("PARLEY_FAKE_MEDIA") == "1" {
+		cfg.FakeMedia = true
 	}
 	return cfg
 }

@@ -18,6 +18,8 @@ const (
 	EventRoomClosed    = "room:closed"
 	EventRoomsChanged  = "rooms:changed"
 	EventOpenLink      = "app:open-link"
+	// EventCall carries a call.View on every change of a room's call.
+	EventCall = "call"
 	// eventFocus is emitted by the page itself (script injected on DOM
 	// ready) when the window gains or loses focus; the UI ignores it.
 	eventFocus = "app:focus"
@@ -163,6 +165,9 @@ func (a *App) pump(r *openRoom) {
 			if e.Status == session.StatusClosed {
 				continue // reported with its code on Closed
 			}
+			// Every new verified connection gets its call side; one that
+			// went away takes its call with it.
+			a.syncCall(id, r.sess.Peer())
 			a.mu.Lock()
 			r.status, r.route = string(e.Status), string(e.Route)
 			a.mu.Unlock()
@@ -182,6 +187,7 @@ func (a *App) pump(r *openRoom) {
 		case session.FileReceived:
 			a.onFileReceived(e)
 		case session.Closed:
+			a.syncCall(id, nil)
 			a.declineOffers(id)
 			code := closeCode(e.Err)
 			a.mu.Lock()

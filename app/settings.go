@@ -45,6 +45,11 @@ type storedSettings struct {
 	// RelayOnly connects rooms only through the server's TURN relay, so
 	// the peer never learns this computer's addresses.
 	RelayOnly bool `json:"relayOnly,omitempty"`
+	// CallMic, CallCamera and CallSpeaker are the devices calls use, by
+	// id; "" is the system default.
+	CallMic     string `json:"callMic,omitempty"`
+	CallCamera  string `json:"callCamera,omitempty"`
+	CallSpeaker string `json:"callSpeaker,omitempty"`
 }
 
 // loadSettings reads settings.json; a missing file gives the defaults.

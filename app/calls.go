@@ -1,0 +1,418 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/parley-chat/parley/app/call"
+	"github.com/parley-chat/parley/app/mediahub"
+	"github.com/parley-chat/parley/app/peer"
+	"github.com/parley-chat/parley/app/session"
+)
+
+// Calls in the facade: one call.Manager per verified peer connection of
+// an open room (both sides make one; the control channel is negotiated),
+// one media hub for the webview, and the `call` event. The managers do
+// the work; this file only ties them to rooms, settings and the window.
+
+// Timeouts of the call plumbing.
+const (
+	// callOpenTimeout bounds how long a new verified connection may take
+	// to open its call control channel.
+	callOpenTimeout = 15 * time.Second
+	// callOpenWait is how long StartCall waits for a control channel
+	// that is still opening (the peer was verified a moment ago).
+	callOpenWait = 5 * time.Second
+)
+
+// Synthetic devices (PARLEY_FAKE_MEDIA=1): what CallDevices lists and
+// what every call sends instead of a camera and a microphone.
+var (
+	fakeCamera     = call.Device{ID: call.SourceTestVideo, Label: "Test pattern (PARLEY_FAKE_MEDIA)"}
+	fakeMicrophone = call.Device{ID: call.SourceTestAudio, Label: "Test tone (PARLEY_FAKE_MEDIA)"}
+)
+
+// CallDevices is what CallDevices returns.
+type CallDevices struct {
+	Microphones []call.Device `json:"microphones"`
+	Cameras     []call.Device `json:"cameras"`
+	// Speakers is always empty: the webview plays to the default output
+	// (WebKitGTK has no setSinkId; docs/app-api.md).
+	Speakers []call.Device `json:"speakers"`
+	// Chosen is what SetCallDevices last stored ("" = system default),
+	// so the UI's picker starts from the remembered choice.
+	Chosen DeviceChoice `json:"chosen"`
+}
+
+// DeviceChoice is the user's microphone, camera and speaker, by id.
+type DeviceChoice struct {
+	Mic     string `json:"mic"`
+	Camera  string `json:"camera"`
+	Speaker string `json:"speaker"`
+}
+
+// callState is the facade's call bookkeeping. It has its own lock: the
+// hub's NeedKeyframe and the managers' views arrive on pion and media
+// goroutines, and nothing here may wait on App.mu. Manager methods are
+// never called with mu held.
+type callState struct {
+	mu     sync.Mutex
+	hub    *mediahub.Hub
+	rooms  map[string]*roomCall
+	closed bool
+
+	// views carries the managers' views to the window in order. A
+	// manager reports with its own lock held, so it only queues; one
+	// goroutine (callEvents) emits.
+	views  []call.View
+	notify chan struct{}
+}
+
+// roomCall is the call side of one room's current verified connection.
+type roomCall struct {
+	conn   *peer.Conn
+	cancel context.CancelFunc // stops opening
+	done   chan struct{}      // closed once opening finished either way
+	m      *call.Manager      // set (under callState.mu) once open
+}
+
+// pushView queues v for the window; it never blocks (OnChange).
+func (c *callState) pushView(v call.View) {
+	c.mu.Lock()
+	c.views = append(c.views, v)
+	c.mu.Unlock()
+	select {
+	case c.notify <- struct{}{}:
+	default:
+	}
+}
+
+func (c *callState) takeViews() []call.View {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	v := c.views
+	c.views = nil
+	return v
+}
+
+// callEvents emits the queued call views until ctx ends, then the ones
+// still queued (the ended views of calls closed on shutdown).
+func (a *App) callEvents(ctx context.Context) {
+	for {
+		select {
+		case <-a.calls.notify:
+		case <-ctx.Done():
+			for _, v := range a.calls.takeViews() {
+				a.emit(EventCall, v)
+			}
+			return
+		}
+		for _, v := range a.calls.takeViews() {
+			a.emit(EventCall, v)
+		}
+	}
+}
+
+// mediaHub returns the media hub, starting it on first use; nil when it
+// cannot start or the app is closing (calls then carry no media to the UI).
+func (a *App) mediaHub() *mediahub.Hub {
+	a.calls.mu.Lock()
+	defer a.calls.mu.Unlock()
+	if a.calls.hub != nil || a.calls.closed {
+		return a.calls.hub
+	}
+	h, err := mediahub.Start(a.log)
+	if err != nil {
+		a.log.Warn("media server not started", "err", err)
+		return nil
+	}
+	// Set before the hub is handed to anyone, so before frames flow.
+	h.NeedKeyframe = a.needKeyframe
+	a.calls.hub = h
+	return h
+}
+
+// needKeyframe is the hub's NeedKeyframe: the UI's decoder of roomID
+// joined or fell behind.
+func (a *App) needKeyframe(roomID string) {
+	if m := a.callManager(roomID, 0); m != nil {
+		m.RequestKeyframe()
+	}
+}
+
+// callSources is what a call sends: the chosen devices, or the synthetic
+// sources with PARLEY_FAKE_MEDIA=1.
+func (a *App) callSources() call.Sources {
+	if a.cfg.FakeMedia {
+		return call.Sources{Video: call.SourceTestVideo, Audio: call.SourceTestAudio, Width: 640, Height: 480, FPS: 30}
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return call.Sources{Video: a.settings.CallCamera, Audio: a.settings.CallMic}
+}
+
+// syncCall makes the room's call side follow its peer connection (nil:
+// none): a new verified connection gets a manager, one that went away
+// has its manager closed (which ends a live call with PEER_LEFT). It is
+// called from the room's pump on every status change and when the room
+// closes.
+func (a *App) syncCall(roomID string, conn *peer.Conn) {
+	a.calls.mu.Lock()
+	old := a.calls.rooms[roomID]
+	if old != nil && old.conn == conn {
+		a.calls.mu.Unlock()
+		return
+	}
+	delete(a.calls.rooms, roomID)
+	if conn != nil && !a.calls.closed {
+		ctx, cancel := context.WithTimeout(context.Background(), callOpenTimeout)
+		rc := &roomCall{conn: conn, cancel: cancel, done: make(chan struct{})}
+		a.calls.rooms[roomID] = rc
+		a.wg.Go(func() { a.openCall(ctx, roomID, rc) })
+	}
+	a.calls.mu.Unlock()
+	if old != nil {
+		a.stopCall(old)
+	}
+}
+
+// openCall opens the call control channel of rc's connection and
+// installs its manager, unless rc was replaced in the meantime.
+func (a *App) openCall(ctx context.Context, roomID string, rc *roomCall) {
+	defer close(rc.done)
+	defer rc.cancel()
+	m, err := call.New(ctx, call.Config{
+		RoomID:   roomID,
+		Conn:     rc.conn,
+		Sources:  a.callSources,
+		Hub:      a.mediaHub(),
+		OnChange: a.calls.pushView,
+		Logger:   a.log.With("room", session.LogID(roomID)),
+	})
+	if err != nil {
+		if ctx.Err() == nil || errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			a.log.Warn("calls unavailable on this connection", "room", session.LogID(roomID), "err", err)
+		}
+		return
+	}
+	a.calls.mu.Lock()
+	current := a.calls.rooms[roomID] == rc && !a.calls.closed
+	if current {
+		rc.m = m
+	}
+	a.calls.mu.Unlock()
+	if !current {
+		m.Close()
+	}
+}
+
+// stopCall stops rc's opening, then closes its manager.
+func (a *App) stopCall(rc *roomCall) {
+	rc.cancel()
+	<-rc.done
+	a.calls.mu.Lock()
+	m := rc.m
+	rc.m = nil
+	a.calls.mu.Unlock()
+	if m != nil {
+		m.Close()
+	}
+}
+
+// closeCalls closes every manager and the media hub (shutdown).
+func (a *App) closeCalls() error {
+	a.calls.mu.Lock()
+	a.calls.closed = true
+	rooms := make([]*roomCall, 0, len(a.calls.rooms))
+	for id, rc := range a.calls.rooms {
+		rooms = append(rooms, rc)
+		delete(a.calls.rooms, id)
+	}
+	hub := a.calls.hub
+	a.calls.hub = nil
+	a.calls.mu.Unlock()
+	for _, rc := range rooms {
+		a.stopCall(rc)
+	}
+	if hub != nil {
+		return hub.Close()
+	}
+	return nil
+}
+
+// callManager returns the manager of roomID's verified connection, or
+// nil. A control channel still opening is waited for up to wait.
+func (a *App) callManager(roomID string, wait time.Duration) *call.Manager {
+	a.calls.mu.Lock()
+	rc := a.calls.rooms[roomID]
+	if rc == nil || rc.m != nil || wait <= 0 {
+		a.calls.mu.Unlock()
+		if rc == nil {
+			return nil
+		}
+		return a.managerOf(rc)
+	}
+	a.calls.mu.Unlock()
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-rc.done:
+	case <-t.C:
+	}
+	return a.managerOf(rc)
+}
+
+func (a *App) managerOf(rc *roomCall) *call.Manager {
+	a.calls.mu.Lock()
+	defer a.calls.mu.Unlock()
+	return rc.m
+}
+
+// idleCall is the view of a room without a call.
+func idleCall(roomID string) call.View {
+	return call.View{RoomID: roomID, State: call.StateIdle}
+}
+
+// StartCall calls the peer of the room; video turns our camera on. It
+// fails with PEER_OFFLINE when the peer is not connected, CALL_FAILED
+// when a call is already under way, and a capture code (NO_MICROPHONE,
+// DEVICE_BUSY, PERMISSION_DENIED) when the microphone cannot start.
+func (a *App) StartCall(roomID string, video bool) (call.View, error) {
+	if _, err := a.ready(); err != nil {
+		return call.View{}, err
+	}
+	m := a.callManager(roomID, callOpenWait)
+	if m == nil {
+		return call.View{}, apiErrorf(session.CodePeerOffline, "the other person is not connected")
+	}
+	v, err := m.Start(video)
+	if err != nil {
+		// Anything without a code of its own (the offer could not be
+		// sent: the connection died under us) is a failed call.
+		var ae *Error
+		if errors.As(toAPI(err), &ae) && ae.Code == CodeInternal {
+			return call.View{}, apiErrorf(CodeCallFailed, "%v", err)
+		}
+		return call.View{}, toAPI(err)
+	}
+	return v, nil
+}
+
+// AnswerCall accepts (video: with our camera on) or declines the call
+// ringing in the room; INTERNAL when nothing rings there.
+func (a *App) AnswerCall(roomID string, accept, video bool) (call.View, error) {
+	if _, err := a.ready(); err != nil {
+		return call.View{}, err
+	}
+	m := a.callManager(roomID, 0)
+	if m == nil {
+		return call.View{}, toAPI(call.ErrNotRinging)
+	}
+	v, err := m.Answer(accept, video)
+	if err != nil {
+		return call.View{}, toAPI(err)
+	}
+	return v, nil
+}
+
+// HangUp ends, cancels or declines the room's call; no-op without one.
+func (a *App) HangUp(roomID string) error {
+	if _, err := a.ready(); err != nil {
+		return err
+	}
+	if m := a.callManager(roomID, 0); m != nil {
+		m.HangUp()
+	}
+	return nil
+}
+
+// SetMicMuted mutes or unmutes our microphone in the room's call.
+func (a *App) SetMicMuted(roomID string, muted bool) (call.View, error) {
+	if _, err := a.ready(); err != nil {
+		return call.View{}, err
+	}
+	m := a.callManager(roomID, 0)
+	if m == nil {
+		return idleCall(roomID), nil
+	}
+	return m.SetMuted(muted), nil
+}
+
+// SetCamera turns our camera on or off in the room's call; on during a
+// voice call makes it a video call. No camera is not an error: the view
+// says localVideo false, error NO_CAMERA.
+func (a *App) SetCamera(roomID string, on bool) (call.View, error) {
+	if _, err := a.ready(); err != nil {
+		return call.View{}, err
+	}
+	m := a.callManager(roomID, 0)
+	if m == nil {
+		return call.View{}, apiErrorf(CodeInternal, "there is no call in this room")
+	}
+	v, err := m.SetCamera(on)
+	if err != nil {
+		return call.View{}, toAPI(err)
+	}
+	return v, nil
+}
+
+// CallDevices lists the microphones and cameras calls can use (with
+// PARLEY_FAKE_MEDIA=1 the synthetic ones first). Speakers is empty: the
+// webview plays sound to the system's default output.
+func (a *App) CallDevices() (CallDevices, error) {
+	if _, err := a.ready(); err != nil {
+		return CallDevices{}, err
+	}
+	return a.callDevices(), nil
+}
+
+func (a *App) callDevices() CallDevices {
+	cams, mics := call.Devices()
+	d := CallDevices{Microphones: []call.Device{}, Cameras: []call.Device{}, Speakers: []call.Device{}}
+	if a.cfg.FakeMedia {
+		d.Microphones = append(d.Microphones, fakeMicrophone)
+		d.Cameras = append(d.Cameras, fakeCamera)
+	}
+	d.Microphones = append(d.Microphones, mics...)
+	d.Cameras = append(d.Cameras, cams...)
+	a.mu.Lock()
+	d.Chosen = DeviceChoice{Mic: a.settings.CallMic, Camera: a.settings.CallCamera, Speaker: a.settings.CallSpeaker}
+	a.mu.Unlock()
+	return d
+}
+
+// SetCallDevices chooses the microphone, camera and speaker of calls by
+// id ("" = the system default) and remembers them. They apply when
+// capture starts: the next call, or the camera turned on.
+func (a *App) SetCallDevices(mic, camera, speaker string) error {
+	if _, err := a.ready(); err != nil {
+		return err
+	}
+	d := a.callDevices()
+	known := func(id string, list []call.Device) bool {
+		return id == "" || slices.ContainsFunc(list, func(x call.Device) bool { return x.ID == id })
+	}
+	if !known(mic, d.Microphones) || !known(camera, d.Cameras) || !known(speaker, d.Speakers) {
+		return apiErrorf(CodeInternal, "unknown device")
+	}
+	_, err := a.updateSettings(func(s *storedSettings) {
+		s.CallMic, s.CallCamera, s.CallSpeaker = mic, camera, speaker
+	})
+	return err
+}
+
+// MediaEndpoint returns where the UI receives call media (the loopback
+// WebSocket of app/mediahub); url "" when there is none.
+func (a *App) MediaEndpoint() (mediahub.Endpoint, error) {
+	if _, err := a.ready(); err != nil {
+		return mediahub.Endpoint{}, err
+	}
+	h := a.mediaHub()
+	if h == nil {
+		return mediahub.Endpoint{}, nil
+	}
+	return h.Endpoint(), nil
+}
