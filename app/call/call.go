@@ -106,6 +106,10 @@ type Manager struct {
 	callStop  context.CancelFunc // stops the current call's goroutines
 	ringTimer *time.Timer
 	closed    bool
+	// receivers are the peer's tracks' receivers, stopped on Close: pion
+	// does not always end a reader of a track whose transceiver was reused
+	// by a later call when the PeerConnection closes.
+	receivers []*webrtc.RTPReceiver
 	// previewKey forces a keyframe of the local preview's encoder.
 	previewKey codec.KeyFrameController
 }
@@ -133,8 +137,15 @@ func New(ctx context.Context, cfg Config) (*Manager, error) {
 	m := &Manager{cfg: cfg, log: log, ctl: ctl, view: View{RoomID: cfg.RoomID, State: StateIdle}}
 	m.ctx, m.cancel = context.WithCancel(context.Background())
 	m.recv = newReceiver(log, cfg.Hub, cfg.RoomID, cfg.Decode, m.sendPLI, m.mediaArrived)
-	cfg.Conn.SetOnTrack(func(t *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+	cfg.Conn.SetOnTrack(func(t *webrtc.TrackRemote, r *webrtc.RTPReceiver) {
 		m.log.Debug("call: remote track", "kind", t.Kind().String())
+		m.mu.Lock()
+		if m.closed {
+			m.mu.Unlock()
+			return
+		}
+		m.receivers = append(m.receivers, r)
+		m.mu.Unlock()
 		m.recv.handle(t)
 	})
 	m.wg.Add(1)
@@ -307,9 +318,16 @@ func (m *Manager) Close() {
 	if m.id != "" {
 		m.endLocked(ReasonPeerLeft)
 	}
+	receivers := m.receivers
+	m.receivers = nil
 	m.mu.Unlock()
+	m.cfg.Conn.SetOnTrack(nil)
+	m.recv.closed.Store(true)
 	m.cancel()
 	_ = m.ctl.Close()
+	for _, r := range receivers {
+		_ = r.Stop()
+	}
 	m.wg.Wait()
 }
 

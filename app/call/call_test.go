@@ -108,12 +108,23 @@ func TestVideoCallBothWays(t *testing.T) {
 		t.Fatalf("a ended with %q", v.Error)
 	}
 	b.await(t, StateEnded)
-	// Chat still works on the same connection after the call (the data
-	// channels were never touched).
-	a.m.Close()
-	b.m.Close()
+	// A second call on the same connection works too.
+	if _, err := b.m.Start(false); err != nil {
+		t.Fatal(err)
+	}
+	a.await(t, StateIncoming)
+	if _, err := a.m.Answer(true, false); err != nil {
+		t.Fatal(err)
+	}
+	a.await(t, StateActive)
+	b.await(t, StateActive)
+	a.m.HangUp()
+	b.await(t, StateEnded)
+	// The connection goes first, as when the app leaves a room.
 	_ = p.a.Close()
 	_ = p.b.Close()
+	a.m.Close()
+	b.m.Close()
 	deadline := time.Now().Add(10 * time.Second)
 	for runtime.NumGoroutine() > before+5 && time.Now().Before(deadline) {
 		time.Sleep(100 * time.Millisecond)
@@ -258,4 +269,38 @@ func TestConnectionLossEndsCall(t *testing.T) {
 	if v := b.await(t, StateEnded); v.Error != ReasonPeerLeft {
 		t.Fatalf("ended with %q", v.Error)
 	}
+}
+
+// Two calls on one connection, the second the other way round, then the
+// connection closes: no reader of the peer's tracks may stay behind
+// (TestMain checks).
+func TestSecondCallLeavesNoReader(t *testing.T) {
+	p := newPair(t, 0)
+	a, b := newSides(t, p, testSources(320, 240))
+	if _, err := a.m.Start(true); err != nil {
+		t.Fatal(err)
+	}
+	b.await(t, StateIncoming)
+	if _, err := b.m.Answer(true, false); err != nil {
+		t.Fatal(err)
+	}
+	a.await(t, StateActive)
+	b.await(t, StateActive)
+	time.Sleep(500 * time.Millisecond)
+	a.m.HangUp()
+	a.await(t, StateEnded)
+	b.await(t, StateEnded)
+	if _, err := b.m.Start(false); err != nil {
+		t.Fatal(err)
+	}
+	a.await(t, StateIncoming)
+	if _, err := a.m.Answer(true, false); err != nil {
+		t.Fatal(err)
+	}
+	a.await(t, StateActive)
+	b.await(t, StateActive)
+	time.Sleep(500 * time.Millisecond)
+	b.m.HangUp()
+	a.await(t, StateEnded)
+	b.await(t, StateEnded)
 }

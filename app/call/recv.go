@@ -6,11 +6,13 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"net"
 	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/pion/rtp"
 	"github.com/pion/rtp/codecs"
 	"github.com/pion/webrtc/v4"
 	"github.com/pion/webrtc/v4/pkg/media/samplebuilder"
@@ -56,7 +58,8 @@ type receiver struct {
 	onData func()            // first media of a call arrived
 	start  time.Time
 
-	armed atomic.Bool // the next media to arrive calls onData
+	armed  atomic.Bool // the next media to arrive calls onData
+	closed atomic.Bool // the manager closed: readers stop at their deadline
 
 	mu          sync.Mutex
 	st          Stats
@@ -92,9 +95,39 @@ func (r *receiver) arm() { r.armed.Store(true) }
 
 func (r *receiver) since() time.Duration { return time.Since(r.start) }
 
-func (r *receiver) audio(t *webrtc.TrackRemote) {
+// trackReader reads one remote track with a rolling deadline, so its
+// goroutine ends even when pion forgets the track: a receiver that gets a
+// new track (a later call) or a closed PeerConnection does not always end
+// the old track's blocked read. An expired deadline on a live track just
+// reads again; one that can no longer be set means the track is gone.
+type trackReader struct {
+	t       *webrtc.TrackRemote
+	closed  *atomic.Bool
+	renewed time.Time
+}
+
+func (tr *trackReader) read() (*rtp.Packet, error) {
 	for {
-		pkt, _, err := t.ReadRTP()
+		if time.Since(tr.renewed) > 250*time.Millisecond {
+			if err := tr.t.SetReadDeadline(time.Now().Add(time.Second)); err != nil {
+				return nil, err
+			}
+			tr.renewed = time.Now()
+		}
+		pkt, _, err := tr.t.ReadRTP()
+		var ne net.Error
+		if err != nil && errors.As(err, &ne) && ne.Timeout() && !tr.closed.Load() {
+			tr.renewed = time.Time{}
+			continue
+		}
+		return pkt, err
+	}
+}
+
+func (r *receiver) audio(t *webrtc.TrackRemote) {
+	tr := &trackReader{t: t, closed: &r.closed}
+	for {
+		pkt, err := tr.read()
 		if err != nil {
 			return
 		}
@@ -131,8 +164,9 @@ func (r *receiver) video(t *webrtc.TrackRemote) {
 	}
 	var width, height uint16
 	needKey := true
+	tr := &trackReader{t: t, closed: &r.closed}
 	for {
-		pkt, _, err := t.ReadRTP()
+		pkt, err := tr.read()
 		if err != nil {
 			if !errors.Is(err, io.EOF) {
 				r.log.Debug("call: video track ended", "err", err)

@@ -115,11 +115,15 @@ func (c *Conn) AddTrack(t webrtc.TrackLocal) (*webrtc.RTPSender, error) {
 	if pc == nil {
 		return nil, ErrClosed
 	}
-	s, err := pc.AddTrack(t)
+	// A new transceiver (m-line) for every track, never a reused one:
+	// pion gives a reused receiver a new remote track without ending the
+	// reads of the old one, so each call after the first on a connection
+	// would leave the other side's reader blocked for good.
+	tr, err := pc.AddTransceiverFromTrack(t, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendrecv})
 	if err != nil {
 		return nil, fmt.Errorf("peer: add track: %w", err)
 	}
-	return s, nil
+	return tr.Sender(), nil
 }
 
 // RemoveTrack stops sending the track of s and renegotiates.
