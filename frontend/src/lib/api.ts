@@ -85,7 +85,9 @@ function fixView(v: RoomView): RoomView {
 
 /** Go nil slices arrive as null. */
 function fixDevices(d: CallDevices | null): CallDevices {
-  return { microphones: d?.microphones ?? [], cameras: d?.cameras ?? [], speakers: d?.speakers ?? [] };
+  const out: CallDevices = { microphones: d?.microphones ?? [], cameras: d?.cameras ?? [], speakers: d?.speakers ?? [] };
+  if (d?.chosen) out.chosen = { mic: d.chosen.mic ?? '', camera: d.chosen.camera ?? '', speaker: d.chosen.speaker ?? '' };
+  return out;
 }
 
 /** The real backend: the Wails-bound app.App facade. */

@@ -494,7 +494,8 @@ export class FakeApi implements Api {
 
   async callDevices(): Promise<CallDevices> {
     this.maybeFail('callDevices');
-    return structuredClone(this.devices);
+    const last = this.deviceChoices.at(-1) ?? ['', '', ''];
+    return { ...structuredClone(this.devices), chosen: { mic: last[0], camera: last[1], speaker: last[2] } };
   }
 
   async setCallDevices(mic: string, camera: string, speaker: string): Promise<void> {

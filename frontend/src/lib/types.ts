@@ -112,6 +112,8 @@ export interface CallDevices {
   microphones: Device[];
   cameras: Device[];
   speakers: Device[];
+  /** What SetCallDevices remembered ("" = the default); absent from older backends. */
+  chosen?: { mic: string; camera: string; speaker: string };
 }
 
 /** The loopback WebSocket that carries a call's encoded frames. */

@@ -218,6 +218,9 @@ export class CallStore {
   async loadDevices(): Promise<CallDevices> {
     const d = await this.api.callDevices();
     this.devices = d;
+    // Start the picker from what Go remembers, so changing one device
+    // does not reset the others to the default.
+    if (d.chosen) this.chosen = { ...d.chosen };
     return d;
   }
 

@@ -281,5 +281,11 @@ describe('CallStore', () => {
     ]);
     await expect(store.chooseDevices({ camera: 'nope' })).rejects.toMatchObject({ code: 'INTERNAL' });
     expect(store.chosen).toEqual({ mic: 'mic-headset', camera: '', speaker: 'spk-headset' });
+
+    // After a restart the picker starts from what the backend remembers,
+    // so choosing a camera keeps the microphone and speaker.
+    const again = new CallStore(fake);
+    await again.loadDevices();
+    expect(again.chosen).toEqual({ mic: 'mic-headset', camera: '', speaker: 'spk-headset' });
   });
 });
