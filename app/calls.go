@@ -39,8 +39,8 @@ var (
 type CallDevices struct {
 	Microphones []call.Device `json:"microphones"`
 	Cameras     []call.Device `json:"cameras"`
-	// Speakers is always empty: the webview plays to the default output
-	// (WebKitGTK has no setSinkId; docs/app-api.md).
+	// Speakers are the sound outputs: the peer's voice plays in Go
+	// (app/call/player.go), so the choice is honoured.
 	Speakers []call.Device `json:"speakers"`
 	// Chosen is what SetCallDevices last stored ("" = system default),
 	// so the UI's picker starts from the remembered choice.
@@ -146,12 +146,12 @@ func (a *App) needKeyframe(roomID string) {
 // callSources is what a call sends: the chosen devices, or the synthetic
 // sources with PARLEY_FAKE_MEDIA=1.
 func (a *App) callSources() call.Sources {
-	if a.cfg.FakeMedia {
-		return call.Sources{Video: call.SourceTestVideo, Audio: call.SourceTestAudio, Width: 640, Height: 480, FPS: 30}
-	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return call.Sources{Video: a.settings.CallCamera, Audio: a.settings.CallMic}
+	if a.cfg.FakeMedia {
+		return call.Sources{Video: call.SourceTestVideo, Audio: call.SourceTestAudio, Width: 640, Height: 480, FPS: 30, Speaker: a.settings.CallSpeaker}
+	}
+	return call.Sources{Video: a.settings.CallCamera, Audio: a.settings.CallMic, Speaker: a.settings.CallSpeaker}
 }
 
 // syncCall makes the room's call side follow its peer connection (nil:
@@ -190,6 +190,7 @@ func (a *App) openCall(ctx context.Context, roomID string, rc *roomCall) {
 		Sources:  a.callSources,
 		Hub:      a.mediaHub(),
 		OnChange: a.calls.pushView,
+		Play:     true, // the voice plays in Go: see app/call/player.go
 		Logger:   a.log.With("room", session.LogID(roomID)),
 	})
 	if err != nil {
@@ -359,9 +360,8 @@ func (a *App) SetCamera(roomID string, on bool) (call.View, error) {
 	return v, nil
 }
 
-// CallDevices lists the microphones and cameras calls can use (with
-// PARLEY_FAKE_MEDIA=1 the synthetic ones first). Speakers is empty: the
-// webview plays sound to the system's default output.
+// CallDevices lists the microphones, cameras and speakers calls can use
+// (with PARLEY_FAKE_MEDIA=1 the synthetic ones first).
 func (a *App) CallDevices() (CallDevices, error) {
 	if _, err := a.ready(); err != nil {
 		return CallDevices{}, err
@@ -378,6 +378,7 @@ func (a *App) callDevices() CallDevices {
 	}
 	d.Microphones = append(d.Microphones, mics...)
 	d.Cameras = append(d.Cameras, cams...)
+	d.Speakers = append(d.Speakers, call.Speakers()...)
 	a.mu.Lock()
 	d.Chosen = DeviceChoice{Mic: a.settings.CallMic, Camera: a.settings.CallCamera, Speaker: a.settings.CallSpeaker}
 	a.mu.Unlock()

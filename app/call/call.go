@@ -75,6 +75,9 @@ type Config struct {
 	// Decode decodes received video in Go to count frames, freezes and
 	// latency (CLI, tests); the app's webview decodes by itself.
 	Decode bool
+	// Play plays the peer's voice on the speaker (Sources().Speaker) from
+	// Go; the UI then gets no audio frames. The app sets it (see player.go).
+	Play bool
 	// OnChange receives the view after every change, in order. It runs
 	// with the manager's lock held and must not call the Manager.
 	OnChange func(View)
@@ -110,6 +113,8 @@ type Manager struct {
 	// does not always end a reader of a track whose transceiver was reused
 	// by a later call when the PeerConnection closes.
 	receivers []*webrtc.RTPReceiver
+	// speaker plays the current call's sound, when Config.Play.
+	speaker *player
 	// previewKey forces a keyframe of the local preview's encoder.
 	previewKey codec.KeyFrameController
 }
@@ -136,7 +141,7 @@ func New(ctx context.Context, cfg Config) (*Manager, error) {
 	}
 	m := &Manager{cfg: cfg, log: log, ctl: ctl, view: View{RoomID: cfg.RoomID, State: StateIdle}}
 	m.ctx, m.cancel = context.WithCancel(context.Background())
-	m.recv = newReceiver(log, cfg.Hub, cfg.RoomID, cfg.Decode, m.sendPLI, m.mediaArrived)
+	m.recv = newReceiver(log, cfg.Hub, cfg.RoomID, cfg.Decode, cfg.Play, m.sendPLI, m.mediaArrived)
 	cfg.Conn.SetOnTrack(func(t *webrtc.TrackRemote, r *webrtc.RTPReceiver) {
 		m.log.Debug("call: remote track", "kind", t.Kind().String())
 		m.mu.Lock()
@@ -377,6 +382,15 @@ func reasonOf(err error) string {
 func (m *Manager) connectLocked() {
 	m.view.State = StateConnecting
 	m.recv.arm()
+	if m.cfg.Play && m.speaker == nil {
+		sp, err := newPlayer(m.cfg.Sources().Speaker)
+		if err != nil {
+			m.log.Warn("call: no sound output; the call goes on without it", "err", err)
+		} else {
+			m.speaker = sp
+			m.recv.setSpeaker(sp)
+		}
+	}
 	ctx, cancel := context.WithCancel(m.ctx)
 	m.callStop = cancel
 	if m.audio != nil {
@@ -569,6 +583,11 @@ func (m *Manager) endLocked(reason string) {
 		tracks = append(tracks, m.video.track)
 	}
 	m.audio, m.video, m.previewKey = nil, nil, nil
+	if m.speaker != nil {
+		m.recv.setSpeaker(nil)
+		m.speaker.close()
+		m.speaker = nil
+	}
 	for _, t := range tracks {
 		_ = t.Close()
 	}

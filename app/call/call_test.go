@@ -304,3 +304,37 @@ func TestSecondCallLeavesNoReader(t *testing.T) {
 	a.await(t, StateEnded)
 	b.await(t, StateEnded)
 }
+
+// With Play, the peer's voice is decoded and played on the speaker in Go
+// (miniaudio's null output here) instead of going to the UI.
+func TestVoicePlaysInGo(t *testing.T) {
+	p := newPair(t, 0)
+	src := func() Sources { return Sources{Video: SourceNone, Audio: SourceTestAudio} }
+	vb := make(chan View, 64)
+	mb, err := New(t.Context(), Config{RoomID: "b", Conn: p.b, Play: true, Sources: src, OnChange: func(v View) { vb <- v }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(mb.Close)
+	va := make(chan View, 64)
+	ma, err := New(t.Context(), Config{RoomID: "a", Conn: p.a, Sources: src, OnChange: func(v View) { va <- v }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ma.Close)
+	a, b := &side{m: ma, views: va}, &side{m: mb, views: vb}
+	if _, err := a.m.Start(false); err != nil {
+		t.Fatal(err)
+	}
+	b.await(t, StateIncoming)
+	if _, err := b.m.Answer(true, false); err != nil {
+		t.Fatal(err)
+	}
+	b.await(t, StateActive)
+	time.Sleep(2 * time.Second)
+	if st := b.m.Stats(); st.SecondsPlayed < 1 {
+		t.Fatalf("played %.2f s of the peer's voice in 2 s: %+v", st.SecondsPlayed, st)
+	}
+	a.m.HangUp()
+	b.await(t, StateEnded)
+}

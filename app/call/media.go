@@ -42,6 +42,9 @@ type Sources struct {
 	// Video is a camera id, "" (the default camera), SourceTestVideo or
 	// SourceNone. Audio likewise, with SourceTestAudio.
 	Video, Audio string
+	// Speaker is where the peer's voice plays when Config.Play ("" is the
+	// default output).
+	Speaker string
 	// Width, Height and FPS of the video; 640x480 at 30 when zero.
 	Width, Height, FPS int
 }

@@ -45,6 +45,9 @@ type Stats struct {
 	KeyframeRequests int `json:"-"`
 	// Width and Height of the last decoded frame.
 	Width, Height int `json:"-"`
+	// SecondsPlayed is how much of the peer's voice went to the speaker
+	// (Config.Play) in the current call.
+	SecondsPlayed float64 `json:"-"`
 }
 
 // receiver turns the peer's media into frames for the UI (the hub) and,
@@ -54,6 +57,7 @@ type receiver struct {
 	hub    *mediahub.Hub
 	room   string
 	decode bool
+	play   bool              // the voice plays in Go (speaker), not in the UI
 	pli    func(ssrc uint32) // asks the sender for a keyframe
 	onData func()            // first media of a call arrived
 	start  time.Time
@@ -62,6 +66,7 @@ type receiver struct {
 	closed atomic.Bool // the manager closed: readers stop at their deadline
 
 	mu          sync.Mutex
+	speaker     *player // of the current call, when playing in Go
 	st          Stats
 	firstFrame  time.Time
 	lastFrame   time.Time
@@ -74,8 +79,8 @@ type receiver struct {
 	wg          sync.WaitGroup
 }
 
-func newReceiver(log *slog.Logger, hub *mediahub.Hub, room string, decode bool, pli func(uint32), onData func()) *receiver {
-	return &receiver{log: log, hub: hub, room: room, decode: decode, pli: pli, onData: onData, start: time.Now()}
+func newReceiver(log *slog.Logger, hub *mediahub.Hub, room string, decode, play bool, pli func(uint32), onData func()) *receiver {
+	return &receiver{log: log, hub: hub, room: room, decode: decode, play: play, pli: pli, onData: onData, start: time.Now()}
 }
 
 // handle reads one remote track until it ends.
@@ -126,6 +131,12 @@ func (tr *trackReader) read() (*rtp.Packet, error) {
 
 func (r *receiver) audio(t *webrtc.TrackRemote) {
 	tr := &trackReader{t: t, closed: &r.closed}
+	var dec *opusDecoder
+	defer func() {
+		if dec != nil {
+			dec.close()
+		}
+	}()
 	for {
 		pkt, err := tr.read()
 		if err != nil {
@@ -133,14 +144,36 @@ func (r *receiver) audio(t *webrtc.TrackRemote) {
 		}
 		r.mu.Lock()
 		r.st.AudioPacketsReceived++
+		out := r.speaker
 		r.mu.Unlock()
 		if r.armed.CompareAndSwap(true, false) && r.onData != nil {
 			r.onData()
 		}
-		if r.hub != nil && len(pkt.Payload) > 0 {
+		if len(pkt.Payload) == 0 {
+			continue
+		}
+		switch {
+		case out != nil:
+			if dec == nil {
+				if dec, err = newOpusDecoder(); err != nil {
+					r.log.Warn("call: no audio decoder", "err", err)
+					continue
+				}
+			}
+			if pcm, err := dec.decode(pkt.Payload); err == nil {
+				out.push(pcm)
+			}
+		case r.hub != nil && !r.play:
 			r.hub.Publish(r.room, mediahub.Frame{Kind: mediahub.RemoteAudio, Timestamp: r.since(), Data: pkt.Payload})
 		}
 	}
+}
+
+// setSpeaker routes the peer's voice to p (nil: nowhere).
+func (r *receiver) setSpeaker(p *player) {
+	r.mu.Lock()
+	r.speaker = p
+	r.mu.Unlock()
 }
 
 // video reassembles VP8 frames (NACK retransmissions get up to 150 ms),
@@ -272,6 +305,9 @@ func (r *receiver) stats() Stats {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	st := r.st
+	if r.speaker != nil {
+		st.SecondsPlayed = float64(r.speaker.samplesPlayed()) / audioRate
+	}
 	if n := st.VideoFramesDecoded; n > 1 {
 		if d := r.lastFrame.Sub(r.firstFrame).Seconds(); d > 0 {
 			st.AvgFps = math.Round(float64(n-1)/d*10) / 10

@@ -175,6 +175,20 @@ func run(t *testing.T, env []string, bin string, args ...string) string {
 	return strings.TrimSpace(string(out))
 }
 
+// buildBins builds parley-signal and parley-cli into a temporary directory.
+func buildBins(t *testing.T, root string) string {
+	t.Helper()
+	bins := t.TempDir()
+	for name, pkg := range map[string]string{"parley-signal": "./signaling/cmd/parley-signal", "parley-cli": "./app/cmd/parley-cli"} {
+		cmd := exec.Command("go", "build", "-o", filepath.Join(bins, name), pkg)
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("build %s: %v\n%s", name, err, out)
+		}
+	}
+	return bins
+}
+
 // geometry returns a window's position and size (xdotool getwindowgeometry).
 func geometry(t *testing.T, display []string, xdotool, wid string) (x, y, w, h int) {
 	t.Helper()
@@ -250,14 +264,7 @@ func TestWindowSendsToCLI(t *testing.T) {
 		t.Fatalf("ImageMagick's %s is required: %v", convert, err)
 	}
 
-	bins := t.TempDir()
-	for name, pkg := range map[string]string{"parley-signal": "./signaling/cmd/parley-signal", "parley-cli": "./app/cmd/parley-cli"} {
-		cmd := exec.Command("go", "build", "-o", filepath.Join(bins, name), pkg)
-		cmd.Dir = root
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("build %s: %v\n%s", name, err, out)
-		}
-	}
+	bins := buildBins(t, root)
 
 	signal := start(t, "parley-signal", nil, filepath.Join(bins, "parley-signal"), "--addr", "127.0.0.1:0")
 	server := "http://" + signal.waitLine(true, `(127\.0\.0\.1:[1-9][0-9]*)`)[1]
@@ -339,6 +346,10 @@ func TestWindowSendsToCLI(t *testing.T) {
 	select {
 	case <-window.done:
 	case <-time.After(step):
+		// SIGQUIT makes the Go runtime print every goroutine's stack to
+		// the app's stderr (logged below): where the quit got stuck.
+		_ = syscall.Kill(appPid, syscall.SIGQUIT)
+		time.Sleep(2 * time.Second)
 		t.Fatal("the app did not quit within a minute of SIGTERM")
 	}
 	profDir := app.ProfileDir(profile.Options{Name: "window", DataDir: appData})

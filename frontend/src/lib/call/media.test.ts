@@ -228,7 +228,9 @@ describe('planes', () => {
     sampleRate: 48_000,
     format,
     copyTo(dest, opts) {
-      if (format === 'f32') dest.set(data);
+      // Like WebKit's: no format conversion is ever asked for.
+      expect(opts).toEqual({ planeIndex: opts.planeIndex });
+      if (!format.endsWith('-planar')) dest.set(data);
       else dest.set(data.slice(opts.planeIndex * (data.length / ch), (opts.planeIndex + 1) * (data.length / ch)));
     },
     close: vi.fn(),
@@ -246,6 +248,14 @@ describe('planes', () => {
       [1, 2],
       [3, 4],
     ]);
+  });
+
+  it('converts 16-bit samples itself, interleaved and planar', () => {
+    expect(planes(samples('s16', [16384, -32768, 0, 8192], 2)).map((p) => Array.from(p))).toEqual([
+      [0.5, 0],
+      [-1, 0.25],
+    ]);
+    expect(planes(samples('s16-planar', [16384, -16384], 1)).map((p) => Array.from(p))).toEqual([[0.5, -0.5]]);
   });
 });
 

@@ -220,29 +220,45 @@ export interface SamplesLike {
   readonly numberOfFrames: number;
   readonly numberOfChannels: number;
   readonly sampleRate: number;
-  /** 'f32' (interleaved) or 'f32-planar' from the Opus decoders we know. */
+  /** 'f32' or 's16' (interleaved) or their '-planar' forms. */
   readonly format?: string | null;
-  copyTo(dest: Float32Array, opts: { planeIndex: number; format?: 'f32-planar' }): void;
+  copyTo(dest: Float32Array | Int16Array | Int32Array | Uint8Array, opts: { planeIndex: number }): void;
   close(): void;
 }
 
-/** Copies samples into one Float32Array per channel, whatever their layout. */
+/** Scales one sample of each integer format to [-1, 1). */
+const SCALE: Record<string, number> = { s16: 1 / 32768, s32: 1 / 2147483648, u8: 1 / 128 };
+
+/**
+ * Copies samples into one Float32Array per channel, whatever their layout.
+ * It always copies in the data's own format and converts here: WebKitGTK
+ * 2.50 corrupts its heap (the page's process dies) when AudioData.copyTo
+ * is asked to convert (measured with its Opus decoder's output).
+ */
 export function planes(s: SamplesLike): Float32Array<ArrayBuffer>[] {
   const n = s.numberOfFrames;
   const ch = s.numberOfChannels;
-  if (s.format === 'f32') {
-    // Interleaved: copy as it is (no conversion asked of the browser), then split.
-    const all = new Float32Array(n * ch);
+  const fmt = s.format ?? 'f32';
+  const planar = fmt.endsWith('-planar');
+  const base = planar ? fmt.slice(0, -'-planar'.length) : fmt;
+  const alloc = (len: number) =>
+    base === 's16' ? new Int16Array(len) : base === 's32' ? new Int32Array(len) : base === 'u8' ? new Uint8Array(len) : new Float32Array(len);
+  const toFloat = (v: number) => (base === 'u8' ? (v - 128) * SCALE.u8! : base in SCALE ? v * SCALE[base]! : v);
+  if (!planar) {
+    const all = alloc(n * ch);
     s.copyTo(all, { planeIndex: 0 });
     return Array.from({ length: ch }, (_, c) => {
       const p = new Float32Array(n);
-      for (let i = 0; i < n; i++) p[i] = all[i * ch + c]!;
+      for (let i = 0; i < n; i++) p[i] = toFloat(all[i * ch + c]!);
       return p;
     });
   }
   return Array.from({ length: ch }, (_, c) => {
+    const raw = alloc(n);
+    s.copyTo(raw, { planeIndex: c });
+    if (raw instanceof Float32Array) return raw;
     const p = new Float32Array(n);
-    s.copyTo(p, { planeIndex: c, format: 'f32-planar' });
+    for (let i = 0; i < n; i++) p[i] = toFloat(raw[i]!);
     return p;
   });
 }

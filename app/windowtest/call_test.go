@@ -1,0 +1,159 @@
+//go:build windowtest
+
+package windowtest
+
+import (
+	"encoding/json"
+	"image"
+	"image/png"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestWindowVideoCall runs the real window under Xvfb with the synthetic
+// camera and microphone (PARLEY_FAKE_MEDIA=1) and a parley-cli peer that
+// calls it: the window rings, Ctrl+Shift+O answers with video, and the
+// screenshot must show the peer's colour bars large and our own preview
+// small beside them. Ctrl+Shift+H hangs up, and the CLI reports the frames
+// it decoded from the window's camera.
+func TestWindowVideoCall(t *testing.T) {
+	root := repoRoot(t)
+	appBin := filepath.Join(root, "build", "bin", "parley")
+	if _, err := os.Stat(appBin); err != nil {
+		t.Fatalf("the desktop app is not built (%v): run `make build` first (`make test` does)", err)
+	}
+	xvfbRun, xdotool, importBin := need(t, "xvfb-run"), need(t, "xdotool"), need(t, "import")
+	bins := buildBins(t, root)
+
+	signal := start(t, "parley-signal", nil, filepath.Join(bins, "parley-signal"), "--addr", "127.0.0.1:0")
+	server := "http://" + signal.waitLine(true, `(127\.0\.0\.1:[1-9][0-9]*)`)[1]
+	cliEnv := []string{"PARLEY_PROFILE=cli", "PARLEY_DATA_DIR=" + t.TempDir(), "PARLEY_SECRET_STORE=file", "PARLEY_ICE_LOOPBACK=1"}
+	cli := filepath.Join(bins, "parley-cli")
+	link := run(t, cliEnv, cli, "create", "--server", server)
+
+	window := start(t, "parley (window)", []string{"PARLEY_ICE_LOOPBACK=1", "PARLEY_SERVER=" + server, "PARLEY_LOG_LEVEL=info", "PARLEY_FAKE_MEDIA=1"},
+		xvfbRun, "-a", "-s", "-screen 0 1280x800x24",
+		"sh", "-c", `echo "display=$DISPLAY xauth=$XAUTHORITY pid=$$" >&2; exec "$0" "$@"`,
+		appBin, "--data-dir", t.TempDir(), "--profile", "window", "--secret-store", "file", link)
+	m := window.waitLine(true, `^display=(:[0-9]+) xauth=(\S*) pid=([0-9]+)$`)
+	display := []string{"DISPLAY=" + m[1], "XAUTHORITY=" + m[2]}
+	wid := strings.Fields(run(t, display, xdotool, "search", "--sync", "--onlyvisible", "--name", "^Parley$"))
+	if len(wid) == 0 {
+		t.Fatal("xdotool found no Parley window")
+	}
+	run(t, display, xdotool, "windowmove", wid[0], "0", "0")
+
+	caller := start(t, "parley-cli call", cliEnv, cli, "call", link, "--video", "testsrc", "--audio", "sine", "--stats", "--wait", "5m")
+	caller.waitLine(true, `^call ringing$`)
+	time.Sleep(time.Second) // the ring shows
+	run(t, display, xdotool, "windowfocus", "--sync", wid[0])
+	run(t, display, xdotool, "key", "ctrl+shift+o")
+	caller.waitLine(true, `^call active$`)
+	time.Sleep(4 * time.Second) // video flows both ways; the decoders settle
+
+	shot := filepath.Join(t.TempDir(), "call.png")
+	run(t, display, importBin, "-window", wid[0], shot)
+	if out := os.Getenv("PARLEY_SCREENSHOT_OUT"); out != "" {
+		call := strings.TrimSuffix(out, filepath.Ext(out)) + "-call.png"
+		run(t, display, importBin, "-window", wid[0], call)
+		t.Logf("call screenshot written to %s", call)
+	}
+	remote, preview := findBars(t, shot)
+	t.Logf("yellow bar of the remote video %v, of the local preview %v", remote, preview)
+
+	run(t, display, xdotool, "windowfocus", "--sync", wid[0])
+	run(t, display, xdotool, "key", "ctrl+shift+h")
+	caller.waitLine(true, `^call ended$`)
+	line := caller.waitLine(false, `^\{.*\}$`)[0]
+	var st struct {
+		VideoFramesDecoded   int `json:"videoFramesDecoded"`
+		AudioPacketsReceived int `json:"audioPacketsReceived"`
+	}
+	if err := json.Unmarshal([]byte(line), &st); err != nil || st.VideoFramesDecoded < 60 || st.AudioPacketsReceived < 100 {
+		t.Fatalf("the CLI received too little of the window's camera and microphone: %s (%v)", line, err)
+	}
+	select {
+	case <-caller.done:
+		if code := caller.cmd.ProcessState.ExitCode(); code != 0 {
+			t.Fatalf("parley-cli call exited %d", code)
+		}
+	case <-time.After(step):
+		t.Fatal("parley-cli call did not exit after the window hung up")
+	}
+}
+
+// findBars finds the test card's yellow bar in a screenshot twice: large
+// in the remote video and small in the local preview (side by side or
+// overlaid, but not in the same columns). It fails the test otherwise.
+func findBars(t *testing.T, path string) (remote, preview image.Rectangle) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatalf("decode %s: %v", path, err)
+	}
+	b := img.Bounds()
+	yellow := func(x, y int) bool {
+		r, g, bl, _ := img.At(x, y).RGBA()
+		r, g, bl = r>>8, g>>8, bl>>8
+		return r > 140 && g > 140 && bl < 90 && max(r, g)-min(r, g) < 45
+	}
+	seen := make([]bool, b.Dx()*b.Dy())
+	type blob struct {
+		area int
+		box  image.Rectangle
+	}
+	var blobs []blob
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			i := (y-b.Min.Y)*b.Dx() + (x - b.Min.X)
+			if seen[i] || !yellow(x, y) {
+				continue
+			}
+			bl := blob{box: image.Rect(x, y, x+1, y+1)}
+			stack := []image.Point{{x, y}}
+			seen[i] = true
+			for len(stack) > 0 {
+				p := stack[len(stack)-1]
+				stack = stack[:len(stack)-1]
+				bl.area++
+				bl.box = bl.box.Union(image.Rect(p.X, p.Y, p.X+1, p.Y+1))
+				for _, d := range []image.Point{{1, 0}, {-1, 0}, {0, 1}, {0, -1}} {
+					q := p.Add(d)
+					if !q.In(b) {
+						continue
+					}
+					j := (q.Y-b.Min.Y)*b.Dx() + (q.X - b.Min.X)
+					if !seen[j] && yellow(q.X, q.Y) {
+						seen[j] = true
+						stack = append(stack, q)
+					}
+				}
+			}
+			if bl.area >= 400 {
+				blobs = append(blobs, bl)
+			}
+		}
+	}
+	sort.Slice(blobs, func(i, j int) bool { return blobs[i].area > blobs[j].area })
+	if len(blobs) == 0 {
+		t.Fatalf("no colour bars on screen (%s): the remote video is not showing", path)
+	}
+	remote = blobs[0].box
+	for _, bl := range blobs[1:] {
+		// A blob in other columns and clearly narrower: the preview.
+		if (bl.box.Max.X <= remote.Min.X || bl.box.Min.X >= remote.Max.X) && bl.box.Dx()*3/2 < remote.Dx() {
+			return remote, bl.box
+		}
+	}
+	t.Fatalf("the remote video's colour bars show (%v) but no smaller local preview beside them; yellow areas: %v", remote, blobs)
+	return
+}
