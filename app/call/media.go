@@ -15,6 +15,11 @@ import (
 	"github.com/pion/mediadevices/pkg/codec/opus"
 	"github.com/pion/mediadevices/pkg/codec/vpx"
 	"github.com/pion/mediadevices/pkg/driver"
+	// The real capture drivers register cameras (v4l2) and microphones
+	// (miniaudio, which loads PulseAudio or ALSA at run time) when the
+	// program starts: that is how mediadevices finds devices.
+	_ "github.com/pion/mediadevices/pkg/driver/camera"
+	_ "github.com/pion/mediadevices/pkg/driver/microphone"
 	"github.com/pion/mediadevices/pkg/io/audio"
 	"github.com/pion/mediadevices/pkg/io/video"
 	"github.com/pion/mediadevices/pkg/prop"
