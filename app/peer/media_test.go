@@ -3,8 +3,11 @@ package peer
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
+	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,6 +24,10 @@ func TestMediaRenegotiationKeepsChat(t *testing.T) {
 	sa, sb := keyedPair(t)
 	gotA, gotB := make(chan string, 4), make(chan string, 4)
 	var readers sync.WaitGroup
+	var closing atomic.Bool
+	// Readers renew a read deadline as app/call's do: pion does not always
+	// end a read whose stream it swapped out during renegotiation when
+	// the PeerConnection closes (seen once under a loaded CI run).
 	reader := func(got chan string) func(*webrtc.TrackRemote, *webrtc.RTPReceiver) {
 		return func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 			readers.Add(1)
@@ -28,7 +35,12 @@ func TestMediaRenegotiationKeepsChat(t *testing.T) {
 			got <- tr.Kind().String()
 			buf := make([]byte, 1500)
 			for {
-				if _, _, err := tr.Read(buf); err != nil {
+				if err := tr.SetReadDeadline(time.Now().Add(time.Second)); err != nil {
+					return
+				}
+				_, _, err := tr.Read(buf)
+				var ne net.Error
+				if err != nil && (!errors.As(err, &ne) || !ne.Timeout() || closing.Load()) {
 					return
 				}
 			}
@@ -127,6 +139,7 @@ func TestMediaRenegotiationKeepsChat(t *testing.T) {
 	default:
 	}
 	cancel()
+	closing.Store(true)
 	_ = a.Close()
 	_ = b.Close()
 	wg.Wait()
