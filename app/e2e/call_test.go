@@ -76,8 +76,8 @@ func callBothWays(t *testing.T, server string, extra ...string) {
 
 // Two parley-cli processes call each other through a real parley-signal.
 // The two call tests run on their own, before the parallel ones: each
-// keeps a core busy encoding and decoding video, which starved the 100 MiB
-// transfer test running beside it once on a 2-core CI machine.
+// keeps a core busy encoding and decoding video, and the 100 MiB transfer
+// test beside them failed once on a 2-core CI run (suspected starvation).
 func TestCallBetweenTwoCLIs(t *testing.T) {
 	callBothWays(t, startSignal(t))
 }
