@@ -57,6 +57,21 @@ func (s *side) await(t *testing.T, want State) View {
 	}
 }
 
+// connect has caller call callee and callee answer, and waits until both
+// are active.
+func connect(t *testing.T, caller, callee *side, callerVideo, calleeVideo bool) {
+	t.Helper()
+	if _, err := caller.m.Start(callerVideo); err != nil {
+		t.Fatal(err)
+	}
+	callee.await(t, StateIncoming)
+	if _, err := callee.m.Answer(true, calleeVideo); err != nil {
+		t.Fatal(err)
+	}
+	caller.await(t, StateActive)
+	callee.await(t, StateActive)
+}
+
 func testSources(w, h int) Sources {
 	return Sources{Video: SourceTestVideo, Audio: SourceTestAudio, Width: w, Height: h, FPS: 30}
 }
@@ -109,15 +124,7 @@ func TestVideoCallBothWays(t *testing.T) {
 	}
 	b.await(t, StateEnded)
 	// A second call on the same connection works too.
-	if _, err := b.m.Start(false); err != nil {
-		t.Fatal(err)
-	}
-	a.await(t, StateIncoming)
-	if _, err := a.m.Answer(true, false); err != nil {
-		t.Fatal(err)
-	}
-	a.await(t, StateActive)
-	b.await(t, StateActive)
+	connect(t, b, a, false, false)
 	a.m.HangUp()
 	b.await(t, StateEnded)
 	// The connection goes first, as when the app leaves a room.
@@ -257,14 +264,7 @@ func TestUnansweredCallEnds(t *testing.T) {
 func TestConnectionLossEndsCall(t *testing.T) {
 	p := newPair(t, 0)
 	a, b := newSides(t, p, Sources{Video: SourceNone, Audio: SourceTestAudio})
-	if _, err := a.m.Start(false); err != nil {
-		t.Fatal(err)
-	}
-	b.await(t, StateIncoming)
-	if _, err := b.m.Answer(true, false); err != nil {
-		t.Fatal(err)
-	}
-	b.await(t, StateActive)
+	connect(t, a, b, false, false)
 	_ = p.a.Close()
 	if v := b.await(t, StateEnded); v.Error != ReasonPeerLeft {
 		t.Fatalf("ended with %q", v.Error)
@@ -277,28 +277,12 @@ func TestConnectionLossEndsCall(t *testing.T) {
 func TestSecondCallLeavesNoReader(t *testing.T) {
 	p := newPair(t, 0)
 	a, b := newSides(t, p, testSources(320, 240))
-	if _, err := a.m.Start(true); err != nil {
-		t.Fatal(err)
-	}
-	b.await(t, StateIncoming)
-	if _, err := b.m.Answer(true, false); err != nil {
-		t.Fatal(err)
-	}
-	a.await(t, StateActive)
-	b.await(t, StateActive)
+	connect(t, a, b, true, false)
 	time.Sleep(500 * time.Millisecond)
 	a.m.HangUp()
 	a.await(t, StateEnded)
 	b.await(t, StateEnded)
-	if _, err := b.m.Start(false); err != nil {
-		t.Fatal(err)
-	}
-	a.await(t, StateIncoming)
-	if _, err := a.m.Answer(true, false); err != nil {
-		t.Fatal(err)
-	}
-	a.await(t, StateActive)
-	b.await(t, StateActive)
+	connect(t, b, a, false, false)
 	time.Sleep(500 * time.Millisecond)
 	b.m.HangUp()
 	a.await(t, StateEnded)
@@ -323,14 +307,7 @@ func TestVoicePlaysInGo(t *testing.T) {
 	}
 	t.Cleanup(ma.Close)
 	a, b := &side{m: ma, views: va}, &side{m: mb, views: vb}
-	if _, err := a.m.Start(false); err != nil {
-		t.Fatal(err)
-	}
-	b.await(t, StateIncoming)
-	if _, err := b.m.Answer(true, false); err != nil {
-		t.Fatal(err)
-	}
-	b.await(t, StateActive)
+	connect(t, a, b, false, false)
 	time.Sleep(2 * time.Second)
 	if st := b.m.Stats(); st.SecondsPlayed < 1 {
 		t.Fatalf("played %.2f s of the peer's voice in 2 s: %+v", st.SecondsPlayed, st)

@@ -12,15 +12,7 @@ import (
 func TestCallSurvivesFivePercentLoss(t *testing.T) {
 	p := newPair(t, 0.05)
 	a, b := newSides(t, p, testSources(640, 480))
-	if _, err := a.m.Start(true); err != nil {
-		t.Fatal(err)
-	}
-	b.await(t, StateIncoming)
-	if _, err := b.m.Answer(true, true); err != nil {
-		t.Fatal(err)
-	}
-	a.await(t, StateActive)
-	b.await(t, StateActive)
+	connect(t, a, b, true, true)
 	time.Sleep(10 * time.Second)
 	t.Logf("proxy: %d packets passed, %d dropped", p.proxy.passed.Load(), p.proxy.dropped.Load())
 	for name, s := range map[string]*side{"a": a, "b": b} {
