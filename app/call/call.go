@@ -228,7 +228,7 @@ func (m *Manager) Answer(accept, video bool) (View, error) {
 	notice, err := m.openLocked(video)
 	if err != nil {
 		_ = m.sendLocked(Control{Type: TypeDecline, CallID: m.id})
-		m.endLocked(reasonOf(err))
+		m.endLocked(Reason(err))
 		return m.view, err
 	}
 	if err := m.sendLocked(Control{Type: TypeAccept, CallID: m.id}); err != nil {
@@ -290,7 +290,7 @@ func (m *Manager) SetCamera(on bool) (View, error) {
 			err = ErrNoCamera
 		}
 		if err != nil {
-			m.view.Error = reasonOf(err)
+			m.view.Error = Reason(err)
 			m.view.LocalVideo = false
 			m.emitLocked()
 			return m.view, nil
@@ -351,7 +351,7 @@ func (m *Manager) openLocked(video bool) (notice string, err error) {
 		v, err := openVideo(src)
 		switch {
 		case err != nil:
-			notice = reasonOf(err)
+			notice = Reason(err)
 		case v == nil:
 			notice = ""
 		default:
@@ -361,8 +361,10 @@ func (m *Manager) openLocked(video bool) (notice string, err error) {
 	return notice, nil
 }
 
-// reasonOf maps a capture error to the UI's code.
-func reasonOf(err error) string {
+// Reason is the stable code (View.Error, parley-cli's exit codes) of a
+// capture or call error: NO_CAMERA, NO_MICROPHONE, DEVICE_BUSY,
+// PERMISSION_DENIED, else CALL_FAILED.
+func Reason(err error) string {
 	switch {
 	case errors.Is(err, ErrNoCamera):
 		return "NO_CAMERA"

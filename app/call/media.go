@@ -3,12 +3,10 @@ package call
 import (
 	"errors"
 	"fmt"
-	"image"
 	"os"
 	"strings"
 	"sync/atomic"
 	"syscall"
-	"time"
 
 	"github.com/pion/mediadevices"
 	"github.com/pion/mediadevices/pkg/codec"
@@ -315,12 +313,6 @@ func deviceError(err error, missing error) error {
 		return fmt.Errorf("%w: %v", missing, err)
 	}
 }
-
-// keep image imported for the scaler's signature on some platforms.
-var _ image.Image = (*image.YCbCr)(nil)
-
-// frameInterval is the nominal time between video frames.
-func frameInterval(fps int) time.Duration { return time.Second / time.Duration(fps) }
 
 // CheckSources reports a capture device that src names (or defaults to)
 // and that does not exist, before anyone waits for a peer. The camera is

@@ -22,10 +22,7 @@ import (
 // it decoded from the window's camera.
 func TestWindowVideoCall(t *testing.T) {
 	root := repoRoot(t)
-	appBin := filepath.Join(root, "build", "bin", "parley")
-	if _, err := os.Stat(appBin); err != nil {
-		t.Fatalf("the desktop app is not built (%v): run `make build` first (`make test` does)", err)
-	}
+	appBin := appBinary(t, root)
 	xvfbRun, xdotool, importBin := need(t, "xvfb-run"), need(t, "xdotool"), need(t, "import")
 	bins := buildBins(t, root)
 

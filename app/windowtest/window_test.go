@@ -175,6 +175,16 @@ func run(t *testing.T, env []string, bin string, args ...string) string {
 	return strings.TrimSpace(string(out))
 }
 
+// appBinary is the built desktop app, or the test fails saying how to build it.
+func appBinary(t *testing.T, root string) string {
+	t.Helper()
+	appBin := filepath.Join(root, "build", "bin", "parley")
+	if _, err := os.Stat(appBin); err != nil {
+		t.Fatalf("the desktop app is not built (%v): run `make build` first (`make test` does)", err)
+	}
+	return appBin
+}
+
 // buildBins builds parley-signal and parley-cli into a temporary directory.
 func buildBins(t *testing.T, root string) string {
 	t.Helper()
@@ -254,10 +264,7 @@ func dropFile(t *testing.T, display []string, xdotool, wid, path string) {
 // SIGTERM with the message stored as delivered.
 func TestWindowSendsToCLI(t *testing.T) {
 	root := repoRoot(t)
-	appBin := filepath.Join(root, "build", "bin", "parley")
-	if _, err := os.Stat(appBin); err != nil {
-		t.Fatalf("the desktop app is not built (%v): run `make build` first (`make test` does)", err)
-	}
+	appBin := appBinary(t, root)
 	xvfbRun, xdotool, importBin := need(t, "xvfb-run"), need(t, "xdotool"), need(t, "import")
 	convert := "/usr/bin/convert" // another convert on PATH may not be ImageMagick
 	if _, err := os.Stat(convert); err != nil {

@@ -101,7 +101,7 @@ func cmdCall(ctx context.Context, e *cliEnv, args []string) error {
 	src := call.Sources{Video: *videoSrc, Audio: *audioSrc, Width: w, Height: h, FPS: *fps}
 	wantVideo := src.Video != call.SourceNone
 	if err := call.CheckSources(src); err != nil {
-		return callError{callCode(err)} // say so now, not after waiting for the peer
+		return callError{call.Reason(err)} // say so now, not after waiting for the peer
 	}
 
 	wctx, cancel := waitContext(ctx, *wait)
@@ -180,7 +180,7 @@ func cmdCall(ctx context.Context, e *cliEnv, args []string) error {
 				started = true
 				v, err := m.Start(wantVideo)
 				if err != nil && !errors.Is(err, call.ErrBusy) {
-					return callError{callCode(err)}
+					return callError{call.Reason(err)}
 				}
 				if v.Error != "" {
 					fmt.Fprintf(e.stderr, "call notice: %s\n", v.Error)
@@ -198,7 +198,7 @@ func cmdCall(ctx context.Context, e *cliEnv, args []string) error {
 				case call.StateIncoming:
 					fmt.Fprintln(e.stderr, "call incoming")
 					if _, err := m.Answer(true, wantVideo); err != nil {
-						return callError{callCode(err)}
+						return callError{call.Reason(err)}
 					}
 				case call.StateConnecting:
 					answered = true
@@ -252,21 +252,5 @@ func cmdCall(ctx context.Context, e *cliEnv, args []string) error {
 				readyc <- ready{cm, conn, err}
 			}()
 		}
-	}
-}
-
-// callCode is the stable code of a capture or call error.
-func callCode(err error) string {
-	switch {
-	case errors.Is(err, call.ErrNoCamera):
-		return "NO_CAMERA"
-	case errors.Is(err, call.ErrNoMicrophone):
-		return "NO_MICROPHONE"
-	case errors.Is(err, call.ErrDeviceBusy):
-		return "DEVICE_BUSY"
-	case errors.Is(err, call.ErrPermissionDenied):
-		return "PERMISSION_DENIED"
-	default:
-		return "CALL_FAILED"
 	}
 }
