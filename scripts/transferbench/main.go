@@ -283,7 +283,7 @@ func measureParley(signalBin, cliBin, work, src string, size int64, want string,
 	if err := recv.Wait(); err != nil {
 		return measurement{}, fmt.Errorf("receive: %w", err)
 	}
-	if err := checkFile(filepath.Join(recvDir, "payload.bin"), size, want); err != nil {
+	if err := checkFile(filepath.Join(recvDir, filepath.Base(src)), size, want); err != nil {
 		return measurement{}, fmt.Errorf("parley: %w", err)
 	}
 	_ = os.RemoveAll(recvDir) // free the disk before the croc run
