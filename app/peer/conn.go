@@ -299,10 +299,11 @@ func (c *Conn) settingEngine() (webrtc.SettingEngine, io.Closer, error) {
 	if c.cfg.UDPBufferBytes <= 0 {
 		return se, nil, nil
 	}
-	opts := []ice.UDPMuxFromPortOption{
-		ice.UDPMuxFromPortWithReadBufferSize(c.cfg.UDPBufferBytes),
-		ice.UDPMuxFromPortWithWriteBufferSize(c.cfg.UDPBufferBytes),
+	unet, err := newUDPNet(c.cfg.UDPBufferBytes)
+	if err != nil {
+		return se, nil, fmt.Errorf("peer: network interfaces: %w", err)
 	}
+	opts := []ice.UDPMuxFromPortOption{ice.UDPMuxFromPortWithNet(unet)}
 	if c.cfg.LoopbackOnly {
 		opts = append(opts, ice.UDPMuxFromPortWithLoopback(), ice.UDPMuxFromPortWithIPFilter(ipFilter),
 			ice.UDPMuxFromPortWithNetworks(ice.NetworkTypeUDP4))

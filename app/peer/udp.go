@@ -1,0 +1,36 @@
+package peer
+
+import (
+	"net"
+
+	"github.com/pion/transport/v5"
+	"github.com/pion/transport/v5/stdnet"
+)
+
+// udpNet is the network the ICE mux opens its host sockets on: the
+// standard one, except that each UDP socket gets the requested kernel
+// buffers and, on Linux, batched writes and reads (udp_linux.go).
+type udpNet struct {
+	*stdnet.Net
+	buffer int
+}
+
+func newUDPNet(buffer int) (*udpNet, error) {
+	n, err := stdnet.NewNet()
+	if err != nil {
+		return nil, err
+	}
+	return &udpNet{Net: n, buffer: buffer}, nil
+}
+
+// ListenUDP opens a UDP socket for the mux.
+func (n *udpNet) ListenUDP(network string, laddr *net.UDPAddr) (transport.UDPConn, error) {
+	conn, err := net.ListenUDP(network, laddr)
+	if err != nil {
+		return nil, err
+	}
+	if n.buffer > 0 {
+		setSocketBuffers(conn, n.buffer)
+	}
+	return newFastUDPConn(conn), nil
+}
