@@ -20,6 +20,7 @@ import (
 	"github.com/parley-chat/parley/app/profile"
 	"github.com/parley-chat/parley/app/session"
 	"github.com/parley-chat/parley/app/sigclient"
+	"github.com/parley-chat/parley/app/transfer"
 )
 
 // Timeouts for the calls the UI waits on.
@@ -110,8 +111,10 @@ type openRoom struct {
 }
 
 // New returns an App for cfg. Nothing is opened until Startup (or, in
-// tests, the first method call).
+// tests, the first method call). It sets the process's GC target for fast
+// transfers (transfer.TuneGC).
 func New(cfg Config) *App {
+	transfer.TuneGC()
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)

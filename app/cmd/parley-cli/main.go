@@ -14,11 +14,16 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/parley-chat/parley/app/transfer"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	transfer.TuneGC()
+	stopProfile := startCPUProfile()
 	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stopProfile()
 	stop()
 	os.Exit(code)
 }
