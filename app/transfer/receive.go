@@ -25,6 +25,10 @@ const (
 	stateEnded             // finished, failed or canceled
 )
 
+// writebackEvery is how often (in bytes received) a partial file's new
+// data is handed to the kernel for writing out (startWriteback).
+const writebackEvery = 8 << 20
+
 // incoming is one file this side is receiving.
 type incoming struct {
 	offer Offer
@@ -364,7 +368,12 @@ func (c *Conn) handleData(f frame) {
 		return
 	}
 	in.h.Write(f.Data)
+	before := in.written
 	in.written += int64(len(f.Data))
+	if in.written/writebackEvery != before/writebackEvery {
+		start := (before / writebackEvery) * writebackEvery
+		startWriteback(in.f, start, in.written-start)
+	}
 	p, due := in.tr.update(in.written)
 	complete := in.written == in.offer.Size
 	if complete {
