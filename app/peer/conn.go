@@ -114,9 +114,10 @@ type Config struct {
 	// for tests and end-to-end runs on one machine.
 	LoopbackOnly bool
 	// UDPBufferBytes, when positive, gives the PeerConnection its own UDP
-	// sockets with this kernel buffer size (capped by net.core.rmem_max),
-	// which avoids kernel drops on fast transfers. Host candidates only
-	// use the mux; STUN/TURN keep working.
+	// sockets with this kernel buffer size (past net.core.rmem_max only
+	// with CAP_NET_ADMIN), which avoids kernel drops on fast transfers. On
+	// Linux these sockets also batch with UDP GSO/GRO (udp_linux.go).
+	// Host candidates only use the mux; STUN/TURN keep working.
 	UDPBufferBytes int
 	// VerifyTimeout overrides DefaultVerifyTimeout (tests).
 	VerifyTimeout time.Duration
