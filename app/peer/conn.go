@@ -304,17 +304,33 @@ func (c *Conn) settingEngine() (webrtc.SettingEngine, io.Closer, error) {
 	if err != nil {
 		return se, nil, fmt.Errorf("peer: network interfaces: %w", err)
 	}
-	opts := []ice.UDPMuxFromPortOption{ice.UDPMuxFromPortWithNet(unet)}
+	// The mux binds every address it keeps, and one failed bind fails it
+	// all: keep only addresses that can be bound now (not an IPv6 address
+	// still in duplicate address detection, nor a link-local one, which
+	// needs a zone the filter is not given).
+	keep := func(ip net.IP) bool { return (ipFilter == nil || ipFilter(ip)) && canBind(ip) }
+	opts := []ice.UDPMuxFromPortOption{ice.UDPMuxFromPortWithNet(unet), ice.UDPMuxFromPortWithIPFilter(keep)}
 	if c.cfg.LoopbackOnly {
-		opts = append(opts, ice.UDPMuxFromPortWithLoopback(), ice.UDPMuxFromPortWithIPFilter(ipFilter),
-			ice.UDPMuxFromPortWithNetworks(ice.NetworkTypeUDP4))
+		opts = append(opts, ice.UDPMuxFromPortWithLoopback(), ice.UDPMuxFromPortWithNetworks(ice.NetworkTypeUDP4))
 	}
 	mux, err := ice.NewMultiUDPMuxFromPort(0, opts...)
 	if err != nil {
-		return se, nil, fmt.Errorf("peer: open UDP sockets: %w", err)
+		// The sockets are an optimization: pion's own still connect.
+		c.log.Warn("peer: no UDP mux, using pion's default sockets", "err", err)
+		return se, nil, nil
 	}
 	se.SetICEUDPMux(mux)
 	return se, mux, nil
+}
+
+// canBind reports whether a UDP socket can be bound to ip right now.
+func canBind(ip net.IP) bool {
+	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: ip})
+	if err != nil {
+		return false
+	}
+	_ = conn.Close()
+	return true
 }
 
 // buildPC creates a new PeerConnection generation with its negotiated chat

@@ -195,3 +195,21 @@ func TestFastUDPConnClose(t *testing.T) {
 		t.Fatal("second Close: want the socket's already-closed error")
 	}
 }
+
+// The mux keeps only addresses it can bind: one failed bind (an IPv6
+// address still in duplicate address detection, as in a fresh network
+// namespace) would otherwise fail the whole PeerConnection.
+func TestCanBind(t *testing.T) {
+	for _, c := range []struct {
+		ip   string
+		want bool
+	}{
+		{"127.0.0.1", true},
+		{"192.0.2.1", false}, // TEST-NET-1: not ours
+		{"fe80::1", false},   // link-local needs a zone
+	} {
+		if got := canBind(net.ParseIP(c.ip)); got != c.want {
+			t.Errorf("canBind(%s) = %v, want %v", c.ip, got, c.want)
+		}
+	}
+}
