@@ -117,6 +117,9 @@ type Manager struct {
 	speaker *player
 	// previewKey forces a keyframe of the local preview's encoder.
 	previewKey codec.KeyFrameController
+	// lastRTT is the last round-trip time measured (ms): Stats falls back
+	// on it once the connection is gone, as when the peer hung up first.
+	lastRTT float64
 }
 
 // New opens the call control channel on a verified conn (the other side
@@ -168,11 +171,24 @@ func (m *Manager) View() View {
 	return m.view
 }
 
-// Stats returns what was received so far, with the current RTT.
+// Stats returns what was received so far, with the current RTT (or the
+// last one measured, when the connection has closed).
 func (m *Manager) Stats() Stats {
 	st := m.recv.stats()
-	st.RttMs = rttMs(m.cfg.Conn.Stats())
+	st.RttMs = m.sampleRTT()
 	return st
+}
+
+// sampleRTT reads the RTT now and remembers it; 0 from a closed connection
+// gives the last value measured.
+func (m *Manager) sampleRTT() float64 {
+	rtt := rttMs(m.cfg.Conn.Stats())
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if rtt > 0 {
+		m.lastRTT = rtt
+	}
+	return m.lastRTT
 }
 
 func newCallID() string {
@@ -499,6 +515,7 @@ func (m *Manager) adapt(ctx context.Context) {
 			return
 		case <-t.C:
 		}
+		m.sampleRTT()
 		m.mu.Lock()
 		v := m.video
 		m.mu.Unlock()
