@@ -34,6 +34,10 @@ const (
 	groBufferBytes = 65536
 )
 
+// batchedTotal counts datagrams sent in GSO batches by every fastUDPConn
+// of the process (tests).
+var batchedTotal atomic.Int64
+
 // fastUDPConn is a *net.UDPConn whose writes are batched with GSO and
 // whose reads are split from GRO. The ICE mux uses it through
 // ReadFromAddrPort and WriteToAddrPort (ice.AddrPortReaderWriter).
@@ -231,6 +235,7 @@ func (c *fastUDPConn) send(b *udpBatch) {
 		_, _, err := c.UDPConn.WriteMsgUDPAddrPort(b.buf, oob[:unix.CmsgSpace(2)], b.addr)
 		if err == nil || !gsoRefused(err) {
 			c.batched.Add(int64(b.n))
+			batchedTotal.Add(int64(b.n))
 			return
 		}
 		c.gso.Store(false)

@@ -213,3 +213,28 @@ func TestCanBind(t *testing.T) {
 		}
 	}
 }
+
+// A PeerConnection with its own sockets sends bulk data in GSO batches:
+// the mux really uses fastUDPConn. Not parallel, so the process-wide
+// count is this test's alone.
+func TestPeerConnectionBatchesBulkData(t *testing.T) {
+	sa, sb := keyedPair(t)
+	sa.udpBuffer, sb.udpBuffer = 4<<20, 4<<20
+	a, b := newPair(t, sa, sb, pairOpts{})
+	verifyBoth(t, a, b)
+	fa, err := a.FileStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fb, err := b.FileStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := batchedTotal.Load()
+	exchange(t, fa, fb, 8<<20)
+	if n := batchedTotal.Load() - before; n == 0 {
+		t.Fatal("8 MiB went through the files channel without a single GSO batch")
+	} else {
+		t.Logf("%d datagrams (both ways) went out in GSO batches", n)
+	}
+}
