@@ -320,6 +320,7 @@ func (c *Conn) settingEngine() (webrtc.SettingEngine, io.Closer, error) {
 		return se, nil, nil
 	}
 	se.SetICEUDPMux(mux)
+	se.SetNet(&relayNet{Net: unet.Net, buffer: c.cfg.UDPBufferBytes})
 	return se, mux, nil
 }
 

@@ -34,3 +34,24 @@ func (n *udpNet) ListenUDP(network string, laddr *net.UDPAddr) (transport.UDPCon
 	}
 	return newFastUDPConn(conn), nil
 }
+
+// relayNet is the network of the ICE agent: the standard one, except that
+// the sockets of TURN relay candidates (the only ones ice opens with
+// ListenPacket) get the requested kernel buffers. Without them a relayed
+// transfer lost datagrams to the client socket's default 208 KiB.
+type relayNet struct {
+	*stdnet.Net
+	buffer int
+}
+
+// ListenPacket opens a socket with big buffers when it is UDP.
+func (n *relayNet) ListenPacket(network, address string) (net.PacketConn, error) {
+	c, err := n.Net.ListenPacket(network, address)
+	if err != nil {
+		return nil, err
+	}
+	if u, ok := c.(*net.UDPConn); ok {
+		setSocketBuffers(u, n.buffer)
+	}
+	return c, nil
+}
