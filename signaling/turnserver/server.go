@@ -20,8 +20,33 @@ import (
 	"sync/atomic"
 
 	"github.com/pion/logging"
+	"github.com/pion/transport/v5/stdnet"
 	"github.com/pion/turn/v5"
 )
+
+// socketBuffer is the kernel buffer each relay socket asks for (capped by
+// net.core.rmem_max/wmem_max; docs/deploy.md). With Linux's default 208
+// KiB, a fast relayed file transfer overflowed them, and every drop halves
+// the peers' SCTP window.
+const socketBuffer = 4 << 20
+
+// bufferedNet opens the relay sockets with socketBuffer buffers.
+type bufferedNet struct{ *stdnet.Net }
+
+func (n bufferedNet) ListenPacket(network, address string) (net.PacketConn, error) {
+	c, err := n.Net.ListenPacket(network, address)
+	if err == nil {
+		setBuffers(c)
+	}
+	return c, err
+}
+
+func setBuffers(c net.PacketConn) {
+	if u, ok := c.(*net.UDPConn); ok {
+		_ = u.SetReadBuffer(socketBuffer)
+		_ = u.SetWriteBuffer(socketBuffer)
+	}
+}
 
 // Config says where and how the relay runs.
 type Config struct {
@@ -94,6 +119,7 @@ func Start(cfg Config, log *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("turn listen UDP %s: %w", cfg.Listen, err)
 	}
+	setBuffers(udp)
 	udpAddr := udp.LocalAddr().(*net.UDPAddr)
 	if port == "0" { // TCP on the port UDP got
 		port = strconv.Itoa(udpAddr.Port)
@@ -107,8 +133,15 @@ func Start(cfg Config, log *slog.Logger) (*Server, error) {
 	if relayBind == "" {
 		relayBind = "0.0.0.0"
 	}
+	std, err := stdnet.NewNet()
+	if err != nil {
+		udp.Close()
+		tcp.Close()
+		return nil, fmt.Errorf("turn: %w", err)
+	}
 	gen := func() turn.RelayAddressGenerator {
 		return &turn.RelayAddressGeneratorPortRange{
+			Net:          bufferedNet{std},
 			RelayAddress: net.IP(pub.AsSlice()),
 			Address:      relayBind,
 			MinPort:      lo,
