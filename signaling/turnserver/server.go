@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 
 	"github.com/pion/logging"
 	"github.com/pion/transport/v5/stdnet"
@@ -29,6 +30,30 @@ import (
 // KiB, a fast relayed file transfer overflowed them, and every drop halves
 // the peers' SCTP window.
 const socketBuffer = 4 << 20
+
+// listenPair listens on UDP and TCP on the same port. With port "0" the
+// TCP side takes the port UDP got; when another process holds that TCP
+// port it tries again with a new one (a few times).
+func listenPair(host, port string) (net.PacketConn, net.Listener, error) {
+	for attempt := 0; ; attempt++ {
+		udp, err := net.ListenPacket("udp4", net.JoinHostPort(host, port))
+		if err != nil {
+			return nil, nil, fmt.Errorf("turn listen UDP %s: %w", net.JoinHostPort(host, port), err)
+		}
+		tcpPort := port
+		if port == "0" {
+			tcpPort = strconv.Itoa(udp.LocalAddr().(*net.UDPAddr).Port)
+		}
+		tcp, err := net.Listen("tcp4", net.JoinHostPort(host, tcpPort))
+		if err == nil {
+			return udp, tcp, nil
+		}
+		udp.Close()
+		if port != "0" || attempt == 4 || !errors.Is(err, syscall.EADDRINUSE) {
+			return nil, nil, fmt.Errorf("turn listen TCP %s: %w", net.JoinHostPort(host, tcpPort), err)
+		}
+	}
+}
 
 // bufferedNet opens the relay sockets with socketBuffer buffers.
 type bufferedNet struct{ *stdnet.Net }
@@ -115,20 +140,12 @@ func Start(cfg Config, log *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("turn listen address %q: %w", cfg.Listen, err)
 	}
-	udp, err := net.ListenPacket("udp4", cfg.Listen)
+	udp, tcp, err := listenPair(host, port)
 	if err != nil {
-		return nil, fmt.Errorf("turn listen UDP %s: %w", cfg.Listen, err)
+		return nil, err
 	}
 	setBuffers(udp)
 	udpAddr := udp.LocalAddr().(*net.UDPAddr)
-	if port == "0" { // TCP on the port UDP got
-		port = strconv.Itoa(udpAddr.Port)
-	}
-	tcp, err := net.Listen("tcp4", net.JoinHostPort(host, port))
-	if err != nil {
-		udp.Close()
-		return nil, fmt.Errorf("turn listen TCP %s: %w", net.JoinHostPort(host, port), err)
-	}
 	relayBind := host
 	if relayBind == "" {
 		relayBind = "0.0.0.0"
