@@ -29,14 +29,7 @@ func TestFileStream(t *testing.T) {
 			sa, sb := keyedPair(t)
 			a, b := newPair(t, sa, sb, pairOpts{hold: tt.hold})
 			verifyBoth(t, a, b)
-			fa, err := a.FileStream()
-			if err != nil {
-				t.Fatal(err)
-			}
-			fb, err := b.FileStream()
-			if err != nil {
-				t.Fatal(err)
-			}
+			fa, fb := fileStreams(t, a, b)
 			const n = 8 << 20
 			var wg sync.WaitGroup
 			errs := make(chan error, 2)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -318,4 +319,18 @@ func connectRaw(t *testing.T, s side, verifyTimeout time.Duration) (*Conn, *rawP
 	toRaw.open()
 	toConn.open()
 	return c, raw
+}
+
+// fileStreams returns the file streams of two verified Conns.
+func fileStreams(t *testing.T, a, b *Conn) (io.ReadWriteCloser, io.ReadWriteCloser) {
+	t.Helper()
+	fa, err := a.FileStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fb, err := b.FileStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fa, fb
 }

@@ -222,14 +222,7 @@ func TestPeerConnectionBatchesBulkData(t *testing.T) {
 	sa.udpBuffer, sb.udpBuffer = 4<<20, 4<<20
 	a, b := newPair(t, sa, sb, pairOpts{})
 	verifyBoth(t, a, b)
-	fa, err := a.FileStream()
-	if err != nil {
-		t.Fatal(err)
-	}
-	fb, err := b.FileStream()
-	if err != nil {
-		t.Fatal(err)
-	}
+	fa, fb := fileStreams(t, a, b)
 	before := batchedTotal.Load()
 	exchange(t, fa, fb, 8<<20)
 	if n := batchedTotal.Load() - before; n == 0 {
