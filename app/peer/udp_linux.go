@@ -31,7 +31,12 @@ const (
 	gsoMaxSegments = 64    // UDP_MAX_SEGMENTS on older kernels
 	gsoMaxBytes    = 65000 // below the 65,507-byte UDP payload limit
 	queueMaxBytes  = 1 << 20
-	groBufferBytes = 65536
+	// queueMaxBatches bounds the queue when datagrams cannot be batched
+	// (changing sizes or addresses), and freeMaxBatches the buffers kept
+	// for reuse, so memory stays bounded whatever the traffic.
+	queueMaxBatches = 1024
+	freeMaxBatches  = 64
+	groBufferBytes  = 65536
 )
 
 // batchedTotal counts datagrams sent in GSO batches by every fastUDPConn
@@ -131,7 +136,7 @@ func (c *fastUDPConn) WriteToAddrPort(b []byte, addr netip.AddrPort) (int, error
 		return c.UDPConn.WriteToUDPAddrPort(b, addr)
 	}
 	c.mu.Lock()
-	for c.queued >= queueMaxBytes && !c.closed {
+	for (c.queued >= queueMaxBytes || len(c.pending) >= queueMaxBatches) && !c.closed {
 		c.drained.Wait()
 	}
 	if c.closed {
@@ -178,7 +183,7 @@ func (c *fastUDPConn) batch() *udpBatch {
 		c.free = c.free[:k-1]
 		return b
 	}
-	return &udpBatch{buf: make([]byte, 0, gsoMaxBytes)}
+	return &udpBatch{buf: make([]byte, 0, 2048)} // grows as datagrams join
 }
 
 // flush sends whatever queued while the previous round was being sent.
@@ -214,7 +219,9 @@ func (c *fastUDPConn) flush() {
 
 		c.mu.Lock()
 		c.queued -= sent
-		c.free = append(c.free, round...)
+		if room := freeMaxBatches - len(c.free); room > 0 {
+			c.free = append(c.free, round[:min(room, len(round))]...)
+		}
 		clear(round)
 		c.spare = round[:0]
 		c.drained.Broadcast()

@@ -127,11 +127,12 @@ func TestFastUDPConnWithoutGSO(t *testing.T) {
 }
 
 // A batch is cut where the address changes, so each peer gets only its
-// own datagrams.
+// own datagrams; the buffers kept for reuse stay bounded.
 func TestFastUDPConnTwoAddresses(t *testing.T) {
 	s, r1, to1 := fastPair(t, true)
 	_, r2, to2 := fastPair(t, true)
-	for i := range 200 {
+	const count = 2000
+	for i := range count {
 		to := to1
 		if i%3 == 0 {
 			to = to2
@@ -146,7 +147,7 @@ func TestFastUDPConnTwoAddresses(t *testing.T) {
 		first int
 	}{{r1, 1}, {r2, 0}} {
 		_ = c.r.SetReadDeadline(time.Now().Add(5 * time.Second))
-		for i := c.first; i < 200; i++ {
+		for i := c.first; i < count; i++ {
 			if (i%3 == 0) != (c.first == 0) {
 				continue
 			}
@@ -158,6 +159,12 @@ func TestFastUDPConnTwoAddresses(t *testing.T) {
 				t.Fatalf("got datagram %d, want %d", binary.BigEndian.Uint32(buf), i)
 			}
 		}
+	}
+	s.mu.Lock()
+	kept := len(s.free)
+	s.mu.Unlock()
+	if kept > freeMaxBatches {
+		t.Fatalf("%d batch buffers kept for reuse, want at most %d", kept, freeMaxBatches)
 	}
 }
 
