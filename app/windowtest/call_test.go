@@ -4,6 +4,7 @@ package windowtest
 
 import (
 	"encoding/json"
+	"fmt"
 	"image"
 	"image/png"
 	"os"
@@ -50,17 +51,28 @@ func TestWindowVideoCall(t *testing.T) {
 	run(t, display, xdotool, "windowfocus", "--sync", wid[0])
 	run(t, display, xdotool, "key", "ctrl+shift+o")
 	caller.waitLine(true, `^call active$`)
-	time.Sleep(4 * time.Second) // video flows both ways; the decoders settle
-
+	// Video flows both ways once the decoders settle. The first WebKit start
+	// on a fresh machine compiles its GL shaders (no Mesa shader cache yet)
+	// and paints the call seconds late, so look until it shows or step ends.
+	var remote, preview image.Rectangle
 	shot := filepath.Join(t.TempDir(), "call.png")
-	run(t, display, importBin, "-window", wid[0], shot)
+	started := time.Now()
+	for deadline := started.Add(step); ; {
+		time.Sleep(2 * time.Second)
+		run(t, display, importBin, "-window", wid[0], shot)
+		var err error
+		if remote, preview, err = findBars(shot); err == nil {
+			break
+		} else if time.Now().After(deadline) {
+			t.Fatal(err)
+		}
+	}
 	if out := os.Getenv("PARLEY_SCREENSHOT_OUT"); out != "" {
 		call := strings.TrimSuffix(out, filepath.Ext(out)) + "-call.png"
 		run(t, display, importBin, "-window", wid[0], call)
 		t.Logf("call screenshot written to %s", call)
 	}
-	remote, preview := findBars(t, shot)
-	t.Logf("yellow bar of the remote video %v, of the local preview %v", remote, preview)
+	t.Logf("yellow bar of the remote video %v, of the local preview %v (on screen %v after the call went active)", remote, preview, time.Since(started).Round(time.Second))
 
 	run(t, display, xdotool, "windowfocus", "--sync", wid[0])
 	run(t, display, xdotool, "key", "ctrl+shift+h")
@@ -85,17 +97,16 @@ func TestWindowVideoCall(t *testing.T) {
 
 // findBars finds the test card's yellow bar in a screenshot twice: large
 // in the remote video and small in the local preview (side by side or
-// overlaid, but not in the same columns). It fails the test otherwise.
-func findBars(t *testing.T, path string) (remote, preview image.Rectangle) {
-	t.Helper()
+// overlaid, but not in the same columns), or says what it saw instead.
+func findBars(path string) (remote, preview image.Rectangle, err error) {
 	f, err := os.Open(path)
 	if err != nil {
-		t.Fatal(err)
+		return remote, preview, err
 	}
 	defer f.Close()
 	img, err := png.Decode(f)
 	if err != nil {
-		t.Fatalf("decode %s: %v", path, err)
+		return remote, preview, fmt.Errorf("decode %s: %w", path, err)
 	}
 	b := img.Bounds()
 	yellow := func(x, y int) bool {
@@ -142,15 +153,14 @@ func findBars(t *testing.T, path string) (remote, preview image.Rectangle) {
 	}
 	sort.Slice(blobs, func(i, j int) bool { return blobs[i].area > blobs[j].area })
 	if len(blobs) == 0 {
-		t.Fatalf("no colour bars on screen (%s): the remote video is not showing", path)
+		return remote, preview, fmt.Errorf("no colour bars on screen (%s): the remote video is not showing", path)
 	}
 	remote = blobs[0].box
 	for _, bl := range blobs[1:] {
 		// A blob in other columns and clearly narrower: the preview.
 		if (bl.box.Max.X <= remote.Min.X || bl.box.Min.X >= remote.Max.X) && bl.box.Dx()*3/2 < remote.Dx() {
-			return remote, bl.box
+			return remote, bl.box, nil
 		}
 	}
-	t.Fatalf("the remote video's colour bars show (%v) but no smaller local preview beside them; yellow areas: %v", remote, blobs)
-	return
+	return remote, preview, fmt.Errorf("the remote video's colour bars show (%v) but no smaller local preview beside them; yellow areas: %v", remote, blobs)
 }
