@@ -79,8 +79,11 @@ func TestHubDeliversFromKeyframeAndRefusesStrangers(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitSubs(t, h, "r1", 1)
-	if asked.Load() == 0 {
-		t.Fatal("a new subscriber did not ask for a keyframe")
+	// The hub asks right after it counts the subscriber, so wait for it.
+	for deadline := time.Now().Add(5 * time.Second); asked.Load() == 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("a new subscriber did not ask for a keyframe")
+		}
 	}
 	h.Publish("r1", Frame{Kind: RemoteVideo, Data: []byte("delta")})             // no reference yet: skipped
 	h.Publish("r2", Frame{Kind: RemoteVideo, Keyframe: true, Data: []byte("x")}) // another room
