@@ -102,12 +102,14 @@ test: deps fmt-check build-app ## Install what is missing, build the app and run
 	$(call in_keyring_session,$(MAKE) --no-print-directory test-go test-window)
 	$(MAKE) --no-print-directory test-nat
 
-# Runs inside the keyring session set up by `make test`. app/call runs on
-# its own afterwards: its tests check real-time video (frames per second,
-# freezes), which failed on 2 cores while app/e2e ran beside it.
+# Runs inside the keyring session set up by `make test`. app/call and
+# app/e2e run afterwards, one package at a time (-p 1): their tests check
+# real-time video (frames per second, freezes), which failed on 2 cores
+# while other packages' tests ran beside them.
+REALTIME_PKGS = ./app/call ./app/e2e
 test-go:
-	$(GO) test -race -count=1 -timeout 20m $$($(GO) list ./... | grep -v '/app/call$$')
-	$(GO) test -race -count=1 -timeout 10m ./app/call
+	$(GO) test -race -count=1 -timeout 20m $$($(GO) list ./... | grep -v -e '/app/call$$' -e '/app/e2e$$')
+	$(GO) test -race -count=1 -timeout 15m -p 1 $(REALTIME_PKGS)
 
 # The real-window end-to-end test: needs $(APP_BIN) (fails loudly without it).
 # SCREENSHOT=docs/screenshots/room.png also saves the window's picture there.
