@@ -162,7 +162,12 @@ type Conn struct {
 	filesOpen chan *webrtc.DataChannel
 	callOpen  chan *webrtc.DataChannel
 	callDC    *webrtc.DataChannel
-	callS     io.ReadWriteCloser // the call stream, once CallStream opened it
+	laneOpen  chan *webrtc.DataChannel
+	lanes     []*laneStream // files lanes handed out; Close closes them
+	// laneOfferHook, when set (tests), may change our lane offer before
+	// it is sent.
+	laneOfferHook func(*laneOffer)
+	callS         io.ReadWriteCloser // the call stream, once CallStream opened it
 
 	// Owned by the negotiation loop goroutine.
 	remoteSession string
@@ -214,6 +219,7 @@ func New(cfg Config) (*Conn, error) {
 		chatOpen:  make(chan *webrtc.DataChannel, 1),
 		filesOpen: make(chan *webrtc.DataChannel, 1),
 		callOpen:  make(chan *webrtc.DataChannel, 1),
+		laneOpen:  make(chan *webrtc.DataChannel, 1),
 		done:      make(chan struct{}),
 	}
 	if err := c.buildPC(); err != nil {
@@ -244,13 +250,27 @@ func checkConfig(cfg Config) error {
 // newCertificate makes the DTLS certificate this Conn uses for every
 // PeerConnection generation, so LocalFingerprint is stable.
 func newCertificate() (webrtc.Certificate, []byte, error) {
+	key, der, err := newSelfSigned()
+	if err != nil {
+		return webrtc.Certificate{}, nil, err
+	}
+	x, err := x509.ParseCertificate(der)
+	if err != nil {
+		return webrtc.Certificate{}, nil, fmt.Errorf("peer: parse DTLS certificate: %w", err)
+	}
+	return webrtc.CertificateFromX509(key, x), der, nil
+}
+
+// newSelfSigned makes a fresh ECDSA P-256 key and a self-signed
+// certificate for it (DER). Peers check it by fingerprint, never by name.
+func newSelfSigned() (*ecdsa.PrivateKey, []byte, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
-		return webrtc.Certificate{}, nil, fmt.Errorf("peer: generate DTLS key: %w", err)
+		return nil, nil, fmt.Errorf("peer: generate DTLS key: %w", err)
 	}
 	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
 	if err != nil {
-		return webrtc.Certificate{}, nil, fmt.Errorf("peer: certificate serial: %w", err)
+		return nil, nil, fmt.Errorf("peer: certificate serial: %w", err)
 	}
 	tpl := x509.Certificate{
 		SerialNumber: serial,
@@ -261,13 +281,9 @@ func newCertificate() (webrtc.Certificate, []byte, error) {
 	}
 	der, err := x509.CreateCertificate(rand.Reader, &tpl, &tpl, &key.PublicKey, key)
 	if err != nil {
-		return webrtc.Certificate{}, nil, fmt.Errorf("peer: create DTLS certificate: %w", err)
+		return nil, nil, fmt.Errorf("peer: create DTLS certificate: %w", err)
 	}
-	x, err := x509.ParseCertificate(der)
-	if err != nil {
-		return webrtc.Certificate{}, nil, fmt.Errorf("peer: parse DTLS certificate: %w", err)
-	}
-	return webrtc.CertificateFromX509(key, x), der, nil
+	return key, der, nil
 }
 
 // roomHash is a short, non-reversible label for logs: the room id is a
@@ -289,31 +305,16 @@ func (c *Conn) settingEngine() (webrtc.SettingEngine, io.Closer, error) {
 	var se webrtc.SettingEngine
 	se.DetachDataChannels()
 	se.SetSCTPMaxReceiveBufferSize(sctpReceiveBuffer)
-	var ipFilter func(net.IP) bool
 	if c.cfg.LoopbackOnly {
-		ipFilter = func(ip net.IP) bool { return ip.IsLoopback() && ip.To4() != nil }
 		se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
 		se.SetIncludeLoopbackCandidate(true)
-		se.SetIPFilter(ipFilter)
+		se.SetIPFilter(c.ipFilter())
 		se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	}
 	if c.cfg.UDPBufferBytes <= 0 {
 		return se, nil, nil
 	}
-	unet, err := newUDPNet(c.cfg.UDPBufferBytes)
-	if err != nil {
-		return se, nil, fmt.Errorf("peer: network interfaces: %w", err)
-	}
-	// The mux binds every address it keeps, and one failed bind fails it
-	// all: keep only addresses that can be bound now (not an IPv6 address
-	// still in duplicate address detection, nor a link-local one, which
-	// needs a zone the filter is not given).
-	keep := func(ip net.IP) bool { return (ipFilter == nil || ipFilter(ip)) && canBind(ip) }
-	opts := []ice.UDPMuxFromPortOption{ice.UDPMuxFromPortWithNet(unet), ice.UDPMuxFromPortWithIPFilter(keep)}
-	if c.cfg.LoopbackOnly {
-		opts = append(opts, ice.UDPMuxFromPortWithLoopback(), ice.UDPMuxFromPortWithNetworks(ice.NetworkTypeUDP4))
-	}
-	mux, err := ice.NewMultiUDPMuxFromPort(0, opts...)
+	mux, unet, err := c.hostMux()
 	if err != nil {
 		// The sockets are an optimization: pion's own still connect.
 		c.log.Warn("peer: no UDP mux, using pion's default sockets", "err", err)
@@ -322,6 +323,40 @@ func (c *Conn) settingEngine() (webrtc.SettingEngine, io.Closer, error) {
 	se.SetICEUDPMux(mux)
 	se.SetNet(&relayNet{Net: unet.Net, buffer: c.cfg.UDPBufferBytes})
 	return se, mux, nil
+}
+
+// hostMux opens the UDP sockets for host candidates (one per usable local
+// address) with cfg.UDPBufferBytes of kernel buffer and, on Linux, batched
+// sends and reads. The caller closes the mux.
+func (c *Conn) hostMux() (*ice.MultiUDPMuxDefault, *udpNet, error) {
+	unet, err := newUDPNet(c.cfg.UDPBufferBytes)
+	if err != nil {
+		return nil, nil, fmt.Errorf("peer: network interfaces: %w", err)
+	}
+	// The mux binds every address it keeps, and one failed bind fails it
+	// all: keep only addresses that can be bound now (not an IPv6 address
+	// still in duplicate address detection, nor a link-local one, which
+	// needs a zone the filter is not given).
+	ipFilter := c.ipFilter()
+	keep := func(ip net.IP) bool { return (ipFilter == nil || ipFilter(ip)) && canBind(ip) }
+	opts := []ice.UDPMuxFromPortOption{ice.UDPMuxFromPortWithNet(unet), ice.UDPMuxFromPortWithIPFilter(keep)}
+	if c.cfg.LoopbackOnly {
+		opts = append(opts, ice.UDPMuxFromPortWithLoopback(), ice.UDPMuxFromPortWithNetworks(ice.NetworkTypeUDP4))
+	}
+	mux, err := ice.NewMultiUDPMuxFromPort(0, opts...)
+	if err != nil {
+		return nil, nil, err
+	}
+	return mux, unet, nil
+}
+
+// ipFilter is the filter of local addresses for host candidates: IPv4
+// loopback only with LoopbackOnly, else nil (every address).
+func (c *Conn) ipFilter() func(net.IP) bool {
+	if !c.cfg.LoopbackOnly {
+		return nil
+	}
+	return func(ip net.IP) bool { return ip.IsLoopback() && ip.To4() != nil }
 }
 
 // canBind reports whether a UDP socket can be bound to ip right now.
@@ -421,6 +456,11 @@ func (c *Conn) buildPC() error {
 	}
 	cdc, err := c.createNegotiated(pc, gen, CallChannelID, CallChannelLabel, c.callOpen)
 	if err != nil {
+		_ = pc.Close()
+		closeMux(mux)
+		return err
+	}
+	if _, err := c.createNegotiated(pc, gen, LaneChannelID, LaneChannelLabel, c.laneOpen); err != nil {
 		_ = pc.Close()
 		closeMux(mux)
 		return err
@@ -1012,9 +1052,14 @@ func (c *Conn) exchangeTags(dc *webrtc.DataChannel) (_ io.ReadWriteCloser, err e
 // stream), and only after verification. The id must not be ChatChannelID
 // or FilesChannelID.
 func (c *Conn) OpenStream(ctx context.Context, id uint16, label string) (io.ReadWriteCloser, error) {
-	if id == ChatChannelID || id == FilesChannelID || id == CallChannelID || id == NegotiateChannelID {
+	if id == ChatChannelID || id == FilesChannelID || id == CallChannelID || id == NegotiateChannelID || id == LaneChannelID {
 		return nil, fmt.Errorf("peer: channel id %d is reserved", id)
 	}
+	return c.openStream(ctx, id, label)
+}
+
+// openStream opens a negotiated channel without checking the id.
+func (c *Conn) openStream(ctx context.Context, id uint16, label string) (*stream, error) {
 	c.mu.Lock()
 	pc, verified, closed := c.pc, c.verified, c.closed
 	c.mu.Unlock()
@@ -1076,8 +1121,12 @@ func (c *Conn) Close() error {
 		c.closed = true
 		pc, mux := c.pc, c.mux
 		dcs := []*webrtc.DataChannel{c.chatDC, c.filesDC}
+		lanes := c.lanes
 		c.mu.Unlock()
 
+		for _, l := range lanes {
+			_ = l.Close() // waits for what is unacknowledged, like drain
+		}
 		c.drain(pc, dcs)
 		if err := pc.Close(); err != nil {
 			c.closeErr = fmt.Errorf("peer: close PeerConnection: %w", err)

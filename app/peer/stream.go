@@ -6,9 +6,6 @@ import (
 	"io"
 	"sync"
 	"time"
-
-	"github.com/pion/datachannel"
-	"github.com/pion/webrtc/v4"
 )
 
 const (
@@ -31,12 +28,20 @@ const (
 // errStreamClosed is returned by Write after Close.
 var errStreamClosed = errors.New("peer: stream closed")
 
-// stream adapts a detached data channel (message oriented) into a byte
-// stream: Read serves one SCTP message in parts, Write splits into
-// messages of at most maxWrite bytes.
+// flowControl is the send-queue accounting of a data channel or of a bare
+// SCTP stream (the files lane): both count queued bytes until acknowledged.
+type flowControl interface {
+	BufferedAmount() uint64
+	SetBufferedAmountLowThreshold(uint64)
+	OnBufferedAmountLow(func())
+}
+
+// stream adapts a detached data channel or an SCTP stream (message
+// oriented) into a byte stream: Read serves one SCTP message in parts,
+// Write splits into messages of at most maxWrite bytes.
 type stream struct {
-	dc       *webrtc.DataChannel
-	raw      datachannel.ReadWriteCloser
+	dc       flowControl
+	raw      io.ReadWriteCloser
 	maxWrite int
 
 	rmu  sync.Mutex
@@ -50,7 +55,7 @@ type stream struct {
 	closed    chan struct{}
 }
 
-func newStream(dc *webrtc.DataChannel, raw datachannel.ReadWriteCloser, maxWrite int) *stream {
+func newStream(dc flowControl, raw io.ReadWriteCloser, maxWrite int) *stream {
 	s := &stream{
 		dc:       dc,
 		raw:      raw,
