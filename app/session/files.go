@@ -26,34 +26,42 @@ func baseName(path string) string { return filepath.Base(path) }
 
 func (FileReceived) isEvent() {}
 
-// startFiles runs the file-transfer protocol on the verified connection's
-// files channel. It returns nil when the session has no download folder
-// and the channel cannot be opened (files are then simply not offered).
-func (s *Session) startFiles(ctx context.Context, run *peerRun) *transfer.Conn {
-	fs, err := run.pc.FileStream()
-	if err != nil {
-		s.log.Warn("files channel unavailable", "err", err)
-		return nil
-	}
-	tc := transfer.NewConn(fs, transfer.Config{
-		DownloadDir:   s.cfg.DownloadDir,
-		AutoAcceptMax: s.cfg.AutoAcceptMax,
-		Ask:           s.cfg.AskLargeFile,
-		OnProgress:    func(p transfer.Progress) { s.emit(TransferProgress{Progress: p}) },
-		OnReceived: func(o transfer.Offer, path string) {
-			s.emit(FileReceived{Name: baseName(path), Path: path, Size: o.Size})
-		},
-		Logger:      s.log,
-		CorruptHook: s.cfg.CorruptHook,
-	})
+// startFiles runs the file-transfer protocol on the verified connection,
+// in the background: over a files lane when both sides can build one
+// (peer.FilesStream, which takes a few round trips), else over the files
+// channel. Transfers wait for it (SendFile waits while filesConn is nil).
+// Without a usable files stream, files are simply not offered.
+func (s *Session) startFiles(ctx context.Context, run *peerRun) {
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		if err := tc.Run(ctx); err != nil && ctx.Err() == nil {
-			s.log.Debug("files channel ended", "err", err)
+		fs, err := run.pc.FilesStream(ctx)
+		if err != nil {
+			if ctx.Err() == nil {
+				s.log.Warn("files channel unavailable", "err", err)
+			}
+			return
 		}
+		tc := transfer.NewConn(fs, transfer.Config{
+			DownloadDir:   s.cfg.DownloadDir,
+			AutoAcceptMax: s.cfg.AutoAcceptMax,
+			Ask:           s.cfg.AskLargeFile,
+			OnProgress:    func(p transfer.Progress) { s.emit(TransferProgress{Progress: p}) },
+			OnReceived: func(o transfer.Offer, path string) {
+				s.emit(FileReceived{Name: baseName(path), Path: path, Size: o.Size})
+			},
+			Logger:      s.log,
+			CorruptHook: s.cfg.CorruptHook,
+		})
+		if !s.setFilesConnFor(run, tc) {
+			_ = tc.Close()
+			return
+		}
+		if err := tc.Run(ctx); err != nil && ctx.Err() == nil {
+			s.log.Debug("files stream ended", "err", err)
+		}
+		s.clearFilesConn(tc)
 	}()
-	return tc
 }
 
 // SendFile sends the file at path to the peer and returns once the peer
@@ -121,6 +129,23 @@ func (s *Session) setFilesConnFor(run *peerRun, tc *transfer.Conn) bool {
 	}
 	s.setFilesConn(tc)
 	return true
+}
+
+// clearFilesConn removes tc if it is still the current transfer
+// connection (its stream ended).
+func (s *Session) clearFilesConn(tc *transfer.Conn) {
+	s.mu.Lock()
+	if s.files != tc {
+		s.mu.Unlock()
+		return
+	}
+	s.files = nil
+	if s.filesChanged != nil {
+		close(s.filesChanged)
+	}
+	s.filesChanged = make(chan struct{})
+	s.mu.Unlock()
+	_ = tc.Close()
 }
 
 // setFilesConn swaps the transfer connection and wakes SendFile waiters.

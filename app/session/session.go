@@ -702,9 +702,7 @@ func (s *Session) runPeer(ctx context.Context, run *peerRun) {
 	}
 	s.chat = c
 	s.mu.Unlock()
-	if tc := s.startFiles(ctx, run); !s.setFilesConnFor(run, tc) && tc != nil {
-		_ = tc.Close()
-	}
+	s.startFiles(ctx, run)
 	run.established.Store(true)
 	if s.current(run) {
 		s.setStatus(StatusVerified, run.pc.Route())
