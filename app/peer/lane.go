@@ -117,7 +117,7 @@ type laneStream struct {
 	*stream
 	mtu   int
 	parts []io.Closer // closed in order: SCTP, DTLS, socket, lane channel
-	st    *sctp.Stream
+	assoc *sctp.Association
 
 	closeOnce sync.Once
 	closed    chan struct{}
@@ -126,14 +126,15 @@ type laneStream struct {
 // MTU is the lane's SCTP packet size.
 func (l *laneStream) MTU() int { return l.mtu }
 
-// Close waits briefly for data still unacknowledged (a receiver's last
-// "verified" message must arrive), then closes every part of the lane.
+// Close shuts the association down gracefully, which waits (at most
+// closeDrainWait) until the peer has what we sent (a receiver's last
+// "verified" message must arrive) and acknowledges what the peer sent,
+// then closes every part of the lane.
 func (l *laneStream) Close() error {
 	l.closeOnce.Do(func() {
-		deadline := time.Now().Add(closeDrainWait)
-		for l.st.BufferedAmount() > 0 && time.Now().Before(deadline) {
-			time.Sleep(5 * time.Millisecond)
-		}
+		ctx, cancel := context.WithTimeout(context.Background(), closeDrainWait)
+		_ = l.assoc.Shutdown(ctx)
+		cancel()
 		_ = l.stream.Close()
 		closeAll(l.parts)
 		close(l.closed)
@@ -484,7 +485,7 @@ func (b *laneBuilder) connect(ctx context.Context, theirs *laneOffer) (*laneStre
 	return &laneStream{
 		stream: newStream(st, st, filesWriteMessage),
 		mtu:    mtu,
-		st:     st,
+		assoc:  assoc,
 		parts:  parts,
 		closed: closed,
 	}, nil
