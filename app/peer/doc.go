@@ -28,6 +28,11 @@
 // while an exchange is in flight is picked up once the state is stable
 // again. The chat and files channels are untouched by all of this.
 //
+// Files use FilesStream: the files channel, or, when the selected path
+// stays on this host, a files lane beside the PeerConnection with bigger
+// packets (lane.go), agreed and authenticated over the verified
+// connection.
+//
 // Each PeerConnection has pion's default codecs and interceptors: NACK
 // (retransmission), RTCP sender/receiver reports (RTT, loss) and TWCC
 // feedback. Remote tracks go to Config.OnTrack.

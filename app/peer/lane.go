@@ -395,7 +395,7 @@ func (b *laneBuilder) connect(ctx context.Context, theirs *laneOffer) (*laneStre
 	local := b.sock.LocalAddr().(*net.UDPAddr).IP
 	mtu := laneMTU(local, b.remote)
 	if mtu < laneMinMTU {
-		return nil, fmt.Errorf("the path to %s is not known to carry big packets", b.remote)
+		return nil, errors.New("the lane's path is not known to carry big packets")
 	}
 	controlling := !c.cfg.Polite
 	var err error

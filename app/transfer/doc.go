@@ -1,5 +1,6 @@
 // Package transfer sends and receives files over one byte stream (in
-// Parley, the peer's pre-negotiated files data channel): streamed in
+// Parley, peer.Conn's FilesStream: the pre-negotiated files data channel,
+// or a files lane when the peer is on this host): streamed in
 // bounded chunks, verified end to end with SHA-256, resumable after a
 // disconnect or a crash, several files at once in both directions.
 //
