@@ -401,15 +401,14 @@ func (b *laneBuilder) connect(ctx context.Context, theirs *laneOffer) (*laneStre
 	var err error
 
 	want := theirs.Fingerprint
-	dcfg := &dtls.Config{
-		Certificates:         []tls.Certificate{b.cert},
-		CipherSuites:         []dtls.CipherSuiteID{dtls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256},
-		ExtendedMasterSecret: dtls.RequireExtendedMasterSecret,
-		ClientAuth:           dtls.RequireAnyClientCert,
+	dshared := []dtls.Option{
+		dtls.WithCertificates(b.cert),
+		dtls.WithCipherSuites(dtls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256),
+		dtls.WithExtendedMasterSecret(dtls.RequireExtendedMasterSecret),
 		// The certificate is self-signed: it is checked against the
 		// fingerprint the verified peer sent, not against a CA.
-		InsecureSkipVerify: true,
-		VerifyPeerCertificate: func(raw [][]byte, _ [][]*x509.Certificate) error {
+		dtls.WithInsecureSkipVerify(true),
+		dtls.WithVerifyPeerCertificate(func(raw [][]byte, _ [][]*x509.Certificate) error {
 			if len(raw) == 0 {
 				return errors.New("no certificate")
 			}
@@ -418,15 +417,24 @@ func (b *laneBuilder) connect(ctx context.Context, theirs *laneOffer) (*laneStre
 				return errors.New("certificate does not match the offered fingerprint")
 			}
 			return nil
-		},
+		}),
 	}
 	queue := newReadQueue(b.sock, remote, laneQueueBytes)
 	rudp := net.UDPAddrFromAddrPort(remote)
 	var dconn *dtls.Conn
 	if controlling {
-		dconn, err = dtls.Client(queue, rudp, dcfg)
+		opts := make([]dtls.ClientOption, 0, len(dshared))
+		for _, o := range dshared {
+			opts = append(opts, o)
+		}
+		dconn, err = dtls.ClientWithOptions(queue, rudp, opts...)
 	} else {
-		dconn, err = dtls.Server(queue, rudp, dcfg)
+		opts := make([]dtls.ServerOption, 0, len(dshared)+1)
+		for _, o := range dshared {
+			opts = append(opts, o)
+		}
+		opts = append(opts, dtls.WithClientAuth(dtls.RequireAnyClientCert))
+		dconn, err = dtls.ServerWithOptions(queue, rudp, opts...)
 	}
 	if err != nil {
 		_ = queue.Close()
