@@ -1,7 +1,6 @@
 package call
 
 import (
-	"errors"
 	"image"
 	"io"
 	"math"
@@ -14,9 +13,6 @@ import (
 // Synthetic sources stand in for a camera and a microphone where there is
 // none (tests, benchmarks, a server): colour bars with a moving block and
 // a stamped frame number and time (see stamp.go), and a 440 Hz sine.
-
-// errSourceClosed ends a synthetic source's reads after Close.
-var errSourceClosed = errors.New("call: source closed")
 
 // barColours are the seven bars (Y, Cb, Cr) of a classic test card.
 var barColours = [7][3]byte{
