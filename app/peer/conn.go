@@ -981,19 +981,32 @@ func (c *Conn) verify() {
 // generation to open (it opens with the chat channel, when SCTP is up) and
 // wraps it as a stream with large messages for throughput.
 func (c *Conn) openFiles() (io.ReadWriteCloser, error) {
+	st, err := c.waitNegotiated(context.Background(), c.filesOpen, "files", filesWriteMessage)
+	if err != nil {
+		return nil, err // not a typed nil in the interface
+	}
+	return st, nil
+}
+
+// waitNegotiated waits (ctx, Close and VerifyTimeout bound it) for a
+// pre-negotiated channel to be reported open on opened, and wraps it as a
+// stream of messages of at most maxWrite bytes.
+func (c *Conn) waitNegotiated(ctx context.Context, opened <-chan *webrtc.DataChannel, name string, maxWrite int) (*stream, error) {
 	var dc *webrtc.DataChannel
 	select {
-	case dc = <-c.filesOpen:
+	case dc = <-opened:
+	case <-ctx.Done():
+		return nil, ctx.Err()
 	case <-c.ctx.Done():
 		return nil, ErrClosed
 	case <-time.After(c.cfg.VerifyTimeout):
-		return nil, fmt.Errorf("peer: files channel did not open within %s", c.cfg.VerifyTimeout)
+		return nil, fmt.Errorf("peer: %s channel did not open within %s", name, c.cfg.VerifyTimeout)
 	}
 	raw, err := dc.Detach()
 	if err != nil {
-		return nil, fmt.Errorf("peer: detach files channel: %w", err)
+		return nil, fmt.Errorf("peer: detach %s channel: %w", name, err)
 	}
-	return newStream(dc, raw, filesWriteMessage), nil
+	return newStream(dc, raw, maxWrite), nil
 }
 
 func (c *Conn) exchangeTags(dc *webrtc.DataChannel) (_ io.ReadWriteCloser, err error) {

@@ -151,21 +151,10 @@ func closeAll(parts []io.Closer) {
 // openLane runs the lane setup on the lane channel and returns the lane,
 // or why there is none. On error, nothing of the lane is left open.
 func (c *Conn) openLane(ctx context.Context) (*laneStream, error) {
-	var dc *webrtc.DataChannel
-	select {
-	case dc = <-c.laneOpen:
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	case <-c.ctx.Done():
-		return nil, ErrClosed
-	case <-time.After(c.cfg.VerifyTimeout):
-		return nil, fmt.Errorf("lane channel did not open within %s", c.cfg.VerifyTimeout)
-	}
-	raw, err := dc.Detach()
+	ctl, err := c.waitNegotiated(ctx, c.laneOpen, "lane", chatWriteMessage)
 	if err != nil {
-		return nil, fmt.Errorf("detach lane channel: %w", err)
+		return nil, err
 	}
-	ctl := newStream(dc, raw, chatWriteMessage)
 	lane, err := c.negotiateLane(ctx, ctl)
 	if err != nil {
 		_ = ctl.Close()
