@@ -87,6 +87,7 @@ type App struct {
 	settings   storedSettings
 	rooms      map[string]*openRoom
 	lastCode   map[string]string // code a closed room ended with
+	statusSeq  uint64            // seq of the last room:status event
 	lastTyping map[string]time.Time
 	lan        *lanServer
 	focused    bool
@@ -578,7 +579,7 @@ func (a *App) view(p *profile.Profile, roomID string) (RoomView, error) {
 	}
 	a.mu.Lock()
 	r, open := a.rooms[roomID]
-	v := RoomView{Status: "closed", Code: a.lastCode[roomID], Messages: make([]Message, 0, len(msgs))}
+	v := RoomView{Status: "closed", Code: a.lastCode[roomID], Messages: make([]Message, 0, len(msgs)), StatusSeq: a.statusSeq}
 	var peerKey []byte = hr.PeerKey
 	if open {
 		v.Status, v.Route, v.Code = r.status, r.route, ""

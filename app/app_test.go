@@ -57,6 +57,19 @@ func (w *fakeWindow) Emit(name string, payload any) {
 	w.notify = make(chan struct{})
 }
 
+// recorded returns the payloads of the name events emitted so far.
+func (w *fakeWindow) recorded(name string) []any {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var out []any
+	for _, e := range w.events {
+		if e.name == name {
+			out = append(out, e.payload)
+		}
+	}
+	return out
+}
+
 func (w *fakeWindow) SetClipboard(text string) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -413,8 +426,17 @@ func TestTwoWindowsChat(t *testing.T) {
 	if st.Route != "direct" || st.RoomID != av.ID {
 		t.Fatalf("bob's status %+v", st)
 	}
-	if again, err := bob.OpenRoom(av.Link); err != nil || again.Status != "verified" {
-		t.Fatalf("reopening an open room: %+v, %v", again.Status, err)
+	if again, err := bob.OpenRoom(av.Link); err != nil || again.Status != "verified" || again.StatusSeq < st.Seq {
+		t.Fatalf("reopening an open room: %+v (seq %d, event seq %d), %v", again.Status, again.StatusSeq, st.Seq, err)
+	}
+	// Status events carry growing seqs: the UI orders them by it.
+	var last uint64
+	for _, e := range bob.win.recorded(EventRoomStatus) {
+		if seq := e.(StatusEvent).Seq; seq <= last {
+			t.Fatalf("status seq %d after %d", seq, last)
+		} else {
+			last = seq
+		}
 	}
 
 	bob.setFocused(false)

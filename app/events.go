@@ -75,6 +75,9 @@ type RoomView struct {
 	Code         string    `json:"code"`
 	Messages     []Message `json:"messages"`
 	SafetyNumber string    `json:"safetyNumber"`
+	// StatusSeq is the seq of the last room:status event the view
+	// includes; the UI ignores status events with a seq not above it.
+	StatusSeq uint64 `json:"statusSeq"`
 }
 
 // StatusEvent is the payload of room:status.
@@ -83,6 +86,10 @@ type StatusEvent struct {
 	Status string `json:"status"`
 	Route  string `json:"route"`
 	Code   string `json:"code"`
+	// Seq grows with every status event of the app. Events may reach the
+	// page out of order (the dev server writes each from its own
+	// goroutine); the UI keeps the status with the highest seq.
+	Seq uint64 `json:"seq"`
 }
 
 // MessageEvent is the payload of room:message.
@@ -170,8 +177,10 @@ func (a *App) pump(r *openRoom) {
 			a.syncCall(id, r.sess.Peer())
 			a.mu.Lock()
 			r.status, r.route = string(e.Status), string(e.Route)
+			a.statusSeq++
+			seq := a.statusSeq
 			a.mu.Unlock()
-			a.emit(EventRoomStatus, StatusEvent{RoomID: id, Status: string(e.Status), Route: string(e.Route)})
+			a.emit(EventRoomStatus, StatusEvent{RoomID: id, Status: string(e.Status), Route: string(e.Route), Seq: seq})
 		case session.MessageReceived:
 			// Notify first: once the UI has the message, everything the
 			// app does for it has happened (tests rely on that order).
@@ -195,9 +204,11 @@ func (a *App) pump(r *openRoom) {
 				delete(a.rooms, id)
 			}
 			r.status, r.route, r.code = string(session.StatusClosed), "", code
+			a.statusSeq++
+			seq := a.statusSeq
 			a.mu.Unlock()
 			a.log.Info("room closed", "room", session.LogID(id), "code", code)
-			a.emit(EventRoomStatus, StatusEvent{RoomID: id, Status: string(session.StatusClosed), Code: code})
+			a.emit(EventRoomStatus, StatusEvent{RoomID: id, Status: string(session.StatusClosed), Code: code, Seq: seq})
 			if code != "" {
 				a.emit(EventRoomClosed, ClosedEvent{RoomID: id, Code: code})
 			}

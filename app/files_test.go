@@ -87,13 +87,9 @@ func (c *fakeClock) Add(d time.Duration) {
 
 // updates returns the transfer:update payloads emitted so far.
 func (w *fakeWindow) updates() []Transfer {
-	w.mu.Lock()
-	defer w.mu.Unlock()
 	var out []Transfer
-	for _, e := range w.events {
-		if e.name == EventTransferUpdate {
-			out = append(out, e.payload.(TransferEvent).Transfer)
-		}
+	for _, p := range w.recorded(EventTransferUpdate) {
+		out = append(out, p.(TransferEvent).Transfer)
 	}
 	return out
 }

@@ -155,6 +155,8 @@ export class FakeApi implements Api {
   private lastRoom = '';
   private readonly calls = new Map<string, CallView>();
   private callSeq = 0;
+  /** Seq of the last room:status event, as Go counts it. */
+  private statusSeq = 0;
   /** The devices the fake has; tests remove some to see NO_CAMERA and friends. */
   devices: CallDevices = structuredClone(FAKE_DEVICES);
   /** Every SetCallDevices call: [mic, camera, speaker]. */
@@ -227,6 +229,7 @@ export class FakeApi implements Api {
       code: '',
       messages: [],
       safetyNumber: '',
+      statusSeq: 0,
     };
     this.rooms_.set(id, { view, peerOnline: false });
     this.lastRoom = id;
@@ -265,6 +268,7 @@ export class FakeApi implements Api {
       code: '',
       messages: [],
       safetyNumber: '',
+      statusSeq: 0,
     };
     this.rooms_.set(id, { view, peerOnline: false });
     if (this.opts.autoPeer) this.later(this.opts.peerDelayMs, () => this.peerJoins(id));
@@ -593,7 +597,7 @@ export class FakeApi implements Api {
     r.view.status = status;
     r.view.route = route;
     r.view.code = code;
-    this.emit('room:status', { roomId, status, route, code });
+    this.emit('room:status', { roomId, status, route, code, seq: ++this.statusSeq });
   }
 
   /** The room ends with a code (ROOM_DESTROYED, TIMER_EXPIRED, VERIFY_FAILED, ...). */
@@ -928,7 +932,7 @@ export class FakeApi implements Api {
   }
 
   private copyView(v: RoomView): RoomView {
-    return { ...v, messages: v.messages.map((m) => ({ ...m })) };
+    return { ...v, messages: v.messages.map((m) => ({ ...m })), statusSeq: this.statusSeq };
   }
 
   private seedRooms(): void {
@@ -959,6 +963,7 @@ export class FakeApi implements Api {
           code: '',
           messages: msgs,
           safetyNumber: '',
+          statusSeq: 0,
         },
       });
     };

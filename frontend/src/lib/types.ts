@@ -50,6 +50,8 @@ export interface RoomView extends RoomSummary {
   code: string;
   messages: Message[];
   safetyNumber: string;
+  /** Seq of the last room:status event this view includes. */
+  statusSeq: number;
 }
 
 export type TransferState = 'waiting' | 'active' | 'done' | 'failed' | 'canceled';
@@ -124,7 +126,8 @@ export interface MediaEndpoint {
 
 /** Payloads of the events the facade pushes (runtime.EventsOn). */
 export interface Events {
-  'room:status': { roomId: string; status: Status; route: Route; code: string };
+  /** seq grows with every status event; events may arrive out of order. */
+  'room:status': { roomId: string; status: Status; route: Route; code: string; seq: number };
   'room:message': { roomId: string; message: Message };
   'room:delivered': { roomId: string; id: string };
   'room:typing': { roomId: string };

@@ -59,6 +59,7 @@ export namespace app {
 	    code: string;
 	    messages: Message[];
 	    safetyNumber: string;
+	    statusSeq: number;
 	
 	    static createFrom(source: any = {}) {
 	        return new RoomView(source);
@@ -78,6 +79,7 @@ export namespace app {
 	        this.code = source["code"];
 	        this.messages = this.convertValues(source["messages"], Message);
 	        this.safetyNumber = source["safetyNumber"];
+	        this.statusSeq = source["statusSeq"];
 	    }
 	
 		convertValues(a: any, classs: any, asMap: boolean = false): any {

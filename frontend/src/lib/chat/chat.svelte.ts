@@ -58,7 +58,11 @@ export class ChatStore {
     if (this.offs.length) return;
     this.offs.push(
       this.api.on('room:status', (p) => {
-        if (p.roomId === this.roomId) this.setStatus(p.status, p.route, p.code);
+        if (p.roomId !== this.roomId || !this.view) return;
+        // Older than what the view shows: it arrived out of order.
+        if (p.seq <= this.view.statusSeq) return;
+        this.view.statusSeq = p.seq;
+        this.setStatus(p.status, p.route, p.code);
       }),
       this.api.on('room:message', (p) => {
         if (p.roomId === this.roomId) this.receive(p.message);

@@ -35,6 +35,22 @@ describe('ChatStore', () => {
     expect(chat.view?.status).toBe('peer-left');
   });
 
+  it('keeps the newest status when events arrive out of order', async () => {
+    const v = await openConnected();
+    // The dev server writes each event from its own goroutine: "connected"
+    // may reach the page after the "verified" that followed it.
+    const emit = (fake as unknown as { emit: (n: string, p: unknown) => void }).emit.bind(fake);
+    const seq = chat.view?.statusSeq ?? 0;
+    emit('room:status', { roomId: v.id, status: 'verified', route: 'relay', code: '', seq: seq + 2 });
+    emit('room:status', { roomId: v.id, status: 'connected', route: 'direct', code: '', seq: seq + 1 });
+    expect(chat.view?.status).toBe('verified');
+    expect(chat.view?.route).toBe('relay');
+    // A view read later includes every event before it.
+    chat.show(await fake.room(v.id));
+    emit('room:status', { roomId: v.id, status: 'connecting', route: '', code: '', seq: seq });
+    expect(chat.view?.status).toBe('verified');
+  });
+
   it('sends, then marks delivered', async () => {
     await openConnected();
     expect(await chat.send('hello')).toBe(true);

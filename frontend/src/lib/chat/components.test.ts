@@ -106,6 +106,7 @@ describe('StatusBar', () => {
     code: '',
     messages: [],
     safetyNumber: '',
+    statusSeq: 0,
     ...over,
   });
 
