@@ -564,6 +564,26 @@ func TestSecondInstanceForwardsLink(t *testing.T) {
 	}
 }
 
+// TestProfileInUse: while another process (parley-cli, or the app without
+// the single-instance lock D-Bus gives it) has the profile open, every
+// method says PROFILE_IN_USE.
+func TestProfileInUse(t *testing.T) {
+	dir := t.TempDir()
+	opts := profile.Options{Name: "p", DataDir: dir, SecretStore: identity.KindFile}
+	held, err := profile.Open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	u := newUser(t, "", func(c *Config) { c.Profile = opts })
+	if _, err := u.GetSettings(); codeOf(err) != CodeProfileInUse {
+		t.Fatalf("GetSettings = %v", err)
+	}
+	if _, err := u.Rooms(); codeOf(err) != CodeProfileInUse {
+		t.Fatalf("Rooms = %v", err)
+	}
+}
+
 // TestKeyringUnavailable: without a secret service every method says
 // KEYRING_UNAVAILABLE instead of failing obscurely.
 func TestKeyringUnavailable(t *testing.T) {

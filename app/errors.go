@@ -7,6 +7,7 @@ import (
 
 	"github.com/parley-chat/parley/app/call"
 	"github.com/parley-chat/parley/app/chat"
+	"github.com/parley-chat/parley/app/history"
 	"github.com/parley-chat/parley/app/identity"
 	"github.com/parley-chat/parley/app/session"
 	"github.com/parley-chat/parley/app/sigclient"
@@ -19,6 +20,7 @@ const (
 	CodeTooLong            = "TOO_LONG"
 	CodeServerUnreachable  = "SERVER_UNREACHABLE"
 	CodeKeyringUnavailable = "KEYRING_UNAVAILABLE"
+	CodeProfileInUse       = "PROFILE_IN_USE"
 	CodeBadRequest         = protocol.CodeBadRequest
 	CodeInternal           = protocol.CodeInternal
 
@@ -93,6 +95,8 @@ func toAPI(err error) error {
 	switch {
 	case errors.As(err, &ke):
 		return &Error{CodeKeyringUnavailable, ke.Error()}
+	case errors.Is(err, history.ErrInUse):
+		return &Error{CodeProfileInUse, "another Parley process (the app or parley-cli) has this profile open"}
 	case errors.Is(err, session.ErrBadLink):
 		return &Error{CodeBadLink, err.Error()}
 	case errors.Is(err, chat.ErrTooLong):

@@ -66,4 +66,13 @@ describe('App', () => {
     await app.init();
     await screen.findByText('The system keyring is locked or not available.');
   });
+
+  it('says so when another Parley has the profile open', async () => {
+    fake = new FakeApi();
+    fake.failNext('getSettings', 'PROFILE_IN_USE');
+    const app = new AppState(fake);
+    render(App, { app });
+    await app.init();
+    await screen.findByText('Parley is already open with this profile.');
+  });
 });

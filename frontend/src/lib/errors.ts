@@ -14,6 +14,7 @@ export const ERROR_CODES = [
   'TOO_LONG',
   'SERVER_UNREACHABLE',
   'KEYRING_UNAVAILABLE',
+  'PROFILE_IN_USE',
   'REPLACED',
   'TRANSFER_FAILED',
   'TRANSFER_DECLINED',
@@ -91,6 +92,10 @@ const TEXT: Record<ErrorCode, { sentence: string; next: string }> = {
   KEYRING_UNAVAILABLE: {
     sentence: 'The system keyring is locked or not available.',
     next: 'Unlock your keyring (log in to the desktop session, or install and start gnome-keyring), then restart Parley. Without a keyring, start it with --secret-store file.',
+  },
+  PROFILE_IN_USE: {
+    sentence: 'Parley is already open with this profile.',
+    next: 'Switch to the Parley window that is already open (or stop parley-cli if it uses this profile), then restart Parley.',
   },
   REPLACED: {
     sentence: 'This room was opened somewhere else, so this window let go of it.',
