@@ -58,21 +58,15 @@ describe('App', () => {
     expect(app.nav.screen.kind).toBe('home');
   });
 
-  it('says so when the backend cannot load settings', async () => {
+  it.each([
+    ['KEYRING_UNAVAILABLE', 'The system keyring is locked or not available.'],
+    ['PROFILE_IN_USE', 'Parley is already open with this profile.'],
+  ] as const)('says why when the backend cannot load settings (%s)', async (code, sentence) => {
     fake = new FakeApi();
-    fake.failNext('getSettings', 'KEYRING_UNAVAILABLE');
+    fake.failNext('getSettings', code);
     const app = new AppState(fake);
     render(App, { app });
     await app.init();
-    await screen.findByText('The system keyring is locked or not available.');
-  });
-
-  it('says so when another Parley has the profile open', async () => {
-    fake = new FakeApi();
-    fake.failNext('getSettings', 'PROFILE_IN_USE');
-    const app = new AppState(fake);
-    render(App, { app });
-    await app.init();
-    await screen.findByText('Parley is already open with this profile.');
+    await screen.findByText(sentence);
   });
 });
