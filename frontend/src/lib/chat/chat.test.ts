@@ -41,10 +41,10 @@ describe('ChatStore', () => {
     // may reach the page after the "verified" that followed it.
     const emit = (fake as unknown as { emit: (n: string, p: unknown) => void }).emit.bind(fake);
     const seq = chat.view?.statusSeq ?? 0;
-    emit('room:status', { roomId: v.id, status: 'verified', route: 'relay', code: '', seq: seq + 2 });
+    emit('room:status', { roomId: v.id, status: 'verified', route: 'relayed', code: '', seq: seq + 2 });
     emit('room:status', { roomId: v.id, status: 'connected', route: 'direct', code: '', seq: seq + 1 });
     expect(chat.view?.status).toBe('verified');
-    expect(chat.view?.route).toBe('relay');
+    expect(chat.view?.route).toBe('relayed');
     // A view read later includes every event before it.
     chat.show(await fake.room(v.id));
     emit('room:status', { roomId: v.id, status: 'connecting', route: '', code: '', seq: seq });
