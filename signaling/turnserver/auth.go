@@ -85,8 +85,10 @@ func (s *Server) roomLive(roomID string, fresh bool) bool {
 	live, err := s.cfg.RoomLive(ctx, roomID)
 	cancel()
 	if err != nil {
+		// Counted as live, and cached like an answer, so an unreachable
+		// store costs one lookup (and one log line) per room and interval.
 		s.log.Warn("turn: cannot tell whether a room is live; allowing", "err", err)
-		return true
+		live = true
 	}
 	s.liveMu.Lock()
 	if len(s.live) > maxLiveEntries {

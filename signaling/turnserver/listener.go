@@ -40,7 +40,7 @@ func (l *limitedListener) Accept() (net.Conn, error) {
 			continue
 		}
 		backoff = 5 * time.Millisecond
-		ip := addrIP(c.RemoteAddr())
+		ip := clientKey(c.RemoteAddr())
 		l.mu.Lock()
 		full := l.perIP[ip] >= l.s.cfg.MaxTCPConnsPerIP
 		if !full {

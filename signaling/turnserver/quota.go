@@ -42,6 +42,17 @@ func newQuotas(perCred, perIP int) *quotas {
 
 func holdKey(a net.Addr) string { return a.Network() + " " + a.String() }
 
+// clientKey is what per-IP limits count by: the IPv4 address, or the
+// IPv6 /64 (one host commonly holds a whole /64).
+func clientKey(a net.Addr) netip.Addr {
+	ip := addrIP(a)
+	if ip.Is6() {
+		p, _ := ip.Prefix(64)
+		return p.Addr()
+	}
+	return ip
+}
+
 // addrIP returns the IP of a UDP or TCP address (the zero Addr otherwise).
 func addrIP(a net.Addr) netip.Addr {
 	switch a := a.(type) {
@@ -61,7 +72,7 @@ func addrIP(a net.Addr) netip.Addr {
 // reserve takes a slot for a new allocation of cred from src, or returns
 // the reason it is refused.
 func (q *quotas) reserve(cred string, src net.Addr) (ok bool, reason string) {
-	ip := addrIP(src)
+	ip := clientKey(src)
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	now := q.now()

@@ -115,10 +115,11 @@ type Config struct {
 	// (one join). Default 8: a client allocates one per TURN URL (UDP and
 	// TCP) for each peer connection it builds.
 	MaxAllocationsPerCredential int
-	// MaxAllocationsPerIP caps live allocations per client IP. Default 32.
+	// MaxAllocationsPerIP caps live allocations per client IPv4 address
+	// or IPv6 /64. Default 32.
 	MaxAllocationsPerIP int
-	// MaxTCPConnsPerIP caps TURN TCP connections per client IP; more are
-	// closed at once. Default 32.
+	// MaxTCPConnsPerIP caps TURN TCP connections per client IP (IPv6:
+	// per /64); more are closed at once. Default 32.
 	MaxTCPConnsPerIP int
 	// TCPFirstMessageTimeout is how long a new TURN TCP connection may
 	// stay silent. Default 10s.

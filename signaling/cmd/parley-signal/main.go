@@ -100,7 +100,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	fs.StringVar(&o.turnUser, "turn-username", "", "fixed TURN username (prefer --turn-secret)")
 	fs.StringVar(&o.turnCredential, "turn-credential", "", "fixed TURN password (prefer --turn-secret)")
 	fs.StringVar(&o.turnSecret, "turn-secret", "", "shared secret for short-lived TURN REST credentials (coturn use-auth-secret / static-auth-secret)")
-	fs.DurationVar(&o.turnTTL, "turn-ttl", def.TURNCredentialTTL, "lifetime of TURN credentials minted with --turn-secret")
+	fs.DurationVar(&o.turnTTL, "turn-ttl", def.TURNCredentialTTL, "longest lifetime of the TURN credentials a join gets (--turn-secret or --turn-listen); a room's self-destruct time shortens it, and the embedded relay refuses them once the room has ended")
 	fs.StringVar(&o.turnListen, "turn-listen", "", "run the embedded TURN/STUN server on this UDP and TCP `host:port` (e.g. 0.0.0.0:3478); clients get short-lived credentials for it")
 	fs.StringVar(&o.turnPublicIP, "turn-public-ip", "", "the `IP` clients reach the embedded TURN server at, and that relayed addresses are announced with (required with --turn-listen)")
 	fs.StringVar(&o.turnRealm, "turn-realm", "parley", "TURN `realm` of the embedded server")
