@@ -155,6 +155,9 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	if _, err := parsePrefixes(o.turnAllowPeers.vals); err != nil {
 		return o, fmt.Errorf("--turn-allow-peers: %w", err)
 	}
+	if len(o.turnAllowPeers.vals) > 0 && o.turnListen == "" {
+		return o, errors.New("--turn-allow-peers applies to the embedded relay: it needs --turn-listen")
+	}
 	for _, c := range []struct {
 		name string
 		ok   bool

@@ -57,17 +57,18 @@ func TestParseFlags(t *testing.T) {
 				t.Errorf("got %+v", o)
 			}
 		}},
-		{name: "turn allow peers", args: []string{"--turn-allow-peers", "10.0.0.0/8,192.168.1.7", "--turn-allow-peers", "fd00::/8"}, check: func(t *testing.T, o options) {
+		{name: "turn allow peers", args: []string{"--turn-listen", "127.0.0.1:3478", "--turn-public-ip", "127.0.0.1", "--turn-allow-peers", "10.0.0.0/8,192.168.1.7", "--turn-allow-peers", "fd00::/8"}, check: func(t *testing.T, o options) {
 			if got, err := parsePrefixes(o.turnAllowPeers.vals); err != nil || len(got) != 3 || got[1].String() != "192.168.1.7/32" {
 				t.Errorf("allow peers %v (%v)", got, err)
 			}
 		}},
-		{name: "turn allow peers from env", env: map[string]string{"PARLEY_SIGNAL_TURN_ALLOW_PEERS": "172.16.0.0/12"}, check: func(t *testing.T, o options) {
+		{name: "turn allow peers from env", args: []string{"--turn-listen", "127.0.0.1:3478", "--turn-public-ip", "127.0.0.1"}, env: map[string]string{"PARLEY_SIGNAL_TURN_ALLOW_PEERS": "172.16.0.0/12"}, check: func(t *testing.T, o options) {
 			if o.turnAllowPeers.String() != "172.16.0.0/12" {
 				t.Errorf("allow peers %v", o.turnAllowPeers.vals)
 			}
 		}},
-		{name: "turn allow peers not a CIDR", args: []string{"--turn-allow-peers", "lan"}, wantErr: true},
+		{name: "turn allow peers not a CIDR", args: []string{"--turn-listen", "127.0.0.1:3478", "--turn-public-ip", "127.0.0.1", "--turn-allow-peers", "lan"}, wantErr: true},
+		{name: "turn allow peers without the relay", args: []string{"--turn-allow-peers", "10.0.0.0/8"}, wantErr: true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
