@@ -2,7 +2,6 @@ package turnserver
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/pion/turn/v5"
@@ -133,6 +132,3 @@ func (s *Server) sweep() {
 		}
 	}
 }
-
-// errNoSecret is Start's error without Config.Secret.
-var errNoSecret = errors.New("turn: a shared secret is required")

@@ -198,6 +198,9 @@ func ParsePortRange(s string) (lo, hi uint16, err error) {
 	return uint16(l), uint16(h), nil
 }
 
+// errNoSecret is Start's error without Config.Secret.
+var errNoSecret = errors.New("turn: a shared secret is required")
+
 // Start validates cfg and starts the relay.
 func Start(cfg Config, log *slog.Logger) (*Server, error) {
 	if log == nil {

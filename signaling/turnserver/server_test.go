@@ -445,8 +445,10 @@ func TestCredentialsAreBoundToLiveRooms(t *testing.T) {
 func TestTCPListenerLimits(t *testing.T) {
 	s := start(t, func(c *Config) {
 		c.MaxTCPConnsPerIP = 3
-		c.TCPFirstMessageTimeout = 300 * time.Millisecond
-		c.TCPIdleTimeout = 300 * time.Millisecond
+		// Long enough that the four dials below happen before the first
+		// deadline even on a loaded machine.
+		c.TCPFirstMessageTimeout = time.Second
+		c.TCPIdleTimeout = time.Second
 	})
 	closed := func(c net.Conn) <-chan error {
 		ch := make(chan error, 1)
