@@ -12,19 +12,26 @@ import (
 type Config struct {
 	// ICEServers are handed to every participant on join.
 	ICEServers []protocol.ICEServer
-	// TURNSecret, when set, makes the server mint short-lived TURN REST
-	// credentials (username "expiry:parley", HMAC-SHA1 credential) for
-	// every ICE server with a turn: or turns: URL and no fixed username,
-	// as coturn's use-auth-secret and pion/turn's REST handler expect.
+	// TURNSecret, when set, makes the server mint TURN REST credentials
+	// (turncred: username "<expiry>:<opaque room tag>", HMAC-SHA1
+	// credential) for every joined member, for every ICE server with a
+	// turn: or turns: URL and no fixed username, as coturn's
+	// use-auth-secret expects; the embedded relay also refuses them once
+	// the room has ended.
 	TURNSecret string
 	// TURNAllocations, when set, reports the embedded TURN relay's live
 	// allocations for /metrics (parley_signal_turn_allocations).
 	TURNAllocations func() int
+	// TURNRefused, when set, reports what the embedded TURN relay refused
+	// so far, by reason (parley_signal_turn_refused_total).
+	TURNRefused func() map[string]int64
 	// TicketKey signs room tickets (TicketKeySize bytes). Without one, New
 	// draws a random key: tickets then work only until the process ends.
 	TicketKey []byte
-	// TURNCredentialTTL is the lifetime of minted TURN credentials.
-	// Default 12h.
+	// TURNCredentialTTL is the longest lifetime of minted TURN
+	// credentials; a room's self-destruct time (plus 2 minutes) shortens
+	// it. Default 12h: a relayed call keeps the credentials its peer
+	// connection started with, so they must last as long as a call may.
 	TURNCredentialTTL time.Duration
 
 	// MaxMessageBytes caps one WebSocket message. Default

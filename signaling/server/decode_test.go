@@ -6,11 +6,13 @@ import (
 	"errors"
 	"net/http/httptest"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/parley-chat/parley/signaling/protocol"
 	"github.com/parley-chat/parley/signaling/room"
+	"github.com/parley-chat/parley/signaling/turncred"
 )
 
 func TestDecodeClientMessage(t *testing.T) {
@@ -202,27 +204,45 @@ func TestIPLimiterBoundedMemory(t *testing.T) {
 	}
 }
 
-func TestTURNCredentials(t *testing.T) {
+// Joined members get TURN credentials bound to their room (the tag opens
+// to the room id, which is not in clear), valid for TURNCredentialTTL but
+// never past the room's self-destruct time plus turnGrace; fixed
+// credentials and STUN entries stay as configured.
+func TestICEServersMintRoomBoundTURNCredentials(t *testing.T) {
 	t.Parallel()
-	// Reference value computed independently (coturn REST API scheme).
-	user, cred := TURNCredentials("secret", "parley", time.Unix(1700000000, 0))
-	if user != "1700000000:parley" {
-		t.Fatalf("username %q", user)
-	}
-	// printf '1700000000:parley' | openssl dgst -sha1 -hmac secret -binary | base64
-	if cred != "7ZLJDMIc7ct8niNh/B9If+DliRE=" {
-		t.Fatalf("credential %q", cred)
-	}
 	s := New(Config{
-		TURNSecret: "secret",
+		TURNSecret:        "secret",
+		TURNCredentialTTL: time.Hour,
 		ICEServers: []protocol.ICEServer{
 			{URLs: []string{"stun:s.example:3478"}},
 			{URLs: []string{"turn:t.example:3478"}},
 			{URLs: []string{"turns:u.example:5349"}, Username: "fixed", Credential: "pw"},
 		},
 	}, room.NewRegistry(nil, room.Config{}), nil)
-	got := s.iceServers(time.Unix(1700000000, 0))
-	if got[0].Username != "" || got[1].Username == "" || got[1].Credential == "" || got[2].Username != "fixed" {
-		t.Fatalf("iceServers %+v", got)
+	now := time.Unix(1700000000, 0)
+	const id = "AbCdEfGhIjKlMnOpQrStU"
+	for _, c := range []struct {
+		name      string
+		expiresAt time.Time
+		want      time.Time
+	}{
+		{"no self-destruct", time.Time{}, now.Add(time.Hour)},
+		{"self-destruct first", now.Add(10 * time.Minute), now.Add(10*time.Minute + turnGrace)},
+		{"self-destruct later", now.Add(3 * time.Hour), now.Add(time.Hour)},
+	} {
+		got := s.iceServers(now, room.Info{ID: id, ExpiresAt: c.expiresAt})
+		if got[0].Username != "" || got[1].Username == "" || got[1].Credential == "" || got[2].Username != "fixed" || got[2].Credential != "pw" {
+			t.Fatalf("%s: iceServers %+v", c.name, got)
+		}
+		if strings.Contains(got[1].Username, id) {
+			t.Fatalf("%s: room id in clear in %q", c.name, got[1].Username)
+		}
+		roomID, exp, err := turncred.Open("secret", got[1].Username, now)
+		if err != nil || roomID != id || !exp.Equal(c.want) {
+			t.Fatalf("%s: credential opens to %q until %v (%v), want %q until %v", c.name, roomID, exp, err, id, c.want)
+		}
+		if got[1].Credential != turncred.Password("secret", got[1].Username) {
+			t.Fatalf("%s: password does not match the username", c.name)
+		}
 	}
 }

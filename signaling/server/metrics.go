@@ -93,3 +93,19 @@ func newMetrics(rooms func() int, turnAllocations func() int) *metrics {
 func (m *metrics) handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
 }
+
+// turnRefusedDesc is parley_signal_turn_refused_total.
+var turnRefusedDesc = prometheus.NewDesc("parley_signal_turn_refused_total",
+	"What the embedded TURN relay refused, by reason: credential, room_ended, peer, peer_port, quota_credential, quota_ip, tcp_allocation, tcp_conn_limit.",
+	[]string{"reason"}, nil)
+
+// turnRefusedCollector exports the relay's own counters at scrape time.
+type turnRefusedCollector func() map[string]int64
+
+func (c turnRefusedCollector) Describe(ch chan<- *prometheus.Desc) { ch <- turnRefusedDesc }
+
+func (c turnRefusedCollector) Collect(ch chan<- prometheus.Metric) {
+	for reason, n := range c() {
+		ch <- prometheus.MustNewConstMetric(turnRefusedDesc, prometheus.CounterValue, float64(n), reason)
+	}
+}

@@ -57,6 +57,9 @@ func New(cfg Config, rooms room.Store, logger *slog.Logger) *Server {
 		origins: make(map[string]bool),
 		conns:   make(map[*conn]struct{}),
 	}
+	if cfg.TURNRefused != nil {
+		s.metrics.reg.MustRegister(turnRefusedCollector(cfg.TURNRefused))
+	}
 	for _, o := range cfg.AllowedOrigins {
 		s.origins[strings.ToLower(strings.TrimRight(o, "/"))] = true
 	}

@@ -2,14 +2,10 @@ package server
 
 import (
 	"context"
-	"crypto/hmac"
 	"crypto/rand"
-	"crypto/sha1"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -19,6 +15,7 @@ import (
 
 	"github.com/parley-chat/parley/signaling/protocol"
 	"github.com/parley-chat/parley/signaling/room"
+	"github.com/parley-chat/parley/signaling/turncred"
 )
 
 // closeGrace is how long the server waits for the client's half of the
@@ -58,7 +55,7 @@ func (c *conn) Joined(res room.JoinResult) {
 		Type:       protocol.TypeJoined,
 		RoomID:     res.Room.ID,
 		Ticket:     mintTicket(c.s.cfg.TicketKey, res.Room),
-		ICEServers: c.s.iceServers(time.Now()),
+		ICEServers: c.s.iceServers(time.Now(), res.Room),
 		ExpiresAt:  millis(res.Room.ExpiresAt),
 		Peer:       res.Peer,
 		PeerOnline: res.PeerOnline,
@@ -485,21 +482,31 @@ func (c *conn) handle(ctx context.Context, m protocol.Message) {
 	}
 }
 
-// iceServers returns the configured ICE servers, with fresh TURN REST
-// credentials when a TURN secret is configured.
-func (s *Server) iceServers(now time.Time) []protocol.ICEServer {
+// iceServers returns the configured ICE servers, with fresh TURN
+// credentials for a member of r when a TURN secret is configured: bound to
+// the room (the embedded relay refuses them once it has ended) and never
+// valid past its self-destruct time (plus turnGrace).
+func (s *Server) iceServers(now time.Time, r room.Info) []protocol.ICEServer {
 	if len(s.cfg.ICEServers) == 0 {
 		return nil
+	}
+	expiry := now.Add(s.cfg.TURNCredentialTTL)
+	if end := r.ExpiresAt.Add(turnGrace); !r.ExpiresAt.IsZero() && end.Before(expiry) {
+		expiry = end
 	}
 	out := make([]protocol.ICEServer, len(s.cfg.ICEServers))
 	for i, srv := range s.cfg.ICEServers {
 		out[i] = protocol.ICEServer{URLs: append([]string(nil), srv.URLs...), Username: srv.Username, Credential: srv.Credential}
 		if s.cfg.TURNSecret != "" && srv.Username == "" && isTURN(srv.URLs) {
-			out[i].Username, out[i].Credential = TURNCredentials(s.cfg.TURNSecret, "parley", now.Add(s.cfg.TURNCredentialTTL))
+			out[i].Username, out[i].Credential = turncred.Mint(s.cfg.TURNSecret, r.ID, expiry)
 		}
 	}
 	return out
 }
+
+// turnGrace is how long TURN credentials outlive a room's self-destruct
+// time, so a clock a little off does not cut the last minute of a call.
+const turnGrace = 2 * time.Minute
 
 func isTURN(urls []string) bool {
 	for _, u := range urls {
@@ -508,15 +515,4 @@ func isTURN(urls []string) bool {
 		}
 	}
 	return false
-}
-
-// TURNCredentials mints TURN REST API credentials valid until expiry: the
-// username is "<unix expiry>:<user>" and the credential is
-// base64(HMAC-SHA1(secret, username)), the scheme coturn's use-auth-secret
-// and pion/turn's LongTermTURNRESTAuthHandler check.
-func TURNCredentials(secret, user string, expiry time.Time) (username, credential string) {
-	username = strconv.FormatInt(expiry.Unix(), 10) + ":" + user
-	mac := hmac.New(sha1.New, []byte(secret))
-	mac.Write([]byte(username))
-	return username, base64.StdEncoding.EncodeToString(mac.Sum(nil))
 }

@@ -63,6 +63,7 @@ type options struct {
 	turnPublicIP   string
 	turnRealm      string
 	turnRelayPorts string
+	turnAllowPeers listFlag
 	redisURL       string
 	stateDir       string
 	logLevel       string
@@ -99,11 +100,12 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	fs.StringVar(&o.turnUser, "turn-username", "", "fixed TURN username (prefer --turn-secret)")
 	fs.StringVar(&o.turnCredential, "turn-credential", "", "fixed TURN password (prefer --turn-secret)")
 	fs.StringVar(&o.turnSecret, "turn-secret", "", "shared secret for short-lived TURN REST credentials (coturn use-auth-secret / static-auth-secret)")
-	fs.DurationVar(&o.turnTTL, "turn-ttl", def.TURNCredentialTTL, "lifetime of TURN credentials minted with --turn-secret")
+	fs.DurationVar(&o.turnTTL, "turn-ttl", def.TURNCredentialTTL, "longest lifetime of the TURN credentials a join gets (--turn-secret or --turn-listen); a room's self-destruct time shortens it, and the embedded relay refuses them once the room has ended")
 	fs.StringVar(&o.turnListen, "turn-listen", "", "run the embedded TURN/STUN server on this UDP and TCP `host:port` (e.g. 0.0.0.0:3478); clients get short-lived credentials for it")
 	fs.StringVar(&o.turnPublicIP, "turn-public-ip", "", "the `IP` clients reach the embedded TURN server at, and that relayed addresses are announced with (required with --turn-listen)")
 	fs.StringVar(&o.turnRealm, "turn-realm", "parley", "TURN `realm` of the embedded server")
 	fs.StringVar(&o.turnRelayPorts, "turn-relay-ports", "49152-65535", "UDP `range` (low-high) the embedded TURN server allocates relayed addresses from")
+	fs.Var(&o.turnAllowPeers, "turn-allow-peers", "`CIDRs` (comma list or repeated) the embedded TURN server may relay to although they are private, loopback or link-local (a relay inside a LAN); default none")
 	fs.StringVar(&o.redisURL, "redis", "", "share rooms between several nodes through Redis at this `URL` (redis://host:port/db); default keeps rooms in memory")
 	fs.StringVar(&o.stateDir, "state-dir", "", "`directory` for the key that signs room tickets, so rooms survive a restart (systemd: $STATE_DIRECTORY); empty keeps the key in memory")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
@@ -149,6 +151,12 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 		if _, _, err := turnserver.ParsePortRange(o.turnRelayPorts); err != nil {
 			return o, fmt.Errorf("--turn-relay-ports: %w", err)
 		}
+	}
+	if _, err := parsePrefixes(o.turnAllowPeers.vals); err != nil {
+		return o, fmt.Errorf("--turn-allow-peers: %w", err)
+	}
+	if len(o.turnAllowPeers.vals) > 0 && o.turnListen == "" {
+		return o, errors.New("--turn-allow-peers applies to the embedded relay: it needs --turn-listen")
 	}
 	for _, c := range []struct {
 		name string
@@ -240,6 +248,23 @@ func (o options) serverConfig() (server.Config, error) {
 	return cfg, nil
 }
 
+// parsePrefixes parses CIDRs; a bare address is a one-address prefix.
+func parsePrefixes(vals []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, p := range vals {
+		pref, err := netip.ParsePrefix(p)
+		if err != nil {
+			a, aerr := netip.ParseAddr(p)
+			if aerr != nil {
+				return nil, fmt.Errorf("%q: %w", p, err)
+			}
+			pref = netip.PrefixFrom(a, a.BitLen())
+		}
+		out = append(out, pref.Masked())
+	}
+	return out, nil
+}
+
 func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 	var lv slog.Level
 	if err := lv.UnmarshalText([]byte(level)); err != nil {
@@ -293,7 +318,7 @@ func serve(ctx context.Context, o options, cfg server.Config, log *slog.Logger) 
 		return err
 	}
 	if o.turnListen != "" {
-		turnSrv, err := startTURN(o, &cfg, log)
+		turnSrv, err := startTURN(o, &cfg, reg, log)
 		if err != nil {
 			return err
 		}

@@ -53,10 +53,22 @@ func TestParseFlags(t *testing.T) {
 		{name: "turn public ip not an ip", args: []string{"--turn-listen", "127.0.0.1:3478", "--turn-public-ip", "relay.example.org"}, wantErr: true},
 		{name: "turn relay ports backwards", args: []string{"--turn-listen", "127.0.0.1:3478", "--turn-public-ip", "127.0.0.1", "--turn-relay-ports", "60000-50000"}, wantErr: true},
 		{name: "turn", args: []string{"--turn-listen", "127.0.0.1:3478", "--turn-public-ip", "127.0.0.1"}, check: func(t *testing.T, o options) {
-			if o.turnListen != "127.0.0.1:3478" || o.turnPublicIP != "127.0.0.1" || o.turnRealm != "parley" || o.turnRelayPorts != "49152-65535" {
+			if o.turnListen != "127.0.0.1:3478" || o.turnPublicIP != "127.0.0.1" || o.turnRealm != "parley" || o.turnRelayPorts != "49152-65535" || len(o.turnAllowPeers.vals) != 0 {
 				t.Errorf("got %+v", o)
 			}
 		}},
+		{name: "turn allow peers", args: []string{"--turn-listen", "127.0.0.1:3478", "--turn-public-ip", "127.0.0.1", "--turn-allow-peers", "10.0.0.0/8,192.168.1.7", "--turn-allow-peers", "fd00::/8"}, check: func(t *testing.T, o options) {
+			if got, err := parsePrefixes(o.turnAllowPeers.vals); err != nil || len(got) != 3 || got[1].String() != "192.168.1.7/32" {
+				t.Errorf("allow peers %v (%v)", got, err)
+			}
+		}},
+		{name: "turn allow peers from env", args: []string{"--turn-listen", "127.0.0.1:3478", "--turn-public-ip", "127.0.0.1"}, env: map[string]string{"PARLEY_SIGNAL_TURN_ALLOW_PEERS": "172.16.0.0/12"}, check: func(t *testing.T, o options) {
+			if o.turnAllowPeers.String() != "172.16.0.0/12" {
+				t.Errorf("allow peers %v", o.turnAllowPeers.vals)
+			}
+		}},
+		{name: "turn allow peers not a CIDR", args: []string{"--turn-listen", "127.0.0.1:3478", "--turn-public-ip", "127.0.0.1", "--turn-allow-peers", "lan"}, wantErr: true},
+		{name: "turn allow peers without the relay", args: []string{"--turn-allow-peers", "10.0.0.0/8"}, wantErr: true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -106,7 +118,7 @@ func TestHelp(t *testing.T) {
 	if code := run(context.Background(), []string{"--help"}, &b); code != 0 {
 		t.Fatalf("exit %d", code)
 	}
-	for _, f := range []string{"-addr", "-rate-rooms", "-rate-joins", "-idle-ttl", "-stun", "-turn", "-log-level", "PARLEY_SIGNAL_"} {
+	for _, f := range []string{"-addr", "-rate-rooms", "-rate-joins", "-idle-ttl", "-stun", "-turn", "-turn-allow-peers", "-log-level", "PARLEY_SIGNAL_"} {
 		if !strings.Contains(b.String(), f) {
 			t.Errorf("--help does not mention %s", f)
 		}
