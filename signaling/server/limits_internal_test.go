@@ -123,3 +123,34 @@ func TestRoomCapsForgetsEndedRooms(t *testing.T) {
 		t.Fatalf("sweep queue holds %d ids for %d rooms", len(e.caps.queue), len(e.caps.rooms))
 	}
 }
+
+// TestIPLimiterGroupsIPv6By48: the /64s of one IPv6 /48 share a bucket of
+// rate48Factor times the rate, so many /64s do not multiply the limit;
+// IPv4 addresses and other /48s are not affected, and a refused request
+// takes no token from the /64 it came from.
+func TestIPLimiterGroupsIPv6By48(t *testing.T) {
+	t.Parallel()
+	now := time.Unix(1000, 0)
+	l := newIPLimiter(1, 1000, func() time.Time { return now })
+	for i := range rate48Factor {
+		if ok, _ := l.allow(netip.MustParseAddr(fmt.Sprintf("2001:db8:1:%x::1", i))); !ok {
+			t.Fatalf("/64 number %d of the /48 refused", i)
+		}
+	}
+	fresh := netip.MustParseAddr("2001:db8:1:ff::1") // its /64 has a full bucket
+	ok, retry := l.allow(fresh)
+	if ok || retry <= 0 || retry > time.Minute {
+		t.Fatalf("one /64 more in a spent /48: ok=%v retry=%v", ok, retry)
+	}
+	for _, other := range []string{"2001:db8:2::1", "192.0.2.1"} {
+		if ok, _ := l.allow(netip.MustParseAddr(other)); !ok {
+			t.Fatalf("%s refused", other)
+		}
+	}
+	// The /48 earns a token every minute/rate48Factor; the /64 refused
+	// above kept its own token (it would take a minute to earn it back).
+	now = now.Add(time.Minute/rate48Factor + time.Second)
+	if ok, _ := l.allow(fresh); !ok {
+		t.Fatal("refused after the /48 earned a token: the refusal took the /64's token")
+	}
+}
