@@ -266,15 +266,23 @@ func (c *roomCaps) ended(ctx context.Context, id string) bool {
 	return errors.Is(err, room.ErrNotFound) || errors.Is(err, room.ErrDestroyed) || errors.Is(err, room.ErrExpired)
 }
 
-// forgetEnded checks ids with the store (without holding c.mu) and forgets
-// those that ended. It returns how many it forgot.
-func (c *roomCaps) forgetEnded(ctx context.Context, ids []string) int {
-	var over []string
+// checkEnded asks the store about ids (without holding c.mu) and splits
+// them into ended and live.
+func (c *roomCaps) checkEnded(ctx context.Context, ids []string) (over, live []string) {
 	for _, id := range ids {
 		if c.ended(ctx, id) {
 			over = append(over, id)
+		} else {
+			live = append(live, id)
 		}
 	}
+	return over, live
+}
+
+// forgetEnded checks ids with the store and forgets those that ended. It
+// returns how many it forgot.
+func (c *roomCaps) forgetEnded(ctx context.Context, ids []string) int {
+	over, _ := c.checkEnded(ctx, ids)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, id := range over {
@@ -300,15 +308,7 @@ func (c *roomCaps) sweep(ctx context.Context) {
 	if len(check) == 0 {
 		return
 	}
-	var live []string
-	var over []string
-	for _, id := range check {
-		if c.ended(ctx, id) {
-			over = append(over, id)
-		} else {
-			live = append(live, id)
-		}
-	}
+	over, live := c.checkEnded(ctx, check)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, id := range over {
