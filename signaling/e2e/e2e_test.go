@@ -67,7 +67,7 @@ type signalProc struct {
 func startSignal(t *testing.T, args ...string) *signalProc {
 	t.Helper()
 	sink := &logSink{addr: make(chan string, 1)}
-	cmd := exec.Command(signalBin, append([]string{"--addr", "127.0.0.1:0", "--log-level", "debug"}, args...)...)
+	cmd := exec.Command(signalBin, append([]string{"--addr", "127.0.0.1:0", "--metrics-addr", "off", "--log-level", "debug"}, args...)...)
 	cmd.Env = cleanEnv()
 	cmd.Stderr = sink
 	if err := cmd.Start(); err != nil {

@@ -126,7 +126,7 @@ func TestRedisBadURL(t *testing.T) {
 // returns its log.
 func runSignalOnce(t *testing.T, args ...string) (string, error) {
 	t.Helper()
-	cmd := exec.CommandContext(ctxT(t), signalBin, append([]string{"--addr", "127.0.0.1:0"}, args...)...)
+	cmd := exec.CommandContext(ctxT(t), signalBin, append([]string{"--addr", "127.0.0.1:0", "--metrics-addr", "off"}, args...)...)
 	cmd.Env = cleanEnv()
 	out, err := cmd.CombinedOutput()
 	return string(out), err

@@ -149,11 +149,17 @@ func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, protocol.CodeBadRequest)
 		return
 	}
+	slot, ok := s.admitRoom(w, r)
+	if !ok {
+		return
+	}
 	info, err := s.rooms.Create(r.Context(), ttl)
 	if err != nil {
+		s.roomCreated(slot, "")
 		s.writeRoomError(w, err)
 		return
 	}
+	s.roomCreated(slot, info.ID)
 	s.metrics.roomsCreated.Inc()
 	s.log.Info("room created", "room", shortHash(info.ID), "selfDestruct", ttl)
 	writeJSON(w, http.StatusCreated, protocol.CreateRoomResponse{
@@ -164,6 +170,11 @@ func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) {
+	if ok, retry := s.lookupLimiter.allow(clientIP(r, s.cfg.TrustedProxies)); !ok {
+		s.metrics.httpLimited.WithLabelValues("get").Inc()
+		writeRateLimited(w, retry)
+		return
+	}
 	id := r.PathValue("id")
 	if !validID(id) {
 		writeError(w, http.StatusBadRequest, protocol.CodeBadRequest)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -30,6 +31,7 @@ const closeGrace = 2 * time.Second
 type conn struct {
 	s         *Server
 	ws        *websocket.Conn
+	ip        netip.Addr             // client address, for the per-client connection cap
 	send      chan *protocol.Message // pointers: a queue of structs would cost kilobytes per idle connection
 	quit      chan struct{}          // closed once the connection starts closing
 	readDone  chan struct{}          // closed when the read pump returns
@@ -218,20 +220,26 @@ func (c *conn) logRoomSafe() string {
 }
 
 func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
-	if ok, retry := s.joinLimiter.allow(clientIP(r, s.cfg.TrustedProxies)); !ok {
+	ip := clientIP(r, s.cfg.TrustedProxies)
+	if ok, retry := s.joinLimiter.allow(ip); !ok {
 		s.metrics.httpLimited.WithLabelValues("ws").Inc()
 		writeRateLimited(w, retry)
+		return
+	}
+	if !s.admitConn(w, ip) {
 		return
 	}
 	s.mu.Lock()
 	if s.shutting {
 		s.mu.Unlock()
+		s.connEnded(ip)
 		w.Header().Set("Retry-After", "1")
 		writeError(w, http.StatusServiceUnavailable, protocol.CodeShuttingDown)
 		return
 	}
 	if len(s.conns)+s.reserved >= s.cfg.MaxConns {
 		s.mu.Unlock()
+		s.connEnded(ip)
 		writeError(w, http.StatusServiceUnavailable, protocol.CodeServerBusy)
 		return
 	}
@@ -244,12 +252,14 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 	s.reserved--
 	if err != nil {
 		s.mu.Unlock()
+		s.connEnded(ip)
 		s.wg.Done()
 		return // the upgrader has answered
 	}
 	c := &conn{
 		s:         s,
 		ws:        ws,
+		ip:        ip,
 		send:      make(chan *protocol.Message, s.cfg.SendQueue),
 		quit:      make(chan struct{}),
 		readDone:  make(chan struct{}),
@@ -289,6 +299,7 @@ func (c *conn) serve() {
 	s.mu.Lock()
 	delete(s.conns, c)
 	s.mu.Unlock()
+	s.connEnded(c.ip)
 	s.metrics.connections.Dec()
 }
 

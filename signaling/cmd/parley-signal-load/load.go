@@ -25,8 +25,9 @@ var b64 = base64.RawURLEncoding
 
 // endpoint is one parley-signal node.
 type endpoint struct {
-	server string // base URL
-	wsURL  string
+	server  string // base URL
+	wsURL   string
+	metrics string // base URL of its metrics listener (--metrics-addr)
 }
 
 // loader holds what every room setup shares.
@@ -48,7 +49,8 @@ type loader struct {
 // loadTest runs the whole measurement and returns its report.
 func loadTest(ctx context.Context, o options, progress io.Writer) (*report, error) {
 	var servers []endpoint
-	for _, s := range strings.Split(o.server, ",") {
+	metrics := strings.Split(o.metrics, ",")
+	for i, s := range strings.Split(o.server, ",") {
 		u, err := url.Parse(strings.TrimSuffix(strings.TrimSpace(s), "/"))
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return nil, fmt.Errorf("--server %q: want http(s)://host:port (or several, comma separated)", s)
@@ -56,7 +58,14 @@ func loadTest(ctx context.Context, o options, progress io.Writer) (*report, erro
 		ws := *u
 		ws.Scheme = map[string]string{"http": "ws", "https": "wss"}[u.Scheme]
 		ws.Path += "/ws"
-		servers = append(servers, endpoint{server: u.String(), wsURL: ws.String()})
+		if len(metrics) <= i {
+			return nil, fmt.Errorf("--metrics: want one metrics URL per --server URL (%d)", len(strings.Split(o.server, ",")))
+		}
+		m, err := url.Parse(strings.TrimSuffix(strings.TrimSpace(metrics[i]), "/"))
+		if err != nil || (m.Scheme != "http" && m.Scheme != "https") || m.Host == "" {
+			return nil, fmt.Errorf("--metrics %q: want http://host:port, the server's --metrics-addr (or several, comma separated)", metrics[i])
+		}
+		servers = append(servers, endpoint{server: u.String(), wsURL: ws.String(), metrics: m.String()})
 	}
 	l := &loader{
 		servers: servers,
@@ -202,7 +211,7 @@ func (l *loader) create(ctx context.Context, e endpoint) (string, error) {
 	}
 	_ = json.NewDecoder(io.LimitReader(resp.Body, 4096)).Decode(&body)
 	if resp.StatusCode != http.StatusCreated {
-		return "", fmt.Errorf("create room: %s %s (is the server running with --rate-rooms 0?)", resp.Status, body.Error)
+		return "", fmt.Errorf("create room: %s %s (is the server running with --rate-rooms 0 --max-rooms-per-ip 0?)", resp.Status, body.Error)
 	}
 	return body.RoomID, nil
 }
@@ -217,7 +226,7 @@ func (l *loader) join(ctx context.Context, e endpoint, id string) (*websocket.Co
 	conn, resp, err := l.dialer.DialContext(ctx, e.wsURL, nil)
 	if err != nil {
 		if resp != nil {
-			err = fmt.Errorf("%w: HTTP %s (is the server running with --rate-joins 0 and a high --max-conns?)", err, resp.Status)
+			err = fmt.Errorf("%w: HTTP %s (is the server running with --rate-joins 0 --max-conns-per-ip 0 and a high --max-conns?)", err, resp.Status)
 		}
 		return nil, time.Time{}, err
 	}
@@ -309,7 +318,7 @@ func (l *loader) scrape(ctx context.Context) (serverStats, error) {
 }
 
 func (l *loader) scrapeOne(ctx context.Context, e endpoint) (serverStats, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, e.server+"/metrics", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, e.metrics+"/metrics", nil)
 	if err != nil {
 		return serverStats{}, err
 	}

@@ -32,7 +32,7 @@ func TestRunHandsOutEmbeddedTURN(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, []string{"--addr", "127.0.0.1:0", "--turn-listen", "127.0.0.1:0", "--turn-public-ip", "127.0.0.1", "--turn-ttl", "1h", "--turn-secret", "s3cret"}, pw)
+		done <- run(ctx, []string{"--addr", "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0", "--turn-listen", "127.0.0.1:0", "--turn-public-ip", "127.0.0.1", "--turn-ttl", "1h", "--turn-secret", "s3cret"}, pw)
 		_ = pw.Close()
 	}()
 	defer func() {
@@ -46,8 +46,12 @@ func TestRunHandsOutEmbeddedTURN(t *testing.T) {
 	sc := bufio.NewScanner(pr)
 	turnRe := regexp.MustCompile(`msg="turn listening" addr=127\.0\.0\.1:(\d+)`)
 	addrRe := regexp.MustCompile(`msg=listening addr=(127\.0\.0\.1:\d+)`)
-	var addr, turnPort string
-	for addr == "" && sc.Scan() {
+	metricsRe := regexp.MustCompile(`msg=metrics addr=(127\.0\.0\.1:\d+)`)
+	var addr, turnPort, metricsAddr string
+	for (addr == "" || metricsAddr == "") && sc.Scan() {
+		if m := metricsRe.FindStringSubmatch(sc.Text()); m != nil {
+			metricsAddr = m[1]
+		}
 		if m := turnRe.FindStringSubmatch(sc.Text()); m != nil {
 			turnPort = m[1]
 		}
@@ -117,7 +121,7 @@ func TestRunHandsOutEmbeddedTURN(t *testing.T) {
 	if err := allocate(hostPort, other, otherPass); err == nil {
 		t.Fatal("allocation for an unknown room granted")
 	}
-	resp, err = hc.Get("http://" + addr + "/metrics")
+	resp, err = hc.Get("http://" + metricsAddr + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
