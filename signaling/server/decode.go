@@ -31,8 +31,10 @@ var b64 = base64.RawURLEncoding.Strict()
 // a known client message type, and for signals exactly one of description,
 // candidate or app, an offer or answer description, and the size limit.
 // Join messages are checked for shape only (version, room id, key and
-// signature encodings); the signature itself is verified against the
-// connection's nonce by VerifyJoin.
+// signature encodings, and for version 2 the verifier and proof
+// encodings); the signatures themselves are verified against the
+// connection's nonce by VerifyJoin and VerifyRoomProof. A version 1 join
+// comes back with Verifier and Proof cleared: it proves nothing.
 func DecodeClientMessage(data []byte, maxBytes int) (protocol.Message, error) {
 	var m protocol.Message
 	if maxBytes > 0 && len(data) > maxBytes {
@@ -47,8 +49,8 @@ func DecodeClientMessage(data []byte, maxBytes int) (protocol.Message, error) {
 	}
 	switch m.Type {
 	case protocol.TypeJoin:
-		if m.Version != protocol.Version {
-			return m, &FrameError{Code: protocol.CodeUnsupportedVersion, Reason: fmt.Sprintf("protocol version %d, server speaks %d", m.Version, protocol.Version)}
+		if m.Version < protocol.MinVersion || m.Version > protocol.Version {
+			return m, &FrameError{Code: protocol.CodeUnsupportedVersion, Reason: fmt.Sprintf("protocol version %d, server speaks %d to %d", m.Version, protocol.MinVersion, protocol.Version)}
 		}
 		if !protocol.ValidRoomID(m.RoomID) {
 			return m, badFrame("malformed room id")
@@ -61,6 +63,16 @@ func DecodeClientMessage(data []byte, maxBytes int) (protocol.Message, error) {
 		}
 		if len(m.Ticket) > protocol.MaxTicketLength {
 			return m, badFrame("ticket too long")
+		}
+		if m.Version < 2 {
+			m.Verifier, m.Proof = "", ""
+			break
+		}
+		if v, err := b64.DecodeString(m.Verifier); err != nil || len(v) != protocol.VerifierSize {
+			return m, &FrameError{Code: protocol.CodeUnauthorized, Reason: "malformed room verifier"}
+		}
+		if p, err := b64.DecodeString(m.Proof); err != nil || len(p) != ed25519.SignatureSize {
+			return m, &FrameError{Code: protocol.CodeUnauthorized, Reason: "malformed room proof"}
 		}
 	case protocol.TypeSignal:
 		if err := validateSignal(m.Signal); err != nil {
@@ -120,4 +132,32 @@ func VerifyJoin(m protocol.Message, nonce []byte) (string, error) {
 		return "", &FrameError{Code: protocol.CodeUnauthorized, Reason: "signature does not verify"}
 	}
 	return b64.EncodeToString(key), nil
+}
+
+// VerifyRoomProof checks a version 2 join's proof that the joiner holds
+// the room link's secret: an Ed25519 signature by the verifier key over
+// protocol.ProofSigningBytes(roomId, nonce, publicKey). It returns the
+// canonical encoding of the proven verifier, or "" for a version 1 join,
+// which proves nothing. Whether the room wants that verifier is the
+// room store's decision (room.Store.Join).
+func VerifyRoomProof(m protocol.Message, nonce []byte) (string, error) {
+	if m.Version < 2 {
+		return "", nil
+	}
+	key, err := b64.DecodeString(m.PublicKey)
+	if err != nil || len(key) != ed25519.PublicKeySize {
+		return "", &FrameError{Code: protocol.CodeUnauthorized, Reason: "malformed public key"}
+	}
+	v, err := b64.DecodeString(m.Verifier)
+	if err != nil || len(v) != protocol.VerifierSize {
+		return "", &FrameError{Code: protocol.CodeUnauthorized, Reason: "malformed room verifier"}
+	}
+	proof, err := b64.DecodeString(m.Proof)
+	if err != nil || len(proof) != ed25519.SignatureSize {
+		return "", &FrameError{Code: protocol.CodeUnauthorized, Reason: "malformed room proof"}
+	}
+	if !ed25519.Verify(ed25519.PublicKey(v), protocol.ProofSigningBytes(m.RoomID, nonce, key), proof) {
+		return "", &FrameError{Code: protocol.CodeUnauthorized, Reason: "room proof does not verify"}
+	}
+	return b64.EncodeToString(v), nil
 }
