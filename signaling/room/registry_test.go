@@ -365,6 +365,7 @@ func TestCodes(t *testing.T) {
 		{room.ErrDestroyed, protocol.CodeRoomDestroyed},
 		{room.ErrExpired, protocol.CodeTimerExpired},
 		{room.ErrTooManyRooms, protocol.CodeServerBusy},
+		{room.ErrUnauthorized, protocol.CodeUnauthorized},
 		{errors.New("boom"), protocol.CodeInternal},
 	}
 	for _, tc := range tests {
