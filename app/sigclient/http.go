@@ -41,6 +41,11 @@ func CreateRoom(ctx context.Context, hc *http.Client, serverURL string, selfDest
 	req := protocol.CreateRoomRequest{Verifier: b64.EncodeToString(verifier)}
 	if selfDestruct > 0 {
 		secs := int64((selfDestruct + time.Second - 1) / time.Second)
+		if secs > protocol.MaxSelfDestructSeconds {
+			// Checked here so that a BAD_REQUEST below can only mean a
+			// server that does not know the body's fields.
+			return resp, fmt.Errorf("create room: self-destruct %v beyond the %d s maximum", selfDestruct, protocol.MaxSelfDestructSeconds)
+		}
 		req.SelfDestructSeconds = &secs
 	}
 	body, err := json.Marshal(req)

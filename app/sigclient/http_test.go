@@ -31,8 +31,9 @@ func TestCreateRoom(t *testing.T) {
 			t.Parallel()
 			r, err := CreateRoom(ctxT(t), ts.hs.Client(), ts.URL+"/", tt.d, pub(testRoomKey))
 			if tt.wantErr {
-				if err == nil {
-					t.Fatalf("CreateRoom = %+v, want error", r)
+				var e *Error
+				if err == nil || errors.As(err, &e) {
+					t.Fatalf("CreateRoom = %+v, %v; want a local error, not the server's", r, err)
 				}
 				return
 			}
