@@ -55,11 +55,11 @@ func DecodeClientMessage(data []byte, maxBytes int) (protocol.Message, error) {
 		if !protocol.ValidRoomID(m.RoomID) {
 			return m, badFrame("malformed room id")
 		}
-		if k, err := b64.DecodeString(m.PublicKey); err != nil || len(k) != ed25519.PublicKeySize {
-			return m, &FrameError{Code: protocol.CodeUnauthorized, Reason: "malformed public key"}
+		if _, err := fixedB64(m.PublicKey, ed25519.PublicKeySize, "public key"); err != nil {
+			return m, err
 		}
-		if s, err := b64.DecodeString(m.Signature); err != nil || len(s) != ed25519.SignatureSize {
-			return m, &FrameError{Code: protocol.CodeUnauthorized, Reason: "malformed signature"}
+		if _, err := fixedB64(m.Signature, ed25519.SignatureSize, "signature"); err != nil {
+			return m, err
 		}
 		if len(m.Ticket) > protocol.MaxTicketLength {
 			return m, badFrame("ticket too long")
@@ -68,11 +68,11 @@ func DecodeClientMessage(data []byte, maxBytes int) (protocol.Message, error) {
 			m.Verifier, m.Proof = "", ""
 			break
 		}
-		if v, err := b64.DecodeString(m.Verifier); err != nil || len(v) != protocol.VerifierSize {
-			return m, &FrameError{Code: protocol.CodeUnauthorized, Reason: "malformed room verifier"}
+		if _, err := fixedB64(m.Verifier, protocol.VerifierSize, "room verifier"); err != nil {
+			return m, err
 		}
-		if p, err := b64.DecodeString(m.Proof); err != nil || len(p) != ed25519.SignatureSize {
-			return m, &FrameError{Code: protocol.CodeUnauthorized, Reason: "malformed room proof"}
+		if _, err := fixedB64(m.Proof, ed25519.SignatureSize, "room proof"); err != nil {
+			return m, err
 		}
 	case protocol.TypeSignal:
 		if err := validateSignal(m.Signal); err != nil {
@@ -120,13 +120,13 @@ func validateSignal(s *protocol.Signal) error {
 // protocol.JoinSigningBytes(roomId, nonce) and returns the canonical
 // encoding of the public key, which identifies the participant.
 func VerifyJoin(m protocol.Message, nonce []byte) (string, error) {
-	key, err := b64.DecodeString(m.PublicKey)
-	if err != nil || len(key) != ed25519.PublicKeySize {
-		return "", &FrameError{Code: protocol.CodeUnauthorized, Reason: "malformed public key"}
+	key, err := fixedB64(m.PublicKey, ed25519.PublicKeySize, "public key")
+	if err != nil {
+		return "", err
 	}
-	sig, err := b64.DecodeString(m.Signature)
-	if err != nil || len(sig) != ed25519.SignatureSize {
-		return "", &FrameError{Code: protocol.CodeUnauthorized, Reason: "malformed signature"}
+	sig, err := fixedB64(m.Signature, ed25519.SignatureSize, "signature")
+	if err != nil {
+		return "", err
 	}
 	if !ed25519.Verify(ed25519.PublicKey(key), protocol.JoinSigningBytes(m.RoomID, nonce), sig) {
 		return "", &FrameError{Code: protocol.CodeUnauthorized, Reason: "signature does not verify"}
@@ -144,20 +144,30 @@ func VerifyRoomProof(m protocol.Message, nonce []byte) (string, error) {
 	if m.Version < 2 {
 		return "", nil
 	}
-	key, err := b64.DecodeString(m.PublicKey)
-	if err != nil || len(key) != ed25519.PublicKeySize {
-		return "", &FrameError{Code: protocol.CodeUnauthorized, Reason: "malformed public key"}
+	key, err := fixedB64(m.PublicKey, ed25519.PublicKeySize, "public key")
+	if err != nil {
+		return "", err
 	}
-	v, err := b64.DecodeString(m.Verifier)
-	if err != nil || len(v) != protocol.VerifierSize {
-		return "", &FrameError{Code: protocol.CodeUnauthorized, Reason: "malformed room verifier"}
+	v, err := fixedB64(m.Verifier, protocol.VerifierSize, "room verifier")
+	if err != nil {
+		return "", err
 	}
-	proof, err := b64.DecodeString(m.Proof)
-	if err != nil || len(proof) != ed25519.SignatureSize {
-		return "", &FrameError{Code: protocol.CodeUnauthorized, Reason: "malformed room proof"}
+	proof, err := fixedB64(m.Proof, ed25519.SignatureSize, "room proof")
+	if err != nil {
+		return "", err
 	}
 	if !ed25519.Verify(ed25519.PublicKey(v), protocol.ProofSigningBytes(m.RoomID, nonce, key), proof) {
 		return "", &FrameError{Code: protocol.CodeUnauthorized, Reason: "room proof does not verify"}
 	}
 	return b64.EncodeToString(v), nil
+}
+
+// fixedB64 decodes a join credential that must be exactly n bytes; a
+// malformed one is UNAUTHORIZED, like a signature that does not verify.
+func fixedB64(s string, n int, what string) ([]byte, error) {
+	b, err := b64.DecodeString(s)
+	if err != nil || len(b) != n {
+		return nil, &FrameError{Code: protocol.CodeUnauthorized, Reason: "malformed " + what}
+	}
+	return b, nil
 }
