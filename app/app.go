@@ -486,7 +486,7 @@ func (a *App) CreateRoom(selfDestructSeconds int) (RoomView, error) {
 	}
 	ctx, cancel := context.WithTimeout(a.context(), createTimeout)
 	defer cancel()
-	res, err := sigclient.CreateRoom(ctx, a.http, server, time.Duration(selfDestructSeconds)*time.Second)
+	res, err := sigclient.CreateRoom(ctx, a.http, server, time.Duration(selfDestructSeconds)*time.Second, session.Verifier(secret))
 	if err != nil {
 		return RoomView{}, toAPI(network(err))
 	}

@@ -169,6 +169,7 @@ func Join(ctx context.Context, cfg Config) (*Session, error) {
 		ServerURL: cfg.Link.Server,
 		RoomID:    cfg.Link.RoomID,
 		Key:       cfg.Identity.PrivateKey(),
+		RoomKey:   cfg.Link.RoomKey(),
 		Logger:    log,
 		Reconnect: true,
 		Ticket:    ticket,

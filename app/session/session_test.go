@@ -44,11 +44,11 @@ func newServer(t testing.TB) string {
 // newRoom creates a room and returns its link.
 func newRoom(t testing.TB, serverURL string) Link {
 	t.Helper()
-	res, err := sigclient.CreateRoom(context.Background(), http.DefaultClient, serverURL, 0)
+	secret, err := NewSecret()
 	if err != nil {
 		t.Fatal(err)
 	}
-	secret, err := NewSecret()
+	res, err := sigclient.CreateRoom(context.Background(), http.DefaultClient, serverURL, 0, Verifier(secret))
 	if err != nil {
 		t.Fatal(err)
 	}

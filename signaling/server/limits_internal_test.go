@@ -65,7 +65,7 @@ func (e *roomCapsEnv) create(t *testing.T, ip string, selfDestruct time.Duration
 	if !ok {
 		return false
 	}
-	info, err := e.reg.Create(ctx, selfDestruct)
+	info, err := e.reg.Create(ctx, selfDestruct, "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -413,13 +413,25 @@ func (c *conn) join(ctx context.Context, nonce []byte) bool {
 		errors.As(err, &fe)
 		return fail(fe.Code, fe.Reason)
 	}
+	verifier, err := VerifyRoomProof(m, nonce)
+	if err != nil {
+		var fe *FrameError
+		errors.As(err, &fe)
+		return fail(fe.Code, fe.Reason)
+	}
 	c.logRoom, c.logKey = shortHash(m.RoomID), shortHash(key)
-	res, err := s.rooms.Join(ctx, m.RoomID, key, c)
+	res, err := s.rooms.Join(ctx, m.RoomID, key, verifier, c)
 	if errors.Is(err, room.ErrNotFound) && m.Ticket != "" {
 		err = s.restore(ctx, m.RoomID, m.Ticket)
 		if err == nil {
-			res, err = s.rooms.Join(ctx, m.RoomID, key, c)
+			res, err = s.rooms.Join(ctx, m.RoomID, key, verifier, c)
 		}
+	}
+	if errors.Is(err, room.ErrUnauthorized) && m.Version < 2 {
+		// An app older than the room: it cannot prove the secret. Say
+		// what helps (update) rather than "check your key".
+		s.log.Debug("join refused", "room", c.logRoom, "key", c.logKey, "code", protocol.CodeUnsupportedVersion)
+		return fail(protocol.CodeUnsupportedVersion, "this room requires protocol version 2: update the app")
 	}
 	if err != nil {
 		code := room.Code(err)

@@ -201,7 +201,7 @@ func cmdCreate(ctx context.Context, e *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	res, err := sigclient.CreateRoom(ctx, http.DefaultClient, base, *selfDestruct)
+	res, err := sigclient.CreateRoom(ctx, http.DefaultClient, base, *selfDestruct, session.Verifier(secret))
 	if err != nil {
 		return classifyNetErr(err)
 	}

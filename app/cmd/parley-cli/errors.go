@@ -66,6 +66,7 @@ var codes = map[string]codeInfo{
 	"SERVER_UNREACHABLE":            {exitUnreachable, ""},
 	"PROFILE_IN_USE":                {exitInUse, "another Parley process (the app or parley-cli) is using this profile. Inside a running chat, type /verify; otherwise stop the other process or use another --profile."},
 	protocol.CodeUnsupportedVersion: {exitError, "the server speaks another protocol version. Update Parley or use another server."},
+	protocol.CodeUnauthorized:       {exitError, "the server refused this link: its secret does not match the room. Copy the whole link again, or ask for a new one."},
 	protocol.CodeServerBusy:         {exitError, "the server is at capacity. Try again later."},
 	protocol.CodeReplaced:           {exitError, "this identity joined the room from another window or process, which took over."},
 	"DECLINED":                      {exitDeclined, "the other person declined the call."},

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/ed25519"
+	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -38,6 +39,9 @@ type loader struct {
 	hc      *http.Client
 	dialer  *websocket.Dialer
 	readers sync.WaitGroup // one per open connection
+	// roomKey is the verifier key every room of the run is created with,
+	// as the app does (one link secret for all rooms is enough here).
+	roomKey ed25519.PrivateKey
 
 	mu       sync.Mutex
 	conns    []*websocket.Conn
@@ -67,7 +71,10 @@ func loadTest(ctx context.Context, o options, progress io.Writer) (*report, erro
 		}
 		servers = append(servers, endpoint{server: u.String(), wsURL: ws.String(), metrics: m.String()})
 	}
+	secret := make([]byte, 16)
+	_, _ = rand.Read(secret) // crypto/rand.Read never fails
 	l := &loader{
+		roomKey: protocol.RoomKey(secret),
 		servers: servers,
 		timeout: o.timeout,
 		hc: &http.Client{
@@ -196,7 +203,8 @@ func (l *loader) setupRoom(ctx context.Context) (time.Duration, []*websocket.Con
 
 // create makes a room and returns its id.
 func (l *loader) create(ctx context.Context, e endpoint) (string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.server+"/api/rooms", nil)
+	createBody := `{"verifier":"` + b64.EncodeToString(l.roomKey.Public().(ed25519.PublicKey)) + `"}`
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.server+"/api/rooms", strings.NewReader(createBody))
 	if err != nil {
 		return "", err
 	}
@@ -244,12 +252,15 @@ func (l *loader) join(ctx context.Context, e endpoint, id string) (*websocket.Co
 		return nil, time.Time{}, fmt.Errorf("decode nonce: %w", err)
 	}
 	sent := time.Now()
+	pub := key.Public().(ed25519.PublicKey)
 	err = conn.WriteJSON(protocol.Message{
 		Type:      protocol.TypeJoin,
 		Version:   protocol.Version,
 		RoomID:    id,
-		PublicKey: b64.EncodeToString(key.Public().(ed25519.PublicKey)),
+		PublicKey: b64.EncodeToString(pub),
 		Signature: b64.EncodeToString(ed25519.Sign(key, protocol.JoinSigningBytes(id, nonce))),
+		Verifier:  b64.EncodeToString(l.roomKey.Public().(ed25519.PublicKey)),
+		Proof:     b64.EncodeToString(ed25519.Sign(l.roomKey, protocol.ProofSigningBytes(id, nonce, pub))),
 	})
 	if err != nil {
 		conn.Close()
