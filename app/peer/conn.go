@@ -162,12 +162,7 @@ type Conn struct {
 	filesOpen chan *webrtc.DataChannel
 	callOpen  chan *webrtc.DataChannel
 	callDC    *webrtc.DataChannel
-	laneOpen  chan *webrtc.DataChannel
-	lanes     []*laneStream // files lanes handed out; Close closes them
-	// laneOfferHook, when set (tests), may change our lane offer before
-	// it is sent.
-	laneOfferHook func(*laneOffer)
-	callS         io.ReadWriteCloser // the call stream, once CallStream opened it
+	callS     io.ReadWriteCloser // the call stream, once CallStream opened it
 
 	// Owned by the negotiation loop goroutine.
 	remoteSession string
@@ -219,7 +214,6 @@ func New(cfg Config) (*Conn, error) {
 		chatOpen:  make(chan *webrtc.DataChannel, 1),
 		filesOpen: make(chan *webrtc.DataChannel, 1),
 		callOpen:  make(chan *webrtc.DataChannel, 1),
-		laneOpen:  make(chan *webrtc.DataChannel, 1),
 		done:      make(chan struct{}),
 	}
 	if err := c.buildPC(); err != nil {
@@ -456,11 +450,6 @@ func (c *Conn) buildPC() error {
 	}
 	cdc, err := c.createNegotiated(pc, gen, CallChannelID, CallChannelLabel, c.callOpen)
 	if err != nil {
-		_ = pc.Close()
-		closeMux(mux)
-		return err
-	}
-	if _, err := c.createNegotiated(pc, gen, LaneChannelID, LaneChannelLabel, c.laneOpen); err != nil {
 		_ = pc.Close()
 		closeMux(mux)
 		return err
@@ -1065,7 +1054,7 @@ func (c *Conn) exchangeTags(dc *webrtc.DataChannel) (_ io.ReadWriteCloser, err e
 // stream), and only after verification. The id must not be ChatChannelID
 // or FilesChannelID.
 func (c *Conn) OpenStream(ctx context.Context, id uint16, label string) (io.ReadWriteCloser, error) {
-	if id == ChatChannelID || id == FilesChannelID || id == CallChannelID || id == NegotiateChannelID || id == LaneChannelID {
+	if id == ChatChannelID || id == FilesChannelID || id == CallChannelID || id == NegotiateChannelID {
 		return nil, fmt.Errorf("peer: channel id %d is reserved", id)
 	}
 	return c.openStream(ctx, id, label)
@@ -1134,12 +1123,8 @@ func (c *Conn) Close() error {
 		c.closed = true
 		pc, mux := c.pc, c.mux
 		dcs := []*webrtc.DataChannel{c.chatDC, c.filesDC}
-		lanes := c.lanes
 		c.mu.Unlock()
 
-		for _, l := range lanes {
-			_ = l.Close() // waits for what is unacknowledged, like drain
-		}
 		c.drain(pc, dcs)
 		if err := pc.Close(); err != nil {
 			c.closeErr = fmt.Errorf("peer: close PeerConnection: %w", err)
