@@ -19,6 +19,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/ice/v4"
@@ -164,6 +165,13 @@ type Conn struct {
 	callDC    *webrtc.DataChannel
 	callS     io.ReadWriteCloser // the call stream, once CallStream opened it
 
+	// Offer requests of the polite side (impolite side only, media.go).
+	pendingRequest *offerRequest
+	offerRequests  int // well-formed requests read (tests)
+	requestNotify  chan struct{}
+	servedRequests atomic.Int64 // requests turned into offers (tests)
+	refusedOffers  atomic.Int64 // remote offers over maxMediaSections (tests)
+
 	// Owned by the negotiation loop goroutine.
 	remoteSession string
 	ignoreOffer   bool
@@ -200,30 +208,32 @@ func New(cfg Config) (*Conn, error) {
 	fp := sha256.Sum256(der)
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &Conn{
-		cfg:       cfg,
-		log:       logger.With("component", "peer", "room", roomHash(cfg.RoomID), "polite", cfg.Polite),
-		cert:      cert,
-		onTrack:   cfg.OnTrack,
-		localFP:   fp[:],
-		ctx:       ctx,
-		cancel:    cancel,
-		states:    make(chan State, 16),
-		inNotify:  make(chan struct{}, 1),
-		outNotify: make(chan struct{}, 1),
-		negNeeded: make(chan uint64, 1),
-		chatOpen:  make(chan *webrtc.DataChannel, 1),
-		filesOpen: make(chan *webrtc.DataChannel, 1),
-		callOpen:  make(chan *webrtc.DataChannel, 1),
-		done:      make(chan struct{}),
+		cfg:           cfg,
+		log:           logger.With("component", "peer", "room", roomHash(cfg.RoomID), "polite", cfg.Polite),
+		cert:          cert,
+		onTrack:       cfg.OnTrack,
+		localFP:       fp[:],
+		ctx:           ctx,
+		cancel:        cancel,
+		states:        make(chan State, 16),
+		inNotify:      make(chan struct{}, 1),
+		outNotify:     make(chan struct{}, 1),
+		negNeeded:     make(chan uint64, 1),
+		chatOpen:      make(chan *webrtc.DataChannel, 1),
+		filesOpen:     make(chan *webrtc.DataChannel, 1),
+		callOpen:      make(chan *webrtc.DataChannel, 1),
+		requestNotify: make(chan struct{}, 1),
+		done:          make(chan struct{}),
 	}
 	if err := c.buildPC(); err != nil {
 		cancel()
 		return nil, err
 	}
-	c.wg.Add(3)
+	c.wg.Add(4)
 	go func() { defer c.wg.Done(); c.negotiationLoop() }()
 	go func() { defer c.wg.Done(); c.sendLoop() }()
 	go func() { defer c.wg.Done(); c.verify() }()
+	go func() { defer c.wg.Done(); c.serveOfferRequests() }()
 	return c, nil
 }
 
@@ -803,6 +813,13 @@ func (c *Conn) handleDescription(session string, d protocol.SessionDescription) 
 	pc := c.current()
 	switch d.Type {
 	case "offer":
+		// Every m-line becomes a transceiver: refuse an offer with more
+		// than a call could ever need (a verified peer may still be hostile).
+		if n := mediaSections(d.SDP); n > maxMediaSections {
+			c.log.Warn("peer: refusing an offer with too many media sections", "count", n, "max", maxMediaSections)
+			c.refusedOffers.Add(1)
+			return
+		}
 		collision := pc.SignalingState() != webrtc.SignalingStateStable
 		c.ignoreOffer = !c.cfg.Polite && collision
 		if c.ignoreOffer {

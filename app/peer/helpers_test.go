@@ -334,3 +334,50 @@ func fileStreams(t *testing.T, a, b *Conn) (io.ReadWriteCloser, io.ReadWriteClos
 	}
 	return fa, fb
 }
+
+// openChannel opens a pre-negotiated channel with the given id on the raw
+// peer (call it after waitOpen, once SCTP is up) and returns it detached.
+func (r *rawPeer) openChannel(t *testing.T, id uint16, label string) datachannel.ReadWriteCloser {
+	t.Helper()
+	negotiated := true
+	dc, err := r.pc.CreateDataChannel(label, &webrtc.DataChannelInit{Negotiated: &negotiated, ID: &id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opened := make(chan datachannel.ReadWriteCloser, 1)
+	dc.OnOpen(func() {
+		if raw, err := dc.Detach(); err == nil {
+			opened <- raw
+		}
+	})
+	select {
+	case raw := <-opened:
+		t.Cleanup(func() { _ = raw.Close() })
+		return raw
+	case <-time.After(10 * time.Second):
+		t.Fatalf("raw peer channel %d did not open", id)
+		return nil
+	}
+}
+
+// waitFor polls cond until it holds or d passes.
+func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// transceivers counts the media sections of c's current PeerConnection.
+func transceivers(c *Conn) int { return len(c.current().GetTransceivers()) }
+
+// requestsRead is how many well-formed offer requests c has read.
+func requestsRead(c *Conn) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.offerRequests
+}
