@@ -335,4 +335,3 @@ func TestSelfDestructTimeAnnounced(t *testing.T) {
 		t.Fatalf("bob's self-destruct time = %v, want %v", r.ExpiresAt, at)
 	}
 }
-

@@ -968,9 +968,9 @@ func (h *chatHandler) Receive(m chat.Message) error {
 	msg := history.Message{
 		ID:      m.ID,
 		RoomKey: h.s.key,
-		Text:   m.Text,
-		SentAt: m.SentAt,
-		State:  history.StateDelivered,
+		Text:    m.Text,
+		SentAt:  m.SentAt,
+		State:   history.StateDelivered,
 	}
 	added, err := h.s.cfg.History.AddMessage(msg)
 	if err != nil {
