@@ -10,8 +10,8 @@
 // XChaCha20-Poly1305 under a 32-byte key that the caller keeps in the OS
 // keyring (identity.LoadOrCreateSecret, account "<profile>/history-key"):
 // message bodies, room links (they hold the room secret), server addresses,
-// names, previews and peer keys. Rooms are keyed by Store.RoomKey: the room
-// id plus a MAC of the server address, because the same room id on another
+// names, previews and peer keys. Rooms are keyed by RoomKey: the room id
+// plus a hash of the server address, because the same room id on another
 // server is another room (a link naming a hostile server must never reach a
 // stored conversation). Room ids, message ids, timestamps and delivery
 // states stay in clear so they can be indexed. Each sealed value is bound

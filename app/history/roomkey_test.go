@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -21,20 +22,20 @@ func TestSameRoomIDOnTwoServers(t *testing.T) {
 	s, _, _ := newStore(t)
 	const id = "V1StGXR8_Z5jdHi6B-myT"
 	good, evil := "https://signal.example", "https://evil.example"
-	if s.RoomKey(good, id) == s.RoomKey(evil, id) {
+	if RoomKey(good, id) == RoomKey(evil, id) {
 		t.Fatal("two servers give the same room key")
 	}
 	for _, spelling := range []string{"https://SIGNAL.example", "https://signal.example/", " https://signal.example"} {
-		if s.RoomKey(spelling, id) != s.RoomKey(good, id) {
+		if RoomKey(spelling, id) != RoomKey(good, id) {
 			t.Errorf("RoomKey(%q) differs from RoomKey(%q)", spelling, good)
 		}
 	}
 	a := Room{ID: id, Server: good, Link: good + "/r/" + id + "#a", CreatedAt: base, LastActive: base, PeerKey: bytes.Repeat([]byte{1}, 32)}
 	mustPutRoom(t, s, a)
-	ka := s.RoomKey(good, id)
+	ka := RoomKey(good, id)
 	mustAdd(t, s, Message{ID: "m1", RoomKey: ka, Outgoing: true, Text: "for the real peer", SentAt: base, State: StateSent})
 
-	kb := s.RoomKey(evil, id)
+	kb := RoomKey(evil, id)
 	if _, ok, err := s.Room(kb); ok || err != nil {
 		t.Fatalf("impostor room exists before it was stored: ok=%t err=%v", ok, err)
 	}
@@ -65,14 +66,16 @@ func TestSameRoomIDOnTwoServers(t *testing.T) {
 	}
 }
 
-// TestRoomKeyNeedsTheHistoryKey: two profiles derive different keys for
-// the same room, so the key alone says nothing about the server.
-func TestRoomKeyNeedsTheHistoryKey(t *testing.T) {
+// TestRoomKeyShape: the key starts with the room id, hides the server,
+// and fits the store's limits.
+func TestRoomKeyShape(t *testing.T) {
 	t.Parallel()
-	s1, _, _ := newStore(t)
-	s2, _, _ := newStore(t)
-	if s1.RoomKey("https://a.example", "r") == s2.RoomKey("https://a.example", "r") {
-		t.Fatal("room keys of two history keys agree")
+	k := RoomKey("https://secret-server.example", "V1StGXR8_Z5jdHi6B-myT")
+	if !strings.HasPrefix(k, "V1StGXR8_Z5jdHi6B-myT.") || strings.Contains(k, "secret") || len(k) != 21+1+20 {
+		t.Fatalf("RoomKey = %q", k)
+	}
+	if err := checkKey(RoomKey("https://a.example", strings.Repeat("x", MaxIDBytes))); err != nil {
+		t.Fatalf("key of the longest room id refused: %v", err)
 	}
 }
 
@@ -172,7 +175,7 @@ func TestMigrateFormat1(t *testing.T) {
 		if err != nil {
 			t.Fatalf("open %d: %v", round, err)
 		}
-		ka := s.RoomKey("https://a.example", "room-a")
+		ka := RoomKey("https://a.example", "room-a")
 		a, ok, err := s.Room(ka)
 		if err != nil || !ok || a.ID != "room-a" || a.Server != "https://a.example" || !bytes.Equal(a.PeerKey, peer) || round == 0 && a.LastPreview != "p" {
 			t.Fatalf("open %d: room a = %+v, %t, %v", round, a, ok, err)
@@ -181,7 +184,7 @@ func TestMigrateFormat1(t *testing.T) {
 		if err != nil || len(msgs) != 2+round || msgs[0].ID != "m2" || msgs[0].Text != "undelivered" || msgs[0].State != StateSent || msgs[1].Text != "hello" {
 			t.Fatalf("open %d: messages of a = %+v, %v", round, msgs, err)
 		}
-		kb := s.RoomKey("http://10.0.0.2:8787", "room-b")
+		kb := RoomKey("http://10.0.0.2:8787", "room-b")
 		if b, ok, err := s.Room(kb); err != nil || !ok || b.Server != "http://10.0.0.2:8787" {
 			t.Fatalf("open %d: room b = %+v, %t, %v", round, b, ok, err)
 		}

@@ -1,7 +1,6 @@
 package history
 
 import (
-	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -146,7 +145,7 @@ const (
 	// formatRoomID is the old layout keyed by room id alone.
 	formatRoomID  = "1"
 	keyCheckPlain = "parley history key check v1"
-	// roomKeyLabel derives the room key MAC key from the history key.
+	// roomKeyLabel separates RoomKey's hash from other uses of SHA-256.
 	roomKeyLabel = "parley-history-room-key-v1"
 	openTimeout  = time.Second
 )
@@ -156,9 +155,6 @@ type Store struct {
 	db   *bolt.DB
 	seal *sealer
 	now  func() time.Time
-	// keyMAC keys RoomKey, so a room's key says nothing to someone who
-	// reads the file but lacks the history key.
-	keyMAC []byte
 }
 
 // Open opens or creates the history file at path, encrypted with key
@@ -190,7 +186,7 @@ func open(path string, key []byte, timeout time.Duration) (*Store, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("open history %s: %w", path, err)
 	}
-	s := &Store{db: db, seal: seal, now: time.Now, keyMAC: deriveKeyMAC(key)}
+	s := &Store{db: db, seal: seal, now: time.Now}
 	if err := db.Update(s.init); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("open history %s: %w", path, err)
@@ -239,24 +235,23 @@ func (s *Store) init(tx *bolt.Tx) error {
 	return nil
 }
 
-func deriveKeyMAC(key []byte) []byte {
-	m := hmac.New(sha256.New, key)
-	m.Write([]byte(roomKeyLabel))
-	return m.Sum(nil)
-}
-
 // RoomKey returns the key of the room with this id on server: the room id
-// (so a glance at the key still shows which room it is) and 48 bits of a
-// MAC over the normalized server address under a key derived from the
-// history key. Without the history key nobody can make two servers
-// collide, and a room on one server can never be addressed through a link
-// that names another.
-func (s *Store) RoomKey(server, roomID string) string {
-	m := hmac.New(sha256.New, s.keyMAC)
-	m.Write([]byte(normalizeServer(server)))
-	m.Write([]byte{0})
-	m.Write([]byte(roomID))
-	return roomID + "." + hex.EncodeToString(m.Sum(nil)[:6])
+// (so the key still shows which room it is), a dot, and 80 bits of
+// SHA-256 over the normalized server address and the id. The same room id
+// on another server gets another key, so a link naming another server can
+// never reach a stored conversation; 80 bits are out of reach of anyone
+// grinding server names for a collision. The key is the same in every
+// profile (both windows of a conversation name it alike). It hides the
+// server from a reader of the file, but one who guesses the server can
+// confirm the guess.
+func RoomKey(server, roomID string) string {
+	h := sha256.New()
+	h.Write([]byte(roomKeyLabel))
+	h.Write([]byte{0})
+	h.Write([]byte(normalizeServer(server)))
+	h.Write([]byte{0})
+	h.Write([]byte(roomID))
+	return roomID + "." + hex.EncodeToString(h.Sum(nil)[:10])
 }
 
 // normalizeServer folds spellings of one server address together
@@ -301,7 +296,7 @@ func (s *Store) migrateRoomIDs(tx *bolt.Tx) error {
 		if r.Server == "" {
 			r.Server = serverOfLink(r.Link)
 		}
-		r.Key = s.RoomKey(r.Server, r.ID)
+		r.Key = RoomKey(r.Server, r.ID)
 		b, err := s.encodeRoom(r)
 		if err != nil {
 			return err
@@ -502,12 +497,17 @@ func checkText(field, s string, maxBytes int) error {
 	return nil
 }
 
-// checkKey checks a room key (RoomKey: a room id and 13 more characters).
+// checkKey checks a room key (RoomKey: a room id and 21 more characters).
 func checkKey(key string) error {
-	if key == "" || len(key) > MaxIDBytes+13 {
+	if key == "" || len(key) > MaxIDBytes+21 {
 		return fmt.Errorf("history: room key of %d bytes", len(key))
 	}
-	return checkID("room key", key)
+	for i := 0; i < len(key); i++ {
+		if key[i] <= ' ' || key[i] > '~' {
+			return fmt.Errorf("history: room key has a character outside printable ASCII")
+		}
+	}
+	return nil
 }
 
 func checkRoom(r Room) error {
@@ -590,7 +590,7 @@ func (s *Store) PutRoom(r Room) error {
 	if err := checkRoom(r); err != nil {
 		return err
 	}
-	r.Key = s.RoomKey(r.Server, r.ID)
+	r.Key = RoomKey(r.Server, r.ID)
 	b, err := s.encodeRoom(r)
 	if err != nil {
 		return fmt.Errorf("put room %s: %w", shortID(r.Key), err)

@@ -49,7 +49,7 @@ var base = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 const testServer = "https://signal.example"
 
 // k is the key of testRoom(id) in s.
-func k(s *Store, id string) string { return s.RoomKey(testServer, id) }
+func k(s *Store, id string) string { return RoomKey(testServer, id) }
 
 func testRoom(id string, active time.Time) Room {
 	return Room{
@@ -419,7 +419,7 @@ func TestEncryptedAtRest(t *testing.T) {
 	r := testRoom(roomID, base)
 	r.Link, r.Name, r.Server, r.PeerKey = "https://x/r/"+roomID+"#"+secret, name, server, bytes.Repeat([]byte("K"), 32)
 	mustPutRoom(t, s, r)
-	mustAdd(t, s, Message{ID: "msg-1", RoomKey: s.RoomKey(server, roomID), Text: body, SentAt: base})
+	mustAdd(t, s, Message{ID: "msg-1", RoomKey: RoomKey(server, roomID), Text: body, SentAt: base})
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -442,10 +442,10 @@ func TestEncryptedAtRest(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s2.Close()
-	if msgs, err := s2.Messages(s2.RoomKey(server, roomID)); err != nil || len(msgs) != 1 || msgs[0].Text != body {
+	if msgs, err := s2.Messages(RoomKey(server, roomID)); err != nil || len(msgs) != 1 || msgs[0].Text != body {
 		t.Fatalf("after reopen: %v, %v", msgs, err)
 	}
-	if got, _, _ := s2.Room(s2.RoomKey(server, roomID)); got.Name != name || got.LastPreview != Preview(body) {
+	if got, _, _ := s2.Room(RoomKey(server, roomID)); got.Name != name || got.LastPreview != Preview(body) {
 		t.Fatalf("room after reopen: %+v", got)
 	}
 }

@@ -206,7 +206,7 @@ func Join(ctx context.Context, cfg Config) (*Session, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	key := cfg.History.RoomKey(cfg.Link.Server, cfg.Link.RoomID)
+	key := history.RoomKey(cfg.Link.Server, cfg.Link.RoomID)
 	// A room ticket from an earlier visit lets a restarted server bring the
 	// room back instead of saying ROOM_NOT_FOUND.
 	var ticket string
@@ -260,7 +260,7 @@ func (s *Session) Events() <-chan Event { return s.events }
 // Link returns the room link.
 func (s *Session) Link() Link { return s.cfg.Link }
 
-// Key returns the room's key in history (history.Store.RoomKey).
+// Key returns the room's key in history (history.RoomKey).
 func (s *Session) Key() string { return s.key }
 
 // sameSecret refuses a link whose secret differs from the stored link of

@@ -94,7 +94,7 @@ func newParticipant(t testing.TB) participant {
 }
 
 // roomKey is the history key of link's room in p's history.
-func roomKey(p participant, link Link) string { return p.hist.RoomKey(link.Server, link.RoomID) }
+func roomKey(p participant, link Link) string { return history.RoomKey(link.Server, link.RoomID) }
 
 func join(t testing.TB, link Link, p participant) *Session {
 	t.Helper()
@@ -212,7 +212,7 @@ func TestDestroyEndsBothAndWipes(t *testing.T) {
 		t.Fatalf("bob closed with %v, want ROOM_DESTROYED", c.Err)
 	}
 	for name, h := range map[string]*history.Store{"alice": alice.hist, "bob": bob.hist} {
-		if _, ok, _ := h.Room(h.RoomKey(link.Server, link.RoomID)); ok {
+		if _, ok, _ := h.Room(history.RoomKey(link.Server, link.RoomID)); ok {
 			t.Fatalf("%s still has the destroyed room", name)
 		}
 	}
