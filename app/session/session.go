@@ -53,7 +53,14 @@ const (
 // as the room's NewPeerKey until the user trusts it
 // (history.Store.TrustNewPeerKey) after comparing safety numbers.
 type KeyChangedError struct {
-	Old, New ed25519.PublicKey
+	// Local is this side's key; Old the pinned peer key, New the other.
+	Local, Old, New ed25519.PublicKey
+}
+
+// SafetyNumbers returns the safety number the room had and the one it
+// would have with the new key.
+func (e *KeyChangedError) SafetyNumbers() (before, after string) {
+	return identity.SafetyNumber(e.Local, e.Old), identity.SafetyNumber(e.Local, e.New)
 }
 
 func (e *KeyChangedError) Error() string {
@@ -546,7 +553,11 @@ func (s *Session) trusted(key ed25519.PublicKey) bool {
 	}); err != nil {
 		s.log.Warn("store changed key", "err", err)
 	}
-	s.finish(&KeyChangedError{Old: append(ed25519.PublicKey(nil), r.PeerKey...), New: append(ed25519.PublicKey(nil), key...)})
+	s.finish(&KeyChangedError{
+		Local: s.cfg.Identity.PublicKey(),
+		Old:   append(ed25519.PublicKey(nil), r.PeerKey...),
+		New:   append(ed25519.PublicKey(nil), key...),
+	})
 	return false
 }
 
