@@ -958,6 +958,9 @@ func (s *Session) rememberRoom() error {
 
 // rememberTicket keeps the server's newest room ticket for later joins.
 func (s *Session) rememberTicket(ticket string) {
+	if r, ok, err := s.cfg.History.Room(s.key); err != nil || !ok || r.Ticket == ticket {
+		return // nothing to write (every write is an fsync)
+	}
 	err := s.cfg.History.UpdateRoom(s.key, func(r *history.Room) error { r.Ticket = ticket; return nil })
 	if err != nil && !errors.Is(err, history.ErrRoomNotFound) {
 		s.log.Warn("store room ticket", "err", err)
