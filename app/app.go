@@ -492,8 +492,11 @@ func (a *App) CreateRoom(selfDestructSeconds int) (RoomView, error) {
 	}
 	link := session.Link{Server: server, RoomID: res.RoomID, Secret: secret}
 	r := history.Room{ID: res.RoomID, Server: server, Link: link.String(), CreatedAt: time.UnixMilli(res.CreatedAt), LastActive: time.Now()}
-	if res.ExpiresAt != nil {
-		t := time.UnixMilli(*res.ExpiresAt)
+	if selfDestructSeconds > 0 {
+		// The time this app asked for, not the server's word: it is what
+		// the app tells the peer over the verified channel, and only once
+		// it has passed does a TIMER_EXPIRED wipe the room.
+		t := time.Now().Add(time.Duration(selfDestructSeconds) * time.Second)
 		r.ExpiresAt = &t
 	}
 	if err := p.History.PutRoom(r); err != nil {
@@ -520,8 +523,9 @@ func (a *App) OpenRoom(link string) (RoomView, error) {
 func (a *App) join(p *profile.Profile, l session.Link) (RoomView, error) {
 	a.opening.Lock()
 	defer a.opening.Unlock()
+	key := history.RoomKey(l.Server, l.RoomID)
 	a.mu.Lock()
-	_, open := a.rooms[l.RoomID]
+	_, open := a.rooms[key]
 	a.mu.Unlock()
 	if !open {
 		ctx, cancel := context.WithTimeout(a.context(), joinTimeout)
@@ -539,7 +543,7 @@ func (a *App) join(p *profile.Profile, l session.Link) (RoomView, error) {
 			RelayOnly:     relayOnly,
 			DownloadDir:   a.downloadDir(),
 			AutoAcceptMax: autoAccept,
-			AskLargeFile:  a.askFunc(a.context(), l.RoomID),
+			AskLargeFile:  a.askFunc(a.context(), key),
 		})
 		if err != nil {
 			return RoomView{}, toAPI(network(err))
@@ -551,8 +555,8 @@ func (a *App) join(p *profile.Profile, l session.Link) (RoomView, error) {
 			_ = sess.Close()
 			return RoomView{}, apiErrorf(CodeInternal, "the app is shutting down")
 		}
-		a.rooms[l.RoomID] = r
-		delete(a.lastCode, l.RoomID)
+		a.rooms[key] = r
+		delete(a.lastCode, key)
 		a.wg.Go(func() {
 			defer close(r.done)
 			a.pump(r)
@@ -561,7 +565,7 @@ func (a *App) join(p *profile.Profile, l session.Link) (RoomView, error) {
 		a.log.Info("room opened", "room", session.LogID(l.RoomID))
 		a.emit(EventRoomsChanged, Empty{})
 	}
-	return a.view(p, l.RoomID)
+	return a.view(p, key)
 }
 
 // view builds the view of a known room.
@@ -598,6 +602,13 @@ func (a *App) view(p *profile.Profile, roomID string) (RoomView, error) {
 	}
 	if len(peerKey) == len(p.Identity.PublicKey()) {
 		v.SafetyNumber = identity.SafetyNumber(p.Identity.PublicKey(), peerKey)
+	}
+	v.Ended, v.KeyChanged = s.Ended, s.KeyChanged
+	if len(hr.NewPeerKey) == len(p.Identity.PublicKey()) && len(hr.PeerKey) == len(p.Identity.PublicKey()) {
+		v.KeyChange = &KeyChange{
+			OldSafetyNumber: identity.SafetyNumber(p.Identity.PublicKey(), hr.PeerKey),
+			NewSafetyNumber: identity.SafetyNumber(p.Identity.PublicKey(), hr.NewPeerKey),
+		}
 	}
 	return v, nil
 }
@@ -639,7 +650,7 @@ func (a *App) Rooms() ([]RoomSummary, error) {
 	defer a.mu.Unlock()
 	out := make([]RoomSummary, 0, len(rs))
 	for _, r := range rs {
-		_, open := a.rooms[r.ID]
+		_, open := a.rooms[r.Key]
 		out = append(out, summaryOf(r, open))
 	}
 	return out, nil
@@ -748,8 +759,40 @@ func (a *App) historyErr(err error) error {
 	return toAPI(err)
 }
 
-// DestroyRoom destroys the room on the server: both sides end with
-// ROOM_DESTROYED and its history is wiped. A room that is not open is
+// TrustNewKey accepts the other person's changed key after the user
+// compared the new safety number with them (RoomView.keyChange), and joins
+// the room again. Messages the old key never acknowledged are not sent to
+// the new one: they stay failed.
+func (a *App) TrustNewKey(roomID string) (RoomView, error) {
+	p, err := a.ready()
+	if err != nil {
+		return RoomView{}, err
+	}
+	hr, ok, err := p.History.Room(roomID)
+	if err != nil {
+		return RoomView{}, toAPI(err)
+	}
+	if !ok {
+		return RoomView{}, apiErrorf("ROOM_NOT_FOUND", "this room is not in your recent rooms")
+	}
+	if len(hr.NewPeerKey) == 0 {
+		return RoomView{}, apiErrorf(CodeBadRequest, "the other person's key has not changed")
+	}
+	l, err := session.ParseLink(hr.Link)
+	if err != nil {
+		return RoomView{}, toAPI(err)
+	}
+	if err := p.History.TrustNewPeerKey(roomID); err != nil {
+		return RoomView{}, toAPI(err)
+	}
+	a.log.Info("changed peer key trusted", "room", session.LogID(hr.ID))
+	a.emit(EventRoomsChanged, Empty{})
+	return a.join(p, l)
+}
+
+// DestroyRoom destroys the room: the other person's app is told over the
+// verified connection (only that makes it wipe the room), then the server;
+// both sides end with ROOM_DESTROYED and this side's history is wiped. A room that is not open is
 // joined first (the server only takes a destroy from a participant).
 func (a *App) DestroyRoom(roomID string) error {
 	p, err := a.ready()

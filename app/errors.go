@@ -76,6 +76,8 @@ var passThrough = map[string]bool{
 	session.CodeVerifyFailed:   true,
 	session.CodePeerOffline:    true,
 	session.CodeTimeout:        true,
+	session.CodeKeyChanged:     true,
+	session.CodeLinkConflict:   true,
 	CodeInternal:               true,
 }
 

@@ -372,7 +372,7 @@ func TestWindowSendsToCLI(t *testing.T) {
 	if err != nil || len(rooms) != 1 {
 		t.Fatalf("app rooms %d, %v", len(rooms), err)
 	}
-	msgs, err := p.History.Messages(rooms[0].ID)
+	msgs, err := p.History.Messages(rooms[0].Key)
 	if err != nil {
 		t.Fatal(err)
 	}

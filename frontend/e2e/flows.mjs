@@ -387,6 +387,38 @@ export const flows = {
     await page.getByTestId('home-notice').getByText('Room destroyed.').waitFor();
   },
 
+  'server ends the room unconfirmed: it stays, marked ended, and can be deleted': async (page, open) => {
+    await open();
+    await createRoom(page);
+    await connect(page);
+    await fake(page, () => window.__parleyFake.peerSays('still here'));
+    await fake(page, () => window.__parleyFake.serverEnds('ROOM_DESTROYED'));
+    await page.getByTestId('room-ended').getByText('This room has ended').waitFor();
+    await page.getByText('still here').waitFor();
+    await page.getByRole('button', { name: 'Back to rooms' }).click();
+    await page.getByTestId('badge-ended').waitFor();
+    await page.getByTestId('recent-room').getByRole('button', { name: /^Open / }).click();
+    await page.getByRole('button', { name: 'Delete from this computer' }).click();
+    await page.getByRole('alertdialog').getByRole('button', { name: 'Delete' }).click();
+    await page.getByRole('button', { name: 'Create room' }).waitFor();
+    assert((await page.getByTestId('recent-room').count()) === 0, 'deleted room still listed');
+  },
+
+  'key changed: both safety numbers, no reconnect, Verify trusts the new key': async (page, open) => {
+    await open();
+    await createRoom(page);
+    await connect(page);
+    await fake(page, () => window.__parleyFake.peerKeyChanges());
+    const notice = page.getByTestId('key-changed');
+    await notice.getByText('The other person’s key changed').waitFor();
+    assert((await page.getByTestId('old-safety-number').innerText()) !== (await page.getByTestId('new-safety-number').innerText()), 'same numbers');
+    assert((await page.getByRole('button', { name: 'Reconnect' }).count()) === 0, 'Reconnect offered after KEY_CHANGED');
+    await notice.getByRole('button', { name: 'Verify' }).click();
+    await page.getByRole('alertdialog').getByRole('button', { name: 'Trust new key' }).click();
+    await page.getByTestId('status').getByText('Connected, verified (direct)').waitFor();
+    assert((await notice.count()) === 0, 'key change notice still shown');
+  },
+
   'share link: copies through the backend and toasts': async (page, open) => {
     await open();
     await createRoom(page);

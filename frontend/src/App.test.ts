@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { cleanup, fireEvent, render, screen } from '@testing-library/svelte';
 import App from './App.svelte';
 import { AppState } from './lib/app-state.svelte';
@@ -56,6 +56,41 @@ describe('App', () => {
     fake.closeRoom('ROOM_DESTROYED');
     await screen.findByText('Room destroyed.');
     expect(app.nav.screen.kind).toBe('home');
+  });
+
+  it('shows a changed key with both safety numbers, and reconnects only after Verify', async () => {
+    const app = await start();
+    await app.createRoom(false);
+    fake.peerJoins();
+    fake.peerKeyChanges();
+    const notice = await screen.findByTestId('key-changed');
+    expect(notice.textContent).toContain('The other person’s key changed');
+    expect(screen.getByTestId('old-safety-number').textContent).toBe('48213 90577 13062 77410 35981 60244');
+    expect(screen.getByTestId('new-safety-number').textContent).toBe('90210 11111 42424 31337 27182 81828');
+    expect(screen.getByTestId('status').dataset.code).toBe('KEY_CHANGED');
+    expect(screen.queryByRole('button', { name: 'Reconnect' })).toBeNull();
+    expect(app.nav.screen.kind).toBe('room');
+    await fireEvent.click(screen.getByRole('button', { name: 'Verify' }));
+    await fireEvent.click(await screen.findByRole('button', { name: 'Trust new key' }));
+    await vi.waitFor(() => expect(screen.getByTestId('status').dataset.status).toBe('verified'));
+    expect(screen.queryByTestId('key-changed')).toBeNull();
+  });
+
+  it('keeps a room the server ended on its own, and deletes it on request', async () => {
+    const app = await start();
+    await app.createRoom(false);
+    fake.peerJoins();
+    fake.peerSays('still here');
+    fake.serverEnds('ROOM_DESTROYED');
+    const notice = await screen.findByTestId('room-ended');
+    expect(notice.textContent).toContain('This room has ended');
+    expect(notice.textContent).toContain('Your messages are kept on this computer');
+    expect(screen.getByText('still here')).toBeTruthy();
+    expect(app.nav.screen.kind).toBe('room');
+    await fireEvent.click(screen.getByRole('button', { name: 'Delete from this computer' }));
+    await fireEvent.click(await screen.findByRole('button', { name: 'Delete' }));
+    await vi.waitFor(() => expect(app.nav.screen.kind).toBe('home'));
+    expect(await fake.rooms()).toEqual([]);
   });
 
   it.each([

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -39,6 +40,8 @@ func TestUsageAndHelp(t *testing.T) {
 		{nil, exitUsage, "", "no command given"},
 		{[]string{"--help"}, exitOK, "Exit status:", ""},
 		{[]string{"help"}, exitOK, "VERIFY_FAILED", ""},
+		{[]string{"help"}, exitOK, "24  KEY_CHANGED", ""},
+		{[]string{"help"}, exitOK, "after KEY_CHANGED: trust", ""},
 		{[]string{"send", "--help"}, exitOK, "-text TEXT", ""},
 		{[]string{"frobnicate"}, exitUsage, "", `unknown command "frobnicate"`},
 		{[]string{"send"}, exitUsage, "", "send takes LINK"},
@@ -92,6 +95,15 @@ func TestErrorCodesMapToDistinctStatuses(t *testing.T) {
 	}
 	if c, s, _ := describe(fmt.Errorf("wait: %w", context.DeadlineExceeded)); c != session.CodeTimeout || s != exitTimeout {
 		t.Errorf("timeout mapped to %s %d", c, s)
+	}
+	// KEY_CHANGED says both safety numbers, so the user can compare.
+	local, old, changed := make(ed25519.PublicKey, 32), make(ed25519.PublicKey, 32), make(ed25519.PublicKey, 32)
+	old[0], changed[0] = 1, 2
+	kc := &session.KeyChangedError{Local: local, Old: old, New: changed}
+	c, s, sentence := describe(fmt.Errorf("session: %w", kc))
+	if c != session.CodeKeyChanged || s != exitKeyChanged ||
+		!strings.Contains(sentence, identity.SafetyNumber(local, old)) || !strings.Contains(sentence, identity.SafetyNumber(local, changed)) {
+		t.Errorf("key change mapped to %s %d %q", c, s, sentence)
 	}
 }
 

@@ -35,6 +35,7 @@ interface WailsApp {
   ClearMessages(roomId: string): Promise<void>;
   Forget(roomId: string): Promise<void>;
   DestroyRoom(roomId: string): Promise<void>;
+  TrustNewKey(roomId: string): Promise<RoomView>;
   CopyLink(roomId: string): Promise<void>;
   OpenURL(url: string): Promise<void>;
   StartupLink(): Promise<string>;
@@ -113,6 +114,7 @@ export class WailsApi implements Api {
   clearMessages = (id: string) => call(() => this.app.ClearMessages(id));
   forget = (id: string) => call(() => this.app.Forget(id));
   destroyRoom = (id: string) => call(() => this.app.DestroyRoom(id));
+  trustNewKey = (id: string) => call(async () => fixView(await this.app.TrustNewKey(id)));
   copyLink = (id: string) => call(() => this.app.CopyLink(id));
   openURL = (url: string) => call(() => this.app.OpenURL(url));
   startupLink = () => call(async () => (await this.app.StartupLink()) ?? '');

@@ -88,7 +88,10 @@ export class AppState {
 
   /** Opens a recent room: shows it if joined, rejoins by its link otherwise. */
   openRecent(r: RoomSummary): Promise<boolean> {
-    return this.enter(() => (r.open ? this.api.room(r.id) : this.api.openRoom(r.link)));
+    // An ended room, or one whose peer key changed, is shown as it is
+    // (history, and what to do about it) without joining.
+    const show = r.open || r.ended !== '' || r.keyChanged;
+    return this.enter(() => (show ? this.api.room(r.id) : this.api.openRoom(r.link)));
   }
 
   goHome(): void {

@@ -7,6 +7,8 @@ export const ERROR_CODES = [
   'ROOM_DESTROYED',
   'TIMER_EXPIRED',
   'VERIFY_FAILED',
+  'KEY_CHANGED',
+  'LINK_CONFLICT',
   'PEER_OFFLINE',
   'TIMEOUT',
   'RATE_LIMITED',
@@ -64,6 +66,14 @@ const TEXT: Record<ErrorCode, { sentence: string; next: string }> = {
   VERIFY_FAILED: {
     sentence: 'The other side could not prove it holds this room’s key.',
     next: 'Do not trust this connection. Send a fresh link over a channel you trust.',
+  },
+  KEY_CHANGED: {
+    sentence: 'The other person’s key changed, so Parley did not connect.',
+    next: 'Compare the new safety number with them on a call or in person. Only if it matches, choose Verify.',
+  },
+  LINK_CONFLICT: {
+    sentence: 'This link has the address of a room you already have, but a different secret.',
+    next: 'It is not that room’s link. Ask the other person for the link again over a channel you trust.',
   },
   PEER_OFFLINE: {
     sentence: 'Not delivered: the other person is offline.',

@@ -229,6 +229,9 @@ export class FakeApi implements Api {
       code: '',
       messages: [],
       safetyNumber: '',
+      keyChange: null,
+      ended: '',
+      keyChanged: false,
       statusSeq: 0,
     };
     this.rooms_.set(id, { view, peerOnline: false });
@@ -268,6 +271,9 @@ export class FakeApi implements Api {
       code: '',
       messages: [],
       safetyNumber: '',
+      keyChange: null,
+      ended: '',
+      keyChanged: false,
       statusSeq: 0,
     };
     this.rooms_.set(id, { view, peerOnline: false });
@@ -352,6 +358,23 @@ export class FakeApi implements Api {
     this.maybeFail('destroyRoom');
     this.get(roomId);
     this.closeRoom('ROOM_DESTROYED', roomId);
+  }
+
+  async trustNewKey(roomId: string): Promise<RoomView> {
+    this.maybeFail('trustNewKey');
+    const r = this.get(roomId);
+    if (!r.view.keyChange) fail('BAD_REQUEST', 'the other person’s key has not changed');
+    r.view.safetyNumber = r.view.keyChange.newSafetyNumber;
+    r.view.keyChange = null;
+    r.view.keyChanged = false;
+    // Messages the old key never acknowledged are never sent to the new one.
+    for (const m of r.view.messages) if (m.outgoing && m.state !== 'delivered') m.state = 'failed';
+    r.view.open = true;
+    r.view.code = '';
+    this.emit('rooms:changed', {});
+    this.setStatus(roomId, 'connecting', '');
+    this.later(this.opts.peerDelayMs, () => this.peerJoins(roomId));
+    return this.copyView(r.view);
   }
 
   async copyLink(roomId: string): Promise<void> {
@@ -546,7 +569,7 @@ export class FakeApi implements Api {
     const r = this.rooms_.get(roomId);
     if (!r || !r.view.open) return;
     r.peerOnline = true;
-    r.view.safetyNumber = '48213 90577 13062 77410 35981 60244';
+    r.view.safetyNumber ||= '48213 90577 13062 77410 35981 60244';
     this.setStatus(roomId, 'connecting', '');
     this.setStatus(roomId, verified ? 'verified' : 'connected', route);
     this.tick();
@@ -613,6 +636,40 @@ export class FakeApi implements Api {
     }
     this.setStatus(roomId, 'closed', '', code);
     this.emit('room:closed', { roomId, code });
+  }
+
+  /**
+   * The server ends the room (ROOM_DESTROYED, TIMER_EXPIRED) without the
+   * peer's authenticated destroy or a known self-destruct time: the room is
+   * marked ended and its history kept.
+   */
+  serverEnds(code: 'ROOM_DESTROYED' | 'TIMER_EXPIRED', roomId = this.lastRoom): void {
+    const r = this.rooms_.get(roomId);
+    if (!r) return;
+    r.peerOnline = false;
+    r.view.open = false;
+    r.view.ended = code;
+    if (this.calls.has(roomId)) this.endCall(roomId, 'PEER_LEFT');
+    this.emit('rooms:changed', {});
+    this.setStatus(roomId, 'closed', '', code);
+    this.emit('room:closed', { roomId, code });
+  }
+
+  /** Someone with another key turns up as the peer: KEY_CHANGED, no connection. */
+  peerKeyChanges(roomId = this.lastRoom): void {
+    const r = this.rooms_.get(roomId);
+    if (!r) return;
+    r.peerOnline = false;
+    r.view.open = false;
+    r.view.keyChanged = true;
+    r.view.keyChange = {
+      oldSafetyNumber: r.view.safetyNumber || '48213 90577 13062 77410 35981 60244',
+      newSafetyNumber: '90210 11111 42424 31337 27182 81828',
+    };
+    if (this.calls.has(roomId)) this.endCall(roomId, 'PEER_LEFT');
+    this.emit('rooms:changed', {});
+    this.setStatus(roomId, 'closed', '', 'KEY_CHANGED');
+    this.emit('room:closed', { roomId, code: 'KEY_CHANGED' });
   }
 
   /** The OS or a second instance hands the app a link. */
@@ -928,6 +985,8 @@ export class FakeApi implements Api {
       lastPreview: v.lastPreview,
       expiresAt: v.expiresAt,
       open: v.open,
+      ended: v.ended,
+      keyChanged: v.keyChanged,
     };
   }
 
@@ -963,6 +1022,9 @@ export class FakeApi implements Api {
           code: '',
           messages: msgs,
           safetyNumber: '',
+          keyChange: null,
+          ended: '',
+          keyChanged: false,
           statusSeq: 0,
         },
       });

@@ -26,6 +26,7 @@ export interface Settings {
 }
 
 export interface RoomSummary {
+  /** The room's key: its room id, a dot and a tag of its server (the same id on another server is another room). */
   id: string;
   name: string;
   link: string;
@@ -33,6 +34,16 @@ export interface RoomSummary {
   lastPreview: string;
   expiresAt: number | null;
   open: boolean;
+  /** ROOM_DESTROYED or TIMER_EXPIRED when the server ended the room unconfirmed (history kept), else ''. */
+  ended: string;
+  /** The other person's key changed and is not trusted yet. */
+  keyChanged: boolean;
+}
+
+/** The safety numbers before and after the other person's key changed. */
+export interface KeyChange {
+  oldSafetyNumber: string;
+  newSafetyNumber: string;
 }
 
 export interface Message {
@@ -50,6 +61,8 @@ export interface RoomView extends RoomSummary {
   code: string;
   messages: Message[];
   safetyNumber: string;
+  /** Set while the other person's key changed and is not trusted (trustNewKey). */
+  keyChange: KeyChange | null;
   /** Seq of the last room:status event this view includes. */
   statusSeq: number;
 }
@@ -160,6 +173,8 @@ export interface Api {
   clearMessages(roomId: string): Promise<void>;
   forget(roomId: string): Promise<void>;
   destroyRoom(roomId: string): Promise<void>;
+  /** After KEY_CHANGED: trusts the new key (the user compared the new safety number) and rejoins. */
+  trustNewKey(roomId: string): Promise<RoomView>;
   copyLink(roomId: string): Promise<void>;
   openURL(url: string): Promise<void>;
   startupLink(): Promise<string>;

@@ -14,6 +14,8 @@ export function CreateRoom(arg1:number):Promise<app.RoomView>;
 
 export function DestroyRoom(arg1:string):Promise<void>;
 
+export function TrustNewKey(arg1:string):Promise<app.RoomView>;
+
 export function Forget(arg1:string):Promise<void>;
 
 export function GetDownloadDir():Promise<string>;

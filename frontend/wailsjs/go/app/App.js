@@ -105,3 +105,7 @@ export function Transfers(arg1) {
 export function Typing(arg1) {
   return window['go']['app']['App']['Typing'](arg1);
 }
+
+export function TrustNewKey(arg1) {
+  return window['go']['app']['App']['TrustNewKey'](arg1);
+}
