@@ -539,6 +539,7 @@ func (a *App) join(p *profile.Profile, l session.Link) (RoomView, error) {
 			RelayOnly:     relayOnly,
 			DownloadDir:   a.downloadDir(),
 			AutoAcceptMax: autoAccept,
+			ReceiveLimits: a.receiveLimits(),
 			AskLargeFile:  a.askFunc(a.context(), l.RoomID),
 		})
 		if err != nil {
