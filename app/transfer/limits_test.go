@@ -423,11 +423,18 @@ func TestOfferRefusedWithoutSafeFolder(t *testing.T) {
 	if err := os.Chmod(shared, 0o777); err != nil {
 		t.Fatal(err)
 	}
-	for _, dir := range []string{shared, ""} {
+	for _, tt := range []struct {
+		dir     string
+		sendErr error
+	}{
+		{shared, ErrPeerRefused},
+		{"", ErrDeclined}, // takes no files at all (parley-cli without --out)
+	} {
+		dir := tt.dir
 		a, b := pair(t, nil, func(c *Config) { c.DownloadDir = dir })
 		path, _ := writeFile(t, t.TempDir(), "a.txt", 100, 1)
-		if _, err := a.c.Send(testCtx(t), path); !errors.Is(err, ErrPeerRefused) {
-			t.Fatalf("%q: Send = %v, want ErrPeerRefused", dir, err)
+		if _, err := a.c.Send(testCtx(t), path); !errors.Is(err, tt.sendErr) || (tt.sendErr == ErrDeclined && errors.Is(err, ErrPeerRefused)) {
+			t.Fatalf("%q: Send = %v, want %v", dir, err, tt.sendErr)
 		}
 		if p := b.ev.waitDone(t); !errors.Is(p.Err, ErrNoDownloadFolder) {
 			t.Fatalf("%q: receiver ended with %v", dir, p.Err)

@@ -308,10 +308,16 @@ func (c *Conn) partialHave(in *incoming) int64 {
 }
 
 // refuse answers an offer this side cannot store (failCannotStore: the
-// sender stops, it does not retry) and reports why.
+// sender stops, it does not retry) and reports why. Without a download
+// folder at all this side takes no files (parley-cli without --out): the
+// sender is simply declined, as before.
 func (c *Conn) refuse(in *incoming, err error, log *slog.Logger) {
 	log.Info("transfer: offer refused", "reason", refusalReason(err))
-	c.queue(frame{Type: typeFail, ID: in.offer.ID, Code: failCannotStore})
+	if c.cfg.DownloadDir == "" {
+		c.queue(frame{Type: typeDecline, ID: in.offer.ID})
+	} else {
+		c.queue(frame{Type: typeFail, ID: in.offer.ID, Code: failCannotStore})
+	}
 	c.end(in, err, "")
 }
 
@@ -519,7 +525,14 @@ func (c *Conn) handleData(f frame) {
 		in.mu.Unlock()
 		c.log.Warn("transfer: write partial file", "id", f.ID, "err", err)
 		if errors.Is(err, syscall.ENOSPC) {
+			// A full disk breaks the whole desktop: give the space back
+			// rather than keep the partial file for a resume.
 			c.failIncoming(in, failCannotStore, fmt.Errorf("%w: %v", ErrDiskFull, err))
+			in.mu.Lock()
+			part, side := in.partPath, in.sidePath
+			in.mu.Unlock()
+			_ = os.Remove(part)
+			_ = os.Remove(side)
 			return
 		}
 		c.failIncoming(in, failReceiver, fmt.Errorf("transfer: write partial file: %w", err))

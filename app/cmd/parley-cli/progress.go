@@ -74,7 +74,7 @@ func failureText(err error) string {
 	case errors.Is(err, transfer.ErrReceiveLimit):
 		return "RECEIVE_LIMIT: this room has received as much as it may in one session. Run receive again to receive more."
 	case errors.Is(err, transfer.ErrNoDownloadFolder):
-		return "DOWNLOAD_FOLDER_UNUSABLE: " + strings.TrimPrefix(err.Error(), "transfer: ") + ". Use a folder of your own that other users cannot write to."
+		return "DOWNLOAD_FOLDER_UNUSABLE: " + strings.TrimPrefix(err.Error(), "transfer: ") + ". Receive files with receive --out DIR, into a folder of your own that other users cannot write to."
 	case errors.Is(err, transfer.ErrPeerRefused):
 		return "PEER_SAVE_FAILED: the other computer has no room for the file (its disk space or its limit for this room). Ask them to free some space, then send it again."
 	}
