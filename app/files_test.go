@@ -262,6 +262,21 @@ func writeRandom(t *testing.T, dir, name string, n int) (string, []byte) {
 	return p, b
 }
 
+// dataDirWith returns a data folder whose profile "p" has settings.json
+// as the settings screen writes it.
+func dataDirWith(t *testing.T, s storedSettings) string {
+	t.Helper()
+	dir := t.TempDir()
+	profileDir := filepath.Join(dir, "p")
+	if err := os.MkdirAll(profileDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := saveSettings(profileDir, s); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
 // finalUpdate waits for a transfer:update of id in a terminal state.
 func finalUpdate(t *testing.T, w *fakeWindow, id string) Transfer {
 	t.Helper()
@@ -280,15 +295,8 @@ func TestTwoWindowsFiles(t *testing.T) {
 	op := &opener{}
 	alice := newUser(t, srv)
 	bobDownloads := filepath.Join(t.TempDir(), "dl")
-	bobData := t.TempDir()
-	// Bob asks above 64 KiB (settings.json as the settings screen writes it).
-	bobProfile := filepath.Join(bobData, "p")
-	if err := os.MkdirAll(bobProfile, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if err := saveSettings(bobProfile, storedSettings{AutoAcceptMaxBytes: 64 << 10}); err != nil {
-		t.Fatal(err)
-	}
+	// Bob asks above 64 KiB.
+	bobData := dataDirWith(t, storedSettings{AutoAcceptMaxBytes: 64 << 10})
 	bob := newUser(t, srv, func(c *Config) {
 		c.Profile.DataDir = bobData
 		c.DownloadDir = bobDownloads
@@ -420,15 +428,7 @@ func TestReceiveLimitsTwoWindows(t *testing.T) {
 	srv := startServer(t)
 	alice := newUser(t, srv)
 	bobDownloads := filepath.Join(t.TempDir(), "dl")
-	bobData := t.TempDir()
-	bobProfile := filepath.Join(bobData, "p")
-	if err := os.MkdirAll(bobProfile, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	// "0 = always ask", as the settings screen writes it.
-	if err := saveSettings(bobProfile, storedSettings{AutoAcceptMaxBytes: 0}); err != nil {
-		t.Fatal(err)
-	}
+	bobData := dataDirWith(t, storedSettings{AutoAcceptMaxBytes: 0}) // "0 = always ask"
 	bob := newUser(t, srv, func(c *Config) {
 		c.Profile.DataDir = bobData
 		c.DownloadDir = bobDownloads
