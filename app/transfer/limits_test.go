@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -460,5 +461,32 @@ func TestDiskFreeStatfs(t *testing.T) {
 	}
 	if _, ok := diskFree(filepath.Join(t.TempDir(), "missing")); ok {
 		t.Fatal("diskFree of a missing folder is known")
+	}
+}
+
+// TestDiskFilledWhileAsking: the disk fills up while the user decides; the
+// accepted offer is refused after all and its new partial file removed.
+func TestDiskFilledWhileAsking(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	var calls atomic.Int32
+	h := newHostile(t, Config{DownloadDir: dir}, func(Offer) bool { return true }, func(c *Conn) {
+		c.freeSpace = func(string) (int64, bool) {
+			if calls.Add(1) == 1 { // before asking
+				return math.MaxInt64, true
+			}
+			return KeepFreeBytes, true // after: nothing to spare
+		}
+	})
+	h.offer("late", 4096)
+	h.wantAsked("late")
+	if a := h.answer(); a.Type != typeFail || a.Code != failCannotStore {
+		t.Fatalf("answered %+v, want fail (cannot store)", a)
+	}
+	if p := h.ev.waitDone(t); !errors.Is(p.Err, ErrDiskFull) {
+		t.Fatalf("ended with %v, want ErrDiskFull", p.Err)
+	}
+	if names := dirNames(t, dir); len(names) != 0 {
+		t.Fatalf("left behind: %v", names)
 	}
 }

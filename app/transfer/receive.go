@@ -125,15 +125,7 @@ func (c *Conn) decide(ctx context.Context, in *incoming) {
 	}
 	if err := c.reserve(in, offset); err != nil && !errors.Is(err, errAborted) {
 		// The disk filled up or the budget went to other files while the
-		// user was asked: keep a resumable partial file, drop a new one.
-		in.mu.Lock()
-		f, part, side := in.f, in.partPath, in.sidePath
-		in.mu.Unlock()
-		_ = f.Close()
-		if offset == 0 {
-			_ = os.Remove(part)
-			_ = os.Remove(side)
-		}
+		// user was asked.
 		c.refuse(in, err, log)
 		return
 	}
@@ -311,7 +303,27 @@ func (c *Conn) partialHave(in *incoming) int64 {
 // sender stops, it does not retry) and reports why. Without a download
 // folder at all this side takes no files (parley-cli without --out): the
 // sender is simply declined, as before.
+//
+// A partial file prepared for the offer is closed; a new one (nothing
+// written yet) is deleted, one that holds an earlier attempt's bytes stays
+// for a resume. A transfer canceled meanwhile was reported by the cancel.
 func (c *Conn) refuse(in *incoming, err error, log *slog.Logger) {
+	in.mu.Lock()
+	if in.state != statePending {
+		in.mu.Unlock()
+		return
+	}
+	in.state = stateEnded
+	f, part, side, written := in.f, in.partPath, in.sidePath, in.written
+	in.f = nil
+	in.mu.Unlock()
+	if f != nil {
+		_ = f.Close()
+		if written == 0 {
+			_ = os.Remove(part)
+			_ = os.Remove(side)
+		}
+	}
 	log.Info("transfer: offer refused", "reason", refusalReason(err))
 	if c.cfg.DownloadDir == "" {
 		c.queue(frame{Type: typeDecline, ID: in.offer.ID})
