@@ -543,6 +543,7 @@ func (a *App) join(p *profile.Profile, l session.Link) (RoomView, error) {
 			RelayOnly:     relayOnly,
 			DownloadDir:   a.downloadDir(),
 			AutoAcceptMax: autoAccept,
+			ReceiveLimits: a.receiveLimits(),
 			AskLargeFile:  a.askFunc(a.context(), key),
 		})
 		if err != nil {

@@ -45,6 +45,7 @@ func (s *Session) startFiles(ctx context.Context, run *peerRun) {
 			DownloadDir:   s.cfg.DownloadDir,
 			AutoAcceptMax: s.cfg.AutoAcceptMax,
 			Ask:           s.cfg.AskLargeFile,
+			Budget:        s.budget,
 			OnProgress:    func(p transfer.Progress) { s.emit(TransferProgress{Progress: p}) },
 			OnReceived: func(o transfer.Offer, path string) {
 				s.emit(FileReceived{Name: baseName(path), Path: path, Size: o.Size})

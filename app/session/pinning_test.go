@@ -183,11 +183,11 @@ func TestLinkWithAnotherSecretRefused(t *testing.T) {
 // safety number) connects, and still resends nothing written to bob.
 func TestKeyChangedRefusesToConnect(t *testing.T) {
 	sw, _ := newSwapServer(t)
-	res, err := sigclient.CreateRoom(context.Background(), http.DefaultClient, sw.URL, 0)
+	secret, _ := NewSecret()
+	res, err := sigclient.CreateRoom(context.Background(), http.DefaultClient, sw.URL, 0, Verifier(secret))
 	if err != nil {
 		t.Fatal(err)
 	}
-	secret, _ := NewSecret()
 	link := Link{Server: sw.URL, RoomID: res.RoomID, Secret: secret}
 	alice, bob, mallory := newParticipant(t), newParticipant(t), newParticipant(t)
 	a, b := verifiedPair(t, link, alice, bob)
@@ -284,11 +284,11 @@ func TestTimerExpired(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			srv := newServer(t)
-			res, err := sigclient.CreateRoom(context.Background(), http.DefaultClient, srv, time.Second)
+			secret, _ := NewSecret()
+			res, err := sigclient.CreateRoom(context.Background(), http.DefaultClient, srv, time.Second, Verifier(secret))
 			if err != nil {
 				t.Fatal(err)
 			}
-			secret, _ := NewSecret()
 			link := Link{Server: srv, RoomID: res.RoomID, Secret: secret}
 			alice := newParticipant(t)
 			if tt.known != 0 {

@@ -146,8 +146,12 @@ type Config struct {
 	// DownloadDir is where received files go ("" = files are declined).
 	DownloadDir string
 	// AutoAcceptMax: offers up to this size are accepted without asking
-	// (0 = transfer.DefaultAutoAcceptMax).
+	// (0 = ask for every file; transfer.DefaultAutoAcceptMax is the usual
+	// value).
 	AutoAcceptMax int64
+	// ReceiveLimits bound what the peer may store through this room in
+	// this session, reconnects included (zero fields: the defaults).
+	ReceiveLimits transfer.Limits
 	// AskLargeFile decides offers above AutoAcceptMax (nil = decline).
 	AskLargeFile func(transfer.Offer) bool
 	// CorruptHook is a test hook handed to transfer.Config (nil in use).
@@ -161,6 +165,7 @@ type Session struct {
 	log    *slog.Logger
 	sig    *sigclient.Client
 	events chan Event
+	budget *transfer.Budget // what the peer may still store (all reconnects)
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -246,6 +251,7 @@ func Join(ctx context.Context, cfg Config) (*Session, error) {
 		log:    log,
 		sig:    sig,
 		events: make(chan Event, 256),
+		budget: transfer.NewBudget(cfg.ReceiveLimits),
 		ctx:    sctx,
 		cancel: cancel,
 	}

@@ -17,7 +17,9 @@
 // The peer's names and frames are untrusted: names go through
 // SanitizeName, files are created with O_EXCL|O_NOFOLLOW inside the
 // download folder only, and every length and offset is checked against
-// the offer.
+// the offer. Offer sizes are bounded by the auto-accept limit, the room's
+// Budget and the free disk space, and the download folder must be private
+// to this user (limits.go).
 //
 // This package must not import pion or Wails, and must not log file names
 // or contents.

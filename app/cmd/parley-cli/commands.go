@@ -491,7 +491,9 @@ func cmdReceive(ctx context.Context, e *cliEnv, args []string) error {
 		if dir, err = filepath.Abs(*out); err != nil {
 			return usagef("--out: %v", err)
 		}
-		if err := os.MkdirAll(dir, 0o700); err != nil {
+		// Created 0700; an existing folder must be ours and not writable
+		// by others (a shared folder would hand the files to other users).
+		if err := transfer.PrepareDownloadDir(dir); err != nil {
 			return fmt.Errorf("--out: %w", err)
 		}
 	}

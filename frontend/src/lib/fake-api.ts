@@ -687,12 +687,13 @@ export class FakeApi implements Api {
     this.picks.push(files);
   }
 
-  /** The peer sends a file; above autoAcceptMaxBytes it is offered first. Returns its id. */
+  /** The peer sends a file; above autoAcceptMaxBytes (0: every file) it is offered first. Returns its id. */
   peerSendsFile(name: string, size: number, roomId = this.lastRoom): string {
     this.get(roomId);
+    const limit = this.settings.autoAcceptMaxBytes;
     const x: FakeTransfer = {
       t: this.newTransfer(roomId, name, size, false, ''),
-      asking: size > this.settings.autoAcceptMaxBytes,
+      asking: limit <= 0 || size > limit,
     };
     this.transfers_.set(x.t.id, x);
     this.emit('transfer:update', { roomId, transfer: { ...x.t } });
