@@ -35,7 +35,9 @@ const (
 type Config struct {
 	// Profile names the profile (identity + history) the window opens.
 	Profile profile.Options
-	// StartupLink is the room link from the command line or the OS ("" if none).
+	// StartupLink is the room link from the command line or the OS ("" if
+	// none). It waits for the person's confirmation like every link from
+	// outside the app (links.go).
 	StartupLink string
 	// DefaultServer is the server for new rooms until the user picks one
 	// (PARLEY_SERVER); "" shows the first-run choice.
@@ -96,6 +98,7 @@ type App struct {
 
 	files fileState // file transfers of this run (own lock)
 	calls callState // calls and the media hub (own lock)
+	links linkState // the external link waiting for confirmation (own lock)
 
 	opening   sync.Mutex // serialises joins so one room is never joined twice
 	focusOnce sync.Once
@@ -127,7 +130,7 @@ func New(cfg Config) *App {
 	if cfg.LANAddr == nil {
 		cfg.LANAddr = interfaceLANAddr
 	}
-	return &App{
+	a := &App{
 		cfg:        cfg,
 		log:        log,
 		dir:        ProfileDir(cfg.Profile),
@@ -138,6 +141,10 @@ func New(cfg Config) *App {
 		focused:    true,
 		calls:      callState{rooms: map[string]*roomCall{}, notify: make(chan struct{}, 1)},
 	}
+	if cfg.StartupLink != "" {
+		a.links.offer(cfg.StartupLink)
+	}
+	return a
 }
 
 // start wires the window and opens the profile; called once.
@@ -268,37 +275,6 @@ func (a *App) close() error {
 		errs = append(errs, prof.Close())
 	}
 	return errors.Join(errs...)
-}
-
-// secondInstance forwards a link from another launch and raises the window.
-func (a *App) secondInstance(args []string) {
-	a.mu.Lock()
-	w := a.win
-	a.mu.Unlock()
-	if w == nil {
-		return
-	}
-	w.Raise()
-	if link := LinkArg(args); link != "" {
-		w.Emit(EventOpenLink, LinkEvent{Link: link})
-	}
-}
-
-// LinkArg returns the first argument that looks like a room link
-// (canonicalised when it parses), or "".
-func LinkArg(args []string) string {
-	for _, s := range args {
-		if strings.HasPrefix(s, "-") {
-			continue
-		}
-		if l, err := session.ParseLink(s); err == nil {
-			return l.String()
-		}
-		if strings.Contains(s, "://") {
-			return s // let OpenRoom say BAD_LINK with the reason
-		}
-	}
-	return ""
 }
 
 // settingsView builds Settings; a.mu must be held.
@@ -867,10 +843,6 @@ func (a *App) OpenURL(rawURL string) error {
 	w.OpenURL(u.String())
 	return nil
 }
-
-// StartupLink is the room link given on the command line or by the OS
-// ("" if none).
-func (a *App) StartupLink() string { return a.cfg.StartupLink }
 
 // EnvDefaults fills cfg from the environment: PARLEY_SERVER,
 // PARLEY_ICE_LOOPBACK and PARLEY_FAKE_MEDIA (plus the profile's PARLEY_*

@@ -17,7 +17,9 @@ const (
 	EventRoomTyping    = "room:typing"
 	EventRoomClosed    = "room:closed"
 	EventRoomsChanged  = "rooms:changed"
-	EventOpenLink      = "app:open-link"
+	// EventLinkPending carries a PendingLink: a room link from outside the
+	// app waits for the person's confirmation.
+	EventLinkPending = "app:link-pending"
 	// EventCall carries a call.View on every change of a room's call.
 	EventCall = "call"
 	// eventFocus is emitted by the page itself (script injected on DOM
@@ -133,11 +135,6 @@ type RoomEvent struct {
 type ClosedEvent struct {
 	RoomID string `json:"roomId"`
 	Code   string `json:"code"`
-}
-
-// LinkEvent is the payload of app:open-link.
-type LinkEvent struct {
-	Link string `json:"link"`
 }
 
 // Empty is the payload of rooms:changed.

@@ -11,6 +11,7 @@ import type {
   Events,
   MediaEndpoint,
   Message,
+  PendingLink,
   RoomSummary,
   RoomView,
   Settings,
@@ -38,7 +39,9 @@ interface WailsApp {
   TrustNewKey(roomId: string): Promise<RoomView>;
   CopyLink(roomId: string): Promise<void>;
   OpenURL(url: string): Promise<void>;
-  StartupLink(): Promise<string>;
+  PendingLink(): Promise<PendingLink>;
+  ConfirmLink(id: number): Promise<RoomView>;
+  CancelLink(id: number): Promise<void>;
   PickAndSendFiles(roomId: string): Promise<Transfer[] | null>;
   SendFiles(roomId: string, paths: string[]): Promise<Transfer[] | null>;
   CancelTransfer(roomId: string, id: string): Promise<void>;
@@ -117,7 +120,9 @@ export class WailsApi implements Api {
   trustNewKey = (id: string) => call(async () => fixView(await this.app.TrustNewKey(id)));
   copyLink = (id: string) => call(() => this.app.CopyLink(id));
   openURL = (url: string) => call(() => this.app.OpenURL(url));
-  startupLink = () => call(async () => (await this.app.StartupLink()) ?? '');
+  pendingLink = () => call(() => this.app.PendingLink());
+  confirmLink = (id: number) => call(async () => fixView(await this.app.ConfirmLink(id)));
+  cancelLink = (id: number) => call(() => this.app.CancelLink(id));
   pickAndSendFiles = (id: string) => call(async () => (await this.app.PickAndSendFiles(id)) ?? []);
   sendFiles = (id: string, paths: string[]) => call(async () => (await this.app.SendFiles(id, paths)) ?? []);
   cancelTransfer = (roomId: string, id: string) => call(() => this.app.CancelTransfer(roomId, id));
