@@ -67,18 +67,20 @@ func network(err error) error {
 
 // passThrough are the server and session codes the UI knows by name.
 var passThrough = map[string]bool{
-	protocol.CodeRoomNotFound:  true,
-	protocol.CodeRoomFull:      true,
-	protocol.CodeRoomDestroyed: true,
-	protocol.CodeTimerExpired:  true,
-	protocol.CodeRateLimited:   true,
-	protocol.CodeReplaced:      true,
-	session.CodeVerifyFailed:   true,
-	session.CodePeerOffline:    true,
-	session.CodeTimeout:        true,
-	session.CodeKeyChanged:     true,
-	session.CodeLinkConflict:   true,
-	CodeInternal:               true,
+	protocol.CodeRoomNotFound:       true,
+	protocol.CodeRoomFull:           true,
+	protocol.CodeRoomDestroyed:      true,
+	protocol.CodeTimerExpired:       true,
+	protocol.CodeRateLimited:        true,
+	protocol.CodeServerBusy:         true,
+	protocol.CodeUnsupportedVersion: true,
+	protocol.CodeReplaced:           true,
+	session.CodeVerifyFailed:        true,
+	session.CodePeerOffline:         true,
+	session.CodeTimeout:             true,
+	session.CodeKeyChanged:          true,
+	session.CodeLinkConflict:        true,
+	CodeInternal:                    true,
 }
 
 // toAPI maps any error to an *Error with one of the codes of
@@ -107,7 +109,7 @@ func toAPI(err error) error {
 		switch {
 		case passThrough[se.Code]:
 			return &Error{se.Code, se.Reason}
-		case se.Code == protocol.CodeServerBusy, se.Code == protocol.CodeShuttingDown, se.Code == protocol.CodeUnsupportedVersion:
+		case se.Code == protocol.CodeShuttingDown:
 			return &Error{CodeServerUnreachable, se.Error()}
 		case se.Code == protocol.CodeUnauthorized:
 			// The server wants proof of the link's secret and this

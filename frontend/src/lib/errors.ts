@@ -15,6 +15,8 @@ export const ERROR_CODES = [
   'BAD_LINK',
   'TOO_LONG',
   'SERVER_UNREACHABLE',
+  'SERVER_BUSY',
+  'UNSUPPORTED_VERSION',
   'KEYRING_UNAVAILABLE',
   'PROFILE_IN_USE',
   'REPLACED',
@@ -100,6 +102,14 @@ const TEXT: Record<ErrorCode, { sentence: string; next: string }> = {
   SERVER_UNREACHABLE: {
     sentence: 'The signaling server cannot be reached.',
     next: 'Check your network or the server address, then try again.',
+  },
+  SERVER_BUSY: {
+    sentence: 'The signaling server is busy, or this network already has many rooms open on it.',
+    next: 'Wait a minute, then try again. If it keeps happening, ask the server\'s operator.',
+  },
+  UNSUPPORTED_VERSION: {
+    sentence: 'The signaling server runs a different version of Parley.',
+    next: 'Update Parley, or ask the server\'s operator to update parley-signal.',
   },
   KEYRING_UNAVAILABLE: {
     sentence: 'The system keyring is locked or not available.',
