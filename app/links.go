@@ -49,7 +49,8 @@ type PendingLink struct {
 	Host string `json:"host"`
 	// Known: a recent room has this server and room id.
 	Known bool `json:"known"`
-	// RoomID is the known room's id ("" when not Known).
+	// RoomID is the known room's id, its history key like RoomSummary.ID
+	// ("" when not Known).
 	RoomID string `json:"roomId"`
 	// RoomName is the known room's local name ("" when none or not Known).
 	RoomName string `json:"roomName"`
@@ -128,7 +129,8 @@ type knownRoomInfo struct{ id, name string }
 // server. A room id alone is not enough: another server may hand out the
 // same id for a room someone else controls.
 func knownRoom(p *profile.Profile, l session.Link) (knownRoomInfo, bool) {
-	hr, ok, err := p.History.Room(history.RoomKey(l.Server, l.RoomID))
+	key := history.RoomKey(l.Server, l.RoomID)
+	hr, ok, err := p.History.Room(key)
 	if err != nil || !ok {
 		return knownRoomInfo{}, false
 	}
@@ -136,7 +138,7 @@ func knownRoom(p *profile.Profile, l session.Link) (knownRoomInfo, bool) {
 	if err != nil || server != l.Server {
 		return knownRoomInfo{}, false
 	}
-	return knownRoomInfo{id: hr.ID, name: hr.Name}, true
+	return knownRoomInfo{id: key, name: hr.Name}, true
 }
 
 // hostOf returns the host[:port] of a server base URL.

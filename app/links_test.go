@@ -6,6 +6,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/parley-chat/parley/app/session"
 )
 
 // countRequests wraps a handler and counts every request that reaches it.
@@ -79,13 +81,17 @@ func TestExternalLinkWaitsForConfirmation(t *testing.T) {
 		t.Fatal(err)
 	}
 	secret := av.Link[strings.Index(av.Link, "#"):]
+	l, err := session.ParseLink(av.Link)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, tt := range []struct {
 		name, link string
 		known      bool
 		host       string
 	}{
-		{"known room, parley form", "parley://" + host + "/r/" + av.ID + secret, true, host},
-		{"same id, other server", "https://other.example/r/" + av.ID + secret, false, "other.example"},
+		{"known room, parley form", "parley://" + host + "/r/" + l.RoomID + secret, true, host},
+		{"same id, other server", "https://other.example/r/" + l.RoomID + secret, false, "other.example"},
 	} {
 		LifecycleOf(bob.App).SecondInstance([]string{"--profile", "p", tt.link})
 		evs := bob.win.recorded(EventLinkPending)
