@@ -180,8 +180,10 @@ type Session struct {
 	// filesChanged is closed (and replaced) whenever files changes.
 	filesChanged chan struct{}
 	status       Status
-	closing      bool
-	closeOnce    sync.Once
+	// statusChanged is closed (and replaced) whenever status changes.
+	statusChanged chan struct{}
+	closing       bool
+	closeOnce     sync.Once
 	// emitMu guards eventsClosed: emit holds it shared while sending, the
 	// final goroutine takes it exclusively before it closes events.
 	emitMu       sync.RWMutex
@@ -353,12 +355,14 @@ func (s *Session) SendTyping() {
 }
 
 // Destroy destroys the room and wipes its local history. The peer is told
-// first over the verified chat channel when it is connected (only that
+// first over the verified chat channel when it is connected, or once a
+// connection that is coming up verifies (up to destroyPeerWait; only that
 // authenticated destroy makes its app wipe the room; a server's
 // ROOM_DESTROYED alone does not), then the server. The session ends with
 // ROOM_DESTROYED.
 func (s *Session) Destroy(ctx context.Context) error {
 	s.destroying.Store(true)
+	s.awaitConnecting(ctx)
 	s.mu.Lock()
 	c := s.chat
 	s.mu.Unlock()
@@ -421,6 +425,7 @@ func (s *Session) finish(err error) {
 		s.conn = nil
 		s.chat = nil
 		s.status = StatusClosed
+		s.notifyStatusLocked()
 		s.mu.Unlock()
 		if run != nil {
 			run.cancel()
@@ -474,8 +479,57 @@ func (s *Session) setStatus(st Status, route peer.Route) {
 		return
 	}
 	s.status = st
+	s.notifyStatusLocked()
 	s.mu.Unlock()
 	s.emit(StatusChanged{Status: st, Route: route})
+}
+
+// notifyStatusLocked wakes statusWatch's waiters. s.mu must be held.
+func (s *Session) notifyStatusLocked() {
+	if s.statusChanged != nil {
+		close(s.statusChanged)
+	}
+	s.statusChanged = make(chan struct{})
+}
+
+// statusWatch returns the status and a channel closed when it next changes.
+func (s *Session) statusWatch() (Status, <-chan struct{}) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.statusChanged == nil {
+		s.statusChanged = make(chan struct{})
+	}
+	return s.status, s.statusChanged
+}
+
+// destroyPeerWait bounds how long Destroy waits for a peer connection that
+// is coming up: the other app wipes its copy of the room only when it
+// hears the destroy over the verified connection (a server's word alone
+// only marks the room ended), so a destroy right after joining, while the
+// peer is online, would otherwise leave the peer's copy behind.
+const destroyPeerWait = 10 * time.Second
+
+// awaitConnecting waits, up to destroyPeerWait or ctx, while the session has
+// not yet heard whether the peer is here or a connection to it is being
+// verified.
+func (s *Session) awaitConnecting(ctx context.Context) {
+	t := time.NewTimer(destroyPeerWait)
+	defer t.Stop()
+	for {
+		st, changed := s.statusWatch()
+		switch st {
+		case "", StatusConnecting, StatusConnected:
+		default:
+			return
+		}
+		select {
+		case <-changed:
+		case <-t.C:
+			return
+		case <-ctx.Done():
+			return
+		}
+	}
 }
 
 // signalLoop consumes signaling events until the session ends.
