@@ -239,12 +239,22 @@ const joinContext = "parley-signal-join-v1"
 // decoded bytes), separated by zero bytes. Binding the room id stops a
 // signature from being replayed into another room.
 func JoinSigningBytes(roomID string, nonce []byte) []byte {
-	b := make([]byte, 0, len(joinContext)+1+len(roomID)+1+len(nonce))
-	b = append(b, joinContext...)
-	b = append(b, 0)
-	b = append(b, roomID...)
-	b = append(b, 0)
-	b = append(b, nonce...)
+	return signingBytes(joinContext, []byte(roomID), nonce)
+}
+
+// signingBytes returns context followed by each field, each after a zero
+// byte.
+func signingBytes(context string, fields ...[]byte) []byte {
+	n := len(context)
+	for _, f := range fields {
+		n += 1 + len(f)
+	}
+	b := make([]byte, 0, n)
+	b = append(b, context...)
+	for _, f := range fields {
+		b = append(b, 0)
+		b = append(b, f...)
+	}
 	return b
 }
 
@@ -279,13 +289,5 @@ func RoomKey(secret []byte) ed25519.PrivateKey {
 // connection; the identity key stops a proof from being lifted onto
 // another joiner's join on the same connection.
 func ProofSigningBytes(roomID string, nonce, publicKey []byte) []byte {
-	b := make([]byte, 0, len(proofContext)+1+len(roomID)+1+len(nonce)+1+len(publicKey))
-	b = append(b, proofContext...)
-	b = append(b, 0)
-	b = append(b, roomID...)
-	b = append(b, 0)
-	b = append(b, nonce...)
-	b = append(b, 0)
-	b = append(b, publicKey...)
-	return b
+	return signingBytes(proofContext, []byte(roomID), nonce, publicKey)
 }
