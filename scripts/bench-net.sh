@@ -6,7 +6,7 @@
 # runs scripts/netbench, which prints the table. Root only.
 #
 #   RUNS=2          rounds per link (Parley and croc alternate in each)
-#   ROWS=lan,gbit,home,relayed,homeloss,longfat,share   links to run
+#   ROWS=lan,gbit,...   rows to run, comma-separated (default: all; see scripts/netbench)
 #   SHARE=30s       length of the shared-link row
 #   SCTP_TRACE=1    run Parley's sender on the lossy rows with
 #                   PION_LOG_TRACE=sctp and keep the logs (path printed)
@@ -51,7 +51,7 @@ go build -o "$work/netbench" ./scripts/netbench
 
 trace=()
 [ "${SCTP_TRACE:-0}" = 1 ] && trace=(-sctp-trace)
-"$work/netbench" -bin "$work" -runs "${RUNS:-2}" -rows "${ROWS:-lan,gbit,home,relayed,homeloss,longfat,share}" \
+"$work/netbench" -bin "$work" -runs "${RUNS:-2}" -rows "${ROWS:-lan,gbit,home,relayed,homeloss,longfat,share,call2m,call300k,callstep}" \
 	-share "${SHARE:-30s}" "${trace[@]}" &
 bench_pid=$!
 wait "$bench_pid"

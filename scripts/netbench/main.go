@@ -12,7 +12,12 @@
 // Every namespace, process and sysctl it changes is undone on exit, also
 // on SIGINT/SIGTERM. All traffic stays inside its own namespaces.
 //
-//	netbench -bin DIR [-runs N] [-rows lan,gbit,home,relayed,homeloss,longfat,share]
+// The call rows run a 640x480 call with the busy synthetic camera both
+// ways (parley-cli call --video testsrc-busy --stats) and print fps,
+// freezes, keyframe requests, RTT and glass-to-glass latency per side and
+// the link's load per phase.
+//
+//	netbench -bin DIR [-runs N] [-rows lan,gbit,home,relayed,homeloss,longfat,share,call2m,call300k,callstep]
 //	netbench tcp-recv -l ADDR          (inside a namespace: the shared-link flow's receiver)
 //	netbench tcp-send -c ADDR -dur D   (its sender, TCP CUBIC)
 package main
@@ -49,6 +54,8 @@ type row struct {
 	size       int64         // file bytes
 	relay      bool          // Parley --relay-only through parley-signal's TURN
 	crocLocal  bool          // croc as on a LAN: the sender's own relay
+	call       time.Duration // a call row: its length (no file, no croc)
+	steps      bool          // the call's link steps 2 Mbit/s -> 300 kbit/s -> 2 Mbit/s
 }
 
 // The sizes keep one transfer to 5-30 s at the speeds measured so far,
@@ -61,6 +68,9 @@ var table = []row{
 	{name: "homeloss", desc: "100 Mbit/s, 40 ms RTT, 0.5% loss", rate: 100e6, delay: 20 * time.Millisecond, loss: 0.005, size: 16 << 20},
 	{name: "longfat", desc: "200 Mbit/s, 100 ms RTT, 0.1% loss", rate: 200e6, delay: 50 * time.Millisecond, loss: 0.001, size: 16 << 20},
 	{name: "share", desc: "100 Mbit/s, 40 ms RTT, shared 30 s with one TCP CUBIC flow", rate: 100e6, delay: 20 * time.Millisecond, size: 256 << 20},
+	{name: "call2m", desc: "call 640x480 testsrc-busy, 2 Mbit/s, 40 ms RTT, 1% loss", rate: 2e6, delay: 20 * time.Millisecond, loss: 0.01, call: 25 * time.Second},
+	{name: "call300k", desc: "call 640x480 testsrc-busy, 300 kbit/s, 40 ms RTT", rate: 300e3, delay: 20 * time.Millisecond, call: 25 * time.Second},
+	{name: "callstep", desc: "call 640x480 testsrc-busy, 2 Mbit/s -> 300 kbit/s -> 2 Mbit/s, 40 ms RTT", rate: 2e6, delay: 20 * time.Millisecond, call: 36 * time.Second, steps: true},
 }
 
 func main() {
@@ -73,7 +83,7 @@ func main() {
 	}
 	bin := flag.String("bin", "", "directory with parley-cli, parley-signal, linkem, croc and netbench itself")
 	runs := flag.Int("runs", 2, "rounds per link (Parley and croc alternate in each)")
-	rows := flag.String("rows", "lan,gbit,home,relayed,homeloss,longfat,share", "links to run, comma-separated")
+	rows := flag.String("rows", "lan,gbit,home,relayed,homeloss,longfat,share,call2m,call300k,callstep", "links to run, comma-separated")
 	share := flag.Duration("share", 30*time.Second, "length of the shared-link row")
 	trace := flag.Bool("sctp-trace", false, "run Parley's sender with PION_LOG_TRACE=sctp and keep its log in the work dir")
 	flag.Parse()
@@ -148,7 +158,7 @@ func (b *bench) run(ctx context.Context, names []string) error {
 			return fmt.Errorf("unknown row %q", name)
 		}
 		r := table[i]
-		if _, ok := files[r.size]; !ok {
+		if _, ok := files[r.size]; !ok && r.call == 0 {
 			p := filepath.Join(work, fmt.Sprintf("f%d.bin", r.size>>20))
 			if err := writeRandom(p, r.size); err != nil {
 				return err
@@ -157,9 +167,12 @@ func (b *bench) run(ctx context.Context, names []string) error {
 		}
 		fmt.Printf("== %s (%s)\n", r.desc, r.name)
 		var err error
-		if r.name == "share" {
+		switch {
+		case r.call > 0:
+			err = b.runCall(ctx, r)
+		case r.name == "share":
 			err = b.runShare(ctx, r, files[r.size])
-		} else {
+		default:
 			err = b.runRow(ctx, r, files[r.size])
 		}
 		if err != nil {
@@ -249,7 +262,7 @@ func (b *bench) testbed(ctx context.Context, r row) (*netns.Bed, func(), error) 
 	if err := p.waitStderr(`msg=listening`, 20*time.Second); err != nil {
 		return fail(err)
 	}
-	if !r.crocLocal {
+	if !r.crocLocal && r.call == 0 {
 		c, err := start(ctx, "croc relay", bed.Name("srv"), []string{"CROC_CONFIG_DIR=" + filepath.Join(b.work, "croc-srv")},
 			filepath.Join(b.bin, "croc"), "--pass", "benchpass", "relay", "--ports", "9009,9010,9011,9012,9013")
 		if err != nil {
@@ -465,7 +478,7 @@ func (b *bench) print(names []string) {
 	fmt.Println("|---|---|---|---|---|---|---|---|")
 	for _, name := range names {
 		i := slices.IndexFunc(table, func(r row) bool { return r.name == name })
-		if i < 0 || name == "share" {
+		if i < 0 || name == "share" || table[i].call > 0 {
 			continue
 		}
 		r := table[i]
