@@ -34,7 +34,8 @@ var icon []byte
 const usage = `Usage: parley [options] [room link]
 
 Parley is a private peer-to-peer chat for two. A room link
-(https://server/r/<id>#<secret> or parley://...) opens that room.
+(https://server/r/<id>#<secret> or parley://...) opens that room once
+you confirm it in the window.
 
 Options:
 `

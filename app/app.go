@@ -35,7 +35,9 @@ const (
 type Config struct {
 	// Profile names the profile (identity + history) the window opens.
 	Profile profile.Options
-	// StartupLink is the room link from the command line or the OS ("" if none).
+	// StartupLink is the room link from the command line or the OS ("" if
+	// none). It waits for the person's confirmation like every link from
+	// outside the app (links.go).
 	StartupLink string
 	// DefaultServer is the server for new rooms until the user picks one
 	// (PARLEY_SERVER); "" shows the first-run choice.
@@ -96,6 +98,7 @@ type App struct {
 
 	files fileState // file transfers of this run (own lock)
 	calls callState // calls and the media hub (own lock)
+	links linkState // the external link waiting for confirmation (own lock)
 
 	opening   sync.Mutex // serialises joins so one room is never joined twice
 	focusOnce sync.Once
@@ -127,7 +130,7 @@ func New(cfg Config) *App {
 	if cfg.LANAddr == nil {
 		cfg.LANAddr = interfaceLANAddr
 	}
-	return &App{
+	a := &App{
 		cfg:        cfg,
 		log:        log,
 		dir:        ProfileDir(cfg.Profile),
@@ -138,6 +141,10 @@ func New(cfg Config) *App {
 		focused:    true,
 		calls:      callState{rooms: map[string]*roomCall{}, notify: make(chan struct{}, 1)},
 	}
+	if cfg.StartupLink != "" {
+		a.links.offer(cfg.StartupLink)
+	}
+	return a
 }
 
 // start wires the window and opens the profile; called once.
@@ -268,37 +275,6 @@ func (a *App) close() error {
 		errs = append(errs, prof.Close())
 	}
 	return errors.Join(errs...)
-}
-
-// secondInstance forwards a link from another launch and raises the window.
-func (a *App) secondInstance(args []string) {
-	a.mu.Lock()
-	w := a.win
-	a.mu.Unlock()
-	if w == nil {
-		return
-	}
-	w.Raise()
-	if link := LinkArg(args); link != "" {
-		w.Emit(EventOpenLink, LinkEvent{Link: link})
-	}
-}
-
-// LinkArg returns the first argument that looks like a room link
-// (canonicalised when it parses), or "".
-func LinkArg(args []string) string {
-	for _, s := range args {
-		if strings.HasPrefix(s, "-") {
-			continue
-		}
-		if l, err := session.ParseLink(s); err == nil {
-			return l.String()
-		}
-		if strings.Contains(s, "://") {
-			return s // let OpenRoom say BAD_LINK with the reason
-		}
-	}
-	return ""
 }
 
 // settingsView builds Settings; a.mu must be held.
@@ -486,14 +462,17 @@ func (a *App) CreateRoom(selfDestructSeconds int) (RoomView, error) {
 	}
 	ctx, cancel := context.WithTimeout(a.context(), createTimeout)
 	defer cancel()
-	res, err := sigclient.CreateRoom(ctx, a.http, server, time.Duration(selfDestructSeconds)*time.Second)
+	res, err := sigclient.CreateRoom(ctx, a.http, server, time.Duration(selfDestructSeconds)*time.Second, session.Verifier(secret))
 	if err != nil {
 		return RoomView{}, toAPI(network(err))
 	}
 	link := session.Link{Server: server, RoomID: res.RoomID, Secret: secret}
 	r := history.Room{ID: res.RoomID, Server: server, Link: link.String(), CreatedAt: time.UnixMilli(res.CreatedAt), LastActive: time.Now()}
-	if res.ExpiresAt != nil {
-		t := time.UnixMilli(*res.ExpiresAt)
+	if selfDestructSeconds > 0 {
+		// The time this app asked for, not the server's word: it is what
+		// the app tells the peer over the verified channel, and only once
+		// it has passed does a TIMER_EXPIRED wipe the room.
+		t := time.Now().Add(time.Duration(selfDestructSeconds) * time.Second)
 		r.ExpiresAt = &t
 	}
 	if err := p.History.PutRoom(r); err != nil {
@@ -520,8 +499,9 @@ func (a *App) OpenRoom(link string) (RoomView, error) {
 func (a *App) join(p *profile.Profile, l session.Link) (RoomView, error) {
 	a.opening.Lock()
 	defer a.opening.Unlock()
+	key := history.RoomKey(l.Server, l.RoomID)
 	a.mu.Lock()
-	_, open := a.rooms[l.RoomID]
+	_, open := a.rooms[key]
 	a.mu.Unlock()
 	if !open {
 		ctx, cancel := context.WithTimeout(a.context(), joinTimeout)
@@ -539,7 +519,8 @@ func (a *App) join(p *profile.Profile, l session.Link) (RoomView, error) {
 			RelayOnly:     relayOnly,
 			DownloadDir:   a.downloadDir(),
 			AutoAcceptMax: autoAccept,
-			AskLargeFile:  a.askFunc(a.context(), l.RoomID),
+			ReceiveLimits: a.receiveLimits(),
+			AskLargeFile:  a.askFunc(a.context(), key),
 		})
 		if err != nil {
 			return RoomView{}, toAPI(network(err))
@@ -551,8 +532,8 @@ func (a *App) join(p *profile.Profile, l session.Link) (RoomView, error) {
 			_ = sess.Close()
 			return RoomView{}, apiErrorf(CodeInternal, "the app is shutting down")
 		}
-		a.rooms[l.RoomID] = r
-		delete(a.lastCode, l.RoomID)
+		a.rooms[key] = r
+		delete(a.lastCode, key)
 		a.wg.Go(func() {
 			defer close(r.done)
 			a.pump(r)
@@ -561,7 +542,7 @@ func (a *App) join(p *profile.Profile, l session.Link) (RoomView, error) {
 		a.log.Info("room opened", "room", session.LogID(l.RoomID))
 		a.emit(EventRoomsChanged, Empty{})
 	}
-	return a.view(p, l.RoomID)
+	return a.view(p, key)
 }
 
 // view builds the view of a known room.
@@ -598,6 +579,13 @@ func (a *App) view(p *profile.Profile, roomID string) (RoomView, error) {
 	}
 	if len(peerKey) == len(p.Identity.PublicKey()) {
 		v.SafetyNumber = identity.SafetyNumber(p.Identity.PublicKey(), peerKey)
+	}
+	v.Ended, v.KeyChanged = s.Ended, s.KeyChanged
+	if len(hr.NewPeerKey) == len(p.Identity.PublicKey()) && len(hr.PeerKey) == len(p.Identity.PublicKey()) {
+		v.KeyChange = &KeyChange{
+			OldSafetyNumber: identity.SafetyNumber(p.Identity.PublicKey(), hr.PeerKey),
+			NewSafetyNumber: identity.SafetyNumber(p.Identity.PublicKey(), hr.NewPeerKey),
+		}
 	}
 	return v, nil
 }
@@ -639,7 +627,7 @@ func (a *App) Rooms() ([]RoomSummary, error) {
 	defer a.mu.Unlock()
 	out := make([]RoomSummary, 0, len(rs))
 	for _, r := range rs {
-		_, open := a.rooms[r.ID]
+		_, open := a.rooms[r.Key]
 		out = append(out, summaryOf(r, open))
 	}
 	return out, nil
@@ -748,8 +736,40 @@ func (a *App) historyErr(err error) error {
 	return toAPI(err)
 }
 
-// DestroyRoom destroys the room on the server: both sides end with
-// ROOM_DESTROYED and its history is wiped. A room that is not open is
+// TrustNewKey accepts the other person's changed key after the user
+// compared the new safety number with them (RoomView.keyChange), and joins
+// the room again. Messages the old key never acknowledged are not sent to
+// the new one: they stay failed.
+func (a *App) TrustNewKey(roomID string) (RoomView, error) {
+	p, err := a.ready()
+	if err != nil {
+		return RoomView{}, err
+	}
+	hr, ok, err := p.History.Room(roomID)
+	if err != nil {
+		return RoomView{}, toAPI(err)
+	}
+	if !ok {
+		return RoomView{}, apiErrorf("ROOM_NOT_FOUND", "this room is not in your recent rooms")
+	}
+	if len(hr.NewPeerKey) == 0 {
+		return RoomView{}, apiErrorf(CodeBadRequest, "the other person's key has not changed")
+	}
+	l, err := session.ParseLink(hr.Link)
+	if err != nil {
+		return RoomView{}, toAPI(err)
+	}
+	if err := p.History.TrustNewPeerKey(roomID); err != nil {
+		return RoomView{}, toAPI(err)
+	}
+	a.log.Info("changed peer key trusted", "room", session.LogID(hr.ID))
+	a.emit(EventRoomsChanged, Empty{})
+	return a.join(p, l)
+}
+
+// DestroyRoom destroys the room: the other person's app is told over the
+// verified connection (only that makes it wipe the room), then the server;
+// both sides end with ROOM_DESTROYED and this side's history is wiped. A room that is not open is
 // joined first (the server only takes a destroy from a participant).
 func (a *App) DestroyRoom(roomID string) error {
 	p, err := a.ready()
@@ -823,10 +843,6 @@ func (a *App) OpenURL(rawURL string) error {
 	w.OpenURL(u.String())
 	return nil
 }
-
-// StartupLink is the room link given on the command line or by the OS
-// ("" if none).
-func (a *App) StartupLink() string { return a.cfg.StartupLink }
 
 // EnvDefaults fills cfg from the environment: PARLEY_SERVER,
 // PARLEY_ICE_LOOPBACK and PARLEY_FAKE_MEDIA (plus the profile's PARLEY_*

@@ -76,6 +76,8 @@ var passThrough = map[string]bool{
 	session.CodeVerifyFailed:   true,
 	session.CodePeerOffline:    true,
 	session.CodeTimeout:        true,
+	session.CodeKeyChanged:     true,
+	session.CodeLinkConflict:   true,
 	CodeInternal:               true,
 }
 
@@ -107,6 +109,10 @@ func toAPI(err error) error {
 			return &Error{se.Code, se.Reason}
 		case se.Code == protocol.CodeServerBusy, se.Code == protocol.CodeShuttingDown, se.Code == protocol.CodeUnsupportedVersion:
 			return &Error{CodeServerUnreachable, se.Error()}
+		case se.Code == protocol.CodeUnauthorized:
+			// The server wants proof of the link's secret and this
+			// link's does not match the room: a damaged or altered link.
+			return &Error{CodeBadLink, "the server refused this link: its secret does not match the room"}
 		default:
 			return &Error{CodeInternal, se.Error()}
 		}

@@ -17,7 +17,9 @@ const (
 	EventRoomTyping    = "room:typing"
 	EventRoomClosed    = "room:closed"
 	EventRoomsChanged  = "rooms:changed"
-	EventOpenLink      = "app:open-link"
+	// EventLinkPending carries a PendingLink: a room link from outside the
+	// app waits for the person's confirmation.
+	EventLinkPending = "app:link-pending"
 	// EventCall carries a call.View on every change of a room's call.
 	EventCall = "call"
 	// eventFocus is emitted by the page itself (script injected on DOM
@@ -38,7 +40,10 @@ type Settings struct {
 	RelayOnly bool `json:"relayOnly"`
 }
 
-// RoomSummary is one entry of the recent rooms list.
+// RoomSummary is one entry of the recent rooms list. ID identifies the
+// room in every call and event: the room's history key (history.RoomKey:
+// the room id, a dot and a tag of the server), because the same room id on
+// another server is another room.
 type RoomSummary struct {
 	ID          string `json:"id"`
 	Name        string `json:"name"`
@@ -47,6 +52,18 @@ type RoomSummary struct {
 	LastPreview string `json:"lastPreview"`
 	ExpiresAt   *int64 `json:"expiresAt"`
 	Open        bool   `json:"open"`
+	// Ended is ROOM_DESTROYED or TIMER_EXPIRED when the server ended the
+	// room without confirmation (history kept), "" otherwise.
+	Ended string `json:"ended"`
+	// KeyChanged: the other person's key changed and is not trusted yet.
+	KeyChanged bool `json:"keyChanged"`
+}
+
+// KeyChange is the safety number the room had and the one it would have
+// with the other person's changed key (RoomView.keyChange).
+type KeyChange struct {
+	OldSafetyNumber string `json:"oldSafetyNumber"`
+	NewSafetyNumber string `json:"newSafetyNumber"`
 }
 
 // Message is one chat message as the UI shows it.
@@ -70,11 +87,16 @@ type RoomView struct {
 	LastPreview  string    `json:"lastPreview"`
 	ExpiresAt    *int64    `json:"expiresAt"`
 	Open         bool      `json:"open"`
+	Ended        string    `json:"ended"`
+	KeyChanged   bool      `json:"keyChanged"`
 	Status       string    `json:"status"`
 	Route        string    `json:"route"`
 	Code         string    `json:"code"`
 	Messages     []Message `json:"messages"`
 	SafetyNumber string    `json:"safetyNumber"`
+	// KeyChange is set while the other person's key changed and is not
+	// trusted (TrustNewKey); nil otherwise.
+	KeyChange *KeyChange `json:"keyChange"`
 	// StatusSeq is the seq of the last room:status event the view
 	// includes; the UI ignores status events with a seq not above it.
 	StatusSeq uint64 `json:"statusSeq"`
@@ -115,11 +137,6 @@ type ClosedEvent struct {
 	Code   string `json:"code"`
 }
 
-// LinkEvent is the payload of app:open-link.
-type LinkEvent struct {
-	Link string `json:"link"`
-}
-
 // Empty is the payload of rooms:changed.
 type Empty struct{}
 
@@ -132,14 +149,17 @@ func unixMilli(t time.Time) int64 {
 
 func messageOf(m history.Message) Message {
 	st := string(m.State)
-	if !m.Outgoing {
+	switch {
+	case !m.Outgoing:
 		st = ""
+	case m.State == history.StateUndelivered:
+		st = string(history.StateFailed) // never sent again (the key changed)
 	}
-	return Message{ID: m.ID, RoomID: m.RoomID, Outgoing: m.Outgoing, Text: m.Text, SentAt: unixMilli(m.SentAt), State: st}
+	return Message{ID: m.ID, RoomID: m.RoomKey, Outgoing: m.Outgoing, Text: m.Text, SentAt: unixMilli(m.SentAt), State: st}
 }
 
 func summaryOf(r history.Room, open bool) RoomSummary {
-	s := RoomSummary{ID: r.ID, Name: r.Name, Link: r.Link, LastActive: unixMilli(r.LastActive), LastPreview: r.LastPreview, Open: open}
+	s := RoomSummary{ID: r.Key, Name: r.Name, Link: r.Link, LastActive: unixMilli(r.LastActive), LastPreview: r.LastPreview, Open: open, Ended: r.Ended, KeyChanged: len(r.NewPeerKey) != 0}
 	if r.ExpiresAt != nil {
 		ms := r.ExpiresAt.UnixMilli()
 		s.ExpiresAt = &ms
@@ -165,7 +185,7 @@ func closeCode(err error) string {
 
 // pump turns one session's events into UI events until the session ends.
 func (a *App) pump(r *openRoom) {
-	id := r.sess.Link().RoomID
+	id := r.sess.Key()
 	for ev := range r.sess.Events() {
 		switch e := ev.(type) {
 		case session.StatusChanged:
@@ -191,6 +211,8 @@ func (a *App) pump(r *openRoom) {
 			a.emit(EventRoomDelivered, DeliveredEvent{RoomID: id, ID: e.ID})
 		case session.PeerTyping:
 			a.emit(EventRoomTyping, RoomEvent{RoomID: id})
+		case session.RoomUpdated:
+			a.emit(EventRoomsChanged, Empty{})
 		case session.TransferProgress:
 			a.onProgress(id, e.Progress)
 		case session.FileReceived:

@@ -5,10 +5,12 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -36,6 +38,11 @@ const (
 	CodeDeclined       = "TRANSFER_DECLINED"
 	CodePeerSaveFailed = "PEER_SAVE_FAILED"
 	CodeFileUnreadable = "FILE_UNREADABLE"
+	// Incoming files refused before a byte was written (the sender sees
+	// PEER_SAVE_FAILED).
+	CodeDiskFull       = "DISK_FULL"                // less than transfer.KeepFreeBytes would stay free
+	CodeReceiveLimit   = "RECEIVE_LIMIT"            // the room's budget for this session is used up
+	CodeDownloadFolder = "DOWNLOAD_FOLDER_UNUSABLE" // missing, not ours, or writable by others
 )
 
 // Transfer states.
@@ -108,6 +115,9 @@ type fileState struct {
 	asks         map[askKey]chan bool
 	offerTimeout time.Duration // 0 = defaultOfferTimeout
 	now          func() time.Time
+	// limits bound what a peer may store per room and session; the zero
+	// value is transfer's defaults (tests make them small).
+	limits transfer.Limits
 }
 
 type askKey struct{ room, id string }
@@ -168,17 +178,21 @@ func (a *App) emitTransfer(t Transfer) {
 }
 
 // DefaultDownloadDir is where received files go: $PARLEY_DOWNLOAD_DIR,
-// else $XDG_DOWNLOAD_DIR/Parley, else ~/Downloads/Parley.
+// else $XDG_DOWNLOAD_DIR/Parley, else ~/Downloads/Parley. Without a home
+// folder it is "" (incoming files are refused with
+// DOWNLOAD_FOLDER_UNUSABLE), never a shared folder such as /tmp/Parley,
+// where another account could read the files or plant the folder first.
 func DefaultDownloadDir() string {
 	if d := os.Getenv("PARLEY_DOWNLOAD_DIR"); d != "" {
 		return d
 	}
-	if d := os.Getenv("XDG_DOWNLOAD_DIR"); d != "" {
+	// The XDG spec says relative paths are to be ignored.
+	if d := os.Getenv("XDG_DOWNLOAD_DIR"); filepath.IsAbs(d) {
 		return filepath.Join(d, "Parley")
 	}
 	home, err := os.UserHomeDir()
-	if err != nil {
-		return filepath.Join(os.TempDir(), "Parley")
+	if err != nil || !filepath.IsAbs(home) {
+		return ""
 	}
 	return filepath.Join(home, "Downloads", "Parley")
 }
@@ -191,18 +205,33 @@ func (a *App) GetDownloadDir() string {
 	return DefaultDownloadDir()
 }
 
-// downloadDir returns the download folder, created 0700, or "" (offers
-// are then declined) when it cannot be created.
+// downloadDir returns the download folder, created 0700 when missing.
+// When it is unusable (see transfer.PrepareDownloadDir) it is returned all
+// the same: every offer checks it again, so incoming files are refused
+// with DOWNLOAD_FOLDER_UNUSABLE until the user fixes the folder, and
+// then work without reopening the room.
 func (a *App) downloadDir() string {
-	d, err := filepath.Abs(a.GetDownloadDir())
-	if err == nil {
-		err = os.MkdirAll(d, 0o700)
-	}
-	if err != nil {
-		a.log.Warn("download folder unusable; incoming files will be declined", "err", err)
+	dir := a.GetDownloadDir()
+	if dir == "" {
+		a.log.Warn("no download folder (no home folder, PARLEY_DOWNLOAD_DIR unset); incoming files will be refused")
 		return ""
 	}
+	d, err := filepath.Abs(dir)
+	if err != nil {
+		a.log.Warn("download folder unusable; incoming files will be refused", "err", err)
+		return ""
+	}
+	if err := transfer.PrepareDownloadDir(d); err != nil {
+		a.log.Warn("download folder unusable; incoming files will be refused", "err", err)
+	}
 	return d
+}
+
+// receiveLimits are the limits of a room joined now.
+func (a *App) receiveLimits() transfer.Limits {
+	a.files.mu.Lock()
+	defer a.files.mu.Unlock()
+	return a.files.limits
 }
 
 // SetActiveRoom tells Go which room is in view ("" on the home screen),
@@ -431,6 +460,14 @@ func transferFailure(err error, outgoing bool) (state, msg string) {
 	switch {
 	case errors.Is(err, transfer.ErrCanceled), errors.Is(err, context.Canceled):
 		return StateCanceled, CodeCanceled + ": the transfer was canceled"
+	case errors.Is(err, transfer.ErrPeerRefused) && outgoing:
+		return StateFailed, CodePeerSaveFailed + ": the other computer has no room for the file (its disk space or its limit for this room)"
+	case errors.Is(err, transfer.ErrDiskFull):
+		return StateFailed, fmt.Sprintf("%s: not enough free disk space for this file (Parley keeps %s free)", CodeDiskFull, sizeText(transfer.KeepFreeBytes))
+	case errors.Is(err, transfer.ErrReceiveLimit):
+		return StateFailed, CodeReceiveLimit + ": this room has received as much as it may in one session"
+	case errors.Is(err, transfer.ErrNoDownloadFolder):
+		return StateFailed, CodeDownloadFolder + ": " + strings.TrimPrefix(err.Error(), "transfer: ")
 	case errors.Is(err, transfer.ErrDeclined) && outgoing:
 		return StateFailed, CodeDeclined + ": the other person declined the file"
 	case errors.Is(err, transfer.ErrDeclined):
@@ -443,6 +480,14 @@ func transferFailure(err error, outgoing bool) (state, msg string) {
 		return StateFailed, CodeFileUnreadable + ": the file cannot be read"
 	}
 	return StateFailed, toAPI(err).Error()
+}
+
+// sizeText writes a whole number of GiB or MiB.
+func sizeText(n int64) string {
+	if n >= 1<<30 && n%(1<<30) == 0 {
+		return fmt.Sprintf("%d GiB", n>>30)
+	}
+	return fmt.Sprintf("%d MiB", n>>20)
 }
 
 // onProgress applies a session.TransferProgress of the room.

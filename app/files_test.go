@@ -32,6 +32,10 @@ func TestTransferFailure(t *testing.T) {
 		{"declined here", transfer.ErrDeclined, false, StateCanceled, CodeDeclined},
 		{"hash mismatch", transfer.ErrHashMismatch, false, StateFailed, CodeTransferFailed},
 		{"peer could not save", transfer.ErrPeerFailed, true, StateFailed, CodePeerSaveFailed},
+		{"peer has no room", transfer.ErrPeerRefused, true, StateFailed, CodePeerSaveFailed},
+		{"disk full here", transfer.ErrDiskFull, false, StateFailed, CodeDiskFull},
+		{"room budget used up", transfer.ErrReceiveLimit, false, StateFailed, CodeReceiveLimit},
+		{"download folder", fmt.Errorf("%w: it is not a folder", transfer.ErrNoDownloadFolder), false, StateFailed, CodeDownloadFolder},
 		{"unreadable", fmt.Errorf("send file: %w", os.ErrNotExist), true, StateFailed, CodeFileUnreadable},
 		{"offline", session.ErrPeerOffline, true, StateFailed, session.CodePeerOffline},
 		{"other", errors.New("boom"), true, StateFailed, CodeInternal},
@@ -50,16 +54,21 @@ func TestTransferFailure(t *testing.T) {
 func TestDefaultDownloadDir(t *testing.T) {
 	home, _ := os.UserHomeDir()
 	tests := []struct {
-		name, parley, xdg, want string
+		name, parley, xdg, home, want string
 	}{
-		{"override", "/tmp/x", "/d", "/tmp/x"},
-		{"xdg", "", "/data/Downloads", "/data/Downloads/Parley"},
-		{"home", "", "", filepath.Join(home, "Downloads", "Parley")},
+		{"override", "/tmp/x", "/d", home, "/tmp/x"},
+		{"xdg", "", "/data/Downloads", home, "/data/Downloads/Parley"},
+		{"relative xdg ignored", "", "Downloads", home, filepath.Join(home, "Downloads", "Parley")},
+		{"home", "", "", home, filepath.Join(home, "Downloads", "Parley")},
+		// Never a shared fallback such as /tmp/Parley.
+		{"no home", "", "", "", ""},
+		{"relative home", "", "", "somewhere", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Setenv("PARLEY_DOWNLOAD_DIR", tt.parley)
 			t.Setenv("XDG_DOWNLOAD_DIR", tt.xdg)
+			t.Setenv("HOME", tt.home)
 			if got := DefaultDownloadDir(); got != tt.want {
 				t.Fatalf("got %q, want %q", got, tt.want)
 			}
@@ -253,6 +262,21 @@ func writeRandom(t *testing.T, dir, name string, n int) (string, []byte) {
 	return p, b
 }
 
+// dataDirWith returns a data folder whose profile "p" has settings.json
+// as the settings screen writes it.
+func dataDirWith(t *testing.T, s storedSettings) string {
+	t.Helper()
+	dir := t.TempDir()
+	profileDir := filepath.Join(dir, "p")
+	if err := os.MkdirAll(profileDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := saveSettings(profileDir, s); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
 // finalUpdate waits for a transfer:update of id in a terminal state.
 func finalUpdate(t *testing.T, w *fakeWindow, id string) Transfer {
 	t.Helper()
@@ -271,15 +295,8 @@ func TestTwoWindowsFiles(t *testing.T) {
 	op := &opener{}
 	alice := newUser(t, srv)
 	bobDownloads := filepath.Join(t.TempDir(), "dl")
-	bobData := t.TempDir()
-	// Bob asks above 64 KiB (settings.json as the settings screen writes it).
-	bobProfile := filepath.Join(bobData, "p")
-	if err := os.MkdirAll(bobProfile, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if err := saveSettings(bobProfile, storedSettings{AutoAcceptMaxBytes: 64 << 10}); err != nil {
-		t.Fatal(err)
-	}
+	// Bob asks above 64 KiB.
+	bobData := dataDirWith(t, storedSettings{AutoAcceptMaxBytes: 64 << 10})
 	bob := newUser(t, srv, func(c *Config) {
 		c.Profile.DataDir = bobData
 		c.DownloadDir = bobDownloads
@@ -397,5 +414,95 @@ func TestTwoWindowsFiles(t *testing.T) {
 	list, _ := alice.Transfers(av.ID)
 	if len(list) != 7 {
 		t.Fatalf("alice's transfers: %d, want 7", len(list))
+	}
+}
+
+// TestReceiveLimitsTwoWindows drives bob's limits through settings.json,
+// the facade, the session and transfer over real pion peers: with the
+// auto-accept limit at 0 even a tiny file is asked about; once the room's
+// budget is used up the next file is refused without asking
+// (RECEIVE_LIMIT here, PEER_SAVE_FAILED for alice); a download folder that
+// became writable by others refuses files (DOWNLOAD_FOLDER_UNUSABLE).
+func TestReceiveLimitsTwoWindows(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t)
+	alice := newUser(t, srv)
+	bobDownloads := filepath.Join(t.TempDir(), "dl")
+	bobData := dataDirWith(t, storedSettings{AutoAcceptMaxBytes: 0}) // "0 = always ask"
+	bob := newUser(t, srv, func(c *Config) {
+		c.Profile.DataDir = bobData
+		c.DownloadDir = bobDownloads
+	})
+	bob.files.limits = transfer.Limits{MaxFiles: 1}
+	if s, err := bob.GetSettings(); err != nil || s.AutoAcceptMaxBytes != 0 {
+		t.Fatalf("bob's settings %+v, %v", s, err)
+	}
+
+	av, err := alice.CreateRoom(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bob.OpenRoom(av.Link); err != nil {
+		t.Fatal(err)
+	}
+	src := t.TempDir()
+	tiny, tinyBytes := writeRandom(t, src, "tiny.txt", 10)
+	sent, err := alice.SendFiles(av.ID, []string{tiny})
+	if err != nil {
+		t.Fatal(err)
+	}
+	offer := bob.win.wait(t, EventTransferOffer, nil).(OfferEvent)
+	if offer.Name != "tiny.txt" || offer.Size != 10 {
+		t.Fatalf("offer %+v", offer)
+	}
+	if err := bob.AnswerOffer(av.ID, offer.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	if got := finalUpdate(t, alice.win, sent[0].ID); got.State != StateDone {
+		t.Fatalf("tiny file: %+v", got)
+	}
+	if got := finalUpdate(t, bob.win, offer.ID); got.State != StateDone {
+		t.Fatalf("bob's tiny file: %+v", got)
+	} else if b, err := os.ReadFile(got.Path); err != nil || !bytes.Equal(b, tinyBytes) {
+		t.Fatalf("bob's tiny file: %v", err)
+	}
+
+	// The budget (one file) is used up: refused without asking.
+	second, _ := writeRandom(t, src, "second.txt", 10)
+	sent, err = alice.SendFiles(av.ID, []string{second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := finalUpdate(t, alice.win, sent[0].ID); got.State != StateFailed || !strings.HasPrefix(got.Error, CodePeerSaveFailed+": ") {
+		t.Fatalf("alice's refused file: %+v", got)
+	}
+	refused := bob.win.wait(t, EventTransferUpdate, func(p any) bool {
+		tr := p.(TransferEvent).Transfer
+		return tr.Name == "second.txt" && terminal(tr.State)
+	}).(TransferEvent).Transfer
+	if refused.State != StateFailed || !strings.HasPrefix(refused.Error, CodeReceiveLimit+": ") {
+		t.Fatalf("bob's refused file: %+v", refused)
+	}
+	if n := len(bob.win.recorded(EventTransferOffer)); n != 1 {
+		t.Fatalf("bob was asked %d times, want once", n)
+	}
+
+	// Someone made the folder writable by everyone: refused, and said so.
+	if err := os.Chmod(bobDownloads, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	third, _ := writeRandom(t, src, "third.txt", 10)
+	if _, err := alice.SendFiles(av.ID, []string{third}); err != nil {
+		t.Fatal(err)
+	}
+	refused = bob.win.wait(t, EventTransferUpdate, func(p any) bool {
+		tr := p.(TransferEvent).Transfer
+		return tr.Name == "third.txt" && terminal(tr.State)
+	}).(TransferEvent).Transfer
+	if refused.State != StateFailed || !strings.HasPrefix(refused.Error, CodeDownloadFolder+": ") {
+		t.Fatalf("bob's file into a shared folder: %+v", refused)
+	}
+	if names, _ := os.ReadDir(bobDownloads); len(names) != 1 {
+		t.Fatalf("download folder holds %d entries, want only tiny.txt", len(names))
 	}
 }

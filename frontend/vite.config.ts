@@ -22,5 +22,9 @@ export default defineConfig({
     include: ['src/**/*.test.ts'],
     setupFiles: ['src/test-setup.ts'],
     restoreMocks: true,
+    // Whole-app tests mount App.svelte in jsdom; on a loaded 2-core
+    // machine one took 5.6 s against vitest's 5 s default. Waits inside
+    // tests are conditions (vi.waitFor), so a longer ceiling hides nothing.
+    testTimeout: 20_000,
   },
 });

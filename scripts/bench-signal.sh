@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Load benchmark of parley-signal: builds parley-signal and
 # parley-signal-load, starts the server on 127.0.0.1:0 with its per-IP
-# limits off, holds ROOMS rooms (2 WebSockets each) open, prints the
+# limits and caps off (every connection comes from 127.0.0.1) and its
+# metrics listener on another free port, holds ROOMS rooms (2 WebSockets each) open, prints the
 # report (a table, then one JSON line) and stops the server.
 #
 # Then, in the same run, it measures two nodes sharing a redis-server
@@ -57,28 +58,31 @@ if [ "$have" != unlimited ] && [ "$have" -lt "$want" ]; then
   ROOMS=$fit
 fi
 
-# start_signal NAME [flags...]: runs parley-signal, sets $addr and $pid.
+# start_signal NAME [flags...]: runs parley-signal, sets $addr (the
+# server), $maddr (its metrics listener) and $pid.
 start_signal() {
   local name=$1
   shift
-  "$work/parley-signal" --addr 127.0.0.1:0 --rate-rooms 0 --rate-joins 0 \
+  "$work/parley-signal" --addr 127.0.0.1:0 --metrics-addr 127.0.0.1:0 --rate-rooms 0 --rate-joins 0 \
+    --max-conns-per-ip 0 --max-conns-per-48 0 --max-rooms-per-ip 0 --max-rooms-per-48 0 \
     --max-conns $((2 * ROOMS + 100)) --max-rooms $((ROOMS + 100)) "$@" \
     2>"$work/$name.log" &
   pid=$!
   pids+=("$pid")
-  addr=
+  addr= maddr=
   for _ in $(seq 100); do
-    addr=$(grep 'listening' "$work/$name.log" | grep -o 'addr=127\.0\.0\.1:[0-9]*' | head -1 | cut -d= -f2 || true)
-    [ -n "$addr" ] && break
+    addr=$(grep 'msg=listening' "$work/$name.log" | grep -o 'addr=127\.0\.0\.1:[0-9]*' | head -1 | cut -d= -f2 || true)
+    maddr=$(grep 'msg=metrics' "$work/$name.log" | grep -o 'addr=127\.0\.0\.1:[0-9]*' | head -1 | cut -d= -f2 || true)
+    [ -n "$addr" ] && [ -n "$maddr" ] && break
     kill -0 "$pid" 2>/dev/null || { cat "$work/$name.log" >&2; exit 1; }
     sleep 0.1
   done
-  if [ -z "$addr" ]; then
+  if [ -z "$addr" ] || [ -z "$maddr" ]; then
     echo "parley-signal ($name) did not report its address" >&2
     cat "$work/$name.log" >&2
     exit 1
   fi
-  echo "parley-signal ($name) listening on $addr (pid $pid)" >&2
+  echo "parley-signal ($name) listening on $addr, metrics on $maddr (pid $pid)" >&2
 }
 
 # stop PID: SIGTERM and wait; returns non-zero if it did not exit cleanly.
@@ -94,7 +98,7 @@ field() {
 
 status=0
 start_signal memory
-"$work/parley-signal-load" --server "http://$addr" --rooms "$ROOMS" \
+"$work/parley-signal-load" --server "http://$addr" --metrics "http://$maddr" --rooms "$ROOMS" \
   --concurrency "$CONCURRENCY" --hold "$HOLD" "$@" | tee "$work/memory.out" || status=$?
 stop "$pid" || status=1
 
@@ -115,11 +119,11 @@ for _ in $(seq 100); do
 done
 echo "redis-server on 127.0.0.1:$rport (pid $redis_pid)" >&2
 start_signal node1 --redis "redis://127.0.0.1:$rport/0"
-addr1=$addr pid1=$pid
+addr1=$addr maddr1=$maddr pid1=$pid
 start_signal node2 --redis "redis://127.0.0.1:$rport/0"
-addr2=$addr pid2=$pid
+addr2=$addr maddr2=$maddr pid2=$pid
 echo >&2
-"$work/parley-signal-load" --server "http://$addr1,http://$addr2" --rooms "$ROOMS" \
+"$work/parley-signal-load" --server "http://$addr1,http://$addr2" --metrics "http://$maddr1,http://$maddr2" --rooms "$ROOMS" \
   --concurrency "$CONCURRENCY" --hold "$HOLD" "$@" | tee "$work/redis.out" || status=$?
 stop "$pid1" || status=1
 stop "$pid2" || status=1

@@ -63,6 +63,18 @@ type AckObserver interface {
 	AckQueued(m Message)
 }
 
+// RoomControl is an optional Handler extension for the room's control
+// frames, which arrive only over the verified connection and so are
+// authenticated by it (the signaling server cannot forge them). Its methods
+// run on the read loop like the Handler's; frames behind them wait.
+type RoomControl interface {
+	// PeerDestroyed says the peer destroyed the room.
+	PeerDestroyed()
+	// SelfDestructAt is the room's self-destruct time as the peer knows
+	// it. It is not validated beyond being a positive time.
+	SelfDestructAt(t time.Time)
+}
+
 // Conn speaks the chat protocol over one byte stream.
 type Conn struct {
 	rw     io.ReadWriteCloser
@@ -205,6 +217,17 @@ func (c *Conn) dispatch(f frame) error {
 		c.h.Typing()
 	case typeRead:
 		c.h.Read(f.ID)
+	case typeDestroy, typeExpires:
+		rc, ok := c.h.(RoomControl)
+		if !ok || f.V != controlVersion {
+			c.logger.Debug("chat: ignoring control frame", "type", f.T, "version", f.V)
+			return nil
+		}
+		if f.T == typeDestroy {
+			rc.PeerDestroyed()
+		} else {
+			rc.SelfDestructAt(time.UnixMilli(f.TS))
+		}
 	default:
 		c.logger.Debug("chat: ignoring unknown frame type", "type", f.T)
 	}
@@ -271,6 +294,26 @@ func (c *Conn) SendWithID(m Message) error {
 	}
 	if err := c.write(frame{T: typeMsg, ID: m.ID, TS: m.SentAt.UnixMilli(), Text: m.Text}); err != nil {
 		return fmt.Errorf("chat: send message: %w", err)
+	}
+	return nil
+}
+
+// SendDestroy tells the peer that we destroyed the room. Follow it with
+// Goodbye to know the peer has handled it (the stream is ordered).
+func (c *Conn) SendDestroy() error {
+	if err := c.write(frame{T: typeDestroy, V: controlVersion}); err != nil {
+		return fmt.Errorf("chat: send destroy: %w", err)
+	}
+	return nil
+}
+
+// SendSelfDestructAt tells the peer the room's self-destruct time.
+func (c *Conn) SendSelfDestructAt(t time.Time) error {
+	if t.UnixMilli() <= 0 {
+		return fmt.Errorf("chat: self-destruct time %v out of range", t)
+	}
+	if err := c.write(frame{T: typeExpires, V: controlVersion, TS: t.UnixMilli()}); err != nil {
+		return fmt.Errorf("chat: send self-destruct time: %w", err)
 	}
 	return nil
 }

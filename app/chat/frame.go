@@ -20,6 +20,14 @@ const (
 	// is that confirmation (see Conn.Goodbye).
 	typeBye    = "bye"
 	typeByeAck = "byeack"
+	// Room control frames (versioned by "v"; peers from before them ignore
+	// unknown types, and a receiver ignores a version it does not know):
+	// typeDestroy says the sender destroyed the room, typeExpires carries
+	// the room's self-destruct time (unix milliseconds in "ts").
+	typeDestroy = "destroy"
+	typeExpires = "expires"
+	// controlVersion is the version of the control frames this side speaks.
+	controlVersion = 1
 )
 
 const (
@@ -42,6 +50,7 @@ type frame struct {
 	ID   string `json:"id,omitempty"`
 	TS   int64  `json:"ts,omitempty"` // unix milliseconds, msg only
 	Text string `json:"text,omitempty"`
+	V    int    `json:"v,omitempty"` // control frames only
 }
 
 // encodeFrame returns the length prefix and JSON body as one buffer, so the
@@ -107,7 +116,11 @@ func decodeFrame(body []byte) (frame, error) {
 		if !validID(f.ID) {
 			return frame{}, fmt.Errorf("%w: %s frame with invalid id", ErrProtocol, f.T)
 		}
-	case typeTyping, typeBye, typeByeAck:
+	case typeTyping, typeBye, typeByeAck, typeDestroy:
+	case typeExpires:
+		if f.V == controlVersion && f.TS <= 0 {
+			return frame{}, fmt.Errorf("%w: expires frame without a time", ErrProtocol)
+		}
 	case "":
 		return frame{}, fmt.Errorf("%w: frame without type", ErrProtocol)
 	}

@@ -17,6 +17,9 @@ func FuzzDecodeFrame(f *testing.F) {
 		`{"t":"typing"}`,
 		`{"t":"read","id":"x_-9"}`,
 		`{"t":"unknown"}`,
+		`{"t":"destroy","v":1}`,
+		`{"t":"expires","v":1,"ts":1700000000000}`,
+		`{"t":"expires","v":2}`,
 		`not json`,
 	} {
 		f.Add(rawFrame(s))
@@ -45,6 +48,9 @@ func FuzzDecodeFrame(f *testing.F) {
 				if !validID(fr.ID) {
 					t.Fatalf("accepted invalid id %q", fr.ID)
 				}
+			}
+			if fr.T == typeExpires && fr.V == controlVersion && fr.TS <= 0 {
+				t.Fatalf("accepted expires frame without a time")
 			}
 			if len(fr.Text) > MaxTextBytes {
 				t.Fatalf("accepted text of %d bytes", len(fr.Text))

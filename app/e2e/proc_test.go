@@ -61,9 +61,18 @@ var addrRE = regexp.MustCompile(`127\.0\.0\.1:[0-9]+`)
 // startSignal runs parley-signal on a free loopback port and returns its base URL.
 func startSignal(t testing.TB, args ...string) string {
 	t.Helper()
-	p := start(t, "parley-signal", nil, nil, bins.signal, append([]string{"--addr", "127.0.0.1:0"}, args...)...)
+	server, _ := startSignalMetrics(t, args...)
+	return server
+}
+
+// startSignalMetrics is startSignal that also returns the base URL of the
+// server's metrics listener (--metrics-addr, also on a free port).
+func startSignalMetrics(t testing.TB, args ...string) (server, metrics string) {
+	t.Helper()
+	p := start(t, "parley-signal", nil, nil, bins.signal, append([]string{"--addr", "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0"}, args...)...)
 	l := p.WaitStderr(`msg=listening addr=127\.0\.0\.1:[1-9][0-9]*`, 1, 20*time.Second)
-	return "http://" + addrRE.FindString(l)
+	m := p.WaitStderr(`msg=metrics addr=127\.0\.0\.1:[1-9][0-9]*`, 1, 20*time.Second)
+	return "http://" + addrRE.FindString(l), "http://" + addrRE.FindString(m)
 }
 
 // user is one parley-cli profile with its own data dir; the identity key

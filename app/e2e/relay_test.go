@@ -14,7 +14,7 @@ import (
 // without it the same server gives a direct path.
 func TestRelayOnlyThroughEmbeddedTURN(t *testing.T) {
 	t.Parallel()
-	server := startSignal(t, "--turn-listen", "127.0.0.1:0", "--turn-public-ip", "127.0.0.1", "--turn-relay-ports", "40000-40999")
+	server, metricsURL := startSignalMetrics(t, "--turn-listen", "127.0.0.1:0", "--turn-public-ip", "127.0.0.1", "--turn-relay-ports", "40000-40999")
 	alice, bob := newUser(t, "alice"), newUser(t, "bob")
 	link := strings.TrimSpace(alice.mustRun("create", "--server", server))
 	src := randomFile(t, t.TempDir(), "relayed.bin", 4<<20)
@@ -35,7 +35,7 @@ func TestRelayOnlyThroughEmbeddedTURN(t *testing.T) {
 		t.Fatalf("receiver's states:\n%s", errs)
 	}
 
-	resp, err := http.Get(server + "/metrics")
+	resp, err := http.Get(metricsURL + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +58,7 @@ func TestRelayOnlyThroughEmbeddedTURN(t *testing.T) {
 
 func TestTURNListenNeedsPublicIP(t *testing.T) {
 	t.Parallel()
-	p := start(t, "parley-signal", nil, nil, bins.signal, "--addr", "127.0.0.1:0", "--turn-listen", "127.0.0.1:0")
+	p := start(t, "parley-signal", nil, nil, bins.signal, "--addr", "127.0.0.1:0", "--metrics-addr", "off", "--turn-listen", "127.0.0.1:0")
 	if code := p.Wait(step); code != 2 {
 		t.Fatalf("parley-signal without --turn-public-ip exited %d, want 2 (usage)", code)
 	}

@@ -58,7 +58,7 @@ func TestServerRestartKeepsConversation(t *testing.T) {
 	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	server := "http://" + addr
 	startServerAt := func() *proc {
-		p := start(t, "parley-signal", nil, nil, bins.signal, "--addr", addr, "--state-dir", state)
+		p := start(t, "parley-signal", nil, nil, bins.signal, "--addr", addr, "--metrics-addr", "off", "--state-dir", state)
 		p.WaitStderr(`msg=listening`, 1, 20*time.Second)
 		return p
 	}

@@ -10,10 +10,14 @@
 // XChaCha20-Poly1305 under a 32-byte key that the caller keeps in the OS
 // keyring (identity.LoadOrCreateSecret, account "<profile>/history-key"):
 // message bodies, room links (they hold the room secret), server addresses,
-// names, previews and peer keys. Room ids, message ids, timestamps and
-// delivery states stay in clear so they can be indexed. Each sealed value is
-// bound to its room and message id, so records cannot be swapped around
-// undetected. Opening a store with the wrong key fails with ErrWrongKey
+// names, previews and peer keys. Rooms are keyed by RoomKey: the room id
+// plus a hash of the server address, because the same room id on another
+// server is another room (a link naming a hostile server must never reach a
+// stored conversation). Room ids, message ids, timestamps and delivery
+// states stay in clear so they can be indexed. Each sealed value is bound
+// to its room key and message id, so records cannot be swapped around
+// undetected. Files of format 1 (keyed by room id alone) are migrated in
+// one transaction when opened. Opening a store with the wrong key fails with ErrWrongKey
 // rather than returning garbage.
 //
 // The store is local only: it never talks to the network, and nothing in it

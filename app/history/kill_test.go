@@ -43,17 +43,17 @@ func TestHelperWriter(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, ok, err := s.Room(killRoom); err != nil {
+	if _, ok, err := s.Room(RoomKey("https://x", killRoom)); err != nil {
 		t.Fatal(err)
 	} else if !ok {
-		if err := s.PutRoom(Room{ID: killRoom, Link: "https://x/r/k#secret", CreatedAt: time.Now(), LastActive: time.Now()}); err != nil {
+		if err := s.PutRoom(Room{ID: killRoom, Server: "https://x", Link: "https://x/r/k#secret", CreatedAt: time.Now(), LastActive: time.Now()}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	prefix := os.Getenv(writerPrefixEnv)
 	for i := 0; ; i++ {
 		id := fmt.Sprintf("%s-%06d", prefix, i)
-		added, err := s.AddMessage(Message{ID: id, RoomID: killRoom, Outgoing: true, Text: "message " + id, SentAt: time.Now(), State: StateSending})
+		added, err := s.AddMessage(Message{ID: id, RoomKey: RoomKey("https://x", killRoom), Outgoing: true, Text: "message " + id, SentAt: time.Now(), State: StateSending})
 		if err != nil || !added {
 			fmt.Printf("error %t %v\n", added, err)
 			os.Exit(3)
@@ -81,7 +81,7 @@ func TestKillDashNine(t *testing.T) {
 			t.Fatalf("round %d: reopen after kill -9: %v", round, err)
 		}
 		checkConsistent(t, s)
-		msgs, err := s.Messages(killRoom)
+		msgs, err := s.Messages(RoomKey("https://x", killRoom))
 		if err != nil {
 			t.Fatalf("round %d: %v", round, err)
 		}

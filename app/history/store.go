@@ -27,18 +27,28 @@ const (
 	StateSent      State = "sent"
 	StateDelivered State = "delivered"
 	StateFailed    State = "failed"
+	// StateUndelivered is final: the message never reached the peer and is
+	// never sent again, because the peer's key changed after it was
+	// written (TrustNewPeerKey). It must not go to someone else.
+	StateUndelivered State = "undelivered"
 )
 
 func (s State) valid() bool {
 	switch s {
-	case "", StateSending, StateSent, StateDelivered, StateFailed:
+	case "", StateSending, StateSent, StateDelivered, StateFailed, StateUndelivered:
 		return true
 	}
 	return false
 }
 
-// Room is one conversation as this profile remembers it.
+// Room is one conversation as this profile remembers it. A room is
+// identified by its server and room id together (Key): the same room id
+// on another server is another room, so a link naming a hostile server
+// can never reach a stored conversation.
 type Room struct {
+	// Key identifies the room in this store: RoomKey(Server, ID). PutRoom
+	// fills it in; every other method takes it.
+	Key    string
 	ID     string
 	Server string
 	// Link is the full room link including the #secret fragment.
@@ -51,9 +61,18 @@ type Room struct {
 	LastPreview string
 	// ExpiresAt is the self-destruct time, nil without a timer.
 	ExpiresAt *time.Time
-	// PeerKey is the other participant's Ed25519 public key (32 bytes) once
-	// known, nil before.
+	// PeerKey is the other participant's Ed25519 public key (32 bytes),
+	// pinned the first time a connection with it was verified (trust on
+	// first use); nil before. A different key later is KEY_CHANGED.
 	PeerKey []byte
+	// NewPeerKey is the different key a later connection presented (not
+	// trusted; nil when none). TrustNewPeerKey makes it the PeerKey.
+	NewPeerKey []byte
+	// Ended is the code (ROOM_DESTROYED, TIMER_EXPIRED) the server ended
+	// the room with when that could not be confirmed (no authenticated
+	// destroy from the peer, self-destruct time not reached): the history
+	// is kept and the user may delete it. "" while the room is not ended.
+	Ended string
 	// Ticket is the signaling server's newest room ticket (opaque), sent
 	// with every join so a restarted server can bring the room back.
 	Ticket string
@@ -62,8 +81,9 @@ type Room struct {
 // Message is one chat message.
 type Message struct {
 	// ID is chosen by the sender and unique within its room.
-	ID       string
-	RoomID   string
+	ID string
+	// RoomKey is the Key of the message's room.
+	RoomKey  string
 	Outgoing bool
 	Text     string
 	SentAt   time.Time
@@ -103,11 +123,13 @@ var (
 	ErrCorrupt = errors.New("history: corrupt record")
 )
 
-// Bucket and key names. Layout:
+// Bucket and key names. Layout (format 2):
 //
-//	meta     format → "1"; keycheck → sealed constant
-//	rooms    <room id> → roomRecord (JSON)
-//	messages <room id> → bucket {seq: <uint64 BE> → msgRecord, ids: <msg id> → <uint64 BE>}
+//	meta     format → "2"; keycheck → sealed constant
+//	rooms    <room key> → roomRecord (JSON)
+//	messages <room key> → bucket {seq: <uint64 BE> → msgRecord, ids: <msg id> → <uint64 BE>}
+//
+// Format 1 keyed rooms and messages by the room id alone; open migrates it.
 var (
 	bucketMeta     = []byte("meta")
 	bucketRooms    = []byte("rooms")
@@ -119,9 +141,13 @@ var (
 )
 
 const (
-	formatVersion = "1"
+	formatVersion = "2"
+	// formatRoomID is the old layout keyed by room id alone.
+	formatRoomID  = "1"
 	keyCheckPlain = "parley history key check v1"
-	openTimeout   = time.Second
+	// roomKeyLabel separates RoomKey's hash from other uses of SHA-256.
+	roomKeyLabel = "parley-history-room-key-v1"
+	openTimeout  = time.Second
 )
 
 // Store is an open history file. Its methods are safe for concurrent use.
@@ -179,7 +205,8 @@ func (s *Store) init(tx *bolt.Tx) error {
 			return err
 		}
 	}
-	if f := meta.Get(keyFormat); f != nil && string(f) != formatVersion {
+	f := meta.Get(keyFormat)
+	if f != nil && string(f) != formatVersion && string(f) != formatRoomID {
 		return fmt.Errorf("history format %q is newer than this Parley understands (%s)", f, formatVersion)
 	}
 	check := meta.Get(keyKeyCheck)
@@ -197,7 +224,148 @@ func (s *Store) init(tx *bolt.Tx) error {
 	if err != nil || string(plain) != keyCheckPlain {
 		return ErrWrongKey
 	}
+	if string(f) == formatRoomID {
+		// In the same transaction as the check: a crash mid-way leaves
+		// the old format, which the next open migrates again.
+		if err := s.migrateRoomIDs(tx); err != nil {
+			return fmt.Errorf("migrate history to format %s: %w", formatVersion, err)
+		}
+		return meta.Put(keyFormat, []byte(formatVersion))
+	}
 	return nil
+}
+
+// RoomKey returns the key of the room with this id on server: the room id
+// (so the key still shows which room it is), a dot, and 80 bits of
+// SHA-256 over the normalized server address and the id. The same room id
+// on another server gets another key, so a link naming another server can
+// never reach a stored conversation; 80 bits are out of reach of anyone
+// grinding server names for a collision. The key is the same in every
+// profile (both windows of a conversation name it alike). It hides the
+// server from a reader of the file, but one who guesses the server can
+// confirm the guess.
+func RoomKey(server, roomID string) string {
+	h := sha256.New()
+	h.Write([]byte(roomKeyLabel))
+	h.Write([]byte{0})
+	h.Write([]byte(normalizeServer(server)))
+	h.Write([]byte{0})
+	h.Write([]byte(roomID))
+	return roomID + "." + hex.EncodeToString(h.Sum(nil)[:10])
+}
+
+// normalizeServer folds spellings of one server address together
+// (session.ServerURL and session.ParseLink already produce this form).
+func normalizeServer(server string) string {
+	return strings.TrimRight(strings.ToLower(strings.TrimSpace(server)), "/")
+}
+
+// serverOfLink returns the scheme://host part of a stored room link, for
+// format-1 records that never stored their server separately.
+func serverOfLink(link string) string {
+	server, _, ok := strings.Cut(link, "/r/")
+	if !ok {
+		return ""
+	}
+	return server
+}
+
+// migrateRoomIDs rewrites a format-1 file (rooms and messages keyed by
+// room id alone) to room keys: each room moves to RoomKey(its stored
+// server, its id) and every sealed value is sealed again, bound to the new
+// key. Message sequence numbers and ids are kept.
+func (s *Store) migrateRoomIDs(tx *bolt.Tx) error {
+	rooms, msgs := tx.Bucket(bucketRooms), tx.Bucket(bucketMessages)
+	type oldRoom struct {
+		id  string
+		rec []byte
+	}
+	var old []oldRoom
+	if err := rooms.ForEach(func(k, v []byte) error {
+		old = append(old, oldRoom{string(k), append([]byte(nil), v...)})
+		return nil
+	}); err != nil {
+		return err
+	}
+	for _, o := range old {
+		r, err := s.decodeRoomAD(o.id, o.rec, roomAD(o.id))
+		if err != nil {
+			return err
+		}
+		r.ID = o.id
+		if r.Server == "" {
+			r.Server = serverOfLink(r.Link)
+		}
+		r.Key = RoomKey(r.Server, r.ID)
+		b, err := s.encodeRoom(r)
+		if err != nil {
+			return err
+		}
+		if err := rooms.Delete([]byte(o.id)); err != nil {
+			return err
+		}
+		if err := rooms.Put([]byte(r.Key), b); err != nil {
+			return err
+		}
+		if err := s.migrateMessages(msgs, o.id, r.Key); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// migrateMessages moves the messages bucket of room id to key, sealing
+// each text again for its new place.
+func (s *Store) migrateMessages(msgs *bolt.Bucket, id, key string) error {
+	src := msgs.Bucket([]byte(id))
+	if src == nil {
+		return nil
+	}
+	dst, err := msgs.CreateBucket([]byte(key))
+	if err != nil {
+		return err
+	}
+	if oldSeqs := src.Bucket(bucketSeq); oldSeqs != nil {
+		seqs, err := dst.CreateBucket(bucketSeq)
+		if err != nil {
+			return err
+		}
+		if err := oldSeqs.ForEach(func(k, v []byte) error {
+			var rec msgRecord
+			if err := json.Unmarshal(v, &rec); err != nil {
+				return fmt.Errorf("message in room %s: %w: %v", shortID(id), ErrCorrupt, err)
+			}
+			plain, err := s.seal.open(rec.Sealed, msgAD(id, rec.ID))
+			if err != nil {
+				return fmt.Errorf("message in room %s: %w: %v", shortID(id), ErrCorrupt, err)
+			}
+			if rec.Sealed, err = s.seal.seal(plain, msgAD(key, rec.ID)); err != nil {
+				return err
+			}
+			b, err := json.Marshal(rec)
+			if err != nil {
+				return err
+			}
+			return seqs.Put(append([]byte(nil), k...), b)
+		}); err != nil {
+			return err
+		}
+		if err := seqs.SetSequence(oldSeqs.Sequence()); err != nil {
+			return err
+		}
+	}
+	if oldIDs := src.Bucket(bucketIDs); oldIDs != nil {
+		ids, err := dst.CreateBucket(bucketIDs)
+		if err != nil {
+			return err
+		}
+		if err := oldIDs.ForEach(func(k, v []byte) error {
+			return ids.Put(append([]byte(nil), k...), append([]byte(nil), v...))
+		}); err != nil {
+			return err
+		}
+	}
+	return msgs.DeleteBucket([]byte(id))
 }
 
 // Close closes the file. The Store must not be used afterwards.
@@ -215,17 +383,22 @@ type roomRecord struct {
 	CreatedAt  time.Time  `json:"c"`
 	LastActive time.Time  `json:"a"`
 	ExpiresAt  *time.Time `json:"e,omitempty"`
+	Ended      string     `json:"x,omitempty"`
 	Sealed     []byte     `json:"s"`
 }
 
 // roomSecrets are the sealed fields of a room.
 type roomSecrets struct {
+	// ID is the room id (format 2; format 1 keyed records by it).
+	ID      string `json:"id,omitempty"`
 	Server  string `json:"server,omitempty"`
 	Link    string `json:"link,omitempty"`
 	Name    string `json:"name,omitempty"`
 	Preview string `json:"preview,omitempty"`
 	PeerKey []byte `json:"peerKey,omitempty"`
-	Ticket  string `json:"ticket,omitempty"`
+	// NewPeerKey is a changed key seen after PeerKey was pinned.
+	NewPeerKey []byte `json:"newPeerKey,omitempty"`
+	Ticket     string `json:"ticket,omitempty"`
 }
 
 // msgRecord is a message on disk; only the text is sealed.
@@ -237,8 +410,10 @@ type msgRecord struct {
 	Sealed   []byte    `json:"s"`
 }
 
-func roomAD(id string) []byte        { return []byte("room\x00" + id) }
-func msgAD(roomID, id string) []byte { return []byte("msg\x00" + roomID + "\x00" + id) }
+// roomAD and msgAD bind sealed values to their room key (format 2) or
+// room id (format 1).
+func roomAD(key string) []byte        { return []byte("room\x00" + key) }
+func msgAD(roomKey, id string) []byte { return []byte("msg\x00" + roomKey + "\x00" + id) }
 
 // shortID names a room in errors without spelling out its id.
 func shortID(id string) string {
@@ -246,48 +421,53 @@ func shortID(id string) string {
 	return hex.EncodeToString(sum[:4])
 }
 
+// encodeRoom seals r for its place, r.Key.
 func (s *Store) encodeRoom(r Room) ([]byte, error) {
-	plain, err := json.Marshal(roomSecrets{Server: r.Server, Link: r.Link, Name: r.Name, Preview: r.LastPreview, PeerKey: r.PeerKey, Ticket: r.Ticket})
+	plain, err := json.Marshal(roomSecrets{ID: r.ID, Server: r.Server, Link: r.Link, Name: r.Name, Preview: r.LastPreview, PeerKey: r.PeerKey, NewPeerKey: r.NewPeerKey, Ticket: r.Ticket})
 	if err != nil {
 		return nil, err
 	}
-	sealed, err := s.seal.seal(plain, roomAD(r.ID))
+	sealed, err := s.seal.seal(plain, roomAD(r.Key))
 	if err != nil {
 		return nil, err
 	}
-	return json.Marshal(roomRecord{CreatedAt: r.CreatedAt, LastActive: r.LastActive, ExpiresAt: r.ExpiresAt, Sealed: sealed})
+	return json.Marshal(roomRecord{CreatedAt: r.CreatedAt, LastActive: r.LastActive, ExpiresAt: r.ExpiresAt, Ended: r.Ended, Sealed: sealed})
 }
 
-func (s *Store) decodeRoom(id string, b []byte) (Room, error) {
+func (s *Store) decodeRoom(key string, b []byte) (Room, error) {
+	return s.decodeRoomAD(key, b, roomAD(key))
+}
+
+func (s *Store) decodeRoomAD(key string, b, ad []byte) (Room, error) {
 	var rec roomRecord
 	if err := json.Unmarshal(b, &rec); err != nil {
-		return Room{}, fmt.Errorf("room %s: %w: %v", shortID(id), ErrCorrupt, err)
+		return Room{}, fmt.Errorf("room %s: %w: %v", shortID(key), ErrCorrupt, err)
 	}
-	plain, err := s.seal.open(rec.Sealed, roomAD(id))
+	plain, err := s.seal.open(rec.Sealed, ad)
 	if err != nil {
-		return Room{}, fmt.Errorf("room %s: %w: %v", shortID(id), ErrCorrupt, err)
+		return Room{}, fmt.Errorf("room %s: %w: %v", shortID(key), ErrCorrupt, err)
 	}
 	var sec roomSecrets
 	if err := json.Unmarshal(plain, &sec); err != nil {
-		return Room{}, fmt.Errorf("room %s: %w: %v", shortID(id), ErrCorrupt, err)
+		return Room{}, fmt.Errorf("room %s: %w: %v", shortID(key), ErrCorrupt, err)
 	}
 	return Room{
-		ID: id, Server: sec.Server, Link: sec.Link, Name: sec.Name,
+		Key: key, ID: sec.ID, Server: sec.Server, Link: sec.Link, Name: sec.Name,
 		CreatedAt: rec.CreatedAt, LastActive: rec.LastActive, LastPreview: sec.Preview,
-		ExpiresAt: rec.ExpiresAt, PeerKey: sec.PeerKey, Ticket: sec.Ticket,
+		ExpiresAt: rec.ExpiresAt, Ended: rec.Ended, PeerKey: sec.PeerKey, NewPeerKey: sec.NewPeerKey, Ticket: sec.Ticket,
 	}, nil
 }
 
-func (s *Store) decodeMessage(roomID string, b []byte) (Message, error) {
+func (s *Store) decodeMessage(roomKey string, b []byte) (Message, error) {
 	var rec msgRecord
 	if err := json.Unmarshal(b, &rec); err != nil {
-		return Message{}, fmt.Errorf("message in room %s: %w: %v", shortID(roomID), ErrCorrupt, err)
+		return Message{}, fmt.Errorf("message in room %s: %w: %v", shortID(roomKey), ErrCorrupt, err)
 	}
-	plain, err := s.seal.open(rec.Sealed, msgAD(roomID, rec.ID))
+	plain, err := s.seal.open(rec.Sealed, msgAD(roomKey, rec.ID))
 	if err != nil {
-		return Message{}, fmt.Errorf("message in room %s: %w: %v", shortID(roomID), ErrCorrupt, err)
+		return Message{}, fmt.Errorf("message in room %s: %w: %v", shortID(roomKey), ErrCorrupt, err)
 	}
-	return Message{ID: rec.ID, RoomID: roomID, Outgoing: rec.Outgoing, Text: string(plain), SentAt: rec.SentAt, State: rec.State}, nil
+	return Message{ID: rec.ID, RoomKey: roomKey, Outgoing: rec.Outgoing, Text: string(plain), SentAt: rec.SentAt, State: rec.State}, nil
 }
 
 // ---- validation ----
@@ -317,9 +497,28 @@ func checkText(field, s string, maxBytes int) error {
 	return nil
 }
 
+// checkKey checks a room key (RoomKey: a room id and 21 more characters).
+func checkKey(key string) error {
+	if key == "" || len(key) > MaxIDBytes+21 {
+		return fmt.Errorf("history: room key of %d bytes", len(key))
+	}
+	for i := 0; i < len(key); i++ {
+		if key[i] <= ' ' || key[i] > '~' {
+			return fmt.Errorf("history: room key has a character outside printable ASCII")
+		}
+	}
+	return nil
+}
+
 func checkRoom(r Room) error {
 	if err := checkID("room", r.ID); err != nil {
 		return err
+	}
+	if r.Ended != "" && !validCode(r.Ended) {
+		return fmt.Errorf("history: bad end code")
+	}
+	if len(r.NewPeerKey) != 0 && len(r.NewPeerKey) != peerKeySize {
+		return fmt.Errorf("history: new peer key has %d bytes, want %d", len(r.NewPeerKey), peerKeySize)
 	}
 	for _, f := range []struct {
 		name, value string
@@ -341,8 +540,22 @@ func checkRoom(r Room) error {
 	return nil
 }
 
+// validCode reports whether c looks like an error code: A-Z and _, at
+// most 32 characters.
+func validCode(c string) bool {
+	if len(c) == 0 || len(c) > 32 {
+		return false
+	}
+	for i := 0; i < len(c); i++ {
+		if (c[i] < 'A' || c[i] > 'Z') && c[i] != '_' {
+			return false
+		}
+	}
+	return true
+}
+
 func checkMessage(m Message) error {
-	if err := checkID("room", m.RoomID); err != nil {
+	if err := checkKey(m.RoomKey); err != nil {
 		return err
 	}
 	if err := checkID("message", m.ID); err != nil {
@@ -370,38 +583,39 @@ func Preview(text string) string {
 
 // ---- rooms ----
 
-// PutRoom stores r, replacing every field of an existing room with the same
-// id (use Rename and AddMessage to change single fields). The room's
-// messages are kept.
+// PutRoom stores r under RoomKey(r.Server, r.ID) (whatever r.Key says),
+// replacing every field of an existing room with that key (use Rename and
+// AddMessage to change single fields). The room's messages are kept.
 func (s *Store) PutRoom(r Room) error {
 	if err := checkRoom(r); err != nil {
 		return err
 	}
+	r.Key = RoomKey(r.Server, r.ID)
 	b, err := s.encodeRoom(r)
 	if err != nil {
-		return fmt.Errorf("put room %s: %w", shortID(r.ID), err)
+		return fmt.Errorf("put room %s: %w", shortID(r.Key), err)
 	}
 	err = s.db.Update(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketRooms).Put([]byte(r.ID), b)
+		return tx.Bucket(bucketRooms).Put([]byte(r.Key), b)
 	})
 	if err != nil {
-		return fmt.Errorf("put room %s: %w", shortID(r.ID), err)
+		return fmt.Errorf("put room %s: %w", shortID(r.Key), err)
 	}
 	return nil
 }
 
-// Room returns the room with id; ok is false when there is none.
-func (s *Store) Room(id string) (r Room, ok bool, err error) {
-	if err := checkID("room", id); err != nil {
+// Room returns the room with key; ok is false when there is none.
+func (s *Store) Room(key string) (r Room, ok bool, err error) {
+	if err := checkKey(key); err != nil {
 		return Room{}, false, err
 	}
 	err = s.db.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketRooms).Get([]byte(id))
+		b := tx.Bucket(bucketRooms).Get([]byte(key))
 		if b == nil {
 			return nil
 		}
 		ok = true
-		r, err = s.decodeRoom(id, b)
+		r, err = s.decodeRoom(key, b)
 		return err
 	})
 	if err != nil {
@@ -431,80 +645,168 @@ func (s *Store) Rooms() ([]Room, error) {
 		if !rooms[i].LastActive.Equal(rooms[j].LastActive) {
 			return rooms[i].LastActive.After(rooms[j].LastActive)
 		}
-		return rooms[i].ID < rooms[j].ID
+		return rooms[i].Key < rooms[j].Key
 	})
 	return rooms, nil
 }
 
-// updateRoom applies change to the stored room id inside tx.
-func (s *Store) updateRoom(tx *bolt.Tx, id string, change func(*Room)) error {
+// updateRoom applies change to the stored room key inside tx. change may
+// return an error to abort the transaction.
+func (s *Store) updateRoom(tx *bolt.Tx, key string, change func(*Room) error) error {
 	rooms := tx.Bucket(bucketRooms)
-	b := rooms.Get([]byte(id))
+	b := rooms.Get([]byte(key))
 	if b == nil {
 		return ErrRoomNotFound
 	}
-	r, err := s.decodeRoom(id, b)
+	r, err := s.decodeRoom(key, b)
 	if err != nil {
 		return err
 	}
-	change(&r)
+	if err := change(&r); err != nil {
+		return err
+	}
+	if err := checkRoom(r); err != nil {
+		return err
+	}
 	nb, err := s.encodeRoom(r)
 	if err != nil {
 		return err
 	}
-	return rooms.Put([]byte(id), nb)
+	return rooms.Put([]byte(key), nb)
+}
+
+// UpdateRoom changes fields of the stored room key in one transaction:
+// change gets the stored room and may return an error to change nothing.
+// Key, ID and Server cannot change (they make the key).
+func (s *Store) UpdateRoom(key string, change func(*Room) error) error {
+	if err := checkKey(key); err != nil {
+		return err
+	}
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		return s.updateRoom(tx, key, func(r *Room) error {
+			k, id, server := r.Key, r.ID, r.Server
+			if err := change(r); err != nil {
+				return err
+			}
+			r.Key, r.ID, r.Server = k, id, server
+			return nil
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("update room %s: %w", shortID(key), err)
+	}
+	return nil
 }
 
 // Rename sets the room's local display name ("" removes it). It is never
 // sent to the peer.
-func (s *Store) Rename(id, name string) error {
-	if err := checkID("room", id); err != nil {
+func (s *Store) Rename(key, name string) error {
+	if err := checkKey(key); err != nil {
 		return err
 	}
 	if err := checkText("name", name, MaxNameBytes); err != nil {
 		return err
 	}
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		return s.updateRoom(tx, id, func(r *Room) { r.Name = name })
+		return s.updateRoom(tx, key, func(r *Room) error { r.Name = name; return nil })
 	})
 	if err != nil {
-		return fmt.Errorf("rename room %s: %w", shortID(id), err)
+		return fmt.Errorf("rename room %s: %w", shortID(key), err)
+	}
+	return nil
+}
+
+// TrustNewPeerKey accepts the changed key a later connection presented
+// (NewPeerKey; the user compared the new safety number): it becomes the
+// pinned PeerKey. In the same transaction every outgoing message the old
+// key had not acknowledged becomes StateUndelivered, so nothing written to
+// the old key is ever sent to the new one. Without a NewPeerKey it changes
+// nothing.
+func (s *Store) TrustNewPeerKey(key string) error {
+	if err := checkKey(key); err != nil {
+		return err
+	}
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		changed := false
+		if err := s.updateRoom(tx, key, func(r *Room) error {
+			if len(r.NewPeerKey) == 0 {
+				return nil
+			}
+			r.PeerKey, r.NewPeerKey, changed = r.NewPeerKey, nil, true
+			return nil
+		}); err != nil || !changed {
+			return err
+		}
+		room := tx.Bucket(bucketMessages).Bucket([]byte(key))
+		if room == nil || room.Bucket(bucketSeq) == nil {
+			return nil
+		}
+		seqs := room.Bucket(bucketSeq)
+		type update struct{ k, v []byte }
+		var updates []update
+		if err := seqs.ForEach(func(k, v []byte) error {
+			var rec msgRecord
+			if err := json.Unmarshal(v, &rec); err != nil {
+				return fmt.Errorf("%w: %v", ErrCorrupt, err)
+			}
+			if !rec.Outgoing || rec.State == StateDelivered || rec.State == StateUndelivered {
+				return nil
+			}
+			rec.State = StateUndelivered
+			b, err := json.Marshal(rec)
+			if err != nil {
+				return err
+			}
+			updates = append(updates, update{append([]byte(nil), k...), b})
+			return nil
+		}); err != nil {
+			return err
+		}
+		for _, u := range updates {
+			if err := seqs.Put(u.k, u.v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("trust new key of room %s: %w", shortID(key), err)
 	}
 	return nil
 }
 
 // ClearMessages deletes the room's messages on this device only and empties
 // its preview; the room itself stays.
-func (s *Store) ClearMessages(id string) error {
-	if err := checkID("room", id); err != nil {
+func (s *Store) ClearMessages(key string) error {
+	if err := checkKey(key); err != nil {
 		return err
 	}
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		if err := s.updateRoom(tx, id, func(r *Room) { r.LastPreview = "" }); err != nil {
+		if err := s.updateRoom(tx, key, func(r *Room) error { r.LastPreview = ""; return nil }); err != nil {
 			return err
 		}
-		return deleteBucketIfExists(tx.Bucket(bucketMessages), []byte(id))
+		return deleteBucketIfExists(tx.Bucket(bucketMessages), []byte(key))
 	})
 	if err != nil {
-		return fmt.Errorf("clear room %s: %w", shortID(id), err)
+		return fmt.Errorf("clear room %s: %w", shortID(key), err)
 	}
 	return nil
 }
 
 // Forget deletes the room and all its messages from this device. Forgetting
 // an unknown room is not an error.
-func (s *Store) Forget(id string) error {
-	if err := checkID("room", id); err != nil {
+func (s *Store) Forget(key string) error {
+	if err := checkKey(key); err != nil {
 		return err
 	}
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		if err := tx.Bucket(bucketRooms).Delete([]byte(id)); err != nil {
+		if err := tx.Bucket(bucketRooms).Delete([]byte(key)); err != nil {
 			return err
 		}
-		return deleteBucketIfExists(tx.Bucket(bucketMessages), []byte(id))
+		return deleteBucketIfExists(tx.Bucket(bucketMessages), []byte(key))
 	})
 	if err != nil {
-		return fmt.Errorf("forget room %s: %w", shortID(id), err)
+		return fmt.Errorf("forget room %s: %w", shortID(key), err)
 	}
 	return nil
 }
@@ -521,8 +823,8 @@ func deleteBucketIfExists(parent *bolt.Bucket, name []byte) error {
 // errDuplicate rolls back AddMessage's transaction when the message exists.
 var errDuplicate = errors.New("duplicate message")
 
-// AddMessage appends m to its room, which must exist. It is idempotent on
-// (RoomID, ID): adding a message again changes nothing and returns
+// AddMessage appends m to its room (m.RoomKey), which must exist. It is
+// idempotent on (RoomKey, ID): adding a message again changes nothing and returns
 // added=false. In the same transaction the room's LastPreview becomes the
 // start of m.Text and LastActive moves forward to m.SentAt (capped at the
 // current time, so a peer's fast clock cannot pin a room to the top). When
@@ -531,7 +833,7 @@ func (s *Store) AddMessage(m Message) (added bool, err error) {
 	if err := checkMessage(m); err != nil {
 		return false, err
 	}
-	sealed, err := s.seal.seal([]byte(m.Text), msgAD(m.RoomID, m.ID))
+	sealed, err := s.seal.seal([]byte(m.Text), msgAD(m.RoomKey, m.ID))
 	if err != nil {
 		return false, fmt.Errorf("add message: %w", err)
 	}
@@ -544,15 +846,16 @@ func (s *Store) AddMessage(m Message) (added bool, err error) {
 		active = now
 	}
 	err = s.db.Update(func(tx *bolt.Tx) error {
-		if err := s.updateRoom(tx, m.RoomID, func(r *Room) {
+		if err := s.updateRoom(tx, m.RoomKey, func(r *Room) error {
 			r.LastPreview = Preview(m.Text)
 			if active.After(r.LastActive) {
 				r.LastActive = active
 			}
+			return nil
 		}); err != nil {
 			return err
 		}
-		room, err := tx.Bucket(bucketMessages).CreateBucketIfNotExists([]byte(m.RoomID))
+		room, err := tx.Bucket(bucketMessages).CreateBucketIfNotExists([]byte(m.RoomKey))
 		if err != nil {
 			return err
 		}
@@ -582,7 +885,7 @@ func (s *Store) AddMessage(m Message) (added bool, err error) {
 		return false, nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("add message to room %s: %w", shortID(m.RoomID), err)
+		return false, fmt.Errorf("add message to room %s: %w", shortID(m.RoomKey), err)
 	}
 	return true, nil
 }
@@ -590,8 +893,9 @@ func (s *Store) AddMessage(m Message) (added bool, err error) {
 // SetState records the delivery state of a message. Delivered is final: a
 // late "sent" or "failed" for a delivered message is ignored, because the
 // peer's acknowledgement can overtake the local send confirmation.
-func (s *Store) SetState(roomID, msgID string, st State) error {
-	if err := checkID("room", roomID); err != nil {
+// Undelivered is final too (see TrustNewPeerKey).
+func (s *Store) SetState(roomKey, msgID string, st State) error {
+	if err := checkKey(roomKey); err != nil {
 		return err
 	}
 	if err := checkID("message", msgID); err != nil {
@@ -601,10 +905,10 @@ func (s *Store) SetState(roomID, msgID string, st State) error {
 		return fmt.Errorf("history: unknown message state %q", st)
 	}
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		if tx.Bucket(bucketRooms).Get([]byte(roomID)) == nil {
+		if tx.Bucket(bucketRooms).Get([]byte(roomKey)) == nil {
 			return ErrRoomNotFound
 		}
-		room := tx.Bucket(bucketMessages).Bucket([]byte(roomID))
+		room := tx.Bucket(bucketMessages).Bucket([]byte(roomKey))
 		if room == nil {
 			return ErrMessageNotFound
 		}
@@ -617,7 +921,7 @@ func (s *Store) SetState(roomID, msgID string, st State) error {
 		if err := json.Unmarshal(seqs.Get(key), &rec); err != nil {
 			return fmt.Errorf("%w: %v", ErrCorrupt, err)
 		}
-		if rec.State == st || rec.State == StateDelivered {
+		if rec.State == st || rec.State == StateDelivered || rec.State == StateUndelivered {
 			return nil
 		}
 		rec.State = st
@@ -628,23 +932,23 @@ func (s *Store) SetState(roomID, msgID string, st State) error {
 		return seqs.Put(append([]byte(nil), key...), b)
 	})
 	if err != nil {
-		return fmt.Errorf("set message state in room %s: %w", shortID(roomID), err)
+		return fmt.Errorf("set message state in room %s: %w", shortID(roomKey), err)
 	}
 	return nil
 }
 
 // Messages returns the room's messages in the order they were added, oldest
 // first. An unknown room is ErrRoomNotFound.
-func (s *Store) Messages(roomID string) ([]Message, error) {
-	if err := checkID("room", roomID); err != nil {
+func (s *Store) Messages(roomKey string) ([]Message, error) {
+	if err := checkKey(roomKey); err != nil {
 		return nil, err
 	}
 	msgs := []Message{}
 	err := s.db.View(func(tx *bolt.Tx) error {
-		if tx.Bucket(bucketRooms).Get([]byte(roomID)) == nil {
+		if tx.Bucket(bucketRooms).Get([]byte(roomKey)) == nil {
 			return ErrRoomNotFound
 		}
-		room := tx.Bucket(bucketMessages).Bucket([]byte(roomID))
+		room := tx.Bucket(bucketMessages).Bucket([]byte(roomKey))
 		if room == nil {
 			return nil
 		}
@@ -653,7 +957,7 @@ func (s *Store) Messages(roomID string) ([]Message, error) {
 			return nil
 		}
 		return seqs.ForEach(func(_, v []byte) error {
-			m, err := s.decodeMessage(roomID, v)
+			m, err := s.decodeMessage(roomKey, v)
 			if err != nil {
 				return err
 			}
@@ -662,7 +966,7 @@ func (s *Store) Messages(roomID string) ([]Message, error) {
 		})
 	})
 	if err != nil {
-		return nil, fmt.Errorf("list messages of room %s: %w", shortID(roomID), err)
+		return nil, fmt.Errorf("list messages of room %s: %w", shortID(roomKey), err)
 	}
 	return msgs, nil
 }

@@ -45,9 +45,15 @@ func newStore(t *testing.T) (*Store, string, []byte) {
 // base is a fixed instant, so expectations do not depend on the clock.
 var base = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 
+// testServer is the server of testRoom's rooms.
+const testServer = "https://signal.example"
+
+// k is the key of testRoom(id) in s.
+func k(s *Store, id string) string { return RoomKey(testServer, id) }
+
 func testRoom(id string, active time.Time) Room {
 	return Room{
-		ID: id, Server: "https://signal.example", Link: "https://signal.example/r/" + id + "#s3cret-" + id,
+		ID: id, Server: testServer, Link: "https://signal.example/r/" + id + "#s3cret-" + id,
 		CreatedAt: base, LastActive: active,
 	}
 }
@@ -67,9 +73,9 @@ func mustAdd(t *testing.T, s *Store, m Message) {
 	}
 }
 
-func messageIDs(t *testing.T, s *Store, roomID string) []string {
+func messageIDs(t *testing.T, s *Store, roomKey string) []string {
 	t.Helper()
-	msgs, err := s.Messages(roomID)
+	msgs, err := s.Messages(roomKey)
 	if err != nil {
 		t.Fatalf("Messages: %v", err)
 	}
@@ -112,7 +118,7 @@ func TestRooms(t *testing.T) {
 		mustPutRoom(t, s, r)
 	}
 
-	got, ok, err := s.Room("room-a")
+	got, ok, err := s.Room(k(s, "room-a"))
 	if err != nil || !ok {
 		t.Fatalf("Room = %v, %v", ok, err)
 	}
@@ -121,7 +127,7 @@ func TestRooms(t *testing.T) {
 		got.ExpiresAt == nil || !got.ExpiresAt.Equal(exp) || !bytes.Equal(got.PeerKey, peer) || got.Ticket != "AQID-ticket" {
 		t.Fatalf("Room round trip: got %+v, want %+v", got, a)
 	}
-	if _, ok, err := s.Room("nope"); ok || err != nil {
+	if _, ok, err := s.Room(k(s, "nope")); ok || err != nil {
 		t.Fatalf("unknown room: ok=%t err=%v", ok, err)
 	}
 
@@ -137,20 +143,20 @@ func TestRooms(t *testing.T) {
 		t.Fatalf("Rooms order = %v, want most recently active first", order)
 	}
 
-	if err := s.Rename("room-a", "Alice (work)"); err != nil {
+	if err := s.Rename(k(s, "room-a"), "Alice (work)"); err != nil {
 		t.Fatal(err)
 	}
-	if got, _, _ := s.Room("room-a"); got.Name != "Alice (work)" || got.Link != a.Link {
+	if got, _, _ := s.Room(k(s, "room-a")); got.Name != "Alice (work)" || got.Link != a.Link {
 		t.Fatalf("after Rename: %+v", got)
 	}
-	if err := s.Rename("nope", "x"); !errors.Is(err, ErrRoomNotFound) {
+	if err := s.Rename(k(s, "nope"), "x"); !errors.Is(err, ErrRoomNotFound) {
 		t.Fatalf("Rename unknown: %v", err)
 	}
 
 	// PutRoom overwrites every field.
 	a2 := testRoom("room-a", base)
 	mustPutRoom(t, s, a2)
-	if got, _, _ := s.Room("room-a"); got.Name != "" || got.ExpiresAt != nil || got.PeerKey != nil {
+	if got, _, _ := s.Room(k(s, "room-a")); got.Name != "" || got.ExpiresAt != nil || got.PeerKey != nil {
 		t.Fatalf("PutRoom did not overwrite: %+v", got)
 	}
 }
@@ -193,63 +199,63 @@ func TestAddMessage(t *testing.T) {
 	s.now = func() time.Time { return now }
 	mustPutRoom(t, s, testRoom("r", base))
 
-	m := Message{ID: "m1", RoomID: "r", Outgoing: true, Text: "hello\nthere", SentAt: base.Add(time.Minute), State: StateSending}
+	m := Message{ID: "m1", RoomKey: k(s, "r"), Outgoing: true, Text: "hello\nthere", SentAt: base.Add(time.Minute), State: StateSending}
 	mustAdd(t, s, m)
 	dup := m
 	dup.Text, dup.State = "changed", StateSent
 	if added, err := s.AddMessage(dup); added || err != nil {
 		t.Fatalf("duplicate AddMessage = %t, %v; want false, nil", added, err)
 	}
-	msgs, err := s.Messages("r")
+	msgs, err := s.Messages(k(s, "r"))
 	if err != nil || len(msgs) != 1 {
 		t.Fatalf("Messages = %v, %v", msgs, err)
 	}
 	got := msgs[0]
-	if got.ID != "m1" || got.RoomID != "r" || !got.Outgoing || got.Text != "hello\nthere" ||
+	if got.ID != "m1" || got.RoomKey != k(s, "r") || !got.Outgoing || got.Text != "hello\nthere" ||
 		!got.SentAt.Equal(m.SentAt) || got.State != StateSending {
 		t.Fatalf("message round trip: got %+v, want %+v", got, m)
 	}
-	r, _, _ := s.Room("r")
+	r, _, _ := s.Room(k(s, "r"))
 	if r.LastPreview != "hello there" || !r.LastActive.Equal(m.SentAt) {
 		t.Fatalf("room after add: preview %q, active %v", r.LastPreview, r.LastActive)
 	}
 
 	// An older message still becomes the preview (it is the newest added) but
 	// does not move LastActive back.
-	mustAdd(t, s, Message{ID: "m0", RoomID: "r", Text: "late", SentAt: base})
-	r, _, _ = s.Room("r")
+	mustAdd(t, s, Message{ID: "m0", RoomKey: k(s, "r"), Text: "late", SentAt: base})
+	r, _, _ = s.Room(k(s, "r"))
 	if r.LastPreview != "late" || !r.LastActive.Equal(m.SentAt) {
 		t.Fatalf("after late message: preview %q, active %v", r.LastPreview, r.LastActive)
 	}
 	// A message from a peer whose clock runs fast moves LastActive to now only.
-	mustAdd(t, s, Message{ID: "m2", RoomID: "r", Text: "future", SentAt: base.Add(48 * time.Hour)})
-	r, _, _ = s.Room("r")
+	mustAdd(t, s, Message{ID: "m2", RoomKey: k(s, "r"), Text: "future", SentAt: base.Add(48 * time.Hour)})
+	r, _, _ = s.Room(k(s, "r"))
 	if !r.LastActive.Equal(now) {
 		t.Fatalf("LastActive = %v, want capped at %v", r.LastActive, now)
 	}
 	// The same message id in another room is another message.
 	mustPutRoom(t, s, testRoom("other", base))
-	mustAdd(t, s, Message{ID: "m1", RoomID: "other", Text: "x", SentAt: base})
+	mustAdd(t, s, Message{ID: "m1", RoomKey: k(s, "other"), Text: "x", SentAt: base})
 }
 
 func TestAddMessageRejects(t *testing.T) {
 	t.Parallel()
 	s, _, _ := newStore(t)
 	mustPutRoom(t, s, testRoom("r", base))
-	ok := Message{ID: "m", RoomID: "r", Text: "x", SentAt: base}
+	ok := Message{ID: "m", RoomKey: k(s, "r"), Text: "x", SentAt: base}
 	tests := []struct {
 		name    string
 		mod     func(*Message)
 		wantErr error
 	}{
-		{"empty room id", func(m *Message) { m.RoomID = "" }, nil},
+		{"empty room id", func(m *Message) { m.RoomKey = "" }, nil},
 		{"empty message id", func(m *Message) { m.ID = "" }, nil},
 		{"control char id", func(m *Message) { m.ID = "a\nb" }, nil},
 		{"text over 64 KiB", func(m *Message) { m.Text = strings.Repeat("x", MaxTextBytes+1) }, nil},
 		{"text far over", func(m *Message) { m.Text = strings.Repeat("x", 1<<20) }, nil},
 		{"invalid utf-8", func(m *Message) { m.Text = "ok\xc3" }, nil},
 		{"unknown state", func(m *Message) { m.State = "read" }, nil},
-		{"unknown room", func(m *Message) { m.RoomID = "ghost" }, ErrRoomNotFound},
+		{"unknown room", func(m *Message) { m.RoomKey = k(s, "ghost") }, ErrRoomNotFound},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -278,16 +284,16 @@ func TestMessagesInsertionOrder(t *testing.T) {
 	// Insertion order wins over SentAt and over id order.
 	want := []string{"zz", "aa", "mm", "b", "c10", "c9"}
 	for i, id := range want {
-		mustAdd(t, s, Message{ID: id, RoomID: "r", Text: id, SentAt: base.Add(-time.Duration(i) * time.Minute)})
+		mustAdd(t, s, Message{ID: id, RoomKey: k(s, "r"), Text: id, SentAt: base.Add(-time.Duration(i) * time.Minute)})
 	}
-	if got := messageIDs(t, s, "r"); strings.Join(got, ",") != strings.Join(want, ",") {
+	if got := messageIDs(t, s, k(s, "r")); strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Fatalf("order = %v, want %v", got, want)
 	}
-	if _, err := s.Messages("ghost"); !errors.Is(err, ErrRoomNotFound) {
+	if _, err := s.Messages(k(s, "ghost")); !errors.Is(err, ErrRoomNotFound) {
 		t.Fatalf("Messages of unknown room: %v", err)
 	}
 	mustPutRoom(t, s, testRoom("empty", base))
-	if msgs, err := s.Messages("empty"); err != nil || msgs == nil || len(msgs) != 0 {
+	if msgs, err := s.Messages(k(s, "empty")); err != nil || msgs == nil || len(msgs) != 0 {
 		t.Fatalf("Messages of empty room = %#v, %v; want empty non-nil", msgs, err)
 	}
 }
@@ -296,9 +302,9 @@ func TestSetState(t *testing.T) {
 	t.Parallel()
 	s, _, _ := newStore(t)
 	mustPutRoom(t, s, testRoom("r", base))
-	mustAdd(t, s, Message{ID: "m", RoomID: "r", Outgoing: true, Text: "x", SentAt: base, State: StateSending})
+	mustAdd(t, s, Message{ID: "m", RoomKey: k(s, "r"), Outgoing: true, Text: "x", SentAt: base, State: StateSending})
 	state := func() State {
-		msgs, err := s.Messages("r")
+		msgs, err := s.Messages(k(s, "r"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -315,14 +321,14 @@ func TestSetState(t *testing.T) {
 		{StateFailed, StateDelivered},
 	}
 	for _, st := range steps {
-		if err := s.SetState("r", "m", st.set); err != nil {
+		if err := s.SetState(k(s, "r"), "m", st.set); err != nil {
 			t.Fatalf("SetState(%s): %v", st.set, err)
 		}
 		if got := state(); got != st.want {
 			t.Fatalf("after SetState(%s): %s, want %s", st.set, got, st.want)
 		}
 	}
-	if msgs, _ := s.Messages("r"); msgs[0].Text != "x" {
+	if msgs, _ := s.Messages(k(s, "r")); msgs[0].Text != "x" {
 		t.Fatal("SetState damaged the text")
 	}
 	errTests := []struct {
@@ -337,7 +343,7 @@ func TestSetState(t *testing.T) {
 		{"", "m", StateSent, nil},
 	}
 	for _, tt := range errTests {
-		err := s.SetState(tt.room, tt.msg, tt.st)
+		err := s.SetState(k(s, tt.room), tt.msg, tt.st)
 		if err == nil || (tt.want != nil && !errors.Is(err, tt.want)) {
 			t.Errorf("SetState(%q, %q, %q) = %v, want %v", tt.room, tt.msg, tt.st, err, tt.want)
 		}
@@ -350,46 +356,46 @@ func TestClearAndForgetIsolation(t *testing.T) {
 	for _, id := range []string{"a", "b"} {
 		mustPutRoom(t, s, testRoom(id, base))
 		for i := range 3 {
-			mustAdd(t, s, Message{ID: fmt.Sprint(i), RoomID: id, Text: id + fmt.Sprint(i), SentAt: base})
+			mustAdd(t, s, Message{ID: fmt.Sprint(i), RoomKey: k(s, id), Text: id + fmt.Sprint(i), SentAt: base})
 		}
 	}
 
-	if err := s.ClearMessages("a"); err != nil {
+	if err := s.ClearMessages(k(s, "a")); err != nil {
 		t.Fatal(err)
 	}
-	if ids := messageIDs(t, s, "a"); len(ids) != 0 {
+	if ids := messageIDs(t, s, k(s, "a")); len(ids) != 0 {
 		t.Fatalf("room a after clear: %v", ids)
 	}
-	if r, ok, _ := s.Room("a"); !ok || r.LastPreview != "" || r.Link == "" {
+	if r, ok, _ := s.Room(k(s, "a")); !ok || r.LastPreview != "" || r.Link == "" {
 		t.Fatalf("room a after clear: ok=%t %+v", ok, r)
 	}
-	if ids := messageIDs(t, s, "b"); len(ids) != 3 {
+	if ids := messageIDs(t, s, k(s, "b")); len(ids) != 3 {
 		t.Fatalf("clearing a touched b: %v", ids)
 	}
 	// Cleared ids can be added again.
-	mustAdd(t, s, Message{ID: "0", RoomID: "a", Text: "again", SentAt: base})
+	mustAdd(t, s, Message{ID: "0", RoomKey: k(s, "a"), Text: "again", SentAt: base})
 
-	if err := s.Forget("b"); err != nil {
+	if err := s.Forget(k(s, "b")); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok, _ := s.Room("b"); ok {
+	if _, ok, _ := s.Room(k(s, "b")); ok {
 		t.Fatal("room b still there after Forget")
 	}
-	if _, err := s.Messages("b"); !errors.Is(err, ErrRoomNotFound) {
+	if _, err := s.Messages(k(s, "b")); !errors.Is(err, ErrRoomNotFound) {
 		t.Fatalf("Messages after Forget: %v", err)
 	}
-	if ids := messageIDs(t, s, "a"); len(ids) != 1 {
+	if ids := messageIDs(t, s, k(s, "a")); len(ids) != 1 {
 		t.Fatalf("forgetting b touched a: %v", ids)
 	}
-	if err := s.Forget("b"); err != nil {
+	if err := s.Forget(k(s, "b")); err != nil {
 		t.Fatalf("Forget twice: %v", err)
 	}
 	// A room with the same id starts empty.
 	mustPutRoom(t, s, testRoom("b", base))
-	if ids := messageIDs(t, s, "b"); len(ids) != 0 {
+	if ids := messageIDs(t, s, k(s, "b")); len(ids) != 0 {
 		t.Fatalf("forgotten messages came back: %v", ids)
 	}
-	if err := s.ClearMessages("ghost"); !errors.Is(err, ErrRoomNotFound) {
+	if err := s.ClearMessages(k(s, "ghost")); !errors.Is(err, ErrRoomNotFound) {
 		t.Fatalf("ClearMessages unknown: %v", err)
 	}
 }
@@ -413,7 +419,7 @@ func TestEncryptedAtRest(t *testing.T) {
 	r := testRoom(roomID, base)
 	r.Link, r.Name, r.Server, r.PeerKey = "https://x/r/"+roomID+"#"+secret, name, server, bytes.Repeat([]byte("K"), 32)
 	mustPutRoom(t, s, r)
-	mustAdd(t, s, Message{ID: "msg-1", RoomID: roomID, Text: body, SentAt: base})
+	mustAdd(t, s, Message{ID: "msg-1", RoomKey: RoomKey(server, roomID), Text: body, SentAt: base})
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -436,10 +442,10 @@ func TestEncryptedAtRest(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s2.Close()
-	if msgs, err := s2.Messages(roomID); err != nil || len(msgs) != 1 || msgs[0].Text != body {
+	if msgs, err := s2.Messages(RoomKey(server, roomID)); err != nil || len(msgs) != 1 || msgs[0].Text != body {
 		t.Fatalf("after reopen: %v, %v", msgs, err)
 	}
-	if got, _, _ := s2.Room(roomID); got.Name != name || got.LastPreview != Preview(body) {
+	if got, _, _ := s2.Room(RoomKey(server, roomID)); got.Name != name || got.LastPreview != Preview(body) {
 		t.Fatalf("room after reopen: %+v", got)
 	}
 }
@@ -470,7 +476,7 @@ func TestWrongKey(t *testing.T) {
 		t.Fatalf("Open with the right key after failures: %v", err)
 	}
 	defer s.Close()
-	if _, ok, err := s.Room("r"); !ok || err != nil {
+	if _, ok, err := s.Room(k(s, "r")); !ok || err != nil {
 		t.Fatalf("room lost: %v", err)
 	}
 }
@@ -483,12 +489,12 @@ func TestRecordsBoundToTheirPlace(t *testing.T) {
 	mustPutRoom(t, s, testRoom("a", base))
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketRooms)
-		return b.Put([]byte("b"), append([]byte(nil), b.Get([]byte("a"))...))
+		return b.Put([]byte(k(s, "b")), append([]byte(nil), b.Get([]byte(k(s, "a")))...))
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := s.Room("b"); !errors.Is(err, ErrCorrupt) {
+	if _, _, err := s.Room(k(s, "b")); !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("moved record: %v, want ErrCorrupt", err)
 	}
 }
@@ -523,13 +529,13 @@ func TestConcurrentUse(t *testing.T) {
 				room := fmt.Sprintf("room%d", r)
 				for i := range perWriter {
 					// Every message is offered twice: only one copy may land.
-					m := Message{ID: fmt.Sprintf("w%d-%03d", w, i), RoomID: room, Text: "t", SentAt: base, Outgoing: true, State: StateSending}
+					m := Message{ID: fmt.Sprintf("w%d-%03d", w, i), RoomKey: k(s, room), Text: "t", SentAt: base, Outgoing: true, State: StateSending}
 					for range 2 {
 						if _, err := s.AddMessage(m); err != nil {
 							errs <- err
 						}
 					}
-					if err := s.SetState(room, m.ID, StateSent); err != nil {
+					if err := s.SetState(k(s, room), m.ID, StateSent); err != nil {
 						errs <- err
 					}
 				}
@@ -543,7 +549,7 @@ func TestConcurrentUse(t *testing.T) {
 			if _, err := s.Rooms(); err != nil {
 				errs <- err
 			}
-			if _, err := s.Messages("room0"); err != nil {
+			if _, err := s.Messages(k(s, "room0")); err != nil {
 				errs <- err
 			}
 		}
@@ -554,7 +560,7 @@ func TestConcurrentUse(t *testing.T) {
 		t.Error(err)
 	}
 	for r := range rooms {
-		msgs, err := s.Messages(fmt.Sprintf("room%d", r))
+		msgs, err := s.Messages(k(s, fmt.Sprintf("room%d", r)))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -47,7 +47,7 @@ func (u *user) create(server string) string {
 func (tp *topo) startServer(t *testing.T) string {
 	t.Helper()
 	p := proctest.Start(t, "parley-signal", nil, nil, "ip", "netns", "exec", tp.ns("pub"), bins.signal,
-		"--addr", pubIP+":8787", "--turn-listen", pubIP+":3478", "--turn-public-ip", pubIP,
+		"--addr", pubIP+":8787", "--metrics-addr", "off", "--turn-listen", pubIP+":3478", "--turn-public-ip", pubIP,
 		"--turn-relay-ports", "50000-50999", "--rate-rooms", "0", "--rate-joins", "0")
 	p.WaitStderr(`msg=listening`, 1, wait)
 	return "http://" + pubIP + ":8787"

@@ -19,6 +19,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/ice/v4"
@@ -78,6 +79,12 @@ const (
 const (
 	// DefaultVerifyTimeout bounds the tag exchange once the chat channel is open.
 	DefaultVerifyTimeout = 10 * time.Second
+	// verifyAfterConnect bounds the whole verification once ICE and DTLS
+	// are up: SCTP, the chat channel and both tags. A man in the middle
+	// that completes DTLS but never opens SCTP would otherwise leave the
+	// connection "connected", unverified, for good. Generous for a lossy
+	// link, where SCTP's first packets may be retransmitted a few times.
+	verifyAfterConnect = 30 * time.Second
 	// sctpReceiveBuffer is the SCTP receive window (pion's default is 1 MiB,
 	// which caps a real link at about 1 MiB per round trip).
 	sctpReceiveBuffer = 8 << 20
@@ -121,6 +128,8 @@ type Config struct {
 	UDPBufferBytes int
 	// VerifyTimeout overrides DefaultVerifyTimeout (tests).
 	VerifyTimeout time.Duration
+	// verifyAfterConnect overrides verifyAfterConnect (a test-only seam).
+	verifyAfterConnect time.Duration
 	// OnTrack, when set, receives each remote media track of the current
 	// PeerConnection. It runs on a pion goroutine and must not block long.
 	OnTrack func(*webrtc.TrackRemote, *webrtc.RTPReceiver)
@@ -162,17 +171,24 @@ type Conn struct {
 	filesOpen chan *webrtc.DataChannel
 	callOpen  chan *webrtc.DataChannel
 	callDC    *webrtc.DataChannel
-	laneOpen  chan *webrtc.DataChannel
-	lanes     []*laneStream // files lanes handed out; Close closes them
-	// laneOfferHook, when set (tests), may change our lane offer before
-	// it is sent.
-	laneOfferHook func(*laneOffer)
-	callS         io.ReadWriteCloser // the call stream, once CallStream opened it
+	callS     io.ReadWriteCloser // the call stream, once CallStream opened it
+
+	// Offer requests of the polite side (impolite side only, media.go).
+	pendingRequest *offerRequest
+	offerRequests  int // well-formed requests read (tests)
+	requestNotify  chan struct{}
+	servedRequests atomic.Int64 // requests turned into offers (tests)
+	refusedOffers  atomic.Int64 // remote offers over maxMediaSections (tests)
 
 	// Owned by the negotiation loop goroutine.
 	remoteSession string
 	ignoreOffer   bool
 	pendingCands  []protocol.Signal
+
+	// The verification clock, started when the connection first comes up.
+	verifyBy      time.Time     // zero until then; guarded by mu
+	verifyTimer   *time.Timer   // guarded by mu
+	verifyExpired chan struct{} // closed at verifyBy
 
 	doneOnce sync.Once
 	done     chan struct{} // closed when verification finished either way
@@ -203,6 +219,9 @@ func New(cfg Config) (*Conn, error) {
 	if cfg.VerifyTimeout <= 0 {
 		cfg.VerifyTimeout = DefaultVerifyTimeout
 	}
+	if cfg.verifyAfterConnect <= 0 {
+		cfg.verifyAfterConnect = verifyAfterConnect
+	}
 	cert, der, err := newCertificate()
 	if err != nil {
 		return nil, err
@@ -210,31 +229,33 @@ func New(cfg Config) (*Conn, error) {
 	fp := sha256.Sum256(der)
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &Conn{
-		cfg:       cfg,
-		log:       logger.With("component", "peer", "room", roomHash(cfg.RoomID), "polite", cfg.Polite),
-		cert:      cert,
-		onTrack:   cfg.OnTrack,
-		localFP:   fp[:],
-		ctx:       ctx,
-		cancel:    cancel,
-		states:    make(chan State, 16),
-		inNotify:  make(chan struct{}, 1),
-		outNotify: make(chan struct{}, 1),
-		negNeeded: make(chan uint64, 1),
-		chatOpen:  make(chan *webrtc.DataChannel, 1),
-		filesOpen: make(chan *webrtc.DataChannel, 1),
-		callOpen:  make(chan *webrtc.DataChannel, 1),
-		laneOpen:  make(chan *webrtc.DataChannel, 1),
-		done:      make(chan struct{}),
+		cfg:           cfg,
+		log:           logger.With("component", "peer", "room", roomHash(cfg.RoomID), "polite", cfg.Polite),
+		cert:          cert,
+		onTrack:       cfg.OnTrack,
+		localFP:       fp[:],
+		ctx:           ctx,
+		cancel:        cancel,
+		states:        make(chan State, 16),
+		inNotify:      make(chan struct{}, 1),
+		outNotify:     make(chan struct{}, 1),
+		negNeeded:     make(chan uint64, 1),
+		chatOpen:      make(chan *webrtc.DataChannel, 1),
+		filesOpen:     make(chan *webrtc.DataChannel, 1),
+		callOpen:      make(chan *webrtc.DataChannel, 1),
+		requestNotify: make(chan struct{}, 1),
+		verifyExpired: make(chan struct{}),
+		done:          make(chan struct{}),
 	}
 	if err := c.buildPC(); err != nil {
 		cancel()
 		return nil, err
 	}
-	c.wg.Add(3)
+	c.wg.Add(4)
 	go func() { defer c.wg.Done(); c.negotiationLoop() }()
 	go func() { defer c.wg.Done(); c.sendLoop() }()
 	go func() { defer c.wg.Done(); c.verify() }()
+	go func() { defer c.wg.Done(); c.serveOfferRequests() }()
 	return c, nil
 }
 
@@ -440,6 +461,9 @@ func (c *Conn) buildPC() error {
 		}
 		c.log.Info("peer: connection state", "state", s.String())
 		c.pushState(mapState(s))
+		if s == webrtc.PeerConnectionStateConnected {
+			c.startVerifyClock()
+		}
 		if s == webrtc.PeerConnectionStateFailed {
 			c.finish(nil, nil, ErrConnectionFailed)
 		}
@@ -462,11 +486,6 @@ func (c *Conn) buildPC() error {
 	}
 	cdc, err := c.createNegotiated(pc, gen, CallChannelID, CallChannelLabel, c.callOpen)
 	if err != nil {
-		_ = pc.Close()
-		closeMux(mux)
-		return err
-	}
-	if _, err := c.createNegotiated(pc, gen, LaneChannelID, LaneChannelLabel, c.laneOpen); err != nil {
 		_ = pc.Close()
 		closeMux(mux)
 		return err
@@ -675,11 +694,12 @@ func (c *Conn) CallStream(ctx context.Context) (io.ReadWriteCloser, error) {
 func (c *Conn) finish(s, files io.ReadWriteCloser, err error) {
 	c.doneOnce.Do(func() {
 		c.stream, c.files, c.doneErr = s, files, err
-		if err == nil {
-			c.mu.Lock()
-			c.verified = true
-			c.mu.Unlock()
+		c.mu.Lock()
+		c.verified = err == nil
+		if c.verifyTimer != nil {
+			c.verifyTimer.Stop() // the verdict is in
 		}
+		c.mu.Unlock()
 		close(c.done)
 	})
 }
@@ -820,6 +840,13 @@ func (c *Conn) handleDescription(session string, d protocol.SessionDescription) 
 	pc := c.current()
 	switch d.Type {
 	case "offer":
+		// Every m-line becomes a transceiver: refuse an offer with more
+		// than a call could ever need (a verified peer may still be hostile).
+		if n := mediaSections(d.SDP); n > maxMediaSections {
+			c.log.Warn("peer: refusing an offer with too many media sections", "count", n, "max", maxMediaSections)
+			c.refusedOffers.Add(1)
+			return
+		}
 		collision := pc.SignalingState() != webrtc.SignalingStateStable
 		c.ignoreOffer = !c.cfg.Polite && collision
 		if c.ignoreOffer {
@@ -932,12 +959,48 @@ func (c *Conn) addCandidate(pc *webrtc.PeerConnection, cand *protocol.ICECandida
 	}
 }
 
+// startVerifyClock starts the bound on verification once the connection
+// is up (the first time only): past it, verify gives up with
+// ErrVerifyFailed.
+func (c *Conn) startVerifyClock() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed || !c.verifyBy.IsZero() {
+		return
+	}
+	select {
+	case <-c.done:
+		return // already decided
+	default:
+	}
+	d := c.cfg.verifyAfterConnect
+	c.verifyBy = time.Now().Add(d)
+	c.verifyTimer = time.AfterFunc(d, func() { close(c.verifyExpired) })
+}
+
+// verifyDeadline is when verification must be complete, or zero while the
+// connection was never up.
+func (c *Conn) verifyDeadline() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.verifyBy
+}
+
 // verify waits for the chat channel to open, exchanges verification tags
 // on it and only then releases it as the chat stream.
 func (c *Conn) verify() {
 	var dc *webrtc.DataChannel
 	select {
 	case dc = <-c.chatOpen:
+	case <-c.verifyExpired:
+		// Connected (DTLS is up), but the chat channel never opened.
+		err := fmt.Errorf("%w: connected, but the chat channel did not open within %s", ErrVerifyFailed, c.cfg.verifyAfterConnect)
+		c.log.Warn("peer: verification failed", "err", err)
+		if pc := c.current(); pc != nil {
+			_ = pc.Close()
+		}
+		c.finish(nil, nil, err)
+		return
 	case <-c.ctx.Done():
 		c.finish(nil, nil, ErrClosed)
 		return
@@ -1042,7 +1105,11 @@ func (c *Conn) exchangeTags(dc *webrtc.DataChannel) (_ io.ReadWriteCloser, err e
 	if err != nil {
 		return nil, err
 	}
-	if err := raw.SetReadDeadline(time.Now().Add(c.cfg.VerifyTimeout)); err != nil {
+	deadline := time.Now().Add(c.cfg.VerifyTimeout)
+	if by := c.verifyDeadline(); !by.IsZero() && by.Before(deadline) {
+		deadline = by
+	}
+	if err := raw.SetReadDeadline(deadline); err != nil {
 		return nil, fmt.Errorf("peer: set verify deadline: %w", err)
 	}
 	if _, err := raw.Write(tagFrame(ours)); err != nil {
@@ -1054,7 +1121,7 @@ func (c *Conn) exchangeTags(dc *webrtc.DataChannel) (_ io.ReadWriteCloser, err e
 	n, err := raw.Read(buf)
 	if err != nil {
 		if errors.Is(err, os.ErrDeadlineExceeded) {
-			return nil, fmt.Errorf("%w: no tag from peer within %s", ErrVerifyFailed, c.cfg.VerifyTimeout)
+			return nil, fmt.Errorf("%w: no tag from peer in time (%s after the chat channel opened, %s after connecting)", ErrVerifyFailed, c.cfg.VerifyTimeout, c.cfg.verifyAfterConnect)
 		}
 		// EOF, abort, closed: the peer hung up or restarted mid-exchange.
 		return nil, fmt.Errorf("%w: reading the peer's tag: %v", ErrConnectionFailed, err)
@@ -1071,7 +1138,7 @@ func (c *Conn) exchangeTags(dc *webrtc.DataChannel) (_ io.ReadWriteCloser, err e
 // stream), and only after verification. The id must not be ChatChannelID
 // or FilesChannelID.
 func (c *Conn) OpenStream(ctx context.Context, id uint16, label string) (io.ReadWriteCloser, error) {
-	if id == ChatChannelID || id == FilesChannelID || id == CallChannelID || id == NegotiateChannelID || id == LaneChannelID {
+	if id == ChatChannelID || id == FilesChannelID || id == CallChannelID || id == NegotiateChannelID {
 		return nil, fmt.Errorf("peer: channel id %d is reserved", id)
 	}
 	return c.openStream(ctx, id, label)
@@ -1154,14 +1221,13 @@ func (c *Conn) Close() error {
 	c.closeOnce.Do(func() {
 		c.mu.Lock()
 		c.closed = true
+		if c.verifyTimer != nil {
+			c.verifyTimer.Stop()
+		}
 		pc, mux, gone := c.pc, c.mux, c.sctpGone
 		dcs := []*webrtc.DataChannel{c.chatDC, c.filesDC}
-		lanes := c.lanes
 		c.mu.Unlock()
 
-		for _, l := range lanes {
-			_ = l.Close() // waits for what is unacknowledged, like drain
-		}
 		c.drain(pc, dcs, gone)
 		if err := pc.Close(); err != nil {
 			c.closeErr = fmt.Errorf("peer: close PeerConnection: %w", err)

@@ -28,10 +28,10 @@
 // while an exchange is in flight is picked up once the state is stable
 // again. The chat and files channels are untouched by all of this.
 //
-// Files use FilesStream: the files channel, or, when the selected path
-// stays on this host, a files lane beside the PeerConnection with bigger
-// packets (lane.go), agreed and authenticated over the verified
-// connection.
+// Files use FileStream: the pre-negotiated files channel, handed out only
+// after verification. (A same-host "files lane" with bigger packets beside
+// the PeerConnection was removed: it only ever served two peers on one
+// host; see docs/transfer.md.)
 //
 // Each PeerConnection has pion's default codecs and interceptors: NACK
 // (retransmission), RTCP sender/receiver reports (RTT, loss) and TWCC

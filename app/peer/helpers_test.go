@@ -201,6 +201,10 @@ type rawPeer struct {
 	send func(protocol.Signal) error
 	fp   []byte // sha-256 of its DTLS certificate
 	open chan datachannel.ReadWriteCloser
+	// mediaOnly peers have no data channel and ignore offers: they offer
+	// one audio m-line themselves (offer), so DTLS comes up but SCTP never
+	// starts.
+	mediaOnly bool
 
 	mu        sync.Mutex
 	remoteSet bool
@@ -208,6 +212,11 @@ type rawPeer struct {
 }
 
 func newRawPeer(t *testing.T, send func(protocol.Signal) error) *rawPeer {
+	t.Helper()
+	return newRawPeerWith(t, send, false)
+}
+
+func newRawPeerWith(t *testing.T, send func(protocol.Signal) error, mediaOnly bool) *rawPeer {
 	t.Helper()
 	cert, der, err := newCertificate()
 	if err != nil {
@@ -226,8 +235,15 @@ func newRawPeer(t *testing.T, send func(protocol.Signal) error) *rawPeer {
 		t.Fatal(err)
 	}
 	sum := sha256.Sum256(der)
-	r := &rawPeer{pc: pc, send: send, fp: sum[:], open: make(chan datachannel.ReadWriteCloser, 1)}
+	r := &rawPeer{pc: pc, send: send, fp: sum[:], open: make(chan datachannel.ReadWriteCloser, 1), mediaOnly: mediaOnly}
 	t.Cleanup(func() { _ = pc.Close() })
+	r.onCandidate()
+	if mediaOnly {
+		if _, err := pc.AddTransceiverFromKind(webrtc.RTPCodecTypeAudio, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
 	negotiated, id := true, ChatChannelID
 	dc, err := pc.CreateDataChannel(ChatChannelLabel, &webrtc.DataChannelInit{Negotiated: &negotiated, ID: &id})
 	if err != nil {
@@ -240,16 +256,44 @@ func newRawPeer(t *testing.T, send func(protocol.Signal) error) *rawPeer {
 		}
 		r.open <- raw
 	})
-	pc.OnICECandidate(func(c *webrtc.ICECandidate) {
+	return r
+}
+
+func (r *rawPeer) onCandidate() {
+	r.pc.OnICECandidate(func(c *webrtc.ICECandidate) {
 		if c == nil {
 			return
 		}
 		init := c.ToJSON()
-		_ = send(protocol.Signal{Session: "raw", Candidate: &protocol.ICECandidate{
+		_ = r.send(protocol.Signal{Session: "raw", Candidate: &protocol.ICECandidate{
 			Candidate: init.Candidate, SDPMid: init.SDPMid, SDPMLineIndex: init.SDPMLineIndex,
 		}})
 	})
-	return r
+}
+
+// offer makes the raw peer's own offer (a mediaOnly peer's audio m-line).
+func (r *rawPeer) offer(t *testing.T) {
+	t.Helper()
+	o, err := r.pc.CreateOffer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.pc.SetLocalDescription(o); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.send(protocol.Signal{Session: "raw", Description: &protocol.SessionDescription{Type: "offer", SDP: o.SDP}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// remoteSetLocked applies the queued candidates once a remote description
+// is in place.
+func (r *rawPeer) remoteSetLocked() {
+	r.remoteSet = true
+	for _, c := range r.pending {
+		_ = r.pc.AddICECandidate(c)
+	}
+	r.pending = nil
 }
 
 // HandleSignal answers offers and applies candidates; it is called from one
@@ -265,18 +309,23 @@ func (r *rawPeer) HandleSignal(s protocol.Signal) error {
 		}
 		return r.pc.AddICECandidate(init)
 	}
-	if s.Description == nil || s.Description.Type != "offer" {
+	if s.Description != nil && s.Description.Type == "answer" && r.mediaOnly {
+		if err := r.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: s.Description.SDP}); err != nil {
+			return err
+		}
+		r.mu.Lock()
+		r.remoteSetLocked()
+		r.mu.Unlock()
+		return nil
+	}
+	if s.Description == nil || s.Description.Type != "offer" || r.mediaOnly {
 		return nil
 	}
 	if err := r.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: s.Description.SDP}); err != nil {
 		return err
 	}
 	r.mu.Lock()
-	r.remoteSet = true
-	for _, c := range r.pending {
-		_ = r.pc.AddICECandidate(c)
-	}
-	r.pending = nil
+	r.remoteSetLocked()
 	r.mu.Unlock()
 	answer, err := r.pc.CreateAnswer(nil)
 	if err != nil {
@@ -333,4 +382,51 @@ func fileStreams(t *testing.T, a, b *Conn) (io.ReadWriteCloser, io.ReadWriteClos
 		t.Fatal(err)
 	}
 	return fa, fb
+}
+
+// openChannel opens a pre-negotiated channel with the given id on the raw
+// peer (call it after waitOpen, once SCTP is up) and returns it detached.
+func (r *rawPeer) openChannel(t *testing.T, id uint16, label string) datachannel.ReadWriteCloser {
+	t.Helper()
+	negotiated := true
+	dc, err := r.pc.CreateDataChannel(label, &webrtc.DataChannelInit{Negotiated: &negotiated, ID: &id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opened := make(chan datachannel.ReadWriteCloser, 1)
+	dc.OnOpen(func() {
+		if raw, err := dc.Detach(); err == nil {
+			opened <- raw
+		}
+	})
+	select {
+	case raw := <-opened:
+		t.Cleanup(func() { _ = raw.Close() })
+		return raw
+	case <-time.After(10 * time.Second):
+		t.Fatalf("raw peer channel %d did not open", id)
+		return nil
+	}
+}
+
+// waitFor polls cond until it holds or d passes.
+func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// transceivers counts the media sections of c's current PeerConnection.
+func transceivers(c *Conn) int { return len(c.current().GetTransceivers()) }
+
+// requestsRead is how many well-formed offer requests c has read.
+func requestsRead(c *Conn) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.offerRequests
 }

@@ -196,3 +196,47 @@ func TestOpenStream(t *testing.T) {
 
 // keep the protocol import used by helpers even if tests change.
 var _ = protocol.Signal{}
+
+// TestVerifyTimeoutAfterConnect: a man in the middle that completes DTLS
+// but never opens SCTP (its offer has no data channel) must not leave the
+// connection up and unverified: verification fails within the bound that
+// starts when the connection comes up.
+func TestVerifyTimeoutAfterConnect(t *testing.T) {
+	t.Parallel()
+	_, sb := keyedPair(t) // polite: it answers the raw peer's offer
+	const bound = time.Second
+	toRaw, toConn := newRelay(t), newRelay(t)
+	raw := newRawPeerWith(t, toConn.send, true)
+	c, err := New(Config{
+		Polite: sb.polite, RoomID: testRoom, Secret: sb.secret, LocalKey: sb.key, PeerKey: sb.peerKey,
+		SendSignal: toRaw.send, Logger: testLogger(), LoopbackOnly: true,
+		VerifyTimeout: 30 * time.Second, verifyAfterConnect: bound,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	toRaw.connect(raw)
+	toConn.connect(c)
+	toRaw.open()
+	toConn.open()
+	raw.offer(t)
+
+	deadline := time.After(15 * time.Second)
+	for connected := false; !connected; {
+		select {
+		case s := <-c.States():
+			connected = s == StateConnected
+		case <-deadline:
+			t.Fatal("the connection never came up")
+		}
+	}
+	up := time.Now()
+	_, err = c.WaitVerified(waitCtx(t, 15*time.Second))
+	if !errors.Is(err, ErrVerifyFailed) {
+		t.Fatalf("WaitVerified = %v, want ErrVerifyFailed", err)
+	}
+	if took := time.Since(up); took > bound+5*time.Second {
+		t.Fatalf("verification failed %s after the connection came up, bound %s", took, bound)
+	}
+}

@@ -28,17 +28,17 @@ const (
 // errStreamClosed is returned by Write after Close.
 var errStreamClosed = errors.New("peer: stream closed")
 
-// flowControl is the send-queue accounting of a data channel or of a bare
-// SCTP stream (the files lane): both count queued bytes until acknowledged.
+// flowControl is the send-queue accounting of a data channel: it counts
+// queued bytes until the peer acknowledged them.
 type flowControl interface {
 	BufferedAmount() uint64
 	SetBufferedAmountLowThreshold(uint64)
 	OnBufferedAmountLow(func())
 }
 
-// stream adapts a detached data channel or an SCTP stream (message
-// oriented) into a byte stream: Read serves one SCTP message in parts,
-// Write splits into messages of at most maxWrite bytes.
+// stream adapts a detached data channel (message oriented) into a byte
+// stream: Read serves one SCTP message in parts, Write splits into
+// messages of at most maxWrite bytes.
 type stream struct {
 	dc       flowControl
 	raw      io.ReadWriteCloser

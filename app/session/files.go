@@ -26,16 +26,15 @@ func baseName(path string) string { return filepath.Base(path) }
 
 func (FileReceived) isEvent() {}
 
-// startFiles runs the file-transfer protocol on the verified connection,
-// in the background: over a files lane when both sides can build one
-// (peer.FilesStream, which takes a few round trips), else over the files
-// channel. Transfers wait for it (SendFile waits while filesConn is nil).
-// Without a usable files stream, files are simply not offered.
+// startFiles runs the file-transfer protocol on the verified connection's
+// files channel (peer.Conn.FileStream), in the background. Transfers wait
+// for it (SendFile waits while filesConn is nil). Without a usable files
+// stream, files are simply not offered.
 func (s *Session) startFiles(ctx context.Context, run *peerRun) {
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		fs, err := run.pc.FilesStream(ctx)
+		fs, err := run.pc.FileStream()
 		if err != nil {
 			if ctx.Err() == nil {
 				s.log.Warn("files channel unavailable", "err", err)
@@ -46,6 +45,7 @@ func (s *Session) startFiles(ctx context.Context, run *peerRun) {
 			DownloadDir:   s.cfg.DownloadDir,
 			AutoAcceptMax: s.cfg.AutoAcceptMax,
 			Ask:           s.cfg.AskLargeFile,
+			Budget:        s.budget,
 			OnProgress:    func(p transfer.Progress) { s.emit(TransferProgress{Progress: p}) },
 			OnReceived: func(o transfer.Offer, path string) {
 				s.emit(FileReceived{Name: baseName(path), Path: path, Size: o.Size})

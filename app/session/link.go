@@ -1,6 +1,7 @@
 package session
 
 import (
+	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
@@ -36,6 +37,18 @@ func NewSecret() ([]byte, error) {
 		return nil, fmt.Errorf("new room secret: %w", err)
 	}
 	return s, nil
+}
+
+// RoomKey returns the room's verifier key, derived from the secret
+// (protocol.RoomKey). Joining proves the link with it; the secret itself
+// never leaves this package's callers.
+func (l Link) RoomKey() ed25519.PrivateKey { return protocol.RoomKey(l.Secret) }
+
+// Verifier returns the room verifier of secret: the public key a new room
+// is registered with (sigclient.CreateRoom), so that only holders of the
+// link can join or destroy it.
+func Verifier(secret []byte) ed25519.PublicKey {
+	return protocol.RoomKey(secret).Public().(ed25519.PublicKey)
 }
 
 // String returns the canonical http(s) form of the link.

@@ -15,6 +15,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -38,7 +39,46 @@ const (
 	CodePeerOffline  = "PEER_OFFLINE"
 	CodeVerifyFailed = "VERIFY_FAILED"
 	CodeTimeout      = "TIMEOUT"
+	// CodeKeyChanged: the room's peer presented another identity key than
+	// the one pinned at the first verified connection. Nothing connects.
+	CodeKeyChanged = "KEY_CHANGED"
+	// CodeLinkConflict: a link with a stored room's server and id but
+	// another secret. It is refused: it is not the stored room's link.
+	CodeLinkConflict = "LINK_CONFLICT"
 )
+
+// KeyChangedError ends a session whose peer presented a key other than
+// the pinned one (trust on first use, like Signal's safety number change).
+// It wraps a *sigclient.Error with CodeKeyChanged. The new key is stored
+// as the room's NewPeerKey until the user trusts it
+// (history.Store.TrustNewPeerKey) after comparing safety numbers.
+type KeyChangedError struct {
+	// Local is this side's key; Old the pinned peer key, New the other.
+	Local, Old, New ed25519.PublicKey
+}
+
+// SafetyNumbers returns the safety number the room had and the one it
+// would have with the new key.
+func (e *KeyChangedError) SafetyNumbers() (before, after string) {
+	return identity.SafetyNumber(e.Local, e.Old), identity.SafetyNumber(e.Local, e.New)
+}
+
+func (e *KeyChangedError) Error() string {
+	return CodeKeyChanged + ": the other person's key changed"
+}
+
+// Unwrap lets errors.As find the coded error.
+func (e *KeyChangedError) Unwrap() error {
+	return &sigclient.Error{Code: CodeKeyChanged, Reason: "the other person's key changed; compare the new safety number before you trust it"}
+}
+
+// expirySkew is how much earlier than the self-destruct time both apps
+// know a TIMER_EXPIRED from the server is believed: clocks differ a little.
+const expirySkew = 2 * time.Minute
+
+// peerDestroyWait bounds how long a session waits for the server to end
+// the room after the peer's authenticated destroy before it ends itself.
+const peerDestroyWait = 3 * time.Second
 
 // ErrPeerOffline is returned by Send while no verified connection to the
 // peer exists. Nothing was stored or sent; the caller keeps the text.
@@ -76,14 +116,20 @@ type Delivered struct{ ID string }
 // PeerTyping says the peer is typing.
 type PeerTyping struct{}
 
+// RoomUpdated says the stored room changed (the peer told us its
+// self-destruct time); views of it are stale.
+type RoomUpdated struct{}
+
 // Closed is the last event. Err is nil after Close, or a *sigclient.Error
-// carrying a code (ROOM_DESTROYED, TIMER_EXPIRED, VERIFY_FAILED, ...).
+// carrying a code (ROOM_DESTROYED, TIMER_EXPIRED, VERIFY_FAILED, ...), or
+// a *KeyChangedError (code KEY_CHANGED).
 type Closed struct{ Err error }
 
 func (StatusChanged) isEvent()   {}
 func (MessageReceived) isEvent() {}
 func (Delivered) isEvent()       {}
 func (PeerTyping) isEvent()      {}
+func (RoomUpdated) isEvent()     {}
 func (Closed) isEvent()          {}
 
 // Config is what Join needs.
@@ -100,8 +146,12 @@ type Config struct {
 	// DownloadDir is where received files go ("" = files are declined).
 	DownloadDir string
 	// AutoAcceptMax: offers up to this size are accepted without asking
-	// (0 = transfer.DefaultAutoAcceptMax).
+	// (0 = ask for every file; transfer.DefaultAutoAcceptMax is the usual
+	// value).
 	AutoAcceptMax int64
+	// ReceiveLimits bound what the peer may store through this room in
+	// this session, reconnects included (zero fields: the defaults).
+	ReceiveLimits transfer.Limits
 	// AskLargeFile decides offers above AutoAcceptMax (nil = decline).
 	AskLargeFile func(transfer.Offer) bool
 	// CorruptHook is a test hook handed to transfer.Config (nil in use).
@@ -111,9 +161,11 @@ type Config struct {
 // Session is one joined room.
 type Session struct {
 	cfg    Config
+	key    string // the room's history key
 	log    *slog.Logger
 	sig    *sigclient.Client
 	events chan Event
+	budget *transfer.Budget // what the peer may still store (all reconnects)
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -135,12 +187,19 @@ type Session struct {
 	emitMu       sync.RWMutex
 	eventsClosed bool
 	finalErr     error
+	// destroying: we destroy the room ourselves. peerDestroyed: the peer
+	// said over the verified channel that it destroyed the room. Either
+	// way its history is wiped.
+	destroying    atomic.Bool
+	peerDestroyed atomic.Bool
 }
 
 // peerRun is one peer connection attempt and what runs on it.
 type peerRun struct {
 	pc     *peer.Conn
 	cancel context.CancelFunc
+	// peerKey is the identity key this connection verifies the peer with.
+	peerKey ed25519.PublicKey
 	// lastRemoteSession is the peer's session id on the newest description
 	// it sent; only the signal loop touches it.
 	lastRemoteSession string
@@ -159,16 +218,25 @@ func Join(ctx context.Context, cfg Config) (*Session, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	key := history.RoomKey(cfg.Link.Server, cfg.Link.RoomID)
 	// A room ticket from an earlier visit lets a restarted server bring the
 	// room back instead of saying ROOM_NOT_FOUND.
 	var ticket string
-	if r, ok, err := cfg.History.Room(cfg.Link.RoomID); err == nil && ok {
+	r, ok, err := cfg.History.Room(key)
+	if err != nil {
+		return nil, fmt.Errorf("read room: %w", err)
+	}
+	if ok {
+		if err := sameSecret(r.Link, cfg.Link); err != nil {
+			return nil, err
+		}
 		ticket = r.Ticket
 	}
 	sig, err := sigclient.Dial(ctx, sigclient.Config{
 		ServerURL: cfg.Link.Server,
 		RoomID:    cfg.Link.RoomID,
 		Key:       cfg.Identity.PrivateKey(),
+		RoomKey:   cfg.Link.RoomKey(),
 		Logger:    log,
 		Reconnect: true,
 		Ticket:    ticket,
@@ -179,9 +247,11 @@ func Join(ctx context.Context, cfg Config) (*Session, error) {
 	sctx, cancel := context.WithCancel(context.Background())
 	s := &Session{
 		cfg:    cfg,
+		key:    key,
 		log:    log,
 		sig:    sig,
 		events: make(chan Event, 256),
+		budget: transfer.NewBudget(cfg.ReceiveLimits),
 		ctx:    sctx,
 		cancel: cancel,
 	}
@@ -203,6 +273,23 @@ func (s *Session) Events() <-chan Event { return s.events }
 
 // Link returns the room link.
 func (s *Session) Link() Link { return s.cfg.Link }
+
+// Key returns the room's key in history (history.RoomKey).
+func (s *Session) Key() string { return s.key }
+
+// sameSecret refuses a link whose secret differs from the stored link of
+// the same room: anyone can copy a room id and server into a link, and its
+// secret must never replace the one the room was made with.
+func sameSecret(stored string, l Link) error {
+	old, err := ParseLink(stored)
+	if err != nil {
+		return nil // nothing usable stored; the new link takes its place
+	}
+	if subtle.ConstantTimeCompare(old.Secret, l.Secret) != 1 {
+		return &sigclient.Error{Code: CodeLinkConflict, Reason: "this link has the id of a room you already have but another secret: it is not that room's link"}
+	}
+	return nil
+}
 
 // PeerKey returns the peer's identity key once known.
 func (s *Session) PeerKey() ed25519.PublicKey {
@@ -233,7 +320,7 @@ func (s *Session) Send(text string) (history.Message, error) {
 	}
 	m := history.Message{
 		ID:       newMessageID(),
-		RoomID:   s.cfg.Link.RoomID,
+		RoomKey:  s.key,
 		Outgoing: true,
 		Text:     text,
 		SentAt:   time.Now(),
@@ -244,11 +331,11 @@ func (s *Session) Send(text string) (history.Message, error) {
 	}
 	if err := c.SendWithID(chat.Message{ID: m.ID, SentAt: m.SentAt, Text: m.Text}); err != nil {
 		// The connection dropped under us: mark it so and give the text back.
-		_ = s.cfg.History.SetState(m.RoomID, m.ID, history.StateFailed)
+		_ = s.cfg.History.SetState(m.RoomKey, m.ID, history.StateFailed)
 		m.State = history.StateFailed
 		return m, ErrPeerOffline
 	}
-	if err := s.cfg.History.SetState(m.RoomID, m.ID, history.StateSent); err != nil {
+	if err := s.cfg.History.SetState(m.RoomKey, m.ID, history.StateSent); err != nil {
 		return m, fmt.Errorf("store message state: %w", err)
 	}
 	m.State = history.StateSent
@@ -265,13 +352,30 @@ func (s *Session) SendTyping() {
 	}
 }
 
-// Destroy destroys the room on the server (the peer is told) and wipes its
-// local history. The session ends with ROOM_DESTROYED.
+// Destroy destroys the room and wipes its local history. The peer is told
+// first over the verified chat channel when it is connected (only that
+// authenticated destroy makes its app wipe the room; a server's
+// ROOM_DESTROYED alone does not), then the server. The session ends with
+// ROOM_DESTROYED.
 func (s *Session) Destroy(ctx context.Context) error {
+	s.destroying.Store(true)
+	s.mu.Lock()
+	c := s.chat
+	s.mu.Unlock()
+	if c != nil {
+		if err := c.SendDestroy(); err == nil {
+			// The bye's confirmation means the peer handled the destroy.
+			gctx, cancel := context.WithTimeout(ctx, goodbyeTimeout)
+			if err := c.Goodbye(gctx); err != nil {
+				s.log.Debug("destroy not confirmed by the peer", "err", err)
+			}
+			cancel()
+		}
+	}
 	if err := s.sig.Destroy(ctx); err != nil {
 		return fmt.Errorf("destroy room: %w", err)
 	}
-	if err := s.cfg.History.Forget(s.cfg.Link.RoomID); err != nil {
+	if err := s.cfg.History.Forget(s.key); err != nil {
 		return fmt.Errorf("wipe room history: %w", err)
 	}
 	return nil
@@ -400,15 +504,9 @@ func (s *Session) signalLoop() {
 					s.setStatus(StatusReconnecting, "")
 				}
 			case sigclient.Closed:
-				if e.Err != nil {
-					var se *sigclient.Error
-					if errors.As(e.Err, &se) && (se.Code == protocol.CodeRoomDestroyed || se.Code == protocol.CodeTimerExpired) {
-						// Destroyed by the other side, or self-destructed:
-						// nothing of the room stays on this computer either.
-						if err := s.cfg.History.Forget(s.cfg.Link.RoomID); err != nil {
-							s.log.Warn("wipe destroyed room", "err", err)
-						}
-					}
+				var se *sigclient.Error
+				if e.Err != nil && errors.As(e.Err, &se) && (se.Code == protocol.CodeRoomDestroyed || se.Code == protocol.CodeTimerExpired) {
+					s.roomEnded(se.Code)
 				}
 				s.finish(e.Err)
 				return
@@ -417,16 +515,87 @@ func (s *Session) signalLoop() {
 	}
 }
 
+// roomEnded handles the server's word that the room is over. The server
+// is not trusted to wipe history: it is wiped only after our own destroy,
+// the peer's authenticated destroy, or a TIMER_EXPIRED once the
+// self-destruct time both apps know has passed. Otherwise the room is
+// marked ended and its history kept.
+func (s *Session) roomEnded(code string) {
+	wipe := s.destroying.Load() || s.peerDestroyed.Load()
+	if !wipe && code == protocol.CodeTimerExpired {
+		r, ok, err := s.cfg.History.Room(s.key)
+		wipe = err == nil && ok && r.ExpiresAt != nil && !time.Now().Before(r.ExpiresAt.Add(-expirySkew))
+	}
+	if wipe {
+		if err := s.cfg.History.Forget(s.key); err != nil {
+			s.log.Warn("wipe ended room", "err", err)
+		}
+		return
+	}
+	s.log.Info("server ended the room without confirmation; history kept", "room", LogID(s.cfg.Link.RoomID), "code", code)
+	err := s.cfg.History.UpdateRoom(s.key, func(r *history.Room) error { r.Ended = code; return nil })
+	if err != nil && !errors.Is(err, history.ErrRoomNotFound) {
+		s.log.Warn("mark room ended", "err", err)
+	}
+}
+
+// trusted reports whether key may be the peer of this room: there is no
+// pinned key yet, or it is the pinned one. Otherwise it records key as
+// the room's NewPeerKey and ends the session with KEY_CHANGED: nothing is
+// negotiated with, and nothing sent to, a key the user has not seen.
+func (s *Session) trusted(key ed25519.PublicKey) bool {
+	r, ok, err := s.cfg.History.Room(s.key)
+	if err != nil {
+		s.log.Warn("read pinned key", "err", err)
+		s.finish(fmt.Errorf("read room: %w", err))
+		return false
+	}
+	if !ok || len(r.PeerKey) == 0 || bytes.Equal(r.PeerKey, key) {
+		return true
+	}
+	s.log.Warn("peer key changed; not connecting", "room", LogID(s.cfg.Link.RoomID))
+	if err := s.cfg.History.UpdateRoom(s.key, func(r *history.Room) error {
+		r.NewPeerKey = append([]byte(nil), key...)
+		return nil
+	}); err != nil {
+		s.log.Warn("store changed key", "err", err)
+	}
+	s.finish(&KeyChangedError{
+		Local: s.cfg.Identity.PublicKey(),
+		Old:   append(ed25519.PublicKey(nil), r.PeerKey...),
+		New:   append(ed25519.PublicKey(nil), key...),
+	})
+	return false
+}
+
+// pin records key as the room's peer key after the first verified
+// connection with it (trust on first use). It returns false, ending the
+// session with KEY_CHANGED, when another key is pinned already.
+func (s *Session) pin(key ed25519.PublicKey) bool {
+	if !s.trusted(key) {
+		return false
+	}
+	err := s.cfg.History.UpdateRoom(s.key, func(r *history.Room) error {
+		r.PeerKey = append([]byte(nil), key...)
+		r.NewPeerKey = nil
+		return nil
+	})
+	if err != nil {
+		s.log.Warn("pin peer key", "err", err)
+	}
+	return true
+}
+
 func (s *Session) onJoined(e sigclient.Joined) {
+	if e.Peer != nil && !s.trusted(e.Peer) {
+		return
+	}
 	s.mu.Lock()
 	s.ice = e.ICEServers
 	if e.Peer != nil {
 		s.peerKey = e.Peer
 	}
 	s.mu.Unlock()
-	if e.Peer != nil {
-		s.rememberPeer(e.Peer)
-	}
 	if e.Ticket != "" {
 		s.rememberTicket(e.Ticket)
 	}
@@ -449,11 +618,13 @@ func (s *Session) onJoined(e sigclient.Joined) {
 func (s *Session) onPeerEvent(e sigclient.PeerEvent) {
 	switch e.Event {
 	case protocol.PeerJoined, protocol.PeerRejoined:
+		if !s.trusted(e.Key) {
+			return
+		}
 		s.mu.Lock()
 		same := bytes.Equal(s.peerKey, e.Key)
 		s.peerKey = e.Key
 		s.mu.Unlock()
-		s.rememberPeer(e.Key)
 		// The peer came back to the server (its signaling reconnected, or
 		// the server restarted) while our connection to it still works:
 		// keep it. A peer that really restarted sends an offer from a new
@@ -533,7 +704,7 @@ func (s *Session) startPeer() *peerRun {
 		return nil
 	}
 	ctx, cancel := context.WithCancel(s.ctx)
-	run := &peerRun{pc: pc, cancel: cancel}
+	run := &peerRun{pc: pc, cancel: cancel, peerKey: peerKey}
 	s.mu.Lock()
 	if s.closing {
 		s.mu.Unlock()
@@ -690,6 +861,12 @@ func (s *Session) runPeer(ctx context.Context, run *peerRun) {
 		}
 		return
 	}
+	// Trust on first use: the first verified key is pinned; a different
+	// one (the check on joining makes this a race only) ends the session.
+	if !s.pin(run.peerKey) {
+		_ = stream.Close()
+		return
+	}
 	c := chat.NewConn(stream, &chatHandler{s: s, run: run}, s.log)
 	// Install the chat only if this run is still the current one, in the
 	// same critical section as the check: a run replaced or stopped in
@@ -708,6 +885,7 @@ func (s *Session) runPeer(ctx context.Context, run *peerRun) {
 		s.setStatus(StatusVerified, run.pc.Route())
 	}
 	s.resendUnacked(c)
+	s.announceExpiry(c)
 	err = c.Run(ctx)
 	s.mu.Lock()
 	mine := s.chat == c
@@ -723,65 +901,75 @@ func (s *Session) runPeer(ctx context.Context, run *peerRun) {
 	}
 }
 
-// resendUnacked sends again every outgoing message the peer has not acked.
+// resendUnacked sends again every outgoing message the peer has not
+// acked. It runs on a connection verified with the pinned key only, and
+// skips messages retired when the key changed (StateUndelivered).
 func (s *Session) resendUnacked(c *chat.Conn) {
-	msgs, err := s.cfg.History.Messages(s.cfg.Link.RoomID)
+	msgs, err := s.cfg.History.Messages(s.key)
 	if err != nil {
 		s.log.Warn("read history for resend", "err", err)
 		return
 	}
 	for _, m := range msgs {
-		if !m.Outgoing || m.State == history.StateDelivered {
+		if !m.Outgoing || m.State == history.StateDelivered || m.State == history.StateUndelivered {
 			continue
 		}
 		if err := c.SendWithID(chat.Message{ID: m.ID, SentAt: m.SentAt, Text: m.Text}); err != nil {
 			return
 		}
 		if m.State != history.StateSent {
-			_ = s.cfg.History.SetState(m.RoomID, m.ID, history.StateSent)
+			_ = s.cfg.History.SetState(m.RoomKey, m.ID, history.StateSent)
 		}
 	}
 }
 
-// rememberRoom records the room in recent rooms.
+// announceExpiry tells the peer the room's self-destruct time, if this
+// side knows it (it created the room, or the peer told it). The peer keeps
+// the first time it hears; only that known time makes a TIMER_EXPIRED
+// from the server wipe the room.
+func (s *Session) announceExpiry(c *chat.Conn) {
+	r, ok, err := s.cfg.History.Room(s.key)
+	if err != nil || !ok || r.ExpiresAt == nil {
+		return
+	}
+	if err := c.SendSelfDestructAt(*r.ExpiresAt); err != nil {
+		s.log.Debug("self-destruct time not sent", "err", err)
+	}
+}
+
+// maxSelfDestruct bounds a self-destruct time the peer announces: the
+// server allows 7 days; a day more covers clock differences.
+const maxSelfDestruct = 8 * 24 * time.Hour
+
+// rememberRoom records the room in recent rooms. Its key is made of the
+// link's server and room id, so only a link to the same server (and, see
+// sameSecret, with the same secret) ever reaches a stored room. Joining
+// worked, so a room marked ended is not.
 func (s *Session) rememberRoom() error {
-	id := s.cfg.Link.RoomID
-	r, ok, err := s.cfg.History.Room(id)
+	r, ok, err := s.cfg.History.Room(s.key)
 	if err != nil {
 		return fmt.Errorf("read room: %w", err)
 	}
 	now := time.Now()
 	if !ok {
-		r = history.Room{ID: id, CreatedAt: now}
+		r = history.Room{ID: s.cfg.Link.RoomID, Server: s.cfg.Link.Server, CreatedAt: now}
 	}
-	r.Server = s.cfg.Link.Server
 	r.Link = s.cfg.Link.String()
 	r.LastActive = now
+	r.Ended = ""
 	if err := s.cfg.History.PutRoom(r); err != nil {
 		return fmt.Errorf("store room: %w", err)
 	}
 	return nil
 }
 
-func (s *Session) rememberPeer(key ed25519.PublicKey) {
-	r, ok, err := s.cfg.History.Room(s.cfg.Link.RoomID)
-	if err != nil || !ok || bytes.Equal(r.PeerKey, key) {
-		return
-	}
-	r.PeerKey = append([]byte(nil), key...)
-	if err := s.cfg.History.PutRoom(r); err != nil {
-		s.log.Warn("store peer key", "err", err)
-	}
-}
-
 // rememberTicket keeps the server's newest room ticket for later joins.
 func (s *Session) rememberTicket(ticket string) {
-	r, ok, err := s.cfg.History.Room(s.cfg.Link.RoomID)
-	if err != nil || !ok || r.Ticket == ticket {
-		return
+	if r, ok, err := s.cfg.History.Room(s.key); err != nil || !ok || r.Ticket == ticket {
+		return // nothing to write (every write is an fsync)
 	}
-	r.Ticket = ticket
-	if err := s.cfg.History.PutRoom(r); err != nil {
+	err := s.cfg.History.UpdateRoom(s.key, func(r *history.Room) error { r.Ticket = ticket; return nil })
+	if err != nil && !errors.Is(err, history.ErrRoomNotFound) {
 		s.log.Warn("store room ticket", "err", err)
 	}
 }
@@ -795,12 +983,15 @@ type chatHandler struct {
 }
 
 func (h *chatHandler) Receive(m chat.Message) error {
+	if h.s.peerDestroyed.Load() {
+		return errors.New("the room was destroyed")
+	}
 	msg := history.Message{
-		ID:     m.ID,
-		RoomID: h.s.cfg.Link.RoomID,
-		Text:   m.Text,
-		SentAt: m.SentAt,
-		State:  history.StateDelivered,
+		ID:      m.ID,
+		RoomKey: h.s.key,
+		Text:    m.Text,
+		SentAt:  m.SentAt,
+		State:   history.StateDelivered,
 	}
 	added, err := h.s.cfg.History.AddMessage(msg)
 	if err != nil {
@@ -823,7 +1014,7 @@ func (h *chatHandler) AckQueued(chat.Message) {
 }
 
 func (h *chatHandler) Delivered(id string) {
-	if err := h.s.cfg.History.SetState(h.s.cfg.Link.RoomID, id, history.StateDelivered); err != nil {
+	if err := h.s.cfg.History.SetState(h.s.key, id, history.StateDelivered); err != nil {
 		h.s.log.Debug("ack for unknown message", "err", err)
 		return
 	}
@@ -832,6 +1023,55 @@ func (h *chatHandler) Delivered(id string) {
 
 func (h *chatHandler) Typing()     { h.s.emit(PeerTyping{}) }
 func (h *chatHandler) Read(string) {}
+
+// PeerDestroyed: the peer destroyed the room and said so over the verified
+// channel, which the server cannot forge. The room is wiped here too, and
+// the session ends with ROOM_DESTROYED when the server says so, or by
+// itself shortly after (a server that withholds it changes nothing).
+func (h *chatHandler) PeerDestroyed() {
+	s := h.s
+	if s.peerDestroyed.Swap(true) {
+		return
+	}
+	s.log.Info("peer destroyed the room", "room", LogID(s.cfg.Link.RoomID))
+	if err := s.cfg.History.Forget(s.key); err != nil {
+		s.log.Warn("wipe destroyed room", "err", err)
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		select {
+		case <-s.ctx.Done():
+		case <-time.After(peerDestroyWait):
+			s.finish(&sigclient.Error{Code: protocol.CodeRoomDestroyed, Reason: "the other person destroyed the room"})
+		}
+	}()
+}
+
+// SelfDestructAt stores the room's self-destruct time as the peer knows
+// it, unless this side knows one already (the creator's stands) or the
+// time is implausible.
+func (h *chatHandler) SelfDestructAt(t time.Time) {
+	s := h.s
+	now := time.Now()
+	if t.Before(now.Add(-maxSelfDestruct)) || t.After(now.Add(maxSelfDestruct)) {
+		s.log.Debug("implausible self-destruct time from the peer")
+		return
+	}
+	changed := false
+	err := s.cfg.History.UpdateRoom(s.key, func(r *history.Room) error {
+		if r.ExpiresAt == nil {
+			r.ExpiresAt, changed = &t, true
+		}
+		return nil
+	})
+	if err != nil {
+		s.log.Debug("store self-destruct time", "err", err)
+	}
+	if changed {
+		s.emit(RoomUpdated{})
+	}
+}
 
 // newMessageID returns a random, globally unique message id.
 func newMessageID() string {

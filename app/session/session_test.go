@@ -27,28 +27,40 @@ func TestMain(m *testing.M) {
 // newServer runs a real signaling server on loopback.
 func newServer(t testing.TB) string {
 	t.Helper()
+	srv, _ := newSignal()
+	hs := httptest.NewServer(srv.Handler())
+	stopSignal(t, srv, hs)
+	return hs.URL
+}
+
+// newSignal returns a real signaling server (not listening) and its room
+// registry, which tests use to play a hostile server (Registry.Restore
+// makes a room with any id).
+func newSignal() (*server.Server, *room.Registry) {
 	reg := room.NewRegistry(room.SystemClock(), room.Config{IdleTTL: time.Hour})
 	cfg := server.DefaultConfig()
 	cfg.RateRooms, cfg.RateJoins = 0, 0
-	srv := server.New(cfg, reg, slog.New(slog.DiscardHandler))
-	hs := httptest.NewServer(srv.Handler())
+	return server.New(cfg, reg, slog.New(slog.DiscardHandler)), reg
+}
+
+// stopSignal shuts srv down, then hs, when the test ends.
+func stopSignal(t testing.TB, srv *server.Server, hs *httptest.Server) {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = srv.Shutdown(ctx)
 		hs.Close()
 	})
-	return hs.URL
 }
 
 // newRoom creates a room and returns its link.
 func newRoom(t testing.TB, serverURL string) Link {
 	t.Helper()
-	res, err := sigclient.CreateRoom(context.Background(), http.DefaultClient, serverURL, 0)
+	secret, err := NewSecret()
 	if err != nil {
 		t.Fatal(err)
 	}
-	secret, err := NewSecret()
+	res, err := sigclient.CreateRoom(context.Background(), http.DefaultClient, serverURL, 0, Verifier(secret))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,6 +92,9 @@ func newParticipant(t testing.TB) participant {
 	t.Cleanup(func() { h.Close() })
 	return participant{id: id, hist: h}
 }
+
+// roomKey is the history key of link's room in p's history.
+func roomKey(p participant, link Link) string { return history.RoomKey(link.Server, link.RoomID) }
 
 func join(t testing.TB, link Link, p participant) *Session {
 	t.Helper()
@@ -136,7 +151,7 @@ func TestChatBetweenTwoSessions(t *testing.T) {
 	if _, err := a.Send("nobody here"); !errors.Is(err, ErrPeerOffline) {
 		t.Fatalf("send while alone: %v, want PEER_OFFLINE", err)
 	}
-	if msgs, _ := alice.hist.Messages(link.RoomID); len(msgs) != 0 {
+	if msgs, _ := alice.hist.Messages(roomKey(alice, link)); len(msgs) != 0 {
 		t.Fatalf("a message sent while the peer was offline was stored: %+v", msgs)
 	}
 
@@ -157,11 +172,11 @@ func TestChatBetweenTwoSessions(t *testing.T) {
 	}
 	waitFor(t, a, "ack", func(ev Event) bool { d, ok := ev.(Delivered); return ok && d.ID == sent.ID })
 
-	msgs, err := alice.hist.Messages(link.RoomID)
+	msgs, err := alice.hist.Messages(roomKey(alice, link))
 	if err != nil || len(msgs) != 1 || msgs[0].State != history.StateDelivered {
 		t.Fatalf("alice's history: %+v, %v", msgs, err)
 	}
-	msgs, err = bob.hist.Messages(link.RoomID)
+	msgs, err = bob.hist.Messages(roomKey(bob, link))
 	if err != nil || len(msgs) != 1 || msgs[0].Text != "hello bob" || msgs[0].Outgoing {
 		t.Fatalf("bob's history: %+v, %v", msgs, err)
 	}
@@ -197,7 +212,7 @@ func TestDestroyEndsBothAndWipes(t *testing.T) {
 		t.Fatalf("bob closed with %v, want ROOM_DESTROYED", c.Err)
 	}
 	for name, h := range map[string]*history.Store{"alice": alice.hist, "bob": bob.hist} {
-		if _, ok, _ := h.Room(link.RoomID); ok {
+		if _, ok, _ := h.Room(history.RoomKey(link.Server, link.RoomID)); ok {
 			t.Fatalf("%s still has the destroyed room", name)
 		}
 	}

@@ -56,6 +56,11 @@ type Config struct {
 	// Key is the participant's identity; its public half is the room
 	// membership and it signs the server's join challenge.
 	Key ed25519.PrivateKey
+	// RoomKey is protocol.RoomKey(link secret). Its public half is the
+	// room's verifier; it signs the proof, bound to each connection's
+	// nonce, that this participant holds the link (protocol version 2).
+	// The link secret itself never reaches this package.
+	RoomKey ed25519.PrivateKey
 	// Logger receives connection-level logs; nil discards them.
 	Logger *slog.Logger
 	// Reconnect makes the client reconnect, with exponential backoff and
@@ -109,6 +114,9 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 	}
 	if len(cfg.Key) != ed25519.PrivateKeySize {
 		return nil, errors.New("dial signaling: Key is not an Ed25519 private key")
+	}
+	if len(cfg.RoomKey) != ed25519.PrivateKeySize {
+		return nil, errors.New("dial signaling: RoomKey is not an Ed25519 private key")
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -372,6 +380,8 @@ func (c *Client) handshake(ctx context.Context, conn *websocket.Conn) (Joined, e
 		RoomID:    c.cfg.RoomID,
 		PublicKey: b64.EncodeToString(pub),
 		Signature: b64.EncodeToString(ed25519.Sign(c.cfg.Key, protocol.JoinSigningBytes(c.cfg.RoomID, nonce))),
+		Verifier:  b64.EncodeToString(c.cfg.RoomKey.Public().(ed25519.PublicKey)),
+		Proof:     b64.EncodeToString(ed25519.Sign(c.cfg.RoomKey, protocol.ProofSigningBytes(c.cfg.RoomID, nonce, pub))),
 		Ticket:    c.ticket,
 	}
 	if err := conn.WriteJSON(join); err != nil {

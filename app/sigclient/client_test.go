@@ -142,7 +142,7 @@ func TestDialRefused(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := Dial(ctxT(t), Config{ServerURL: tt.url, RoomID: tt.room, Key: newKey(t), Logger: testLogger(t)})
+			c, err := Dial(ctxT(t), Config{ServerURL: tt.url, RoomID: tt.room, Key: newKey(t), RoomKey: testRoomKey, Logger: testLogger(t)})
 			if err == nil {
 				c.Close()
 				t.Fatal("Dial succeeded")
@@ -165,9 +165,10 @@ func TestDialConfigErrors(t *testing.T) {
 		name string
 		cfg  Config
 	}{
-		{"bad scheme", Config{ServerURL: "ftp://x", RoomID: id, Key: newKey(t)}},
-		{"no key", Config{ServerURL: "http://127.0.0.1:1", RoomID: id}},
-		{"unreachable", Config{ServerURL: "http://127.0.0.1:1", RoomID: id, Key: newKey(t)}},
+		{"bad scheme", Config{ServerURL: "ftp://x", RoomID: id, Key: newKey(t), RoomKey: testRoomKey}},
+		{"no key", Config{ServerURL: "http://127.0.0.1:1", RoomID: id, RoomKey: testRoomKey}},
+		{"no room key", Config{ServerURL: "http://127.0.0.1:1", RoomID: id, Key: newKey(t)}},
+		{"unreachable", Config{ServerURL: "http://127.0.0.1:1", RoomID: id, Key: newKey(t), RoomKey: testRoomKey}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -211,7 +212,7 @@ func TestDestroy(t *testing.T) {
 func TestSelfDestruct(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t, nil)
-	r, err := CreateRoom(ctxT(t), nil, ts.URL, time.Second)
+	r, err := CreateRoom(ctxT(t), nil, ts.URL, time.Second, pub(testRoomKey))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -429,10 +430,10 @@ func TestRejoinRestartedServer(t *testing.T) {
 		}
 	}
 	third := startServer(t, withKey)
-	if _, err := Dial(ctxT(t), Config{ServerURL: third.URL, RoomID: id, Key: ka}); !IsCode(err, protocol.CodeRoomNotFound) {
+	if _, err := Dial(ctxT(t), Config{ServerURL: third.URL, RoomID: id, Key: ka, RoomKey: testRoomKey}); !IsCode(err, protocol.CodeRoomNotFound) {
 		t.Fatalf("Dial without ticket = %v, want ROOM_NOT_FOUND", err)
 	}
-	c, err := Dial(ctxT(t), Config{ServerURL: third.URL, RoomID: id, Key: ka, Ticket: rb.Ticket})
+	c, err := Dial(ctxT(t), Config{ServerURL: third.URL, RoomID: id, Key: ka, RoomKey: testRoomKey, Ticket: rb.Ticket})
 	if err != nil {
 		t.Fatalf("Dial with ticket: %v", err)
 	}

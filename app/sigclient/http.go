@@ -3,7 +3,9 @@ package sigclient
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -23,16 +25,27 @@ var defaultHTTPClient = &http.Client{Timeout: 30 * time.Second}
 
 // CreateRoom asks the server at serverURL (http(s)://host[:port][/prefix])
 // for a new room. A positive selfDestruct sets the room's self-destruct
-// timer, rounded up to whole seconds; zero means no timer. A refusal (for
-// example RATE_LIMITED, with RetryAfter set) is returned as an *Error.
-func CreateRoom(ctx context.Context, hc *http.Client, serverURL string, selfDestruct time.Duration) (protocol.CreateRoomResponse, error) {
+// timer, rounded up to whole seconds; zero means no timer. verifier is the
+// public half of protocol.RoomKey(link secret): the server then admits to
+// the room (and lets destroy it) only connections that prove the secret.
+// A refusal (for example RATE_LIMITED, with RetryAfter set) is returned as
+// an *Error; a server too old to take a verifier gives UNSUPPORTED_VERSION.
+func CreateRoom(ctx context.Context, hc *http.Client, serverURL string, selfDestruct time.Duration, verifier ed25519.PublicKey) (protocol.CreateRoomResponse, error) {
 	var resp protocol.CreateRoomResponse
 	if selfDestruct < 0 {
 		return resp, fmt.Errorf("create room: negative self-destruct %v", selfDestruct)
 	}
-	var req protocol.CreateRoomRequest
+	if len(verifier) != protocol.VerifierSize {
+		return resp, errors.New("create room: the room verifier is not an Ed25519 public key")
+	}
+	req := protocol.CreateRoomRequest{Verifier: b64.EncodeToString(verifier)}
 	if selfDestruct > 0 {
 		secs := int64((selfDestruct + time.Second - 1) / time.Second)
+		if secs > protocol.MaxSelfDestructSeconds {
+			// Checked here so that a BAD_REQUEST below can only mean a
+			// server that does not know the body's fields.
+			return resp, fmt.Errorf("create room: self-destruct %v beyond the %d s maximum", selfDestruct, protocol.MaxSelfDestructSeconds)
+		}
 		req.SelfDestructSeconds = &secs
 	}
 	body, err := json.Marshal(req)
@@ -44,6 +57,13 @@ func CreateRoom(ctx context.Context, hc *http.Client, serverURL string, selfDest
 		return resp, fmt.Errorf("create room: %w", err)
 	}
 	if err := doJSON(ctx, hc, http.MethodPost, u, body, http.StatusCreated, &resp); err != nil {
+		if IsCode(err, protocol.CodeBadRequest) {
+			// This body is well formed for every server that speaks
+			// protocol version 2; servers before it refuse the unknown
+			// "verifier" field. Creating the room without it would leave
+			// it open to anyone who learns its id, so say what helps.
+			err = &Error{Code: protocol.CodeUnsupportedVersion, Reason: "the server does not accept room verifiers (protocol version 2): it must be updated"}
+		}
 		return protocol.CreateRoomResponse{}, fmt.Errorf("create room: %w", err)
 	}
 	if !protocol.ValidRoomID(resp.RoomID) {

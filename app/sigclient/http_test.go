@@ -29,10 +29,11 @@ func TestCreateRoom(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			r, err := CreateRoom(ctxT(t), ts.hs.Client(), ts.URL+"/", tt.d)
+			r, err := CreateRoom(ctxT(t), ts.hs.Client(), ts.URL+"/", tt.d, pub(testRoomKey))
 			if tt.wantErr {
-				if err == nil {
-					t.Fatalf("CreateRoom = %+v, want error", r)
+				var e *Error
+				if err == nil || errors.As(err, &e) {
+					t.Fatalf("CreateRoom = %+v, %v; want a local error, not the server's", r, err)
 				}
 				return
 			}
@@ -79,7 +80,7 @@ func TestCreateRoomRateLimited(t *testing.T) {
 	for range 2 {
 		createRoom(t, ts.URL, 0)
 	}
-	_, err := CreateRoom(ctxT(t), nil, ts.URL, 0)
+	_, err := CreateRoom(ctxT(t), nil, ts.URL, 0, pub(testRoomKey))
 	var e *Error
 	if !errors.As(err, &e) || e.Code != protocol.CodeRateLimited || e.RetryAfter <= 0 {
 		t.Fatalf("third CreateRoom = %v, want RATE_LIMITED with RetryAfter", err)
@@ -113,7 +114,7 @@ func TestHTTPUnexpectedResponses(t *testing.T) {
 				_, _ = w.Write([]byte(tt.body))
 			}))
 			t.Cleanup(hs.Close)
-			_, err := CreateRoom(ctxT(t), hs.Client(), hs.URL, 0)
+			_, err := CreateRoom(ctxT(t), hs.Client(), hs.URL, 0, pub(testRoomKey))
 			var e *Error
 			switch {
 			case err == nil:

@@ -14,6 +14,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/parley-chat/parley/signaling/protocol"
 	"github.com/parley-chat/parley/signaling/room"
 	"github.com/parley-chat/parley/signaling/server"
 )
@@ -73,6 +74,10 @@ func newKey(t *testing.T) ed25519.PrivateKey {
 
 func pub(k ed25519.PrivateKey) ed25519.PublicKey { return k.Public().(ed25519.PublicKey) }
 
+// testRoomKey is the room key of every room the tests create, as if all
+// their links shared one secret.
+var testRoomKey = protocol.RoomKey([]byte("sigclient-test-s"))
+
 func ctxT(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(t.Context(), eventTimeout)
 	t.Cleanup(cancel)
@@ -81,7 +86,7 @@ func ctxT(t *testing.T) context.Context {
 
 func createRoom(t *testing.T, url string, selfDestruct time.Duration) string {
 	t.Helper()
-	r, err := CreateRoom(ctxT(t), nil, url, selfDestruct)
+	r, err := CreateRoom(ctxT(t), nil, url, selfDestruct, pub(testRoomKey))
 	if err != nil {
 		t.Fatalf("CreateRoom: %v", err)
 	}
@@ -91,7 +96,7 @@ func createRoom(t *testing.T, url string, selfDestruct time.Duration) string {
 // join dials and returns the client with its first event, the Joined.
 func join(t *testing.T, url, roomID string, key ed25519.PrivateKey, reconnect bool) (*Client, Joined) {
 	t.Helper()
-	c, err := Dial(ctxT(t), Config{ServerURL: url, RoomID: roomID, Key: key, Logger: testLogger(t), Reconnect: reconnect})
+	c, err := Dial(ctxT(t), Config{ServerURL: url, RoomID: roomID, Key: key, RoomKey: testRoomKey, Logger: testLogger(t), Reconnect: reconnect})
 	if err != nil {
 		t.Fatalf("Dial: %v", err)
 	}

@@ -49,15 +49,22 @@ type Offer struct {
 
 // Config configures a Conn. All callbacks may be nil.
 type Config struct {
-	// DownloadDir is where received files go (created 0700 if missing).
+	// DownloadDir is where received files go (created 0700 if missing;
+	// see PrepareDownloadDir). "" refuses every offer.
 	DownloadDir string
-	// AutoAcceptMax is the largest offer accepted without asking;
-	// 0 means DefaultAutoAcceptMax, negative means ask for every offer.
+	// AutoAcceptMax is the largest offer accepted without asking (the
+	// offers received at once count together); 0 or negative means ask
+	// for every offer. Callers that want the default pass
+	// DefaultAutoAcceptMax.
 	AutoAcceptMax int64
 	// Ask decides offers above AutoAcceptMax; nil declines them. It is
 	// called from a goroutine of the Conn and may block until the user
 	// answers; if the Conn stops first, the answer is ignored.
 	Ask func(Offer) bool
+	// Budget bounds what the peer may store through this Conn and the
+	// others sharing the Budget (a session's reconnects); nil gives this
+	// Conn a budget of its own with the default Limits.
+	Budget *Budget
 	// OnProgress receives throttled progress events (about every 100 ms,
 	// plus the first and the last). It must return quickly.
 	OnProgress func(Progress)
@@ -79,9 +86,13 @@ type Conn struct {
 	log *slog.Logger
 	now func() time.Time
 
-	wmu    sync.Mutex // one frame per Write
-	prepMu sync.Mutex // serializes choosing and creating partial files
-	ctrl   chan ctrlFrame
+	wmu     sync.Mutex // one frame per Write
+	prepMu  sync.Mutex // serializes choosing and creating partial files
+	admitMu sync.Mutex // serializes the disk space and budget reservations
+	// freeSpace reports the bytes that may still be written on the disk
+	// of a folder (diskFree; tests replace it).
+	freeSpace func(dir string) (int64, bool)
+	ctrl      chan ctrlFrame
 
 	mu      sync.Mutex
 	out     map[string]*outgoing
@@ -102,19 +113,20 @@ func NewConn(rw io.ReadWriteCloser, cfg Config) *Conn {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	if cfg.AutoAcceptMax == 0 {
-		cfg.AutoAcceptMax = DefaultAutoAcceptMax
+	if cfg.Budget == nil {
+		cfg.Budget = NewBudget(Limits{})
 	}
 	return &Conn{
-		rw:    rw,
-		cfg:   cfg,
-		log:   logger.With("component", "transfer"),
-		now:   time.Now,
-		ctrl:  make(chan ctrlFrame, maxQueuedFrames),
-		out:   make(map[string]*outgoing),
-		in:    make(map[string]*incoming),
-		ended: make(chan struct{}),
-		done:  make(chan struct{}),
+		rw:        rw,
+		cfg:       cfg,
+		log:       logger.With("component", "transfer"),
+		now:       time.Now,
+		freeSpace: diskFree,
+		ctrl:      make(chan ctrlFrame, maxQueuedFrames),
+		out:       make(map[string]*outgoing),
+		in:        make(map[string]*incoming),
+		ended:     make(chan struct{}),
+		done:      make(chan struct{}),
 	}
 }
 

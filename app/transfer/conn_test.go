@@ -156,6 +156,8 @@ func TestOfferDecisions(t *testing.T) {
 		{"big, user says no", 1000, func(Offer) bool { return false }, ErrDeclined, true},
 		{"big, user says yes", 1000, func(Offer) bool { return true }, nil, true},
 		{"ask for everything", -1, func(Offer) bool { return true }, nil, true},
+		{"zero asks for everything", 0, func(Offer) bool { return true }, nil, true},
+		{"zero without Ask declined", 0, nil, ErrDeclined, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

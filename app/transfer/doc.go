@@ -1,8 +1,7 @@
 // Package transfer sends and receives files over one byte stream (in
-// Parley, peer.Conn's FilesStream: the pre-negotiated files data channel,
-// or a files lane when the peer is on this host): streamed in
-// bounded chunks, verified end to end with SHA-256, resumable after a
-// disconnect or a crash, several files at once in both directions.
+// Parley, peer.Conn's FileStream: the pre-negotiated files data channel):
+// streamed in bounded chunks, verified end to end with SHA-256, resumable
+// after a disconnect or a crash, several files at once in both directions.
 //
 // Protocol. Frames are length-prefixed binary (see frame.go) and carry a
 // transfer id derived from the file's SHA-256, size and name, so offering
@@ -18,7 +17,9 @@
 // The peer's names and frames are untrusted: names go through
 // SanitizeName, files are created with O_EXCL|O_NOFOLLOW inside the
 // download folder only, and every length and offset is checked against
-// the offer.
+// the offer. Offer sizes are bounded by the auto-accept limit, the room's
+// Budget and the free disk space, and the download folder must be private
+// to this user (limits.go).
 //
 // This package must not import pion or Wails, and must not log file names
 // or contents.

@@ -26,6 +26,10 @@ const (
 const (
 	failHashMismatch byte = 1
 	failReceiver     byte = 2 // local error on the receiving side (disk, bad frames)
+	// failCannotStore refuses an offer the receiver has no room for (disk
+	// space, its limit for the room, its download folder). Older senders
+	// read any unknown code as failReceiver.
+	failCannotStore byte = 3
 )
 
 // Roles carried by typeCancel: the same id can be in flight both ways, so

@@ -98,11 +98,15 @@ type side struct {
 	dir string
 }
 
-// startConn runs a Conn over rw until the test ends.
+// startConn runs a Conn over rw until the test ends; setup functions see
+// the Conn before it runs (test seams such as freeSpace).
 // The returned channel is closed when Run returned.
-func startConn(t *testing.T, rw io.ReadWriteCloser, cfg Config) (*Conn, <-chan struct{}) {
+func startConn(t *testing.T, rw io.ReadWriteCloser, cfg Config, setup ...func(*Conn)) (*Conn, <-chan struct{}) {
 	t.Helper()
 	c := NewConn(rw, cfg)
+	for _, f := range setup {
+		f(c)
+	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -125,10 +129,11 @@ func newSide(t *testing.T, mod func(*Config)) (Config, *events, string) {
 	ev := newEvents()
 	dir := filepath.Join(t.TempDir(), "downloads")
 	cfg := Config{
-		DownloadDir: dir,
-		OnProgress:  ev.onProgress,
-		OnReceived:  ev.onReceived,
-		Logger:      testLogger(),
+		DownloadDir:   dir,
+		AutoAcceptMax: DefaultAutoAcceptMax,
+		OnProgress:    ev.onProgress,
+		OnReceived:    ev.onReceived,
+		Logger:        testLogger(),
 	}
 	if mod != nil {
 		mod(&cfg)

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -45,6 +46,11 @@ type incoming struct {
 	partPath string
 	sidePath string
 	tr       *tracker
+	// reserved says need bytes (and one file) of this attempt are taken
+	// from the Budget and counted as pending on the disk; base is the
+	// offset the attempt started from.
+	reserved   bool
+	need, base int64
 }
 
 func (in *incoming) abort() { in.abortOnce.Do(func() { close(in.aborted) }) }
@@ -85,6 +91,11 @@ func (c *Conn) handleOffer(ctx context.Context, f frame) {
 func (c *Conn) decide(ctx context.Context, in *incoming) {
 	id := in.offer.ID
 	log := c.log.With("id", id, "size", in.offer.Size)
+	// What cannot be stored is refused before anyone is asked.
+	if err := c.admissible(in); err != nil {
+		c.refuse(in, err, log)
+		return
+	}
 	if !c.ask(ctx, in) {
 		select {
 		case <-ctx.Done():
@@ -103,9 +114,19 @@ func (c *Conn) decide(ctx context.Context, in *incoming) {
 		if ctx.Err() != nil {
 			return
 		}
+		if errors.Is(err, ErrNoDownloadFolder) {
+			c.refuse(in, err, log)
+			return
+		}
 		log.Warn("transfer: prepare partial file", "err", err)
 		c.queue(frame{Type: typeFail, ID: id, Code: failReceiver})
 		c.end(in, err, "")
+		return
+	}
+	if err := c.reserve(in, offset); err != nil && !errors.Is(err, errAborted) {
+		// The disk filled up or the budget went to other files while the
+		// user was asked.
+		c.refuse(in, err, log)
 		return
 	}
 	in.mu.Lock()
@@ -139,11 +160,7 @@ func (c *Conn) decide(ctx context.Context, in *incoming) {
 // ask applies the auto-accept limit and Config.Ask. It returns false when
 // the offer is declined or the transfer was aborted meanwhile.
 func (c *Conn) ask(ctx context.Context, in *incoming) bool {
-	if c.cfg.DownloadDir == "" {
-		c.log.Warn("transfer: no download folder configured; declining")
-		return false
-	}
-	if c.cfg.AutoAcceptMax >= 0 && c.incomingBytes() <= c.cfg.AutoAcceptMax {
+	if c.autoAccept(in) {
 		return true
 	}
 	if c.cfg.Ask == nil {
@@ -162,17 +179,172 @@ func (c *Conn) ask(ctx context.Context, in *incoming) bool {
 	}
 }
 
+// autoAccept reports whether in is accepted without asking: it must fit
+// the limit on its own and together with the other incoming transfers not
+// yet finished, so the limit bounds what a peer can put on our disk
+// without asking, whether in one file or in many. 0 (or less) asks for
+// every file.
+func (c *Conn) autoAccept(in *incoming) bool {
+	limit := c.cfg.AutoAcceptMax
+	return limit > 0 && in.offer.Size <= limit && c.incomingBytes() <= limit
+}
+
 // incomingBytes is the total size of the incoming transfers not yet
-// finished (this offer included): the auto-accept limit bounds what a peer
-// can put on our disk without asking, whether in one file or in many.
+// finished. The sizes are the peer's: the sum saturates instead of
+// wrapping to a small number.
 func (c *Conn) incomingBytes() int64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var n int64
 	for _, in := range c.in {
-		n += in.offer.Size
+		n = satAdd(n, in.offer.Size)
 	}
 	return n
+}
+
+// errAborted: the transfer ended while it was being reserved.
+var errAborted = errors.New("transfer: aborted")
+
+// admissible checks, before anyone is asked, that the offer could be
+// stored: a usable download folder, room in the Budget and on the disk
+// (less what an earlier attempt already holds in a partial file).
+func (c *Conn) admissible(in *incoming) error {
+	if err := PrepareDownloadDir(c.cfg.DownloadDir); err != nil {
+		return err
+	}
+	need := in.offer.Size - c.partialHave(in)
+	if err := c.cfg.Budget.check(need); err != nil {
+		return err
+	}
+	return c.diskRoom(need, in)
+}
+
+// reserve takes what the attempt from offset still needs from the Budget
+// and counts it as pending on the disk, or says why it does not fit.
+func (c *Conn) reserve(in *incoming, offset int64) error {
+	c.admitMu.Lock()
+	defer c.admitMu.Unlock()
+	need := in.offer.Size - offset
+	if err := c.diskRoom(need, in); err != nil {
+		return err
+	}
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.state != statePending {
+		return errAborted
+	}
+	if err := c.cfg.Budget.reserve(need); err != nil {
+		return err
+	}
+	in.reserved, in.need, in.base = true, need, offset
+	return nil
+}
+
+// diskRoom checks that need more bytes, on top of what the other accepted
+// transfers still have to write, leave KeepFreeBytes free on the disk of
+// the download folder. An unknown free space passes (diskfree_other.go).
+func (c *Conn) diskRoom(need int64, self *incoming) error {
+	free, ok := c.freeSpace(c.cfg.DownloadDir)
+	if !ok {
+		return nil
+	}
+	if satAdd(satAdd(need, c.pendingBytes(self)), KeepFreeBytes) > free {
+		return ErrDiskFull
+	}
+	return nil
+}
+
+// pendingBytes is what the reserved transfers other than self still have
+// to write.
+func (c *Conn) pendingBytes(self *incoming) int64 {
+	c.mu.Lock()
+	ins := make([]*incoming, 0, len(c.in))
+	for _, in := range c.in {
+		if in != self {
+			ins = append(ins, in)
+		}
+	}
+	c.mu.Unlock()
+	var n int64
+	for _, in := range ins {
+		in.mu.Lock()
+		if in.reserved {
+			n = satAdd(n, max(in.need-(in.written-in.base), 0))
+		}
+		in.mu.Unlock()
+	}
+	return n
+}
+
+// partialHave is the size of a partial file an earlier attempt left for
+// this offer (0 if none): a resume needs only the rest.
+func (c *Conn) partialHave(in *incoming) int64 {
+	want := sidecarBytes(in.offer)
+	for i := 0; i < maxPartCandidates; i++ {
+		base := in.name
+		if i > 0 {
+			base += "~" + strconv.Itoa(i)
+		}
+		part := filepath.Join(c.cfg.DownloadDir, base+".part")
+		side := filepath.Join(c.cfg.DownloadDir, "."+base+".parley-partial")
+		sc, ours := readSidecar(side)
+		st, err := os.Lstat(part)
+		if ours && err == nil && st.Mode().IsRegular() && st.Size() <= in.offer.Size && bytes.Equal(sc, want) {
+			return st.Size()
+		}
+		if err != nil && !exists(side) {
+			return 0 // later candidates were never used
+		}
+	}
+	return 0
+}
+
+// refuse answers an offer this side cannot store (failCannotStore: the
+// sender stops, it does not retry) and reports why. Without a download
+// folder at all this side takes no files (parley-cli without --out): the
+// sender is simply declined, as before.
+//
+// A partial file prepared for the offer is closed; a new one (nothing
+// written yet) is deleted, one that holds an earlier attempt's bytes stays
+// for a resume. A transfer canceled meanwhile was reported by the cancel.
+func (c *Conn) refuse(in *incoming, err error, log *slog.Logger) {
+	in.mu.Lock()
+	if in.state != statePending {
+		in.mu.Unlock()
+		return
+	}
+	in.state = stateEnded
+	f, part, side, written := in.f, in.partPath, in.sidePath, in.written
+	in.f = nil
+	in.mu.Unlock()
+	if f != nil {
+		_ = f.Close()
+		if written == 0 {
+			_ = os.Remove(part)
+			_ = os.Remove(side)
+		}
+	}
+	log.Info("transfer: offer refused", "reason", refusalReason(err))
+	if c.cfg.DownloadDir == "" {
+		c.queue(frame{Type: typeDecline, ID: in.offer.ID})
+	} else {
+		c.queue(frame{Type: typeFail, ID: in.offer.ID, Code: failCannotStore})
+	}
+	c.end(in, err, "")
+}
+
+// refusalReason names why an offer was refused, for the log (the error
+// itself may hold a folder path).
+func refusalReason(err error) string {
+	switch {
+	case errors.Is(err, ErrDiskFull):
+		return "disk space"
+	case errors.Is(err, ErrReceiveLimit):
+		return "room budget"
+	case errors.Is(err, ErrNoDownloadFolder):
+		return "download folder"
+	}
+	return "other"
 }
 
 // sidecar content: magic line, then hex sha256 and decimal size.
@@ -207,8 +379,8 @@ func (c *Conn) preparePart(ctx context.Context, in *incoming) (int64, error) {
 	c.prepMu.Lock()
 	defer c.prepMu.Unlock()
 	dir := c.cfg.DownloadDir
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return 0, fmt.Errorf("transfer: create download folder: %w", err)
+	if err := PrepareDownloadDir(dir); err != nil {
+		return 0, err
 	}
 	want := sidecarBytes(in.offer)
 	free := -1
@@ -364,6 +536,17 @@ func (c *Conn) handleData(f frame) {
 	if _, err := in.f.Write(f.Data); err != nil {
 		in.mu.Unlock()
 		c.log.Warn("transfer: write partial file", "id", f.ID, "err", err)
+		if errors.Is(err, syscall.ENOSPC) {
+			// A full disk breaks the whole desktop: give the space back
+			// rather than keep the partial file for a resume.
+			c.failIncoming(in, failCannotStore, fmt.Errorf("%w: %v", ErrDiskFull, err))
+			in.mu.Lock()
+			part, side := in.partPath, in.sidePath
+			in.mu.Unlock()
+			_ = os.Remove(part)
+			_ = os.Remove(side)
+			return
+		}
 		c.failIncoming(in, failReceiver, fmt.Errorf("transfer: write partial file: %w", err))
 		return
 	}
@@ -541,7 +724,21 @@ func (c *Conn) end(in *incoming, err error, path string) {
 	in.mu.Lock()
 	in.state = stateEnded
 	p := in.tr.finish(err, path)
+	// An unfinished attempt gives back its reservation, less what it
+	// wrote into a partial file that stays on disk (a cancel and a hash
+	// mismatch delete it).
+	give := int64(-1)
+	if in.reserved && err != nil {
+		give = in.need
+		if !errors.Is(err, ErrCanceled) && !errors.Is(err, ErrHashMismatch) {
+			give = max(in.need-(in.written-in.base), 0)
+		}
+	}
+	in.reserved = false
 	in.mu.Unlock()
+	if give >= 0 {
+		c.cfg.Budget.release(give)
+	}
 	c.mu.Lock()
 	if c.in[in.offer.ID] == in {
 		delete(c.in, in.offer.ID)

@@ -103,7 +103,7 @@ func (stdio) Close() error {
 
 // runChildReceiver receives files until its stream ends.
 func runChildReceiver(dir string) int {
-	c := NewConn(stdio{}, Config{DownloadDir: dir})
+	c := NewConn(stdio{}, Config{DownloadDir: dir, AutoAcceptMax: DefaultAutoAcceptMax})
 	_ = c.Run(context.Background())
 	return 0
 }

@@ -135,6 +135,8 @@ func answerErr(f frame) error {
 		return ErrCanceled
 	case f.Type == typeFail && f.Code == failHashMismatch:
 		return ErrHashMismatch
+	case f.Type == typeFail && f.Code == failCannotStore:
+		return ErrPeerRefused
 	case f.Type == typeFail:
 		return ErrPeerFailed
 	default:

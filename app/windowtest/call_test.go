@@ -27,7 +27,7 @@ func TestWindowVideoCall(t *testing.T) {
 	xvfbRun, xdotool, importBin := need(t, "xvfb-run"), need(t, "xdotool"), need(t, "import")
 	bins := buildBins(t, root)
 
-	signal := start(t, "parley-signal", nil, filepath.Join(bins, "parley-signal"), "--addr", "127.0.0.1:0")
+	signal := start(t, "parley-signal", nil, filepath.Join(bins, "parley-signal"), "--addr", "127.0.0.1:0", "--metrics-addr", "off")
 	server := "http://" + signal.waitLine(true, `(127\.0\.0\.1:[1-9][0-9]*)`)[1]
 	cliEnv := []string{"PARLEY_PROFILE=cli", "PARLEY_DATA_DIR=" + t.TempDir(), "PARLEY_SECRET_STORE=file", "PARLEY_ICE_LOOPBACK=1"}
 	cli := filepath.Join(bins, "parley-cli")

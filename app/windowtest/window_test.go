@@ -273,7 +273,7 @@ func TestWindowSendsToCLI(t *testing.T) {
 
 	bins := buildBins(t, root)
 
-	signal := start(t, "parley-signal", nil, filepath.Join(bins, "parley-signal"), "--addr", "127.0.0.1:0")
+	signal := start(t, "parley-signal", nil, filepath.Join(bins, "parley-signal"), "--addr", "127.0.0.1:0", "--metrics-addr", "off")
 	server := "http://" + signal.waitLine(true, `(127\.0\.0\.1:[1-9][0-9]*)`)[1]
 
 	cliEnv := []string{"PARLEY_PROFILE=cli", "PARLEY_DATA_DIR=" + t.TempDir(), "PARLEY_SECRET_STORE=file", "PARLEY_ICE_LOOPBACK=1"}
@@ -372,7 +372,7 @@ func TestWindowSendsToCLI(t *testing.T) {
 	if err != nil || len(rooms) != 1 {
 		t.Fatalf("app rooms %d, %v", len(rooms), err)
 	}
-	msgs, err := p.History.Messages(rooms[0].ID)
+	msgs, err := p.History.Messages(rooms[0].Key)
 	if err != nil {
 		t.Fatal(err)
 	}

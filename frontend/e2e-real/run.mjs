@@ -224,7 +224,7 @@ async function main() {
   log(`temp dir ${tmp}`);
 
   // 1. The signaling server on a free loopback port.
-  const sig = start('signal', join(repo, 'bin/parley-signal'), ['--addr', '127.0.0.1:0']);
+  const sig = start('signal', join(repo, 'bin/parley-signal'), ['--addr', '127.0.0.1:0', '--metrics-addr', 'off']);
   const addr = (await waitOutput(sig, /msg=listening addr=(\S+)/, 10_000, 'parley-signal to listen'))[1];
   const server = `http://${addr}`;
   log(`parley-signal on ${server}`);

@@ -38,6 +38,13 @@ async function connect(page) {
   await page.getByTestId('status').getByText('Connected, verified (direct)').waitFor();
 }
 
+/** Confirms the link-from-outside dialog with Enter once it takes answers. */
+async function confirmExternal(page) {
+  await page.locator('[data-testid="link-dialog"][data-armed="true"]').waitFor();
+  await page.keyboard.press('Enter');
+  await page.getByRole('alertdialog', { name: 'Join this room?' }).waitFor({ state: 'detached' });
+}
+
 async function status(page) {
   return page.getByTestId('status').innerText();
 }
@@ -387,6 +394,38 @@ export const flows = {
     await page.getByTestId('home-notice').getByText('Room destroyed.').waitFor();
   },
 
+  'server ends the room unconfirmed: it stays, marked ended, and can be deleted': async (page, open) => {
+    await open();
+    await createRoom(page);
+    await connect(page);
+    await fake(page, () => window.__parleyFake.peerSays('still here'));
+    await fake(page, () => window.__parleyFake.serverEnds('ROOM_DESTROYED'));
+    await page.getByTestId('room-ended').getByText('This room has ended').waitFor();
+    await page.getByText('still here').waitFor();
+    await page.getByRole('button', { name: 'Back to rooms' }).click();
+    await page.getByTestId('badge-ended').waitFor();
+    await page.getByTestId('recent-room').getByRole('button', { name: /^Open / }).click();
+    await page.getByRole('button', { name: 'Delete from this computer' }).click();
+    await page.getByRole('alertdialog').getByRole('button', { name: 'Delete' }).click();
+    await page.getByRole('button', { name: 'Create room' }).waitFor();
+    assert((await page.getByTestId('recent-room').count()) === 0, 'deleted room still listed');
+  },
+
+  'key changed: both safety numbers, no reconnect, Verify trusts the new key': async (page, open) => {
+    await open();
+    await createRoom(page);
+    await connect(page);
+    await fake(page, () => window.__parleyFake.peerKeyChanges());
+    const notice = page.getByTestId('key-changed');
+    await notice.getByText('The other person’s key changed').waitFor();
+    assert((await page.getByTestId('old-safety-number').innerText()) !== (await page.getByTestId('new-safety-number').innerText()), 'same numbers');
+    assert((await page.getByRole('button', { name: 'Reconnect' }).count()) === 0, 'Reconnect offered after KEY_CHANGED');
+    await notice.getByRole('button', { name: 'Verify' }).click();
+    await page.getByRole('alertdialog').getByRole('button', { name: 'Trust new key' }).click();
+    await page.getByTestId('status').getByText('Connected, verified (direct)').waitFor();
+    assert((await notice.count()) === 0, 'key change notice still shown');
+  },
+
   'share link: copies through the backend and toasts': async (page, open) => {
     await open();
     await createRoom(page);
@@ -396,21 +435,55 @@ export const flows = {
     assert(copied.length === 1 && copied[0].includes(`/r/${id}#`), `copied: ${copied}`);
   },
 
-  'startup link opens the room with the composer focused': async (page, open) => {
+  'startup link asks first; Enter joins it with the composer focused': async (page, open) => {
     const link = 'https://signal.parley.example/r/AAAAAAAAAAAAAAAAAAAAA#BBBBBBBBBBBBBBBBBBBBBBBB';
     await open(`&startup=${encodeURIComponent(link)}`);
+    const dlg = page.getByRole('alertdialog', { name: 'Join this room?' });
+    await dlg.waitFor();
+    assert((await page.getByTestId('link-host').innerText()) === 'signal.parley.example', 'server not named');
+    assert((await page.getByTestId('link-room').innerText()).includes('a new room'), 'room not named');
+    assert((await fake(page, () => window.__parleyFake.rooms())).length === 0, 'joined before the confirmation');
+    assert(await dlg.evaluate((d) => d.contains(document.activeElement)), 'focus is not in the dialog');
+    await confirmExternal(page);
     await page.getByTestId('room').waitFor();
+    assert((await fake(page, () => window.__parleyFake.confirmed)).join() === link, 'joined something else');
     assert((await focusedTestId(page)) === 'composer', 'composer not focused');
     await connect(page);
     assert((await focusedTestId(page)) === 'composer', 'composer lost focus');
   },
 
-  'app:open-link event opens that room with the composer focused': async (page, open) => {
+  'a link from outside asks first: Esc cancels, Join joins': async (page, open) => {
     await open();
     await page.getByLabel('Room link').focus();
     await fake(page, () => window.__parleyFake.openLink(window.__parleyFake.newLink()));
+    const dlg = page.getByRole('alertdialog', { name: 'Join this room?' });
+    await dlg.waitFor();
+    await page.keyboard.press('Escape');
+    await dlg.waitFor({ state: 'detached' });
+    assert((await fake(page, () => window.__parleyFake.rooms())).length === 0, 'Esc joined the room');
+    assert((await fake(page, () => window.__parleyFake.waitingLink())) === '', 'the link still waits in Go');
+    assert(await page.getByRole('button', { name: 'Create room' }).isVisible(), 'not on home');
+
+    await fake(page, () => window.__parleyFake.openLink(window.__parleyFake.newLink()));
+    await dlg.waitFor();
+    await page.locator('[data-testid="link-dialog"][data-armed="true"]').waitFor();
+    await dlg.getByRole('button', { name: 'Join' }).click();
     await page.getByTestId('room').waitFor();
     assert((await focusedTestId(page)) === 'composer', 'composer not focused');
+    assert((await fake(page, () => window.__parleyFake.confirmed)).length === 1, 'not joined through the confirmation');
+  },
+
+  'a known room from outside is named; a pasted link joins without asking': async (page, open) => {
+    await open('&seed=1');
+    const link = await fake(page, async () => (await window.__parleyFake.rooms()).find((r) => r.name === 'Sam').link);
+    await fake(page, (l) => window.__parleyFake.openLink(l), link);
+    await page.getByTestId('link-room').getByText('Sam').waitFor();
+    await page.keyboard.press('Escape');
+    await page.getByRole('alertdialog').waitFor({ state: 'detached' });
+    await page.getByLabel('Room link').fill(await fake(page, () => window.__parleyFake.newLink()));
+    await page.getByLabel('Room link').press('Enter');
+    await page.getByTestId('room').waitFor();
+    assert((await page.getByRole('alertdialog').count()) === 0, 'a pasted link asked');
   },
 
   'every error code closing a room is shown with a next step': async (page, open) => {
@@ -418,6 +491,7 @@ export const flows = {
     for (const [code, words] of Object.entries(CODES_IN_ROOM)) {
       const link = await fake(page, () => window.__parleyFake.newLink());
       await fake(page, (l) => window.__parleyFake.openLink(l), link);
+      await confirmExternal(page);
       await page.locator(`[data-testid="room"]`).waitFor();
       await page.waitForFunction((l) => document.querySelector('[data-testid="status"]')?.getAttribute('data-status') === 'connecting', link);
       await fake(page, (c) => window.__parleyFake.closeRoom(c), code);

@@ -1,5 +1,5 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { cleanup, fireEvent, render, screen } from '@testing-library/svelte';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { cleanup, fireEvent, render, screen, waitFor, within } from '@testing-library/svelte';
 import App from './App.svelte';
 import { AppState } from './lib/app-state.svelte';
 import { FakeApi } from './lib/fake-api';
@@ -34,20 +34,69 @@ describe('App', () => {
     expect(screen.getByTestId('status').textContent).toContain('Waiting for peer');
   });
 
-  it('opens the startup link', async () => {
+  it('asks before joining the startup link; Join opens it with the composer focused', async () => {
     const link = 'https://s.example/r/AAAAAAAAAAAAAAAAAAAAA#BBBBBBBBBBBBBBBBBBBB';
     const app = await start({ startupLink: link });
-    expect(app.nav.screen.kind).toBe('room');
+    const dlg = await screen.findByRole('alertdialog', { name: 'Join this room?' });
+    expect(screen.getByTestId('link-host').textContent).toBe('s.example');
+    expect(screen.getByTestId('link-room').textContent).toContain('a new room');
+    expect(app.nav.screen.kind).toBe('home');
+    expect(await fake.rooms()).toHaveLength(0);
+    const join = within(dlg).getByRole('button', { name: 'Join' });
+    expect(document.activeElement).toBe(join);
+    expect(dlg.contains(document.activeElement)).toBe(true);
+    await waitFor(() => expect(join.getAttribute('aria-disabled')).toBe('false'));
+    await fireEvent.click(join);
     expect(document.activeElement).toBe(await screen.findByLabelText('Message'));
+    expect(app.nav.screen.kind).toBe('room');
+    expect(fake.confirmed).toEqual([link]);
+    expect(screen.queryByRole('alertdialog')).toBeNull();
   });
 
-  it('opens a link handed over later and explains a bad one', async () => {
+  it('asks before joining a link handed over later; Esc cancels, a bad one is explained', async () => {
     const app = await start();
     fake.openLink('nonsense');
     await screen.findByText('That does not look like a Parley room link.');
+    expect(screen.queryByRole('alertdialog')).toBeNull();
+    expect(fake.waitingLink()).toBe('');
+
     fake.openLink(fake.newLink());
+    const dlg = await screen.findByRole('alertdialog', { name: 'Join this room?' });
+    await fireEvent.keyDown(dlg, { key: 'Escape' });
+    await waitFor(() => expect(screen.queryByRole('alertdialog')).toBeNull());
+    expect(fake.waitingLink()).toBe('');
+    expect(await fake.rooms()).toHaveLength(0);
+    expect(app.nav.screen.kind).toBe('home');
+
+    fake.openLink(fake.newLink());
+    const join = within(await screen.findByRole('alertdialog')).getByRole('button', { name: 'Join' });
+    await waitFor(() => expect(join.getAttribute('aria-disabled')).toBe('false'));
+    await fireEvent.click(join);
     await screen.findByLabelText('Message');
     expect(app.nav.screen.kind).toBe('room');
+  });
+
+  it('names a known room of the same server by its local name', async () => {
+    const app = await start();
+    const v = await app.api.createRoom(0);
+    await app.api.rename(v.id, 'Sam');
+    fake.openLink(v.link);
+    await screen.findByRole('alertdialog', { name: 'Join this room?' });
+    expect(screen.getByTestId('link-room').textContent).toContain('Sam');
+    expect(screen.getByTestId('link-host').textContent).toBe('signal.parley.example');
+    fake.openLink(v.link.replace('signal.parley.example', 'evil.example'));
+    await waitFor(() => expect(screen.getByTestId('link-host').textContent).toBe('evil.example'));
+    expect(screen.getByTestId('link-room').textContent).toContain('a new room');
+  });
+
+  it('a pasted link joins without a question', async () => {
+    const app = await start();
+    await fireEvent.input(screen.getByLabelText('Room link'), { target: { value: fake.newLink() } });
+    await fireEvent.click(screen.getByRole('button', { name: 'Join' }));
+    await screen.findByLabelText('Message');
+    expect(app.nav.screen.kind).toBe('room');
+    expect(screen.queryByRole('alertdialog')).toBeNull();
+    expect(fake.confirmed).toEqual([]);
   });
 
   it('goes home with "Room destroyed" when the peer destroys it', async () => {
@@ -56,6 +105,41 @@ describe('App', () => {
     fake.closeRoom('ROOM_DESTROYED');
     await screen.findByText('Room destroyed.');
     expect(app.nav.screen.kind).toBe('home');
+  });
+
+  it('shows a changed key with both safety numbers, and reconnects only after Verify', async () => {
+    const app = await start();
+    await app.createRoom(false);
+    fake.peerJoins();
+    fake.peerKeyChanges();
+    const notice = await screen.findByTestId('key-changed');
+    expect(notice.textContent).toContain('The other person’s key changed');
+    expect(screen.getByTestId('old-safety-number').textContent).toBe('48213 90577 13062 77410 35981 60244');
+    expect(screen.getByTestId('new-safety-number').textContent).toBe('90210 11111 42424 31337 27182 81828');
+    expect(screen.getByTestId('status').dataset.code).toBe('KEY_CHANGED');
+    expect(screen.queryByRole('button', { name: 'Reconnect' })).toBeNull();
+    expect(app.nav.screen.kind).toBe('room');
+    await fireEvent.click(screen.getByRole('button', { name: 'Verify' }));
+    await fireEvent.click(await screen.findByRole('button', { name: 'Trust new key' }));
+    await vi.waitFor(() => expect(screen.getByTestId('status').dataset.status).toBe('verified'));
+    expect(screen.queryByTestId('key-changed')).toBeNull();
+  });
+
+  it('keeps a room the server ended on its own, and deletes it on request', async () => {
+    const app = await start();
+    await app.createRoom(false);
+    fake.peerJoins();
+    fake.peerSays('still here');
+    fake.serverEnds('ROOM_DESTROYED');
+    const notice = await screen.findByTestId('room-ended');
+    expect(notice.textContent).toContain('This room has ended');
+    expect(notice.textContent).toContain('Your messages are kept on this computer');
+    expect(screen.getByText('still here')).toBeTruthy();
+    expect(app.nav.screen.kind).toBe('room');
+    await fireEvent.click(screen.getByRole('button', { name: 'Delete from this computer' }));
+    await fireEvent.click(await screen.findByRole('button', { name: 'Delete' }));
+    await vi.waitFor(() => expect(app.nav.screen.kind).toBe('home'));
+    expect(await fake.rooms()).toEqual([]);
   });
 
   it.each([

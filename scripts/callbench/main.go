@@ -264,7 +264,7 @@ func passFail(ok bool) string {
 // startSignal runs parley-signal on a free loopback port and returns its
 // base URL and a function that stops it.
 func startSignal(bin, stateDir string) (string, func(), error) {
-	cmd := exec.Command(bin, "--addr", "127.0.0.1:0", "--state-dir", stateDir, "--rate-rooms", "0", "--rate-joins", "0")
+	cmd := exec.Command(bin, "--addr", "127.0.0.1:0", "--metrics-addr", "off", "--state-dir", stateDir, "--rate-rooms", "0", "--rate-joins", "0")
 	cmd.WaitDelay = 5 * time.Second
 	stderr, err := cmd.StderrPipe()
 	if err != nil {

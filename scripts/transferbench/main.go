@@ -220,7 +220,7 @@ func run(signalBin, cliBin, crocBin, crocWhy string, size int64) error {
 func measureParley(signalBin, cliBin, work, src string, size int64, want string, relayed bool) (measurement, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), stepTimeout(size))
 	defer cancel()
-	args := []string{"--addr", "127.0.0.1:0", "--rate-rooms", "0", "--rate-joins", "0"}
+	args := []string{"--addr", "127.0.0.1:0", "--metrics-addr", "off", "--rate-rooms", "0", "--rate-joins", "0"}
 	var relay []string
 	if relayed {
 		args = append(args, "--turn-listen", "127.0.0.1:0", "--turn-public-ip", "127.0.0.1", "--turn-relay-ports", "41000-41999")

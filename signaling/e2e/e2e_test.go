@@ -67,7 +67,7 @@ type signalProc struct {
 func startSignal(t *testing.T, args ...string) *signalProc {
 	t.Helper()
 	sink := &logSink{addr: make(chan string, 1)}
-	cmd := exec.Command(signalBin, append([]string{"--addr", "127.0.0.1:0", "--log-level", "debug"}, args...)...)
+	cmd := exec.Command(signalBin, append([]string{"--addr", "127.0.0.1:0", "--metrics-addr", "off", "--log-level", "debug"}, args...)...)
 	cmd.Env = cleanEnv()
 	cmd.Stderr = sink
 	if err := cmd.Start(); err != nil {
@@ -153,6 +153,13 @@ func ctxT(t *testing.T) context.Context {
 	return ctx
 }
 
+// testRoomKey is the room key of every room these tests create, as if
+// all their links shared one secret; testVerifier is its public half.
+var (
+	testRoomKey  = protocol.RoomKey([]byte("signal-e2e-test!"))
+	testVerifier = testRoomKey.Public().(ed25519.PublicKey)
+)
+
 func newKey(t *testing.T) ed25519.PrivateKey {
 	t.Helper()
 	_, k, err := ed25519.GenerateKey(nil)
@@ -165,7 +172,7 @@ func newKey(t *testing.T) ed25519.PrivateKey {
 // join dials a sigclient into the room and consumes its Joined event.
 func join(t *testing.T, url, roomID string, key ed25519.PrivateKey) (*sigclient.Client, sigclient.Joined) {
 	t.Helper()
-	c, err := sigclient.Dial(ctxT(t), sigclient.Config{ServerURL: url, RoomID: roomID, Key: key})
+	c, err := sigclient.Dial(ctxT(t), sigclient.Config{ServerURL: url, RoomID: roomID, Key: key, RoomKey: testRoomKey})
 	if err != nil {
 		t.Fatalf("join: %v", err)
 	}
@@ -238,7 +245,7 @@ func getStatus(t *testing.T, url, id string) (int, protocol.ErrorResponse) {
 func TestRoomLifecycle(t *testing.T) {
 	t.Parallel()
 	p := startSignal(t)
-	r, err := sigclient.CreateRoom(ctxT(t), nil, p.URL, 0)
+	r, err := sigclient.CreateRoom(ctxT(t), nil, p.URL, 0, testVerifier)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -282,7 +289,7 @@ func TestRoomLifecycle(t *testing.T) {
 func TestSelfDestruct(t *testing.T) {
 	t.Parallel()
 	p := startSignal(t)
-	r, err := sigclient.CreateRoom(ctxT(t), nil, p.URL, 2*time.Second)
+	r, err := sigclient.CreateRoom(ctxT(t), nil, p.URL, 2*time.Second, testVerifier)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -303,7 +310,7 @@ func TestRoomRateLimit(t *testing.T) {
 	t.Parallel()
 	p := startSignal(t, "--rate-rooms", "2")
 	for i := range 2 {
-		if _, err := sigclient.CreateRoom(ctxT(t), nil, p.URL, 0); err != nil {
+		if _, err := sigclient.CreateRoom(ctxT(t), nil, p.URL, 0, testVerifier); err != nil {
 			t.Fatalf("create %d: %v", i+1, err)
 		}
 	}
@@ -322,7 +329,7 @@ func TestRoomRateLimit(t *testing.T) {
 		t.Errorf("third create = %d %q Retry-After=%q, want 429 RATE_LIMITED with Retry-After",
 			resp.StatusCode, body.Error, resp.Header.Get("Retry-After"))
 	}
-	_, err = sigclient.CreateRoom(ctxT(t), nil, p.URL, 0)
+	_, err = sigclient.CreateRoom(ctxT(t), nil, p.URL, 0, testVerifier)
 	var e *sigclient.Error
 	if !errors.As(err, &e) || e.Code != protocol.CodeRateLimited || e.RetryAfter <= 0 {
 		t.Errorf("sigclient create = %v, want RATE_LIMITED with RetryAfter", err)
@@ -332,7 +339,7 @@ func TestRoomRateLimit(t *testing.T) {
 func TestSIGTERM(t *testing.T) {
 	t.Parallel()
 	p := startSignal(t)
-	r, err := sigclient.CreateRoom(ctxT(t), nil, p.URL, 0)
+	r, err := sigclient.CreateRoom(ctxT(t), nil, p.URL, 0, testVerifier)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,7 +25,7 @@ func startCluster(t *testing.T) (n1, n2 *signalProc) {
 func TestRedisTwoNodes(t *testing.T) {
 	t.Parallel()
 	n1, n2 := startCluster(t)
-	r, err := sigclient.CreateRoom(ctxT(t), nil, n1.URL, 0)
+	r, err := sigclient.CreateRoom(ctxT(t), nil, n1.URL, 0, testVerifier)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +42,7 @@ func TestRedisTwoNodes(t *testing.T) {
 
 	// A third key is refused on either node.
 	for _, n := range []*signalProc{n1, n2} {
-		_, err := sigclient.Dial(ctxT(t), sigclient.Config{ServerURL: n.URL, RoomID: r.RoomID, Key: newKey(t)})
+		_, err := sigclient.Dial(ctxT(t), sigclient.Config{ServerURL: n.URL, RoomID: r.RoomID, Key: newKey(t), RoomKey: testRoomKey})
 		if !sigclient.IsCode(err, protocol.CodeRoomFull) {
 			t.Fatalf("third participant on %s: %v, want ROOM_FULL", n.URL, err)
 		}
@@ -75,7 +75,7 @@ func TestRedisTwoNodes(t *testing.T) {
 func TestRedisReplaceAcrossNodes(t *testing.T) {
 	t.Parallel()
 	n1, n2 := startCluster(t)
-	r, err := sigclient.CreateRoom(ctxT(t), nil, n2.URL, 0)
+	r, err := sigclient.CreateRoom(ctxT(t), nil, n2.URL, 0, testVerifier)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +93,7 @@ func TestRedisReplaceAcrossNodes(t *testing.T) {
 func TestRedisSelfDestruct(t *testing.T) {
 	t.Parallel()
 	n1, n2 := startCluster(t)
-	r, err := sigclient.CreateRoom(ctxT(t), nil, n1.URL, 2*time.Second)
+	r, err := sigclient.CreateRoom(ctxT(t), nil, n1.URL, 2*time.Second, testVerifier)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +126,7 @@ func TestRedisBadURL(t *testing.T) {
 // returns its log.
 func runSignalOnce(t *testing.T, args ...string) (string, error) {
 	t.Helper()
-	cmd := exec.CommandContext(ctxT(t), signalBin, append([]string{"--addr", "127.0.0.1:0"}, args...)...)
+	cmd := exec.CommandContext(ctxT(t), signalBin, append([]string{"--addr", "127.0.0.1:0", "--metrics-addr", "off"}, args...)...)
 	cmd.Env = cleanEnv()
 	out, err := cmd.CombinedOutput()
 	return string(out), err

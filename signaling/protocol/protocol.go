@@ -8,12 +8,21 @@
 package protocol
 
 import (
+	"crypto/ed25519"
+	"crypto/hkdf"
+	"crypto/sha256"
 	"encoding/json"
 )
 
 // Version is the protocol version a client announces in its join message.
-// The server answers UNSUPPORTED_VERSION to any other value.
-const Version = 1
+// Version 2 added the room verifier: a version 2 join carries Verifier and
+// Proof (see ProofSigningBytes).
+const Version = 2
+
+// MinVersion is the oldest join version the server still accepts. A
+// version 1 join carries no proof, so it is admitted only to rooms created
+// without a verifier (by apps older than version 2).
+const MinVersion = 1
 
 // Limits that both sides rely on.
 const (
@@ -25,6 +34,8 @@ const (
 	NonceSize = 32
 	// MaxTicketLength caps a room ticket on the wire.
 	MaxTicketLength = 128
+	// VerifierSize is the size of a room verifier (an Ed25519 public key).
+	VerifierSize = ed25519.PublicKeySize
 	// DefaultMaxMessageBytes is the default cap on one WebSocket message.
 	// SDP fits comfortably; file contents never travel through signaling.
 	DefaultMaxMessageBytes = 64 << 10
@@ -61,7 +72,8 @@ const (
 	CodeBadRequest         = "BAD_REQUEST"
 	CodeRateLimited        = "RATE_LIMITED"
 	CodeUnsupportedVersion = "UNSUPPORTED_VERSION"
-	// CodeUnauthorized: the join signature did not verify.
+	// CodeUnauthorized: the join signature did not verify, or the room has
+	// a verifier and the join's proof of the link secret is missing or wrong.
 	CodeUnauthorized = "UNAUTHORIZED"
 	// CodeReplaced: the same key joined the room on a newer connection; the
 	// older connection is closed with this code and must not reconnect on its own.
@@ -81,6 +93,11 @@ type CreateRoomRequest struct {
 	// SelfDestructSeconds, when set, must be a whole number from 1 to
 	// MaxSelfDestructSeconds.
 	SelfDestructSeconds *int64 `json:"selfDestructSeconds,omitempty"`
+	// Verifier is the room's join verifier: the Ed25519 public key of
+	// RoomKey(link secret), base64url without padding. A room created with
+	// one admits and lets destroy only connections that prove they hold
+	// the link secret. Apps since protocol version 2 always send it.
+	Verifier string `json:"verifier,omitempty"`
 }
 
 // CreateRoomResponse is the 201 body of POST /api/rooms.
@@ -141,6 +158,13 @@ type Message struct {
 	PublicKey string `json:"publicKey,omitempty"`
 	// Signature is Ed25519(JoinSigningBytes(roomId, nonce)), base64url without padding.
 	Signature string `json:"signature,omitempty"`
+	// Verifier (version 2 joins) is the room verifier the joiner proves it
+	// holds the key of, base64url without padding.
+	Verifier string `json:"verifier,omitempty"`
+	// Proof (version 2 joins) is Ed25519(RoomKey(secret),
+	// ProofSigningBytes(roomId, nonce, publicKey)), base64url without
+	// padding: proof that the joiner holds the room link's secret.
+	Proof string `json:"proof,omitempty"`
 
 	// Ticket (joined: server → client; join: client → server) is the
 	// server's signed statement that the room exists, with its creation
@@ -221,5 +245,47 @@ func JoinSigningBytes(roomID string, nonce []byte) []byte {
 	b = append(b, roomID...)
 	b = append(b, 0)
 	b = append(b, nonce...)
+	return b
+}
+
+// Context strings of the room verifier: roomKeyContext separates the
+// verifier key from every other key derived from the link secret;
+// proofContext separates proofs from any other signature by that key.
+const (
+	roomKeyContext = "parley-room-verifier-v1"
+	proofContext   = "parley-signal-room-proof-v1"
+)
+
+// RoomKey derives the room's verifier key from the room link's secret:
+// the Ed25519 key whose seed is HKDF-SHA256(secret, no salt,
+// "parley-room-verifier-v1"). Its public half, the verifier, is registered
+// with the server when the room is created; the server never sees the
+// secret or this private key, so it can check proofs but not make them.
+// secret is the link's 16 random bytes.
+func RoomKey(secret []byte) ed25519.PrivateKey {
+	seed, err := hkdf.Key(sha256.New, secret, nil, roomKeyContext, ed25519.SeedSize)
+	if err != nil {
+		// hkdf.Key fails only for an output longer than 255 hashes.
+		panic("protocol: room key derivation: " + err.Error())
+	}
+	return ed25519.NewKeyFromSeed(seed)
+}
+
+// ProofSigningBytes returns the bytes a version 2 client signs with its
+// RoomKey to prove it holds the room link's secret: a fixed context
+// string, the room id, the server's nonce (the decoded bytes) and the
+// joiner's identity public key, separated by zero bytes. The room id and
+// the fresh nonce stop a proof from being replayed into another room or
+// connection; the identity key stops a proof from being lifted onto
+// another joiner's join on the same connection.
+func ProofSigningBytes(roomID string, nonce, publicKey []byte) []byte {
+	b := make([]byte, 0, len(proofContext)+1+len(roomID)+1+len(nonce)+1+len(publicKey))
+	b = append(b, proofContext...)
+	b = append(b, 0)
+	b = append(b, roomID...)
+	b = append(b, 0)
+	b = append(b, nonce...)
+	b = append(b, 0)
+	b = append(b, publicKey...)
 	return b
 }

@@ -2,6 +2,7 @@ package room
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"sync"
@@ -28,6 +29,9 @@ var (
 	// ErrNotMember: the connection is not (or no longer) a current
 	// participant of the room, e.g. it was replaced.
 	ErrNotMember = errors.New("connection is not a member of the room")
+	// ErrUnauthorized: the room has a verifier and the joiner did not
+	// prove it holds the room link's secret.
+	ErrUnauthorized = errors.New("room verifier not proven")
 )
 
 // Code returns the protocol error code for an error from a Store, or
@@ -46,6 +50,8 @@ func Code(err error) string {
 		return protocol.CodeServerBusy
 	case errors.Is(err, ErrNotMember):
 		return protocol.CodeBadRequest
+	case errors.Is(err, ErrUnauthorized):
+		return protocol.CodeUnauthorized
 	default:
 		return protocol.CodeInternal
 	}
@@ -98,6 +104,10 @@ type Info struct {
 	ExpiresAt time.Time
 	// Connected counts participants online now (0, 1 or 2).
 	Connected int
+	// Verifier is the room's join verifier (the canonical base64url
+	// encoding of an Ed25519 public key), or "" for a room created
+	// without one. It never changes during the room's life.
+	Verifier string
 }
 
 // JoinResult is what a successful Join learned about the room.
@@ -131,16 +141,23 @@ type Conn interface {
 // interface later.
 type Store interface {
 	// Create makes a new room. selfDestruct > 0 gives it a timer after
-	// which it is destroyed even while in use.
-	Create(ctx context.Context, selfDestruct time.Duration) (Info, error)
+	// which it is destroyed even while in use. A non-empty verifier (the
+	// canonical encoding of the room's verifier key) makes Join admit only
+	// joiners that proved that verifier.
+	Create(ctx context.Context, selfDestruct time.Duration, verifier string) (Info, error)
 	// Get describes a room: ErrNotFound, ErrDestroyed or ErrExpired when
 	// it is not live.
 	Get(ctx context.Context, id string) (Info, error)
 	// Join admits c as the participant with key (a canonical encoding of
-	// the participant's public key). A key that joined before always gets
-	// back in; a connection already holding the key is closed with
-	// protocol.CodeReplaced. A third distinct key gets ErrFull.
-	Join(ctx context.Context, id, key string, c Conn) (JoinResult, error)
+	// the participant's public key). verifier is the room verifier the
+	// joiner proved it holds the key of (the caller checked the proof), or
+	// "" when it proved none. A room with a verifier refuses any other
+	// verifier with ErrUnauthorized before looking at its seats, so a
+	// refused joiner learns nothing about them and takes no seat. A key
+	// that joined before always gets back in; a connection already holding
+	// the key is closed with protocol.CodeReplaced. A third distinct key
+	// gets ErrFull.
+	Join(ctx context.Context, id, key, verifier string, c Conn) (JoinResult, error)
 	// Relay delivers m to the other participant of the room c belongs to.
 	// It returns ErrPeerOffline when nobody is there to receive it.
 	Relay(ctx context.Context, id string, from Conn, m protocol.Message) error
@@ -152,8 +169,8 @@ type Store interface {
 	Destroy(ctx context.Context, id string, by Conn) error
 	// Restore brings back a room the store lost (a restarted server with
 	// in-memory state), from a room ticket the server has verified: info
-	// carries the room's id, creation time and self-destruct time as they
-	// were. A live room is returned unchanged; a tombstone gives
+	// carries the room's id, creation time, self-destruct time and
+	// verifier as they were. A live room is returned unchanged; a tombstone gives
 	// ErrDestroyed or ErrExpired; a self-destruct time already past gives
 	// ErrExpired; a full store gives ErrTooManyRooms. Nobody has joined a
 	// restored room yet, so the first two keys to join own it.
@@ -199,6 +216,7 @@ type room struct {
 	id        string
 	createdAt time.Time
 	expiresAt time.Time // self-destruct; zero if none
+	verifier  string    // "" if none
 	members   [2]member
 	n         int // keys admitted so far
 
@@ -218,7 +236,7 @@ func (r *room) online() int {
 }
 
 func (r *room) info() Info {
-	return Info{ID: r.id, CreatedAt: r.createdAt, ExpiresAt: r.expiresAt, Connected: r.online()}
+	return Info{ID: r.id, CreatedAt: r.createdAt, ExpiresAt: r.expiresAt, Connected: r.online(), Verifier: r.verifier}
 }
 
 func (r *room) indexOfConn(c Conn) int {
@@ -244,7 +262,7 @@ func NewRegistry(clock Clock, cfg Config) *Registry {
 }
 
 // Create implements Store.
-func (g *Registry) Create(_ context.Context, selfDestruct time.Duration) (Info, error) {
+func (g *Registry) Create(_ context.Context, selfDestruct time.Duration, verifier string) (Info, error) {
 	if selfDestruct < 0 {
 		return Info{}, fmt.Errorf("create room: negative self-destruct %v", selfDestruct)
 	}
@@ -270,7 +288,7 @@ func (g *Registry) Create(_ context.Context, selfDestruct time.Duration) (Info, 
 		}
 		break
 	}
-	r := &room{id: id, createdAt: now}
+	r := &room{id: id, createdAt: now, verifier: verifier}
 	if selfDestruct > 0 {
 		r.expiresAt = now.Add(selfDestruct)
 		r.destructTimer = g.clock.AfterFunc(selfDestruct, func() { g.onDestructTimer(r) })
@@ -301,7 +319,7 @@ func (g *Registry) Restore(_ context.Context, info Info) (Info, error) {
 	if len(g.rooms) >= g.cfg.MaxRooms {
 		return Info{}, fmt.Errorf("restore room: %w", ErrTooManyRooms)
 	}
-	r = &room{id: info.ID, createdAt: info.CreatedAt, expiresAt: info.ExpiresAt}
+	r = &room{id: info.ID, createdAt: info.CreatedAt, expiresAt: info.ExpiresAt, verifier: info.Verifier}
 	if !r.expiresAt.IsZero() {
 		r.destructTimer = g.clock.AfterFunc(r.expiresAt.Sub(now), func() { g.onDestructTimer(r) })
 	}
@@ -322,7 +340,7 @@ func (g *Registry) Get(_ context.Context, id string) (Info, error) {
 }
 
 // Join implements Store.
-func (g *Registry) Join(_ context.Context, id, key string, c Conn) (JoinResult, error) {
+func (g *Registry) Join(_ context.Context, id, key, verifier string, c Conn) (JoinResult, error) {
 	if key == "" || c == nil {
 		return JoinResult{}, fmt.Errorf("join room: empty key or nil conn: %w", ErrNotMember)
 	}
@@ -331,6 +349,9 @@ func (g *Registry) Join(_ context.Context, id, key string, c Conn) (JoinResult, 
 	r, err := g.live(id)
 	if err != nil {
 		return JoinResult{}, err
+	}
+	if r.verifier != "" && subtle.ConstantTimeCompare([]byte(r.verifier), []byte(verifier)) != 1 {
+		return JoinResult{}, ErrUnauthorized
 	}
 	idx := -1
 	for i := 0; i < r.n; i++ {

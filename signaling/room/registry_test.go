@@ -68,7 +68,7 @@ func newReg(t *testing.T, cfg room.Config) (*room.Registry, *roomtest.Clock) {
 
 func mustCreate(t *testing.T, reg *room.Registry, sd time.Duration) room.Info {
 	t.Helper()
-	info, err := reg.Create(context.Background(), sd)
+	info, err := reg.Create(context.Background(), sd, "")
 	if err != nil {
 		t.Fatalf("Create: %v", err)
 	}
@@ -122,7 +122,7 @@ func TestCreateAndGet(t *testing.T) {
 	if _, err := reg.Get(ctx, "AAAAAAAAAAAAAAAAAAAAA"); !errors.Is(err, room.ErrNotFound) {
 		t.Errorf("Get unknown: %v, want ErrNotFound", err)
 	}
-	if _, err := reg.Create(ctx, -time.Second); err == nil {
+	if _, err := reg.Create(ctx, -time.Second, ""); err == nil {
 		t.Error("Create with a negative timer succeeded")
 	}
 }
@@ -135,11 +135,11 @@ func TestJoinSequence(t *testing.T) {
 
 	a1, b1, a2, c1 := &fakeConn{name: "a1"}, &fakeConn{name: "b1"}, &fakeConn{name: "a2"}, &fakeConn{name: "c1"}
 
-	res, err := reg.Join(ctx, id, "A", a1)
+	res, err := reg.Join(ctx, id, "A", "", a1)
 	if err != nil || res.Peer != "" || res.PeerOnline || res.Rejoin || res.Room.Connected != 1 {
 		t.Fatalf("first join = %+v, %v", res, err)
 	}
-	res, err = reg.Join(ctx, id, "B", b1)
+	res, err = reg.Join(ctx, id, "B", "", b1)
 	if err != nil || res.Peer != "A" || !res.PeerOnline || res.Rejoin || res.Room.Connected != 2 {
 		t.Fatalf("second join = %+v, %v", res, err)
 	}
@@ -163,12 +163,12 @@ func TestJoinSequence(t *testing.T) {
 	}
 
 	// A third key is refused.
-	if _, err := reg.Join(ctx, id, "C", c1); !errors.Is(err, room.ErrFull) {
+	if _, err := reg.Join(ctx, id, "C", "", c1); !errors.Is(err, room.ErrFull) {
 		t.Fatalf("third key: %v, want ErrFull", err)
 	}
 
 	// Same key on a new connection replaces the old one.
-	res, err = reg.Join(ctx, id, "A", a2)
+	res, err = reg.Join(ctx, id, "A", "", a2)
 	if err != nil || !res.Rejoin || res.Peer != "B" || !res.PeerOnline {
 		t.Fatalf("replace join = %+v, %v", res, err)
 	}
@@ -194,7 +194,7 @@ func TestJoinSequence(t *testing.T) {
 		t.Fatalf("relay to absent peer: %v", err)
 	}
 	b2 := &fakeConn{}
-	res, err = reg.Join(ctx, id, "B", b2)
+	res, err = reg.Join(ctx, id, "B", "", b2)
 	if err != nil || !res.Rejoin || !res.PeerOnline {
 		t.Fatalf("B rejoin = %+v, %v", res, err)
 	}
@@ -207,7 +207,7 @@ func TestJoinSequence(t *testing.T) {
 	// Both offline: the peer key is still reported on the next join.
 	_ = reg.Leave(ctx, id, a2)
 	_ = reg.Leave(ctx, id, b2)
-	res, err = reg.Join(ctx, id, "A", &fakeConn{})
+	res, err = reg.Join(ctx, id, "A", "", &fakeConn{})
 	if err != nil || res.Peer != "B" || res.PeerOnline {
 		t.Fatalf("join with offline peer = %+v, %v", res, err)
 	}
@@ -219,10 +219,10 @@ func TestDestroy(t *testing.T) {
 	reg, clk := newReg(t, room.Config{})
 	id := mustCreate(t, reg, 0).ID
 	a, b := &fakeConn{}, &fakeConn{}
-	if _, err := reg.Join(ctx, id, "A", a); err != nil {
+	if _, err := reg.Join(ctx, id, "A", "", a); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := reg.Join(ctx, id, "B", b); err != nil {
+	if _, err := reg.Join(ctx, id, "B", "", b); err != nil {
 		t.Fatal(err)
 	}
 	if err := reg.Destroy(ctx, id, &fakeConn{}); !errors.Is(err, room.ErrNotMember) {
@@ -237,7 +237,7 @@ func TestDestroy(t *testing.T) {
 	if _, err := reg.Get(ctx, id); !errors.Is(err, room.ErrDestroyed) {
 		t.Fatalf("Get after destroy: %v", err)
 	}
-	if _, err := reg.Join(ctx, id, "A", &fakeConn{}); !errors.Is(err, room.ErrDestroyed) {
+	if _, err := reg.Join(ctx, id, "A", "", &fakeConn{}); !errors.Is(err, room.ErrDestroyed) {
 		t.Fatalf("Join after destroy: %v", err)
 	}
 	if reg.Len() != 0 {
@@ -281,7 +281,7 @@ func TestExpiry(t *testing.T) {
 			id := mustCreate(t, reg, tc.sd).ID
 			a := &fakeConn{}
 			if tc.join {
-				if _, err := reg.Join(ctx, id, "A", a); err != nil {
+				if _, err := reg.Join(ctx, id, "A", "", a); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -315,7 +315,7 @@ func TestDeadlinesWithoutTimers(t *testing.T) {
 	sd := mustCreate(t, reg, time.Second)
 	idle := mustCreate(t, reg, 0)
 	a := &fakeConn{}
-	if _, err := reg.Join(ctx, sd.ID, "A", a); err != nil {
+	if _, err := reg.Join(ctx, sd.ID, "A", "", a); err != nil {
 		t.Fatal(err)
 	}
 	clk.Advance(time.Second)
@@ -326,7 +326,7 @@ func TestDeadlinesWithoutTimers(t *testing.T) {
 		t.Fatalf("participant closed with %q", a.closed)
 	}
 	clk.Advance(time.Hour)
-	if _, err := reg.Join(ctx, idle.ID, "A", &fakeConn{}); !errors.Is(err, room.ErrNotFound) {
+	if _, err := reg.Join(ctx, idle.ID, "A", "", &fakeConn{}); !errors.Is(err, room.ErrNotFound) {
 		t.Fatalf("Join idle-expired: %v", err)
 	}
 }
@@ -346,7 +346,7 @@ func TestMaxRooms(t *testing.T) {
 	for range 3 {
 		mustCreate(t, reg, 0)
 	}
-	if _, err := reg.Create(context.Background(), 0); !errors.Is(err, room.ErrTooManyRooms) {
+	if _, err := reg.Create(context.Background(), 0, ""); !errors.Is(err, room.ErrTooManyRooms) {
 		t.Fatalf("4th room: %v, want ErrTooManyRooms", err)
 	}
 	if got := room.Code(room.ErrTooManyRooms); got != protocol.CodeServerBusy {
@@ -365,6 +365,7 @@ func TestCodes(t *testing.T) {
 		{room.ErrDestroyed, protocol.CodeRoomDestroyed},
 		{room.ErrExpired, protocol.CodeTimerExpired},
 		{room.ErrTooManyRooms, protocol.CodeServerBusy},
+		{room.ErrUnauthorized, protocol.CodeUnauthorized},
 		{errors.New("boom"), protocol.CodeInternal},
 	}
 	for _, tc := range tests {

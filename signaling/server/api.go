@@ -16,7 +16,7 @@ import (
 	"github.com/parley-chat/parley/signaling/room"
 )
 
-// maxCreateBody caps the POST /api/rooms body; the only field is a number.
+// maxCreateBody caps the POST /api/rooms body: a number and a verifier.
 const maxCreateBody = 1024
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -57,50 +57,68 @@ func millis(t time.Time) *int64 {
 	return &ms
 }
 
-// errBadBody is any create body that is not {} or {"selfDestructSeconds": N}.
+// errBadBody is any create body that is not {} or a JSON object with the
+// fields of protocol.CreateRoomRequest, well formed.
 var errBadBody = errors.New("bad create body")
+
+// createRequest is a checked create body.
+type createRequest struct {
+	selfDestruct time.Duration
+	verifier     string // canonical encoding; "" for none
+}
 
 // parseCreateBody reads the optional create body. selfDestructSeconds must
 // be a plain whole number (no sign, fraction or exponent) from 1 to
-// protocol.MaxSelfDestructSeconds; null counts as absent.
-func parseCreateBody(body []byte) (time.Duration, error) {
+// protocol.MaxSelfDestructSeconds; verifier must be the base64url (no
+// padding) encoding of protocol.VerifierSize bytes. null counts as absent.
+func parseCreateBody(body []byte) (createRequest, error) {
+	var out createRequest
 	if len(bytes.TrimSpace(body)) == 0 {
-		return 0, nil
+		return out, nil
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	var req struct {
 		SelfDestructSeconds json.RawMessage `json:"selfDestructSeconds"`
+		Verifier            *string         `json:"verifier"`
 	}
 	if t := bytes.TrimSpace(body); t[0] != '{' {
-		return 0, errBadBody
+		return out, errBadBody
 	}
 	if err := dec.Decode(&req); err != nil {
-		return 0, errBadBody
+		return out, errBadBody
 	}
-	if !exactKeys(body, "selfDestructSeconds") {
-		return 0, errBadBody // encoding/json matches keys case-insensitively and keeps the last duplicate
+	if !exactKeys(body, "selfDestructSeconds", "verifier") {
+		return out, errBadBody // encoding/json matches keys case-insensitively and keeps the last duplicate
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return 0, errBadBody // trailing data
+		return out, errBadBody // trailing data
+	}
+	if req.Verifier != nil {
+		v, err := b64.DecodeString(*req.Verifier)
+		if err != nil || len(v) != protocol.VerifierSize {
+			return out, errBadBody
+		}
+		out.verifier = b64.EncodeToString(v)
 	}
 	raw := bytes.TrimSpace(req.SelfDestructSeconds)
 	if len(raw) == 0 || string(raw) == "null" {
-		return 0, nil
+		return out, nil
 	}
 	for _, c := range raw {
 		if c < '0' || c > '9' {
-			return 0, errBadBody
+			return out, errBadBody
 		}
 	}
 	if len(raw) > 7 || raw[0] == '0' {
-		return 0, errBadBody
+		return out, errBadBody
 	}
 	n, err := strconv.Atoi(string(raw))
 	if err != nil || n < 1 || n > protocol.MaxSelfDestructSeconds {
-		return 0, errBadBody
+		return out, errBadBody
 	}
-	return time.Duration(n) * time.Second, nil
+	out.selfDestruct = time.Duration(n) * time.Second
+	return out, nil
 }
 
 // exactKeys reports whether the top-level keys of the JSON object body are
@@ -144,18 +162,25 @@ func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, protocol.CodeBadRequest)
 		return
 	}
-	ttl, err := parseCreateBody(body)
+	req, err := parseCreateBody(body)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, protocol.CodeBadRequest)
 		return
 	}
-	info, err := s.rooms.Create(r.Context(), ttl)
+	slot, ok := s.admitRoom(w, r)
+	if !ok {
+		return
+	}
+	ttl := req.selfDestruct
+	info, err := s.rooms.Create(r.Context(), ttl, req.verifier)
 	if err != nil {
+		s.roomCreated(slot, "")
 		s.writeRoomError(w, err)
 		return
 	}
+	s.roomCreated(slot, info.ID)
 	s.metrics.roomsCreated.Inc()
-	s.log.Info("room created", "room", shortHash(info.ID), "selfDestruct", ttl)
+	s.log.Info("room created", "room", shortHash(info.ID), "selfDestruct", ttl, "verifier", req.verifier != "")
 	writeJSON(w, http.StatusCreated, protocol.CreateRoomResponse{
 		RoomID:    info.ID,
 		CreatedAt: info.CreatedAt.UnixMilli(),
@@ -164,6 +189,11 @@ func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) {
+	if ok, retry := s.lookupLimiter.allow(clientIP(r, s.cfg.TrustedProxies)); !ok {
+		s.metrics.httpLimited.WithLabelValues("get").Inc()
+		writeRateLimited(w, retry)
+		return
+	}
 	id := r.PathValue("id")
 	if !validID(id) {
 		writeError(w, http.StatusBadRequest, protocol.CodeBadRequest)

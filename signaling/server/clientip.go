@@ -59,29 +59,23 @@ func isTrusted(a netip.Addr, trusted []netip.Prefix) bool {
 	return false
 }
 
-// limitKey groups addresses that belong to one client: one IPv4 address, or
-// one IPv6 /64 (what a single host usually gets).
-func limitKey(a netip.Addr) netip.Addr {
-	if a.Is6() {
-		p, err := a.Prefix(64)
-		if err == nil {
-			return p.Addr()
-		}
-	}
-	return a
-}
+// rate48Factor is how many clients' worth of a rate one IPv6 /48 gets in
+// all: a site with many hosts, not a single attacker with 65,536 /64s.
+const rate48Factor = 8
 
-// ipLimiter is a per-client-IP token bucket with bounded memory: entries
-// idle for longer than a full refill are swept (deleting them loses
-// nothing, their bucket is full again), and once maxEntries is reached new
-// addresses share one overflow bucket.
+// ipLimiter is a per-client token bucket with bounded memory. A client is
+// one IPv4 address or one IPv6 /64 (what a single host usually gets); an
+// IPv6 /48 also has a bucket of rate48Factor times the rate, shared by its
+// /64s. Entries idle for longer than a full refill are swept (deleting
+// them loses nothing, their bucket is full again), and once maxEntries is
+// reached new groups share one overflow bucket.
 type ipLimiter struct {
 	perMinute  int
 	maxEntries int
 	now        func() time.Time
 
 	mu        sync.Mutex
-	entries   map[netip.Addr]*ipEntry
+	entries   map[capKey]*ipEntry
 	overflow  *rate.Limiter
 	lastSweep time.Time
 }
@@ -99,45 +93,67 @@ func newIPLimiter(perMinute, maxEntries int, now func() time.Time) *ipLimiter {
 		perMinute:  perMinute,
 		maxEntries: maxEntries,
 		now:        now,
-		entries:    make(map[netip.Addr]*ipEntry),
-		overflow:   rate.NewLimiter(rate.Every(time.Minute/time.Duration(perMinute)), perMinute),
+		entries:    make(map[capKey]*ipEntry),
+		overflow:   newMinuteLimiter(perMinute),
 	}
 }
 
-// allow takes one token for ip. When none is left it reports how long the
-// client should wait.
+func newMinuteLimiter(perMinute int) *rate.Limiter {
+	return rate.NewLimiter(rate.Every(time.Minute/time.Duration(perMinute)), perMinute)
+}
+
+// allow takes one token for ip (from its /64 and /48 buckets for IPv6).
+// When none is left it takes nothing and reports how long the client
+// should wait.
 func (l *ipLimiter) allow(ip netip.Addr) (bool, time.Duration) {
 	if l == nil {
 		return true, 0
 	}
 	now := l.now()
-	key := limitKey(ip)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if since := now.Sub(l.lastSweep); since >= time.Minute || (len(l.entries) >= l.maxEntries && since >= time.Second) {
 		l.sweep(now)
 	}
-	var lim *rate.Limiter
-	if e, ok := l.entries[key]; ok {
-		e.lastSeen = now
-		lim = e.lim
-	} else if len(l.entries) < l.maxEntries {
-		lim = rate.NewLimiter(rate.Every(time.Minute/time.Duration(l.perMinute)), l.perMinute)
-		l.entries[key] = &ipEntry{lim: lim, lastSeen: now}
-	} else {
-		lim = l.overflow
+	var lims []*rate.Limiter
+	for _, key := range capKeys(ip) {
+		var lim *rate.Limiter
+		if e, ok := l.entries[key]; ok {
+			e.lastSeen = now
+			lim = e.lim
+		} else if len(l.entries) < l.maxEntries {
+			perMinute := l.perMinute
+			if key.scope == scopeNet48 {
+				perMinute *= rate48Factor
+			}
+			lim = newMinuteLimiter(perMinute)
+			l.entries[key] = &ipEntry{lim: lim, lastSeen: now}
+		} else {
+			lim = l.overflow
+		}
+		if len(lims) == 0 || lims[len(lims)-1] != lim { // both keys in the overflow bucket: one token
+			lims = append(lims, lim)
+		}
 	}
-	r := lim.ReserveN(now, 1)
-	if !r.OK() {
-		return false, time.Minute
+	var taken []*rate.Reservation
+	var wait time.Duration
+	for _, lim := range lims {
+		r := lim.ReserveN(now, 1)
+		if !r.OK() {
+			wait = max(wait, time.Minute)
+			continue
+		}
+		taken = append(taken, r)
+		wait = max(wait, r.DelayFrom(now))
 	}
-	if d := r.DelayFrom(now); d > 0 {
-		r.CancelAt(now)
-		return false, d
+	if wait > 0 {
+		for _, r := range taken {
+			r.CancelAt(now)
+		}
+		return false, wait
 	}
 	return true, 0
 }
-
 func (l *ipLimiter) sweep(now time.Time) {
 	l.lastSweep = now
 	for k, e := range l.entries {

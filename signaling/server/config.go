@@ -8,23 +8,31 @@ import (
 )
 
 // Config tunes a Server. Start from DefaultConfig; zero fields fall back to
-// the defaults, except the rate limits, where 0 disables the limit.
+// the defaults, except the per-client rate limits and caps, where 0
+// disables the limit.
 type Config struct {
 	// ICEServers are handed to every participant on join.
 	ICEServers []protocol.ICEServer
-	// TURNSecret, when set, makes the server mint short-lived TURN REST
-	// credentials (username "expiry:parley", HMAC-SHA1 credential) for
-	// every ICE server with a turn: or turns: URL and no fixed username,
-	// as coturn's use-auth-secret and pion/turn's REST handler expect.
+	// TURNSecret, when set, makes the server mint TURN REST credentials
+	// (turncred: username "<expiry>:<opaque room tag>", HMAC-SHA1
+	// credential) for every joined member, for every ICE server with a
+	// turn: or turns: URL and no fixed username, as coturn's
+	// use-auth-secret expects; the embedded relay also refuses them once
+	// the room has ended.
 	TURNSecret string
 	// TURNAllocations, when set, reports the embedded TURN relay's live
 	// allocations for /metrics (parley_signal_turn_allocations).
 	TURNAllocations func() int
+	// TURNRefused, when set, reports what the embedded TURN relay refused
+	// so far, by reason (parley_signal_turn_refused_total).
+	TURNRefused func() map[string]int64
 	// TicketKey signs room tickets (TicketKeySize bytes). Without one, New
 	// draws a random key: tickets then work only until the process ends.
 	TicketKey []byte
-	// TURNCredentialTTL is the lifetime of minted TURN credentials.
-	// Default 12h.
+	// TURNCredentialTTL is the longest lifetime of minted TURN
+	// credentials; a room's self-destruct time (plus 2 minutes) shortens
+	// it. Default 12h: a relayed call keeps the credentials its peer
+	// connection started with, so they must last as long as a call may.
 	TURNCredentialTTL time.Duration
 
 	// MaxMessageBytes caps one WebSocket message. Default
@@ -45,12 +53,31 @@ type Config struct {
 	// answers 503 SERVER_BUSY. Default 50,000.
 	MaxConns int
 
+	// MaxConnsPerIP caps the concurrent WebSocket connections of one
+	// client: an IPv4 address or an IPv6 /64. Beyond it /ws answers 429
+	// SERVER_BUSY. 0 disables the cap.
+	MaxConnsPerIP int
+	// MaxConnsPer48 caps the concurrent WebSocket connections of one IPv6
+	// /48. 0 disables the cap.
+	MaxConnsPer48 int
+	// MaxRoomsPerIP caps the live rooms one client (IPv4 address or IPv6
+	// /64) created through this server; beyond it POST /api/rooms answers
+	// 429 SERVER_BUSY. A room counts until it is destroyed, self-destructs
+	// or expires idle. 0 disables the cap.
+	MaxRoomsPerIP int
+	// MaxRoomsPer48 caps the live rooms created from one IPv6 /48. 0
+	// disables the cap.
+	MaxRoomsPer48 int
+
 	// RateRooms is room creations per minute per client IP (burst the same
 	// number); 0 disables the limit.
 	RateRooms int
 	// RateJoins is WebSocket connections per minute per client IP; 0
 	// disables the limit.
 	RateJoins int
+	// RateLookups is GET /api/rooms/{id} requests per minute per client
+	// IP; 0 disables the limit.
+	RateLookups int
 	// MessageRate and MessageBurst limit the messages one connection may
 	// send (per second and burst). Exceeding it closes the connection with
 	// RATE_LIMITED. Defaults 50 and 48 (the burst stays below SendQueue).
@@ -69,6 +96,17 @@ type Config struct {
 	TrustedProxies []netip.Prefix
 }
 
+// Default per-client caps: far above what people use (two participants
+// per room, a few rooms each, a household behind one IPv4 address, the
+// reconnects of a flaky network), far below the server-wide MaxConns and
+// room.DefaultMaxRooms, so one client cannot take them.
+const (
+	DefaultMaxConnsPerIP = 200
+	DefaultMaxConnsPer48 = 1000
+	DefaultMaxRoomsPerIP = 500
+	DefaultMaxRoomsPer48 = 2000
+)
+
 // DefaultConfig returns the configuration parley-signal starts from.
 func DefaultConfig() Config {
 	return Config{
@@ -81,6 +119,11 @@ func DefaultConfig() Config {
 		MaxConns:          50_000,
 		RateRooms:         30,
 		RateJoins:         120,
+		RateLookups:       120,
+		MaxConnsPerIP:     DefaultMaxConnsPerIP,
+		MaxConnsPer48:     DefaultMaxConnsPer48,
+		MaxRoomsPerIP:     DefaultMaxRoomsPerIP,
+		MaxRoomsPer48:     DefaultMaxRoomsPer48,
 		MessageRate:       50,
 		MessageBurst:      48, // below SendQueue (64): a burst cannot overflow the other side's queue
 		MaxBadFrames:      10,
@@ -116,6 +159,11 @@ func (c Config) withDefaults() Config {
 	if c.RateJoins < 0 {
 		c.RateJoins = 0
 	}
+	c.RateLookups = max(c.RateLookups, 0)
+	c.MaxConnsPerIP = max(c.MaxConnsPerIP, 0)
+	c.MaxConnsPer48 = max(c.MaxConnsPer48, 0)
+	c.MaxRoomsPerIP = max(c.MaxRoomsPerIP, 0)
+	c.MaxRoomsPer48 = max(c.MaxRoomsPer48, 0)
 	if c.MessageRate <= 0 {
 		c.MessageRate = d.MessageRate
 	}

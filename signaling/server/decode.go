@@ -31,8 +31,10 @@ var b64 = base64.RawURLEncoding.Strict()
 // a known client message type, and for signals exactly one of description,
 // candidate or app, an offer or answer description, and the size limit.
 // Join messages are checked for shape only (version, room id, key and
-// signature encodings); the signature itself is verified against the
-// connection's nonce by VerifyJoin.
+// signature encodings, and for version 2 the verifier and proof
+// encodings); the signatures themselves are verified against the
+// connection's nonce by VerifyJoin and VerifyRoomProof. A version 1 join
+// comes back with Verifier and Proof cleared: it proves nothing.
 func DecodeClientMessage(data []byte, maxBytes int) (protocol.Message, error) {
 	var m protocol.Message
 	if maxBytes > 0 && len(data) > maxBytes {
@@ -47,20 +49,30 @@ func DecodeClientMessage(data []byte, maxBytes int) (protocol.Message, error) {
 	}
 	switch m.Type {
 	case protocol.TypeJoin:
-		if m.Version != protocol.Version {
-			return m, &FrameError{Code: protocol.CodeUnsupportedVersion, Reason: fmt.Sprintf("protocol version %d, server speaks %d", m.Version, protocol.Version)}
+		if m.Version < protocol.MinVersion || m.Version > protocol.Version {
+			return m, &FrameError{Code: protocol.CodeUnsupportedVersion, Reason: fmt.Sprintf("protocol version %d, server speaks %d to %d", m.Version, protocol.MinVersion, protocol.Version)}
 		}
 		if !protocol.ValidRoomID(m.RoomID) {
 			return m, badFrame("malformed room id")
 		}
-		if k, err := b64.DecodeString(m.PublicKey); err != nil || len(k) != ed25519.PublicKeySize {
-			return m, &FrameError{Code: protocol.CodeUnauthorized, Reason: "malformed public key"}
+		if _, err := fixedB64(m.PublicKey, ed25519.PublicKeySize, "public key"); err != nil {
+			return m, err
 		}
-		if s, err := b64.DecodeString(m.Signature); err != nil || len(s) != ed25519.SignatureSize {
-			return m, &FrameError{Code: protocol.CodeUnauthorized, Reason: "malformed signature"}
+		if _, err := fixedB64(m.Signature, ed25519.SignatureSize, "signature"); err != nil {
+			return m, err
 		}
 		if len(m.Ticket) > protocol.MaxTicketLength {
 			return m, badFrame("ticket too long")
+		}
+		if m.Version < 2 {
+			m.Verifier, m.Proof = "", ""
+			break
+		}
+		if _, err := fixedB64(m.Verifier, protocol.VerifierSize, "room verifier"); err != nil {
+			return m, err
+		}
+		if _, err := fixedB64(m.Proof, ed25519.SignatureSize, "room proof"); err != nil {
+			return m, err
 		}
 	case protocol.TypeSignal:
 		if err := validateSignal(m.Signal); err != nil {
@@ -108,16 +120,54 @@ func validateSignal(s *protocol.Signal) error {
 // protocol.JoinSigningBytes(roomId, nonce) and returns the canonical
 // encoding of the public key, which identifies the participant.
 func VerifyJoin(m protocol.Message, nonce []byte) (string, error) {
-	key, err := b64.DecodeString(m.PublicKey)
-	if err != nil || len(key) != ed25519.PublicKeySize {
-		return "", &FrameError{Code: protocol.CodeUnauthorized, Reason: "malformed public key"}
+	key, err := fixedB64(m.PublicKey, ed25519.PublicKeySize, "public key")
+	if err != nil {
+		return "", err
 	}
-	sig, err := b64.DecodeString(m.Signature)
-	if err != nil || len(sig) != ed25519.SignatureSize {
-		return "", &FrameError{Code: protocol.CodeUnauthorized, Reason: "malformed signature"}
+	sig, err := fixedB64(m.Signature, ed25519.SignatureSize, "signature")
+	if err != nil {
+		return "", err
 	}
 	if !ed25519.Verify(ed25519.PublicKey(key), protocol.JoinSigningBytes(m.RoomID, nonce), sig) {
 		return "", &FrameError{Code: protocol.CodeUnauthorized, Reason: "signature does not verify"}
 	}
 	return b64.EncodeToString(key), nil
+}
+
+// VerifyRoomProof checks a version 2 join's proof that the joiner holds
+// the room link's secret: an Ed25519 signature by the verifier key over
+// protocol.ProofSigningBytes(roomId, nonce, publicKey). It returns the
+// canonical encoding of the proven verifier, or "" for a version 1 join,
+// which proves nothing. Whether the room wants that verifier is the
+// room store's decision (room.Store.Join).
+func VerifyRoomProof(m protocol.Message, nonce []byte) (string, error) {
+	if m.Version < 2 {
+		return "", nil
+	}
+	key, err := fixedB64(m.PublicKey, ed25519.PublicKeySize, "public key")
+	if err != nil {
+		return "", err
+	}
+	v, err := fixedB64(m.Verifier, protocol.VerifierSize, "room verifier")
+	if err != nil {
+		return "", err
+	}
+	proof, err := fixedB64(m.Proof, ed25519.SignatureSize, "room proof")
+	if err != nil {
+		return "", err
+	}
+	if !ed25519.Verify(ed25519.PublicKey(v), protocol.ProofSigningBytes(m.RoomID, nonce, key), proof) {
+		return "", &FrameError{Code: protocol.CodeUnauthorized, Reason: "room proof does not verify"}
+	}
+	return b64.EncodeToString(v), nil
+}
+
+// fixedB64 decodes a join credential that must be exactly n bytes; a
+// malformed one is UNAUTHORIZED, like a signature that does not verify.
+func fixedB64(s string, n int, what string) ([]byte, error) {
+	b, err := b64.DecodeString(s)
+	if err != nil || len(b) != n {
+		return nil, &FrameError{Code: protocol.CodeUnauthorized, Reason: "malformed " + what}
+	}
+	return b, nil
 }

@@ -6,11 +6,13 @@ import (
 	"errors"
 	"net/http/httptest"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/parley-chat/parley/signaling/protocol"
 	"github.com/parley-chat/parley/signaling/room"
+	"github.com/parley-chat/parley/signaling/turncred"
 )
 
 func TestDecodeClientMessage(t *testing.T) {
@@ -24,7 +26,14 @@ func TestDecodeClientMessage(t *testing.T) {
 		code string // "" = valid
 	}{
 		{"join", `{"type":"join","version":1,"roomId":"` + id + `","publicKey":"` + key + `","signature":"` + sig + `"}`, ""},
-		{"join v2", `{"type":"join","version":2,"roomId":"` + id + `","publicKey":"` + key + `","signature":"` + sig + `"}`, protocol.CodeUnsupportedVersion},
+		{"join v3", `{"type":"join","version":3,"roomId":"` + id + `","publicKey":"` + key + `","signature":"` + sig + `","verifier":"` + key + `","proof":"` + sig + `"}`, protocol.CodeUnsupportedVersion},
+		{"join v0", `{"type":"join","version":0,"roomId":"` + id + `","publicKey":"` + key + `","signature":"` + sig + `"}`, protocol.CodeUnsupportedVersion},
+		{"join v2", `{"type":"join","version":2,"roomId":"` + id + `","publicKey":"` + key + `","signature":"` + sig + `","verifier":"` + key + `","proof":"` + sig + `"}`, ""},
+		{"join v2 without proof", `{"type":"join","version":2,"roomId":"` + id + `","publicKey":"` + key + `","signature":"` + sig + `"}`, protocol.CodeUnauthorized},
+		{"join v2 without verifier", `{"type":"join","version":2,"roomId":"` + id + `","publicKey":"` + key + `","signature":"` + sig + `","proof":"` + sig + `"}`, protocol.CodeUnauthorized},
+		{"join v2 short verifier", `{"type":"join","version":2,"roomId":"` + id + `","publicKey":"` + key + `","signature":"` + sig + `","verifier":"AAAA","proof":"` + sig + `"}`, protocol.CodeUnauthorized},
+		{"join v2 padded proof", `{"type":"join","version":2,"roomId":"` + id + `","publicKey":"` + key + `","signature":"` + sig + `","verifier":"` + key + `","proof":"` + sig + `="}`, protocol.CodeUnauthorized},
+		{"join v2 proof of a key's size", `{"type":"join","version":2,"roomId":"` + id + `","publicKey":"` + key + `","signature":"` + sig + `","verifier":"` + key + `","proof":"` + key + `"}`, protocol.CodeUnauthorized},
 		{"join bad id", `{"type":"join","version":1,"roomId":"x","publicKey":"` + key + `","signature":"` + sig + `"}`, protocol.CodeBadRequest},
 		{"join bad key", `{"type":"join","version":1,"roomId":"` + id + `","publicKey":"!!","signature":"` + sig + `"}`, protocol.CodeUnauthorized},
 		{"join short sig", `{"type":"join","version":1,"roomId":"` + id + `","publicKey":"` + key + `","signature":"AAAA"}`, protocol.CodeUnauthorized},
@@ -85,14 +94,71 @@ func TestVerifyJoin(t *testing.T) {
 	}
 }
 
+func TestVerifyRoomProof(t *testing.T) {
+	t.Parallel()
+	pub, priv, _ := ed25519.GenerateKey(nil)
+	roomKey := protocol.RoomKey([]byte("0123456789abcdef"))
+	otherKey := protocol.RoomKey([]byte("fedcba9876543210"))
+	nonce := []byte("0123456789abcdef0123456789abcdef")
+	id := "AAAAAAAAAAAAAAAAAAAAA"
+	verifier := b64.EncodeToString(roomKey.Public().(ed25519.PublicKey))
+	good := func() protocol.Message {
+		return protocol.Message{Type: protocol.TypeJoin, Version: 2, RoomID: id, PublicKey: b64.EncodeToString(pub),
+			Signature: b64.EncodeToString(ed25519.Sign(priv, protocol.JoinSigningBytes(id, nonce))),
+			Verifier:  verifier,
+			Proof:     b64.EncodeToString(ed25519.Sign(roomKey, protocol.ProofSigningBytes(id, nonce, pub)))}
+	}
+	if v, err := VerifyRoomProof(good(), nonce); err != nil || v != verifier {
+		t.Fatalf("VerifyRoomProof = %q, %v; want %q", v, err, verifier)
+	}
+	otherPub, _, _ := ed25519.GenerateKey(nil)
+	tests := []struct {
+		name   string
+		mutate func(m *protocol.Message)
+		nonce  []byte
+	}{
+		{"another nonce", nil, append([]byte{1}, nonce[1:]...)},
+		{"another room", func(m *protocol.Message) { m.RoomID = "BBBBBBBBBBBBBBBBBBBBB" }, nonce},
+		{"lifted onto another identity", func(m *protocol.Message) { m.PublicKey = b64.EncodeToString(otherPub) }, nonce},
+		{"signed by another secret", func(m *protocol.Message) {
+			m.Proof = b64.EncodeToString(ed25519.Sign(otherKey, protocol.ProofSigningBytes(id, nonce, pub)))
+		}, nonce},
+		{"the join signature as proof", func(m *protocol.Message) { m.Proof = m.Signature }, nonce},
+		{"malformed verifier", func(m *protocol.Message) { m.Verifier = "x" }, nonce},
+		{"malformed proof", func(m *protocol.Message) { m.Proof = "" }, nonce},
+	}
+	for _, tc := range tests {
+		m := good()
+		if tc.mutate != nil {
+			tc.mutate(&m)
+		}
+		v, err := VerifyRoomProof(m, tc.nonce)
+		var fe *FrameError
+		if !errors.As(err, &fe) || fe.Code != protocol.CodeUnauthorized || v != "" {
+			t.Errorf("%s: VerifyRoomProof = %q, %v; want UNAUTHORIZED", tc.name, v, err)
+		}
+	}
+	// A version 1 join proves nothing, whatever fields it carries.
+	data, _ := json.Marshal(func() protocol.Message { m := good(); m.Version = 1; return m }())
+	m, err := DecodeClientMessage(data, 0)
+	if err != nil || m.Verifier != "" || m.Proof != "" {
+		t.Fatalf("v1 join decoded as %+v, %v; want verifier and proof cleared", m, err)
+	}
+	if v, err := VerifyRoomProof(m, nonce); err != nil || v != "" {
+		t.Fatalf("VerifyRoomProof(v1) = %q, %v; want nothing proven", v, err)
+	}
+}
+
 // FuzzDecodeMessage feeds arbitrary frames to the client-frame decoder and
 // validator: it must never panic, and whatever it accepts must survive a
 // round trip and be relayable.
 func FuzzDecodeMessage(f *testing.F) {
 	f.Add([]byte(`{"type":"signal","signal":{"description":{"type":"offer","sdp":"v=0\r\n"}}}`))
 	f.Add([]byte(`{"type":"join","version":1,"roomId":"AAAAAAAAAAAAAAAAAAAAA","publicKey":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA","signature":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}`))
+	f.Add([]byte(`{"type":"join","version":2,"roomId":"AAAAAAAAAAAAAAAAAAAAA","publicKey":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA","signature":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA","verifier":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA","proof":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}`))
 	f.Add([]byte(`{"type":"leave"}`))
 	f.Add([]byte(`[]`))
+	nonce := make([]byte, protocol.NonceSize)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		m, err := DecodeClientMessage(data, protocol.DefaultMaxMessageBytes)
 		if err != nil {
@@ -103,7 +169,14 @@ func FuzzDecodeMessage(f *testing.F) {
 			return
 		}
 		switch m.Type {
-		case protocol.TypeJoin, protocol.TypeLeave, protocol.TypeDestroy:
+		case protocol.TypeJoin:
+			// The verifiers must cope with any join the decoder lets
+			// through, and a version 1 join proves no verifier.
+			_, _ = VerifyJoin(m, nonce)
+			if v, err := VerifyRoomProof(m, nonce); m.Version < 2 && (v != "" || err != nil) {
+				t.Fatalf("version 1 join proved %q, %v", v, err)
+			}
+		case protocol.TypeLeave, protocol.TypeDestroy:
 		case protocol.TypeSignal:
 			out, err := json.Marshal(protocol.Message{Type: protocol.TypeSignal, Signal: m.Signal})
 			if err != nil {
@@ -202,27 +275,126 @@ func TestIPLimiterBoundedMemory(t *testing.T) {
 	}
 }
 
-func TestTURNCredentials(t *testing.T) {
+// Joined members get TURN credentials bound to their room (the tag opens
+// to the room id, which is not in clear), valid for TURNCredentialTTL but
+// never past the room's self-destruct time plus turnGrace; fixed
+// credentials and STUN entries stay as configured.
+func TestICEServersMintRoomBoundTURNCredentials(t *testing.T) {
 	t.Parallel()
-	// Reference value computed independently (coturn REST API scheme).
-	user, cred := TURNCredentials("secret", "parley", time.Unix(1700000000, 0))
-	if user != "1700000000:parley" {
-		t.Fatalf("username %q", user)
-	}
-	// printf '1700000000:parley' | openssl dgst -sha1 -hmac secret -binary | base64
-	if cred != "7ZLJDMIc7ct8niNh/B9If+DliRE=" {
-		t.Fatalf("credential %q", cred)
-	}
 	s := New(Config{
-		TURNSecret: "secret",
+		TURNSecret:        "secret",
+		TURNCredentialTTL: time.Hour,
 		ICEServers: []protocol.ICEServer{
 			{URLs: []string{"stun:s.example:3478"}},
 			{URLs: []string{"turn:t.example:3478"}},
 			{URLs: []string{"turns:u.example:5349"}, Username: "fixed", Credential: "pw"},
 		},
 	}, room.NewRegistry(nil, room.Config{}), nil)
-	got := s.iceServers(time.Unix(1700000000, 0))
-	if got[0].Username != "" || got[1].Username == "" || got[1].Credential == "" || got[2].Username != "fixed" {
-		t.Fatalf("iceServers %+v", got)
+	now := time.Unix(1700000000, 0)
+	const id = "AbCdEfGhIjKlMnOpQrStU"
+	for _, c := range []struct {
+		name      string
+		expiresAt time.Time
+		want      time.Time
+	}{
+		{"no self-destruct", time.Time{}, now.Add(time.Hour)},
+		{"self-destruct first", now.Add(10 * time.Minute), now.Add(10*time.Minute + turnGrace)},
+		{"self-destruct later", now.Add(3 * time.Hour), now.Add(time.Hour)},
+	} {
+		got := s.iceServers(now, room.Info{ID: id, ExpiresAt: c.expiresAt})
+		if got[0].Username != "" || got[1].Username == "" || got[1].Credential == "" || got[2].Username != "fixed" || got[2].Credential != "pw" {
+			t.Fatalf("%s: iceServers %+v", c.name, got)
+		}
+		if strings.Contains(got[1].Username, id) {
+			t.Fatalf("%s: room id in clear in %q", c.name, got[1].Username)
+		}
+		roomID, exp, err := turncred.Open("secret", got[1].Username, now)
+		if err != nil || roomID != id || !exp.Equal(c.want) {
+			t.Fatalf("%s: credential opens to %q until %v (%v), want %q until %v", c.name, roomID, exp, err, id, c.want)
+		}
+		if got[1].Credential != turncred.Password("secret", got[1].Username) {
+			t.Fatalf("%s: password does not match the username", c.name)
+		}
+	}
+}
+
+// FuzzParseCreateBody: the create body decoder never panics, and what it
+// accepts has a timer in range and a verifier in canonical form.
+func FuzzParseCreateBody(f *testing.F) {
+	f.Add([]byte(`{"selfDestructSeconds":60,"verifier":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}`))
+	f.Add([]byte(`{"verifier":null}`))
+	f.Add([]byte(`{}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		req, err := parseCreateBody(body)
+		if err != nil {
+			return
+		}
+		if req.selfDestruct < 0 || req.selfDestruct > protocol.MaxSelfDestructSeconds*time.Second {
+			t.Fatalf("timer %v accepted", req.selfDestruct)
+		}
+		if req.verifier != "" {
+			v, err := b64.DecodeString(req.verifier)
+			if err != nil || len(v) != protocol.VerifierSize || b64.EncodeToString(v) != req.verifier {
+				t.Fatalf("verifier %q accepted", req.verifier)
+			}
+		}
+	})
+}
+
+// FuzzParseTicket: no input panics the ticket parser, and only tickets
+// this key minted are accepted.
+func FuzzParseTicket(f *testing.F) {
+	key := make([]byte, TicketKeySize)
+	id := "AAAAAAAAAAAAAAAAAAAAA"
+	now := time.UnixMilli(1767322245000)
+	f.Add(mintTicket(key, room.Info{ID: id, CreatedAt: now}))
+	f.Add(mintTicket(key, room.Info{ID: id, CreatedAt: now, ExpiresAt: now.Add(time.Hour), Verifier: b64.EncodeToString(make([]byte, protocol.VerifierSize))}))
+	f.Add("AQ")
+	f.Fuzz(func(t *testing.T, ticket string) {
+		info, err := parseTicket(key, id, ticket)
+		if err != nil {
+			return
+		}
+		if again := mintTicket(key, info); again != ticket {
+			t.Fatalf("accepted %q, which this key would mint as %q", ticket, again)
+		}
+	})
+}
+
+func TestTicketVersions(t *testing.T) {
+	t.Parallel()
+	key := make([]byte, TicketKeySize)
+	id := "AAAAAAAAAAAAAAAAAAAAA"
+	created := time.UnixMilli(1767322245000)
+	verifier := b64.EncodeToString(protocol.RoomKey(make([]byte, 16)).Public().(ed25519.PublicKey))
+	for _, info := range []room.Info{
+		{ID: id, CreatedAt: created},
+		{ID: id, CreatedAt: created, ExpiresAt: created.Add(time.Minute), Verifier: verifier},
+	} {
+		tk := mintTicket(key, info)
+		if tk == "" || len(tk) > protocol.MaxTicketLength {
+			t.Fatalf("ticket %q for %+v", tk, info)
+		}
+		got, err := parseTicket(key, id, tk)
+		if err != nil || got.Verifier != info.Verifier || !got.CreatedAt.Equal(info.CreatedAt) || !got.ExpiresAt.Equal(info.ExpiresAt) {
+			t.Fatalf("parseTicket = %+v, %v; want %+v", got, err, info)
+		}
+	}
+	// A room without a verifier keeps the version 1 format, which servers
+	// before protocol version 2 minted and parse.
+	if raw, _ := b64.DecodeString(mintTicket(key, room.Info{ID: id, CreatedAt: created})); len(raw) != ticketSize || raw[0] != ticketVersion {
+		t.Fatalf("ticket of a room without a verifier: % x", raw)
+	}
+	// Stripping the verifier off a version 2 ticket does not give a
+	// version 1 ticket for the same room: the tags differ.
+	raw, _ := b64.DecodeString(mintTicket(key, room.Info{ID: id, CreatedAt: created, Verifier: verifier}))
+	stripped := append([]byte{ticketVersion}, raw[1:ticketFieldsEnd]...)
+	stripped = append(stripped, raw[len(raw)-32:]...)
+	if _, err := parseTicket(key, id, b64.EncodeToString(stripped)); err == nil {
+		t.Fatal("a version 2 ticket stripped of its verifier was accepted")
+	}
+	// A malformed verifier gets no ticket rather than an unprotected one.
+	if tk := mintTicket(key, room.Info{ID: id, CreatedAt: created, Verifier: "x"}); tk != "" {
+		t.Fatalf("ticket %q for a malformed verifier", tk)
 	}
 }

@@ -95,12 +95,15 @@ func (e *env) create(t *testing.T, body string) protocol.CreateRoomResponse {
 	return out
 }
 
-// client is a raw WebSocket participant.
+// client is a raw WebSocket participant. Without a roomKey it joins as an
+// app older than protocol version 2 (a version 1 join, no proof); with
+// one it sends a version 2 join proving that key.
 type client struct {
-	t    *testing.T
-	ws   *websocket.Conn
-	priv ed25519.PrivateKey
-	pub  string
+	t       *testing.T
+	ws      *websocket.Conn
+	priv    ed25519.PrivateKey
+	pub     string
+	roomKey ed25519.PrivateKey
 }
 
 func newKey(t *testing.T) ed25519.PrivateKey {
@@ -187,7 +190,14 @@ func (c *client) expectClosed() {
 
 func (c *client) joinMsg(roomID string, nonce []byte) protocol.Message {
 	sig := ed25519.Sign(c.priv, protocol.JoinSigningBytes(roomID, nonce))
-	return protocol.Message{Type: protocol.TypeJoin, Version: protocol.Version, RoomID: roomID, PublicKey: c.pub, Signature: b64.EncodeToString(sig)}
+	m := protocol.Message{Type: protocol.TypeJoin, Version: 1, RoomID: roomID, PublicKey: c.pub, Signature: b64.EncodeToString(sig)}
+	if c.roomKey != nil {
+		pub := c.priv.Public().(ed25519.PublicKey)
+		m.Version = 2
+		m.Verifier = b64.EncodeToString(c.roomKey.Public().(ed25519.PublicKey))
+		m.Proof = b64.EncodeToString(ed25519.Sign(c.roomKey, protocol.ProofSigningBytes(roomID, nonce, pub)))
+	}
+	return m
 }
 
 func (c *client) challenge() []byte {

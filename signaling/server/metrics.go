@@ -28,6 +28,7 @@ type metrics struct {
 	roomsCreated prometheus.Counter
 	httpLimited  *prometheus.CounterVec
 	restores     *prometheus.CounterVec
+	capRefused   *prometheus.CounterVec
 }
 
 func newMetrics(rooms func() int, turnAllocations func() int) *metrics {
@@ -61,9 +62,13 @@ func newMetrics(rooms func() int, turnAllocations func() int) *metrics {
 			Name: "parley_signal_rooms_restored_total",
 			Help: "Rooms brought back from a room ticket after the server lost them (a restart), by result: ok, bad_ticket or the error code.",
 		}, []string{"result"}),
+		capRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "parley_signal_client_cap_refused_total",
+			Help: "Requests refused because the client (IPv4 address, IPv6 /64 or /48) holds its share, by resource (conns, rooms) and scope (ip, net48).",
+		}, []string{"resource", "scope"}),
 	}
 	m.reg.MustRegister(
-		m.connections, m.joins, m.relayed, m.rejected, m.roomsCreated, m.httpLimited, m.restores,
+		m.connections, m.joins, m.relayed, m.rejected, m.roomsCreated, m.httpLimited, m.restores, m.capRefused,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "parley_signal_rooms",
 			Help: "Live rooms.",
@@ -84,12 +89,48 @@ func newMetrics(rooms func() int, turnAllocations func() int) *metrics {
 	}
 	m.joins.WithLabelValues("ok")
 	m.restores.WithLabelValues("ok")
-	for _, e := range []string{"create", "ws"} {
+	for _, e := range []string{"create", "ws", "get"} {
 		m.httpLimited.WithLabelValues(e)
+	}
+	for _, r := range []string{capConns, capRooms} {
+		for _, sc := range []string{scopeIP, scopeNet48} {
+			m.capRefused.WithLabelValues(r, sc)
+		}
 	}
 	return m
 }
 
+// watchCaps exports the size of the per-client cap tables, whose memory
+// grows with the number of clients.
+func (m *metrics) watchCaps(connClients func() int, roomCounts func() (rooms, clients int)) {
+	m.reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "parley_signal_conn_cap_clients",
+			Help: "Clients (IPv4 addresses, IPv6 /64s and /48s) holding WebSocket connections, as the per-client cap counts them.",
+		}, func() float64 { return float64(connClients()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "parley_signal_room_cap_tracked",
+			Help: "Rooms created through this node that the per-client room cap still counts (ended ones are forgotten lazily).",
+		}, func() float64 { r, _ := roomCounts(); return float64(r) }),
+	)
+}
+
 func (m *metrics) handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
+}
+
+// turnRefusedDesc is parley_signal_turn_refused_total.
+var turnRefusedDesc = prometheus.NewDesc("parley_signal_turn_refused_total",
+	"What the embedded TURN relay refused, by reason: credential, room_ended, peer, peer_port, quota_credential, quota_ip, tcp_allocation, tcp_conn_limit.",
+	[]string{"reason"}, nil)
+
+// turnRefusedCollector exports the relay's own counters at scrape time.
+type turnRefusedCollector func() map[string]int64
+
+func (c turnRefusedCollector) Describe(ch chan<- *prometheus.Desc) { ch <- turnRefusedDesc }
+
+func (c turnRefusedCollector) Collect(ch chan<- prometheus.Metric) {
+	for reason, n := range c() {
+		ch <- prometheus.MustNewConstMetric(turnRefusedDesc, prometheus.CounterValue, float64(n), reason)
+	}
 }

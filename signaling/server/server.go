@@ -29,8 +29,11 @@ type Server struct {
 	upgrader websocket.Upgrader
 	origins  map[string]bool
 
-	roomLimiter *ipLimiter // nil when disabled
-	joinLimiter *ipLimiter // nil when disabled
+	roomLimiter   *ipLimiter // nil when disabled
+	joinLimiter   *ipLimiter // nil when disabled
+	lookupLimiter *ipLimiter // nil when disabled
+	connCaps      *connCaps  // nil when both caps are off
+	roomCaps      *roomCaps  // nil when both caps are off
 
 	mu       sync.Mutex
 	conns    map[*conn]struct{}
@@ -57,6 +60,9 @@ func New(cfg Config, rooms room.Store, logger *slog.Logger) *Server {
 		origins: make(map[string]bool),
 		conns:   make(map[*conn]struct{}),
 	}
+	if cfg.TURNRefused != nil {
+		s.metrics.reg.MustRegister(turnRefusedCollector(cfg.TURNRefused))
+	}
 	for _, o := range cfg.AllowedOrigins {
 		s.origins[strings.ToLower(strings.TrimRight(o, "/"))] = true
 	}
@@ -66,6 +72,16 @@ func New(cfg Config, rooms room.Store, logger *slog.Logger) *Server {
 	if cfg.RateJoins > 0 {
 		s.joinLimiter = newIPLimiter(cfg.RateJoins, maxLimiterEntries, nil)
 	}
+	if cfg.RateLookups > 0 {
+		s.lookupLimiter = newIPLimiter(cfg.RateLookups, maxLimiterEntries, nil)
+	}
+	if cfg.MaxConnsPerIP > 0 || cfg.MaxConnsPer48 > 0 {
+		s.connCaps = newConnCaps(cfg.MaxConnsPerIP, cfg.MaxConnsPer48)
+	}
+	if cfg.MaxRoomsPerIP > 0 || cfg.MaxRoomsPer48 > 0 {
+		s.roomCaps = newRoomCaps(cfg.MaxRoomsPerIP, cfg.MaxRoomsPer48, rooms)
+	}
+	s.metrics.watchCaps(s.connCaps.clients, s.roomCaps.counts)
 	s.upgrader = websocket.Upgrader{
 		HandshakeTimeout: 10 * time.Second,
 		// Small buffers and a pooled write buffer keep idle connections
@@ -98,6 +114,14 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /r/{id}", s.handlePage)
 	mux.HandleFunc("GET /ws", s.handleWS)
 	mux.HandleFunc("GET /healthz", s.handleHealth)
+	return mux
+}
+
+// MetricsHandler serves the Prometheus metrics at /metrics. It is not part
+// of Handler: the counters and gauges reveal when rooms are created and
+// joined, so they belong on a listener only monitoring reaches.
+func (s *Server) MetricsHandler() http.Handler {
+	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", s.metrics.handler())
 	return mux
 }

@@ -2,14 +2,11 @@ package server
 
 import (
 	"context"
-	"crypto/hmac"
 	"crypto/rand"
-	"crypto/sha1"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"net/http"
-	"strconv"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -19,6 +16,7 @@ import (
 
 	"github.com/parley-chat/parley/signaling/protocol"
 	"github.com/parley-chat/parley/signaling/room"
+	"github.com/parley-chat/parley/signaling/turncred"
 )
 
 // closeGrace is how long the server waits for the client's half of the
@@ -33,6 +31,7 @@ const closeGrace = 2 * time.Second
 type conn struct {
 	s         *Server
 	ws        *websocket.Conn
+	ip        netip.Addr             // client address, for the per-client connection cap
 	send      chan *protocol.Message // pointers: a queue of structs would cost kilobytes per idle connection
 	quit      chan struct{}          // closed once the connection starts closing
 	readDone  chan struct{}          // closed when the read pump returns
@@ -58,7 +57,7 @@ func (c *conn) Joined(res room.JoinResult) {
 		Type:       protocol.TypeJoined,
 		RoomID:     res.Room.ID,
 		Ticket:     mintTicket(c.s.cfg.TicketKey, res.Room),
-		ICEServers: c.s.iceServers(time.Now()),
+		ICEServers: c.s.iceServers(time.Now(), res.Room),
 		ExpiresAt:  millis(res.Room.ExpiresAt),
 		Peer:       res.Peer,
 		PeerOnline: res.PeerOnline,
@@ -221,20 +220,26 @@ func (c *conn) logRoomSafe() string {
 }
 
 func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
-	if ok, retry := s.joinLimiter.allow(clientIP(r, s.cfg.TrustedProxies)); !ok {
+	ip := clientIP(r, s.cfg.TrustedProxies)
+	if ok, retry := s.joinLimiter.allow(ip); !ok {
 		s.metrics.httpLimited.WithLabelValues("ws").Inc()
 		writeRateLimited(w, retry)
+		return
+	}
+	if !s.admitConn(w, ip) {
 		return
 	}
 	s.mu.Lock()
 	if s.shutting {
 		s.mu.Unlock()
+		s.connEnded(ip)
 		w.Header().Set("Retry-After", "1")
 		writeError(w, http.StatusServiceUnavailable, protocol.CodeShuttingDown)
 		return
 	}
 	if len(s.conns)+s.reserved >= s.cfg.MaxConns {
 		s.mu.Unlock()
+		s.connEnded(ip)
 		writeError(w, http.StatusServiceUnavailable, protocol.CodeServerBusy)
 		return
 	}
@@ -247,12 +252,14 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 	s.reserved--
 	if err != nil {
 		s.mu.Unlock()
+		s.connEnded(ip)
 		s.wg.Done()
 		return // the upgrader has answered
 	}
 	c := &conn{
 		s:         s,
 		ws:        ws,
+		ip:        ip,
 		send:      make(chan *protocol.Message, s.cfg.SendQueue),
 		quit:      make(chan struct{}),
 		readDone:  make(chan struct{}),
@@ -292,6 +299,7 @@ func (c *conn) serve() {
 	s.mu.Lock()
 	delete(s.conns, c)
 	s.mu.Unlock()
+	s.connEnded(c.ip)
 	s.metrics.connections.Dec()
 }
 
@@ -405,13 +413,25 @@ func (c *conn) join(ctx context.Context, nonce []byte) bool {
 		errors.As(err, &fe)
 		return fail(fe.Code, fe.Reason)
 	}
+	verifier, err := VerifyRoomProof(m, nonce)
+	if err != nil {
+		var fe *FrameError
+		errors.As(err, &fe)
+		return fail(fe.Code, fe.Reason)
+	}
 	c.logRoom, c.logKey = shortHash(m.RoomID), shortHash(key)
-	res, err := s.rooms.Join(ctx, m.RoomID, key, c)
+	res, err := s.rooms.Join(ctx, m.RoomID, key, verifier, c)
 	if errors.Is(err, room.ErrNotFound) && m.Ticket != "" {
 		err = s.restore(ctx, m.RoomID, m.Ticket)
 		if err == nil {
-			res, err = s.rooms.Join(ctx, m.RoomID, key, c)
+			res, err = s.rooms.Join(ctx, m.RoomID, key, verifier, c)
 		}
+	}
+	if errors.Is(err, room.ErrUnauthorized) && m.Version < 2 {
+		// An app older than the room: it cannot prove the secret. Say
+		// what helps (update) rather than "check your key".
+		s.log.Debug("join refused", "room", c.logRoom, "key", c.logKey, "code", protocol.CodeUnsupportedVersion)
+		return fail(protocol.CodeUnsupportedVersion, "this room requires protocol version 2: update the app")
 	}
 	if err != nil {
 		code := room.Code(err)
@@ -485,21 +505,31 @@ func (c *conn) handle(ctx context.Context, m protocol.Message) {
 	}
 }
 
-// iceServers returns the configured ICE servers, with fresh TURN REST
-// credentials when a TURN secret is configured.
-func (s *Server) iceServers(now time.Time) []protocol.ICEServer {
+// iceServers returns the configured ICE servers, with fresh TURN
+// credentials for a member of r when a TURN secret is configured: bound to
+// the room (the embedded relay refuses them once it has ended) and never
+// valid past its self-destruct time (plus turnGrace).
+func (s *Server) iceServers(now time.Time, r room.Info) []protocol.ICEServer {
 	if len(s.cfg.ICEServers) == 0 {
 		return nil
+	}
+	expiry := now.Add(s.cfg.TURNCredentialTTL)
+	if end := r.ExpiresAt.Add(turnGrace); !r.ExpiresAt.IsZero() && end.Before(expiry) {
+		expiry = end
 	}
 	out := make([]protocol.ICEServer, len(s.cfg.ICEServers))
 	for i, srv := range s.cfg.ICEServers {
 		out[i] = protocol.ICEServer{URLs: append([]string(nil), srv.URLs...), Username: srv.Username, Credential: srv.Credential}
 		if s.cfg.TURNSecret != "" && srv.Username == "" && isTURN(srv.URLs) {
-			out[i].Username, out[i].Credential = TURNCredentials(s.cfg.TURNSecret, "parley", now.Add(s.cfg.TURNCredentialTTL))
+			out[i].Username, out[i].Credential = turncred.Mint(s.cfg.TURNSecret, r.ID, expiry)
 		}
 	}
 	return out
 }
+
+// turnGrace is how long TURN credentials outlive a room's self-destruct
+// time, so a clock a little off does not cut the last minute of a call.
+const turnGrace = 2 * time.Minute
 
 func isTURN(urls []string) bool {
 	for _, u := range urls {
@@ -508,15 +538,4 @@ func isTURN(urls []string) bool {
 		}
 	}
 	return false
-}
-
-// TURNCredentials mints TURN REST API credentials valid until expiry: the
-// username is "<unix expiry>:<user>" and the credential is
-// base64(HMAC-SHA1(secret, username)), the scheme coturn's use-auth-secret
-// and pion/turn's LongTermTURNRESTAuthHandler check.
-func TURNCredentials(secret, user string, expiry time.Time) (username, credential string) {
-	username = strconv.FormatInt(expiry.Unix(), 10) + ":" + user
-	mac := hmac.New(sha1.New, []byte(secret))
-	mac.Write([]byte(username))
-	return username, base64.StdEncoding.EncodeToString(mac.Sum(nil))
 }

@@ -36,7 +36,7 @@ func TestJoinHandshake(t *testing.T) {
 		want   string // error code; "" = joined
 	}{
 		{name: "good", want: ""},
-		{name: "wrong version", mutate: func(_ *client, m *protocol.Message, _ []byte) { m.Version = 2 }, want: protocol.CodeUnsupportedVersion},
+		{name: "wrong version", mutate: func(_ *client, m *protocol.Message, _ []byte) { m.Version = protocol.Version + 1 }, want: protocol.CodeUnsupportedVersion},
 		{name: "missing version", mutate: func(_ *client, m *protocol.Message, _ []byte) { m.Version = 0 }, want: protocol.CodeUnsupportedVersion},
 		{name: "bad signature", mutate: func(_ *client, m *protocol.Message, _ []byte) {
 			sig, _ := b64.DecodeString(m.Signature)

@@ -3,13 +3,19 @@
 //
 // It listens on one host:port over UDP and TCP, relays through UDP ports
 // from a configured range announced with the server's public IP, and
-// accepts only TURN REST credentials (username "<unix expiry>:<user>",
-// password base64(HMAC-SHA1(secret, username))) that parley-signal mints
-// for each join, so no static password ever reaches a client. STUN binding
+// accepts only the credentials parley-signal mints for a member of a room
+// (turncred), refusing them once the room has ended; STUN binding
 // requests need no credentials.
+//
+// It must not be an open proxy: relays reach only public addresses (the
+// peer filter, filter.go) unless the operator allows ranges, the server's
+// own addresses only on relay ports (two relay-only peers talk relay to
+// relay), never over TCP; allocations are capped per credential and per
+// client IP, and TCP connections per client IP with deadlines.
 package turnserver
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -17,8 +23,10 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/pion/logging"
 	"github.com/pion/transport/v5/stdnet"
@@ -88,16 +96,92 @@ type Config struct {
 	RelayPorts string
 	// Secret is the TURN REST shared secret.
 	Secret string
+
+	// RoomLive reports whether the room a credential was minted for is
+	// still live: false for a room that ended (destroyed, self-destructed,
+	// expired idle, unknown), an error when it cannot tell (counted as
+	// live). Credentials of a room that is not live are refused and its
+	// relays closed. Nil accepts every room.
+	RoomLive func(ctx context.Context, roomID string) (bool, error)
+	// RoomCheckInterval is how long a RoomLive answer is reused, and how
+	// often the rooms of live relays are checked again. Default 30s.
+	RoomCheckInterval time.Duration
+	// AllowPeers are ranges relayed to although the filter would refuse
+	// them (private, loopback, ...): for a relay inside a LAN. Empty by
+	// default. An allowed range that holds the server's own address
+	// exposes all its UDP ports to relay clients.
+	AllowPeers []netip.Prefix
+	// MaxAllocationsPerCredential caps live allocations per credential
+	// (one join). Default 8: a client allocates one per TURN URL (UDP and
+	// TCP) for each peer connection it builds.
+	MaxAllocationsPerCredential int
+	// MaxAllocationsPerIP caps live allocations per client IPv4 address
+	// or IPv6 /64. Default 32.
+	MaxAllocationsPerIP int
+	// MaxTCPConnsPerIP caps TURN TCP connections per client IP (IPv6:
+	// per /64); more are closed at once. Default 32.
+	MaxTCPConnsPerIP int
+	// TCPFirstMessageTimeout is how long a new TURN TCP connection may
+	// stay silent. Default 10s.
+	TCPFirstMessageTimeout time.Duration
+	// TCPIdleTimeout closes a TURN TCP connection without an allocation
+	// that sent nothing for this long. Default 1m.
+	TCPIdleTimeout time.Duration
+	// TCPAllocationIdleTimeout closes a TURN TCP connection that holds an
+	// allocation and sent nothing for this long. Default 6m (pion's
+	// client refreshes its allocation every 5 minutes).
+	TCPAllocationIdleTimeout time.Duration
+}
+
+func (c Config) withDefaults() Config {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	defInt := func(n *int, v int) {
+		if *n <= 0 {
+			*n = v
+		}
+	}
+	if c.Realm == "" {
+		c.Realm = "parley"
+	}
+	if c.RelayPorts == "" {
+		c.RelayPorts = "49152-65535"
+	}
+	def(&c.RoomCheckInterval, 30*time.Second)
+	def(&c.TCPFirstMessageTimeout, 10*time.Second)
+	def(&c.TCPIdleTimeout, time.Minute)
+	def(&c.TCPAllocationIdleTimeout, 6*time.Minute)
+	defInt(&c.MaxAllocationsPerCredential, 8)
+	defInt(&c.MaxAllocationsPerIP, 32)
+	defInt(&c.MaxTCPConnsPerIP, 32)
+	return c
 }
 
 // Server is a running relay.
 type Server struct {
-	turn *turn.Server
-	addr netip.AddrPort
-	udp  net.PacketConn
-	tcp  net.Listener
+	cfg    Config
+	log    *slog.Logger
+	turn   *turn.Server
+	addr   netip.AddrPort
+	udp    net.PacketConn
+	tcp    net.Listener
+	filter *peerFilter
+	relays *relaySet
+	quotas *quotas
 
 	allocations atomic.Int64 // created so far
+	refusedMu   sync.Mutex
+	refused     map[string]int64
+
+	liveMu sync.Mutex
+	live   map[string]liveEntry
+
+	stop      chan struct{}
+	wg        sync.WaitGroup
+	closeOnce sync.Once
 }
 
 // ParsePortRange parses "low-high" (1024..65535, low <= high).
@@ -114,24 +198,23 @@ func ParsePortRange(s string) (lo, hi uint16, err error) {
 	return uint16(l), uint16(h), nil
 }
 
+// errNoSecret is Start's error without Config.Secret.
+var errNoSecret = errors.New("turn: a shared secret is required")
+
 // Start validates cfg and starts the relay.
 func Start(cfg Config, log *slog.Logger) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	if cfg.Realm == "" {
-		cfg.Realm = "parley"
-	}
-	if cfg.RelayPorts == "" {
-		cfg.RelayPorts = "49152-65535"
-	}
+	cfg = cfg.withDefaults()
 	if cfg.Secret == "" {
-		return nil, errors.New("turn: a shared secret is required")
+		return nil, errNoSecret
 	}
 	pub, err := netip.ParseAddr(cfg.PublicIP)
 	if err != nil {
 		return nil, fmt.Errorf("turn public IP %q: want a literal IP address", cfg.PublicIP)
 	}
+	pub = unmap(pub)
 	lo, hi, err := ParsePortRange(cfg.RelayPorts)
 	if err != nil {
 		return nil, err
@@ -156,28 +239,65 @@ func Start(cfg Config, log *slog.Logger) (*Server, error) {
 		tcp.Close()
 		return nil, fmt.Errorf("turn: %w", err)
 	}
+	s := &Server{
+		cfg:     cfg,
+		log:     log,
+		udp:     udp,
+		tcp:     tcp,
+		addr:    netip.AddrPortFrom(netip.MustParseAddr(udpAddr.IP.String()), uint16(udpAddr.Port)),
+		relays:  newRelaySet(),
+		quotas:  newQuotas(cfg.MaxAllocationsPerCredential, cfg.MaxAllocationsPerIP),
+		refused: map[string]int64{},
+		live:    map[string]liveEntry{},
+		stop:    make(chan struct{}),
+	}
+	s.filter = &peerFilter{allow: cfg.AllowPeers, relayIPs: map[netip.Addr]bool{pub: true}, self: map[netip.Addr]bool{pub: true}, relays: s.relays}
+	if b, err := netip.ParseAddr(relayBind); err == nil && !b.IsUnspecified() {
+		s.filter.relayIPs[unmap(b)] = true
+		s.filter.self[unmap(b)] = true
+	}
+	for _, a := range localAddrs() {
+		s.filter.self[a] = true
+	}
 	gen := func() turn.RelayAddressGenerator {
-		return &turn.RelayAddressGeneratorPortRange{
+		return relayGenerator{s: s, inner: &turn.RelayAddressGeneratorPortRange{
 			Net:          bufferedNet{std},
 			RelayAddress: net.IP(pub.AsSlice()),
 			Address:      relayBind,
 			MinPort:      lo,
 			MaxPort:      hi,
-		}
+		}}
 	}
-	s := &Server{udp: udp, tcp: tcp, addr: netip.AddrPortFrom(netip.MustParseAddr(udpAddr.IP.String()), uint16(udpAddr.Port))}
+	permit := func(_ net.Addr, peer net.IP) bool {
+		if s.filter.permit(peer) {
+			return true
+		}
+		s.refuse(ReasonPeer)
+		return false
+	}
 	lf := &slogFactory{log: log.With("component", "turn")}
 	srv, err := turn.NewServer(turn.ServerConfig{
-		Realm:         cfg.Realm,
-		AuthHandler:   turn.LongTermTURNRESTAuthHandler(cfg.Secret, lf.NewLogger("auth")),
+		Realm:       cfg.Realm,
+		AuthHandler: s.auth,
+		QuotaHandler: func(user, _ string, src net.Addr) bool {
+			ok, reason := s.quotas.reserve(user, src)
+			if !ok {
+				s.refuse(reason)
+			}
+			return ok
+		},
 		LoggerFactory: lf,
 		EventHandler: turn.EventHandler{
-			OnAllocationCreated: func(_, _ net.Addr, _ string, _ string, _ string, _ net.Addr, _ int) {
+			OnAllocationCreated: func(src, _ net.Addr, _ string, _ string, _ string, _ net.Addr, _ int) {
 				s.allocations.Add(1)
+				s.quotas.created(src)
+			},
+			OnAllocationDeleted: func(src, _ net.Addr, _, _, _ string) {
+				s.quotas.deleted(src)
 			},
 		},
-		PacketConnConfigs: []turn.PacketConnConfig{{PacketConn: udp, RelayAddressGenerator: gen()}},
-		ListenerConfigs:   []turn.ListenerConfig{{Listener: tcp, RelayAddressGenerator: gen()}},
+		PacketConnConfigs: []turn.PacketConnConfig{{PacketConn: udp, RelayAddressGenerator: gen(), PermissionHandler: permit}},
+		ListenerConfigs:   []turn.ListenerConfig{{Listener: newLimitedListener(tcp, s), RelayAddressGenerator: gen(), PermissionHandler: permit}},
 	})
 	if err != nil {
 		udp.Close()
@@ -185,6 +305,10 @@ func Start(cfg Config, log *slog.Logger) (*Server, error) {
 		return nil, fmt.Errorf("turn: %w", err)
 	}
 	s.turn = srv
+	if cfg.RoomLive != nil {
+		s.wg.Add(1)
+		go s.sweep()
+	}
 	return s, nil
 }
 
@@ -197,8 +321,34 @@ func (s *Server) Allocations() int { return s.turn.AllocationCount() }
 // AllocationsCreated returns how many allocations were made since Start.
 func (s *Server) AllocationsCreated() int64 { return s.allocations.Load() }
 
+// Refused returns how often the relay refused something, by reason
+// (Reasons lists them all).
+func (s *Server) Refused() map[string]int64 {
+	s.refusedMu.Lock()
+	defer s.refusedMu.Unlock()
+	out := make(map[string]int64, len(Reasons))
+	for _, r := range Reasons {
+		out[r] = s.refused[r]
+	}
+	return out
+}
+
+func (s *Server) refuse(reason string) {
+	s.refusedMu.Lock()
+	s.refused[reason]++
+	s.refusedMu.Unlock()
+}
+
 // Close stops the relay and its allocations.
-func (s *Server) Close() error { return s.turn.Close() }
+func (s *Server) Close() error {
+	var err error
+	s.closeOnce.Do(func() {
+		close(s.stop)
+		err = s.turn.Close()
+		s.wg.Wait()
+	})
+	return err
+}
 
 // slogFactory routes pion's logs into slog: pion's errors are a client's
 // mistakes (expired credentials, bad packets), so they are warnings at

@@ -46,6 +46,7 @@ func commandTable() []command {
 		{"destroy", "LINK", "destroy the room on the server; the peer is told and both histories are wiped", cmdDestroy},
 		{"whoami", "", "print this profile's key fingerprint", cmdWhoami},
 		{"verify", "LINK", "print the safety number to compare with the other person", cmdVerify},
+		{"trust", "LINK", "after KEY_CHANGED: trust the other person's new key (compare the new safety number first)", cmdTrust},
 		{"help", "", "show this help", cmdHelp},
 	}
 }
@@ -163,6 +164,7 @@ func printUsage(w io.Writer) {
 		{"DECLINED", exitDeclined}, {"NO_ANSWER", exitNoAnswer}, {"PEER_LEFT", exitPeerLeft},
 		{"CALL_FAILED", exitCallFailed}, {"NO_MICROPHONE", exitNoMicrophone}, {"NO_CAMERA", exitNoCamera},
 		{"DEVICE_BUSY", exitDeviceBusy}, {"PERMISSION_DENIED", exitPermission},
+		{session.CodeKeyChanged, exitKeyChanged}, {session.CodeLinkConflict, exitLinkConflict},
 	} {
 		fmt.Fprintf(w, "  %2d  %s\n", row.status, row.code)
 	}
@@ -201,7 +203,7 @@ func cmdCreate(ctx context.Context, e *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	res, err := sigclient.CreateRoom(ctx, http.DefaultClient, base, *selfDestruct)
+	res, err := sigclient.CreateRoom(ctx, http.DefaultClient, base, *selfDestruct, session.Verifier(secret))
 	if err != nil {
 		return classifyNetErr(err)
 	}
@@ -213,8 +215,10 @@ func cmdCreate(ctx context.Context, e *cliEnv, args []string) error {
 		CreatedAt:  time.UnixMilli(res.CreatedAt),
 		LastActive: time.Now(),
 	}
-	if res.ExpiresAt != nil {
-		t := time.UnixMilli(*res.ExpiresAt)
+	if *selfDestruct > 0 {
+		// What we asked for, not the server's word: the peer learns it
+		// over the verified channel, and only then may TIMER_EXPIRED wipe.
+		t := time.Now().Add(*selfDestruct)
 		r.ExpiresAt = &t
 	}
 	if err := p.History.PutRoom(r); err != nil {
@@ -487,7 +491,9 @@ func cmdReceive(ctx context.Context, e *cliEnv, args []string) error {
 		if dir, err = filepath.Abs(*out); err != nil {
 			return usagef("--out: %v", err)
 		}
-		if err := os.MkdirAll(dir, 0o700); err != nil {
+		// Created 0700; an existing folder must be ours and not writable
+		// by others (a shared folder would hand the files to other users).
+		if err := transfer.PrepareDownloadDir(dir); err != nil {
 			return fmt.Errorf("--out: %w", err)
 		}
 	}
@@ -642,36 +648,62 @@ func cmdRooms(_ context.Context, e *cliEnv, args []string) error {
 	return nil
 }
 
-// roomID accepts a full link or a bare room id.
-func roomID(arg string) (string, error) {
-	if protocol.ValidRoomID(arg) {
-		return arg, nil
+// roomKey finds the history key of a full link, or of a bare room id
+// when exactly one stored room has it (the same id on two servers is two
+// rooms: then only the link says which).
+func roomKey(p *profile, arg string) (string, error) {
+	if !protocol.ValidRoomID(arg) {
+		l, err := session.ParseLink(arg)
+		if err != nil {
+			return "", err
+		}
+		return history.RoomKey(l.Server, l.RoomID), nil
 	}
-	l, err := session.ParseLink(arg)
+	rooms, err := p.History.Rooms()
 	if err != nil {
 		return "", err
 	}
-	return l.RoomID, nil
+	key := ""
+	for _, r := range rooms {
+		if r.ID != arg {
+			continue
+		}
+		if key != "" {
+			return "", usagef("several rooms have the id %s (on different servers): give the whole link", session.ShortRoomID(arg))
+		}
+		key = r.Key
+	}
+	if key == "" {
+		return history.RoomKey("", arg), nil // reported as not found below
+	}
+	return key, nil
 }
 
 // knownRoom opens the profile and checks the room is in its history.
 func (e *cliEnv) knownRoom(arg string) (*profile, string, error) {
-	id, err := roomID(arg)
-	if err != nil {
-		return nil, "", err
+	if !protocol.ValidRoomID(arg) {
+		if _, err := session.ParseLink(arg); err != nil {
+			return nil, "", err
+		}
 	}
 	p, err := e.open()
 	if err != nil {
 		return nil, "", err
 	}
-	if _, ok, err := p.History.Room(id); err != nil || !ok {
+	key, err := roomKey(p, arg)
+	if err != nil {
+		p.Close()
+		return nil, "", err
+	}
+	if _, ok, err := p.History.Room(key); err != nil || !ok {
 		p.Close()
 		if err == nil {
+			id, _, _ := strings.Cut(key, ".")
 			err = fmt.Errorf("room %s is not in this profile's recent rooms (see 'parley-cli rooms')", session.ShortRoomID(id))
 		}
 		return nil, "", err
 	}
-	return p, id, nil
+	return p, key, nil
 }
 
 func cmdRename(_ context.Context, e *cliEnv, args []string) error {
@@ -815,10 +847,16 @@ func cmdVerify(ctx context.Context, e *cliEnv, args []string) error {
 	}
 	defer p.Close()
 	var peerKey []byte
-	if r, ok, err := p.History.Room(link.RoomID); err != nil {
+	if r, ok, err := p.History.Room(history.RoomKey(link.Server, link.RoomID)); err != nil {
 		return err
 	} else if ok {
 		peerKey = r.PeerKey
+		if len(r.NewPeerKey) != 0 {
+			// KEY_CHANGED: the number to compare now is the new one.
+			fmt.Fprintln(e.stderr, "the other person's key changed; old safety number:", identity.SafetyNumber(p.Identity.PublicKey(), r.PeerKey))
+			fmt.Fprintln(e.stderr, "new safety number (compare this one; if it matches, run 'parley-cli trust LINK'):")
+			peerKey = r.NewPeerKey
+		}
 	}
 	if peerKey == nil {
 		// Not seen yet: ask the server who else is in the room.
@@ -839,5 +877,33 @@ func cmdVerify(ctx context.Context, e *cliEnv, args []string) error {
 		return errors.New("the other person has not joined this room yet, so there is no safety number to compare")
 	}
 	fmt.Fprintln(e.stdout, identity.SafetyNumber(p.Identity.PublicKey(), peerKey))
+	return nil
+}
+
+func cmdTrust(_ context.Context, e *cliEnv, args []string) error {
+	fs := newFlagSet("trust", e)
+	pos, err := parseInterspersed(fs, args, false)
+	if err != nil {
+		return err
+	}
+	if err := positional("trust", pos, "LINK"); err != nil {
+		return err
+	}
+	p, key, err := e.knownRoom(pos[0])
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	r, _, err := p.History.Room(key)
+	if err != nil {
+		return err
+	}
+	if len(r.NewPeerKey) == 0 {
+		return errors.New("the other person's key has not changed: there is nothing to trust")
+	}
+	if err := p.History.TrustNewPeerKey(key); err != nil {
+		return err
+	}
+	fmt.Fprintln(e.stderr, "trusted the new key; messages the old key never received will not be sent to it")
 	return nil
 }

@@ -41,6 +41,9 @@ const (
 	exitNoCamera     = 21
 	exitDeviceBusy   = 22
 	exitPermission   = 23
+	// Trust (the peer's key, the link's secret).
+	exitKeyChanged   = 24
+	exitLinkConflict = 25
 )
 
 // codeInfo is what the CLI says for one error code.
@@ -66,6 +69,7 @@ var codes = map[string]codeInfo{
 	"SERVER_UNREACHABLE":            {exitUnreachable, ""},
 	"PROFILE_IN_USE":                {exitInUse, "another Parley process (the app or parley-cli) is using this profile. Inside a running chat, type /verify; otherwise stop the other process or use another --profile."},
 	protocol.CodeUnsupportedVersion: {exitError, "the server speaks another protocol version. Update Parley or use another server."},
+	protocol.CodeUnauthorized:       {exitError, "the server refused this link: its secret does not match the room. Copy the whole link again, or ask for a new one."},
 	protocol.CodeServerBusy:         {exitError, "the server is at capacity. Try again later."},
 	protocol.CodeReplaced:           {exitError, "this identity joined the room from another window or process, which took over."},
 	"DECLINED":                      {exitDeclined, "the other person declined the call."},
@@ -76,6 +80,8 @@ var codes = map[string]codeInfo{
 	"NO_CAMERA":                     {exitNoCamera, "no camera was found. Use --video testsrc or --video none."},
 	"DEVICE_BUSY":                   {exitDeviceBusy, "the camera or microphone is in use by another program."},
 	"PERMISSION_DENIED":             {exitPermission, "permission to use the camera or microphone was denied (check the device's group, e.g. video or audio)."},
+	session.CodeKeyChanged:          {exitKeyChanged, "the other person's key changed since the room was first verified; nothing was connected or sent. Compare the new safety number with them another way (on a call, in person); only if it matches, run 'parley-cli trust LINK'."},
+	session.CodeLinkConflict:        {exitLinkConflict, "you already have a room with this server and id but another secret: this link is not that room's link. Ask for the link again another way, or 'parley-cli forget' the old room first."},
 }
 
 // describe turns an error into (code, exit status, sentence).
@@ -83,7 +89,11 @@ func describe(err error) (string, int, string) {
 	var se *sigclient.Error
 	var ke *identity.UnavailableError
 	var ce callError
+	var kc *session.KeyChangedError
 	switch {
+	case errors.As(err, &kc):
+		before, after := kc.SafetyNumbers()
+		return session.CodeKeyChanged, exitKeyChanged, codes[session.CodeKeyChanged].sentence + "\n  old safety number: " + before + "\n  new safety number: " + after
 	case errors.As(err, &ke):
 		return "KEYRING_UNAVAILABLE", exitKeyring, ke.Error()
 	case errors.Is(err, session.ErrBadLink):

@@ -3,10 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +17,7 @@ import (
 	"github.com/parley-chat/parley/app/identity"
 	"github.com/parley-chat/parley/app/session"
 	"github.com/parley-chat/parley/app/sigclient"
+	"github.com/parley-chat/parley/app/transfer"
 	"github.com/parley-chat/parley/signaling/room"
 	"github.com/parley-chat/parley/signaling/server"
 )
@@ -39,6 +43,8 @@ func TestUsageAndHelp(t *testing.T) {
 		{nil, exitUsage, "", "no command given"},
 		{[]string{"--help"}, exitOK, "Exit status:", ""},
 		{[]string{"help"}, exitOK, "VERIFY_FAILED", ""},
+		{[]string{"help"}, exitOK, "24  KEY_CHANGED", ""},
+		{[]string{"help"}, exitOK, "after KEY_CHANGED: trust", ""},
 		{[]string{"send", "--help"}, exitOK, "-text TEXT", ""},
 		{[]string{"frobnicate"}, exitUsage, "", `unknown command "frobnicate"`},
 		{[]string{"send"}, exitUsage, "", "send takes LINK"},
@@ -92,6 +98,15 @@ func TestErrorCodesMapToDistinctStatuses(t *testing.T) {
 	}
 	if c, s, _ := describe(fmt.Errorf("wait: %w", context.DeadlineExceeded)); c != session.CodeTimeout || s != exitTimeout {
 		t.Errorf("timeout mapped to %s %d", c, s)
+	}
+	// KEY_CHANGED says both safety numbers, so the user can compare.
+	local, old, changed := make(ed25519.PublicKey, 32), make(ed25519.PublicKey, 32), make(ed25519.PublicKey, 32)
+	old[0], changed[0] = 1, 2
+	kc := &session.KeyChangedError{Local: local, Old: old, New: changed}
+	c, s, sentence := describe(fmt.Errorf("session: %w", kc))
+	if c != session.CodeKeyChanged || s != exitKeyChanged ||
+		!strings.Contains(sentence, identity.SafetyNumber(local, old)) || !strings.Contains(sentence, identity.SafetyNumber(local, changed)) {
+		t.Errorf("key change mapped to %s %d %q", c, s, sentence)
 	}
 }
 
@@ -151,5 +166,44 @@ func TestCreateRenameForgetAgainstRealServer(t *testing.T) {
 	_, errs, code = cli(t, dir, "create", "--server", "http://127.0.0.1:1")
 	if code != exitUnreachable || !strings.Contains(errs, "SERVER_UNREACHABLE") {
 		t.Fatalf("unreachable server: %d %q", code, errs)
+	}
+}
+
+// TestReceiveRefusesSharedOutFolder: --out must be a folder of this user
+// that others cannot write to (files saved into a shared folder would be
+// readable or replaceable by other accounts).
+func TestReceiveRefusesSharedOutFolder(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	shared := filepath.Join(t.TempDir(), "shared")
+	if err := os.Mkdir(shared, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(shared, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	_, errs, code := cli(t, dir, "receive", "https://example.org/r/V1StGXR8_Z5jdHi6B-myT#k", "--out", shared)
+	if code != exitError || !strings.Contains(errs, "other users may write into it") {
+		t.Fatalf("exit %d, stderr: %s", code, errs)
+	}
+}
+
+// TestFailureText: refusals print their code and what to do next.
+func TestFailureText(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		err  error
+		want string
+	}{
+		{fmt.Errorf("x: %w", transfer.ErrDiskFull), "DISK_FULL: "},
+		{transfer.ErrReceiveLimit, "RECEIVE_LIMIT: "},
+		{fmt.Errorf("%w: it is not a folder", transfer.ErrNoDownloadFolder), "DOWNLOAD_FOLDER_UNUSABLE: no usable download folder: it is not a folder. "},
+		{transfer.ErrPeerRefused, "PEER_SAVE_FAILED: "},
+		{transfer.ErrHashMismatch, transfer.ErrHashMismatch.Error()},
+	}
+	for _, tt := range tests {
+		if got := failureText(tt.err); !strings.HasPrefix(got, tt.want) {
+			t.Errorf("failureText(%v) = %q, want prefix %q", tt.err, got, tt.want)
+		}
 	}
 }

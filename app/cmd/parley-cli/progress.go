@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -39,7 +40,7 @@ func (p *progressPrinter) update(pr transfer.Progress) {
 		p.clear()
 		switch {
 		case pr.Err != nil:
-			fmt.Fprintf(p.w, "%s %s failed: %v\n", verb, oneLine(pr.Name), pr.Err)
+			fmt.Fprintf(p.w, "%s %s failed: %s\n", verb, oneLine(pr.Name), failureText(pr.Err))
 		default:
 			fmt.Fprintf(p.w, "%s %s done: %s verified\n", verb, oneLine(pr.Name), humanBytes(pr.Total))
 		}
@@ -62,6 +63,22 @@ func (p *progressPrinter) update(pr transfer.Progress) {
 	}
 	fmt.Fprintf(p.w, "\r\033[K%s %s [%s] %3.0f%% %s/s%s", verb, truncate(oneLine(pr.Name), 30), bar, frac*100, humanBytes(int64(pr.Rate)), eta)
 	p.drawn = true
+}
+
+// failureText says why a transfer failed: for the refusals a person can
+// act on, the stable code, what happened and what to do next.
+func failureText(err error) string {
+	switch {
+	case errors.Is(err, transfer.ErrDiskFull):
+		return fmt.Sprintf("DISK_FULL: not enough free disk space for this file (Parley keeps %s free). Free some space or use another --out folder, then ask for the file again.", humanBytes(transfer.KeepFreeBytes))
+	case errors.Is(err, transfer.ErrReceiveLimit):
+		return "RECEIVE_LIMIT: this room has received as much as it may in one session. Run receive again to receive more."
+	case errors.Is(err, transfer.ErrNoDownloadFolder):
+		return "DOWNLOAD_FOLDER_UNUSABLE: " + strings.TrimPrefix(err.Error(), "transfer: ") + ". Receive files with receive --out DIR, into a folder of your own that other users cannot write to."
+	case errors.Is(err, transfer.ErrPeerRefused):
+		return "PEER_SAVE_FAILED: the other computer has no room for the file (its disk space or its limit for this room). Ask them to free some space, then send it again."
+	}
+	return err.Error()
 }
 
 // clear removes a drawn bar so a status line can be printed.

@@ -33,14 +33,20 @@ describe('WailsApi', () => {
       Send: vi.fn().mockRejectedValue('PEER_OFFLINE: the other person is not connected'),
       Rooms: vi.fn().mockResolvedValue(null),
       Room: vi.fn().mockResolvedValue({ id: 'r', messages: null }),
-      StartupLink: vi.fn().mockResolvedValue('parley://x'),
+      PendingLink: vi.fn().mockResolvedValue({ id: 3, host: 'h' }),
+      ConfirmLink: vi.fn().mockResolvedValue({ id: 'r', messages: null }),
+      CancelLink: vi.fn().mockResolvedValue(undefined),
     };
     const api = new WailsApi(App as never, { EventsOn: () => () => {} });
     await expect(api.send('r', 'hi')).rejects.toMatchObject({ code: 'PEER_OFFLINE' });
     expect(App.Send).toHaveBeenCalledWith('r', 'hi');
     expect(await api.rooms()).toEqual([]);
     expect((await api.room('r')).messages).toEqual([]);
-    expect(await api.startupLink()).toBe('parley://x');
+    expect(await api.pendingLink()).toEqual({ id: 3, host: 'h' });
+    expect((await api.confirmLink(3)).messages).toEqual([]);
+    expect(App.ConfirmLink).toHaveBeenCalledWith(3);
+    await api.cancelLink(4);
+    expect(App.CancelLink).toHaveBeenCalledWith(4);
   });
 
   it('subscribes through runtime.EventsOn and unsubscribes', () => {

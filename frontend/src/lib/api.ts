@@ -11,6 +11,7 @@ import type {
   Events,
   MediaEndpoint,
   Message,
+  PendingLink,
   RoomSummary,
   RoomView,
   Settings,
@@ -35,9 +36,12 @@ interface WailsApp {
   ClearMessages(roomId: string): Promise<void>;
   Forget(roomId: string): Promise<void>;
   DestroyRoom(roomId: string): Promise<void>;
+  TrustNewKey(roomId: string): Promise<RoomView>;
   CopyLink(roomId: string): Promise<void>;
   OpenURL(url: string): Promise<void>;
-  StartupLink(): Promise<string>;
+  PendingLink(): Promise<PendingLink>;
+  ConfirmLink(id: number): Promise<RoomView>;
+  CancelLink(id: number): Promise<void>;
   PickAndSendFiles(roomId: string): Promise<Transfer[] | null>;
   SendFiles(roomId: string, paths: string[]): Promise<Transfer[] | null>;
   CancelTransfer(roomId: string, id: string): Promise<void>;
@@ -113,9 +117,12 @@ export class WailsApi implements Api {
   clearMessages = (id: string) => call(() => this.app.ClearMessages(id));
   forget = (id: string) => call(() => this.app.Forget(id));
   destroyRoom = (id: string) => call(() => this.app.DestroyRoom(id));
+  trustNewKey = (id: string) => call(async () => fixView(await this.app.TrustNewKey(id)));
   copyLink = (id: string) => call(() => this.app.CopyLink(id));
   openURL = (url: string) => call(() => this.app.OpenURL(url));
-  startupLink = () => call(async () => (await this.app.StartupLink()) ?? '');
+  pendingLink = () => call(() => this.app.PendingLink());
+  confirmLink = (id: number) => call(async () => fixView(await this.app.ConfirmLink(id)));
+  cancelLink = (id: number) => call(() => this.app.CancelLink(id));
   pickAndSendFiles = (id: string) => call(async () => (await this.app.PickAndSendFiles(id)) ?? []);
   sendFiles = (id: string, paths: string[]) => call(async () => (await this.app.SendFiles(id, paths)) ?? []);
   cancelTransfer = (roomId: string, id: string) => call(() => this.app.CancelTransfer(roomId, id));

@@ -1,6 +1,6 @@
 // Wires the stores together and holds the flows that span them: create a
-// room, open a link (home field, startup link, app:open-link), open a recent
-// room, go home when a room is gone, tell Go which room is in view (drops
+// room, open a link (home field; a startup link or app:link-pending only
+// after the person confirms it), open a recent room, go home when a room is gone, tell Go which room is in view (drops
 // land there) and load that room's transfers.
 
 import { getContext, setContext } from 'svelte';
@@ -10,6 +10,7 @@ import { ChatStore } from './chat/chat.svelte';
 import { TransfersStore } from './files/transfers.svelte';
 import { NavStore } from './nav/nav.svelte';
 import { RoomsStore } from './rooms/rooms.svelte';
+import { LinksStore } from './links/links.svelte';
 import { SettingsStore } from './settings/settings.svelte';
 import { ToastStore } from './ui/toasts.svelte';
 
@@ -23,11 +24,12 @@ export class AppState {
   readonly nav: NavStore;
   readonly toasts: ToastStore;
   readonly transfers: TransfersStore;
+  /** The link from outside the app waiting for confirmation. */
+  readonly links: LinksStore;
   /** A create/open is under way (buttons show it and ignore repeats). */
   busy = $state(false);
   ready = $state(false);
   fatal = $state<Explained | null>(null);
-  private offLink: (() => void) | null = null;
 
   constructor(readonly api: Api) {
     this.settings = new SettingsStore(api);
@@ -35,6 +37,7 @@ export class AppState {
     this.nav = new NavStore();
     this.toasts = new ToastStore();
     this.transfers = new TransfersStore(api);
+    this.links = new LinksStore(api, (code) => this.nav.showNotice(code));
     this.chat = new ChatStore(api, {
       onGone: (roomId, code) => {
         if (this.nav.roomId === roomId) {
@@ -47,12 +50,12 @@ export class AppState {
     });
   }
 
-  /** Loads settings and rooms, subscribes to events, opens a startup link. */
+  /** Loads settings and rooms, subscribes to events, asks for a waiting startup link. */
   async init(): Promise<void> {
     this.chat.start();
     this.rooms.start();
     this.transfers.start();
-    this.offLink ??= this.api.on('app:open-link', (p) => void this.openLink(p.link));
+    this.links.start();
     try {
       await Promise.all([this.settings.load(), this.rooms.refresh()]);
     } catch (e) {
@@ -60,23 +63,21 @@ export class AppState {
       return;
     }
     this.ready = true;
-    const link = await this.api.startupLink().catch(() => '');
-    if (link) await this.openLink(link);
+    await this.links.load();
   }
 
   dispose(): void {
     this.chat.stop();
     this.rooms.stop();
     this.transfers.stop();
-    this.offLink?.();
-    this.offLink = null;
+    this.links.stop();
   }
 
   async createRoom(selfDestruct: boolean): Promise<void> {
     await this.enter(() => this.api.createRoom(selfDestruct ? SELF_DESTRUCT_SECONDS : 0));
   }
 
-  /** Opens a pasted or handed-over link. False when it failed (notice says why). */
+  /** Opens a link the person pasted (no confirmation). False when it failed (notice says why). */
   openLink(link: string): Promise<boolean> {
     const l = link.trim();
     if (!l) {
@@ -86,9 +87,24 @@ export class AppState {
     return this.enter(() => this.api.openRoom(l));
   }
 
+  /**
+   * Joins the link from outside the app that the person confirmed in the
+   * dialog showing `id`. False when it failed or another link took its
+   * place meanwhile (that one keeps waiting).
+   */
+  async confirmLink(id: number): Promise<boolean> {
+    if (this.busy || !this.links.take(id)) return false;
+    const ok = await this.enter(() => this.api.confirmLink(id));
+    if (!ok) await this.links.load();
+    return ok;
+  }
+
   /** Opens a recent room: shows it if joined, rejoins by its link otherwise. */
   openRecent(r: RoomSummary): Promise<boolean> {
-    return this.enter(() => (r.open ? this.api.room(r.id) : this.api.openRoom(r.link)));
+    // An ended room, or one whose peer key changed, is shown as it is
+    // (history, and what to do about it) without joining.
+    const show = r.open || r.ended !== '' || r.keyChanged;
+    return this.enter(() => (show ? this.api.room(r.id) : this.api.openRoom(r.link)));
   }
 
   goHome(): void {

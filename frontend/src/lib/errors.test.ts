@@ -18,6 +18,15 @@ describe('explain', () => {
     }
   });
 
+  it('says why a received file was refused and what to do', () => {
+    expect(explain('DISK_FULL').sentence).toContain('1 GiB free');
+    expect(explain('RECEIVE_LIMIT').next).toContain('close the room and open it again');
+    expect(explain('DOWNLOAD_FOLDER_UNUSABLE').next).toContain('PARLEY_DOWNLOAD_DIR');
+    expect(toApiError('DOWNLOAD_FOLDER_UNUSABLE: no usable download folder: it is not a folder').code).toBe(
+      'DOWNLOAD_FOLDER_UNUSABLE',
+    );
+  });
+
   it('reads unknown codes as INTERNAL', () => {
     expect(explain('NOPE').code).toBe('INTERNAL');
   });

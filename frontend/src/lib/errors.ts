@@ -7,6 +7,8 @@ export const ERROR_CODES = [
   'ROOM_DESTROYED',
   'TIMER_EXPIRED',
   'VERIFY_FAILED',
+  'KEY_CHANGED',
+  'LINK_CONFLICT',
   'PEER_OFFLINE',
   'TIMEOUT',
   'RATE_LIMITED',
@@ -21,6 +23,8 @@ export const ERROR_CODES = [
   'PEER_SAVE_FAILED',
   'FILE_UNREADABLE',
   'DISK_FULL',
+  'RECEIVE_LIMIT',
+  'DOWNLOAD_FOLDER_UNUSABLE',
   'CANCELED',
   'DECLINED',
   'NO_ANSWER',
@@ -64,6 +68,14 @@ const TEXT: Record<ErrorCode, { sentence: string; next: string }> = {
   VERIFY_FAILED: {
     sentence: 'The other side could not prove it holds this room’s key.',
     next: 'Do not trust this connection. Send a fresh link over a channel you trust.',
+  },
+  KEY_CHANGED: {
+    sentence: 'The other person’s key changed, so Parley did not connect.',
+    next: 'Compare the new safety number with them on a call or in person. Only if it matches, choose Verify.',
+  },
+  LINK_CONFLICT: {
+    sentence: 'This link has the address of a room you already have, but a different secret.',
+    next: 'It is not that room’s link. Ask the other person for the link again over a channel you trust.',
   },
   PEER_OFFLINE: {
     sentence: 'Not delivered: the other person is offline.',
@@ -118,8 +130,16 @@ const TEXT: Record<ErrorCode, { sentence: string; next: string }> = {
     next: 'Check that it still exists and that you may open it, then send it again.',
   },
   DISK_FULL: {
-    sentence: 'There is not enough disk space to save this file.',
-    next: 'Free some space in your download folder, then ask for the file again.',
+    sentence: 'There is not enough disk space to save this file (Parley always leaves 1 GiB free).',
+    next: 'Free some space on the disk of your download folder, then ask for the file again.',
+  },
+  RECEIVE_LIMIT: {
+    sentence: 'This room has received as many files as it may in one session, so this one was refused.',
+    next: 'If you want more files from this person, close the room and open it again, then ask them to send it again.',
+  },
+  DOWNLOAD_FOLDER_UNUSABLE: {
+    sentence: 'Parley has no safe folder to save received files in, so this one was refused.',
+    next: 'The download folder must be yours and not writable by other users (chmod go-w fixes that), or set PARLEY_DOWNLOAD_DIR to such a folder. Then ask for the file again.',
   },
   CANCELED: {
     sentence: 'The transfer was canceled.',

@@ -12,6 +12,7 @@ import type {
   MediaEndpoint,
   Message,
   Offer,
+  PendingLink,
   Route,
   RoomSummary,
   RoomView,
@@ -28,7 +29,7 @@ export interface FakeOptions {
   autoPeer: boolean;
   /** Pre-fill a few recent rooms with messages. */
   seed: boolean;
-  /** What StartupLink() returns. */
+  /** The link given on the command line: it waits for confirmation (PendingLink). */
   startupLink: string;
   peerDelayMs: number;
   ackDelayMs: number;
@@ -117,6 +118,13 @@ function randomId(n: number): string {
   return Array.from(bytes, (b) => ID_ALPHABET[b % 64]).join('');
 }
 
+/** The server of a room link as Go names it (parley:// is https), '' if it is not one. */
+function serverOf(link: string): string {
+  const m = LINK_RE.exec(link.trim());
+  if (!m || !m[1]) return '';
+  return `${link.trim().toLowerCase().startsWith('http://') ? 'http' : 'https'}://${m[1].toLowerCase()}`;
+}
+
 function fail(code: ErrorCode, detail: string): never {
   throw new ApiError(code, detail);
 }
@@ -157,6 +165,11 @@ export class FakeApi implements Api {
   private callSeq = 0;
   /** Seq of the last room:status event, as Go counts it. */
   private statusSeq = 0;
+  /** The link from outside the app waiting for confirmation, like Go holds it. */
+  private waiting: { id: number; link: string } | null = null;
+  private linkSeq = 0;
+  /** Links joined through ConfirmLink, newest last. */
+  readonly confirmed: string[] = [];
   /** The devices the fake has; tests remove some to see NO_CAMERA and friends. */
   devices: CallDevices = structuredClone(FAKE_DEVICES);
   /** Every SetCallDevices call: [mic, camera, speaker]. */
@@ -174,6 +187,7 @@ export class FakeApi implements Api {
       relayOnly: false,
     };
     if (this.opts.seed) this.seedRooms();
+    if (this.opts.startupLink) this.holdLink(this.opts.startupLink);
   }
 
   // ---- Api -------------------------------------------------------------
@@ -229,6 +243,9 @@ export class FakeApi implements Api {
       code: '',
       messages: [],
       safetyNumber: '',
+      keyChange: null,
+      ended: '',
+      keyChanged: false,
       statusSeq: 0,
     };
     this.rooms_.set(id, { view, peerOnline: false });
@@ -268,6 +285,9 @@ export class FakeApi implements Api {
       code: '',
       messages: [],
       safetyNumber: '',
+      keyChange: null,
+      ended: '',
+      keyChanged: false,
       statusSeq: 0,
     };
     this.rooms_.set(id, { view, peerOnline: false });
@@ -354,6 +374,23 @@ export class FakeApi implements Api {
     this.closeRoom('ROOM_DESTROYED', roomId);
   }
 
+  async trustNewKey(roomId: string): Promise<RoomView> {
+    this.maybeFail('trustNewKey');
+    const r = this.get(roomId);
+    if (!r.view.keyChange) fail('BAD_REQUEST', 'the other person’s key has not changed');
+    r.view.safetyNumber = r.view.keyChange.newSafetyNumber;
+    r.view.keyChange = null;
+    r.view.keyChanged = false;
+    // Messages the old key never acknowledged are never sent to the new one.
+    for (const m of r.view.messages) if (m.outgoing && m.state !== 'delivered') m.state = 'failed';
+    r.view.open = true;
+    r.view.code = '';
+    this.emit('rooms:changed', {});
+    this.setStatus(roomId, 'connecting', '');
+    this.later(this.opts.peerDelayMs, () => this.peerJoins(roomId));
+    return this.copyView(r.view);
+  }
+
   async copyLink(roomId: string): Promise<void> {
     this.maybeFail('copyLink');
     this.copied.push(this.get(roomId).view.link);
@@ -365,9 +402,23 @@ export class FakeApi implements Api {
     this.opened.push(url);
   }
 
-  async startupLink(): Promise<string> {
-    this.maybeFail('startupLink');
-    return this.opts.startupLink;
+  async pendingLink(): Promise<PendingLink> {
+    this.maybeFail('pendingLink');
+    return this.pendingView();
+  }
+
+  async confirmLink(id: number): Promise<RoomView> {
+    this.maybeFail('confirmLink');
+    const w = this.waiting;
+    if (!w || w.id !== id) fail('BAD_REQUEST', 'this link is no longer waiting for confirmation');
+    this.waiting = null;
+    this.confirmed.push(w.link);
+    return this.openRoom(w.link);
+  }
+
+  async cancelLink(id: number): Promise<void> {
+    this.maybeFail('cancelLink');
+    if (this.waiting?.id === id) this.waiting = null;
   }
 
   async pickAndSendFiles(roomId: string): Promise<Transfer[]> {
@@ -546,7 +597,7 @@ export class FakeApi implements Api {
     const r = this.rooms_.get(roomId);
     if (!r || !r.view.open) return;
     r.peerOnline = true;
-    r.view.safetyNumber = '48213 90577 13062 77410 35981 60244';
+    r.view.safetyNumber ||= '48213 90577 13062 77410 35981 60244';
     this.setStatus(roomId, 'connecting', '');
     this.setStatus(roomId, verified ? 'verified' : 'connected', route);
     this.tick();
@@ -615,9 +666,49 @@ export class FakeApi implements Api {
     this.emit('room:closed', { roomId, code });
   }
 
-  /** The OS or a second instance hands the app a link. */
+  /**
+   * The server ends the room (ROOM_DESTROYED, TIMER_EXPIRED) without the
+   * peer's authenticated destroy or a known self-destruct time: the room is
+   * marked ended and its history kept.
+   */
+  serverEnds(code: 'ROOM_DESTROYED' | 'TIMER_EXPIRED', roomId = this.lastRoom): void {
+    const r = this.rooms_.get(roomId);
+    if (!r) return;
+    r.peerOnline = false;
+    r.view.open = false;
+    r.view.ended = code;
+    if (this.calls.has(roomId)) this.endCall(roomId, 'PEER_LEFT');
+    this.emit('rooms:changed', {});
+    this.setStatus(roomId, 'closed', '', code);
+    this.emit('room:closed', { roomId, code });
+  }
+
+  /** Someone with another key turns up as the peer: KEY_CHANGED, no connection. */
+  peerKeyChanges(roomId = this.lastRoom): void {
+    const r = this.rooms_.get(roomId);
+    if (!r) return;
+    r.peerOnline = false;
+    r.view.open = false;
+    r.view.keyChanged = true;
+    r.view.keyChange = {
+      oldSafetyNumber: r.view.safetyNumber || '48213 90577 13062 77410 35981 60244',
+      newSafetyNumber: '90210 11111 42424 31337 27182 81828',
+    };
+    if (this.calls.has(roomId)) this.endCall(roomId, 'PEER_LEFT');
+    this.emit('rooms:changed', {});
+    this.setStatus(roomId, 'closed', '', 'KEY_CHANGED');
+    this.emit('room:closed', { roomId, code: 'KEY_CHANGED' });
+  }
+
+  /** The OS or a second instance hands the app a link: it waits for confirmation. */
   openLink(link: string): void {
-    this.emit('app:open-link', { link });
+    this.holdLink(link);
+    this.emit('app:link-pending', this.pendingView());
+  }
+
+  /** The link waiting for confirmation, if any (what Go would join). */
+  waitingLink(): string {
+    return this.waiting?.link ?? '';
   }
 
   /** A well-formed link to a room the fake has never seen. */
@@ -630,12 +721,13 @@ export class FakeApi implements Api {
     this.picks.push(files);
   }
 
-  /** The peer sends a file; above autoAcceptMaxBytes it is offered first. Returns its id. */
+  /** The peer sends a file; above autoAcceptMaxBytes (0: every file) it is offered first. Returns its id. */
   peerSendsFile(name: string, size: number, roomId = this.lastRoom): string {
     this.get(roomId);
+    const limit = this.settings.autoAcceptMaxBytes;
     const x: FakeTransfer = {
       t: this.newTransfer(roomId, name, size, false, ''),
-      asking: size > this.settings.autoAcceptMaxBytes,
+      asking: limit <= 0 || size > limit,
     };
     this.transfers_.set(x.t.id, x);
     this.emit('transfer:update', { roomId, transfer: { ...x.t } });
@@ -759,6 +851,31 @@ export class FakeApi implements Api {
   }
 
   // ---- internals -------------------------------------------------------
+
+  private holdLink(link: string): void {
+    this.waiting = { id: ++this.linkSeq, link: link.trim() };
+  }
+
+  /** Like Go's PendingLink: names the server and a known room, never the secret. */
+  private pendingView(): PendingLink {
+    const w = this.waiting;
+    const none: PendingLink = { id: 0, server: '', host: '', known: false, roomId: '', roomName: '', code: '', detail: '' };
+    if (!w) return none;
+    const m = LINK_RE.exec(w.link);
+    const server = serverOf(w.link);
+    if (!m || !m[2] || !server) return { ...none, id: w.id, code: 'BAD_LINK', detail: 'expected https://<server>/r/<room id>#<secret>' };
+    const r = this.rooms_.get(m[2]);
+    const known = !!r && serverOf(r.view.link) === server;
+    return {
+      ...none,
+      id: w.id,
+      server,
+      host: server.replace(/^https?:\/\//, ''),
+      known,
+      roomId: known ? m[2] : '',
+      roomName: known && r ? r.view.name : '',
+    };
+  }
 
   private live(c: CallView): boolean {
     return c.state === 'outgoing' || c.state === 'connecting' || c.state === 'active';
@@ -928,6 +1045,8 @@ export class FakeApi implements Api {
       lastPreview: v.lastPreview,
       expiresAt: v.expiresAt,
       open: v.open,
+      ended: v.ended,
+      keyChanged: v.keyChanged,
     };
   }
 
@@ -963,6 +1082,9 @@ export class FakeApi implements Api {
           code: '',
           messages: msgs,
           safetyNumber: '',
+          keyChange: null,
+          ended: '',
+          keyChanged: false,
           statusSeq: 0,
         },
       });

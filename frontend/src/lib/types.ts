@@ -26,6 +26,7 @@ export interface Settings {
 }
 
 export interface RoomSummary {
+  /** The room's key: its room id, a dot and a tag of its server (the same id on another server is another room). */
   id: string;
   name: string;
   link: string;
@@ -33,6 +34,16 @@ export interface RoomSummary {
   lastPreview: string;
   expiresAt: number | null;
   open: boolean;
+  /** ROOM_DESTROYED or TIMER_EXPIRED when the server ended the room unconfirmed (history kept), else ''. */
+  ended: string;
+  /** The other person's key changed and is not trusted yet. */
+  keyChanged: boolean;
+}
+
+/** The safety numbers before and after the other person's key changed. */
+export interface KeyChange {
+  oldSafetyNumber: string;
+  newSafetyNumber: string;
 }
 
 export interface Message {
@@ -50,6 +61,8 @@ export interface RoomView extends RoomSummary {
   code: string;
   messages: Message[];
   safetyNumber: string;
+  /** Set while the other person's key changed and is not trusted (trustNewKey). */
+  keyChange: KeyChange | null;
   /** Seq of the last room:status event this view includes. */
   statusSeq: number;
 }
@@ -124,6 +137,30 @@ export interface MediaEndpoint {
   token: string;
 }
 
+/**
+ * A room link from outside the app (command line, another launch, a
+ * parley:// link from a browser) that waits for the person to confirm it.
+ * It never carries the link's secret (docs/app-api.md, "Links from outside
+ * the app").
+ */
+export interface PendingLink {
+  /** Names the link for confirmLink / cancelLink; 0: nothing waits. */
+  id: number;
+  /** The signaling server joining would contact: scheme://host[:port]. */
+  server: string;
+  /** The server's host[:port]. */
+  host: string;
+  /** A recent room has this server and room id. */
+  known: boolean;
+  /** The known room's id ("" otherwise). */
+  roomId: string;
+  /** The known room's local name ("" when none). */
+  roomName: string;
+  /** BAD_LINK when the link does not parse (detail says why), else "". */
+  code: string;
+  detail: string;
+}
+
 /** Payloads of the events the facade pushes (runtime.EventsOn). */
 export interface Events {
   /** seq grows with every status event; events may arrive out of order. */
@@ -133,7 +170,8 @@ export interface Events {
   'room:typing': { roomId: string };
   'room:closed': { roomId: string; code: string };
   'rooms:changed': Record<string, never>;
-  'app:open-link': { link: string };
+  /** A link from outside the app waits for confirmation. */
+  'app:link-pending': PendingLink;
   'transfer:update': { roomId: string; transfer: Transfer };
   'transfer:offer': Offer;
   'app:file-drop': { roomId: string; count: number };
@@ -160,9 +198,16 @@ export interface Api {
   clearMessages(roomId: string): Promise<void>;
   forget(roomId: string): Promise<void>;
   destroyRoom(roomId: string): Promise<void>;
+  /** After KEY_CHANGED: trusts the new key (the user compared the new safety number) and rejoins. */
+  trustNewKey(roomId: string): Promise<RoomView>;
   copyLink(roomId: string): Promise<void>;
   openURL(url: string): Promise<void>;
-  startupLink(): Promise<string>;
+  /** The link from outside the app waiting for confirmation (id 0: none); asked on start. */
+  pendingLink(): Promise<PendingLink>;
+  /** Joins the waiting link the person confirmed; id must be the one shown. */
+  confirmLink(id: number): Promise<RoomView>;
+  /** Drops the waiting link (nothing was contacted for it). */
+  cancelLink(id: number): Promise<void>;
   /** Native multi-file dialog, then sends each; [] when the dialog is canceled. */
   pickAndSendFiles(roomId: string): Promise<Transfer[]>;
   sendFiles(roomId: string, paths: string[]): Promise<Transfer[]>;

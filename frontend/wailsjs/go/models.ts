@@ -22,6 +22,32 @@ export namespace app {
 	        this.state = source["state"];
 	    }
 	}
+	export class PendingLink {
+	    id: number;
+	    server: string;
+	    host: string;
+	    known: boolean;
+	    roomId: string;
+	    roomName: string;
+	    code: string;
+	    detail: string;
+	
+	    static createFrom(source: any = {}) {
+	        return new PendingLink(source);
+	    }
+	
+	    constructor(source: any = {}) {
+	        if ('string' === typeof source) source = JSON.parse(source);
+	        this.id = source["id"];
+	        this.server = source["server"];
+	        this.host = source["host"];
+	        this.known = source["known"];
+	        this.roomId = source["roomId"];
+	        this.roomName = source["roomName"];
+	        this.code = source["code"];
+	        this.detail = source["detail"];
+	    }
+	}
 	export class RoomSummary {
 	    id: string;
 	    name: string;

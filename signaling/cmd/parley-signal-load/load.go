@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/ed25519"
+	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -25,8 +26,9 @@ var b64 = base64.RawURLEncoding
 
 // endpoint is one parley-signal node.
 type endpoint struct {
-	server string // base URL
-	wsURL  string
+	server  string // base URL
+	wsURL   string
+	metrics string // base URL of its metrics listener (--metrics-addr)
 }
 
 // loader holds what every room setup shares.
@@ -37,6 +39,9 @@ type loader struct {
 	hc      *http.Client
 	dialer  *websocket.Dialer
 	readers sync.WaitGroup // one per open connection
+	// roomKey is the verifier key every room of the run is created with,
+	// as the app does (one link secret for all rooms is enough here).
+	roomKey ed25519.PrivateKey
 
 	mu       sync.Mutex
 	conns    []*websocket.Conn
@@ -48,7 +53,8 @@ type loader struct {
 // loadTest runs the whole measurement and returns its report.
 func loadTest(ctx context.Context, o options, progress io.Writer) (*report, error) {
 	var servers []endpoint
-	for _, s := range strings.Split(o.server, ",") {
+	metrics := strings.Split(o.metrics, ",")
+	for i, s := range strings.Split(o.server, ",") {
 		u, err := url.Parse(strings.TrimSuffix(strings.TrimSpace(s), "/"))
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return nil, fmt.Errorf("--server %q: want http(s)://host:port (or several, comma separated)", s)
@@ -56,9 +62,19 @@ func loadTest(ctx context.Context, o options, progress io.Writer) (*report, erro
 		ws := *u
 		ws.Scheme = map[string]string{"http": "ws", "https": "wss"}[u.Scheme]
 		ws.Path += "/ws"
-		servers = append(servers, endpoint{server: u.String(), wsURL: ws.String()})
+		if len(metrics) <= i {
+			return nil, fmt.Errorf("--metrics: want one metrics URL per --server URL (%d)", len(strings.Split(o.server, ",")))
+		}
+		m, err := url.Parse(strings.TrimSuffix(strings.TrimSpace(metrics[i]), "/"))
+		if err != nil || (m.Scheme != "http" && m.Scheme != "https") || m.Host == "" {
+			return nil, fmt.Errorf("--metrics %q: want http://host:port, the server's --metrics-addr (or several, comma separated)", metrics[i])
+		}
+		servers = append(servers, endpoint{server: u.String(), wsURL: ws.String(), metrics: m.String()})
 	}
+	secret := make([]byte, 16)
+	_, _ = rand.Read(secret) // crypto/rand.Read never fails
 	l := &loader{
+		roomKey: protocol.RoomKey(secret),
 		servers: servers,
 		timeout: o.timeout,
 		hc: &http.Client{
@@ -187,7 +203,8 @@ func (l *loader) setupRoom(ctx context.Context) (time.Duration, []*websocket.Con
 
 // create makes a room and returns its id.
 func (l *loader) create(ctx context.Context, e endpoint) (string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.server+"/api/rooms", nil)
+	createBody := `{"verifier":"` + b64.EncodeToString(l.roomKey.Public().(ed25519.PublicKey)) + `"}`
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.server+"/api/rooms", strings.NewReader(createBody))
 	if err != nil {
 		return "", err
 	}
@@ -202,7 +219,7 @@ func (l *loader) create(ctx context.Context, e endpoint) (string, error) {
 	}
 	_ = json.NewDecoder(io.LimitReader(resp.Body, 4096)).Decode(&body)
 	if resp.StatusCode != http.StatusCreated {
-		return "", fmt.Errorf("create room: %s %s (is the server running with --rate-rooms 0?)", resp.Status, body.Error)
+		return "", fmt.Errorf("create room: %s %s (is the server running with --rate-rooms 0 --max-rooms-per-ip 0?)", resp.Status, body.Error)
 	}
 	return body.RoomID, nil
 }
@@ -217,7 +234,7 @@ func (l *loader) join(ctx context.Context, e endpoint, id string) (*websocket.Co
 	conn, resp, err := l.dialer.DialContext(ctx, e.wsURL, nil)
 	if err != nil {
 		if resp != nil {
-			err = fmt.Errorf("%w: HTTP %s (is the server running with --rate-joins 0 and a high --max-conns?)", err, resp.Status)
+			err = fmt.Errorf("%w: HTTP %s (is the server running with --rate-joins 0 --max-conns-per-ip 0 and a high --max-conns?)", err, resp.Status)
 		}
 		return nil, time.Time{}, err
 	}
@@ -235,12 +252,15 @@ func (l *loader) join(ctx context.Context, e endpoint, id string) (*websocket.Co
 		return nil, time.Time{}, fmt.Errorf("decode nonce: %w", err)
 	}
 	sent := time.Now()
+	pub := key.Public().(ed25519.PublicKey)
 	err = conn.WriteJSON(protocol.Message{
 		Type:      protocol.TypeJoin,
 		Version:   protocol.Version,
 		RoomID:    id,
-		PublicKey: b64.EncodeToString(key.Public().(ed25519.PublicKey)),
+		PublicKey: b64.EncodeToString(pub),
 		Signature: b64.EncodeToString(ed25519.Sign(key, protocol.JoinSigningBytes(id, nonce))),
+		Verifier:  b64.EncodeToString(l.roomKey.Public().(ed25519.PublicKey)),
+		Proof:     b64.EncodeToString(ed25519.Sign(l.roomKey, protocol.ProofSigningBytes(id, nonce, pub))),
 	})
 	if err != nil {
 		conn.Close()
@@ -309,7 +329,7 @@ func (l *loader) scrape(ctx context.Context) (serverStats, error) {
 }
 
 func (l *loader) scrapeOne(ctx context.Context, e endpoint) (serverStats, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, e.server+"/metrics", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, e.metrics+"/metrics", nil)
 	if err != nil {
 		return serverStats{}, err
 	}

@@ -10,10 +10,12 @@
 // participants join different nodes, and the memory figures add up all the
 // nodes.
 //
-// The server must run with its per-IP limits off, since every connection
-// comes from one address:
+// The server must run with its per-IP limits and caps off, since every
+// connection comes from one address; the memory figures come from its
+// metrics listener (--metrics-addr, given here as --metrics):
 //
-//	parley-signal --addr 127.0.0.1:8787 --rate-rooms 0 --rate-joins 0
+//	parley-signal --addr 127.0.0.1:8787 --rate-rooms 0 --rate-joins 0 \
+//	  --max-conns-per-ip 0 --max-rooms-per-ip 0 --metrics-addr 127.0.0.1:9787
 //
 // Both processes need a file descriptor per connection (plus a few): raise
 // the limit with `ulimit -n 65536` (the load program also raises its own
@@ -47,6 +49,7 @@ func main() {
 // options is the command line.
 type options struct {
 	server      string
+	metrics     string
 	rooms       int
 	concurrency int
 	hold        time.Duration
@@ -58,15 +61,17 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs := flag.NewFlagSet("parley-signal-load", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.server, "server", "http://127.0.0.1:8787", "parley-signal base `URL`; several, comma separated, spread the rooms and put each room's two participants on different nodes (a shared --redis)")
+	fs.StringVar(&o.metrics, "metrics", "http://127.0.0.1:9787", "base `URL` of each server's metrics listener (its --metrics-addr), in the order of --server")
 	fs.IntVar(&o.rooms, "rooms", 10000, "rooms to create; each gets two connections, all held open together")
 	fs.IntVar(&o.concurrency, "concurrency", 64, "rooms set up in parallel")
 	fs.DurationVar(&o.hold, "hold", 5*time.Second, "how long to hold every connection open (idle) before measuring and closing")
 	fs.DurationVar(&o.timeout, "timeout", 15*time.Second, "limit for each step (create, join, peer event)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: parley-signal-load [flags]\n\n"+
-			"Opens 2 WebSockets per room against parley-signal (run it with --rate-rooms 0 --rate-joins 0),\n"+
+			"Opens 2 WebSockets per room against parley-signal (run it with --rate-rooms 0 --rate-joins 0\n"+
+			"--max-conns-per-ip 0 --max-rooms-per-ip 0),\n"+
 			"times join → peer-joined, holds everything open and reports the server's memory per idle\n"+
-			"connection from its /metrics. Needs ~2 file descriptors per room: ulimit -n 65536.\n\n")
+			"connection from its /metrics (--metrics, the server's --metrics-addr). Needs ~2 file descriptors per room: ulimit -n 65536.\n\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {

@@ -24,16 +24,19 @@ func TestMain(m *testing.M) {
 func TestRunAgainstServer(t *testing.T) {
 	cfg := server.DefaultConfig()
 	cfg.RateRooms, cfg.RateJoins = 0, 0
+	cfg.MaxConnsPerIP, cfg.MaxRoomsPerIP = 0, 0
 	reg := room.NewRegistry(room.SystemClock(), room.Config{})
 	srv := server.New(cfg, reg, nil)
 	hs := httptest.NewServer(srv.Handler())
+	ms := httptest.NewServer(srv.MetricsHandler())
 	t.Cleanup(func() {
 		_ = srv.Shutdown(t.Context())
 		hs.Close()
+		ms.Close()
 		reg.Close()
 	})
 
-	r, out := runReport(t, "--server", hs.URL, "--rooms", "25", "--concurrency", "4", "--hold", "10ms")
+	r, out := runReport(t, "--server", hs.URL, "--metrics", ms.URL, "--rooms", "25", "--concurrency", "4", "--hold", "10ms")
 	if r.Rooms != 25 || r.Connections != 50 || r.Errors != 0 || r.JoinsPerSecond <= 0 ||
 		r.LatencyP50Ms <= 0 || r.LatencyMaxMs < r.LatencyP99Ms || r.ServerGoroutinesPerConn <= 0 {
 		t.Errorf("report = %+v", r)
@@ -63,13 +66,15 @@ func TestRunRefusedByRateLimit(t *testing.T) {
 	reg := room.NewRegistry(room.SystemClock(), room.Config{})
 	srv := server.New(server.DefaultConfig(), reg, nil) // default limits: 30 rooms/min
 	hs := httptest.NewServer(srv.Handler())
+	ms := httptest.NewServer(srv.MetricsHandler())
 	t.Cleanup(func() {
 		_ = srv.Shutdown(t.Context())
 		hs.Close()
+		ms.Close()
 		reg.Close()
 	})
 	var out bytes.Buffer
-	err := run(t.Context(), []string{"--server", hs.URL, "--rooms", "40", "--concurrency", "2", "--hold", "0s"}, &out, io.Discard)
+	err := run(t.Context(), []string{"--server", hs.URL, "--metrics", ms.URL, "--rooms", "40", "--concurrency", "2", "--hold", "0s"}, &out, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "rate-rooms 0") {
 		t.Errorf("run = %v, want a failure that names --rate-rooms 0", err)
 	}

@@ -18,7 +18,7 @@ import (
 // Redis pub/sub.
 func TestRunTwoNodes(t *testing.T) {
 	rs := redistest.Start(t)
-	var urls []string
+	var urls, metrics []string
 	for range 2 {
 		client := redis.NewClient(&redis.Options{Addr: rs.Addr})
 		store, err := redisstore.New(t.Context(), client, room.Config{})
@@ -27,17 +27,21 @@ func TestRunTwoNodes(t *testing.T) {
 		}
 		cfg := server.DefaultConfig()
 		cfg.RateRooms, cfg.RateJoins = 0, 0
+		cfg.MaxConnsPerIP, cfg.MaxRoomsPerIP = 0, 0
 		srv := server.New(cfg, store, nil)
 		hs := httptest.NewServer(srv.Handler())
+		ms := httptest.NewServer(srv.MetricsHandler())
 		t.Cleanup(func() {
 			_ = srv.Shutdown(t.Context())
 			hs.Close()
+			ms.Close()
 			_ = store.Close()
 			_ = client.Close()
 		})
 		urls = append(urls, hs.URL)
+		metrics = append(metrics, ms.URL)
 	}
-	r, _ := runReport(t, "--server", strings.Join(urls, ","), "--rooms", "20", "--concurrency", "4", "--hold", "10ms")
+	r, _ := runReport(t, "--server", strings.Join(urls, ","), "--metrics", strings.Join(metrics, ","), "--rooms", "20", "--concurrency", "4", "--hold", "10ms")
 	if r.Rooms != 20 || r.Connections != 40 || r.Errors != 0 || r.LatencyP50Ms <= 0 || r.Server != strings.Join(urls, ",") {
 		t.Errorf("report = %+v", r)
 	}

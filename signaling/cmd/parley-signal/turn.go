@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
@@ -11,14 +12,16 @@ import (
 	"strconv"
 
 	"github.com/parley-chat/parley/signaling/protocol"
+	"github.com/parley-chat/parley/signaling/room"
 	"github.com/parley-chat/parley/signaling/server"
 	"github.com/parley-chat/parley/signaling/turnserver"
 )
 
 // startTURN runs the embedded TURN/STUN server of --turn-listen and adds it
 // to cfg's ICE servers, with a TURN secret so every join gets short-lived
-// credentials for it.
-func startTURN(o options, cfg *server.Config, log *slog.Logger) (io.Closer, error) {
+// credentials for it. The relay asks rooms whether the room a credential
+// was minted for is still live.
+func startTURN(o options, cfg *server.Config, rooms room.Store, log *slog.Logger) (io.Closer, error) {
 	if o.turnPublicIP == "" {
 		return nil, errors.New("--turn-listen needs --turn-public-ip (the address clients reach the relay at)")
 	}
@@ -29,12 +32,18 @@ func startTURN(o options, cfg *server.Config, log *slog.Logger) (io.Closer, erro
 		secret = base64.RawStdEncoding.EncodeToString(b[:])
 		log.Info("turn: generated a shared secret for this run (set --turn-secret to share one with other nodes)")
 	}
+	allow, err := parsePrefixes(o.turnAllowPeers.vals)
+	if err != nil {
+		return nil, fmt.Errorf("--turn-allow-peers: %w", err)
+	}
 	t, err := turnserver.Start(turnserver.Config{
 		Listen:     o.turnListen,
 		PublicIP:   o.turnPublicIP,
 		Realm:      o.turnRealm,
 		RelayPorts: o.turnRelayPorts,
 		Secret:     secret,
+		AllowPeers: allow,
+		RoomLive:   roomLive(rooms),
 	}, log)
 	if err != nil {
 		return nil, fmt.Errorf("--turn-listen: %w", err)
@@ -42,10 +51,28 @@ func startTURN(o options, cfg *server.Config, log *slog.Logger) (io.Closer, erro
 	hostPort := net.JoinHostPort(o.turnPublicIP, strconv.Itoa(int(t.Addr().Port())))
 	cfg.TURNSecret = secret
 	cfg.TURNAllocations = t.Allocations
+	cfg.TURNRefused = t.Refused
 	cfg.ICEServers = append(cfg.ICEServers,
 		protocol.ICEServer{URLs: []string{"stun:" + hostPort}},
 		protocol.ICEServer{URLs: []string{"turn:" + hostPort + "?transport=udp", "turn:" + hostPort + "?transport=tcp"}},
 	)
-	log.Info("turn listening", "addr", t.Addr().String(), "publicIP", o.turnPublicIP, "relayPorts", o.turnRelayPorts, "realm", o.turnRealm)
+	log.Info("turn listening", "addr", t.Addr().String(), "publicIP", o.turnPublicIP, "relayPorts", o.turnRelayPorts, "realm", o.turnRealm, "allowPeers", o.turnAllowPeers.String())
 	return t, nil
+}
+
+// roomLive tells the relay whether a room is live: ended (not found,
+// destroyed, self-destructed) is false; any other store error is "cannot
+// tell".
+func roomLive(rooms room.Store) func(context.Context, string) (bool, error) {
+	return func(ctx context.Context, id string) (bool, error) {
+		_, err := rooms.Get(ctx, id)
+		switch {
+		case err == nil:
+			return true, nil
+		case errors.Is(err, room.ErrNotFound), errors.Is(err, room.ErrDestroyed), errors.Is(err, room.ErrExpired):
+			return false, nil
+		default:
+			return false, err
+		}
+	}
 }

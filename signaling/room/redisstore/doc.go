@@ -10,9 +10,9 @@
 //
 // Layout (every key starts with a configurable prefix, "parley:signal:"):
 //
-//   - room:<id>, a hash: creation and self-destruct times (ms), the keys
-//     admitted (k1, k2) and who holds each seat now (m1, m2) as
-//     "<node id> <conn id>". While nobody is connected the hash carries a
+//   - room:<id>, a hash: creation and self-destruct times (ms), the room
+//     verifier (v, empty or absent for none), the keys admitted (k1, k2)
+//     and who holds each seat now (m1, m2) as "<node id> <conn id>". While nobody is connected the hash carries a
 //     PEXPIRE at its idle deadline; while someone is, it is PERSISTed.
 //   - tomb:<id>: "destroyed" or "expired", with the tombstone TTL (≥1h).
 //   - rooms: a sorted set of live room ids scored by the time they stop

@@ -40,10 +40,11 @@ local function online(r)
 end
 local function read(id)
   local rk = P .. 'room:' .. id
-  local h = redis.call('HMGET', rk, 'c', 'x', 'n', 'k1', 'k2', 'm1', 'm2', 'idle')
+  local h = redis.call('HMGET', rk, 'c', 'x', 'n', 'k1', 'k2', 'm1', 'm2', 'idle', 'v')
   if not h[1] then return nil end
   return {id = id, rk = rk, c = tonumber(h[1]), x = tonumber(h[2]), n = tonumber(h[3]),
-    k = {h[4] or '', h[5] or ''}, m = {h[6] or '', h[7] or ''}, idle = tonumber(h[8] or '0')}
+    k = {h[4] or '', h[5] or ''}, m = {h[6] or '', h[7] or ''}, idle = tonumber(h[8] or '0'),
+    v = h[9] or ''}
 end
 -- arm_idle starts the idle countdown of a room nobody is connected to. The
 -- hash outlives a self-destruct time that comes first, so that a late
@@ -111,9 +112,11 @@ local function index_of(r, m)
 end
 `
 
-// ARGV: prefix, id, self-destruct ms, idle ttl ms, max rooms, tombstone ms.
+// ARGV: prefix, id, self-destruct ms, idle ttl ms, max rooms, tombstone ms,
+// verifier (empty for none). Reply: ok, {}, created, expires, connected,
+// verifier.
 var createScript = redis.NewScript(lib + `
-local id, sd, idlettl, max, tomb = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+local id, sd, idlettl, max, tomb, v = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7]
 local now = now_ms()
 prune(now)
 if redis.call('ZCARD', P .. 'rooms') >= max then return {'toomany', {}} end
@@ -121,42 +124,44 @@ if redis.call('EXISTS', P .. 'room:' .. id, P .. 'tomb:' .. id) > 0 then return 
 local x = 0
 if sd > 0 then x = now + sd end
 local r = {id = id, rk = P .. 'room:' .. id, x = x}
-redis.call('HSET', r.rk, 'c', num(now), 'x', num(x), 'n', '0')
+redis.call('HSET', r.rk, 'c', num(now), 'x', num(x), 'n', '0', 'v', v)
 arm_idle(r, now, idlettl, tomb)
-return {'ok', {}, now, x, 0}
+return {'ok', {}, now, x, 0, v}
 `)
 
 // ARGV: prefix, id, created ms, self-destruct at ms (0: none), idle ttl ms,
-// max rooms, tombstone ms.
+// max rooms, tombstone ms, verifier (empty for none). Reply as for create.
 var restoreScript = redis.NewScript(lib + `
-local id, c, x, idlettl, max, tomb = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+local id, c, x, idlettl, max, tomb, v = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]), ARGV[8]
 local now = now_ms()
 local r, st, closes = load(id, now, tomb)
-if r then return {'ok', {}, r.c, r.x, online(r)} end
+if r then return {'ok', {}, r.c, r.x, online(r), r.v} end
 if st ~= 'notfound' then return {st, closes} end
 if x > 0 and now >= x then return {'expired', {}} end
 prune(now)
 if redis.call('ZCARD', P .. 'rooms') >= max then return {'toomany', {}} end
 r = {id = id, rk = P .. 'room:' .. id, x = x}
-redis.call('HSET', r.rk, 'c', num(c), 'x', num(x), 'n', '0')
+redis.call('HSET', r.rk, 'c', num(c), 'x', num(x), 'n', '0', 'v', v)
 arm_idle(r, now, idlettl, tomb)
-return {'ok', {}, c, x, 0}
+return {'ok', {}, c, x, 0, v}
 `)
 
-// ARGV: prefix, id, tombstone ms.
+// ARGV: prefix, id, tombstone ms. Reply as for create.
 var getScript = redis.NewScript(lib + `
 local r, st, closes = load(ARGV[2], now_ms(), tonumber(ARGV[3]))
 if not r then return {st, closes} end
-return {'ok', {}, r.c, r.x, online(r)}
+return {'ok', {}, r.c, r.x, online(r), r.v}
 `)
 
-// ARGV: prefix, id, key, member, idle ttl ms, tombstone ms.
-// Reply: ok, {}, created, expires, connected, rejoin, peer key, peer
-// online, replaced member, peer member.
+// ARGV: prefix, id, key, member, idle ttl ms, tombstone ms, proven
+// verifier (empty for none). Reply: ok, {}, created, expires, connected,
+// rejoin, peer key, peer online, replaced member, peer member, verifier.
+// A room with a verifier refuses any other before its seats are looked at.
 var joinScript = redis.NewScript(lib + `
-local id, key, me, tomb = ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[6])
+local id, key, me, tomb, v = ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[6]), ARGV[7]
 local r, st, closes = load(id, now_ms(), tomb)
 if not r then return {st, closes} end
+if r.v ~= '' and r.v ~= v then return {'unauthorized', {}} end
 local idx = nil
 for i = 1, r.n do if r.k[i] == key then idx = i end end
 local rejoin = 1
@@ -186,7 +191,7 @@ if r.n == 2 then
   peer = r.k[o]
   if alive(r.m[o]) then peeronline, peerm = 1, r.m[o] end
 end
-return {'ok', {}, r.c, r.x, 1 + peeronline, rejoin, peer, peeronline, replaced, peerm}
+return {'ok', {}, r.c, r.x, 1 + peeronline, rejoin, peer, peeronline, replaced, peerm, r.v}
 `)
 
 // ARGV: prefix, id, member, tombstone ms. Reply: ok, {}, peer member.

@@ -254,6 +254,8 @@ func statusErr(st string) error {
 		return room.ErrNotMember
 	case "offline":
 		return room.ErrPeerOffline
+	case "unauthorized":
+		return room.ErrUnauthorized
 	default:
 		return fmt.Errorf("redis room store: unexpected script status %q", st)
 	}
@@ -275,12 +277,14 @@ func (s *Store) closeAll(ctx context.Context, members []string, code string) {
 	}
 }
 
+// info reads the room description of a create, restore or get reply
+// (created, expires, connected, verifier).
 func (r reply) info(id string) room.Info {
-	return room.Info{ID: id, CreatedAt: fromMS(r.int(0)), ExpiresAt: fromMS(r.int(1)), Connected: int(r.int(2))}
+	return room.Info{ID: id, CreatedAt: fromMS(r.int(0)), ExpiresAt: fromMS(r.int(1)), Connected: int(r.int(2)), Verifier: r.str(3)}
 }
 
 // Create implements room.Store.
-func (s *Store) Create(ctx context.Context, selfDestruct time.Duration) (room.Info, error) {
+func (s *Store) Create(ctx context.Context, selfDestruct time.Duration, verifier string) (room.Info, error) {
 	if selfDestruct < 0 {
 		return room.Info{}, fmt.Errorf("create room: negative self-destruct %v", selfDestruct)
 	}
@@ -292,7 +296,7 @@ func (s *Store) Create(ctx context.Context, selfDestruct time.Duration) (room.In
 		if err != nil {
 			return room.Info{}, fmt.Errorf("create room: %w", err)
 		}
-		r, err := s.run(ctx, createScript, id, ms(selfDestruct), ms(s.cfg.IdleTTL), s.cfg.MaxRooms, ms(s.cfg.TombstoneTTL))
+		r, err := s.run(ctx, createScript, id, ms(selfDestruct), ms(s.cfg.IdleTTL), s.cfg.MaxRooms, ms(s.cfg.TombstoneTTL), verifier)
 		if err != nil {
 			return room.Info{}, fmt.Errorf("create room: %w", err)
 		}
@@ -319,7 +323,7 @@ func (s *Store) Restore(ctx context.Context, info room.Info) (room.Info, error) 
 	if !info.ExpiresAt.IsZero() {
 		x = info.ExpiresAt.UnixMilli()
 	}
-	r, err := s.run(ctx, restoreScript, info.ID, info.CreatedAt.UnixMilli(), x, ms(s.cfg.IdleTTL), s.cfg.MaxRooms, ms(s.cfg.TombstoneTTL))
+	r, err := s.run(ctx, restoreScript, info.ID, info.CreatedAt.UnixMilli(), x, ms(s.cfg.IdleTTL), s.cfg.MaxRooms, ms(s.cfg.TombstoneTTL), info.Verifier)
 	if err != nil {
 		return room.Info{}, fmt.Errorf("restore room: %w", err)
 	}
@@ -349,12 +353,12 @@ func (s *Store) Get(ctx context.Context, id string) (room.Info, error) {
 }
 
 // Join implements room.Store.
-func (s *Store) Join(ctx context.Context, id, key string, c room.Conn) (room.JoinResult, error) {
+func (s *Store) Join(ctx context.Context, id, key, verifier string, c room.Conn) (room.JoinResult, error) {
 	if key == "" || c == nil {
 		return room.JoinResult{}, fmt.Errorf("join room: empty key or nil conn: %w", room.ErrNotMember)
 	}
 	lc, fresh := s.attach(id, c)
-	r, err := s.run(ctx, joinScript, id, key, s.member(lc), ms(s.cfg.IdleTTL), ms(s.cfg.TombstoneTTL))
+	r, err := s.run(ctx, joinScript, id, key, s.member(lc), ms(s.cfg.IdleTTL), ms(s.cfg.TombstoneTTL), verifier)
 	if err != nil {
 		if fresh {
 			// The script may have run before the error (a timeout on
@@ -372,8 +376,10 @@ func (s *Store) Join(ctx context.Context, id, key string, c room.Conn) (room.Joi
 		}
 		return room.JoinResult{}, err
 	}
+	info := r.info(id)
+	info.Verifier = r.str(8) // the join reply has more before it
 	res := room.JoinResult{
-		Room:       r.info(id),
+		Room:       info,
 		Rejoin:     r.int(3) == 1,
 		Peer:       r.str(4),
 		PeerOnline: r.int(5) == 1,

@@ -85,15 +85,15 @@ func TestNodeDeath(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	a, b := e.node(t, room.Config{IdleTTL: 400 * time.Millisecond}), e.node(t, room.Config{IdleTTL: 400 * time.Millisecond})
-	info, err := a.Create(ctxT(t), 0)
+	info, err := a.Create(ctxT(t), 0, "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	a1, b1 := &storetest.Conn{Name: "a1"}, &storetest.Conn{Name: "b1"}
-	if _, err := a.Join(ctxT(t), info.ID, "A", a1); err != nil {
+	if _, err := a.Join(ctxT(t), info.ID, "A", "", a1); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.Join(ctxT(t), info.ID, "B", b1); err != nil {
+	if _, err := b.Join(ctxT(t), info.ID, "B", "", b1); err != nil {
 		t.Fatal(err)
 	}
 	a1.WaitFor(t, "joined", "peer:joined:B")
@@ -119,7 +119,7 @@ func TestNodeDeath(t *testing.T) {
 	}
 	// A's participant comes back through B: a rejoin, no replace to send.
 	a2 := &storetest.Conn{Name: "a2"}
-	res, err := b.Join(ctxT(t), info.ID, "A", a2)
+	res, err := b.Join(ctxT(t), info.ID, "A", "", a2)
 	if err != nil || !res.Rejoin || !res.PeerOnline {
 		t.Fatalf("rejoin on B = %+v, %v", res, err)
 	}
@@ -132,11 +132,11 @@ func TestNodeDeathIdle(t *testing.T) {
 	e := newEnv(t)
 	cfg := room.Config{IdleTTL: 300 * time.Millisecond}
 	a, b := e.node(t, cfg), e.node(t, cfg)
-	info, err := a.Create(ctxT(t), 0)
+	info, err := a.Create(ctxT(t), 0, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.Join(ctxT(t), info.ID, "A", &storetest.Conn{}); err != nil {
+	if _, err := a.Join(ctxT(t), info.ID, "A", "", &storetest.Conn{}); err != nil {
 		t.Fatal(err)
 	}
 	a.Crash()
@@ -161,15 +161,15 @@ func TestCloseMarksOffline(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	a, b := e.node(t, room.Config{}), e.node(t, room.Config{})
-	info, err := a.Create(ctxT(t), 0)
+	info, err := a.Create(ctxT(t), 0, "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	b1 := &storetest.Conn{Name: "b1"}
-	if _, err := a.Join(ctxT(t), info.ID, "A", &storetest.Conn{}); err != nil {
+	if _, err := a.Join(ctxT(t), info.ID, "A", "", &storetest.Conn{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.Join(ctxT(t), info.ID, "B", b1); err != nil {
+	if _, err := b.Join(ctxT(t), info.ID, "B", "", b1); err != nil {
 		t.Fatal(err)
 	}
 	if err := a.Close(); err != nil {
@@ -209,7 +209,7 @@ func TestRedisDown(t *testing.T) {
 	e.srv.Kill()
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
 	defer cancel()
-	_, err := a.Create(ctx, 0)
+	_, err := a.Create(ctx, 0, "")
 	if err == nil || room.Code(err) != protocol.CodeInternal {
 		t.Fatalf("Create with Redis gone: %v, want an internal error", err)
 	}
@@ -229,12 +229,12 @@ func TestDeliveryBeforeJoined(t *testing.T) {
 		case <-time.After(5 * time.Second):
 		}
 	})
-	info, err := a.Create(ctxT(t), 0)
+	info, err := a.Create(ctxT(t), 0, "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	a1, b1 := &storetest.Conn{Name: "a1"}, &storetest.Conn{Name: "b1"}
-	if _, err := a.Join(ctxT(t), info.ID, "A", a1); err != nil {
+	if _, err := a.Join(ctxT(t), info.ID, "A", "", a1); err != nil {
 		t.Fatal(err)
 	}
 	go func() {
@@ -250,7 +250,7 @@ func TestDeliveryBeforeJoined(t *testing.T) {
 			time.Sleep(time.Millisecond)
 		}
 	}()
-	if _, err := b.Join(ctxT(t), info.ID, "B", b1); err != nil {
+	if _, err := b.Join(ctxT(t), info.ID, "B", "", b1); err != nil {
 		t.Fatal(err)
 	}
 	b1.WaitFor(t, "joined", "signal:early")

@@ -145,7 +145,7 @@ func wantErr(t *testing.T, what string, err, want error) {
 
 func create(t *testing.T, s room.Store, sd time.Duration) room.Info {
 	t.Helper()
-	info, err := s.Create(ctx(t), sd)
+	info, err := s.Create(ctx(t), sd, "")
 	if err != nil {
 		t.Fatalf("Create: %v", err)
 	}
@@ -154,7 +154,7 @@ func create(t *testing.T, s room.Store, sd time.Duration) room.Info {
 
 func join(t *testing.T, s room.Store, id, key string, c room.Conn) room.JoinResult {
 	t.Helper()
-	res, err := s.Join(ctx(t), id, key, c)
+	res, err := s.Join(ctx(t), id, key, "", c)
 	if err != nil {
 		t.Fatalf("Join %s: %v", key, err)
 	}
@@ -179,6 +179,7 @@ func Run(t *testing.T, newStore Factory) {
 		{"MaxRooms", testMaxRooms, room.Config{IdleTTL: time.Hour, MaxRooms: 2}},
 		{"Restore", testRestore, cfg},
 		{"JoinedFirst", testJoinedFirst, cfg},
+		{"Verifier", testVerifier, cfg},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -213,7 +214,7 @@ func testCreateGet(t *testing.T, a, b room.Store) {
 	}
 	_, err := b.Get(ctx(t), "AAAAAAAAAAAAAAAAAAAAA")
 	wantErr(t, "Get unknown", err, room.ErrNotFound)
-	if _, err := a.Create(ctx(t), -time.Second); err == nil {
+	if _, err := a.Create(ctx(t), -time.Second, ""); err == nil {
 		t.Error("Create with a negative timer succeeded")
 	}
 	if n := a.Len(); n != 2 {
@@ -234,7 +235,7 @@ func testJoinFullRelay(t *testing.T, a, b room.Store) {
 	}
 	a1.WaitFor(t, "joined", "peer:joined:B")
 	for i, s := range []room.Store{a, b} {
-		_, err := s.Join(ctx(t), id, "C", &Conn{Name: "c"})
+		_, err := s.Join(ctx(t), id, "C", "", &Conn{Name: "c"})
 		wantErr(t, fmt.Sprintf("third key on node %d", i+1), err, room.ErrFull)
 	}
 	if info, err := b.Get(ctx(t), id); err != nil || info.Connected != 2 {
@@ -357,7 +358,7 @@ func testDestroy(t *testing.T, a, b room.Store) {
 		for _, s := range []room.Store{a, b} {
 			_, err := s.Get(ctx(t), id)
 			wantErr(t, "Get after destroy", err, room.ErrDestroyed)
-			_, err = s.Join(ctx(t), id, "A", &Conn{})
+			_, err = s.Join(ctx(t), id, "A", "", &Conn{})
 			wantErr(t, "Join after destroy", err, room.ErrDestroyed)
 			_, err = s.Restore(ctx(t), room.Info{ID: id, CreatedAt: time.Now()})
 			wantErr(t, "Restore after destroy", err, room.ErrDestroyed)
@@ -419,7 +420,7 @@ func testIdleExpiry(t *testing.T, a, b room.Store) {
 	time.Sleep(IdleTTL + 200*time.Millisecond)
 	_, err = a.Get(ctx(t), used)
 	wantErr(t, "Get after idle since leave", err, room.ErrNotFound)
-	_, err = b.Join(ctx(t), used, "A", &Conn{})
+	_, err = b.Join(ctx(t), used, "A", "", &Conn{})
 	wantErr(t, "Join after idle", err, room.ErrNotFound)
 	if n := a.Len(); n != 0 {
 		t.Errorf("Len = %d after expiry, want 0", n)
@@ -430,7 +431,7 @@ func testMaxRooms(t *testing.T, a, b room.Store) {
 	create(t, a, 0)
 	create(t, b, 0)
 	for _, s := range []room.Store{a, b} {
-		_, err := s.Create(ctx(t), 0)
+		_, err := s.Create(ctx(t), 0, "")
 		wantErr(t, "Create beyond MaxRooms", err, room.ErrTooManyRooms)
 		if n := s.Len(); n != 2 {
 			t.Errorf("Len = %d, want 2", n)
@@ -484,5 +485,86 @@ func testJoinedFirst(t *testing.T, a, b room.Store) {
 			t.Fatalf("round %d: %v", i, err)
 		}
 		b1.WaitFor(t, "joined", "signal:hi")
+	}
+}
+
+// Verifiers as the server's canonical encodings; the store only compares
+// them.
+const (
+	verifierV = "VVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVV"
+	verifierW = "WWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWW"
+)
+
+func testVerifier(t *testing.T, a, b room.Store) {
+	info, err := a.Create(ctx(t), 0, verifierV)
+	if err != nil || info.Verifier != verifierV {
+		t.Fatalf("Create = %+v, %v; want verifier kept", info, err)
+	}
+	id := info.ID
+	for _, s := range []room.Store{a, b} {
+		if got, err := s.Get(ctx(t), id); err != nil || got.Verifier != verifierV {
+			t.Fatalf("Get = %+v, %v; want the verifier", got, err)
+		}
+	}
+	// A joiner that proved no verifier, or another one, is refused on
+	// either node and takes no seat: two proven keys still fit.
+	var strangers []*Conn
+	for i, s := range []room.Store{a, b} {
+		for _, v := range []string{"", verifierW} {
+			c := &Conn{Name: "stranger"}
+			strangers = append(strangers, c)
+			_, err := s.Join(ctx(t), id, fmt.Sprintf("S%d%s", i, v), v, c)
+			wantErr(t, fmt.Sprintf("join with verifier %q on node %d", v, i+1), err, room.ErrUnauthorized)
+		}
+	}
+	time.Sleep(100 * time.Millisecond) // nothing may arrive late either
+	for _, c := range strangers {
+		if got := c.Log(); len(got) != 0 {
+			t.Fatalf("a refused joiner was told %q", got)
+		}
+	}
+	if got, err := b.Get(ctx(t), id); err != nil || got.Connected != 0 {
+		t.Fatalf("Get after refused joins = %+v, %v; want nobody connected", got, err)
+	}
+	a1, b1 := &Conn{Name: "a1"}, &Conn{Name: "b1"}
+	res, err := a.Join(ctx(t), id, "A", verifierV, a1)
+	if err != nil || res.Room.Verifier != verifierV {
+		t.Fatalf("Join with the verifier = %+v, %v", res, err)
+	}
+	if _, err := b.Join(ctx(t), id, "B", verifierV, b1); err != nil {
+		t.Fatalf("second Join with the verifier: %v", err)
+	}
+	a1.WaitFor(t, "joined", "peer:joined:B")
+	// Even a key that holds a seat gets back in only with the proof.
+	_, err = b.Join(ctx(t), id, "A", "", &Conn{})
+	wantErr(t, "rejoin of a member without the verifier", err, room.ErrUnauthorized)
+	a1.Quiet(t, "joined", "peer:joined:B")
+
+	// A room without a verifier admits anyone, proven or not (rooms of
+	// older apps).
+	open := create(t, b, 0)
+	if open.Verifier != "" {
+		t.Fatalf("Create without a verifier = %+v", open)
+	}
+	join(t, a, open.ID, "A", &Conn{})
+	if _, err := b.Join(ctx(t), open.ID, "B", verifierW, &Conn{}); err != nil {
+		t.Fatalf("proven join to a room without a verifier: %v", err)
+	}
+
+	// Restore keeps the verifier of the ticket.
+	rid := "EEEEEEEEEEEEEEEEEEEEE"
+	got, err := b.Restore(ctx(t), room.Info{ID: rid, CreatedAt: time.Now().Add(-time.Minute).Truncate(time.Millisecond), Verifier: verifierV})
+	if err != nil || got.Verifier != verifierV {
+		t.Fatalf("Restore = %+v, %v; want the verifier", got, err)
+	}
+	_, err = a.Join(ctx(t), rid, "S", "", &Conn{})
+	wantErr(t, "join of a restored room without the verifier", err, room.ErrUnauthorized)
+	if res, err := a.Join(ctx(t), rid, "A", verifierV, &Conn{}); err != nil || res.Room.Verifier != verifierV {
+		t.Fatalf("join of a restored room = %+v, %v", res, err)
+	}
+	// A live room comes back unchanged: a ticket cannot swap its verifier.
+	again, err := a.Restore(ctx(t), room.Info{ID: rid, CreatedAt: time.Now(), Verifier: verifierW})
+	if err != nil || again.Verifier != verifierV {
+		t.Fatalf("Restore of a live room = %+v, %v; want its own verifier", again, err)
 	}
 }

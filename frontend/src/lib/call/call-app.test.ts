@@ -8,6 +8,7 @@ import { FakeApi } from '../fake-api';
 
 let fake: FakeApi;
 afterEach(() => {
+  vi.useRealTimers();
   cleanup();
   fake?.dispose();
 });
@@ -43,6 +44,9 @@ describe('calls in the app', () => {
   });
 
   it('active call: timer, mute, hang up says how long', async () => {
+    // The call's clock is Date.now: freeze it, so a slow machine cannot
+    // turn 0:00 into 0:01 between "active" and "hang up".
+    vi.useFakeTimers({ toFake: ['Date'] });
     await inRoom();
     await fireEvent.click(screen.getByRole('button', { name: 'Start a voice call' }));
     fake.peerAnswers();

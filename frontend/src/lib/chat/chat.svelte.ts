@@ -76,7 +76,9 @@ export class ChatStore {
       this.api.on('room:closed', (p) => {
         if (p.roomId !== this.roomId) return;
         this.setStatus('closed', '', p.code);
-        if (p.code === 'ROOM_DESTROYED' || p.code === 'TIMER_EXPIRED') this.hooks.onGone(p.roomId, p.code);
+        if (p.code === 'ROOM_DESTROYED' || p.code === 'TIMER_EXPIRED' || p.code === 'KEY_CHANGED') {
+          void this.afterEnd(p.roomId, p.code);
+        }
       }),
     );
   }
@@ -172,6 +174,47 @@ export class ChatStore {
     await this.api.destroyRoom(v.id);
     // The facade also sends room:closed; go home even if it is late.
     if (this.view?.id === v.id) this.hooks.onGone(v.id, 'ROOM_DESTROYED');
+  }
+
+  /**
+   * The room closed for good, or for now: a wiped room is gone (leave the
+   * screen); one the server ended without the other person's confirmation
+   * stays, marked ended; a changed key waits for the user to verify it.
+   */
+  private async afterEnd(roomId: string, code: string): Promise<void> {
+    let fresh: RoomView;
+    try {
+      fresh = await this.api.room(roomId);
+    } catch {
+      this.hooks.onGone(roomId, code);
+      return;
+    }
+    const v = this.view;
+    if (v?.id !== roomId) return;
+    if (!fresh.ended && !fresh.keyChange) {
+      this.hooks.onGone(roomId, code);
+      return;
+    }
+    v.open = false;
+    v.ended = fresh.ended;
+    v.keyChanged = fresh.keyChanged;
+    v.keyChange = fresh.keyChange;
+  }
+
+  /** After KEY_CHANGED, once the user compared the new safety number: trust it and reconnect. */
+  async trustNewKey(): Promise<void> {
+    const v = this.view;
+    if (!v) return;
+    const fresh = await this.api.trustNewKey(v.id);
+    if (this.view?.id === v.id) this.view = fresh;
+  }
+
+  /** Deletes an ended room from this computer and leaves the screen. */
+  async forget(): Promise<void> {
+    const v = this.view;
+    if (!v) return;
+    await this.api.forget(v.id);
+    if (this.view?.id === v.id) this.hooks.onGone(v.id, '');
   }
 
   async leave(): Promise<void> {

@@ -95,10 +95,43 @@ describe('ChatStore', () => {
     expect(chat.view?.messages).toHaveLength(0);
   });
 
-  it.each(['ROOM_DESTROYED', 'TIMER_EXPIRED'] as const)('%s sends the app home', async (code) => {
+  it.each(['ROOM_DESTROYED', 'TIMER_EXPIRED'] as const)('%s that wiped the room sends the app home', async (code) => {
     const v = await openConnected();
     fake.closeRoom(code, v.id);
-    expect(gone).toEqual([[v.id, code]]);
+    await vi.waitFor(() => expect(gone).toEqual([[v.id, code]]));
+  });
+
+  it.each(['ROOM_DESTROYED', 'TIMER_EXPIRED'] as const)(
+    '%s from the server alone keeps the room, marked ended, with its messages',
+    async (code) => {
+      const v = await openConnected();
+      fake.peerSays('keep this');
+      fake.serverEnds(code, v.id);
+      await vi.waitFor(() => expect(chat.view?.ended).toBe(code));
+      expect(gone).toEqual([]);
+      expect(chat.view?.status).toBe('closed');
+      expect(chat.view?.messages.map((m) => m.text)).toEqual(['keep this']);
+      await chat.forget();
+      expect(gone).toEqual([[v.id, '']]);
+      await expect(fake.room(v.id)).rejects.toThrow('ROOM_NOT_FOUND');
+    },
+  );
+
+  it('KEY_CHANGED keeps the room, shows both safety numbers, and trusting reconnects', async () => {
+    const v = await openConnected();
+    await vi.waitFor(() => expect(chat.view?.safetyNumber).not.toBe(''));
+    const before = chat.view?.safetyNumber;
+    fake.peerKeyChanges(v.id);
+    await vi.waitFor(() => expect(chat.view?.keyChange).not.toBeNull());
+    expect(gone).toEqual([]);
+    expect(chat.view?.code).toBe('KEY_CHANGED');
+    expect(chat.view?.keyChange?.oldSafetyNumber).toBe(before);
+    expect(chat.view?.keyChange?.newSafetyNumber).not.toBe(before);
+    const next = chat.view?.keyChange?.newSafetyNumber;
+    await chat.trustNewKey();
+    expect(chat.view?.keyChange).toBeNull();
+    await vi.waitFor(() => expect(chat.view?.status).toBe('verified'));
+    expect(chat.view?.safetyNumber).toBe(next);
   });
 
   it('VERIFY_FAILED stays and shows the code', async () => {

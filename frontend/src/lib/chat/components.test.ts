@@ -106,6 +106,9 @@ describe('StatusBar', () => {
     code: '',
     messages: [],
     safetyNumber: '',
+    keyChange: null,
+    ended: '',
+    keyChanged: false,
     statusSeq: 0,
     ...over,
   });

@@ -44,6 +44,21 @@ describe('Preferences', () => {
     expect((await api.getSettings()).autoAcceptMaxBytes).toBe(200_000_000);
   });
 
+  it('saves 0, after which even a tiny or empty file is asked about', async () => {
+    const { api, ondone } = await setup();
+    const limit = screen.getByLabelText(/without asking/) as HTMLInputElement;
+    await fireEvent.input(limit, { target: { value: '0' } });
+    await fireEvent.click(screen.getByRole('button', { name: 'Save' }));
+    await vi.waitFor(() => expect(ondone).toHaveBeenCalled());
+    expect((await api.getSettings()).autoAcceptMaxBytes).toBe(0);
+    const offers: string[] = [];
+    api.on('transfer:offer', (o) => offers.push(o.name));
+    const room = await api.createRoom(0);
+    api.peerSendsFile('tiny.txt', 10, room.id);
+    api.peerSendsFile('empty.txt', 0, room.id);
+    expect(offers).toEqual(['tiny.txt', 'empty.txt']);
+  });
+
   it('0 means always ask; Cancel keeps everything', async () => {
     const { api, ondone } = await setup();
     const limit = screen.getByLabelText(/without asking/) as HTMLInputElement;

@@ -4,15 +4,21 @@ import {app} from '../models';
 
 export function AnswerOffer(arg1:string,arg2:string,arg3:boolean):Promise<void>;
 
+export function CancelLink(arg1:number):Promise<void>;
+
 export function CancelTransfer(arg1:string,arg2:string):Promise<void>;
 
 export function ClearMessages(arg1:string):Promise<void>;
+
+export function ConfirmLink(arg1:number):Promise<app.RoomView>;
 
 export function CopyLink(arg1:string):Promise<void>;
 
 export function CreateRoom(arg1:number):Promise<app.RoomView>;
 
 export function DestroyRoom(arg1:string):Promise<void>;
+
+export function TrustNewKey(arg1:string):Promise<app.RoomView>;
 
 export function Forget(arg1:string):Promise<void>;
 
@@ -27,6 +33,8 @@ export function OpenFile(arg1:string):Promise<void>;
 export function OpenRoom(arg1:string):Promise<app.RoomView>;
 
 export function OpenURL(arg1:string):Promise<void>;
+
+export function PendingLink():Promise<app.PendingLink>;
 
 export function PickAndSendFiles(arg1:string):Promise<Array<app.Transfer>>;
 
@@ -47,8 +55,6 @@ export function SetServer(arg1:string):Promise<app.Settings>;
 export function ShowInFolder(arg1:string):Promise<void>;
 
 export function StartLANServer():Promise<app.Settings>;
-
-export function StartupLink():Promise<string>;
 
 export function Transfers(arg1:string):Promise<Array<app.Transfer>>;
 

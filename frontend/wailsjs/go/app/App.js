@@ -6,12 +6,20 @@ export function AnswerOffer(arg1, arg2, arg3) {
   return window['go']['app']['App']['AnswerOffer'](arg1, arg2, arg3);
 }
 
+export function CancelLink(arg1) {
+  return window['go']['app']['App']['CancelLink'](arg1);
+}
+
 export function CancelTransfer(arg1, arg2) {
   return window['go']['app']['App']['CancelTransfer'](arg1, arg2);
 }
 
 export function ClearMessages(arg1) {
   return window['go']['app']['App']['ClearMessages'](arg1);
+}
+
+export function ConfirmLink(arg1) {
+  return window['go']['app']['App']['ConfirmLink'](arg1);
 }
 
 export function CopyLink(arg1) {
@@ -54,6 +62,10 @@ export function OpenURL(arg1) {
   return window['go']['app']['App']['OpenURL'](arg1);
 }
 
+export function PendingLink() {
+  return window['go']['app']['App']['PendingLink']();
+}
+
 export function PickAndSendFiles(arg1) {
   return window['go']['app']['App']['PickAndSendFiles'](arg1);
 }
@@ -94,14 +106,14 @@ export function StartLANServer() {
   return window['go']['app']['App']['StartLANServer']();
 }
 
-export function StartupLink() {
-  return window['go']['app']['App']['StartupLink']();
-}
-
 export function Transfers(arg1) {
   return window['go']['app']['App']['Transfers'](arg1);
 }
 
 export function Typing(arg1) {
   return window['go']['app']['App']['Typing'](arg1);
+}
+
+export function TrustNewKey(arg1) {
+  return window['go']['app']['App']['TrustNewKey'](arg1);
 }
