@@ -8,7 +8,7 @@
 #   RUNS=2          rounds per link (Parley and croc alternate in each)
 #   ROWS=lan,gbit,...   rows to run, comma-separated (default: all; see scripts/netbench)
 #   SHARE=30s       length of the shared-link row
-#   SCTP_TRACE=1    run Parley's sender on the lossy rows with
+#   SCTP_TRACE=1    run Parley's sender on every file row with
 #                   PION_LOG_TRACE=sctp and keep the logs (path printed)
 #
 # Everything it creates (namespaces parley-bench-*, the TUN devices, the

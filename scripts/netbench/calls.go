@@ -36,7 +36,7 @@ func (b *bench) runCall(ctx context.Context, r row) error {
 	}
 	defer teardown()
 	ctl := filepath.Join(b.work, "linkem.sock")
-	cli := filepath.Join(b.bin, "parley-cli")
+	cli := b.cli(b.parleyTools()[0])
 	data := filepath.Join(b.work, "parley", r.name)
 	env := func(who string) []string {
 		return []string{"PARLEY_PROFILE=" + who, "PARLEY_DATA_DIR=" + filepath.Join(data, who), "PARLEY_SECRET_STORE=file", "PARLEY_LOG_LEVEL=warn"}

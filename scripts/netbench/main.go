@@ -12,12 +12,16 @@
 // Every namespace, process and sysctl it changes is undone on exit, also
 // on SIGINT/SIGTERM. All traffic stays inside its own namespaces.
 //
+// -tools names what runs in each round, in order: croc, parley (DIR/parley-cli)
+// and parley-NAME (DIR/parley-cli-NAME, another build): a change's before
+// and after alternate in the same run, on the same link, beside croc.
+//
 // The call rows run a 640x480 call with the busy synthetic camera both
 // ways (parley-cli call --video testsrc-busy --stats) and print fps,
 // freezes, keyframe requests, RTT and glass-to-glass latency per side and
 // the link's load per phase.
 //
-//	netbench -bin DIR [-runs N] [-rows lan,gbit,home,relayed,homeloss,longfat,share,call2m,call300k,callstep]
+//	netbench -bin DIR [-runs N] [-rows lan,gbit,home,relayed,homeloss,longfat,share,call2m,call300k,callstep] [-tools parley,croc]
 //	netbench tcp-recv -l ADDR          (inside a namespace: the shared-link flow's receiver)
 //	netbench tcp-send -c ADDR -dur D   (its sender, TCP CUBIC)
 package main
@@ -86,6 +90,7 @@ func main() {
 	rows := flag.String("rows", "lan,gbit,home,relayed,homeloss,longfat,share,call2m,call300k,callstep", "links to run, comma-separated")
 	share := flag.Duration("share", 30*time.Second, "length of the shared-link row")
 	trace := flag.Bool("sctp-trace", false, "run Parley's sender with PION_LOG_TRACE=sctp and keep its log in the work dir")
+	tools := flag.String("tools", "parley,croc", "what runs in each round, in order: croc, parley (parley-cli) or parley-NAME (the build parley-cli-NAME in -bin)")
 	flag.Parse()
 	if *bin == "" {
 		fmt.Fprintln(os.Stderr, "netbench: -bin is required")
@@ -93,7 +98,20 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	b := &bench{bin: *bin, runs: *runs, share: *share, trace: *trace}
+	if *trace {
+		maxStderrLines = 2_000_000
+	}
+	b := &bench{bin: *bin, runs: *runs, share: *share, trace: *trace, tools: strings.Split(*tools, ",")}
+	for _, t := range b.tools {
+		if t != "croc" && t != "parley" && !strings.HasPrefix(t, "parley-") {
+			fmt.Fprintf(os.Stderr, "netbench: unknown tool %q (croc, parley, parley-NAME)\n", t)
+			os.Exit(2)
+		}
+	}
+	if len(b.parleyTools()) == 0 {
+		fmt.Fprintln(os.Stderr, "netbench: -tools needs at least one Parley build")
+		os.Exit(2)
+	}
 	err := b.run(ctx, strings.Split(*rows, ","))
 	b.cleanup()
 	if err != nil {
@@ -107,6 +125,7 @@ type bench struct {
 	runs  int
 	share time.Duration
 	trace bool
+	tools []string // croc, parley, parley-NAME
 	work  string
 
 	undo    []func() // run in reverse by cleanup
@@ -287,27 +306,27 @@ func (b *bench) runRow(ctx context.Context, r row, file string) error {
 		return err
 	}
 	for i := range b.runs {
-		for _, tool := range []string{"parley", "croc"} {
+		for _, tool := range b.tools {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
 			var res result
-			if tool == "parley" {
-				res = b.parley(ctx, bed, r, file, want, i)
-			} else {
+			if tool == "croc" {
 				res = b.croc(ctx, bed, r, file, want, i)
+			} else {
+				res = b.parley(ctx, bed, r, b.cli(tool), file, want, i)
 			}
 			res.row, res.tool = r.name, tool
 			b.results = append(b.results, res)
 			if res.ok {
 				extra := ""
-				if tool == "parley" {
+				if tool != "croc" {
 					extra = fmt.Sprintf(", exits %.2f / %.2f s after verification", res.sendExit, res.recvExit)
 				}
-				fmt.Printf("   %-6s run %d: %6.2f MB/s (%.1f s), CPU s send %.1f recv %.1f, RSS MiB %.0f / %.0f%s\n",
+				fmt.Printf("   %-8s run %d: %6.2f MB/s (%.1f s), CPU s send %.1f recv %.1f, RSS MiB %.0f / %.0f%s\n",
 					tool, i+1, res.mbps, res.seconds, res.sendCPU, res.recvCPU, res.sendRSS, res.recvRSS, extra)
 			} else {
-				fmt.Printf("   %-6s run %d: FAILED: %s\n", tool, i+1, res.err)
+				fmt.Printf("   %-8s run %d: FAILED: %s\n", tool, i+1, res.err)
 			}
 		}
 	}
@@ -319,12 +338,27 @@ func transferTimeout(size int64) time.Duration {
 	return time.Minute + time.Duration(size/200e3)*time.Second
 }
 
-func (b *bench) parley(ctx context.Context, bed *netns.Bed, r row, file, want string, run int) result {
+// cli is the parley-cli build that tool (parley or parley-NAME) runs.
+func (b *bench) cli(tool string) string {
+	return filepath.Join(b.bin, strings.Replace(tool, "parley", "parley-cli", 1))
+}
+
+// parleyTools are the Parley builds in b.tools.
+func (b *bench) parleyTools() []string {
+	var ts []string
+	for _, t := range b.tools {
+		if t != "croc" {
+			ts = append(ts, t)
+		}
+	}
+	return ts
+}
+
+func (b *bench) parley(ctx context.Context, bed *netns.Bed, r row, cli, file, want string, run int) result {
 	data := filepath.Join(b.work, "parley", fmt.Sprint(run))
 	out := filepath.Join(b.work, "out")
 	_ = os.RemoveAll(out)
 	defer os.RemoveAll(out)
-	cli := filepath.Join(b.bin, "parley-cli")
 	env := func(who string) []string {
 		return []string{"PARLEY_PROFILE=" + who, "PARLEY_DATA_DIR=" + filepath.Join(data, who), "PARLEY_SECRET_STORE=file", "PARLEY_LOG_LEVEL=info"}
 	}
@@ -353,7 +387,7 @@ func (b *bench) parley(ctx context.Context, bed *netns.Bed, r row, file, want st
 		return fail(err)
 	}
 	senv := env("alice")
-	if b.trace && r.loss > 0 {
+	if b.trace {
 		senv = append(senv, "PION_LOG_TRACE=sctp")
 	}
 	t0 := time.Now()
@@ -372,8 +406,8 @@ func (b *bench) parley(ctx context.Context, bed *netns.Bed, r row, file, want st
 			return fail(err)
 		}
 	}
-	if b.trace && r.loss > 0 {
-		_ = os.WriteFile(filepath.Join(b.work, fmt.Sprintf("sctp-%s-%d.log", r.name, run)), []byte(send.stderrText()), 0o644)
+	if b.trace {
+		_ = os.WriteFile(filepath.Join(b.work, fmt.Sprintf("sctp-%s-%s-%d.log", r.name, filepath.Base(cli), run)), []byte(send.stderrText()), 0o644)
 	}
 	if h, err := fileHash(got); err != nil || h != want {
 		return fail(fmt.Errorf("received file differs (%v)", err))
@@ -474,7 +508,7 @@ func waitListen(bed *netns.Bed, ns, port string, timeout time.Duration) error {
 
 func (b *bench) print(names []string) {
 	fmt.Println()
-	fmt.Println("| link | tool | n | MB/s median [min-max] | of link rate | CPU s send / recv | peak RSS MiB send / recv | Parley/croc |")
+	fmt.Println("| link | tool | n | MB/s median [min-max] | of link rate | CPU s send / recv | peak RSS MiB send / recv | /croc |")
 	fmt.Println("|---|---|---|---|---|---|---|---|")
 	for _, name := range names {
 		i := slices.IndexFunc(table, func(r row) bool { return r.name == name })
@@ -482,52 +516,66 @@ func (b *bench) print(names []string) {
 			continue
 		}
 		r := table[i]
-		med := map[string]float64{}
-		for _, tool := range []string{"parley", "croc"} {
+		type line struct {
+			n, failed   int
+			med, lo, hi float64
+			scpu, rcpu  float64
+			srss, rrss  float64
+		}
+		lines := map[string]line{}
+		for _, tool := range b.tools {
 			var mb, scpu, rcpu []float64
-			var srss, rrss float64
-			failed := 0
+			var l line
 			for _, x := range b.results {
 				if x.row != name || x.tool != tool {
 					continue
 				}
 				if !x.ok {
-					failed++
+					l.failed++
 					continue
 				}
 				mb, scpu, rcpu = append(mb, x.mbps), append(scpu, x.sendCPU), append(rcpu, x.recvCPU)
-				srss, rrss = max(srss, x.sendRSS), max(rrss, x.recvRSS)
+				l.srss, l.rrss = max(l.srss, x.sendRSS), max(l.rrss, x.recvRSS)
 			}
-			if len(mb) == 0 {
-				fmt.Printf("| %s | %s | 0 (%d failed) | | | | | |\n", r.desc, tool, failed)
+			if l.n = len(mb); l.n > 0 {
+				l.med, l.lo, l.hi = median(mb), slices.Min(mb), slices.Max(mb)
+				l.scpu, l.rcpu = median(scpu), median(rcpu)
+			}
+			lines[tool] = l
+		}
+		for _, tool := range b.tools {
+			l := lines[tool]
+			if l.n == 0 {
+				fmt.Printf("| %s | %s | 0 (%d failed) | | | | | |\n", r.desc, tool, l.failed)
 				continue
 			}
-			med[tool] = median(mb)
 			frac := "n/a (CPU)"
 			if r.rate > 0 {
-				frac = fmt.Sprintf("%.0f%%", 100*med[tool]/(r.rate/8e6))
+				frac = fmt.Sprintf("%.0f%%", 100*l.med/(r.rate/8e6))
 			}
 			ratio := ""
-			if tool == "croc" && med["parley"] > 0 {
-				ratio = fmt.Sprintf("%.2f", med["parley"]/med[tool])
+			if c := lines["croc"]; tool != "croc" && c.n > 0 {
+				ratio = fmt.Sprintf("%.2f", l.med/c.med)
 			}
 			fl := ""
-			if failed > 0 {
-				fl = fmt.Sprintf(" (+%d failed)", failed)
+			if l.failed > 0 {
+				fl = fmt.Sprintf(" (+%d failed)", l.failed)
 			}
 			fmt.Printf("| %s | %s | %d%s | %.2f [%.2f-%.2f] | %s | %.1f / %.1f | %.0f / %.0f | %s |\n",
-				r.desc, tool, len(mb), fl, med[tool], slices.Min(mb), slices.Max(mb), frac, median(scpu), median(rcpu), srss, rrss, ratio)
+				r.desc, tool, l.n, fl, l.med, l.lo, l.hi, frac, l.scpu, l.rcpu, l.srss, l.rrss, ratio)
 		}
 	}
-	var exits []float64
-	for _, x := range b.results {
-		if x.ok && x.tool == "parley" {
-			exits = append(exits, max(x.sendExit, x.recvExit))
+	for _, tool := range b.parleyTools() {
+		var exits []float64
+		for _, x := range b.results {
+			if x.ok && x.tool == tool {
+				exits = append(exits, max(x.sendExit, x.recvExit))
+			}
 		}
-	}
-	if len(exits) > 0 {
-		fmt.Printf("\nParley: later of the two exits after the receiver's verification: median %.3f s, max %.3f s (%d transfers)\n",
-			median(exits), slices.Max(exits), len(exits))
+		if len(exits) > 0 {
+			fmt.Printf("\n%s: later of the two exits after the receiver's verification: median %.3f s, max %.3f s (%d transfers)\n",
+				tool, median(exits), slices.Max(exits), len(exits))
+		}
 	}
 }
 

@@ -30,6 +30,10 @@ type proc struct {
 	usage  *syscall.Rusage
 }
 
+// maxStderrLines bounds the stderr lines kept per process; -sctp-trace
+// raises it (pion logs every congestion window change).
+var maxStderrLines = 20000
+
 // procs tracks every process started, so an interrupted run kills them all.
 var procs struct {
 	mu   sync.Mutex
@@ -78,7 +82,7 @@ func start(ctx context.Context, label, ns string, env []string, name string, arg
 		sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
 		for sc.Scan() {
 			p.mu.Lock()
-			if len(p.stderr) < 20000 {
+			if len(p.stderr) < maxStderrLines {
 				p.stderr = append(p.stderr, sc.Text())
 			}
 			close(p.notify)

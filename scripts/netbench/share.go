@@ -16,9 +16,21 @@ import (
 	"time"
 )
 
-// runShare runs a Parley transfer on r's link and, once it is under way,
-// one TCP CUBIC flow beside it for b.share, and prints what each got.
+// runShare runs, for each Parley build in b.tools, a Parley transfer on
+// r's link and, once it is under way, one TCP CUBIC flow beside it for
+// b.share, and prints what each got.
 func (b *bench) runShare(ctx context.Context, r row, file string) error {
+	for i := range b.runs {
+		for _, tool := range b.parleyTools() {
+			if err := b.share1(ctx, r, b.cli(tool), file, tool, i); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (b *bench) share1(ctx context.Context, r row, cli, file, tool string, run int) error {
 	bed, teardown, err := b.testbed(ctx, r)
 	if err != nil {
 		return err
@@ -36,8 +48,7 @@ func (b *bench) runShare(ctx context.Context, r row, file string) error {
 	out := filepath.Join(b.work, "out")
 	_ = os.RemoveAll(out)
 	defer os.RemoveAll(out)
-	cli := filepath.Join(b.bin, "parley-cli")
-	data := filepath.Join(b.work, "parley", "share")
+	data := filepath.Join(b.work, "parley", fmt.Sprintf("share-%s-%d", tool, run))
 	env := func(who string) []string {
 		return []string{"PARLEY_PROFILE=" + who, "PARLEY_DATA_DIR=" + filepath.Join(data, who), "PARLEY_SECRET_STORE=file", "PARLEY_LOG_LEVEL=info"}
 	}
@@ -102,8 +113,8 @@ func (b *bench) runShare(ctx context.Context, r row, file string) error {
 	secs := t1.Sub(t0).Seconds()
 	pm, tm := float64(p1-p0)/1e6/secs, float64(c1-c0)/1e6/secs
 	linkMBps := r.rate / 8e6
-	fmt.Printf("   over %.1f s: Parley %.2f MB/s (%.0f%% of the link), TCP CUBIC %.2f MB/s (%.0f%%); Parley's share of the two: %.0f%%\n",
-		secs, pm, 100*pm/linkMBps, tm, 100*tm/linkMBps, 100*pm/(pm+tm))
+	fmt.Printf("   %-8s run %d over %.1f s: Parley %.2f MB/s (%.0f%% of the link), TCP CUBIC %.2f MB/s (%.0f%%); Parley's share of the two: %.0f%%\n",
+		tool, run+1, secs, pm, 100*pm/linkMBps, tm, 100*tm/linkMBps, 100*pm/(pm+tm))
 	return nil
 }
 
