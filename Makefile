@@ -39,7 +39,7 @@ XDG_DATA_HOME="$$tmp/data" XDG_RUNTIME_DIR="$$tmp/run" \
 dbus-run-session -- sh -c 'printf parley-test | gnome-keyring-daemon --unlock --components=secrets >/dev/null && $(1)'
 endef
 
-.PHONY: help deps build build-cli build-app frontend test-frontend run package test test-go test-window test-nat lint fmt-check bench bench-go bench-signal bench-transfer bench-call clean
+.PHONY: help deps build build-cli build-app frontend test-frontend run package test test-go test-window test-nat test-link lint fmt-check bench bench-go bench-signal bench-transfer bench-call bench-net clean
 
 help: ## List the targets.
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -100,7 +100,7 @@ test: deps fmt-check build-app ## Install what is missing, build the app and run
 	$(GO) vet ./...
 	$(MAKE) --no-print-directory test-frontend test-browser-real
 	$(call in_keyring_session,$(MAKE) --no-print-directory test-go test-window)
-	$(MAKE) --no-print-directory test-nat
+	$(MAKE) --no-print-directory test-nat test-link
 
 # Runs inside the keyring session set up by `make test`. app/call and
 # app/e2e run afterwards, one package at a time (-p 1): their tests check
@@ -123,6 +123,14 @@ test-window:
 test-nat:
 	@[ "$$(id -u)" = 0 ] || { echo "test-nat needs root (network namespaces); run: sudo make test-nat"; exit 1; }
 	$(GO) test -tags nattest -count=1 -timeout 10m -v ./app/nattest
+
+# Two parley-cli processes in namespaces joined by an emulated real link
+# (internal/linkem): a transfer over a lossy link, one across a 10 s link
+# drop, and both processes exiting promptly after verification. Needs root
+# (ip netns, /dev/net/tun), like test-nat.
+test-link:
+	@[ "$$(id -u)" = 0 ] || { echo "test-link needs root (network namespaces, /dev/net/tun); run: sudo make test-link"; exit 1; }
+	$(GO) test -tags linktest -count=1 -timeout 5m -v ./app/linktest
 
 fmt-check:
 	@out="$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))"; \
@@ -148,6 +156,14 @@ bench-transfer:
 # decoded fps, glass-to-glass latency, CPU per side vs the codec work alone.
 bench-call:
 	./scripts/bench-call.sh
+
+# Parley vs croc over emulated real links between network namespaces (the
+# table of issue #20), the shared-link row against one TCP CUBIC flow, and
+# calls on weak links. Root only; about 15 minutes. RUNS=N rounds per link,
+# ROWS=... to pick rows (scripts/bench-net.sh says which).
+bench-net:
+	@[ "$$(id -u)" = 0 ] || { echo "bench-net needs root (network namespaces, /dev/net/tun, sysctl); run: sudo make bench-net"; exit 1; }
+	./scripts/bench-net.sh
 
 clean: ## Remove build outputs.
 	rm -rf $(BIN) build/bin

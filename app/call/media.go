@@ -29,6 +29,10 @@ import (
 const (
 	SourceNone      = "none"
 	SourceTestVideo = "testsrc"
+	// SourceBusyVideo is a synthetic camera with a camera's entropy
+	// (panning detail and sensor noise): VP8 needs 1-2 Mbit/s for it at
+	// 640x480, where the test card compresses to very little.
+	SourceBusyVideo = "testsrc-busy"
 	SourceTestAudio = "sine"
 )
 
@@ -123,6 +127,8 @@ func openVideo(src Sources) (*localVideo, error) {
 		return nil, nil
 	case SourceTestVideo:
 		t = mediadevices.NewVideoTrack(newTestVideo("parley-testsrc", src.Width, src.Height, src.FPS), sel)
+	case SourceBusyVideo:
+		t = mediadevices.NewVideoTrack(newBusyVideo("parley-testsrc-busy", src.Width, src.Height, src.FPS), sel)
 	default:
 		if !hasDevice(mediadevices.VideoInput, src.Video) {
 			return nil, ErrNoCamera
@@ -327,7 +333,7 @@ func CheckSources(src Sources) error {
 		}
 	}
 	switch src.Video {
-	case SourceNone, SourceTestVideo, "":
+	case SourceNone, SourceTestVideo, SourceBusyVideo, "":
 	default:
 		if !hasDevice(mediadevices.VideoInput, src.Video) {
 			return ErrNoCamera

@@ -198,6 +198,11 @@ type Conn struct {
 
 	closeOnce sync.Once
 	closeErr  error
+
+	// sctpGone is closed when the current PeerConnection's SCTP
+	// association ends (the peer closed it): nothing more will be
+	// acknowledged, so Close stops draining.
+	sctpGone <-chan struct{}
 }
 
 // New creates the PeerConnection and the negotiated chat channel, and
@@ -429,6 +434,7 @@ func (c *Conn) buildPC() error {
 	gen := c.gen
 	session := randomID()
 	c.pc, c.mux, c.session, c.bwe = pc, mux, session, bwe
+	c.sctpGone = sctpClosed(pc)
 	c.mu.Unlock()
 
 	pc.OnNegotiationNeeded(func() {
@@ -1178,19 +1184,35 @@ const closeDrainWait = 2 * time.Second
 
 // drain waits, up to closeDrainWait, until the peer has acknowledged
 // everything written on dcs (pion counts bytes in BufferedAmount until
-// they are SACKed). Without it, the last message before a Close (a
-// receiver's "file verified", a goodbye) can be lost on a lossy or slow
-// path, and the other side waits for it forever.
-func (c *Conn) drain(pc *webrtc.PeerConnection, dcs []*webrtc.DataChannel) {
+// they are SACKed) or has closed the association (gone). Without it, the
+// last message before a Close (a receiver's "file verified", a goodbye)
+// can be lost on a lossy or slow path, and the other side waits for it
+// forever. Without gone, a side whose peer had already closed waited the
+// whole closeDrainWait for a SACK that never comes: the peer acks late
+// (SCTP delays SACKs) and a detached channel stays "open" after the
+// peer's ABORT.
+func (c *Conn) drain(pc *webrtc.PeerConnection, dcs []*webrtc.DataChannel, gone <-chan struct{}) {
 	if pc == nil || pc.ConnectionState() != webrtc.PeerConnectionStateConnected {
 		return
 	}
 	deadline := time.Now().Add(closeDrainWait)
 	for _, dc := range dcs {
 		for dc != nil && dc.ReadyState() == webrtc.DataChannelStateOpen && dc.BufferedAmount() > 0 && time.Now().Before(deadline) {
-			time.Sleep(5 * time.Millisecond)
+			select {
+			case <-gone:
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
 		}
 	}
+}
+
+// sctpClosed returns a channel closed when pc's SCTP association ends.
+func sctpClosed(pc *webrtc.PeerConnection) <-chan struct{} {
+	gone := make(chan struct{})
+	var once sync.Once
+	pc.SCTP().OnClose(func(error) { once.Do(func() { close(gone) }) })
+	return gone
 }
 
 // Close closes the PeerConnection, then stops and waits for this Conn's
@@ -1202,11 +1224,11 @@ func (c *Conn) Close() error {
 		if c.verifyTimer != nil {
 			c.verifyTimer.Stop()
 		}
-		pc, mux := c.pc, c.mux
+		pc, mux, gone := c.pc, c.mux, c.sctpGone
 		dcs := []*webrtc.DataChannel{c.chatDC, c.filesDC}
 		c.mu.Unlock()
 
-		c.drain(pc, dcs)
+		c.drain(pc, dcs, gone)
 		if err := pc.Close(); err != nil {
 			c.closeErr = fmt.Errorf("peer: close PeerConnection: %w", err)
 		}

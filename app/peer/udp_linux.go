@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 	"unsafe"
 
 	"github.com/pion/transport/v5"
@@ -304,21 +305,29 @@ func groSegment(oob []byte) int {
 	return 0
 }
 
-// Close stops the flusher (dropping what it had not sent, as a closing
-// socket would) and closes the socket.
+// flushOnCloseWait bounds how long Close keeps sending what was queued.
+const flushOnCloseWait = 100 * time.Millisecond
+
+// Close sends what is still queued (as a kernel socket would: a write
+// that returned is on its way), for at most flushOnCloseWait, then stops
+// the flusher and closes the socket. The last datagrams of a closing
+// PeerConnection are its SCTP ABORT and DTLS close_notify: dropping them
+// left the peer waiting for acknowledgements until its own timers ran
+// out (2 s in its close drain).
 func (c *fastUDPConn) Close() error {
 	c.mu.Lock()
 	already := c.closed
 	c.closed = true
 	c.drained.Broadcast()
 	c.mu.Unlock()
-	err := c.UDPConn.Close() // unblocks a flusher stuck in a write
 	if !already {
+		// A flusher stuck in a write gives up at the deadline.
+		_ = c.UDPConn.SetWriteDeadline(time.Now().Add(flushOnCloseWait))
 		select {
 		case c.wake <- struct{}{}:
 		default:
 		}
 		<-c.done
 	}
-	return err
+	return c.UDPConn.Close()
 }

@@ -74,7 +74,7 @@ func (q *viewQueue) take() []call.View {
 
 func cmdCall(ctx context.Context, e *cliEnv, args []string) error {
 	fs := newFlagSet("call", e)
-	videoSrc := fs.String("video", "", "what to send as video: `testsrc` (colour bars), a camera id, none, or empty for the default camera")
+	videoSrc := fs.String("video", "", "what to send as video: `testsrc` (colour bars), testsrc-busy (camera-like detail and noise), a camera id, none, or empty for the default camera")
 	audioSrc := fs.String("audio", "", "what to send as sound: `sine` (440 Hz), a microphone id, none, or empty for the default microphone")
 	duration := fs.Duration("duration", 0, "hang up this long after the call became active (0: until interrupted or the peer hangs up)")
 	stats := fs.Bool("stats", false, "at the end print one JSON line on stdout: videoFramesReceived, videoFramesDecoded, audioPacketsReceived, avgFps, rttMs, freezes")

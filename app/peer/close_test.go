@@ -1,0 +1,41 @@
+package peer
+
+import (
+	"io"
+	"testing"
+	"time"
+)
+
+// TestCloseWhileThePeerCloses: the peer reads our last message and both
+// close at once; the peer's (delayed) SACK for it never goes out. Our
+// Close must see that the association ended and return, not wait the
+// whole drain for an acknowledgement that never comes (it did: transfers
+// ended with one process sitting 2 s in its close drain).
+func TestCloseWhileThePeerCloses(t *testing.T) {
+	t.Parallel()
+	sa, sb := keyedPair(t)
+	a, b := newPair(t, sa, sb, pairOpts{})
+	ra, rb := verifyBoth(t, a, b)
+	if _, err := rb.Write([]byte("last words")); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 64)
+	if _, err := io.ReadAtLeast(ra, buf, len("last words")); err != nil {
+		t.Fatal(err)
+	}
+	// Both close at once, as two processes do once a transfer is
+	// verified: b's last write is not acknowledged yet.
+	start := time.Now()
+	aDone := make(chan error, 1)
+	go func() { aDone <- a.Close() }()
+	_ = b.Close()
+	if err := <-aDone; err != nil {
+		t.Fatal(err)
+	}
+	took := time.Since(start)
+	// Well under closeDrainWait (2 s); the ABORT crosses loopback in
+	// microseconds.
+	if took > closeDrainWait/2 {
+		t.Fatalf("closing both took %v, want the drain to stop once the peer has closed", took)
+	}
+}
