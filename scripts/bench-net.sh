@@ -10,6 +10,12 @@
 #   SHARE=30s       length of the shared-link row
 #   SCTP_TRACE=1    run Parley's sender on every file row with
 #                   PION_LOG_TRACE=sctp and keep the logs (path printed)
+#   TIMELINE=1      print the link's delivered MB/s (and queue drops) each
+#                   second of every transfer
+#   BASE=REV        also build parley-cli at git revision REV (e.g. main) as
+#                   "parley-base", run in the same rounds: before and after
+#                   alternate on the same link
+#   TOOLS=...       what runs in each round (default: [parley-base,]parley,croc)
 #
 # Everything it creates (namespaces parley-bench-*, the TUN devices, the
 # processes, the tcp_allowed_congestion_control change) is undone on exit,
@@ -37,6 +43,7 @@ cleanup() {
 		kill -0 "$owner" 2>/dev/null || ip netns del "$ns" 2>/dev/null || true
 	done
 	rm -rf "$work"
+	git worktree prune 2>/dev/null || true
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -46,12 +53,20 @@ CGO_ENABLED=0 go build -o "$work/parley-signal" ./signaling/cmd/parley-signal
 go build -o "$work/parley-cli" ./app/cmd/parley-cli
 go build -o "$work/linkem" ./scripts/linkem
 go build -o "$work/netbench" ./scripts/netbench
+tools=parley,croc
+if [ -n "${BASE:-}" ]; then
+	git worktree add -q --detach "$work/base-src" "$BASE"
+	(cd "$work/base-src" && go build -o "$work/parley-cli-base" ./app/cmd/parley-cli)
+	git worktree remove --force "$work/base-src"
+	tools=parley-base,parley,croc
+fi
 # Outside the module: GOFLAGS=-mod=mod so the repo's settings cannot apply.
 (cd "$work" && GOBIN="$work" GOFLAGS=-mod=mod go install "github.com/schollz/croc/v10@$CROC_VERSION")
 
 trace=()
 [ "${SCTP_TRACE:-0}" = 1 ] && trace=(-sctp-trace)
+[ "${TIMELINE:-0}" = 1 ] && trace+=(-timeline)
 "$work/netbench" -bin "$work" -runs "${RUNS:-2}" -rows "${ROWS:-lan,gbit,home,relayed,homeloss,longfat,share,call2m,call300k,callstep}" \
-	-share "${SHARE:-30s}" "${trace[@]}" &
+	-share "${SHARE:-30s}" -tools "${TOOLS:-$tools}" "${trace[@]}" &
 bench_pid=$!
 wait "$bench_pid"

@@ -12,6 +12,10 @@ type Bed struct {
 	Emulated bool   // a reaches srv (and b) over the emulated link
 }
 
+// tunTxQueue is the emulated link's TUN devices' transmit queue, in
+// packets: deep enough that only the emulator drops.
+const tunTxQueue = 20000
+
 // Routed builds a =[link]= srv =[veth]= b: tunA and tunB are the two ends
 // of an emulated link (TUN devices in the caller's namespace, e.g. from
 // linkem.Open); tunA goes to a, tunB to srv, and srv routes between the
@@ -32,6 +36,13 @@ func Routed(kind, tunA, tunB string, mtu int) (*Bed, error) {
 		func() error { return s.Run("a", "ip", "route", "add", "10.2.0.0/24", "dev", "link0") },
 		func() error { return s.Run("b", "ip", "route", "add", "10.1.0.0/24", "via", "10.2.0.2") },
 		func() error { return s.Run("srv", "sysctl", "-qw", "net.ipv4.ip_forward=1") },
+		// The emulator's queue is the link's only queue: the TUN devices'
+		// own transmit queue (500 packets) overflowed when a UDP sender's
+		// GSO bursts met an emulator briefly off the CPU, dropping packets
+		// outside the emulated link (TCP is held back before that queue,
+		// UDP is not).
+		func() error { return s.Run("a", "ip", "link", "set", "link0", "txqueuelen", fmt.Sprint(tunTxQueue)) },
+		func() error { return s.Run("srv", "ip", "link", "set", "link0", "txqueuelen", fmt.Sprint(tunTxQueue)) },
 	}
 	for _, step := range steps {
 		if err := step(); err != nil {

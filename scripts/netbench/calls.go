@@ -138,3 +138,43 @@ func rateName(r float64) string {
 	}
 	return fmt.Sprintf("%g kbit/s", r/1e3)
 }
+
+// linkSeries samples the emulated link's a->b direction every second
+// until stop is called, which returns the delivered MB/s and the queue
+// drops of each second: where a transfer spent its time (setup, slow
+// start overshoot, recovery, a queue that never fills) shows in it.
+func linkSeries(ctx context.Context, ctl string) (stop func() string) {
+	done := make(chan struct{})
+	out := make(chan string, 1)
+	go func() {
+		var b strings.Builder
+		defer func() { out <- b.String() }()
+		read := func() linkem.Stats {
+			reply, err := linkem.Control(ctx, ctl, "stats")
+			var s map[string]linkem.Stats
+			if err == nil && json.Unmarshal([]byte(reply), &s) == nil {
+				return s["ab"]
+			}
+			return linkem.Stats{}
+		}
+		last := read()
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+				n := read()
+				fmt.Fprintf(&b, " %.1f", float64(n.DelivBytes-last.DelivBytes)/1e6)
+				if d := n.QueueDrops - last.QueueDrops; d > 0 {
+					fmt.Fprintf(&b, "(%dq)", d)
+				}
+				last = n
+			}
+		}
+	}()
+	return func() string { close(done); return <-out }
+}

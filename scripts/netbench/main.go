@@ -71,6 +71,9 @@ var table = []row{
 	{name: "relayed", desc: "same, relayed (TURN / croc relay)", rate: 100e6, delay: 20 * time.Millisecond, size: 64 << 20, relay: true},
 	{name: "homeloss", desc: "100 Mbit/s, 40 ms RTT, 0.5% loss", rate: 100e6, delay: 20 * time.Millisecond, loss: 0.005, size: 16 << 20},
 	{name: "longfat", desc: "200 Mbit/s, 100 ms RTT, 0.1% loss", rate: 200e6, delay: 50 * time.Millisecond, loss: 0.001, size: 16 << 20},
+	// Not in the default rows: a clean long path, where a fixed receive
+	// window (1 MiB per round trip) or slow start's overshoot shows.
+	{name: "longclean", desc: "200 Mbit/s, 100 ms RTT", rate: 200e6, delay: 50 * time.Millisecond, size: 64 << 20},
 	{name: "share", desc: "100 Mbit/s, 40 ms RTT, shared 30 s with one TCP CUBIC flow", rate: 100e6, delay: 20 * time.Millisecond, size: 256 << 20},
 	{name: "call2m", desc: "call 640x480 testsrc-busy, 2 Mbit/s, 40 ms RTT, 1% loss", rate: 2e6, delay: 20 * time.Millisecond, loss: 0.01, call: 25 * time.Second},
 	{name: "call300k", desc: "call 640x480 testsrc-busy, 300 kbit/s, 40 ms RTT", rate: 300e3, delay: 20 * time.Millisecond, call: 25 * time.Second},
@@ -90,6 +93,7 @@ func main() {
 	rows := flag.String("rows", "lan,gbit,home,relayed,homeloss,longfat,share,call2m,call300k,callstep", "links to run, comma-separated")
 	share := flag.Duration("share", 30*time.Second, "length of the shared-link row")
 	trace := flag.Bool("sctp-trace", false, "run Parley's sender with PION_LOG_TRACE=sctp and keep its log in the work dir")
+	timeline := flag.Bool("timeline", false, "print the emulated link's delivered MB/s each second of every transfer")
 	tools := flag.String("tools", "parley,croc", "what runs in each round, in order: croc, parley (parley-cli) or parley-NAME (the build parley-cli-NAME in -bin)")
 	flag.Parse()
 	if *bin == "" {
@@ -101,7 +105,7 @@ func main() {
 	if *trace {
 		maxStderrLines = 2_000_000
 	}
-	b := &bench{bin: *bin, runs: *runs, share: *share, trace: *trace, tools: strings.Split(*tools, ",")}
+	b := &bench{bin: *bin, runs: *runs, share: *share, trace: *trace, timeline: *timeline, tools: strings.Split(*tools, ",")}
 	for _, t := range b.tools {
 		if t != "croc" && t != "parley" && !strings.HasPrefix(t, "parley-") {
 			fmt.Fprintf(os.Stderr, "netbench: unknown tool %q (croc, parley, parley-NAME)\n", t)
@@ -125,8 +129,10 @@ type bench struct {
 	runs  int
 	share time.Duration
 	trace bool
-	tools []string // croc, parley, parley-NAME
-	work  string
+	// timeline prints the link's delivered MB/s each second of a transfer.
+	timeline bool
+	tools    []string // croc, parley, parley-NAME
+	work     string
 
 	undo    []func() // run in reverse by cleanup
 	results []result
@@ -390,6 +396,10 @@ func (b *bench) parley(ctx context.Context, bed *netns.Bed, r row, cli, file, wa
 	if b.trace {
 		senv = append(senv, "PION_LOG_TRACE=sctp")
 	}
+	var series func() string
+	if b.timeline && !r.lan {
+		series = linkSeries(ctx, filepath.Join(b.work, "linkem.sock"))
+	}
 	t0 := time.Now()
 	send, err := start(ctx, "parley send", bed.Name("a"), senv, cli, append(global, "send", link, "--file", file)...)
 	if err != nil {
@@ -397,6 +407,9 @@ func (b *bench) parley(ctx context.Context, bed *netns.Bed, r row, cli, file, wa
 	}
 	defer send.stop()
 	got, err := recv.line(transferTimeout(r.size))
+	if series != nil {
+		fmt.Printf("   %-8s run %d: link a->b MB/s each second (queue drops):%s\n", filepath.Base(cli), run+1, series())
+	}
 	if err != nil {
 		return fail(err)
 	}
@@ -437,6 +450,10 @@ func (b *bench) croc(ctx context.Context, bed *netns.Bed, r row, file, want stri
 	var send, recv *proc
 	var t0 time.Time
 	var err error
+	var series func() string
+	if b.timeline && !r.lan {
+		series = linkSeries(ctx, filepath.Join(b.work, "linkem.sock"))
+	}
 	if r.crocLocal {
 		// As on a LAN: the sender runs its own relay; the receiver goes
 		// straight to it (as its local discovery would).
@@ -473,7 +490,11 @@ func (b *bench) croc(ctx context.Context, bed *netns.Bed, r row, file, want stri
 		}
 		defer send.stop()
 	}
-	if err := recv.wait(transferTimeout(r.size)); err != nil {
+	err = recv.wait(transferTimeout(r.size))
+	if series != nil {
+		fmt.Printf("   %-8s run %d: link a->b MB/s each second (queue drops):%s\n", "croc", run+1, series())
+	}
+	if err != nil {
 		return fail(err)
 	}
 	done := recv.exitAt

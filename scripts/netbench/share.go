@@ -108,7 +108,7 @@ func (b *bench) share1(ctx context.Context, r row, cli, file, tool string, run i
 	p1, t1 := fileSize(part), time.Now()
 	c1 := lastCount(tcpRecv)
 	if p1 == 0 {
-		return errors.New("Parley finished (or never wrote) before the window ended: make the file bigger")
+		return errors.New("the Parley transfer finished (or never wrote) before the window ended: make the file bigger")
 	}
 	secs := t1.Sub(t0).Seconds()
 	pm, tm := float64(p1-p0)/1e6/secs, float64(c1-c0)/1e6/secs
