@@ -175,16 +175,51 @@ function near(got, want, tol = 40) {
 }
 
 export const flows = {
-  'first run: choose this computer (LAN)': async (page, open) => {
+  'first run: home first; Create asks for a server, this computer (LAN) creates the room': async (page, open) => {
     await open('&firstRun=1');
-    await page.getByRole('heading', { name: 'Choose a server for new rooms' }).waitFor();
+    await page.getByRole('button', { name: 'Create room' }).click();
+    const q = page.getByRole('dialog', { name: 'Choose a server for new rooms' });
+    await q.waitFor();
+    assert((await page.getByTestId('use-room-server').count()) === 0, 'a room server offered with no rooms');
+    await page.keyboard.press('Escape');
+    await q.waitFor({ state: 'detached' });
+    assert((await fake(page, () => window.__parleyFake.rooms())).length === 0, 'Esc created a room');
+    await page.getByRole('button', { name: 'Create room' }).click();
     await page.getByTestId('use-lan').click();
+    await page.getByTestId('room').waitFor();
+    assert((await focusedTestId(page)) === 'composer', 'composer not focused');
+    await page.getByRole('button', { name: 'Back to rooms' }).click();
     await page.getByText('this computer (LAN)').waitFor();
-    await page.getByRole('button', { name: 'Create room' }).waitFor();
+  },
+
+  'first run with a link: confirm, type at once; Create offers the link server': async (page, open) => {
+    const link = 'https://chat.example/r/AAAAAAAAAAAAAAAAAAAAA#BBBBBBBBBBBBBBBBBBBBBBBB';
+    await open(`&firstRun=1&startup=${encodeURIComponent(link)}`);
+    await confirmExternal(page);
+    await page.getByTestId('room').waitFor();
+    assert((await page.getByRole('dialog').count()) === 0, 'a server question over the room');
+    assert((await focusedTestId(page)) === 'composer', 'composer not focused');
+    await connect(page);
+    await page.keyboard.type('first words');
+    await page.keyboard.press('Enter');
+    await page.getByTestId('message').getByText('first words').waitFor();
+
+    await page.getByRole('button', { name: 'Back to rooms' }).click();
+    await page.getByRole('button', { name: 'Create room' }).click();
+    await page.getByRole('dialog', { name: 'Choose a server for new rooms' }).waitFor();
+    const offered = page.getByTestId('use-room-server');
+    assert((await offered.innerText()).includes('chat.example'), `offered: ${await offered.innerText()}`);
+    assert((await focusedTestId(page)) === 'use-room-server', 'the link server is not the first choice');
+    await page.keyboard.press('Enter');
+    await page.getByTestId('room').waitFor();
+    const made = await fake(page, () => window.__parleyFake.settings.server);
+    assert(made === 'https://chat.example', `server: ${made}`);
   },
 
   'first run: choose a server URL, bad input explained': async (page, open) => {
     await open('&firstRun=1');
+    await page.getByRole('button', { name: 'Create room' }).click();
+    await page.getByRole('dialog', { name: 'Choose a server for new rooms' }).waitFor();
     await page.getByRole('button', { name: 'Use this server' }).click();
     await page.getByRole('alert').getByText('Enter the address of a Parley server.').waitFor();
     await page.getByLabel(/A server address/).fill('nonsense');
@@ -192,6 +227,8 @@ export const flows = {
     await page.getByRole('alert').getByText('That is not a server address.').waitFor();
     await page.getByLabel(/A server address/).fill('https://chat.example.org/');
     await page.getByLabel(/A server address/).press('Enter');
+    await page.getByTestId('room').waitFor();
+    await page.getByRole('button', { name: 'Back to rooms' }).click();
     await page.getByText('https://chat.example.org', { exact: true }).waitFor();
   },
 
