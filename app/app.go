@@ -828,6 +828,26 @@ func (a *App) CopyLink(roomID string) error {
 	return nil
 }
 
+// CopyText puts text on the clipboard: the copy button of a code block in
+// a message (the webview's own clipboard API is denied). Text longer than a
+// message is refused (TOO_LONG), so the page cannot fill the clipboard
+// with more than a peer could have sent.
+func (a *App) CopyText(text string) error {
+	if _, err := a.ready(); err != nil {
+		return err
+	}
+	if len(text) > chat.MaxTextBytes {
+		return apiErrorf(CodeTooLong, "at most %d bytes can be copied", chat.MaxTextBytes)
+	}
+	a.mu.Lock()
+	w := a.win
+	a.mu.Unlock()
+	if err := w.SetClipboard(text); err != nil {
+		return toAPI(fmt.Errorf("copy text: %w", err))
+	}
+	return nil
+}
+
 // OpenURL opens an http(s) address in the system browser.
 func (a *App) OpenURL(rawURL string) error {
 	if _, err := a.ready(); err != nil {

@@ -499,6 +499,12 @@ func TestTwoWindowsChat(t *testing.T) {
 	if err := bob.CopyLink(av.ID); err != nil || bob.win.clipboard != av.Link {
 		t.Fatalf("CopyLink: %v, clipboard %q", err, bob.win.clipboard)
 	}
+	if err := bob.CopyText("fmt.Println(1)\n"); err != nil || bob.win.clipboard != "fmt.Println(1)\n" {
+		t.Fatalf("CopyText: %v, clipboard %q", err, bob.win.clipboard)
+	}
+	if err := bob.CopyText(strings.Repeat("x", chat.MaxTextBytes+1)); codeOf(err) != CodeTooLong || bob.win.clipboard != "fmt.Println(1)\n" {
+		t.Fatalf("CopyText(too long) = %v, clipboard %d bytes", err, len(bob.win.clipboard))
+	}
 
 	// Bob leaves politely: alice sees peer-left; bob's room is closed without a code.
 	if err := bob.LeaveRoom(av.ID); err != nil {

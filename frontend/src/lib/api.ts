@@ -38,6 +38,7 @@ interface WailsApp {
   DestroyRoom(roomId: string): Promise<void>;
   TrustNewKey(roomId: string): Promise<RoomView>;
   CopyLink(roomId: string): Promise<void>;
+  CopyText(text: string): Promise<void>;
   OpenURL(url: string): Promise<void>;
   PendingLink(): Promise<PendingLink>;
   ConfirmLink(id: number): Promise<RoomView>;
@@ -119,6 +120,7 @@ export class WailsApi implements Api {
   destroyRoom = (id: string) => call(() => this.app.DestroyRoom(id));
   trustNewKey = (id: string) => call(async () => fixView(await this.app.TrustNewKey(id)));
   copyLink = (id: string) => call(() => this.app.CopyLink(id));
+  copyText = (text: string) => call(() => this.app.CopyText(text));
   openURL = (url: string) => call(() => this.app.OpenURL(url));
   pendingLink = () => call(() => this.app.PendingLink());
   confirmLink = (id: number) => call(async () => fixView(await this.app.ConfirmLink(id)));

@@ -139,7 +139,7 @@ type Listener = (payload: never) => void;
 export class FakeApi implements Api {
   readonly opts: FakeOptions;
   settings: Settings;
-  /** Links passed to CopyLink, newest last (the fake clipboard). */
+  /** Links passed to CopyLink and texts to CopyText, newest last (the fake clipboard). */
   readonly copied: string[] = [];
   /** URLs passed to OpenURL, newest last (the fake system browser). */
   readonly opened: string[] = [];
@@ -394,6 +394,12 @@ export class FakeApi implements Api {
   async copyLink(roomId: string): Promise<void> {
     this.maybeFail('copyLink');
     this.copied.push(this.get(roomId).view.link);
+  }
+
+  async copyText(text: string): Promise<void> {
+    this.maybeFail('copyText');
+    if (new TextEncoder().encode(text).length > 64 << 10) fail('TOO_LONG', 'too long to copy');
+    this.copied.push(text);
   }
 
   async openURL(url: string): Promise<void> {

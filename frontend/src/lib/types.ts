@@ -201,6 +201,8 @@ export interface Api {
   /** After KEY_CHANGED: trusts the new key (the user compared the new safety number) and rejoins. */
   trustNewKey(roomId: string): Promise<RoomView>;
   copyLink(roomId: string): Promise<void>;
+  /** Puts text on the clipboard (a code block's copy button); TOO_LONG past a message's size. */
+  copyText(text: string): Promise<void>;
   openURL(url: string): Promise<void>;
   /** The link from outside the app waiting for confirmation (id 0: none); asked on start. */
   pendingLink(): Promise<PendingLink>;

@@ -14,6 +14,8 @@ export function ConfirmLink(arg1:number):Promise<app.RoomView>;
 
 export function CopyLink(arg1:string):Promise<void>;
 
+export function CopyText(arg1:string):Promise<void>;
+
 export function CreateRoom(arg1:number):Promise<app.RoomView>;
 
 export function DestroyRoom(arg1:string):Promise<void>;

@@ -26,6 +26,10 @@ export function CopyLink(arg1) {
   return window['go']['app']['App']['CopyLink'](arg1);
 }
 
+export function CopyText(arg1) {
+  return window['go']['app']['App']['CopyText'](arg1);
+}
+
 export function CreateRoom(arg1) {
   return window['go']['app']['App']['CreateRoom'](arg1);
 }
