@@ -329,6 +329,52 @@ export const flows = {
     assert(!(await page.evaluate(() => window.__pwned)), 'script ran');
   },
 
+  'markdown: formatting as elements, a scrolling code block copies, javascript: stays text': async (page, open) => {
+    await open();
+    await createRoom(page);
+    await connect(page);
+    const long = `const wide = "${'x'.repeat(400)}";`;
+    const code = [long, ...Array.from({ length: 40 }, (_, i) => `let n${i} = ${i}; // line ${i}`)].join('\n');
+    await fake(
+      page,
+      ([code]) => {
+        window.__pwned = false;
+        window.__parleyFake.peerSays(
+          `**bold** *it* ~~old~~ \`x<y\` [docs](https://docs.example/a) [bad](javascript:window.__pwned=true)\n> quoted\n- one\n- two\n\`\`\`js\n${code}\n\`\`\``,
+        );
+      },
+      [code],
+    );
+    const bubble = page.getByTestId('message').first();
+    await bubble.locator('strong', { hasText: 'bold' }).waitFor();
+    for (const [sel, txt] of [['em', 'it'], ['s', 'old'], ['code.inline', 'x<y'], ['blockquote', 'quoted'], ['ul li', 'one']]) {
+      assert((await bubble.locator(sel).first().innerText()).trim() === txt, `${sel} missing`);
+    }
+    assert((await bubble.getByRole('link').count()) === 1, 'javascript: became a link');
+    await bubble.getByText('[bad](javascript:window.__pwned=true)', { exact: false }).waitFor();
+    await bubble.getByRole('link', { name: 'docs' }).click();
+    assert((await fake(page, () => window.__parleyFake.opened)).at(-1) === 'https://docs.example/a', 'docs not opened');
+
+    const pre = bubble.locator('pre');
+    assert((await pre.locator('.hljs-keyword').count()) > 0, 'not highlighted');
+    const box = await pre.evaluate((el) => ({
+      sw: el.scrollWidth,
+      cw: el.clientWidth,
+      sh: el.scrollHeight,
+      ch: el.clientHeight,
+      bubble: el.closest('[data-testid="message"] .bubble').getBoundingClientRect().width,
+      list: el.closest('[data-testid="message"]').getBoundingClientRect().width,
+    }));
+    assert(box.sw > box.cw && box.sh > box.ch, `code does not scroll: ${JSON.stringify(box)}`);
+    assert(box.bubble < box.list, `the code block widened the bubble: ${JSON.stringify(box)}`);
+    await pre.focus();
+    await page.keyboard.press('End');
+    await bubble.getByRole('button', { name: 'Copy code' }).click();
+    await bubble.getByRole('button', { name: 'Copy code' }).getByText('Copied').waitFor();
+    assert((await fake(page, () => window.__parleyFake.copied)).at(-1) === code, 'copied something else');
+    assert(!(await page.evaluate(() => window.__pwned)), 'script ran');
+  },
+
   'typing indicator and unread count while scrolled up': async (page, open) => {
     await open();
     await createRoom(page);

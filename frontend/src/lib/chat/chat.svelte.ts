@@ -232,6 +232,11 @@ export class ChatStore {
     return this.api.openURL(url);
   }
 
+  /** Puts a code block's text on the clipboard. */
+  copyText(text: string): Promise<void> {
+    return this.api.copyText(text);
+  }
+
   /** The list scrolled: reaching the newest clears the "new" count. */
   setAtBottom(b: boolean): void {
     this.atBottom = b;
