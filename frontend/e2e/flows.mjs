@@ -375,6 +375,71 @@ export const flows = {
     assert(!(await page.evaluate(() => window.__pwned)), 'script ran');
   },
 
+  'messages: reply jumps to the original, edit, react, delete for both': async (page, open) => {
+    await open();
+    await createRoom(page);
+    await connect(page);
+    const first = await fake(page, () => window.__parleyFake.peerSays('**Lunch** at noon?').id);
+    for (let i = 0; i < 30; i++) await fake(page, (n) => window.__parleyFake.peerSays(`filler ${n}`), i);
+    const theirs = page.locator(`[data-testid="message"][data-id="${first}"]`);
+
+    // Reply from the keyboard: focus the original's Reply button, type, Enter.
+    await theirs.getByRole('button', { name: 'Reply' }).focus();
+    await page.keyboard.press('Enter');
+    await page.getByTestId('compose-mode').getByText('Lunch at noon?').waitFor();
+    assert((await focusedTestId(page)) === 'composer', 'composer not focused for the reply');
+    await page.keyboard.type('teh best idea');
+    await page.keyboard.press('Enter');
+    const mine = page.getByTestId('message').filter({ hasText: 'teh best idea' });
+    await mine.getByTestId('reply-quote').getByText('Lunch at noon?').waitFor();
+    assert((await page.getByTestId('compose-mode').count()) === 0, 'still replying');
+
+    // The quote jumps back to the original (scrolled out of view) and focuses it.
+    await mine.getByTestId('reply-quote').click();
+    await page.waitForFunction((id) => document.activeElement?.closest('[data-testid="message"]')?.getAttribute('data-id') === id, first);
+    assert(await theirs.isVisible(), 'original not shown');
+
+    // Edit our reply: Esc cancels and puts the draft back, then save.
+    await page.getByTestId('composer').fill('half typed');
+    await mine.hover();
+    await mine.getByRole('button', { name: 'Edit' }).click();
+    await page.getByTestId('compose-mode').getByText('Editing').waitFor();
+    assert((await page.getByTestId('composer').inputValue()) === 'teh best idea', 'edit did not load the text');
+    await page.keyboard.press('Escape');
+    assert((await page.getByTestId('composer').inputValue()) === 'half typed', 'draft lost');
+    await mine.hover();
+    await mine.getByRole('button', { name: 'Edit' }).click();
+    await page.getByTestId('composer').fill('the best idea');
+    await page.keyboard.press('Enter');
+    const edited = page.getByTestId('message').filter({ hasText: 'the best idea' });
+    await edited.getByTestId('edited').waitFor();
+    assert((await page.getByTestId('composer').inputValue()) === 'half typed', 'draft not back after the edit');
+
+    // React to theirs; the peer reacts to ours; both show.
+    await theirs.hover();
+    await theirs.getByRole('button', { name: 'React' }).click();
+    await theirs.getByRole('button', { name: 'React 👍' }).click();
+    await theirs.getByTestId('reactions').getByText('👍').waitFor();
+    const mineId = await edited.getAttribute('data-id');
+    await fake(page, (id) => window.__parleyFake.peerReacts(id, '❤️'), mineId);
+    await edited.getByTestId('reactions').getByText('❤️').waitFor();
+
+    // The peer edits its message; it cannot edit ours.
+    assert(await fake(page, (id) => window.__parleyFake.peerEdits(id, '**Lunch** at one?'), first), 'peer edit refused');
+    await theirs.getByText('Lunch').waitFor();
+    await theirs.getByText('at one?').waitFor();
+    assert(!(await fake(page, (id) => window.__parleyFake.peerEdits(id, 'hacked'), mineId)), 'peer edited our message');
+
+    // Delete ours for both, after a confirmation.
+    await edited.hover();
+    await edited.getByRole('button', { name: 'Delete for both' }).click();
+    await page.getByRole('alertdialog', { name: 'Delete for both?' }).getByRole('button', { name: 'Delete' }).click();
+    await page.locator(`[data-testid="message"][data-id="${mineId}"] [data-testid="tombstone"]`).waitFor();
+    assert((await page.getByText('the best idea').count()) === 0, 'deleted text still shown');
+    const stored = await fake(page, (id) => window.__parleyFake.room(window.__parleyFake.lastRoomId()).then((v) => v.messages.find((m) => m.id === id)), mineId);
+    assert(stored.deleted && stored.text === '', `fake history keeps ${JSON.stringify(stored)}`);
+  },
+
   'typing indicator and unread count while scrolled up': async (page, open) => {
     await open();
     await createRoom(page);

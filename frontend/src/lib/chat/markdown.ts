@@ -265,3 +265,11 @@ export function plainText(blocks: Block[]): string {
     )
     .join('\n');
 }
+
+/** A one-line start of a message's text for a reply's quote (markup dropped). */
+export function snippet(text: string, max = 80): string {
+  const plain = plainText(parseMarkdown(text.length > 4 * max ? text.slice(0, 4 * max) : text))
+    .replace(/\s+/g, ' ')
+    .trim();
+  return plain.length > max ? `${plain.slice(0, max)}…` : plain;
+}
