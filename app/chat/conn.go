@@ -58,7 +58,8 @@ const (
 // peer is refused.
 var Reactions = []string{"👍", "❤️", "😂", "😮", "😢", "🙏"}
 
-func validReaction(e string) bool {
+// IsReaction reports whether e is one of Reactions.
+func IsReaction(e string) bool {
 	for _, r := range Reactions {
 		if e == r {
 			return true

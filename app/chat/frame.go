@@ -151,7 +151,7 @@ func checkExtensions(f frame) frame {
 	case OpEdit, OpDelete:
 		ok = ok && f.Emoji == ""
 	case OpReact:
-		ok = ok && (f.Emoji == "" || validReaction(f.Emoji))
+		ok = ok && (f.Emoji == "" || IsReaction(f.Emoji))
 	default:
 		ok = false
 	}

@@ -80,7 +80,7 @@ func checkFuzzedExtensions(t *testing.T, fr frame) {
 			t.Fatalf("kept of %q / emoji %q without an op", fr.Of, fr.Emoji)
 		}
 	case OpEdit, OpDelete, OpReact:
-		if !validID(fr.Of) || (fr.Emoji != "" && (fr.Op != OpReact || !validReaction(fr.Emoji))) {
+		if !validID(fr.Of) || (fr.Emoji != "" && (fr.Op != OpReact || !IsReaction(fr.Emoji))) {
 			t.Fatalf("accepted op %q of %q emoji %q", fr.Op, fr.Of, fr.Emoji)
 		}
 	default:

@@ -972,18 +972,10 @@ func (s *Store) SetState(roomKey, msgID string, st State) error {
 		return fmt.Errorf("history: unknown message state %q", st)
 	}
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		if tx.Bucket(bucketRooms).Get([]byte(roomKey)) == nil {
-			return ErrRoomNotFound
+		seqs, key, err := messageSlot(tx, roomKey, msgID)
+		if err != nil {
+			return err
 		}
-		room := tx.Bucket(bucketMessages).Bucket([]byte(roomKey))
-		if room == nil {
-			return ErrMessageNotFound
-		}
-		key := room.Bucket(bucketIDs).Get([]byte(msgID))
-		if key == nil {
-			return ErrMessageNotFound
-		}
-		seqs := room.Bucket(bucketSeq)
 		var rec msgRecord
 		if err := json.Unmarshal(seqs.Get(key), &rec); err != nil {
 			return fmt.Errorf("%w: %v", ErrCorrupt, err)
@@ -996,12 +988,29 @@ func (s *Store) SetState(roomKey, msgID string, st State) error {
 		if err != nil {
 			return err
 		}
-		return seqs.Put(append([]byte(nil), key...), b)
+		return seqs.Put(key, b)
 	})
 	if err != nil {
 		return fmt.Errorf("set message state in room %s: %w", shortID(roomKey), err)
 	}
 	return nil
+}
+
+// messageSlot finds a stored message: its room's seq bucket and its key
+// there (a copy, usable for Put). ErrRoomNotFound, ErrMessageNotFound.
+func messageSlot(tx *bolt.Tx, roomKey, msgID string) (*bolt.Bucket, []byte, error) {
+	if tx.Bucket(bucketRooms).Get([]byte(roomKey)) == nil {
+		return nil, nil, ErrRoomNotFound
+	}
+	room := tx.Bucket(bucketMessages).Bucket([]byte(roomKey))
+	if room == nil {
+		return nil, nil, ErrMessageNotFound
+	}
+	key := room.Bucket(bucketIDs).Get([]byte(msgID))
+	if key == nil {
+		return nil, nil, ErrMessageNotFound
+	}
+	return room.Bucket(bucketSeq), append([]byte(nil), key...), nil
 }
 
 // Message returns one message of the room.
@@ -1013,18 +1022,14 @@ func (s *Store) Message(roomKey, msgID string) (m Message, ok bool, err error) {
 		return Message{}, false, err
 	}
 	err = s.db.View(func(tx *bolt.Tx) error {
-		if tx.Bucket(bucketRooms).Get([]byte(roomKey)) == nil {
-			return ErrRoomNotFound
-		}
-		room := tx.Bucket(bucketMessages).Bucket([]byte(roomKey))
-		if room == nil {
+		seqs, key, err := messageSlot(tx, roomKey, msgID)
+		if errors.Is(err, ErrMessageNotFound) {
 			return nil
 		}
-		key := room.Bucket(bucketIDs).Get([]byte(msgID))
-		if key == nil {
-			return nil
+		if err != nil {
+			return err
 		}
-		m, err = s.decodeMessage(roomKey, room.Bucket(bucketSeq).Get(key))
+		m, err = s.decodeMessage(roomKey, seqs.Get(key))
 		ok = err == nil
 		return err
 	})
@@ -1049,19 +1054,10 @@ func (s *Store) UpdateMessage(roomKey, msgID string, change func(*Message) error
 	}
 	var out Message
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		if tx.Bucket(bucketRooms).Get([]byte(roomKey)) == nil {
-			return ErrRoomNotFound
+		seqs, key, err := messageSlot(tx, roomKey, msgID)
+		if err != nil {
+			return err
 		}
-		room := tx.Bucket(bucketMessages).Bucket([]byte(roomKey))
-		if room == nil {
-			return ErrMessageNotFound
-		}
-		key := room.Bucket(bucketIDs).Get([]byte(msgID))
-		if key == nil {
-			return ErrMessageNotFound
-		}
-		key = append([]byte(nil), key...)
-		seqs := room.Bucket(bucketSeq)
 		m, err := s.decodeMessage(roomKey, seqs.Get(key))
 		if err != nil {
 			return err

@@ -60,7 +60,7 @@ func (s *Session) Delete(id string) (history.Message, error) {
 
 // React sets our reaction to a message (either side's); "" removes it.
 func (s *Session) React(id, emoji string) (history.Message, error) {
-	if emoji != "" && !isReaction(emoji) {
+	if emoji != "" && !chat.IsReaction(emoji) {
 		return history.Message{}, ErrBadReaction
 	}
 	return s.operate(chat.Message{Op: chat.OpReact, Of: id, Emoji: emoji, Text: chat.FallbackText(chat.OpReact, emoji)}, func(m *history.Message) error {
@@ -144,13 +144,4 @@ func errOr(a, b error) error {
 		return a
 	}
 	return b
-}
-
-func isReaction(e string) bool {
-	for _, r := range chat.Reactions {
-		if e == r {
-			return true
-		}
-	}
-	return false
 }
