@@ -1,6 +1,8 @@
 // The flows run by e2e/run.mjs. Each gets a fresh page and `open(query)`,
 // which loads the app with ?fake=1 plus `query`.
 
+import jsQR from 'jsqr';
+
 const CODES_IN_ROOM = {
   ROOM_NOT_FOUND: 'This room does not exist',
   ROOM_FULL: 'This room already has two people in it.',
@@ -438,6 +440,35 @@ export const flows = {
     assert((await page.getByText('the best idea').count()) === 0, 'deleted text still shown');
     const stored = await fake(page, (id) => window.__parleyFake.room(window.__parleyFake.lastRoomId()).then((v) => v.messages.find((m) => m.id === id)), mineId);
     assert(stored.deleted && stored.text === '', `fake history keeps ${JSON.stringify(stored)}`);
+  },
+
+  'share link as a QR code: the drawn code reads back as the room link; Esc closes': async (page, open) => {
+    await open();
+    await createRoom(page);
+    await page.getByRole('button', { name: 'Show the room link as a QR code' }).click();
+    const dlg = page.getByRole('dialog', { name: 'Room link as a QR code' });
+    await dlg.waitFor();
+    // Draw the SVG the page shows onto a canvas, as a camera would see it.
+    const px = await page.evaluate(async () => {
+      const svg = document.querySelector('[data-testid="room-qr"]');
+      const img = new Image();
+      img.src = `data:image/svg+xml;base64,${btoa(new XMLSerializer().serializeToString(svg))}`;
+      await img.decode();
+      const c = document.createElement('canvas');
+      c.width = c.height = 330;
+      const g = c.getContext('2d');
+      g.drawImage(img, 0, 0, 330, 330);
+      const d = g.getImageData(0, 0, 330, 330).data;
+      let bin = '';
+      for (let i = 0; i < d.length; i += 8192) bin += String.fromCharCode(...d.subarray(i, i + 8192));
+      return btoa(bin);
+    });
+    const read = jsQR(new Uint8ClampedArray(Buffer.from(px, 'base64')), 330, 330);
+    const link = await fake(page, () => window.__parleyFake.room(window.__parleyFake.lastRoomId()).then((v) => v.link));
+    assert(read?.data === link, `QR reads ${read?.data}, want ${link}`);
+    await page.keyboard.press('Escape');
+    await dlg.waitFor({ state: 'detached' });
+    assert((await focusedTestId(page)) === 'show-qr', 'focus did not return to the QR button');
   },
 
   'typing indicator and unread count while scrolled up': async (page, open) => {

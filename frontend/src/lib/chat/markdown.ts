@@ -144,10 +144,15 @@ function closes(s: string, j: number, d: Delim): boolean {
 export function parseInline(s: string, depth = 0): Inline[] {
   const out: Inline[] = [];
   const seen = new Map<string, { from: number; at: number }>();
-  let text = '';
+  // Plain text so far, in pieces: appending to one string a character at
+  // a time is quadratic in V8 for a long run of markers.
+  let text: string[] = [];
+  const flush = () => {
+    if (text.length) out.push({ t: 'text', text: text.join('') });
+    text = [];
+  };
   const push = (n: Inline) => {
-    if (text) out.push({ t: 'text', text });
-    text = '';
+    flush();
     out.push(n);
   };
   /** The first j >= from where ok(j), or -1; remembered per key. */
@@ -165,11 +170,20 @@ export function parseInline(s: string, depth = 0): Inline[] {
     return at;
   };
 
+  const special = /[\\`hH[*_~]/g;
   let i = 0;
   while (i < s.length) {
+    // Jump over plain text to the next character that may start markup.
+    special.lastIndex = i;
+    const next = special.exec(s)?.index ?? s.length;
+    if (next > i) {
+      text.push(s.slice(i, next));
+      i = next;
+      continue;
+    }
     const c = s[i]!;
     if (c === '\\' && i + 1 < s.length && /[\\`*_~[\]()>#+\-.!|]/.test(s[i + 1]!)) {
-      text += s[i + 1];
+      text.push(s[i + 1]!);
       i += 2;
       continue;
     }
@@ -182,7 +196,7 @@ export function parseInline(s: string, depth = 0): Inline[] {
         push({ t: 'code', text: /^ .*[^ ].* $/s.test(code) ? code.slice(1, -1) : code });
         i = end + n;
       } else {
-        text += tick;
+        text.push(tick);
         i += n;
       }
       continue;
@@ -220,14 +234,14 @@ export function parseInline(s: string, depth = 0): Inline[] {
         }
       }
       const n = runAt(s, i);
-      text += s.slice(i, i + n);
+      text.push(s.slice(i, i + n));
       i += n;
       continue;
     }
-    text += c;
+    text.push(c);
     i++;
   }
-  if (text) out.push({ t: 'text', text });
+  flush();
   return out;
 }
 
