@@ -662,6 +662,56 @@ func (a *App) Send(roomID, text string) (Message, error) {
 	return messageOf(m), nil
 }
 
+// Reply sends text as an answer to message replyTo. CANNOT_CHANGE when
+// that message is not stored; otherwise like Send.
+func (a *App) Reply(roomID, text, replyTo string) (Message, error) {
+	return a.messageOp(roomID, func(s *session.Session) (history.Message, error) {
+		if len(text) > chat.MaxTextBytes {
+			return history.Message{}, chat.ErrTooLong
+		}
+		return s.Reply(text, replyTo)
+	})
+}
+
+// Edit replaces the text of one of our messages on both sides.
+// CANNOT_CHANGE for another's message or a deleted one; PEER_OFFLINE
+// changes nothing.
+func (a *App) Edit(roomID, msgID, text string) (Message, error) {
+	return a.messageOp(roomID, func(s *session.Session) (history.Message, error) { return s.Edit(msgID, text) })
+}
+
+// Delete deletes one of our messages for both (a tombstone on each side).
+func (a *App) Delete(roomID, msgID string) (Message, error) {
+	return a.messageOp(roomID, func(s *session.Session) (history.Message, error) { return s.Delete(msgID) })
+}
+
+// React sets our reaction to a message, one of ReactionChoices or "" to
+// remove it.
+func (a *App) React(roomID, msgID, emoji string) (Message, error) {
+	return a.messageOp(roomID, func(s *session.Session) (history.Message, error) { return s.React(msgID, emoji) })
+}
+
+// ReactionChoices returns the emoji a reaction may be (chat.Reactions).
+func (a *App) ReactionChoices() []string {
+	return append([]string(nil), chat.Reactions...)
+}
+
+func (a *App) messageOp(roomID string, op func(*session.Session) (history.Message, error)) (Message, error) {
+	if _, err := a.ready(); err != nil {
+		return Message{}, err
+	}
+	r, ok := a.openSession(roomID)
+	if !ok {
+		return Message{}, toAPI(session.ErrPeerOffline)
+	}
+	m, err := op(r.sess)
+	if err != nil {
+		return Message{}, toAPI(err)
+	}
+	a.emit(EventRoomsChanged, Empty{})
+	return messageOf(m), nil
+}
+
 // Typing tells the peer we are typing, at most once per chat.TypingInterval.
 func (a *App) Typing(roomID string) error {
 	if _, err := a.ready(); err != nil {
@@ -824,6 +874,26 @@ func (a *App) CopyLink(roomID string) error {
 	a.mu.Unlock()
 	if err := w.SetClipboard(hr.Link); err != nil {
 		return toAPI(fmt.Errorf("copy link: %w", err))
+	}
+	return nil
+}
+
+// CopyText puts text on the clipboard: the copy button of a code block in
+// a message (the webview's own clipboard API is denied). Text longer than a
+// message is refused (TOO_LONG), so the page cannot fill the clipboard
+// with more than a peer could have sent.
+func (a *App) CopyText(text string) error {
+	if _, err := a.ready(); err != nil {
+		return err
+	}
+	if len(text) > chat.MaxTextBytes {
+		return apiErrorf(CodeTooLong, "at most %d bytes can be copied", chat.MaxTextBytes)
+	}
+	a.mu.Lock()
+	w := a.win
+	a.mu.Unlock()
+	if err := w.SetClipboard(text); err != nil {
+		return toAPI(fmt.Errorf("copy text: %w", err))
 	}
 	return nil
 }

@@ -499,6 +499,12 @@ func TestTwoWindowsChat(t *testing.T) {
 	if err := bob.CopyLink(av.ID); err != nil || bob.win.clipboard != av.Link {
 		t.Fatalf("CopyLink: %v, clipboard %q", err, bob.win.clipboard)
 	}
+	if err := bob.CopyText("fmt.Println(1)\n"); err != nil || bob.win.clipboard != "fmt.Println(1)\n" {
+		t.Fatalf("CopyText: %v, clipboard %q", err, bob.win.clipboard)
+	}
+	if err := bob.CopyText(strings.Repeat("x", chat.MaxTextBytes+1)); codeOf(err) != CodeTooLong || bob.win.clipboard != "fmt.Println(1)\n" {
+		t.Fatalf("CopyText(too long) = %v, clipboard %d bytes", err, len(bob.win.clipboard))
+	}
 
 	// Bob leaves politely: alice sees peer-left; bob's room is closed without a code.
 	if err := bob.LeaveRoom(av.ID); err != nil {
@@ -522,6 +528,71 @@ func TestTwoWindowsChat(t *testing.T) {
 	}
 	if _, err := bob.OpenRoom(av.Link); codeOf(err) != protocol.CodeRoomDestroyed {
 		t.Fatalf("OpenRoom(destroyed) = %v", err)
+	}
+}
+
+// TestMessageOps drives reply, edit, react and delete through the facade
+// of two apps: the events reach the other window and the views agree.
+func TestMessageOps(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t)
+	alice, bob := newUser(t, srv), newUser(t, srv)
+	av, err := alice.CreateRoom(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bob.OpenRoom(av.Link); err != nil {
+		t.Fatal(err)
+	}
+	alice.win.wait(t, EventRoomStatus, statusIs("verified"))
+	bob.win.wait(t, EventRoomStatus, statusIs("verified"))
+	changed := func(u *testUser, ok func(Message) bool) Message {
+		t.Helper()
+		return u.win.wait(t, EventRoomMessageChanged, func(p any) bool { return ok(p.(MessageEvent).Message) }).(MessageEvent).Message
+	}
+
+	m, err := alice.Send(av.ID, "helo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob.win.wait(t, EventRoomMessage, nil)
+	if _, err := bob.Reply(av.ID, "huh?", "nosuchmessage"); codeOf(err) != CodeCannotChange {
+		t.Fatalf("Reply to nothing = %v", err)
+	}
+	r, err := bob.Reply(av.ID, "huh?", m.ID)
+	if err != nil || r.ReplyTo != m.ID {
+		t.Fatalf("Reply = %+v, %v", r, err)
+	}
+	alice.win.wait(t, EventRoomMessage, func(p any) bool { return p.(MessageEvent).Message.ReplyTo == m.ID })
+
+	if _, err := bob.Edit(av.ID, m.ID, "bob was here"); codeOf(err) != CodeCannotChange {
+		t.Fatalf("bob edits alice's message: %v", err)
+	}
+	if e, err := alice.Edit(av.ID, m.ID, "hello"); err != nil || !e.Edited || e.Text != "hello" {
+		t.Fatalf("Edit = %+v, %v", e, err)
+	}
+	changed(bob, func(x Message) bool { return x.ID == m.ID && x.Edited && x.Text == "hello" })
+
+	if got := alice.ReactionChoices(); len(got) != len(chat.Reactions) || got[0] != "👍" {
+		t.Fatalf("ReactionChoices = %v", got)
+	}
+	if _, err := alice.React(av.ID, r.ID, "💩"); codeOf(err) != CodeCannotChange {
+		t.Fatalf("React outside the set = %v", err)
+	}
+	if _, err := alice.React(av.ID, r.ID, "😂"); err != nil {
+		t.Fatal(err)
+	}
+	changed(bob, func(x Message) bool { return x.ID == r.ID && x.PeerReaction == "😂" })
+
+	if d, err := alice.Delete(av.ID, m.ID); err != nil || !d.Deleted || d.Text != "" {
+		t.Fatalf("Delete = %+v, %v", d, err)
+	}
+	changed(bob, func(x Message) bool { return x.ID == m.ID && x.Deleted && x.Text == "" })
+	for _, u := range []*testUser{alice, bob} {
+		v, err := u.Room(av.ID)
+		if err != nil || len(v.Messages) != 2 || !v.Messages[0].Deleted || v.Messages[0].Text != "" || v.Messages[1].ReplyTo != m.ID {
+			t.Fatalf("view after delete: %+v, %v", v.Messages, err)
+		}
 	}
 }
 

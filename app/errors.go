@@ -24,6 +24,11 @@ const (
 	CodeBadRequest         = protocol.CodeBadRequest
 	CodeInternal           = protocol.CodeInternal
 
+	// CodeCannotChange: a reply, edit, delete or reaction names a message
+	// that is not there, not ours (edit, delete), deleted, or a reaction
+	// outside chat.Reactions.
+	CodeCannotChange = "CANNOT_CHANGE"
+
 	// Calls: StartCall's refusals (docs/app-api.md, "Calls"). The same
 	// codes end a call in CallView.error.
 	CodeCallFailed       = call.ReasonCallFailed
@@ -103,6 +108,9 @@ func toAPI(err error) error {
 		return &Error{CodeProfileInUse, "another Parley process (the app or parley-cli) has this profile open"}
 	case errors.Is(err, session.ErrBadLink):
 		return &Error{CodeBadLink, err.Error()}
+	case errors.Is(err, history.ErrMessageNotFound), errors.Is(err, session.ErrNotYours),
+		errors.Is(err, session.ErrMessageDeleted), errors.Is(err, session.ErrBadReaction):
+		return &Error{CodeCannotChange, err.Error()}
 	case errors.Is(err, chat.ErrTooLong):
 		return &Error{CodeTooLong, fmt.Sprintf("the message is over %d KiB", chat.MaxTextBytes>>10)}
 	case errors.As(err, &se):

@@ -11,12 +11,15 @@ import (
 
 // Event names pushed to the UI (docs/app-api.md).
 const (
-	EventRoomStatus    = "room:status"
-	EventRoomMessage   = "room:message"
-	EventRoomDelivered = "room:delivered"
-	EventRoomTyping    = "room:typing"
-	EventRoomClosed    = "room:closed"
-	EventRoomsChanged  = "rooms:changed"
+	EventRoomStatus  = "room:status"
+	EventRoomMessage = "room:message"
+	// EventRoomMessageChanged carries a MessageEvent: the peer edited,
+	// deleted or reacted to a message (the UI replaces it by id).
+	EventRoomMessageChanged = "room:message-changed"
+	EventRoomDelivered      = "room:delivered"
+	EventRoomTyping         = "room:typing"
+	EventRoomClosed         = "room:closed"
+	EventRoomsChanged       = "rooms:changed"
 	// EventLinkPending carries a PendingLink: a room link from outside the
 	// app waits for the person's confirmation.
 	EventLinkPending = "app:link-pending"
@@ -74,6 +77,14 @@ type Message struct {
 	Text     string `json:"text"`
 	SentAt   int64  `json:"sentAt"`
 	State    string `json:"state"`
+	// ReplyTo is the id of the message this one answers ("": none; the
+	// message may not exist).
+	ReplyTo string `json:"replyTo"`
+	Edited  bool   `json:"edited"`
+	// Deleted: deleted for both; Text is "".
+	Deleted      bool   `json:"deleted"`
+	MyReaction   string `json:"myReaction"`
+	PeerReaction string `json:"peerReaction"`
 }
 
 // RoomView is a room with its status and messages. The fields of
@@ -155,7 +166,8 @@ func messageOf(m history.Message) Message {
 	case m.State == history.StateUndelivered:
 		st = string(history.StateFailed) // never sent again (the key changed)
 	}
-	return Message{ID: m.ID, RoomID: m.RoomKey, Outgoing: m.Outgoing, Text: m.Text, SentAt: unixMilli(m.SentAt), State: st}
+	return Message{ID: m.ID, RoomID: m.RoomKey, Outgoing: m.Outgoing, Text: m.Text, SentAt: unixMilli(m.SentAt), State: st,
+		ReplyTo: m.ReplyTo, Edited: m.Edited, Deleted: m.Deleted, MyReaction: m.MyReaction, PeerReaction: m.PeerReaction}
 }
 
 func summaryOf(r history.Room, open bool) RoomSummary {
@@ -206,6 +218,9 @@ func (a *App) pump(r *openRoom) {
 			// app does for it has happened (tests rely on that order).
 			a.notifyMessage(id)
 			a.emit(EventRoomMessage, MessageEvent{RoomID: id, Message: messageOf(e.Message)})
+			a.emit(EventRoomsChanged, Empty{})
+		case session.MessageChanged:
+			a.emit(EventRoomMessageChanged, MessageEvent{RoomID: id, Message: messageOf(e.Message)})
 			a.emit(EventRoomsChanged, Empty{})
 		case session.Delivered:
 			a.emit(EventRoomDelivered, DeliveredEvent{RoomID: id, ID: e.ID})

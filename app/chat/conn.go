@@ -30,11 +30,57 @@ var (
 	ErrClosed = errors.New("chat: connection closed")
 )
 
-// Message is one chat message.
+// Message is one chat message, or an operation on an earlier one.
 type Message struct {
 	ID     string
 	SentAt time.Time
 	Text   string
+	// ReplyTo is the id of the message this one answers ("": none). It
+	// comes from the peer: the message may not exist.
+	ReplyTo string
+	// Op, when set, makes this an operation on message Of instead of a
+	// new message: OpEdit (Text is the new text), OpDelete (delete for
+	// both) or OpReact (Emoji is the sender's reaction, "" to remove it).
+	// Text is then also what a peer without ops shows (see FallbackText).
+	Op    string
+	Of    string
+	Emoji string
+}
+
+// Message operations (Message.Op).
+const (
+	OpEdit   = "edit"
+	OpDelete = "delete"
+	OpReact  = "react"
+)
+
+// Reactions is the set of emoji a reaction may be; anything else from the
+// peer is refused.
+var Reactions = []string{"👍", "❤️", "😂", "😮", "😢", "🙏"}
+
+// IsReaction reports whether e is one of Reactions.
+func IsReaction(e string) bool {
+	for _, r := range Reactions {
+		if e == r {
+			return true
+		}
+	}
+	return false
+}
+
+// FallbackText is the Text of a delete or react operation: what a peer
+// from before operations shows as an ordinary message. (An edit's Text is
+// the new text, which such a peer shows as a new message.)
+func FallbackText(op, emoji string) string {
+	switch {
+	case op == OpDelete:
+		return "(deleted a message)"
+	case op == OpReact && emoji != "":
+		return "(reacted " + emoji + " to a message)"
+	case op == OpReact:
+		return "(removed a reaction)"
+	}
+	return ""
 }
 
 // Handler receives what the peer sends. Its methods are called from the Run
@@ -193,7 +239,7 @@ func (c *Conn) readLoop() error {
 func (c *Conn) dispatch(f frame) error {
 	switch f.T {
 	case typeMsg:
-		m := Message{ID: f.ID, SentAt: sentAt(f.TS, c.now()), Text: f.Text}
+		m := Message{ID: f.ID, SentAt: sentAt(f.TS, c.now()), Text: f.Text, ReplyTo: f.Re, Op: f.Op, Of: f.Of, Emoji: f.Emoji}
 		if err := c.h.Receive(m); err != nil {
 			c.logger.Warn("chat: store rejected message, not acking", "err", err)
 			return nil
@@ -292,7 +338,11 @@ func (c *Conn) SendWithID(m Message) error {
 	if !validID(m.ID) {
 		return fmt.Errorf("chat: invalid message id %q", m.ID)
 	}
-	if err := c.write(frame{T: typeMsg, ID: m.ID, TS: m.SentAt.UnixMilli(), Text: m.Text}); err != nil {
+	f := frame{T: typeMsg, ID: m.ID, TS: m.SentAt.UnixMilli(), Text: m.Text, Re: m.ReplyTo, Op: m.Op, Of: m.Of, Emoji: m.Emoji}
+	if checkExtensions(f) != f {
+		return fmt.Errorf("chat: invalid reply or operation (op %q)", m.Op)
+	}
+	if err := c.write(f); err != nil {
 		return fmt.Errorf("chat: send message: %w", err)
 	}
 	return nil

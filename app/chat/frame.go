@@ -51,6 +51,13 @@ type frame struct {
 	TS   int64  `json:"ts,omitempty"` // unix milliseconds, msg only
 	Text string `json:"text,omitempty"`
 	V    int    `json:"v,omitempty"` // control frames only
+	// Message extensions (msg only; see Message). A peer from before them
+	// ignores these fields and shows Text, which is why an op's Text is a
+	// readable fallback.
+	Re    string `json:"re,omitempty"`
+	Op    string `json:"op,omitempty"`
+	Of    string `json:"of,omitempty"`
+	Emoji string `json:"emoji,omitempty"`
 }
 
 // encodeFrame returns the length prefix and JSON body as one buffer, so the
@@ -112,6 +119,7 @@ func decodeFrame(body []byte) (frame, error) {
 		if !utf8.ValidString(f.Text) {
 			return frame{}, fmt.Errorf("%w: msg text is not valid UTF-8", ErrProtocol)
 		}
+		f = checkExtensions(f)
 	case typeAck, typeRead:
 		if !validID(f.ID) {
 			return frame{}, fmt.Errorf("%w: %s frame with invalid id", ErrProtocol, f.T)
@@ -125,6 +133,35 @@ func decodeFrame(body []byte) (frame, error) {
 		return frame{}, fmt.Errorf("%w: frame without type", ErrProtocol)
 	}
 	return f, nil
+}
+
+// checkExtensions drops what this side cannot use of a msg frame's
+// extensions, as an older peer would: a malformed reply id leaves a plain
+// message, and an op it does not know (a newer peer's), or one with a
+// malformed target or a reaction outside Reactions, is shown as its text.
+// A well-formed op may still name a message that does not exist or that
+// its sender may not change: the Handler refuses those.
+func checkExtensions(f frame) frame {
+	if f.Re != "" && !validID(f.Re) {
+		f.Re = ""
+	}
+	ok := validID(f.Of)
+	switch f.Op {
+	case "":
+	case OpEdit, OpDelete:
+		ok = ok && f.Emoji == ""
+	case OpReact:
+		ok = ok && (f.Emoji == "" || IsReaction(f.Emoji))
+	default:
+		ok = false
+	}
+	if !ok || f.Op == "" {
+		f.Op, f.Of, f.Emoji = "", "", ""
+	}
+	if f.Op != "" {
+		f.Re = ""
+	}
+	return f
 }
 
 // validID reports whether id is 1..maxIDLen characters of the base64url

@@ -20,6 +20,11 @@ func FuzzDecodeFrame(f *testing.F) {
 		`{"t":"destroy","v":1}`,
 		`{"t":"expires","v":1,"ts":1700000000000}`,
 		`{"t":"expires","v":2}`,
+		`{"t":"msg","id":"r","text":"answer","re":"abc"}`,
+		`{"t":"msg","id":"e","text":"new","op":"edit","of":"abc"}`,
+		`{"t":"msg","id":"x","text":"(reacted)","op":"react","of":"abc","emoji":"👍"}`,
+		`{"t":"msg","id":"d","text":"(deleted)","op":"delete","of":"abc"}`,
+		`{"t":"msg","id":"p","text":"(pinned)","op":"pin","of":"abc"}`,
 		`not json`,
 	} {
 		f.Add(rawFrame(s))
@@ -52,9 +57,33 @@ func FuzzDecodeFrame(f *testing.F) {
 			if fr.T == typeExpires && fr.V == controlVersion && fr.TS <= 0 {
 				t.Fatalf("accepted expires frame without a time")
 			}
+			if fr.T == typeMsg {
+				checkFuzzedExtensions(t, fr)
+			}
 			if len(fr.Text) > MaxTextBytes {
 				t.Fatalf("accepted text of %d bytes", len(fr.Text))
 			}
 		}
 	})
+}
+
+// checkFuzzedExtensions fails unless a decoded msg frame's extensions obey
+// checkExtensions' rules (other frames' handlers never read them).
+func checkFuzzedExtensions(t *testing.T, fr frame) {
+	t.Helper()
+	if fr.Re != "" && (!validID(fr.Re) || fr.Op != "") {
+		t.Fatalf("accepted reply id %q (op %q)", fr.Re, fr.Op)
+	}
+	switch fr.Op {
+	case "":
+		if fr.Of != "" || fr.Emoji != "" {
+			t.Fatalf("kept of %q / emoji %q without an op", fr.Of, fr.Emoji)
+		}
+	case OpEdit, OpDelete, OpReact:
+		if !validID(fr.Of) || (fr.Emoji != "" && (fr.Op != OpReact || !IsReaction(fr.Emoji))) {
+			t.Fatalf("accepted op %q of %q emoji %q", fr.Op, fr.Of, fr.Emoji)
+		}
+	default:
+		t.Fatalf("accepted unknown op %q", fr.Op)
+	}
 }

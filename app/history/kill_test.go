@@ -23,7 +23,10 @@ const (
 	writerPathEnv   = "PARLEY_HISTORY_WRITER_DB"
 	writerKeyEnv    = "PARLEY_HISTORY_WRITER_KEY"
 	writerPrefixEnv = "PARLEY_HISTORY_WRITER_PREFIX"
-	killRoom        = "kill-room"
+	// writerEditEnv makes the writer edit one message over and over
+	// (UpdateMessage) instead of adding messages.
+	writerEditEnv = "PARLEY_HISTORY_WRITER_EDIT"
+	killRoom      = "kill-room"
 )
 
 // TestHelperWriter is not a test: it is the child process of
@@ -51,6 +54,9 @@ func TestHelperWriter(t *testing.T) {
 		}
 	}
 	prefix := os.Getenv(writerPrefixEnv)
+	if os.Getenv(writerEditEnv) != "" {
+		editForever(t, s, prefix)
+	}
 	for i := 0; ; i++ {
 		id := fmt.Sprintf("%s-%06d", prefix, i)
 		added, err := s.AddMessage(Message{ID: id, RoomKey: RoomKey("https://x", killRoom), Outgoing: true, Text: "message " + id, SentAt: time.Now(), State: StateSending})
@@ -60,6 +66,57 @@ func TestHelperWriter(t *testing.T) {
 		}
 		// Unbuffered: the parent sees the line only after the commit.
 		fmt.Printf("id %s\n", id)
+	}
+}
+
+// editText is the text of edit i: long enough (8 KiB) that a torn write
+// would show as a mix of two edits.
+func editText(i int) string { return strings.Repeat(fmt.Sprintf("edit %06d ", i), 8<<10/12) }
+
+// editForever adds the message <prefix>-target, then replaces its text
+// with editText(i) for i = 0, 1, ..., printing "id <prefix>-<i>" after each
+// UpdateMessage returns.
+func editForever(t *testing.T, s *Store, prefix string) {
+	rk := RoomKey("https://x", killRoom)
+	target := prefix + "-target"
+	if _, err := s.AddMessage(Message{ID: target, RoomKey: rk, Outgoing: true, Text: "original", SentAt: time.Now(), State: StateDelivered}); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; ; i++ {
+		if _, err := s.UpdateMessage(rk, target, func(m *Message) error { m.Text, m.Edited = editText(i), true; return nil }); err != nil {
+			fmt.Printf("error %v\n", err)
+			os.Exit(3)
+		}
+		fmt.Printf("id %s-%06d\n", prefix, i)
+	}
+}
+
+// TestKillDuringEdit kills a writer that edits one message over and over:
+// after reopening, the message holds one whole edit, the last one printed
+// or the one committed while the writer was being killed, never a mix.
+func TestKillDuringEdit(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "history.db")
+	key := newKey(t)
+	for round := range 3 {
+		prefix := fmt.Sprintf("e%d", round)
+		printed := runAndKill(t, path, key, prefix, 50+rand.IntN(150), writerEditEnv+"=1")
+		s, err := Open(path, key)
+		if err != nil {
+			t.Fatalf("round %d: reopen after kill -9: %v", round, err)
+		}
+		checkConsistent(t, s)
+		m, ok, err := s.Message(RoomKey("https://x", killRoom), prefix+"-target")
+		if cerr := s.Close(); cerr != nil {
+			t.Fatal(cerr)
+		}
+		if err != nil || !ok {
+			t.Fatalf("round %d: the edited message: %t, %v", round, ok, err)
+		}
+		n := len(printed)
+		if !m.Edited || (m.Text != editText(n-1) && m.Text != editText(n)) {
+			t.Fatalf("round %d: %d edits printed; the text is %.40q… (%d bytes), not edit %d or %d", round, n, m.Text, len(m.Text), n-1, n)
+		}
 	}
 }
 
@@ -114,13 +171,14 @@ func TestKillDashNine(t *testing.T) {
 
 // runAndKill starts the writer, reads at least n ids, waits a random moment,
 // kills it with SIGKILL and returns every id it printed.
-func runAndKill(t *testing.T, path string, key []byte, prefix string, n int) []string {
+func runAndKill(t *testing.T, path string, key []byte, prefix string, n int, env ...string) []string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestHelperWriter$", "-test.count=1")
 	cmd.Env = append(os.Environ(),
 		writerPathEnv+"="+path, writerKeyEnv+"="+hex.EncodeToString(key), writerPrefixEnv+"="+prefix)
+	cmd.Env = append(cmd.Env, env...)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.StdoutPipe()

@@ -1,6 +1,7 @@
 package history
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -89,7 +90,30 @@ type Message struct {
 	SentAt   time.Time
 	// State is meaningful for outgoing messages only.
 	State State
+	// ReplyTo is the id of the message this one answers ("": none); it
+	// may name a message this store does not have.
+	ReplyTo string
+	// Edited: the text was changed after sending (UpdateMessage).
+	Edited bool
+	// Deleted: deleted for both; Text is "" (a tombstone).
+	Deleted bool
+	// MyReaction and PeerReaction are each side's reaction ("": none).
+	MyReaction   string
+	PeerReaction string
 }
+
+// msgExtras are the sealed fields of a message besides its text (record
+// field "x"; absent in records from before them).
+type msgExtras struct {
+	ReplyTo      string `json:"re,omitempty"`
+	Edited       bool   `json:"ed,omitempty"`
+	Deleted      bool   `json:"del,omitempty"`
+	MyReaction   string `json:"mr,omitempty"`
+	PeerReaction string `json:"pr,omitempty"`
+}
+
+// MaxReactionBytes bounds a stored reaction (one emoji of chat.Reactions).
+const MaxReactionBytes = 32
 
 // Limits on what the store accepts.
 const (
@@ -408,12 +432,17 @@ type msgRecord struct {
 	SentAt   time.Time `json:"t"`
 	State    State     `json:"st,omitempty"`
 	Sealed   []byte    `json:"s"`
+	// Extras is the sealed msgExtras, absent when all are empty.
+	Extras []byte `json:"x,omitempty"`
 }
 
 // roomAD and msgAD bind sealed values to their room key (format 2) or
 // room id (format 1).
 func roomAD(key string) []byte        { return []byte("room\x00" + key) }
 func msgAD(roomKey, id string) []byte { return []byte("msg\x00" + roomKey + "\x00" + id) }
+func extrasAD(roomKey, id string) []byte {
+	return []byte("msgx\x00" + roomKey + "\x00" + id)
+}
 
 // shortID names a room in errors without spelling out its id.
 func shortID(id string) string {
@@ -467,7 +496,38 @@ func (s *Store) decodeMessage(roomKey string, b []byte) (Message, error) {
 	if err != nil {
 		return Message{}, fmt.Errorf("message in room %s: %w: %v", shortID(roomKey), ErrCorrupt, err)
 	}
-	return Message{ID: rec.ID, RoomKey: roomKey, Outgoing: rec.Outgoing, Text: string(plain), SentAt: rec.SentAt, State: rec.State}, nil
+	m := Message{ID: rec.ID, RoomKey: roomKey, Outgoing: rec.Outgoing, Text: string(plain), SentAt: rec.SentAt, State: rec.State}
+	if rec.Extras != nil {
+		xp, err := s.seal.open(rec.Extras, extrasAD(roomKey, rec.ID))
+		if err != nil {
+			return Message{}, fmt.Errorf("message in room %s: %w: %v", shortID(roomKey), ErrCorrupt, err)
+		}
+		var x msgExtras
+		if err := json.Unmarshal(xp, &x); err != nil {
+			return Message{}, fmt.Errorf("message in room %s: %w: %v", shortID(roomKey), ErrCorrupt, err)
+		}
+		m.ReplyTo, m.Edited, m.Deleted, m.MyReaction, m.PeerReaction = x.ReplyTo, x.Edited, x.Deleted, x.MyReaction, x.PeerReaction
+	}
+	return m, nil
+}
+
+// encodeMessage seals m's text and extras into its record.
+func (s *Store) encodeMessage(m Message) ([]byte, error) {
+	sealed, err := s.seal.seal([]byte(m.Text), msgAD(m.RoomKey, m.ID))
+	if err != nil {
+		return nil, err
+	}
+	rec := msgRecord{ID: m.ID, Outgoing: m.Outgoing, SentAt: m.SentAt, State: m.State, Sealed: sealed}
+	if x := (msgExtras{m.ReplyTo, m.Edited, m.Deleted, m.MyReaction, m.PeerReaction}); x != (msgExtras{}) {
+		xp, err := json.Marshal(x)
+		if err != nil {
+			return nil, err
+		}
+		if rec.Extras, err = s.seal.seal(xp, extrasAD(m.RoomKey, m.ID)); err != nil {
+			return nil, err
+		}
+	}
+	return json.Marshal(rec)
 }
 
 // ---- validation ----
@@ -566,6 +626,17 @@ func checkMessage(m Message) error {
 	}
 	if !m.State.valid() {
 		return fmt.Errorf("history: unknown message state %q", m.State)
+	}
+	if m.ReplyTo != "" {
+		if err := checkID("reply", m.ReplyTo); err != nil {
+			return err
+		}
+	}
+	if len(m.MyReaction) > MaxReactionBytes || len(m.PeerReaction) > MaxReactionBytes {
+		return errors.New("history: reaction too long")
+	}
+	if m.Deleted && m.Text != "" {
+		return errors.New("history: a deleted message keeps no text")
 	}
 	return nil
 }
@@ -833,11 +904,7 @@ func (s *Store) AddMessage(m Message) (added bool, err error) {
 	if err := checkMessage(m); err != nil {
 		return false, err
 	}
-	sealed, err := s.seal.seal([]byte(m.Text), msgAD(m.RoomKey, m.ID))
-	if err != nil {
-		return false, fmt.Errorf("add message: %w", err)
-	}
-	rec, err := json.Marshal(msgRecord{ID: m.ID, Outgoing: m.Outgoing, SentAt: m.SentAt, State: m.State, Sealed: sealed})
+	rec, err := s.encodeMessage(m)
 	if err != nil {
 		return false, fmt.Errorf("add message: %w", err)
 	}
@@ -905,18 +972,10 @@ func (s *Store) SetState(roomKey, msgID string, st State) error {
 		return fmt.Errorf("history: unknown message state %q", st)
 	}
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		if tx.Bucket(bucketRooms).Get([]byte(roomKey)) == nil {
-			return ErrRoomNotFound
+		seqs, key, err := messageSlot(tx, roomKey, msgID)
+		if err != nil {
+			return err
 		}
-		room := tx.Bucket(bucketMessages).Bucket([]byte(roomKey))
-		if room == nil {
-			return ErrMessageNotFound
-		}
-		key := room.Bucket(bucketIDs).Get([]byte(msgID))
-		if key == nil {
-			return ErrMessageNotFound
-		}
-		seqs := room.Bucket(bucketSeq)
 		var rec msgRecord
 		if err := json.Unmarshal(seqs.Get(key), &rec); err != nil {
 			return fmt.Errorf("%w: %v", ErrCorrupt, err)
@@ -929,12 +988,111 @@ func (s *Store) SetState(roomKey, msgID string, st State) error {
 		if err != nil {
 			return err
 		}
-		return seqs.Put(append([]byte(nil), key...), b)
+		return seqs.Put(key, b)
 	})
 	if err != nil {
 		return fmt.Errorf("set message state in room %s: %w", shortID(roomKey), err)
 	}
 	return nil
+}
+
+// messageSlot finds a stored message: its room's seq bucket and its key
+// there (a copy, usable for Put). ErrRoomNotFound, ErrMessageNotFound.
+func messageSlot(tx *bolt.Tx, roomKey, msgID string) (*bolt.Bucket, []byte, error) {
+	if tx.Bucket(bucketRooms).Get([]byte(roomKey)) == nil {
+		return nil, nil, ErrRoomNotFound
+	}
+	room := tx.Bucket(bucketMessages).Bucket([]byte(roomKey))
+	if room == nil {
+		return nil, nil, ErrMessageNotFound
+	}
+	key := room.Bucket(bucketIDs).Get([]byte(msgID))
+	if key == nil {
+		return nil, nil, ErrMessageNotFound
+	}
+	return room.Bucket(bucketSeq), append([]byte(nil), key...), nil
+}
+
+// Message returns one message of the room.
+func (s *Store) Message(roomKey, msgID string) (m Message, ok bool, err error) {
+	if err := checkKey(roomKey); err != nil {
+		return Message{}, false, err
+	}
+	if err := checkID("message", msgID); err != nil {
+		return Message{}, false, err
+	}
+	err = s.db.View(func(tx *bolt.Tx) error {
+		seqs, key, err := messageSlot(tx, roomKey, msgID)
+		if errors.Is(err, ErrMessageNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		m, err = s.decodeMessage(roomKey, seqs.Get(key))
+		ok = err == nil
+		return err
+	})
+	if err != nil {
+		return Message{}, false, fmt.Errorf("read message in room %s: %w", shortID(roomKey), err)
+	}
+	return m, ok, nil
+}
+
+// UpdateMessage changes a stored message in one transaction (a kill -9
+// leaves the old or the new message, never a mix): change gets the stored
+// message and may return an error to change nothing. ID, RoomKey,
+// Outgoing, SentAt and State cannot change; a Deleted message keeps no
+// text. When the message is the room's newest, LastPreview follows its
+// new text. An unknown message is ErrMessageNotFound.
+func (s *Store) UpdateMessage(roomKey, msgID string, change func(*Message) error) (Message, error) {
+	if err := checkKey(roomKey); err != nil {
+		return Message{}, err
+	}
+	if err := checkID("message", msgID); err != nil {
+		return Message{}, err
+	}
+	var out Message
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		seqs, key, err := messageSlot(tx, roomKey, msgID)
+		if err != nil {
+			return err
+		}
+		m, err := s.decodeMessage(roomKey, seqs.Get(key))
+		if err != nil {
+			return err
+		}
+		id, rk, outgoing, sentAt, state := m.ID, m.RoomKey, m.Outgoing, m.SentAt, m.State
+		if err := change(&m); err != nil {
+			return err
+		}
+		m.ID, m.RoomKey, m.Outgoing, m.SentAt, m.State = id, rk, outgoing, sentAt, state
+		if m.Deleted {
+			m.Text = ""
+		}
+		if err := checkMessage(m); err != nil {
+			return err
+		}
+		rec, err := s.encodeMessage(m)
+		if err != nil {
+			return err
+		}
+		if err := seqs.Put(key, rec); err != nil {
+			return err
+		}
+		out = m
+		if last, _ := seqs.Cursor().Last(); !bytes.Equal(last, key) {
+			return nil
+		}
+		return s.updateRoom(tx, roomKey, func(r *Room) error {
+			r.LastPreview = Preview(m.Text)
+			return nil
+		})
+	})
+	if err != nil {
+		return Message{}, fmt.Errorf("update message in room %s: %w", shortID(roomKey), err)
+	}
+	return out, nil
 }
 
 // Messages returns the room's messages in the order they were added, oldest

@@ -116,6 +116,10 @@ type Delivered struct{ ID string }
 // PeerTyping says the peer is typing.
 type PeerTyping struct{}
 
+// MessageChanged is a stored message the peer edited, deleted or reacted
+// to, as it is stored now.
+type MessageChanged struct{ Message history.Message }
+
 // RoomUpdated says the stored room changed (the peer told us its
 // self-destruct time); views of it are stale.
 type RoomUpdated struct{}
@@ -129,6 +133,7 @@ func (StatusChanged) isEvent()   {}
 func (MessageReceived) isEvent() {}
 func (Delivered) isEvent()       {}
 func (PeerTyping) isEvent()      {}
+func (MessageChanged) isEvent()  {}
 func (RoomUpdated) isEvent()     {}
 func (Closed) isEvent()          {}
 
@@ -311,6 +316,19 @@ func (s *Session) Status() Status {
 // ErrPeerOffline (storing nothing) when no verified connection exists, and
 // chat.ErrTooLong for text over the limit.
 func (s *Session) Send(text string) (history.Message, error) {
+	return s.send(text, "")
+}
+
+// Reply is Send of an answer to message replyTo, which must be stored
+// (history.ErrMessageNotFound otherwise).
+func (s *Session) Reply(text, replyTo string) (history.Message, error) {
+	if _, err := s.target(replyTo); err != nil {
+		return history.Message{}, err
+	}
+	return s.send(text, replyTo)
+}
+
+func (s *Session) send(text, replyTo string) (history.Message, error) {
 	if len(text) > chat.MaxTextBytes {
 		return history.Message{}, chat.ErrTooLong
 	}
@@ -327,11 +345,12 @@ func (s *Session) Send(text string) (history.Message, error) {
 		Text:     text,
 		SentAt:   time.Now(),
 		State:    history.StateSending,
+		ReplyTo:  replyTo,
 	}
 	if _, err := s.cfg.History.AddMessage(m); err != nil {
 		return history.Message{}, fmt.Errorf("store message: %w", err)
 	}
-	if err := c.SendWithID(chat.Message{ID: m.ID, SentAt: m.SentAt, Text: m.Text}); err != nil {
+	if err := c.SendWithID(chat.Message{ID: m.ID, SentAt: m.SentAt, Text: m.Text, ReplyTo: m.ReplyTo}); err != nil {
 		// The connection dropped under us: mark it so and give the text back.
 		_ = s.cfg.History.SetState(m.RoomKey, m.ID, history.StateFailed)
 		m.State = history.StateFailed
@@ -968,7 +987,7 @@ func (s *Session) resendUnacked(c *chat.Conn) {
 		if !m.Outgoing || m.State == history.StateDelivered || m.State == history.StateUndelivered {
 			continue
 		}
-		if err := c.SendWithID(chat.Message{ID: m.ID, SentAt: m.SentAt, Text: m.Text}); err != nil {
+		if err := c.SendWithID(chat.Message{ID: m.ID, SentAt: m.SentAt, Text: m.Text, ReplyTo: m.ReplyTo}); err != nil {
 			return
 		}
 		if m.State != history.StateSent {
@@ -1034,11 +1053,23 @@ type chatHandler struct {
 	run *peerRun
 	// pending is the message Receive stored, shown by AckQueued.
 	pending *history.Message
+	// changed is the message an operation Receive applied changed, shown
+	// by AckQueued.
+	changed *history.Message
 }
 
 func (h *chatHandler) Receive(m chat.Message) error {
 	if h.s.peerDestroyed.Load() {
 		return errors.New("the room was destroyed")
+	}
+	h.pending, h.changed = nil, nil
+	if m.Op != "" {
+		changed, err := h.s.applyPeerOp(m)
+		if err != nil {
+			return err
+		}
+		h.changed = changed
+		return nil
 	}
 	msg := history.Message{
 		ID:      m.ID,
@@ -1046,6 +1077,7 @@ func (h *chatHandler) Receive(m chat.Message) error {
 		Text:    m.Text,
 		SentAt:  m.SentAt,
 		State:   history.StateDelivered,
+		ReplyTo: m.ReplyTo,
 	}
 	added, err := h.s.cfg.History.AddMessage(msg)
 	if err != nil {
@@ -1064,6 +1096,10 @@ func (h *chatHandler) AckQueued(chat.Message) {
 	if m := h.pending; m != nil {
 		h.pending = nil
 		h.s.emit(MessageReceived{Message: *m})
+	}
+	if m := h.changed; m != nil {
+		h.changed = nil
+		h.s.emit(MessageChanged{Message: *m})
 	}
 }
 

@@ -44,6 +44,7 @@ func TestWindowVideoCall(t *testing.T) {
 		t.Fatal("xdotool found no Parley window")
 	}
 	run(t, display, xdotool, "windowmove", wid[0], "0", "0")
+	confirmLink(t, window, display, xdotool, wid[0])
 
 	caller := start(t, "parley-cli call", cliEnv, cli, "call", link, "--video", "testsrc", "--audio", "sine", "--stats", "--wait", "5m")
 	caller.waitLine(true, `^call ringing$`)

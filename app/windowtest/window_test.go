@@ -125,12 +125,19 @@ func (p *proc) text(lines *[]string) string {
 // its submatches.
 func (p *proc) waitLine(stderr bool, re string) []string {
 	p.t.Helper()
+	return p.lineWithin(stderr, re, step, true)
+}
+
+// lineWithin waits up to d for a line matching re; without one it returns
+// nil, or fails the test if must.
+func (p *proc) lineWithin(stderr bool, re string, d time.Duration, must bool) []string {
+	p.t.Helper()
 	rx := regexp.MustCompile(re)
 	lines := &p.out
 	if stderr {
 		lines = &p.err
 	}
-	deadline := time.After(step)
+	deadline := time.After(d)
 	for {
 		p.mu.Lock()
 		for _, l := range *lines {
@@ -154,7 +161,32 @@ func (p *proc) waitLine(stderr bool, re string) []string {
 			p.mu.Unlock()
 			p.t.Fatalf("%s exited (%v) before printing %q:\n%s", p.name, p.cmd.ProcessState, re, p.text(&p.err))
 		case <-deadline:
-			p.t.Fatalf("%s: no %q within %v:\nstdout:\n%s\nstderr:\n%s", p.name, re, step, p.text(&p.out), p.text(&p.err))
+			if !must {
+				return nil
+			}
+			p.t.Fatalf("%s: no %q within %v:\nstdout:\n%s\nstderr:\n%s", p.name, re, d, p.text(&p.out), p.text(&p.err))
+		}
+	}
+}
+
+// confirmLink answers the window's "Join this room?" dialog for the link
+// the app was started with, with Return as a person would. A link from
+// outside the app is never joined without it. The dialog shows once the UI
+// has asked for the waiting link, and Join only answers after it has been
+// on screen a moment, so Return is pressed until the app logs the
+// confirmation.
+func confirmLink(t *testing.T, window *proc, display []string, xdotool, wid string) {
+	t.Helper()
+	window.waitLine(true, `msg="the window asked for the waiting room link"`)
+	deadline := time.Now().Add(step)
+	for {
+		run(t, display, xdotool, "windowfocus", "--sync", wid)
+		run(t, display, xdotool, "key", "Return")
+		if window.lineWithin(true, `msg="room link from outside confirmed"`, 2*time.Second, false) != nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the link dialog did not take Return within %v", step)
 		}
 	}
 }
@@ -257,7 +289,8 @@ func dropFile(t *testing.T, display []string, xdotool, wid, path string) {
 	src.waitLine(false, `^drag-end$`)
 }
 
-// TestWindowSendsToCLI opens the real app window on a room link, types a
+// TestWindowSendsToCLI opens the real app window on a room link from an
+// empty profile (first run, no server chosen), confirms the link, types a
 // message into it with xdotool and checks that a parley-cli peer receives
 // it, drops a file on the window from a GTK drag source and checks that the
 // peer saves the same bytes, that the window is not blank, and that the app quits cleanly on
@@ -286,7 +319,10 @@ func TestWindowSendsToCLI(t *testing.T) {
 	// The app prints its X display and pid first, so xdotool and import can
 	// reach the Xvfb that xvfb-run picked (and its auth file) and the test can signal the app.
 	appData := t.TempDir()
-	window := start(t, "parley (window)", []string{"PARLEY_ICE_LOOPBACK=1", "PARLEY_SERVER=" + server, "PARLEY_LOG_LEVEL=info", "PARLEY_DOWNLOAD_DIR=" + t.TempDir()},
+	// An empty profile and no PARLEY_SERVER: a first run, as after an
+	// install, opened with the link someone sent. The link names its
+	// server; no server question stands between the person and the room.
+	window := start(t, "parley (window)", []string{"PARLEY_ICE_LOOPBACK=1", "PARLEY_LOG_LEVEL=info", "PARLEY_DOWNLOAD_DIR=" + t.TempDir()},
 		xvfbRun, "-a", "-s", "-screen 0 1280x800x24",
 		"sh", "-c", `echo "display=$DISPLAY xauth=$XAUTHORITY pid=$$" >&2; exec "$0" "$@"`,
 		appBin, "--data-dir", appData, "--profile", "window", "--secret-store", "file", link)
@@ -298,8 +334,9 @@ func TestWindowSendsToCLI(t *testing.T) {
 	if len(wid) == 0 {
 		t.Fatal("xdotool found no Parley window")
 	}
-	// The UI opens the startup link with the composer focused; once the
-	// peers are verified the composer sends on Enter.
+	// The UI asks before joining the startup link, then opens it with the
+	// composer focused; once the peers are verified the composer sends on Enter.
+	confirmLink(t, window, display, xdotool, wid[0])
 	recv.waitLine(true, `^verified$`)
 	time.Sleep(time.Second) // let the UI render the verified state
 	run(t, display, xdotool, "windowfocus", "--sync", wid[0])

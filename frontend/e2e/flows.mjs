@@ -1,6 +1,8 @@
 // The flows run by e2e/run.mjs. Each gets a fresh page and `open(query)`,
 // which loads the app with ?fake=1 plus `query`.
 
+import jsQR from 'jsqr';
+
 const CODES_IN_ROOM = {
   ROOM_NOT_FOUND: 'This room does not exist',
   ROOM_FULL: 'This room already has two people in it.',
@@ -175,16 +177,51 @@ function near(got, want, tol = 40) {
 }
 
 export const flows = {
-  'first run: choose this computer (LAN)': async (page, open) => {
+  'first run: home first; Create asks for a server, this computer (LAN) creates the room': async (page, open) => {
     await open('&firstRun=1');
-    await page.getByRole('heading', { name: 'Choose a server for new rooms' }).waitFor();
+    await page.getByRole('button', { name: 'Create room' }).click();
+    const q = page.getByRole('dialog', { name: 'Choose a server for new rooms' });
+    await q.waitFor();
+    assert((await page.getByTestId('use-room-server').count()) === 0, 'a room server offered with no rooms');
+    await page.keyboard.press('Escape');
+    await q.waitFor({ state: 'detached' });
+    assert((await fake(page, () => window.__parleyFake.rooms())).length === 0, 'Esc created a room');
+    await page.getByRole('button', { name: 'Create room' }).click();
     await page.getByTestId('use-lan').click();
+    await page.getByTestId('room').waitFor();
+    assert((await focusedTestId(page)) === 'composer', 'composer not focused');
+    await page.getByRole('button', { name: 'Back to rooms' }).click();
     await page.getByText('this computer (LAN)').waitFor();
-    await page.getByRole('button', { name: 'Create room' }).waitFor();
+  },
+
+  'first run with a link: confirm, type at once; Create offers the link server': async (page, open) => {
+    const link = 'https://chat.example/r/AAAAAAAAAAAAAAAAAAAAA#BBBBBBBBBBBBBBBBBBBBBBBB';
+    await open(`&firstRun=1&startup=${encodeURIComponent(link)}`);
+    await confirmExternal(page);
+    await page.getByTestId('room').waitFor();
+    assert((await page.getByRole('dialog').count()) === 0, 'a server question over the room');
+    assert((await focusedTestId(page)) === 'composer', 'composer not focused');
+    await connect(page);
+    await page.keyboard.type('first words');
+    await page.keyboard.press('Enter');
+    await page.getByTestId('message').getByText('first words').waitFor();
+
+    await page.getByRole('button', { name: 'Back to rooms' }).click();
+    await page.getByRole('button', { name: 'Create room' }).click();
+    await page.getByRole('dialog', { name: 'Choose a server for new rooms' }).waitFor();
+    const offered = page.getByTestId('use-room-server');
+    assert((await offered.innerText()).includes('chat.example'), `offered: ${await offered.innerText()}`);
+    assert((await focusedTestId(page)) === 'use-room-server', 'the link server is not the first choice');
+    await page.keyboard.press('Enter');
+    await page.getByTestId('room').waitFor();
+    const made = await fake(page, () => window.__parleyFake.settings.server);
+    assert(made === 'https://chat.example', `server: ${made}`);
   },
 
   'first run: choose a server URL, bad input explained': async (page, open) => {
     await open('&firstRun=1');
+    await page.getByRole('button', { name: 'Create room' }).click();
+    await page.getByRole('dialog', { name: 'Choose a server for new rooms' }).waitFor();
     await page.getByRole('button', { name: 'Use this server' }).click();
     await page.getByRole('alert').getByText('Enter the address of a Parley server.').waitFor();
     await page.getByLabel(/A server address/).fill('nonsense');
@@ -192,6 +229,8 @@ export const flows = {
     await page.getByRole('alert').getByText('That is not a server address.').waitFor();
     await page.getByLabel(/A server address/).fill('https://chat.example.org/');
     await page.getByLabel(/A server address/).press('Enter');
+    await page.getByTestId('room').waitFor();
+    await page.getByRole('button', { name: 'Back to rooms' }).click();
     await page.getByText('https://chat.example.org', { exact: true }).waitFor();
   },
 
@@ -290,6 +329,146 @@ export const flows = {
     assert(opened.at(-1) === 'https://example.org/a(b)', `opened: ${opened}`);
     assert(page.url() === before, 'webview navigated');
     assert(!(await page.evaluate(() => window.__pwned)), 'script ran');
+  },
+
+  'markdown: formatting as elements, a scrolling code block copies, javascript: stays text': async (page, open) => {
+    await open();
+    await createRoom(page);
+    await connect(page);
+    const long = `const wide = "${'x'.repeat(400)}";`;
+    const code = [long, ...Array.from({ length: 40 }, (_, i) => `let n${i} = ${i}; // line ${i}`)].join('\n');
+    await fake(
+      page,
+      ([code]) => {
+        window.__pwned = false;
+        window.__parleyFake.peerSays(
+          `**bold** *it* ~~old~~ \`x<y\` [docs](https://docs.example/a) [bad](javascript:window.__pwned=true)\n> quoted\n- one\n- two\n\`\`\`js\n${code}\n\`\`\``,
+        );
+      },
+      [code],
+    );
+    const bubble = page.getByTestId('message').first();
+    await bubble.locator('strong', { hasText: 'bold' }).waitFor();
+    for (const [sel, txt] of [['em', 'it'], ['s', 'old'], ['code.inline', 'x<y'], ['blockquote', 'quoted'], ['ul li', 'one']]) {
+      assert((await bubble.locator(sel).first().innerText()).trim() === txt, `${sel} missing`);
+    }
+    assert((await bubble.getByRole('link').count()) === 1, 'javascript: became a link');
+    await bubble.getByText('[bad](javascript:window.__pwned=true)', { exact: false }).waitFor();
+    await bubble.getByRole('link', { name: 'docs' }).click();
+    assert((await fake(page, () => window.__parleyFake.opened)).at(-1) === 'https://docs.example/a', 'docs not opened');
+
+    const pre = bubble.locator('pre');
+    assert((await pre.locator('.hljs-keyword').count()) > 0, 'not highlighted');
+    const box = await pre.evaluate((el) => ({
+      sw: el.scrollWidth,
+      cw: el.clientWidth,
+      sh: el.scrollHeight,
+      ch: el.clientHeight,
+      bubble: el.closest('[data-testid="message"] .bubble').getBoundingClientRect().width,
+      list: el.closest('[data-testid="message"]').getBoundingClientRect().width,
+    }));
+    assert(box.sw > box.cw && box.sh > box.ch, `code does not scroll: ${JSON.stringify(box)}`);
+    assert(box.bubble < box.list, `the code block widened the bubble: ${JSON.stringify(box)}`);
+    await pre.focus();
+    await page.keyboard.press('End');
+    await bubble.getByRole('button', { name: 'Copy code' }).click();
+    await bubble.getByRole('button', { name: 'Copy code' }).getByText('Copied').waitFor();
+    assert((await fake(page, () => window.__parleyFake.copied)).at(-1) === code, 'copied something else');
+    assert(!(await page.evaluate(() => window.__pwned)), 'script ran');
+  },
+
+  'messages: reply jumps to the original, edit, react, delete for both': async (page, open) => {
+    await open();
+    await createRoom(page);
+    await connect(page);
+    const first = await fake(page, () => window.__parleyFake.peerSays('**Lunch** at noon?').id);
+    for (let i = 0; i < 30; i++) await fake(page, (n) => window.__parleyFake.peerSays(`filler ${n}`), i);
+    const theirs = page.locator(`[data-testid="message"][data-id="${first}"]`);
+
+    // Reply from the keyboard: focus the original's Reply button, type, Enter.
+    await theirs.getByRole('button', { name: 'Reply' }).focus();
+    await page.keyboard.press('Enter');
+    await page.getByTestId('compose-mode').getByText('Lunch at noon?').waitFor();
+    assert((await focusedTestId(page)) === 'composer', 'composer not focused for the reply');
+    await page.keyboard.type('teh best idea');
+    await page.keyboard.press('Enter');
+    const mine = page.getByTestId('message').filter({ hasText: 'teh best idea' });
+    await mine.getByTestId('reply-quote').getByText('Lunch at noon?').waitFor();
+    assert((await page.getByTestId('compose-mode').count()) === 0, 'still replying');
+
+    // The quote jumps back to the original (scrolled out of view) and focuses it.
+    await mine.getByTestId('reply-quote').click();
+    await page.waitForFunction((id) => document.activeElement?.closest('[data-testid="message"]')?.getAttribute('data-id') === id, first);
+    assert(await theirs.isVisible(), 'original not shown');
+
+    // Edit our reply: Esc cancels and puts the draft back, then save.
+    await page.getByTestId('composer').fill('half typed');
+    await mine.hover();
+    await mine.getByRole('button', { name: 'Edit' }).click();
+    await page.getByTestId('compose-mode').getByText('Editing').waitFor();
+    assert((await page.getByTestId('composer').inputValue()) === 'teh best idea', 'edit did not load the text');
+    await page.keyboard.press('Escape');
+    assert((await page.getByTestId('composer').inputValue()) === 'half typed', 'draft lost');
+    await mine.hover();
+    await mine.getByRole('button', { name: 'Edit' }).click();
+    await page.getByTestId('composer').fill('the best idea');
+    await page.keyboard.press('Enter');
+    const edited = page.getByTestId('message').filter({ hasText: 'the best idea' });
+    await edited.getByTestId('edited').waitFor();
+    assert((await page.getByTestId('composer').inputValue()) === 'half typed', 'draft not back after the edit');
+
+    // React to theirs; the peer reacts to ours; both show.
+    await theirs.hover();
+    await theirs.getByRole('button', { name: 'React' }).click();
+    await theirs.getByRole('button', { name: 'React 👍' }).click();
+    await theirs.getByTestId('reactions').getByText('👍').waitFor();
+    const mineId = await edited.getAttribute('data-id');
+    await fake(page, (id) => window.__parleyFake.peerReacts(id, '❤️'), mineId);
+    await edited.getByTestId('reactions').getByText('❤️').waitFor();
+
+    // The peer edits its message; it cannot edit ours.
+    assert(await fake(page, (id) => window.__parleyFake.peerEdits(id, '**Lunch** at one?'), first), 'peer edit refused');
+    await theirs.getByText('Lunch').waitFor();
+    await theirs.getByText('at one?').waitFor();
+    assert(!(await fake(page, (id) => window.__parleyFake.peerEdits(id, 'hacked'), mineId)), 'peer edited our message');
+
+    // Delete ours for both, after a confirmation.
+    await edited.hover();
+    await edited.getByRole('button', { name: 'Delete for both' }).click();
+    await page.getByRole('alertdialog', { name: 'Delete for both?' }).getByRole('button', { name: 'Delete' }).click();
+    await page.locator(`[data-testid="message"][data-id="${mineId}"] [data-testid="tombstone"]`).waitFor();
+    assert((await page.getByText('the best idea').count()) === 0, 'deleted text still shown');
+    const stored = await fake(page, (id) => window.__parleyFake.room(window.__parleyFake.lastRoomId()).then((v) => v.messages.find((m) => m.id === id)), mineId);
+    assert(stored.deleted && stored.text === '', `fake history keeps ${JSON.stringify(stored)}`);
+  },
+
+  'share link as a QR code: the drawn code reads back as the room link; Esc closes': async (page, open) => {
+    await open();
+    await createRoom(page);
+    await page.getByRole('button', { name: 'Show the room link as a QR code' }).click();
+    const dlg = page.getByRole('dialog', { name: 'Room link as a QR code' });
+    await dlg.waitFor();
+    // Draw the SVG the page shows onto a canvas, as a camera would see it.
+    const px = await page.evaluate(async () => {
+      const svg = document.querySelector('[data-testid="room-qr"]');
+      const img = new Image();
+      img.src = `data:image/svg+xml;base64,${btoa(new XMLSerializer().serializeToString(svg))}`;
+      await img.decode();
+      const c = document.createElement('canvas');
+      c.width = c.height = 330;
+      const g = c.getContext('2d');
+      g.drawImage(img, 0, 0, 330, 330);
+      const d = g.getImageData(0, 0, 330, 330).data;
+      let bin = '';
+      for (let i = 0; i < d.length; i += 8192) bin += String.fromCharCode(...d.subarray(i, i + 8192));
+      return btoa(bin);
+    });
+    const read = jsQR(new Uint8ClampedArray(Buffer.from(px, 'base64')), 330, 330);
+    const link = await fake(page, () => window.__parleyFake.room(window.__parleyFake.lastRoomId()).then((v) => v.link));
+    assert(read?.data === link, `QR reads ${read?.data}, want ${link}`);
+    await page.keyboard.press('Escape');
+    await dlg.waitFor({ state: 'detached' });
+    assert((await focusedTestId(page)) === 'show-qr', 'focus did not return to the QR button');
   },
 
   'typing indicator and unread count while scrolled up': async (page, open) => {

@@ -19,11 +19,65 @@ async function start(opts: ConstructorParameters<typeof FakeApi>[0] = {}) {
 }
 
 describe('App', () => {
-  it('asks for a server on first run', async () => {
-    await start({ firstRun: true });
-    expect(screen.getByRole('heading', { name: 'Choose a server for new rooms' })).toBeTruthy();
-    await fireEvent.click(screen.getByTestId('use-lan'));
-    await screen.findByRole('button', { name: /Create room/ });
+  it('first run: home first; the server is asked on the first Create room', async () => {
+    const app = await start({ firstRun: true });
+    expect(screen.queryByRole('dialog')).toBeNull();
+    const create = screen.getByRole('button', { name: /Create room/ });
+    await fireEvent.click(create);
+    const q = await screen.findByRole('dialog', { name: 'Choose a server for new rooms' });
+    expect(screen.queryByTestId('use-room-server')).toBeNull();
+    await fireEvent.keyDown(q, { key: 'Escape' });
+    await waitFor(() => expect(screen.queryByRole('dialog')).toBeNull());
+    expect(await fake.rooms()).toHaveLength(0);
+
+    await fireEvent.click(create);
+    await fireEvent.click(await screen.findByTestId('use-lan'));
+    const composer = await screen.findByLabelText('Message');
+    await waitFor(() => expect(document.activeElement).toBe(composer));
+    expect(app.nav.screen.kind).toBe('room');
+    expect(fake.settings.server).toBe('http://127.0.0.1:8787');
+    // Asked once: the next room is created at once.
+    app.goHome();
+    await fireEvent.click(await screen.findByRole('button', { name: /Create room/ }));
+    await waitFor(() => expect(app.nav.screen.kind).toBe('room'));
+    expect(screen.queryByRole('dialog')).toBeNull();
+  });
+
+  it('first run with a link: confirm, room with the composer focused; Create offers the link server', async () => {
+    const link = 'https://chat.example/r/AAAAAAAAAAAAAAAAAAAAA#BBBBBBBBBBBBBBBBBBBB';
+    const app = await start({ firstRun: true, startupLink: link });
+    const dlg = await screen.findByRole('alertdialog', { name: 'Join this room?' });
+    const join = within(dlg).getByRole('button', { name: 'Join' });
+    await waitFor(() => expect(join.getAttribute('aria-disabled')).toBe('false'));
+    await fireEvent.click(join);
+    const composer = await screen.findByLabelText('Message');
+    await waitFor(() => expect(document.activeElement).toBe(composer));
+    expect(app.nav.screen.kind).toBe('room');
+    expect(screen.queryByRole('dialog')).toBeNull();
+
+    app.goHome();
+    await fireEvent.click(await screen.findByRole('button', { name: /Create room/ }));
+    await screen.findByRole('dialog', { name: 'Choose a server for new rooms' });
+    const offered = screen.getByTestId('use-room-server');
+    expect(offered.textContent).toContain('chat.example');
+    expect(document.activeElement).toBe(offered);
+    await fireEvent.click(offered);
+    await waitFor(() => expect(app.nav.screen.kind).toBe('room'));
+    expect(fake.settings.server).toBe('https://chat.example');
+    expect(app.chat.view?.link.startsWith('https://chat.example/r/')).toBe(true);
+  });
+
+  it('the room header names the room once; the subtitle says the status, then the short safety number', async () => {
+    const app = await start();
+    await app.createRoom(false);
+    const id = app.chat.view!.id;
+    const header = (await screen.findByTestId('room-name')).closest('header')!;
+    expect(header.textContent!.split(`Room ${id.slice(0, 6)}`).length - 1).toBe(1);
+    expect(screen.getByTestId('room-subtitle').textContent).toBe('Waiting for peer');
+    fake.peerJoins();
+    await waitFor(() => expect(screen.getByTestId('room-subtitle').textContent).toBe('Verified · safety number 48213 90577 …'));
+    fake.peerLeaves();
+    await waitFor(() => expect(screen.getByTestId('room-subtitle').textContent).toBe('Peer left'));
   });
 
   it('creates a room and focuses the composer', async () => {
@@ -47,7 +101,8 @@ describe('App', () => {
     expect(dlg.contains(document.activeElement)).toBe(true);
     await waitFor(() => expect(join.getAttribute('aria-disabled')).toBe('false'));
     await fireEvent.click(join);
-    expect(document.activeElement).toBe(await screen.findByLabelText('Message'));
+    const composer = await screen.findByLabelText('Message');
+    await waitFor(() => expect(document.activeElement).toBe(composer));
     expect(app.nav.screen.kind).toBe('room');
     expect(fake.confirmed).toEqual([link]);
     expect(screen.queryByRole('alertdialog')).toBeNull();

@@ -31,6 +31,10 @@ interface WailsApp {
   Rooms(): Promise<RoomSummary[] | null>;
   Room(roomId: string): Promise<RoomView>;
   Send(roomId: string, text: string): Promise<Message>;
+  Reply(roomId: string, text: string, replyTo: string): Promise<Message>;
+  Edit(roomId: string, msgId: string, text: string): Promise<Message>;
+  Delete(roomId: string, msgId: string): Promise<Message>;
+  React(roomId: string, msgId: string, emoji: string): Promise<Message>;
   Typing(roomId: string): Promise<void>;
   Rename(roomId: string, name: string): Promise<void>;
   ClearMessages(roomId: string): Promise<void>;
@@ -38,6 +42,7 @@ interface WailsApp {
   DestroyRoom(roomId: string): Promise<void>;
   TrustNewKey(roomId: string): Promise<RoomView>;
   CopyLink(roomId: string): Promise<void>;
+  CopyText(text: string): Promise<void>;
   OpenURL(url: string): Promise<void>;
   PendingLink(): Promise<PendingLink>;
   ConfirmLink(id: number): Promise<RoomView>;
@@ -112,6 +117,10 @@ export class WailsApi implements Api {
   rooms = () => call(async () => (await this.app.Rooms()) ?? []);
   room = (id: string) => call(async () => fixView(await this.app.Room(id)));
   send = (id: string, text: string) => call(() => this.app.Send(id, text));
+  reply = (id: string, text: string, replyTo: string) => call(() => this.app.Reply(id, text, replyTo));
+  edit = (id: string, msgId: string, text: string) => call(() => this.app.Edit(id, msgId, text));
+  deleteMessage = (id: string, msgId: string) => call(() => this.app.Delete(id, msgId));
+  react = (id: string, msgId: string, emoji: string) => call(() => this.app.React(id, msgId, emoji));
   typing = (id: string) => call(() => this.app.Typing(id));
   rename = (id: string, name: string) => call(() => this.app.Rename(id, name));
   clearMessages = (id: string) => call(() => this.app.ClearMessages(id));
@@ -119,6 +128,7 @@ export class WailsApi implements Api {
   destroyRoom = (id: string) => call(() => this.app.DestroyRoom(id));
   trustNewKey = (id: string) => call(async () => fixView(await this.app.TrustNewKey(id)));
   copyLink = (id: string) => call(() => this.app.CopyLink(id));
+  copyText = (text: string) => call(() => this.app.CopyText(text));
   openURL = (url: string) => call(() => this.app.OpenURL(url));
   pendingLink = () => call(() => this.app.PendingLink());
   confirmLink = (id: number) => call(async () => fixView(await this.app.ConfirmLink(id)));

@@ -28,6 +28,11 @@ export class AppState {
   readonly links: LinksStore;
   /** A create/open is under way (buttons show it and ignore repeats). */
   busy = $state(false);
+  /**
+   * Create Room waits for the first choice of a server (first run): the
+   * question is asked only then, not before a link can be opened.
+   */
+  serverQuestion = $state<{ selfDestruct: boolean } | null>(null);
   ready = $state(false);
   fatal = $state<Explained | null>(null);
 
@@ -74,7 +79,37 @@ export class AppState {
   }
 
   async createRoom(selfDestruct: boolean): Promise<void> {
+    if (this.settings.needsChoice) {
+      this.serverQuestion = { selfDestruct };
+      return;
+    }
     await this.enter(() => this.api.createRoom(selfDestruct ? SELF_DESTRUCT_SECONDS : 0));
+  }
+
+  /** A server was chosen in answer to Create Room: create the room asked for. */
+  async serverChosen(): Promise<void> {
+    const q = this.serverQuestion;
+    this.serverQuestion = null;
+    if (q && !this.settings.needsChoice) await this.createRoom(q.selfDestruct);
+  }
+
+  cancelServerQuestion(): void {
+    this.serverQuestion = null;
+  }
+
+  /**
+   * The servers of the rooms on this computer, most recently used first:
+   * on first run, those of the links opened so far. The server question
+   * offers them.
+   */
+  get roomServers(): string[] {
+    const out: string[] = [];
+    for (const r of this.rooms.list) {
+      const m = /^(https?:\/\/[^/?#\s]+)\/r\//i.exec(r.link);
+      const s = m?.[1]?.toLowerCase();
+      if (s && !out.includes(s)) out.push(s);
+    }
+    return out;
   }
 
   /** Opens a link the person pasted (no confirmation). False when it failed (notice says why). */

@@ -14,6 +14,7 @@ export const ERROR_CODES = [
   'RATE_LIMITED',
   'BAD_LINK',
   'TOO_LONG',
+  'CANNOT_CHANGE',
   'SERVER_UNREACHABLE',
   'SERVER_BUSY',
   'UNSUPPORTED_VERSION',
@@ -94,6 +95,10 @@ const TEXT: Record<ErrorCode, { sentence: string; next: string }> = {
   BAD_LINK: {
     sentence: 'That does not look like a Parley room link.',
     next: 'Copy the whole link, starting with https:// or parley://, and paste it again.',
+  },
+  CANNOT_CHANGE: {
+    sentence: 'That message cannot be changed.',
+    next: 'Only your own messages can be edited or deleted, and a deleted message stays deleted.',
   },
   TOO_LONG: {
     sentence: 'This message is too long to send.',

@@ -21,6 +21,7 @@ import type {
   Transfer,
 } from './types';
 import { ApiError, type ErrorCode } from './errors';
+import { REACTIONS } from './types';
 
 export interface FakeOptions {
   /** Start with no server chosen, so the UI asks. */
@@ -139,7 +140,7 @@ type Listener = (payload: never) => void;
 export class FakeApi implements Api {
   readonly opts: FakeOptions;
   settings: Settings;
-  /** Links passed to CopyLink, newest last (the fake clipboard). */
+  /** Links passed to CopyLink and texts to CopyText, newest last (the fake clipboard). */
   readonly copied: string[] = [];
   /** URLs passed to OpenURL, newest last (the fake system browser). */
   readonly opened: string[] = [];
@@ -318,6 +319,87 @@ export class FakeApi implements Api {
 
   async send(roomId: string, text: string): Promise<Message> {
     this.maybeFail('send');
+    return this.sendAs(roomId, text, '');
+  }
+
+  async reply(roomId: string, text: string, replyTo: string): Promise<Message> {
+    this.maybeFail('reply');
+    if (!this.get(roomId).view.messages.some((m) => m.id === replyTo)) fail('CANNOT_CHANGE', 'no such message');
+    return this.sendAs(roomId, text, replyTo);
+  }
+
+  async edit(roomId: string, msgId: string, text: string): Promise<Message> {
+    this.maybeFail('edit');
+    return this.operate(roomId, msgId, true, (m) => {
+      m.text = text;
+      m.edited = true;
+    });
+  }
+
+  async deleteMessage(roomId: string, msgId: string): Promise<Message> {
+    this.maybeFail('deleteMessage');
+    return this.operate(roomId, msgId, true, (m) => {
+      m.text = '';
+      m.deleted = true;
+      m.myReaction = '';
+      m.peerReaction = '';
+    });
+  }
+
+  async react(roomId: string, msgId: string, emoji: string): Promise<Message> {
+    this.maybeFail('react');
+    if (emoji && !(REACTIONS as readonly string[]).includes(emoji)) fail('CANNOT_CHANGE', 'not a reaction');
+    return this.operate(roomId, msgId, false, (m) => {
+      m.myReaction = emoji;
+    });
+  }
+
+  /** The rules of session.operate: exists, not deleted, ours when it must be, peer online. */
+  private operate(roomId: string, msgId: string, ownOnly: boolean, change: (m: Message) => void): Message {
+    const r = this.get(roomId);
+    const m = r.view.messages.find((x) => x.id === msgId);
+    if (!m || m.deleted || (ownOnly && !m.outgoing)) fail('CANNOT_CHANGE', 'that message cannot be changed');
+    if (!r.peerOnline || !r.view.open) fail('PEER_OFFLINE', 'the other person is not connected');
+    change(m);
+    return { ...m };
+  }
+
+  /** The peer changes one of the stored messages, as Go's applyPeerOp allows; false when refused. */
+  private peerOperate(msgId: string, ownOnly: boolean, change: (m: Message) => void, roomId = this.lastRoom): boolean {
+    const r = this.rooms_.get(roomId);
+    const m = r?.view.messages.find((x) => x.id === msgId);
+    if (!r || !m || m.deleted || (ownOnly && m.outgoing)) return false;
+    change(m);
+    this.emit('room:message-changed', { roomId, message: { ...m } });
+    return true;
+  }
+
+  /** The peer edits its message msgId. */
+  peerEdits(msgId: string, text: string, roomId = this.lastRoom): boolean {
+    return this.peerOperate(msgId, true, (m) => {
+      m.text = text;
+      m.edited = true;
+    }, roomId);
+  }
+
+  /** The peer deletes its message msgId for both. */
+  peerDeletes(msgId: string, roomId = this.lastRoom): boolean {
+    return this.peerOperate(msgId, true, (m) => {
+      m.text = '';
+      m.deleted = true;
+      m.myReaction = '';
+      m.peerReaction = '';
+    }, roomId);
+  }
+
+  /** The peer reacts to any message ("" removes its reaction). */
+  peerReacts(msgId: string, emoji: string, roomId = this.lastRoom): boolean {
+    return this.peerOperate(msgId, false, (m) => {
+      m.peerReaction = emoji;
+    }, roomId);
+  }
+
+  private sendAs(roomId: string, text: string, replyTo: string): Message {
     const r = this.get(roomId);
     if ([...text].length > this.opts.maxLen) fail('TOO_LONG', `more than ${this.opts.maxLen} characters`);
     if (!r.peerOnline || !r.view.open) fail('PEER_OFFLINE', 'the other person is not connected');
@@ -328,6 +410,7 @@ export class FakeApi implements Api {
       text,
       sentAt: this.opts.now(),
       state: 'sent',
+      replyTo,
     };
     r.view.messages.push(msg);
     this.touch(r, text);
@@ -394,6 +477,12 @@ export class FakeApi implements Api {
   async copyLink(roomId: string): Promise<void> {
     this.maybeFail('copyLink');
     this.copied.push(this.get(roomId).view.link);
+  }
+
+  async copyText(text: string): Promise<void> {
+    this.maybeFail('copyText');
+    if (new TextEncoder().encode(text).length > 64 << 10) fail('TOO_LONG', 'too long to copy');
+    this.copied.push(text);
   }
 
   async openURL(url: string): Promise<void> {
@@ -603,8 +692,8 @@ export class FakeApi implements Api {
     this.tick();
   }
 
-  /** The peer sends a message. */
-  peerSays(text: string, roomId = this.lastRoom): Message | undefined {
+  /** The peer sends a message (an answer to replyTo when given). */
+  peerSays(text: string, roomId = this.lastRoom, replyTo = ''): Message | undefined {
     const r = this.rooms_.get(roomId);
     if (!r || !r.view.open) return undefined;
     const msg: Message = {
@@ -614,6 +703,7 @@ export class FakeApi implements Api {
       text,
       sentAt: this.opts.now(),
       state: '',
+      replyTo,
     };
     r.view.messages.push(msg);
     this.touch(r, text);

@@ -53,7 +53,19 @@ export interface Message {
   text: string;
   sentAt: number;
   state: DeliveryState;
+  /** Id of the message this answers ("" or absent: none; it may not exist). */
+  replyTo?: string;
+  /** Its writer changed the text (both sides show "edited"). */
+  edited?: boolean;
+  /** Deleted for both: text is "" and a tombstone shows. */
+  deleted?: boolean;
+  /** Each side's reaction, one of REACTIONS ("": none). */
+  myReaction?: string;
+  peerReaction?: string;
 }
+
+/** The reactions the chat protocol allows (app/chat.Reactions, ReactionChoices). */
+export const REACTIONS = ['👍', '❤️', '😂', '😮', '😢', '🙏'] as const;
 
 export interface RoomView extends RoomSummary {
   status: Status;
@@ -166,6 +178,8 @@ export interface Events {
   /** seq grows with every status event; events may arrive out of order. */
   'room:status': { roomId: string; status: Status; route: Route; code: string; seq: number };
   'room:message': { roomId: string; message: Message };
+  /** The other person edited, deleted or reacted to a stored message. */
+  'room:message-changed': { roomId: string; message: Message };
   'room:delivered': { roomId: string; id: string };
   'room:typing': { roomId: string };
   'room:closed': { roomId: string; code: string };
@@ -193,6 +207,14 @@ export interface Api {
   rooms(): Promise<RoomSummary[]>;
   room(roomId: string): Promise<RoomView>;
   send(roomId: string, text: string): Promise<Message>;
+  /** Send as an answer to message replyTo (CANNOT_CHANGE: not stored). */
+  reply(roomId: string, text: string, replyTo: string): Promise<Message>;
+  /** Changes one of our messages on both sides. */
+  edit(roomId: string, msgId: string, text: string): Promise<Message>;
+  /** Deletes one of our messages for both (tombstones). */
+  deleteMessage(roomId: string, msgId: string): Promise<Message>;
+  /** Sets our reaction ("" removes it). */
+  react(roomId: string, msgId: string, emoji: string): Promise<Message>;
   typing(roomId: string): Promise<void>;
   rename(roomId: string, name: string): Promise<void>;
   clearMessages(roomId: string): Promise<void>;
@@ -201,6 +223,8 @@ export interface Api {
   /** After KEY_CHANGED: trusts the new key (the user compared the new safety number) and rejoins. */
   trustNewKey(roomId: string): Promise<RoomView>;
   copyLink(roomId: string): Promise<void>;
+  /** Puts text on the clipboard (a code block's copy button); TOO_LONG past a message's size. */
+  copyText(text: string): Promise<void>;
   openURL(url: string): Promise<void>;
   /** The link from outside the app waiting for confirmation (id 0: none); asked on start. */
   pendingLink(): Promise<PendingLink>;

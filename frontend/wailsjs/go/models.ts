@@ -7,6 +7,11 @@ export namespace app {
 	    text: string;
 	    sentAt: number;
 	    state: string;
+	    replyTo: string;
+	    edited: boolean;
+	    deleted: boolean;
+	    myReaction: string;
+	    peerReaction: string;
 	
 	    static createFrom(source: any = {}) {
 	        return new Message(source);
@@ -20,6 +25,11 @@ export namespace app {
 	        this.text = source["text"];
 	        this.sentAt = source["sentAt"];
 	        this.state = source["state"];
+	        this.replyTo = source["replyTo"];
+	        this.edited = source["edited"];
+	        this.deleted = source["deleted"];
+	        this.myReaction = source["myReaction"];
+	        this.peerReaction = source["peerReaction"];
 	    }
 	}
 	export class PendingLink {

@@ -34,6 +34,9 @@ export class ChatStore {
   unseen = $state(0);
   /** Set by the message list: is the newest message in view? */
   atBottom = $state(true);
+  /** The composer answers this message (Reply), or changes it (Edit); null: a new message. */
+  replyingTo = $state<Message | null>(null);
+  editing = $state<Message | null>(null);
 
   private readonly offs: (() => void)[] = [];
   private readonly earlyAcks = new Set<string>();
@@ -67,6 +70,9 @@ export class ChatStore {
       this.api.on('room:message', (p) => {
         if (p.roomId === this.roomId) this.receive(p.message);
       }),
+      this.api.on('room:message-changed', (p) => {
+        if (p.roomId === this.roomId) this.replace(p.message);
+      }),
       this.api.on('room:delivered', (p) => {
         if (p.roomId === this.roomId) this.delivered(p.id);
       }),
@@ -93,6 +99,8 @@ export class ChatStore {
     this.clearTyping();
     this.earlyAcks.clear();
     this.composerError = null;
+    this.replyingTo = null;
+    this.editing = null;
     this.unseen = 0;
     this.atBottom = true;
     const seen = readSeen()[view.id] ?? 0;
@@ -116,9 +124,12 @@ export class ChatStore {
   async send(text: string): Promise<boolean> {
     const v = this.view;
     if (!v || !text.trim() || this.sending) return false;
+    if (this.editing) return this.saveEdit(v.id, this.editing, text);
     this.sending = true;
+    const replyTo = this.replyingTo?.id ?? '';
     try {
-      const msg = await this.api.send(v.id, text);
+      const msg = replyTo ? await this.api.reply(v.id, text, replyTo) : await this.api.send(v.id, text);
+      this.replyingTo = null;
       if (this.earlyAcks.delete(msg.id)) msg.state = 'delivered';
       if (this.view?.id === v.id && !this.view.messages.some((m) => m.id === msg.id)) {
         this.view.messages.push(msg);
@@ -134,6 +145,68 @@ export class ChatStore {
     } finally {
       this.sending = false;
     }
+  }
+
+  private async saveEdit(roomId: string, m: Message, text: string): Promise<boolean> {
+    this.sending = true;
+    try {
+      this.replace(await this.api.edit(roomId, m.id, text));
+      this.editing = null;
+      this.composerError = null;
+      return true;
+    } catch (e) {
+      this.composerError = explain(toApiError(e).code);
+      return false;
+    } finally {
+      this.sending = false;
+    }
+  }
+
+  /** The composer answers m. */
+  startReply(m: Message): void {
+    this.editing = null;
+    this.replyingTo = m;
+  }
+
+  /** The composer changes m, one of ours. */
+  startEdit(m: Message): void {
+    if (!m.outgoing || m.deleted) return;
+    this.replyingTo = null;
+    this.editing = m;
+  }
+
+  /** Back to a new message (Esc in the composer). */
+  cancelCompose(): void {
+    this.replyingTo = null;
+    this.editing = null;
+  }
+
+  /** Deletes one of our messages for both. */
+  async deleteMessage(m: Message): Promise<void> {
+    const v = this.view;
+    if (!v) return;
+    this.replace(await this.api.deleteMessage(v.id, m.id));
+    if (this.editing?.id === m.id || this.replyingTo?.id === m.id) this.cancelCompose();
+  }
+
+  /** Toggles our reaction emoji on m (another emoji replaces it). */
+  async react(m: Message, emoji: string): Promise<void> {
+    const v = this.view;
+    if (!v) return;
+    this.replace(await this.api.react(v.id, m.id, m.myReaction === emoji ? '' : emoji));
+  }
+
+  /** A stored message changed (ours or the peer's doing): show it as it is now. */
+  private replace(msg: Message): void {
+    const v = this.view;
+    if (!v || msg.roomId !== v.id) return;
+    const i = v.messages.findIndex((m) => m.id === msg.id);
+    if (i < 0) return;
+    const old = v.messages[i]!;
+    v.messages[i] = { ...msg, state: old.state === 'delivered' ? 'delivered' : msg.state };
+    if (i === v.messages.length - 1) v.lastPreview = msg.text;
+    if (this.replyingTo?.id === msg.id) this.replyingTo = v.messages[i]!;
+    if (msg.deleted && this.editing?.id === msg.id) this.editing = null;
   }
 
   /** Tells the peer we type, at most every few seconds. */
@@ -230,6 +303,11 @@ export class ChatStore {
 
   openURL(url: string): Promise<void> {
     return this.api.openURL(url);
+  }
+
+  /** Puts a code block's text on the clipboard. */
+  copyText(text: string): Promise<void> {
+    return this.api.copyText(text);
   }
 
   /** The list scrolled: reaching the newest clears the "new" count. */

@@ -67,6 +67,7 @@ describe('MessageBubble', () => {
     const { container } = render(MessageBubble, {
       message: msg({ text: '<img src=x onerror=alert(1)><script>bad()</script>' }),
       onlink: vi.fn(),
+      oncopy: vi.fn(),
     });
     expect(container.querySelector('img, script')).toBeNull();
     expect(container.textContent).toContain('<img src=x onerror=alert(1)>');
@@ -74,7 +75,7 @@ describe('MessageBubble', () => {
 
   it('opens links through onlink, never navigating', async () => {
     const onlink = vi.fn();
-    render(MessageBubble, { message: msg({ text: 'go https://x.example/p now' }), onlink });
+    render(MessageBubble, { message: msg({ text: 'go https://x.example/p now' }), onlink, oncopy: vi.fn() });
     const a = screen.getByRole('link');
     const ev = new MouseEvent('click', { bubbles: true, cancelable: true });
     a.dispatchEvent(ev);
@@ -87,7 +88,7 @@ describe('MessageBubble', () => {
     ['delivered', 'Delivered'],
     ['failed', 'Not delivered'],
   ] as const)('outgoing %s shows "%s"', (state, label) => {
-    render(MessageBubble, { message: msg({ outgoing: true, text: 'x', state }), onlink: vi.fn() });
+    render(MessageBubble, { message: msg({ outgoing: true, text: 'x', state }), onlink: vi.fn(), oncopy: vi.fn() });
     expect(screen.getByTestId('delivery').textContent).toContain(label);
   });
 });

@@ -134,6 +134,7 @@ describe('MessageList with transfers', () => {
       unseen: 0,
       onbottom: vi.fn(),
       onlink: vi.fn(),
+      oncopy: vi.fn(),
     });
     const order = Array.from(container.querySelectorAll('[data-testid="message"] .text, [data-testid="transfer-name"]')).map(
       (e) => e.textContent,

@@ -14,11 +14,17 @@ export function ConfirmLink(arg1:number):Promise<app.RoomView>;
 
 export function CopyLink(arg1:string):Promise<void>;
 
+export function CopyText(arg1:string):Promise<void>;
+
 export function CreateRoom(arg1:number):Promise<app.RoomView>;
+
+export function Delete(arg1:string,arg2:string):Promise<app.Message>;
 
 export function DestroyRoom(arg1:string):Promise<void>;
 
 export function TrustNewKey(arg1:string):Promise<app.RoomView>;
+
+export function Edit(arg1:string,arg2:string,arg3:string):Promise<app.Message>;
 
 export function Forget(arg1:string):Promise<void>;
 
@@ -38,7 +44,13 @@ export function PendingLink():Promise<app.PendingLink>;
 
 export function PickAndSendFiles(arg1:string):Promise<Array<app.Transfer>>;
 
+export function React(arg1:string,arg2:string,arg3:string):Promise<app.Message>;
+
+export function ReactionChoices():Promise<Array<string>>;
+
 export function Rename(arg1:string,arg2:string):Promise<void>;
+
+export function Reply(arg1:string,arg2:string,arg3:string):Promise<app.Message>;
 
 export function Room(arg1:string):Promise<app.RoomView>;
 

@@ -26,12 +26,24 @@ export function CopyLink(arg1) {
   return window['go']['app']['App']['CopyLink'](arg1);
 }
 
+export function CopyText(arg1) {
+  return window['go']['app']['App']['CopyText'](arg1);
+}
+
 export function CreateRoom(arg1) {
   return window['go']['app']['App']['CreateRoom'](arg1);
 }
 
+export function Delete(arg1, arg2) {
+  return window['go']['app']['App']['Delete'](arg1, arg2);
+}
+
 export function DestroyRoom(arg1) {
   return window['go']['app']['App']['DestroyRoom'](arg1);
+}
+
+export function Edit(arg1, arg2, arg3) {
+  return window['go']['app']['App']['Edit'](arg1, arg2, arg3);
 }
 
 export function Forget(arg1) {
@@ -70,8 +82,20 @@ export function PickAndSendFiles(arg1) {
   return window['go']['app']['App']['PickAndSendFiles'](arg1);
 }
 
+export function React(arg1, arg2, arg3) {
+  return window['go']['app']['App']['React'](arg1, arg2, arg3);
+}
+
+export function ReactionChoices() {
+  return window['go']['app']['App']['ReactionChoices']();
+}
+
 export function Rename(arg1, arg2) {
   return window['go']['app']['App']['Rename'](arg1, arg2);
+}
+
+export function Reply(arg1, arg2, arg3) {
+  return window['go']['app']['App']['Reply'](arg1, arg2, arg3);
 }
 
 export function Room(arg1) {
