@@ -39,6 +39,18 @@ XDG_DATA_HOME="$$tmp/data" XDG_RUNTIME_DIR="$$tmp/run" \
 dbus-run-session -- sh -c 'printf parley-test | gnome-keyring-daemon --unlock --components=secrets >/dev/null && $(1)'
 endef
 
+# need_apt installs the Debian packages $(1) that are missing (the tools
+# of one target, not every test's).
+define need_apt
+missing=""; for p in $(1); do \
+  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+done; \
+if [ -n "$$missing" ]; then \
+  echo "installing:$$missing"; SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q $$missing; \
+fi
+endef
+
 .PHONY: help deps build build-cli build-app frontend test-frontend run package test test-go test-window test-nat test-link lint fmt-check bench bench-go bench-signal bench-transfer bench-call bench-net clean
 
 help: ## List the targets.
@@ -76,8 +88,12 @@ frontend: frontend/node_modules/.parley-stamp
 test-frontend: frontend/node_modules/.parley-stamp
 	cd frontend && npm run check && npm test && npm run test:e2e
 
+# The version shown by --version and About; the commit comes from the
+# checkout (Go's VCS stamping).
+VERSION_LDFLAGS := -X github.com/parley-chat/parley/internal/buildinfo.version=$(PARLEY_VERSION)
+
 build-app: frontend
-	$(GO) build -tags $(APP_TAGS) -trimpath -ldflags "-w -s" -o $(APP_BIN) .
+	$(GO) build -tags $(APP_TAGS) -trimpath -ldflags "-w -s $(VERSION_LDFLAGS)" -o $(APP_BIN) .
 
 run: deps build ## Build, start parley-signal on 127.0.0.1:8787 and open the desktop app on it (ARGS=... for its flags).
 	@if (exec 3<>/dev/tcp/$(subst :,/,$(ADDR))) 2>/dev/null; then \
@@ -91,10 +107,22 @@ run: deps build ## Build, start parley-signal on 127.0.0.1:8787 and open the des
 	fi; \
 	PARLEY_SERVER=$(SERVER_URL) $(APP_BIN) $(ARGS)
 
-package: build-app ## Build a .deb of the desktop app into build/bin (nfpm).
-	PARLEY_VERSION=$(PARLEY_VERSION) PARLEY_ARCH=$$($(GO) env GOARCH) \
-	  $(GO) run github.com/goreleaser/nfpm/v2/cmd/nfpm@$(NFPM_VERSION) package --config build/nfpm.yaml --packager deb --target build/bin/
-	@ls -l build/bin/*.deb
+# The desktop packages: .deb (Depends computed from the binary by
+# dpkg-shlibdeps), .rpm (Fedora names) and Arch .pkg.tar.zst, from one nfpm
+# config; check-packages.sh then fails when the binary links a library
+# that a package does not declare.
+NFPM := $(GO) run github.com/goreleaser/nfpm/v2/cmd/nfpm@$(NFPM_VERSION)
+PACKAGE_TOOLS := dpkg-dev binutils rpm zstd
+package: build-app ## Build the desktop app's .deb, .rpm and Arch package into build/bin (nfpm), and check their dependencies.
+	@$(call need_apt,$(PACKAGE_TOOLS))
+	rm -f build/bin/parley_*.deb build/bin/parley-*.rpm build/bin/parley-*.pkg.tar.zst
+	deps="$$(build/linux/debdepends.sh $(APP_BIN))" && \
+	for p in deb rpm archlinux; do \
+	  PARLEY_DEB_DEPENDS="$$deps" PARLEY_VERSION=$(PARLEY_VERSION) PARLEY_ARCH=$$($(GO) env GOARCH) \
+	    $(NFPM) package --config build/nfpm.yaml --packager $$p --target build/bin/ || exit 1; \
+	done
+	build/linux/check-packages.sh $(APP_BIN) build/bin/parley_*.deb build/bin/parley-*.rpm build/bin/parley-*.pkg.tar.zst
+	@ls -l build/bin/parley_*.deb build/bin/parley-*.rpm build/bin/parley-*.pkg.tar.zst
 
 test: deps fmt-check build-app ## Install what is missing, build the app and run every test (incl. the UI in chromium and the real window under Xvfb).
 	$(GO) vet ./...
