@@ -88,9 +88,10 @@ frontend: frontend/node_modules/.parley-stamp
 test-frontend: frontend/node_modules/.parley-stamp
 	cd frontend && npm run check && npm test && npm run test:e2e
 
-# The version shown by --version and About; the commit comes from the
-# checkout (Go's VCS stamping).
-VERSION_LDFLAGS := -X github.com/parley-chat/parley/internal/buildinfo.version=$(PARLEY_VERSION)
+# The version and commit shown by --version and About ("-dirty" when the
+# checkout has uncommitted changes).
+PARLEY_COMMIT ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null)$(shell test -z "$$(git status --porcelain --untracked-files=no 2>/dev/null)" || echo -dirty)
+VERSION_LDFLAGS := -X github.com/parley-chat/parley/internal/buildinfo.version=$(PARLEY_VERSION) -X github.com/parley-chat/parley/internal/buildinfo.commit=$(PARLEY_COMMIT)
 
 build-app: frontend
 	$(GO) build -tags $(APP_TAGS) -trimpath -ldflags "-w -s $(VERSION_LDFLAGS)" -o $(APP_BIN) .

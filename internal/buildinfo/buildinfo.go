@@ -19,6 +19,11 @@ import (
 // A plain `go build` leaves it "dev".
 var version = "dev"
 
+// commit is set at link time by the Makefile (git rev-parse), since Go's
+// own VCS stamping is often off (GOFLAGS=-buildvcs=false, builds from a
+// source tarball); when empty, the stamped vcs.revision is used.
+var commit = ""
+
 // Info describes one build.
 type Info struct {
 	// Version is the release version ("0.1.0"), or "dev".
@@ -55,6 +60,9 @@ func (i Info) String() string {
 
 func fromBuildInfo(bi *debug.BuildInfo) Info {
 	info := Info{Version: version, Commit: "unknown", GoVersion: runtime.Version()}
+	if commit != "" {
+		info.Commit = commit
+	}
 	if bi == nil {
 		return info
 	}
@@ -71,7 +79,7 @@ func fromBuildInfo(bi *debug.BuildInfo) Info {
 			dirty = s.Value == "true"
 		}
 	}
-	if rev != "" {
+	if rev != "" && commit == "" {
 		if len(rev) > 12 {
 			rev = rev[:12]
 		}

@@ -125,3 +125,18 @@ func repoRoot(t *testing.T) string {
 	}
 	return strings.TrimSpace(string(out))
 }
+
+// TestLinkedCommitWins: the commit the Makefile links in is used even when
+// the toolchain stamped a revision (or none, with -buildvcs=false).
+// Not parallel: it sets the package variable the parallel tests read, and
+// they start only after it returns.
+func TestLinkedCommitWins(t *testing.T) {
+	old := commit
+	commit = "feedfacecafe-dirty"
+	t.Cleanup(func() { commit = old })
+	for _, settings := range [][]debug.BuildSetting{nil, {{Key: "vcs.revision", Value: "0123456789abcdef"}, {Key: "vcs.modified", Value: "true"}}} {
+		if got := fromBuildInfo(&debug.BuildInfo{Settings: settings}).Commit; got != "feedfacecafe-dirty" {
+			t.Errorf("Commit = %q with settings %v", got, settings)
+		}
+	}
+}
