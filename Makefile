@@ -127,6 +127,7 @@ package: build-app ## Build the desktop app's .deb, .rpm and Arch package into b
 
 test: deps fmt-check build-app ## Install what is missing, build the app and run every test (incl. the UI in chromium and the real window under Xvfb).
 	$(GO) vet ./...
+	$(MAKE) --no-print-directory vet-cross
 	$(MAKE) --no-print-directory test-frontend test-browser-real
 	$(call in_keyring_session,$(MAKE) --no-print-directory test-go test-window)
 	$(MAKE) --no-print-directory test-nat test-link
@@ -160,6 +161,19 @@ test-nat:
 test-link:
 	@[ "$$(id -u)" = 0 ] || { echo "test-link needs root (network namespaces, /dev/net/tun); run: sudo make test-link"; exit 1; }
 	$(GO) test -tags linktest -count=1 -timeout 5m -v ./app/linktest
+
+# The portable core: every package vets for Windows and macOS, and for Linux
+# without cgo (what a cross-compile without a C toolchain gets: calls are
+# stubbed, see app/call/media_nocgo.go). scripts/ is left out: benchmark
+# harnesses of Linux processes by nature (getrusage, namespaces, linkem).
+VET_CROSS_PKGS = $$(GOOS=$$os $(GO) list ./... | grep -v '/scripts/')
+.PHONY: vet-cross
+vet-cross: ## go vet for GOOS=windows and darwin, and Linux without cgo.
+	@set -e; for os in windows darwin linux; do \
+	  echo "go vet GOOS=$$os CGO_ENABLED=0"; \
+	  GOOS=$$os CGO_ENABLED=0 $(GO) vet $(VET_CROSS_PKGS); \
+	done
+	CGO_ENABLED=0 $(GO) test -count=1 -run NoCodecs ./app/call
 
 fmt-check:
 	@out="$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))"; \
