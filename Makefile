@@ -88,6 +88,18 @@ frontend: frontend/node_modules/.parley-stamp
 test-frontend: frontend/node_modules/.parley-stamp
 	cd frontend && npm run check && npm test && npm run test:e2e
 
+# The .deb on a clean Debian 12 root (debootstrap): installed with apt-get,
+# --version, the window under Xvfb, the parley:// handler, and a purge that
+# leaves nothing (build/linux/test-package.sh). Root; about 5 min cold. The
+# clean root and the downloaded .debs are cached in /var/cache/parley-ci
+# (PARLEY_CI_CACHE), outside the checkout, for the next run.
+PACKAGE_TEST_TOOLS := debootstrap zstd imagemagick
+.PHONY: test-package vet-cross dist
+test-package: package ## Install the .deb on a clean Debian root (debootstrap) and use it there (root, minutes).
+	@[ "$$(id -u)" = 0 ] || { echo "test-package needs root (debootstrap, chroot): sudo make test-package"; exit 1; }
+	@$(call need_apt,$(PACKAGE_TEST_TOOLS))
+	SHOT=$(SHOT) build/linux/test-package.sh build/bin/parley_$(PARLEY_VERSION)_$$($(GO) env GOARCH).deb
+
 # The version and commit shown by --version and About ("-dirty" when the
 # checkout has uncommitted changes).
 PARLEY_COMMIT ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null)$(shell test -z "$$(git status --porcelain --untracked-files=no 2>/dev/null)" || echo -dirty)
