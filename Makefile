@@ -100,6 +100,29 @@ test-package: package ## Install the .deb on a clean Debian root (debootstrap) a
 	@$(call need_apt,$(PACKAGE_TEST_TOOLS))
 	SHOT=$(SHOT) build/linux/test-package.sh build/bin/parley_$(PARLEY_VERSION)_$$($(GO) env GOARCH).deb
 
+# Release binaries into dist/ with SHA256SUMS: parley-signal (pure Go) for
+# every server platform; parley-cli for Linux: amd64 with cgo (calls need
+# libvpx/libopus), arm64 without cgo (chat and files; calls answer
+# ErrNoCodecs: cross-compiling the codecs needs arm64 -dev packages,
+# docs/platforms.md).
+DIST       := dist
+DIST_OSES  := linux darwin windows
+DIST_ARCHS := amd64 arm64
+dist: ## Build parley-signal for linux/darwin/windows x amd64/arm64 and parley-cli for linux into dist/, with SHA256SUMS.
+	rm -rf $(DIST) && mkdir -p $(DIST)
+	@set -e; for os in $(DIST_OSES); do for arch in $(DIST_ARCHS); do \
+	  ext=""; [ $$os = windows ] && ext=.exe; \
+	  echo "parley-signal $$os/$$arch"; \
+	  CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags "-s -w" \
+	    -o $(DIST)/parley-signal_$(PARLEY_VERSION)_$${os}_$$arch$$ext ./signaling/cmd/parley-signal; \
+	done; done
+	CGO_ENABLED=1 GOOS=linux GOARCH=amd64 $(GO) build -trimpath -ldflags "-s -w" \
+	  -o $(DIST)/parley-cli_$(PARLEY_VERSION)_linux_amd64 ./app/cmd/parley-cli
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -trimpath -ldflags "-s -w" \
+	  -o $(DIST)/parley-cli_$(PARLEY_VERSION)_linux_arm64_nocalls ./app/cmd/parley-cli
+	cd $(DIST) && sha256sum parley-* > SHA256SUMS && sha256sum -c --quiet SHA256SUMS
+	@ls -l $(DIST)
+
 # The version and commit shown by --version and About ("-dirty" when the
 # checkout has uncommitted changes).
 PARLEY_COMMIT ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null)$(shell test -z "$$(git status --porcelain --untracked-files=no 2>/dev/null)" || echo -dirty)
