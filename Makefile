@@ -199,9 +199,10 @@ test-link:
 
 # The portable core: every package vets for Windows and macOS, and for Linux
 # without cgo (what a cross-compile without a C toolchain gets: calls are
-# stubbed, see app/call/media_nocgo.go). scripts/ is left out: benchmark
-# harnesses of Linux processes by nature (getrusage, namespaces, linkem).
-VET_CROSS_PKGS = $$(GOOS=$$os $(GO) list ./... | grep -v '/scripts/')
+# stubbed, see app/call/media_nocgo.go). Left out, Linux by nature: the
+# benchmark harnesses in scripts/ (getrusage, namespaces, linkem) and
+# internal/netns (network namespaces for root-only tests).
+VET_CROSS_PKGS = $$(GOOS=$$os $(GO) list ./... | grep -v -e '/scripts/' -e '/internal/netns$$')
 .PHONY: vet-cross
 vet-cross: ## go vet for GOOS=windows and darwin, and Linux without cgo.
 	@set -e; for os in windows darwin linux; do \
