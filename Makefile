@@ -102,9 +102,10 @@ test-package: package ## Install the .deb on a clean Debian root (debootstrap) a
 
 # Release binaries into dist/ with SHA256SUMS: parley-signal (pure Go) for
 # every server platform; parley-cli for Linux: amd64 with cgo (calls need
-# libvpx/libopus), arm64 without cgo (chat and files; calls answer
-# ErrNoCodecs: cross-compiling the codecs needs arm64 -dev packages,
-# docs/platforms.md).
+# libvpx/libopus), arm64 with cgo when Debian's arm64 cross toolchain and
+# libvpx-dev:arm64 are installed (docs/platforms.md), otherwise without cgo
+# (file name ..._nocalls: chat and files; calls answer ErrNoCodecs).
+ARM64_PKGCONFIG := /usr/lib/aarch64-linux-gnu/pkgconfig
 DIST       := dist
 DIST_OSES  := linux darwin windows
 DIST_ARCHS := amd64 arm64
@@ -118,8 +119,15 @@ dist: ## Build parley-signal for linux/darwin/windows x amd64/arm64 and parley-c
 	done; done
 	CGO_ENABLED=1 GOOS=linux GOARCH=amd64 $(GO) build -trimpath -ldflags "-s -w" \
 	  -o $(DIST)/parley-cli_$(PARLEY_VERSION)_linux_amd64 ./app/cmd/parley-cli
-	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -trimpath -ldflags "-s -w" \
-	  -o $(DIST)/parley-cli_$(PARLEY_VERSION)_linux_arm64_nocalls ./app/cmd/parley-cli
+	@if command -v aarch64-linux-gnu-gcc >/dev/null && PKG_CONFIG_LIBDIR=$(ARM64_PKGCONFIG) pkg-config --exists vpx; then \
+	  echo "parley-cli linux/arm64 with cgo (calls)"; \
+	  CC=aarch64-linux-gnu-gcc PKG_CONFIG_LIBDIR=$(ARM64_PKGCONFIG) CGO_ENABLED=1 GOOS=linux GOARCH=arm64 \
+	    $(GO) build -trimpath -ldflags "-s -w" -o $(DIST)/parley-cli_$(PARLEY_VERSION)_linux_arm64 ./app/cmd/parley-cli; \
+	else \
+	  echo "parley-cli linux/arm64 without cgo (no calls): see docs/platforms.md for the arm64 cross packages"; \
+	  CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -trimpath -ldflags "-s -w" \
+	    -o $(DIST)/parley-cli_$(PARLEY_VERSION)_linux_arm64_nocalls ./app/cmd/parley-cli; \
+	fi
 	cd $(DIST) && sha256sum parley-* > SHA256SUMS && sha256sum -c --quiet SHA256SUMS
 	@ls -l $(DIST)
 
