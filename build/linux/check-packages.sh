@@ -35,6 +35,7 @@ libvpx.so                     libvpx                 libvpx
 fail=0
 bad() { echo "check-packages: $*" >&2; fail=1; }
 
+multiarch=$(dpkg-architecture -qDEB_HOST_MULTIARCH)
 mapfile -t needed < <(readelf -d "$bin" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p')
 [ ${#needed[@]} -gt 0 ] || { echo "check-packages: $bin links no shared library?" >&2; exit 1; }
 
@@ -47,7 +48,9 @@ debnames=$(tr ',|' '\n\n' <<<"$debdeps" | sed 's/(.*)//; s/:.*//; s/[[:space:]]/
 rpmnames=$(sed 's/[[:space:]].*//' <<<"$rpmreqs")
 
 for so in "${needed[@]}"; do
-	owner=$(dpkg -S "*/$so" 2>/dev/null | sed -n 's/^\([^:,]*\).*/\1/p' | sort -u)
+	# Only the binary's own architecture: a machine with cross toolchains
+	# also has e.g. libc6-arm64-cross and libc6:arm64 shipping libc.so.6.
+	owner=$(dpkg -S "*/$multiarch/$so" 2>/dev/null | sed -n 's/^\([^:,]*\).*/\1/p' | sort -u)
 	[ -n "$owner" ] || bad "$so: no Debian package on this machine ships it"
 	for p in $owner; do
 		has "$debnames" "$p" || bad "$so: .deb Depends lacks $p (Depends: $debdeps)"
