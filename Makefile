@@ -39,6 +39,18 @@ XDG_DATA_HOME="$$tmp/data" XDG_RUNTIME_DIR="$$tmp/run" \
 dbus-run-session -- sh -c 'printf parley-test | gnome-keyring-daemon --unlock --components=secrets >/dev/null && $(1)'
 endef
 
+# need_apt installs the Debian packages $(1) that are missing (the tools
+# of one target, not every test's).
+define need_apt
+missing=""; for p in $(1); do \
+  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+done; \
+if [ -n "$$missing" ]; then \
+  echo "installing:$$missing"; SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q $$missing; \
+fi
+endef
+
 .PHONY: help deps build build-cli build-app frontend test-frontend run package test test-go test-window test-nat test-link lint fmt-check bench bench-go bench-signal bench-transfer bench-call bench-net clean
 
 help: ## List the targets.
@@ -76,8 +88,56 @@ frontend: frontend/node_modules/.parley-stamp
 test-frontend: frontend/node_modules/.parley-stamp
 	cd frontend && npm run check && npm test && npm run test:e2e
 
+# The .deb on a clean Debian 12 root (debootstrap): installed with apt-get,
+# --version, the window under Xvfb, the parley:// handler, and a purge that
+# leaves nothing (build/linux/test-package.sh). Root; about 5 min cold. The
+# clean root and the downloaded .debs are cached in /var/cache/parley-ci
+# (PARLEY_CI_CACHE), outside the checkout, for the next run.
+PACKAGE_TEST_TOOLS := debootstrap zstd imagemagick
+.PHONY: test-package vet-cross dist
+test-package: package ## Install the .deb on a clean Debian root (debootstrap) and use it there (root, minutes).
+	@[ "$$(id -u)" = 0 ] || { echo "test-package needs root (debootstrap, chroot): sudo make test-package"; exit 1; }
+	@$(call need_apt,$(PACKAGE_TEST_TOOLS))
+	SHOT=$(SHOT) build/linux/test-package.sh build/bin/parley_$(PARLEY_VERSION)_$$($(GO) env GOARCH).deb
+
+# Release binaries into dist/ with SHA256SUMS: parley-signal (pure Go) for
+# every server platform; parley-cli for Linux: amd64 with cgo (calls need
+# libvpx/libopus), arm64 with cgo when Debian's arm64 cross toolchain and
+# libvpx-dev:arm64 are installed (docs/platforms.md), otherwise without cgo
+# (file name ..._nocalls: chat and files; calls answer ErrNoCodecs).
+ARM64_PKGCONFIG := /usr/lib/aarch64-linux-gnu/pkgconfig
+DIST       := dist
+DIST_OSES  := linux darwin windows
+DIST_ARCHS := amd64 arm64
+dist: ## Build parley-signal for linux/darwin/windows x amd64/arm64 and parley-cli for linux into dist/, with SHA256SUMS.
+	rm -rf $(DIST) && mkdir -p $(DIST)
+	@set -e; for os in $(DIST_OSES); do for arch in $(DIST_ARCHS); do \
+	  ext=""; [ $$os = windows ] && ext=.exe; \
+	  echo "parley-signal $$os/$$arch"; \
+	  CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags "-s -w" \
+	    -o $(DIST)/parley-signal_$(PARLEY_VERSION)_$${os}_$$arch$$ext ./signaling/cmd/parley-signal; \
+	done; done
+	CGO_ENABLED=1 GOOS=linux GOARCH=amd64 $(GO) build -trimpath -ldflags "-s -w" \
+	  -o $(DIST)/parley-cli_$(PARLEY_VERSION)_linux_amd64 ./app/cmd/parley-cli
+	@if command -v aarch64-linux-gnu-gcc >/dev/null && PKG_CONFIG_LIBDIR=$(ARM64_PKGCONFIG) pkg-config --exists vpx; then \
+	  echo "parley-cli linux/arm64 with cgo (calls)"; \
+	  CC=aarch64-linux-gnu-gcc PKG_CONFIG_LIBDIR=$(ARM64_PKGCONFIG) CGO_ENABLED=1 GOOS=linux GOARCH=arm64 \
+	    $(GO) build -trimpath -ldflags "-s -w" -o $(DIST)/parley-cli_$(PARLEY_VERSION)_linux_arm64 ./app/cmd/parley-cli; \
+	else \
+	  echo "parley-cli linux/arm64 without cgo (no calls): see docs/platforms.md for the arm64 cross packages"; \
+	  CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -trimpath -ldflags "-s -w" \
+	    -o $(DIST)/parley-cli_$(PARLEY_VERSION)_linux_arm64_nocalls ./app/cmd/parley-cli; \
+	fi
+	cd $(DIST) && sha256sum parley-* > SHA256SUMS && sha256sum -c --quiet SHA256SUMS
+	@ls -l $(DIST)
+
+# The version and commit shown by --version and About ("-dirty" when the
+# checkout has uncommitted changes).
+PARLEY_COMMIT ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null)$(shell test -z "$$(git status --porcelain --untracked-files=no 2>/dev/null)" || echo -dirty)
+VERSION_LDFLAGS := -X github.com/parley-chat/parley/internal/buildinfo.version=$(PARLEY_VERSION) -X github.com/parley-chat/parley/internal/buildinfo.commit=$(PARLEY_COMMIT)
+
 build-app: frontend
-	$(GO) build -tags $(APP_TAGS) -trimpath -ldflags "-w -s" -o $(APP_BIN) .
+	$(GO) build -tags $(APP_TAGS) -trimpath -ldflags "-w -s $(VERSION_LDFLAGS)" -o $(APP_BIN) .
 
 run: deps build ## Build, start parley-signal on 127.0.0.1:8787 and open the desktop app on it (ARGS=... for its flags).
 	@if (exec 3<>/dev/tcp/$(subst :,/,$(ADDR))) 2>/dev/null; then \
@@ -91,13 +151,26 @@ run: deps build ## Build, start parley-signal on 127.0.0.1:8787 and open the des
 	fi; \
 	PARLEY_SERVER=$(SERVER_URL) $(APP_BIN) $(ARGS)
 
-package: build-app ## Build a .deb of the desktop app into build/bin (nfpm).
-	PARLEY_VERSION=$(PARLEY_VERSION) PARLEY_ARCH=$$($(GO) env GOARCH) \
-	  $(GO) run github.com/goreleaser/nfpm/v2/cmd/nfpm@$(NFPM_VERSION) package --config build/nfpm.yaml --packager deb --target build/bin/
-	@ls -l build/bin/*.deb
+# The desktop packages: .deb (Depends computed from the binary by
+# dpkg-shlibdeps), .rpm (Fedora names) and Arch .pkg.tar.zst, from one nfpm
+# config; check-packages.sh then fails when the binary links a library
+# that a package does not declare.
+NFPM := $(GO) run github.com/goreleaser/nfpm/v2/cmd/nfpm@$(NFPM_VERSION)
+PACKAGE_TOOLS := dpkg-dev binutils rpm zstd
+package: build-app ## Build the desktop app's .deb, .rpm and Arch package into build/bin (nfpm), and check their dependencies.
+	@$(call need_apt,$(PACKAGE_TOOLS))
+	rm -f build/bin/parley_*.deb build/bin/parley-*.rpm build/bin/parley-*.pkg.tar.zst
+	deps="$$(build/linux/debdepends.sh $(APP_BIN))" && \
+	for p in deb rpm archlinux; do \
+	  PARLEY_DEB_DEPENDS="$$deps" PARLEY_VERSION=$(PARLEY_VERSION) PARLEY_ARCH=$$($(GO) env GOARCH) \
+	    $(NFPM) package --config build/nfpm.yaml --packager $$p --target build/bin/ || exit 1; \
+	done
+	build/linux/check-packages.sh $(APP_BIN) build/bin/parley_*.deb build/bin/parley-*.rpm build/bin/parley-*.pkg.tar.zst
+	@ls -l build/bin/parley_*.deb build/bin/parley-*.rpm build/bin/parley-*.pkg.tar.zst
 
 test: deps fmt-check build-app ## Install what is missing, build the app and run every test (incl. the UI in chromium and the real window under Xvfb).
 	$(GO) vet ./...
+	$(MAKE) --no-print-directory vet-cross
 	$(MAKE) --no-print-directory test-frontend test-browser-real
 	$(call in_keyring_session,$(MAKE) --no-print-directory test-go test-window)
 	$(MAKE) --no-print-directory test-nat test-link
@@ -131,6 +204,20 @@ test-nat:
 test-link:
 	@[ "$$(id -u)" = 0 ] || { echo "test-link needs root (network namespaces, /dev/net/tun); run: sudo make test-link"; exit 1; }
 	$(GO) test -tags linktest -count=1 -timeout 5m -v ./app/linktest
+
+# The portable core: every package vets for Windows and macOS, and for Linux
+# without cgo (what a cross-compile without a C toolchain gets: calls are
+# stubbed, see app/call/media_nocgo.go). Left out, Linux by nature: the
+# benchmark harnesses in scripts/ (getrusage, namespaces, linkem) and
+# internal/netns (network namespaces for root-only tests).
+VET_CROSS_PKGS = $$(GOOS=$$os $(GO) list ./... | grep -v -e '/scripts/' -e '/internal/netns$$')
+.PHONY: vet-cross
+vet-cross: ## go vet for GOOS=windows and darwin, and Linux without cgo.
+	@set -e; for os in windows darwin linux; do \
+	  echo "go vet GOOS=$$os CGO_ENABLED=0"; \
+	  GOOS=$$os CGO_ENABLED=0 $(GO) vet $(VET_CROSS_PKGS); \
+	done
+	CGO_ENABLED=0 $(GO) test -count=1 -run NoCodecs ./app/call
 
 fmt-check:
 	@out="$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))"; \

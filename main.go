@@ -26,6 +26,7 @@ import (
 
 	"github.com/parley-chat/parley/app"
 	"github.com/parley-chat/parley/app/profile"
+	"github.com/parley-chat/parley/internal/buildinfo"
 )
 
 //go:embed build/appicon.png
@@ -41,7 +42,7 @@ Options:
 `
 
 func main() {
-	if err := run(os.Args[1:], os.Stderr); err != nil {
+	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return
 		}
@@ -50,7 +51,7 @@ func main() {
 	}
 }
 
-func run(args []string, stderr io.Writer) error {
+func run(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("parley", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var o profile.Options
@@ -58,6 +59,7 @@ func run(args []string, stderr io.Writer) error {
 	fs.StringVar(&o.Name, "profile", "", "identity and history `name` (env PARLEY_PROFILE; default "+profile.DefaultName+")")
 	fs.StringVar(&o.SecretStore, "secret-store", "", "keyring (OS keyring, default) or file (a 0600 file in the data dir) (env PARLEY_SECRET_STORE)")
 	logLevel := fs.String("log-level", envOr("PARLEY_LOG_LEVEL", "warn"), "debug, info, warn or error, to stderr (env PARLEY_LOG_LEVEL)")
+	showVersion := fs.Bool("version", false, "print the version and the commit it was built from, then exit")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), usage)
 		fs.PrintDefaults()
@@ -65,6 +67,12 @@ func run(args []string, stderr io.Writer) error {
 	}
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *showVersion {
+		// Before anything touches the display or the profile: packaging
+		// tests run this where neither exists.
+		fmt.Fprintln(stdout, buildinfo.Read())
+		return nil
 	}
 	if fs.NArg() > 1 {
 		return fmt.Errorf("at most one room link, got %d arguments", fs.NArg())

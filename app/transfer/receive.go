@@ -357,7 +357,7 @@ func sidecarBytes(o Offer) []byte {
 // readSidecar returns the sidecar at path, or ok=false when it does not
 // exist or is not one of ours.
 func readSidecar(path string) ([]byte, bool) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	f, err := openNoFollow(path, os.O_RDONLY, 0)
 	if err != nil {
 		return nil, false
 	}
@@ -435,7 +435,7 @@ func (c *Conn) preparePart(ctx context.Context, in *incoming) (int64, error) {
 	if err := writeExcl(side, want); err != nil {
 		return 0, err
 	}
-	f, err := os.OpenFile(part, os.O_RDWR|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
+	f, err := openNoFollow(part, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		_ = os.Remove(side)
 		return 0, fmt.Errorf("transfer: create partial file: %w", err)
@@ -448,7 +448,7 @@ func (c *Conn) preparePart(ctx context.Context, in *incoming) (int64, error) {
 
 // resumePart opens an existing partial file and hashes what it holds.
 func (c *Conn) resumePart(ctx context.Context, in *incoming, part, side string) (int64, error) {
-	f, err := os.OpenFile(part, os.O_RDWR|syscall.O_NOFOLLOW, 0)
+	f, err := openNoFollow(part, os.O_RDWR, 0)
 	if err != nil {
 		return 0, fmt.Errorf("transfer: open partial file: %w", err)
 	}
@@ -500,7 +500,7 @@ func exists(path string) bool {
 
 // writeExcl creates path (never following or replacing anything) with b.
 func writeExcl(path string, b []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
+	f, err := openNoFollow(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return fmt.Errorf("transfer: create sidecar: %w", err)
 	}

@@ -4,6 +4,7 @@
 // against the in-memory fake in a browser.
 
 import type {
+  AboutInfo,
   Api,
   CallDevices,
   CallView,
@@ -54,6 +55,7 @@ interface WailsApp {
   OpenFile(path: string): Promise<void>;
   ShowInFolder(path: string): Promise<void>;
   GetDownloadDir(): Promise<string>;
+  About(): Promise<AboutInfo>;
   AnswerOffer(roomId: string, id: string, accept: boolean): Promise<void>;
   SetActiveRoom(roomId: string): Promise<void>;
   StartCall(roomId: string, video: boolean): Promise<CallView>;
@@ -140,6 +142,11 @@ export class WailsApi implements Api {
   openFile = (path: string) => call(() => this.app.OpenFile(path));
   showInFolder = (path: string) => call(() => this.app.ShowInFolder(path));
   getDownloadDir = () => call(async () => (await this.app.GetDownloadDir()) ?? '');
+  about = () =>
+    call(async () => {
+      const a = await this.app.About();
+      return { ...a, components: a.components ?? [] };
+    });
   answerOffer = (roomId: string, id: string, accept: boolean) => call(() => this.app.AnswerOffer(roomId, id, accept));
   setActiveRoom = (id: string) => call(() => this.app.SetActiveRoom(id));
   startCall = (id: string, video: boolean) => call(() => this.app.StartCall(id, video));

@@ -4,6 +4,7 @@
 // same methods, same events, errors thrown as `CODE: detail`.
 
 import type {
+  AboutInfo,
   Api,
   CallDevices,
   CallView,
@@ -552,6 +553,19 @@ export class FakeApi implements Api {
   async getDownloadDir(): Promise<string> {
     this.maybeFail('getDownloadDir');
     return FAKE_DOWNLOAD_DIR;
+  }
+
+  async about(): Promise<AboutInfo> {
+    this.maybeFail('about');
+    return {
+      version: 'dev',
+      commit: '0123456789ab',
+      goVersion: 'go1.26.8',
+      components: [
+        { name: 'github.com/pion/webrtc/v4', version: 'v4.2.26', license: 'MIT' },
+        { name: 'svelte (UI runtime)', version: '5.57.3', license: 'MIT' },
+      ],
+    };
   }
 
   async answerOffer(roomId: string, id: string, accept: boolean): Promise<void> {

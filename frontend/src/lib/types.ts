@@ -195,6 +195,22 @@ export interface Events {
 export type EventName = keyof Events;
 
 /** Everything the UI may ask of the backend; api.ts and fake-api.ts implement it. */
+/** One third-party part inside the app (App.About). */
+export interface AboutComponent {
+  name: string;
+  version: string;
+  /** SPDX identifier, e.g. "MIT". */
+  license: string;
+}
+
+/** Which Parley this is (App.About). */
+export interface AboutInfo {
+  version: string;
+  commit: string;
+  goVersion: string;
+  components: AboutComponent[];
+}
+
 export interface Api {
   getSettings(): Promise<Settings>;
   setServer(url: string): Promise<Settings>;
@@ -241,6 +257,7 @@ export interface Api {
   openFile(path: string): Promise<void>;
   showInFolder(path: string): Promise<void>;
   getDownloadDir(): Promise<string>;
+  about(): Promise<AboutInfo>;
   answerOffer(roomId: string, id: string, accept: boolean): Promise<void>;
   /** Which room is in view ("" on home), so drops land in it. */
   setActiveRoom(roomId: string): Promise<void>;

@@ -1,0 +1,168 @@
+//go:build cgo
+
+package call
+
+// The codecs (libvpx, libopus) and the capture drivers (miniaudio) are C:
+// a build without cgo gets the stubs of media_nocgo.go instead, and has
+// no calls.
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/pion/mediadevices"
+	"github.com/pion/mediadevices/pkg/codec"
+	"github.com/pion/mediadevices/pkg/codec/opus"
+	"github.com/pion/mediadevices/pkg/codec/vpx"
+	// The real capture drivers register cameras (v4l2) and microphones
+	// (miniaudio, which loads PulseAudio or ALSA at run time) when the
+	// program starts: that is how mediadevices finds devices.
+	_ "github.com/pion/mediadevices/pkg/driver/camera"
+	_ "github.com/pion/mediadevices/pkg/driver/microphone"
+	"github.com/pion/mediadevices/pkg/io/audio"
+	"github.com/pion/mediadevices/pkg/io/video"
+	"github.com/pion/mediadevices/pkg/prop"
+	"github.com/pion/mediadevices/pkg/wave"
+)
+
+// videoParams are the VP8 settings of every call: real time, no lag,
+// error resilient (a lost packet damages less), a keyframe every 3 s so a
+// receiver that missed one recovers even without PLI.
+func videoParams(w, h int) (*vpx.VP8Params, error) {
+	p, err := vpx.NewVP8Params()
+	if err != nil {
+		return nil, fmt.Errorf("call: vp8: %w", err)
+	}
+	p.BitRate = maxVideoBitrate(w, h)
+	p.KeyFrameInterval = 90
+	p.LagInFrames = 0
+	p.ErrorResilient = vpx.ErrorResilientDefault
+	p.RateControlEndUsage = vpx.RateControlCBR
+	return &p, nil
+}
+
+func audioParams() (*opus.Params, error) {
+	p, err := opus.NewParams()
+	if err != nil {
+		return nil, fmt.Errorf("call: opus: %w", err)
+	}
+	p.BitRate = 32_000
+	return &p, nil
+}
+
+// openVideo starts the camera named by spec.
+func openVideo(src Sources) (*localVideo, error) {
+	src = src.withDefaults()
+	params, err := videoParams(src.Width, src.Height)
+	if err != nil {
+		return nil, err
+	}
+	sel := mediadevices.NewCodecSelector(mediadevices.WithVideoEncoders(params))
+	var t mediadevices.Track
+	switch src.Video {
+	case SourceNone:
+		return nil, nil
+	case SourceTestVideo:
+		t = mediadevices.NewVideoTrack(newTestVideo("parley-testsrc", src.Width, src.Height, src.FPS), sel)
+	case SourceBusyVideo:
+		t = mediadevices.NewVideoTrack(newBusyVideo("parley-testsrc-busy", src.Width, src.Height, src.FPS), sel)
+	default:
+		if !hasDevice(mediadevices.VideoInput, src.Video) {
+			return nil, ErrNoCamera
+		}
+		stream, err := mediadevices.GetUserMedia(mediadevices.MediaStreamConstraints{
+			Video: func(c *mediadevices.MediaTrackConstraints) {
+				if src.Video != "" {
+					c.DeviceID = prop.String(src.Video)
+				}
+				c.Width = prop.Int(src.Width)
+				c.Height = prop.Int(src.Height)
+				c.FrameRate = prop.Float(float32(src.FPS))
+			},
+			Codec: sel,
+		})
+		if err != nil {
+			return nil, deviceError(err, ErrNoCamera)
+		}
+		ts := stream.GetVideoTracks()
+		if len(ts) == 0 {
+			return nil, ErrNoCamera
+		}
+		t = ts[0]
+	}
+	vt, ok := t.(*mediadevices.VideoTrack)
+	if !ok {
+		_ = t.Close()
+		return nil, errors.New("call: camera gave no video track")
+	}
+	return &localVideo{track: vt, local: newSendTrack(vt), width: src.Width, height: src.Height}, nil
+}
+
+// preview encodes a half-size copy of the camera for the local preview.
+func (v *localVideo) preview() (codec.ReadCloser, int, int, error) {
+	w, h := v.width/2&^1, v.height/2&^1
+	r := video.Scale(w, h, nil)(v.track.NewReader(false))
+	params, err := videoParams(w, h)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	params.BitRate = 300_000
+	enc, err := params.BuildVideoEncoder(r, prop.Media{Video: prop.Video{Width: w, Height: h, FrameRate: 30}})
+	if err != nil {
+		return nil, 0, 0, fmt.Errorf("call: preview encoder: %w", err)
+	}
+	return enc, w, h, nil
+}
+
+func openAudio(src Sources) (*localAudio, error) {
+	params, err := audioParams()
+	if err != nil {
+		return nil, err
+	}
+	sel := mediadevices.NewCodecSelector(mediadevices.WithAudioEncoders(params))
+	var t mediadevices.Track
+	switch src.Audio {
+	case SourceNone:
+		return nil, nil
+	case SourceTestAudio:
+		t = mediadevices.NewAudioTrack(newTestAudio("parley-sine"), sel)
+	default:
+		if !hasDevice(mediadevices.AudioInput, src.Audio) {
+			return nil, ErrNoMicrophone
+		}
+		stream, err := mediadevices.GetUserMedia(mediadevices.MediaStreamConstraints{
+			Audio: func(c *mediadevices.MediaTrackConstraints) {
+				if src.Audio != "" {
+					c.DeviceID = prop.String(src.Audio)
+				}
+				c.SampleRate = prop.Int(audioRate)
+				c.Latency = prop.Duration(audioChunk)
+			},
+			Codec: sel,
+		})
+		if err != nil {
+			return nil, deviceError(err, ErrNoMicrophone)
+		}
+		ts := stream.GetAudioTracks()
+		if len(ts) == 0 {
+			return nil, ErrNoMicrophone
+		}
+		t = ts[0]
+	}
+	at, ok := t.(*mediadevices.AudioTrack)
+	if !ok {
+		_ = t.Close()
+		return nil, errors.New("call: microphone gave no audio track")
+	}
+	a := &localAudio{track: at, local: newSendTrack(at)}
+	at.Transform(func(r audio.Reader) audio.Reader {
+		return audio.ReaderFunc(func() (wave.Audio, func(), error) {
+			chunk, release, err := r.Read()
+			if err == nil && a.muted.Load() {
+				chunk = silence(chunk)
+			}
+			return chunk, release, err
+		})
+	})
+	return a, nil
+}

@@ -1,0 +1,77 @@
+package main
+
+import (
+	"bufio"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestDockerfileBuildsEveryPlatform checks build/Dockerfile without a
+// Docker engine: its build stage copies every directory of this module
+// that parley-signal compiles from (a new import outside signaling/ would
+// otherwise break only the image), and it cross-compiles for the target
+// platform buildx asks for, instead of emulating it.
+func TestDockerfileBuildsEveryPlatform(t *testing.T) {
+	t.Parallel()
+	out, err := exec.Command("go", "list", "-deps", "-f", "{{if and .Module .Module.Main}}{{.Dir}}{{end}}", ".").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	modDir, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}").Output()
+	if err != nil {
+		t.Fatalf("go list -m: %v", err)
+	}
+	root := strings.TrimSpace(string(modDir))
+	f, err := os.Open(filepath.Join(root, "build", "Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+
+	var copied []string
+	text := ""
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if strings.HasPrefix(line, "#") {
+			continue
+		}
+		text += line + "\n"
+		fields := strings.Fields(line)
+		if len(fields) >= 3 && fields[0] == "COPY" && !strings.HasPrefix(fields[1], "--") {
+			for _, src := range fields[1 : len(fields)-1] {
+				copied = append(copied, strings.TrimSuffix(src, "/"))
+			}
+		}
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	for _, dir := range strings.Fields(string(out)) {
+		rel, err := filepath.Rel(root, dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ok := false
+		for _, c := range copied {
+			if rel == c || strings.HasPrefix(rel, c+"/") {
+				ok = true
+			}
+		}
+		if !ok {
+			t.Errorf("parley-signal compiles %s, which build/Dockerfile does not COPY (copied: %v)", rel, copied)
+		}
+	}
+	for _, want := range []string{
+		"FROM --platform=$BUILDPLATFORM golang:",
+		"ARG TARGETARCH",
+		"CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH go build",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("build/Dockerfile lacks %q", want)
+		}
+	}
+}
