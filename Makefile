@@ -71,8 +71,8 @@ deps: ## Install missing Debian packages (apt only when something is missing).
 build: build-cli build-app ## Build parley-signal and parley-cli into ./bin and the desktop app into build/bin/parley.
 
 build-cli:
-	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/parley-signal ./signaling/cmd/parley-signal
-	$(GO) build -trimpath -o $(BIN)/parley-cli ./app/cmd/parley-cli
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(VERSION_LDFLAGS)" -o $(BIN)/parley-signal ./signaling/cmd/parley-signal
+	$(GO) build -trimpath -ldflags "$(VERSION_LDFLAGS)" -o $(BIN)/parley-cli ./app/cmd/parley-cli
 
 # The UI's packages, exactly as locked; reinstalled only when the lock file changes.
 frontend/node_modules/.parley-stamp: frontend/package-lock.json
@@ -114,18 +114,18 @@ dist: ## Build parley-signal for linux/darwin/windows x amd64/arm64 and parley-c
 	@set -e; for os in $(DIST_OSES); do for arch in $(DIST_ARCHS); do \
 	  ext=""; [ $$os = windows ] && ext=.exe; \
 	  echo "parley-signal $$os/$$arch"; \
-	  CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags "-s -w" \
+	  CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags "-s -w $(VERSION_LDFLAGS)" \
 	    -o $(DIST)/parley-signal_$(PARLEY_VERSION)_$${os}_$$arch$$ext ./signaling/cmd/parley-signal; \
 	done; done
-	CGO_ENABLED=1 GOOS=linux GOARCH=amd64 $(GO) build -trimpath -ldflags "-s -w" \
+	CGO_ENABLED=1 GOOS=linux GOARCH=amd64 $(GO) build -trimpath -ldflags "-s -w $(VERSION_LDFLAGS)" \
 	  -o $(DIST)/parley-cli_$(PARLEY_VERSION)_linux_amd64 ./app/cmd/parley-cli
 	@if command -v aarch64-linux-gnu-gcc >/dev/null && PKG_CONFIG_LIBDIR=$(ARM64_PKGCONFIG) pkg-config --exists vpx; then \
 	  echo "parley-cli linux/arm64 with cgo (calls)"; \
 	  CC=aarch64-linux-gnu-gcc PKG_CONFIG_LIBDIR=$(ARM64_PKGCONFIG) CGO_ENABLED=1 GOOS=linux GOARCH=arm64 \
-	    $(GO) build -trimpath -ldflags "-s -w" -o $(DIST)/parley-cli_$(PARLEY_VERSION)_linux_arm64 ./app/cmd/parley-cli; \
+	    $(GO) build -trimpath -ldflags "-s -w $(VERSION_LDFLAGS)" -o $(DIST)/parley-cli_$(PARLEY_VERSION)_linux_arm64 ./app/cmd/parley-cli; \
 	else \
 	  echo "parley-cli linux/arm64 without cgo (no calls): see docs/platforms.md for the arm64 cross packages"; \
-	  CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -trimpath -ldflags "-s -w" \
+	  CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -trimpath -ldflags "-s -w $(VERSION_LDFLAGS)" \
 	    -o $(DIST)/parley-cli_$(PARLEY_VERSION)_linux_arm64_nocalls ./app/cmd/parley-cli; \
 	fi
 	cd $(DIST) && sha256sum parley-* > SHA256SUMS && sha256sum -c --quiet SHA256SUMS

@@ -54,8 +54,11 @@ func Read() Info {
 }
 
 // String is the one line `parley --version` prints.
-func (i Info) String() string {
-	return "parley " + i.Version + " (commit " + i.Commit + ", " + i.GoVersion + ")"
+func (i Info) String() string { return i.Line("parley") }
+
+// Line is the version line of the program called name.
+func (i Info) Line(name string) string {
+	return name + " " + i.Version + " (commit " + i.Commit + ", " + i.GoVersion + ")"
 }
 
 func fromBuildInfo(bi *debug.BuildInfo) Info {

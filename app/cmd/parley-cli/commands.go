@@ -21,6 +21,7 @@ import (
 	"github.com/parley-chat/parley/app/session"
 	"github.com/parley-chat/parley/app/sigclient"
 	"github.com/parley-chat/parley/app/transfer"
+	"github.com/parley-chat/parley/internal/buildinfo"
 	"github.com/parley-chat/parley/signaling/protocol"
 )
 
@@ -47,6 +48,7 @@ func commandTable() []command {
 		{"whoami", "", "print this profile's key fingerprint", cmdWhoami},
 		{"verify", "LINK", "print the safety number to compare with the other person", cmdVerify},
 		{"trust", "LINK", "after KEY_CHANGED: trust the other person's new key (compare the new safety number first)", cmdTrust},
+		{"version", "", "print the version and the commit it was built from", cmdVersion},
 		{"help", "", "show this help", cmdHelp},
 	}
 }
@@ -125,6 +127,19 @@ func positional(name string, got []string, want ...string) error {
 	if len(got) != len(want) {
 		return usagef("%s takes %s", name, strings.Join(want, " "))
 	}
+	return nil
+}
+
+func cmdVersion(_ context.Context, e *cliEnv, args []string) error {
+	fs := newFlagSet("version", e)
+	pos, err := parseInterspersed(fs, args, false)
+	if err != nil {
+		return err
+	}
+	if err := positional("version", pos); err != nil {
+		return err
+	}
+	fmt.Fprintln(e.stdout, buildinfo.Read().Line("parley-cli"))
 	return nil
 }
 

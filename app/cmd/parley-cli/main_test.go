@@ -45,6 +45,8 @@ func TestUsageAndHelp(t *testing.T) {
 		{[]string{"help"}, exitOK, "VERIFY_FAILED", ""},
 		{[]string{"help"}, exitOK, "24  KEY_CHANGED", ""},
 		{[]string{"help"}, exitOK, "after KEY_CHANGED: trust", ""},
+		{[]string{"version"}, exitOK, "parley-cli dev (commit ", ""},
+		{[]string{"version", "x"}, exitUsage, "", "version takes"},
 		{[]string{"send", "--help"}, exitOK, "-text TEXT", ""},
 		{[]string{"frobnicate"}, exitUsage, "", `unknown command "frobnicate"`},
 		{[]string{"send"}, exitUsage, "", "send takes LINK"},

@@ -27,6 +27,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/parley-chat/parley/internal/buildinfo"
 	"github.com/parley-chat/parley/signaling/protocol"
 	"github.com/parley-chat/parley/signaling/room"
 	"github.com/parley-chat/parley/signaling/server"
@@ -35,13 +36,14 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stderr)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
 }
 
 // options is everything the command line configures.
 type options struct {
+	version        bool
 	addr           string
 	metricsAddr    string
 	tlsCert        string
@@ -99,6 +101,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	var o options
 	fs := flag.NewFlagSet("parley-signal", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.BoolVar(&o.version, "version", false, "print the version and the commit it was built from, then exit")
 	fs.StringVar(&o.addr, "addr", "127.0.0.1:8787", "`host:port` to listen on; port 0 picks a free port (the log line shows the real one)")
 	fs.StringVar(&o.metricsAddr, "metrics-addr", defaultMetricsAddr, "`host:port` of a separate plain-HTTP listener serving only GET /metrics (Prometheus); the main --addr does not serve it. Keep it on loopback or a private network: the counters show when rooms are used. \"off\" (or \"\") disables it; port 0 picks a free port")
 	fs.StringVar(&o.tlsCert, "tls-cert", "", "TLS certificate `file` (PEM); with --tls-key serves HTTPS/WSS, otherwise plain HTTP for use behind a TLS proxy")
@@ -322,7 +325,7 @@ func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 }
 
 // run is main without the process: it returns the exit code.
-func run(ctx context.Context, args []string, stderr io.Writer) int {
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	o, err := parseFlags(args, os.Getenv, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
@@ -330,6 +333,10 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintln(stderr, "parley-signal:", err)
 		return 2
+	}
+	if o.version {
+		fmt.Fprintln(stdout, buildinfo.Read().Line("parley-signal"))
+		return 0
 	}
 	log, err := newLogger(stderr, o.logLevel, o.logFormat)
 	if err != nil {

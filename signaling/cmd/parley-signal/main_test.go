@@ -141,10 +141,22 @@ func TestServerConfig(t *testing.T) {
 	}
 }
 
+func TestVersion(t *testing.T) {
+	t.Parallel()
+	var out, errs strings.Builder
+	if code := run(context.Background(), []string{"--version"}, &out, &errs); code != 0 {
+		t.Fatalf("exit %d: %s", code, errs.String())
+	}
+	// A test binary is not linked with a version: "dev".
+	if !strings.HasPrefix(out.String(), "parley-signal dev (commit ") || !strings.HasSuffix(out.String(), ")\n") {
+		t.Fatalf("--version printed %q", out.String())
+	}
+}
+
 func TestHelp(t *testing.T) {
 	t.Parallel()
 	var b strings.Builder
-	if code := run(context.Background(), []string{"--help"}, &b); code != 0 {
+	if code := run(context.Background(), []string{"--help"}, io.Discard, &b); code != 0 {
 		t.Fatalf("exit %d", code)
 	}
 	for _, f := range []string{"-addr", "-rate-rooms", "-rate-joins", "-idle-ttl", "-stun", "-turn", "-turn-allow-peers", "-log-level", "PARLEY_SIGNAL_",
@@ -172,7 +184,7 @@ func TestRunListensAndStops(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan int, 1)
 			go func() {
-				done <- run(ctx, []string{"--addr", "127.0.0.1:0", "--metrics-addr", tc.metrics}, pw)
+				done <- run(ctx, []string{"--addr", "127.0.0.1:0", "--metrics-addr", tc.metrics}, io.Discard, pw)
 				_ = pw.Close()
 			}()
 			sc := bufio.NewScanner(pr)
@@ -254,7 +266,7 @@ func TestRunMetricsAddrTaken(t *testing.T) {
 	}
 	defer ln.Close()
 	var out strings.Builder
-	if code := run(context.Background(), []string{"--addr", "127.0.0.1:0", "--metrics-addr", ln.Addr().String()}, &out); code != 1 {
+	if code := run(context.Background(), []string{"--addr", "127.0.0.1:0", "--metrics-addr", ln.Addr().String()}, io.Discard, &out); code != 1 {
 		t.Fatalf("exit %d, want 1\n%s", code, out.String())
 	}
 	if !strings.Contains(out.String(), "listen for metrics") {

@@ -32,7 +32,7 @@ func TestRunHandsOutEmbeddedTURN(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, []string{"--addr", "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0", "--turn-listen", "127.0.0.1:0", "--turn-public-ip", "127.0.0.1", "--turn-ttl", "1h", "--turn-secret", "s3cret"}, pw)
+		done <- run(ctx, []string{"--addr", "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0", "--turn-listen", "127.0.0.1:0", "--turn-public-ip", "127.0.0.1", "--turn-ttl", "1h", "--turn-secret", "s3cret"}, io.Discard, pw)
 		_ = pw.Close()
 	}()
 	defer func() {
