@@ -554,13 +554,14 @@ func (a *App) view(p *profile.Profile, roomID string) (RoomView, error) {
 	if !ok {
 		return RoomView{}, apiErrorf("ROOM_NOT_FOUND", "this room is not in your recent rooms")
 	}
-	msgs, err := p.History.Messages(roomID)
+	page, err := p.History.MessagesBefore(roomID, "", PageSize)
 	if err != nil {
 		return RoomView{}, toAPI(err)
 	}
+	msgs := page.Messages
 	a.mu.Lock()
 	r, open := a.rooms[roomID]
-	v := RoomView{Status: "closed", Code: a.lastCode[roomID], Messages: make([]Message, 0, len(msgs)), StatusSeq: a.statusSeq}
+	v := RoomView{Status: "closed", Code: a.lastCode[roomID], Messages: make([]Message, 0, len(msgs)), Older: page.Older, StatusSeq: a.statusSeq}
 	var peerKey []byte = hr.PeerKey
 	if open {
 		v.Status, v.Route, v.Code = r.status, r.route, ""

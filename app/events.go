@@ -91,19 +91,22 @@ type Message struct {
 // RoomSummary are repeated rather than embedded so the generated
 // TypeScript model is flat like the contract's.
 type RoomView struct {
-	ID           string    `json:"id"`
-	Name         string    `json:"name"`
-	Link         string    `json:"link"`
-	LastActive   int64     `json:"lastActive"`
-	LastPreview  string    `json:"lastPreview"`
-	ExpiresAt    *int64    `json:"expiresAt"`
-	Open         bool      `json:"open"`
-	Ended        string    `json:"ended"`
-	KeyChanged   bool      `json:"keyChanged"`
-	Status       string    `json:"status"`
-	Route        string    `json:"route"`
-	Code         string    `json:"code"`
+	ID          string `json:"id"`
+	Name        string `json:"name"`
+	Link        string `json:"link"`
+	LastActive  int64  `json:"lastActive"`
+	LastPreview string `json:"lastPreview"`
+	ExpiresAt   *int64 `json:"expiresAt"`
+	Open        bool   `json:"open"`
+	Ended       string `json:"ended"`
+	KeyChanged  bool   `json:"keyChanged"`
+	Status      string `json:"status"`
+	Route       string `json:"route"`
+	Code        string `json:"code"`
+	// Messages are the newest page (PageSize) of the room's history;
+	// Older says there are more (OlderMessages).
 	Messages     []Message `json:"messages"`
+	Older        bool      `json:"older"`
 	SafetyNumber string    `json:"safetyNumber"`
 	// KeyChange is set while the other person's key changed and is not
 	// trusted (TrustNewKey); nil otherwise.
