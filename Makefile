@@ -51,7 +51,7 @@ if [ -n "$$missing" ]; then \
 fi
 endef
 
-.PHONY: help deps build build-cli build-app frontend test-frontend run package test test-go test-window test-nat test-link lint fmt-check bench bench-go bench-signal bench-transfer bench-call bench-net clean
+.PHONY: help deps build build-cli build-app frontend test-frontend run package test test-go test-window test-nat test-link lint fmt-check bench bench-go bench-signal bench-transfer bench-call bench-history bench-net clean
 
 help: ## List the targets.
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -227,13 +227,21 @@ lint: fmt-check ## gofmt, go vet and staticcheck.
 	$(GO) vet ./...
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
 
-bench: deps bench-go bench-signal bench-transfer bench-call ## Run the benchmarks (Go benchmarks, then whole-process signaling load, file transfer and calls).
+bench: deps bench-go bench-signal bench-transfer bench-call bench-history ## Run the benchmarks (Go benchmarks, then whole-process signaling load, file transfer, calls and long histories).
 
 bench-go:
 	$(call in_keyring_session,$(GO) test -run '^$$' -bench . -benchmem ./...)
 
 bench-signal:
 	./scripts/bench-signal.sh
+
+# A room with 100,000 messages: the store's page reads (Go, against reading
+# the whole history) and the UI opening it in chromium (time to the newest
+# message painted, idle CPU, JS heap) against a 3-message room, same run.
+# LONG=N messages, RUNS=N alternating rounds.
+bench-history: deps frontend/node_modules/.parley-stamp ## A room with 100,000 messages: page reads in Go and the UI opening it in chromium.
+	$(GO) test -run '^$$' -bench BenchmarkOpenLongRoom -benchtime 20x ./app/history/
+	cd frontend && npm run build && node e2e/bench-history.mjs
 
 # 1 GiB between two parley-cli processes vs raw TCP in the same run (SIZE=bytes to change).
 bench-transfer:

@@ -489,6 +489,64 @@ export const flows = {
     await page.getByRole('button', { name: /new message/ }).waitFor({ state: 'detached' });
   },
 
+  'long history: opens at the newest, scrolling up loads older in place; Ctrl+F finds, marks and jumps': async (page, open) => {
+    await open('&long=5000');
+    await page.getByRole('button', { name: 'Open Long history' }).click();
+    const log = page.getByRole('log');
+    await log.locator('[data-id="long-4999"]').waitFor();
+    const count = () => log.locator('[data-testid="message"]').count();
+    assert((await count()) <= 100, `opened with ${await count()} messages in the page, want the newest 100`);
+
+    // Scroll to the top: the page before loads and the row in view stays put.
+    const top = await log.evaluate((el) => {
+      el.scrollTo(0, 0);
+      const first = el.querySelector('[data-testid="message"]');
+      return { id: first.dataset.id, y: first.getBoundingClientRect().top };
+    });
+    await log.locator('[data-id="long-4899"]').waitFor({ state: 'attached' });
+    const after = await log.evaluate(
+      (el, id) => el.querySelector(`[data-id="${id}"]`).getBoundingClientRect().top,
+      top.id,
+    );
+    assert(Math.abs(after - top.y) < 40, `the row in view moved from ${top.y} to ${after} px when older messages loaded`);
+
+    // Far back, the window stays bounded and offers the way back.
+    for (let i = 0; i < 6; i++) {
+      const first = await log.evaluate((el) => el.querySelector('[data-testid="message"]').dataset.id);
+      await log.evaluate((el) => el.scrollTo(0, 0));
+      await page.waitForFunction(
+        (id) => document.querySelector('[role="log"] [data-testid="message"]').dataset.id !== id,
+        first,
+      );
+    }
+    assert((await count()) <= 400, `${await count()} messages in the page after paging back, want at most 400`);
+    await page.getByTestId('to-newest').waitFor();
+
+    // Ctrl+F: a unique line far back is found, loaded, marked and highlighted.
+    await page.keyboard.press('Control+f');
+    const input = page.getByTestId('search-input');
+    await input.waitFor();
+    assert((await focusedTestId(page)) === 'search-input', 'Ctrl+F did not focus the search field');
+    await input.fill('(1234)');
+    await page.getByTestId('search-count').getByText('1 of 1').waitFor();
+    const hit = log.locator('[data-id="long-1234"]');
+    await hit.locator('[data-testid="search-mark"]').getByText('(1234)').waitFor();
+    assert((await hit.getAttribute('data-marked')) !== null, 'the hit is not marked');
+    await input.fill('lunch');
+    await page.getByTestId('search-count').getByText('1 of 100+').waitFor();
+    await log.locator('[data-id="long-4997"][data-marked]').waitFor();
+    await input.press('Enter');
+    await page.getByTestId('search-count').getByText('2 of 100+').waitFor();
+    await log.locator('[data-id="long-4992"][data-marked]').waitFor();
+    await input.press('Shift+Enter');
+    await log.locator('[data-id="long-4997"][data-marked]').waitFor();
+    await input.fill('zebra');
+    await page.getByTestId('search-count').getByText('No matches').waitFor();
+    await input.press('Escape');
+    await page.getByTestId('search-bar').waitFor({ state: 'detached' });
+    assert((await focusedTestId(page)) === 'composer', 'Esc did not return to the composer');
+  },
+
   'rename in the header (Enter saves, Esc cancels) and on the home list': async (page, open) => {
     await open();
     await createRoom(page);

@@ -12,9 +12,11 @@ import type {
   Events,
   MediaEndpoint,
   Message,
+  MessagePage,
   PendingLink,
   RoomSummary,
   RoomView,
+  SearchResult,
   Settings,
   Transfer,
 } from './types';
@@ -36,6 +38,10 @@ interface WailsApp {
   Edit(roomId: string, msgId: string, text: string): Promise<Message>;
   Delete(roomId: string, msgId: string): Promise<Message>;
   React(roomId: string, msgId: string, emoji: string): Promise<Message>;
+  OlderMessages(roomId: string, before: string): Promise<MessagePage>;
+  NewerMessages(roomId: string, after: string): Promise<MessagePage>;
+  MessagesAround(roomId: string, id: string): Promise<MessagePage>;
+  SearchMessages(roomId: string, query: string, before: string): Promise<SearchResult>;
   Typing(roomId: string): Promise<void>;
   Rename(roomId: string, name: string): Promise<void>;
   ClearMessages(roomId: string): Promise<void>;
@@ -91,7 +97,11 @@ async function call<T>(p: () => Promise<T>): Promise<T> {
 
 /** Go nil slices arrive as null; the UI always wants arrays. */
 function fixView(v: RoomView): RoomView {
-  return { ...v, messages: v.messages ?? [] };
+  return { ...v, messages: v.messages ?? [], older: !!v.older };
+}
+
+function fixPage(p: MessagePage): MessagePage {
+  return { messages: p.messages ?? [], older: !!p.older, newer: !!p.newer };
 }
 
 /** Go nil slices arrive as null. */
@@ -123,6 +133,14 @@ export class WailsApi implements Api {
   edit = (id: string, msgId: string, text: string) => call(() => this.app.Edit(id, msgId, text));
   deleteMessage = (id: string, msgId: string) => call(() => this.app.Delete(id, msgId));
   react = (id: string, msgId: string, emoji: string) => call(() => this.app.React(id, msgId, emoji));
+  olderMessages = (id: string, before: string) => call(async () => fixPage(await this.app.OlderMessages(id, before)));
+  newerMessages = (id: string, after: string) => call(async () => fixPage(await this.app.NewerMessages(id, after)));
+  messagesAround = (id: string, msgId: string) => call(async () => fixPage(await this.app.MessagesAround(id, msgId)));
+  searchMessages = (id: string, query: string, before: string) =>
+    call(async () => {
+      const r = await this.app.SearchMessages(id, query, before);
+      return { matches: r.matches ?? [], next: r.next ?? '' };
+    });
   typing = (id: string) => call(() => this.app.Typing(id));
   rename = (id: string, name: string) => call(() => this.app.Rename(id, name));
   clearMessages = (id: string) => call(() => this.app.ClearMessages(id));

@@ -12,11 +12,13 @@ import type {
   Events,
   MediaEndpoint,
   Message,
+  MessagePage,
   Offer,
   PendingLink,
   Route,
   RoomSummary,
   RoomView,
+  SearchResult,
   Settings,
   Status,
   Transfer,
@@ -31,6 +33,8 @@ export interface FakeOptions {
   autoPeer: boolean;
   /** Pre-fill a few recent rooms with messages. */
   seed: boolean;
+  /** Also a room "Long history" with this many messages (0: none), for paging and the history bench. */
+  longRoom: number;
   /** The link given on the command line: it waits for confirmation (PendingLink). */
   startupLink: string;
   peerDelayMs: number;
@@ -60,6 +64,8 @@ export interface FakeFile {
 export const DEFAULT_PICK: FakeFile[] = [{ name: 'Trip notes.pdf', size: 2_400_000 }];
 /** Size the fake gives a dropped path (it has no disk). */
 export const DROPPED_FILE_SIZE = 1_500_000;
+/** Messages per page, as Go's app.PageSize. */
+export const FAKE_PAGE = 100;
 export const FAKE_DOWNLOAD_DIR = '/home/you/Downloads/Parley';
 
 interface FakeTransfer {
@@ -72,6 +78,7 @@ export const DEFAULT_FAKE_OPTIONS: FakeOptions = {
   firstRun: false,
   autoPeer: false,
   seed: false,
+  longRoom: 0,
   startupLink: '',
   peerDelayMs: 800,
   ackDelayMs: 40,
@@ -98,13 +105,14 @@ export const FAKE_DEVICES: CallDevices = {
   ],
 };
 
-/** Reads ?firstRun=1&peer=auto&seed=1&startup=<link>&media=<ws url>&mediaToken=<t> into options. */
+/** Reads ?firstRun=1&peer=auto&seed=1&long=<n>&startup=<link>&media=<ws url>&mediaToken=<t> into options. */
 export function fakeOptionsFromQuery(q: URLSearchParams): FakeOptions {
   return {
     ...DEFAULT_FAKE_OPTIONS,
     firstRun: q.get('firstRun') === '1',
     autoPeer: q.get('peer') === 'auto',
     seed: q.get('seed') === '1',
+    longRoom: Math.max(0, Math.min(1_000_000, Number(q.get('long') ?? 0) || 0)),
     startupLink: q.get('startup') ?? '',
     mediaUrl: q.get('media') ?? '',
     mediaToken: q.get('mediaToken') ?? DEFAULT_FAKE_OPTIONS.mediaToken,
@@ -189,6 +197,7 @@ export class FakeApi implements Api {
       relayOnly: false,
     };
     if (this.opts.seed) this.seedRooms();
+    if (this.opts.longRoom > 0) this.seedLongRoom(this.opts.longRoom);
     if (this.opts.startupLink) this.holdLink(this.opts.startupLink);
   }
 
@@ -244,6 +253,7 @@ export class FakeApi implements Api {
       route: '',
       code: '',
       messages: [],
+      older: false,
       safetyNumber: '',
       keyChange: null,
       ended: '',
@@ -286,6 +296,7 @@ export class FakeApi implements Api {
       route: '',
       code: '',
       messages: [],
+      older: false,
       safetyNumber: '',
       keyChange: null,
       ended: '',
@@ -424,6 +435,45 @@ export class FakeApi implements Api {
       this.later(this.opts.peerDelayMs * 2, () => this.peerSays(`Got it: “${text.slice(0, 60)}”`, roomId));
     }
     return { ...msg };
+  }
+
+  async olderMessages(roomId: string, before: string): Promise<MessagePage> {
+    this.maybeFail('olderMessages');
+    if (!before) {
+      const all = this.get(roomId).view.messages;
+      return this.page(all, all.length - FAKE_PAGE, all.length);
+    }
+    const [all, i] = this.indexOf(roomId, before);
+    return this.page(all, i - FAKE_PAGE, i);
+  }
+
+  async newerMessages(roomId: string, after: string): Promise<MessagePage> {
+    this.maybeFail('newerMessages');
+    const [all, i] = this.indexOf(roomId, after);
+    return this.page(all, i + 1, i + 1 + FAKE_PAGE);
+  }
+
+  async messagesAround(roomId: string, id: string): Promise<MessagePage> {
+    this.maybeFail('messagesAround');
+    const [all, i] = this.indexOf(roomId, id);
+    let from = Math.max(0, i - FAKE_PAGE / 2);
+    const to = Math.min(all.length, from + FAKE_PAGE);
+    from = Math.max(0, to - FAKE_PAGE);
+    return this.page(all, from, to);
+  }
+
+  async searchMessages(roomId: string, query: string, before: string): Promise<SearchResult> {
+    this.maybeFail('searchMessages');
+    if (!query || query.length > 256) fail('BAD_REQUEST', 'search for 1 to 256 bytes of text');
+    const all = this.get(roomId).view.messages;
+    let i = before ? this.indexOf(roomId, before)[1] - 1 : all.length - 1;
+    const q = query.toLowerCase();
+    const matches: Message[] = [];
+    for (; i >= 0 && matches.length < FAKE_PAGE; i--) {
+      const m = all[i]!;
+      if (!m.deleted && m.text.toLowerCase().includes(q)) matches.push({ ...m });
+    }
+    return { matches, next: i >= 0 ? all[i + 1]!.id : '' };
   }
 
   async typing(roomId: string): Promise<void> {
@@ -1154,8 +1204,60 @@ export class FakeApi implements Api {
     };
   }
 
+  /** Like Go, a view carries the newest page only. */
   private copyView(v: RoomView): RoomView {
-    return { ...v, messages: v.messages.map((m) => ({ ...m })), statusSeq: this.statusSeq };
+    const newest = v.messages.slice(-FAKE_PAGE);
+    return { ...v, messages: newest.map((m) => ({ ...m })), older: v.messages.length > newest.length, statusSeq: this.statusSeq };
+  }
+
+  private page(all: Message[], from: number, to: number): MessagePage {
+    from = Math.max(0, from);
+    to = Math.min(all.length, to);
+    return { messages: all.slice(from, to).map((m) => ({ ...m })), older: from > 0, newer: to < all.length };
+  }
+
+  private indexOf(roomId: string, id: string): [Message[], number] {
+    const all = this.get(roomId).view.messages;
+    const i = all.findIndex((m) => m.id === id);
+    if (i < 0) fail('BAD_REQUEST', 'that message is no longer in this room\'s history');
+    return [all, i];
+  }
+
+  private seedLongRoom(n: number): void {
+    const now = this.opts.now();
+    const id = randomId(21);
+    const lines = ['Did you see the **build** finish?', 'Yes, all green.', 'Lunch at one?', 'Sure, the usual place.', 'Here is the `config` I meant.'];
+    const msgs: Message[] = Array.from({ length: n }, (_, i) => ({
+      id: `long-${i}`,
+      roomId: id,
+      outgoing: i % 2 === 0,
+      text: `${lines[i % lines.length]} (${i})`,
+      sentAt: now - (n - i) * 60_000,
+      state: i % 2 === 0 ? 'delivered' : '',
+    }));
+    const last = msgs[msgs.length - 1]!;
+    this.rooms_.set(id, {
+      peerOnline: false,
+      view: {
+        id,
+        name: 'Long history',
+        link: `${this.settings.server || 'https://signal.parley.example'}/r/${id}#${randomId(43)}`,
+        lastActive: last.sentAt,
+        lastPreview: last.text,
+        expiresAt: null,
+        open: false,
+        status: 'closed',
+        route: '',
+        code: '',
+        messages: msgs,
+        older: false,
+        safetyNumber: '',
+        keyChange: null,
+        ended: '',
+        keyChanged: false,
+        statusSeq: 0,
+      },
+    });
   }
 
   private seedRooms(): void {
@@ -1185,6 +1287,7 @@ export class FakeApi implements Api {
           route: '',
           code: '',
           messages: msgs,
+          older: false,
           safetyNumber: '',
           keyChange: null,
           ended: '',

@@ -71,12 +71,28 @@ export interface RoomView extends RoomSummary {
   status: Status;
   route: Route;
   code: string;
+  /** The newest page of the room's history (oldest first); `older`: there is more before it. */
   messages: Message[];
+  older: boolean;
   safetyNumber: string;
   /** Set while the other person's key changed and is not trusted (trustNewKey). */
   keyChange: KeyChange | null;
   /** Seq of the last room:status event this view includes. */
   statusSeq: number;
+}
+
+/** A run of a room's messages, oldest first (olderMessages and friends). */
+export interface MessagePage {
+  messages: Message[];
+  /** The room has messages before / after this run. */
+  older: boolean;
+  newer: boolean;
+}
+
+/** One page of a search, newest match first; `next` goes on to older messages ("" when done). */
+export interface SearchResult {
+  matches: Message[];
+  next: string;
 }
 
 export type TransferState = 'waiting' | 'active' | 'done' | 'failed' | 'canceled';
@@ -231,6 +247,14 @@ export interface Api {
   deleteMessage(roomId: string, msgId: string): Promise<Message>;
   /** Sets our reaction ("" removes it). */
   react(roomId: string, msgId: string, emoji: string): Promise<Message>;
+  /** The page of messages before `before` ("" for the newest page). */
+  olderMessages(roomId: string, before: string): Promise<MessagePage>;
+  /** The page of messages after `after`. */
+  newerMessages(roomId: string, after: string): Promise<MessagePage>;
+  /** A page with message `id` in its middle. */
+  messagesAround(roomId: string, id: string): Promise<MessagePage>;
+  /** Messages containing `query` (case ignored), newest first, older than `before` ("" from the newest). */
+  searchMessages(roomId: string, query: string, before: string): Promise<SearchResult>;
   typing(roomId: string): Promise<void>;
   rename(roomId: string, name: string): Promise<void>;
   clearMessages(roomId: string): Promise<void>;

@@ -7,7 +7,7 @@ import { getContext, setContext } from 'svelte';
 import type { Api, CallDevices, CallState, CallView } from '../types';
 import { explain, toApiError, type Explained } from '../errors';
 import { MediaClient, webCodecsAvailable } from './media';
-import { audioContext, unlockAudio } from './sound';
+import { audioContext, holdAudio, unlockAudio } from './sound';
 
 /** How long "Call ended · 3:12" stays before the call area closes. */
 export const ENDED_SHOW_MS = 4000;
@@ -100,6 +100,8 @@ export class CallStore {
   private localEnd = false;
   /** The room the media connection belongs to. */
   private mediaRoom = '';
+  /** Keeps the AudioContext running while a call's media is open. */
+  private releaseAudio: (() => void) | null = null;
   private readonly clock: () => number;
   private readonly makeMedia: (roomId: string) => MediaClient | null;
 
@@ -376,12 +378,15 @@ export class CallStore {
     this.mediaRoom = v.roomId;
     m.onchange = () => (this.mediaConnected = m.connected);
     this.media = m;
+    this.releaseAudio = holdAudio();
     void m.open();
   }
 
   private stopMedia(): void {
     this.media?.close();
     this.media = null;
+    this.releaseAudio?.();
+    this.releaseAudio = null;
     this.mediaRoom = '';
     this.mediaConnected = false;
   }

@@ -1,8 +1,44 @@
 // One AudioContext for the app: call audio and the ring tone. Webviews start
 // it suspended until a user gesture, so the first key press or click
-// anywhere resumes it (and every call button resumes it again).
+// anywhere resumes it (and every call button resumes it again). A running
+// context keeps an audio thread busy, so it runs only while something holds
+// it (a ring, a call's audio) and is suspended a moment after the last
+// release: an idle window costs no CPU for sound.
 
 let ctx: AudioContext | null = null;
+let holds = 0;
+let idleTimer: ReturnType<typeof setTimeout> | null = null;
+/** How long a context with no holder keeps running (a ring's gaps, call set-up). */
+export const AUDIO_IDLE_MS = 1500;
+
+function suspendWhenIdle(): void {
+  if (idleTimer) clearTimeout(idleTimer);
+  idleTimer = setTimeout(() => {
+    idleTimer = null;
+    if (holds === 0 && ctx?.state === 'running') void ctx.suspend().catch(() => {});
+  }, AUDIO_IDLE_MS);
+}
+
+/** Keeps the context running until the returned release is called (once). */
+export function holdAudio(): () => void {
+  holds++;
+  if (idleTimer) clearTimeout(idleTimer);
+  idleTimer = null;
+  const c = audioContext();
+  if (c && c.state === 'suspended') void c.resume().catch(() => {});
+  let released = false;
+  return () => {
+    if (released) return;
+    released = true;
+    holds--;
+    if (holds === 0) suspendWhenIdle();
+  };
+}
+
+/** Holders right now (tests). */
+export function audioHolds(): number {
+  return holds;
+}
 
 /** The shared context, created on first use; null where there is none (jsdom). */
 export function audioContext(): AudioContext | null {
@@ -17,10 +53,11 @@ export function audioContext(): AudioContext | null {
   return ctx;
 }
 
-/** Resumes the context; call from a user gesture. */
+/** Resumes the context from a user gesture (which lets it play later), then lets it rest unless held. */
 export function unlockAudio(): void {
   const c = audioContext();
   if (c && c.state === 'suspended') void c.resume().catch(() => {});
+  if (holds === 0) suspendWhenIdle();
 }
 
 /** Resumes audio on the first gestures the page sees; returns the unsubscribe. */
@@ -41,6 +78,7 @@ export function unlockOnGesture(target: EventTarget = globalThis): () => void {
 export function ring(kind: 'incoming' | 'outgoing' = 'incoming'): () => void {
   const c = audioContext();
   if (!c) return () => {};
+  const release = holdAudio();
   const gain = c.createGain();
   gain.gain.value = 0;
   gain.connect(c.destination);
@@ -75,6 +113,7 @@ export function ring(kind: 'incoming' | 'outgoing' = 'incoming'): () => void {
     setTimeout(() => {
       for (const o of oscs) o.stop();
       gain.disconnect();
+      release();
     }, 100);
   };
 }

@@ -8,6 +8,20 @@ import { explain, toApiError, type Explained } from '../errors';
 const TYPING_SHOW_MS = 4000;
 const TYPING_SEND_EVERY_MS = 2500;
 const SEEN_KEY = 'parley.lastSeen';
+/** The most messages held (and rendered) at once; paging drops the far end beyond it. */
+export const WINDOW_MAX = 400;
+
+/** Ctrl+F in a room: the query, its matches so far (newest first) and the one shown. */
+export interface SearchState {
+  query: string;
+  matches: Message[];
+  /** Index of the shown match in matches; -1 before the first is shown. */
+  index: number;
+  /** Where to go on searching older messages ("" when the whole room was searched). */
+  next: string;
+  busy: boolean;
+  error: string;
+}
 
 export interface ChatHooks {
   /** The room ended for good (destroyed, expired): leave the screen. */
@@ -37,6 +51,14 @@ export class ChatStore {
   /** The composer answers this message (Reply), or changes it (Edit); null: a new message. */
   replyingTo = $state<Message | null>(null);
   editing = $state<Message | null>(null);
+  /** The room has messages after the loaded window (scrolled far back, or a search hit). */
+  newer = $state(false);
+  /** A page is on its way (older, newer, around). */
+  paging = $state(false);
+  /** A message to bring into view and mark: a search hit or a reply's original. seq re-triggers. */
+  focus = $state<{ id: string; seq: number } | null>(null);
+  search = $state<SearchState | null>(null);
+  private searchToken = 0;
 
   private readonly offs: (() => void)[] = [];
   private readonly earlyAcks = new Set<string>();
@@ -103,6 +125,10 @@ export class ChatStore {
     this.editing = null;
     this.unseen = 0;
     this.atBottom = true;
+    this.newer = false;
+    this.paging = false;
+    this.focus = null;
+    this.search = null;
     const seen = readSeen()[view.id] ?? 0;
     const firstNew = view.messages.find((m) => !m.outgoing && m.sentAt > seen);
     this.unreadFrom = seen > 0 && firstNew ? firstNew.id : '';
@@ -130,10 +156,12 @@ export class ChatStore {
     try {
       const msg = replyTo ? await this.api.reply(v.id, text, replyTo) : await this.api.send(v.id, text);
       this.replyingTo = null;
+      if (this.newer) await this.jumpToNewest();
       if (this.earlyAcks.delete(msg.id)) msg.state = 'delivered';
       if (this.view?.id === v.id && !this.view.messages.some((m) => m.id === msg.id)) {
         this.view.messages.push(msg);
         this.view.lastPreview = msg.text;
+        this.trimFront();
       }
       this.composerError = null;
       this.unreadFrom = '';
@@ -236,6 +264,9 @@ export class ChatStore {
     await this.api.clearMessages(v.id);
     if (this.view?.id === v.id) {
       this.view.messages = [];
+      this.view.older = false;
+      this.newer = false;
+      this.search = null;
       this.view.lastPreview = '';
       this.unreadFrom = '';
     }
@@ -319,6 +350,167 @@ export class ChatStore {
     }
   }
 
+  /** A long session at the newest end: keep the window bounded (older pages reload on scroll). */
+  private trimFront(): void {
+    const v = this.view;
+    if (!v || v.messages.length <= WINDOW_MAX) return;
+    v.messages.splice(0, v.messages.length - WINDOW_MAX);
+    v.older = true;
+  }
+
+  /** Loads the page before the window; drops the newest beyond WINDOW_MAX. False: nothing more. */
+  async loadOlder(): Promise<boolean> {
+    const v = this.view;
+    const first = v?.messages[0];
+    if (!v || !first || !v.older || this.paging) return false;
+    this.paging = true;
+    try {
+      const p = await this.api.olderMessages(v.id, first.id);
+      if (this.view !== v || v.messages[0]?.id !== first.id) return false;
+      const have = new Set(v.messages.map((m) => m.id));
+      const add = p.messages.filter((m) => !have.has(m.id));
+      v.messages.unshift(...add);
+      v.older = p.older;
+      if (v.messages.length > WINDOW_MAX) {
+        v.messages.splice(WINDOW_MAX);
+        this.newer = true;
+      }
+      return add.length > 0;
+    } finally {
+      this.paging = false;
+    }
+  }
+
+  /** Loads the page after the window; drops the oldest beyond WINDOW_MAX. */
+  async loadNewer(): Promise<boolean> {
+    const v = this.view;
+    const last = v?.messages[v.messages.length - 1];
+    if (!v || !last || !this.newer || this.paging) return false;
+    this.paging = true;
+    try {
+      const p = await this.api.newerMessages(v.id, last.id);
+      if (this.view !== v) return false;
+      const have = new Set(v.messages.map((m) => m.id));
+      const add = p.messages.filter((m) => !have.has(m.id));
+      v.messages.push(...add);
+      this.newer = p.newer;
+      if (v.messages.length > WINDOW_MAX) {
+        v.messages.splice(0, v.messages.length - WINDOW_MAX);
+        v.older = true;
+      }
+      return add.length > 0;
+    } finally {
+      this.paging = false;
+    }
+  }
+
+  /** Shows the newest page again (the "new messages" button, or sending while scrolled far back). */
+  async jumpToNewest(): Promise<void> {
+    const v = this.view;
+    if (!v) return;
+    if (!this.newer) return;
+    const p = await this.api.olderMessages(v.id, '');
+    if (this.view !== v) return;
+    v.messages = p.messages;
+    v.older = p.older;
+    this.newer = false;
+  }
+
+  /** Brings message id into view, loading the page around it when it is not in the window. */
+  async goTo(id: string): Promise<boolean> {
+    const v = this.view;
+    if (!v || !id) return false;
+    if (!v.messages.some((m) => m.id === id)) {
+      let p;
+      try {
+        p = await this.api.messagesAround(v.id, id);
+      } catch {
+        return false; // not in this room's history (cleared, or never here)
+      }
+      if (this.view !== v || !p.messages.some((m) => m.id === id)) return false;
+      v.messages = p.messages;
+      v.older = p.older;
+      this.newer = p.newer;
+    }
+    this.focus = { id, seq: (this.focus?.seq ?? 0) + 1 };
+    return true;
+  }
+
+  /** Ctrl+F: opens the search bar (empty) or keeps the current search. */
+  openSearch(): void {
+    if (!this.search) this.search = { query: '', matches: [], index: -1, next: '', busy: false, error: '' };
+  }
+
+  closeSearch(): void {
+    this.searchToken++;
+    this.search = null;
+  }
+
+  /** Searches the room for query from the newest message and shows the newest match. */
+  async runSearch(query: string): Promise<void> {
+    const v = this.view;
+    if (!v) return;
+    const token = ++this.searchToken;
+    const q = query.trim();
+    if (!q) {
+      this.search = { query, matches: [], index: -1, next: '', busy: false, error: '' };
+      return;
+    }
+    this.search = { query, matches: [], index: -1, next: '', busy: true, error: '' };
+    try {
+      const r = await this.api.searchMessages(v.id, q, '');
+      if (token !== this.searchToken || !this.search) return;
+      this.search = { query, matches: r.matches, index: -1, next: r.next, busy: false, error: '' };
+      // Nothing in the newest part yet: go on through older history.
+      while (this.search.matches.length === 0 && this.search.next && token === this.searchToken) {
+        await this.moreMatches(token);
+      }
+      if (token === this.searchToken) await this.showMatch(0);
+    } catch (e) {
+      if (token === this.searchToken && this.search) this.search = { ...this.search, busy: false, error: explain(toApiError(e).code).sentence };
+    }
+  }
+
+  /** The next match back in time (Enter); loads more matches when needed. */
+  async olderMatch(): Promise<void> {
+    const s = this.search;
+    if (!s || s.busy) return;
+    const token = this.searchToken;
+    if (s.index + 1 >= s.matches.length && s.next) await this.moreMatches(token);
+    if (token !== this.searchToken || !this.search) return;
+    if (this.search.index + 1 < this.search.matches.length) await this.showMatch(this.search.index + 1);
+  }
+
+  /** The match after the shown one in time (Shift+Enter). */
+  async newerMatch(): Promise<void> {
+    const s = this.search;
+    if (!s || s.busy || s.index <= 0) return;
+    await this.showMatch(s.index - 1);
+  }
+
+  private async moreMatches(token: number): Promise<void> {
+    const v = this.view;
+    const s = this.search;
+    if (!v || !s || !s.next) return;
+    s.busy = true;
+    try {
+      const r = await this.api.searchMessages(v.id, s.query.trim(), s.next);
+      if (token !== this.searchToken || this.search !== s) return;
+      s.matches.push(...r.matches);
+      s.next = r.next;
+    } finally {
+      s.busy = false;
+    }
+  }
+
+  private async showMatch(i: number): Promise<void> {
+    const s = this.search;
+    const m = s?.matches[i];
+    if (!s || !m) return;
+    s.index = i;
+    await this.goTo(m.id);
+  }
+
   private setStatus(status: Status, route: Route, code: string): void {
     if (!this.view) return;
     this.view.status = status;
@@ -342,6 +534,16 @@ export class ChatStore {
     const v = this.view;
     if (!v || v.messages.some((x) => x.id === m.id)) return;
     this.clearTyping();
+    if (this.newer) {
+      // The window shows older messages: the new one waits for "jump to newest".
+      if (!m.outgoing) {
+        if (!this.unreadFrom) this.unreadFrom = m.id;
+        this.unseen += 1;
+      }
+      v.lastPreview = m.text;
+      v.lastActive = m.sentAt;
+      return;
+    }
     const away = !this.atBottom || (typeof document !== 'undefined' && document.hidden);
     if (!m.outgoing && away) {
       if (!this.unreadFrom) this.unreadFrom = m.id;
@@ -350,7 +552,10 @@ export class ChatStore {
     v.messages.push(m);
     v.lastPreview = m.text;
     v.lastActive = m.sentAt;
-    if (!away) this.markSeen();
+    if (!away) {
+      this.trimFront();
+      this.markSeen();
+    }
   }
 
   private delivered(id: string): void {

@@ -106,6 +106,7 @@ describe('StatusBar', () => {
     route: '',
     code: '',
     messages: [],
+    older: false,
     safetyNumber: '',
     keyChange: null,
     ended: '',
