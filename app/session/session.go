@@ -6,7 +6,8 @@
 // peer connection is negotiated; when the peer leaves, the session waits for
 // it; messages that were sent but not yet acknowledged are sent again (with
 // their original ids, so the receiver stores them once) after every
-// reconnect. It must not import Wails.
+// reconnect, and so are edits, deletes and reactions (history.PendingOps;
+// the receiver applies each id once). It must not import Wails.
 package session
 
 import (
@@ -116,6 +117,10 @@ type Delivered struct{ ID string }
 // PeerTyping says the peer is typing.
 type PeerTyping struct{}
 
+// OpDelivered says the peer acked one of our operations (ID, returned by
+// Change) on message Of.
+type OpDelivered struct{ ID, Of string }
+
 // MessageChanged is a stored message the peer edited, deleted or reacted
 // to, as it is stored now.
 type MessageChanged struct{ Message history.Message }
@@ -132,6 +137,7 @@ type Closed struct{ Err error }
 func (StatusChanged) isEvent()   {}
 func (MessageReceived) isEvent() {}
 func (Delivered) isEvent()       {}
+func (OpDelivered) isEvent()     {}
 func (PeerTyping) isEvent()      {}
 func (MessageChanged) isEvent()  {}
 func (RoomUpdated) isEvent()     {}
@@ -176,6 +182,7 @@ type Session struct {
 	wg     sync.WaitGroup
 
 	startMu sync.Mutex // serializes startPeer
+	opMu    sync.Mutex // orders sending our operations (Change, resendOps)
 	mu      sync.Mutex
 	peerKey ed25519.PublicKey
 	ice     []protocol.ICEServer
@@ -958,6 +965,7 @@ func (s *Session) runPeer(ctx context.Context, run *peerRun) {
 		s.setStatus(StatusVerified, run.pc.Route())
 	}
 	s.resendUnacked(c)
+	s.resendOps(c)
 	s.announceExpiry(c)
 	err = c.Run(ctx)
 	s.mu.Lock()
@@ -1104,7 +1112,18 @@ func (h *chatHandler) AckQueued(chat.Message) {
 }
 
 func (h *chatHandler) Delivered(id string) {
-	if err := h.s.cfg.History.SetState(h.s.key, id, history.StateDelivered); err != nil {
+	err := h.s.cfg.History.SetState(h.s.key, id, history.StateDelivered)
+	if errors.Is(err, history.ErrMessageNotFound) {
+		// Not a message: one of our operations, or an ack of one that a
+		// later operation superseded.
+		op, ok, oerr := h.s.cfg.History.OpDelivered(h.s.key, id)
+		if ok {
+			h.s.emit(OpDelivered{ID: id, Of: op.Of})
+			return
+		}
+		err = errOr(oerr, err)
+	}
+	if err != nil {
 		h.s.log.Debug("ack for unknown message", "err", err)
 		return
 	}
