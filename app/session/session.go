@@ -122,8 +122,12 @@ type PeerTyping struct{}
 type OpDelivered struct{ ID, Of string }
 
 // MessageChanged is a stored message the peer edited, deleted or reacted
-// to, as it is stored now.
-type MessageChanged struct{ Message history.Message }
+// to, as it is stored now. Op says which (chat.OpEdit, chat.OpDelete or
+// chat.OpReact).
+type MessageChanged struct {
+	Message history.Message
+	Op      string
+}
 
 // RoomUpdated says the stored room changed (the peer told us its
 // self-destruct time); views of it are stale.
@@ -1062,8 +1066,9 @@ type chatHandler struct {
 	// pending is the message Receive stored, shown by AckQueued.
 	pending *history.Message
 	// changed is the message an operation Receive applied changed, shown
-	// by AckQueued.
-	changed *history.Message
+	// by AckQueued; changedOp is that operation.
+	changed   *history.Message
+	changedOp string
 }
 
 func (h *chatHandler) Receive(m chat.Message) error {
@@ -1076,7 +1081,7 @@ func (h *chatHandler) Receive(m chat.Message) error {
 		if err != nil {
 			return err
 		}
-		h.changed = changed
+		h.changed, h.changedOp = changed, m.Op
 		return nil
 	}
 	msg := history.Message{
@@ -1107,7 +1112,7 @@ func (h *chatHandler) AckQueued(chat.Message) {
 	}
 	if m := h.changed; m != nil {
 		h.changed = nil
-		h.s.emit(MessageChanged{Message: *m})
+		h.s.emit(MessageChanged{Message: *m, Op: h.changedOp})
 	}
 }
 
