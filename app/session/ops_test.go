@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"reflect"
 	"testing"
 	"time"
 
@@ -285,9 +286,13 @@ func TestOpsWhileOfflineReachPeerAfterReconnect(t *testing.T) {
 	a2 := join(t, link, alice)
 	b2 := join(t, link, bob)
 	changed := map[string]history.Message{}
+	ops := map[string]string{}
 	for len(changed) < 3 {
 		c := waitFor(t, b2, "the queued operations", func(ev Event) bool { _, ok := ev.(MessageChanged); return ok }).(MessageChanged)
-		changed[c.Message.ID] = c.Message
+		changed[c.Message.ID], ops[c.Message.ID] = c.Message, c.Op
+	}
+	if want := map[string]string{keep.ID: chat.OpEdit, gone.ID: chat.OpDelete, theirs.ID: chat.OpReact}; !reflect.DeepEqual(ops, want) {
+		t.Errorf("MessageChanged ops %v, want %v", ops, want)
 	}
 	if m := changed[keep.ID]; m.Text != "kept, edited" || !m.Edited {
 		t.Errorf("bob's copy of the edited message: %+v", m)
