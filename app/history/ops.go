@@ -1,7 +1,6 @@
 package history
 
 import (
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -137,13 +136,8 @@ func (s *Store) UpdateMessageQueued(roomKey string, op Op, change func(*Message)
 				return err
 			}
 		}
-		n, err := ops.NextSequence()
-		if err != nil {
-			return err
-		}
-		var key [8]byte
-		binary.BigEndian.PutUint64(key[:], n)
-		return ops.Put(key[:], rec)
+		_, err = putNext(ops, rec)
+		return err
 	})
 	if err != nil {
 		return Message{}, fmt.Errorf("update message in room %s: %w", shortID(roomKey), err)

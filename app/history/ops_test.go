@@ -9,6 +9,30 @@ import (
 	"time"
 )
 
+// reopenSealed closes s, fails the test for each of plain found in clear
+// in its file, and opens it again (closed when the test ends).
+func reopenSealed(t *testing.T, s *Store, path string, key []byte, plain ...string) *Store {
+	t.Helper()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range plain {
+		if bytes.Contains(raw, []byte(p)) {
+			t.Errorf("%q in clear in the database file", p)
+		}
+	}
+	s2, err := Open(path, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s2.Close() })
+	return s2
+}
+
 func opIDs(t *testing.T, s *Store, rk string) []string {
 	t.Helper()
 	ops, err := s.PendingOps(rk)
@@ -85,23 +109,7 @@ func TestPendingOps(t *testing.T) {
 	}
 
 	// Sealed at rest and still there after a reopen.
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, plain := range []string{"OLD-EDIT-TEXT", "deleted a message", `"delete"`, `"of"`} {
-		if bytes.Contains(raw, []byte(plain)) {
-			t.Errorf("%q in clear in the database file", plain)
-		}
-	}
-	s2, err := Open(path, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s2.Close()
+	s2 := reopenSealed(t, s, path, key, "OLD-EDIT-TEXT", "deleted a message", `"delete"`, `"of"`)
 	ops, err := s2.PendingOps(rk)
 	want := []Op{{ID: "d1", Kind: OpDelete, Of: "a", Text: "(deleted a message)", SentAt: base}}
 	if err != nil || !reflect.DeepEqual(ops, want) {

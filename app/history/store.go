@@ -945,16 +945,11 @@ func (s *Store) AddMessage(m Message) (added bool, err error) {
 		if err != nil {
 			return err
 		}
-		n, err := seqs.NextSequence()
+		key, err := putNext(seqs, rec)
 		if err != nil {
 			return err
 		}
-		var key [8]byte
-		binary.BigEndian.PutUint64(key[:], n)
-		if err := seqs.Put(key[:], rec); err != nil {
-			return err
-		}
-		return ids.Put([]byte(m.ID), key[:])
+		return ids.Put([]byte(m.ID), key)
 	})
 	if errors.Is(err, errDuplicate) {
 		return false, nil
@@ -963,6 +958,17 @@ func (s *Store) AddMessage(m Message) (added bool, err error) {
 		return false, fmt.Errorf("add message to room %s: %w", shortID(m.RoomKey), err)
 	}
 	return true, nil
+}
+
+// putNext stores v in b under b's next sequence number (8 bytes, big
+// endian, so keys sort in insertion order) and returns that key.
+func putNext(b *bolt.Bucket, v []byte) ([]byte, error) {
+	n, err := b.NextSequence()
+	if err != nil {
+		return nil, err
+	}
+	key := binary.BigEndian.AppendUint64(nil, n)
+	return key, b.Put(key, v)
 }
 
 // SetState records the delivery state of a message. Delivered is final: a
