@@ -303,9 +303,8 @@ func TestOpsWhileOfflineReachPeerAfterReconnect(t *testing.T) {
 	if m := changed[theirs.ID]; m.PeerReaction != "👍" {
 		t.Errorf("bob's message after alice's reaction: %+v", m)
 	}
-	for acked := 0; acked < 3; {
+	for range 3 {
 		waitFor(t, a2, "acks of the operations", func(ev Event) bool { _, ok := ev.(OpDelivered); return ok })
-		acked++
 	}
 	if ops, err := alice.hist.PendingOps(key); err != nil || len(ops) != 0 {
 		t.Fatalf("pending after the acks: %+v, %v", ops, err)
