@@ -41,7 +41,7 @@ func commandTable() []command {
 		{"", "LINK --edit ID --text TEXT", "replace the text of your message ID on both sides", nil},
 		{"", "LINK --delete ID", "delete your message ID for both (its text leaves both histories)", nil},
 		{"", "LINK --react ID EMOJI", "toggle your reaction to message ID: " + strings.Join(chat.Reactions, " "), nil},
-		{"receive", "LINK [--count N] [--out DIR] [--wait D] [--json]", "join and print each received message as one stdout line; exit after N", cmdReceive},
+		{"receive", "LINK [--count N] [--out DIR] [--wait D]", "join and print each received message as one stdout line; exit after N", cmdReceive},
 		{"chat", "LINK", "interactive: stdin lines are sent, incoming messages printed", cmdChat},
 		{"call", "LINK [--video V] [--audio A] [--stats]", "call (or answer): send testsrc|sine|a device|none, receive the peer's", cmdCall},
 		{"rooms", "", "list recent rooms: id, name, last activity, last message", cmdRooms},
