@@ -239,10 +239,10 @@ func (p printer) quote(id string) string {
 	case m.Deleted:
 		return "a deleted message"
 	}
-	const max = 40
+	const quoteRunes = 40
 	r := []rune(strings.Join(strings.Fields(m.Text), " "))
-	if len(r) > max {
-		r = append(r[:max], '…')
+	if len(r) > quoteRunes {
+		r = append(r[:quoteRunes], '…')
 	}
 	return `"` + oneLine(string(r)) + `"`
 }
