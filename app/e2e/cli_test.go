@@ -24,6 +24,7 @@ const (
 	exitTimerExpired  = 6
 	exitVerifyFailed  = 7
 	exitPeerOffline   = 8
+	exitCannotChange  = 26
 )
 
 const step = 60 * time.Second // generous: CI machines are slow and shared

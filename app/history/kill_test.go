@@ -75,7 +75,8 @@ func editText(i int) string { return strings.Repeat(fmt.Sprintf("edit %06d ", i)
 
 // editForever adds the message <prefix>-target, then replaces its text
 // with editText(i) for i = 0, 1, ..., printing "id <prefix>-<i>" after each
-// UpdateMessage returns.
+// edit returns. It edits as the session does: UpdateMessageQueued, which
+// also queues the edit for the peer (replacing the previous one).
 func editForever(t *testing.T, s *Store, prefix string) {
 	rk := RoomKey("https://x", killRoom)
 	target := prefix + "-target"
@@ -83,7 +84,8 @@ func editForever(t *testing.T, s *Store, prefix string) {
 		t.Fatal(err)
 	}
 	for i := 0; ; i++ {
-		if _, err := s.UpdateMessage(rk, target, func(m *Message) error { m.Text, m.Edited = editText(i), true; return nil }); err != nil {
+		op := Op{ID: fmt.Sprintf("%s-op-%06d", prefix, i), Kind: OpEdit, Of: target, Text: editText(i), SentAt: time.Now()}
+		if _, err := s.UpdateMessageQueued(rk, op, func(m *Message) error { m.Text, m.Edited = editText(i), true; return nil }); err != nil {
 			fmt.Printf("error %v\n", err)
 			os.Exit(3)
 		}
@@ -93,7 +95,9 @@ func editForever(t *testing.T, s *Store, prefix string) {
 
 // TestKillDuringEdit kills a writer that edits one message over and over:
 // after reopening, the message holds one whole edit, the last one printed
-// or the one committed while the writer was being killed, never a mix.
+// or the one committed while the writer was being killed, never a mix, and
+// the one edit queued for the peer is that same edit (never the text of
+// one with the queue of another).
 func TestKillDuringEdit(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "history.db")
@@ -107,6 +111,7 @@ func TestKillDuringEdit(t *testing.T) {
 		}
 		checkConsistent(t, s)
 		m, ok, err := s.Message(RoomKey("https://x", killRoom), prefix+"-target")
+		ops, operr := s.PendingOps(RoomKey("https://x", killRoom))
 		if cerr := s.Close(); cerr != nil {
 			t.Fatal(cerr)
 		}
@@ -116,6 +121,15 @@ func TestKillDuringEdit(t *testing.T) {
 		n := len(printed)
 		if !m.Edited || (m.Text != editText(n-1) && m.Text != editText(n)) {
 			t.Fatalf("round %d: %d edits printed; the text is %.40q… (%d bytes), not edit %d or %d", round, n, m.Text, len(m.Text), n-1, n)
+		}
+		var queued []Op
+		for _, op := range ops {
+			if op.Of == prefix+"-target" {
+				queued = append(queued, op)
+			}
+		}
+		if operr != nil || len(queued) != 1 || queued[0].Text != m.Text {
+			t.Fatalf("round %d: queued for the peer: %d edits (%v), the last not the stored text", round, len(queued), operr)
 		}
 	}
 }

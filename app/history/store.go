@@ -790,9 +790,9 @@ func (s *Store) Rename(key, name string) error {
 // TrustNewPeerKey accepts the changed key a later connection presented
 // (NewPeerKey; the user compared the new safety number): it becomes the
 // pinned PeerKey. In the same transaction every outgoing message the old
-// key had not acknowledged becomes StateUndelivered, so nothing written to
-// the old key is ever sent to the new one. Without a NewPeerKey it changes
-// nothing.
+// key had not acknowledged becomes StateUndelivered and its pending
+// operations (PendingOps) are dropped, so nothing written to the old key
+// is ever sent to the new one. Without a NewPeerKey it changes nothing.
 func (s *Store) TrustNewPeerKey(key string) error {
 	if err := checkKey(key); err != nil {
 		return err
@@ -809,7 +809,15 @@ func (s *Store) TrustNewPeerKey(key string) error {
 			return err
 		}
 		room := tx.Bucket(bucketMessages).Bucket([]byte(key))
-		if room == nil || room.Bucket(bucketSeq) == nil {
+		if room == nil {
+			return nil
+		}
+		// Operations the old key never acked are dropped like its
+		// messages: an edit's text must not go to the new key either.
+		if err := deleteBucketIfExists(room, bucketOps); err != nil {
+			return err
+		}
+		if room.Bucket(bucketSeq) == nil {
 			return nil
 		}
 		seqs := room.Bucket(bucketSeq)
@@ -937,16 +945,11 @@ func (s *Store) AddMessage(m Message) (added bool, err error) {
 		if err != nil {
 			return err
 		}
-		n, err := seqs.NextSequence()
+		key, err := putNext(seqs, rec)
 		if err != nil {
 			return err
 		}
-		var key [8]byte
-		binary.BigEndian.PutUint64(key[:], n)
-		if err := seqs.Put(key[:], rec); err != nil {
-			return err
-		}
-		return ids.Put([]byte(m.ID), key[:])
+		return ids.Put([]byte(m.ID), key)
 	})
 	if errors.Is(err, errDuplicate) {
 		return false, nil
@@ -955,6 +958,17 @@ func (s *Store) AddMessage(m Message) (added bool, err error) {
 		return false, fmt.Errorf("add message to room %s: %w", shortID(m.RoomKey), err)
 	}
 	return true, nil
+}
+
+// putNext stores v in b under b's next sequence number (8 bytes, big
+// endian, so keys sort in insertion order) and returns that key.
+func putNext(b *bolt.Bucket, v []byte) ([]byte, error) {
+	n, err := b.NextSequence()
+	if err != nil {
+		return nil, err
+	}
+	key := binary.BigEndian.AppendUint64(nil, n)
+	return key, b.Put(key, v)
 }
 
 // SetState records the delivery state of a message. Delivered is final: a
@@ -1053,46 +1067,51 @@ func (s *Store) UpdateMessage(roomKey, msgID string, change func(*Message) error
 		return Message{}, err
 	}
 	var out Message
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		seqs, key, err := messageSlot(tx, roomKey, msgID)
-		if err != nil {
-			return err
-		}
-		m, err := s.decodeMessage(roomKey, seqs.Get(key))
-		if err != nil {
-			return err
-		}
-		id, rk, outgoing, sentAt, state := m.ID, m.RoomKey, m.Outgoing, m.SentAt, m.State
-		if err := change(&m); err != nil {
-			return err
-		}
-		m.ID, m.RoomKey, m.Outgoing, m.SentAt, m.State = id, rk, outgoing, sentAt, state
-		if m.Deleted {
-			m.Text = ""
-		}
-		if err := checkMessage(m); err != nil {
-			return err
-		}
-		rec, err := s.encodeMessage(m)
-		if err != nil {
-			return err
-		}
-		if err := seqs.Put(key, rec); err != nil {
-			return err
-		}
-		out = m
-		if last, _ := seqs.Cursor().Last(); !bytes.Equal(last, key) {
-			return nil
-		}
-		return s.updateRoom(tx, roomKey, func(r *Room) error {
-			r.LastPreview = Preview(m.Text)
-			return nil
-		})
+	err := s.db.Update(func(tx *bolt.Tx) (err error) {
+		out, err = s.updateMessage(tx, roomKey, msgID, change)
+		return err
 	})
 	if err != nil {
 		return Message{}, fmt.Errorf("update message in room %s: %w", shortID(roomKey), err)
 	}
 	return out, nil
+}
+
+// updateMessage is UpdateMessage inside tx.
+func (s *Store) updateMessage(tx *bolt.Tx, roomKey, msgID string, change func(*Message) error) (Message, error) {
+	seqs, key, err := messageSlot(tx, roomKey, msgID)
+	if err != nil {
+		return Message{}, err
+	}
+	m, err := s.decodeMessage(roomKey, seqs.Get(key))
+	if err != nil {
+		return Message{}, err
+	}
+	id, rk, outgoing, sentAt, state := m.ID, m.RoomKey, m.Outgoing, m.SentAt, m.State
+	if err := change(&m); err != nil {
+		return Message{}, err
+	}
+	m.ID, m.RoomKey, m.Outgoing, m.SentAt, m.State = id, rk, outgoing, sentAt, state
+	if m.Deleted {
+		m.Text = ""
+	}
+	if err := checkMessage(m); err != nil {
+		return Message{}, err
+	}
+	rec, err := s.encodeMessage(m)
+	if err != nil {
+		return Message{}, err
+	}
+	if err := seqs.Put(key, rec); err != nil {
+		return Message{}, err
+	}
+	if last, _ := seqs.Cursor().Last(); !bytes.Equal(last, key) {
+		return m, nil
+	}
+	return m, s.updateRoom(tx, roomKey, func(r *Room) error {
+		r.LastPreview = Preview(m.Text)
+		return nil
+	})
 }
 
 // Messages returns the room's messages in the order they were added, oldest

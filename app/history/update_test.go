@@ -1,9 +1,7 @@
 package history
 
 import (
-	"bytes"
 	"errors"
-	"os"
 	"testing"
 )
 
@@ -61,23 +59,7 @@ func TestUpdateMessage(t *testing.T) {
 
 	// Everything survives a reopen, sealed: the deleted text is gone and
 	// the extras are not in the clear.
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, plain := range []string{"second draft", "PEER-SECRET", "❤️", "👍", `"re"`} {
-		if bytes.Contains(raw, []byte(plain)) {
-			t.Errorf("%q in clear in the database file", plain)
-		}
-	}
-	s2, err := Open(path, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s2.Close()
+	s2 := reopenSealed(t, s, path, key, "second draft", "PEER-SECRET", "❤️", "👍", `"re"`)
 	msgs, err := s2.Messages(rk)
 	if err != nil || len(msgs) != 2 {
 		t.Fatalf("after reopen: %+v, %v", msgs, err)

@@ -34,85 +34,122 @@ func (s *Session) target(id string) (history.Message, error) {
 // Edit replaces the text of one of our messages on both sides (the peer
 // shows "edited").
 func (s *Session) Edit(id, text string) (history.Message, error) {
-	if len(text) > chat.MaxTextBytes {
-		return history.Message{}, chat.ErrTooLong
-	}
-	return s.operate(chat.Message{Op: chat.OpEdit, Of: id, Text: text}, func(m *history.Message) error {
-		if !m.Outgoing {
-			return ErrNotYours
-		}
-		m.Text, m.Edited = text, true
-		return nil
-	})
+	m, _, err := s.Change(chat.OpEdit, id, text, "")
+	return m, err
 }
 
 // Delete deletes one of our messages for both: each side keeps a
 // tombstone and drops the text.
 func (s *Session) Delete(id string) (history.Message, error) {
-	return s.operate(chat.Message{Op: chat.OpDelete, Of: id, Text: chat.FallbackText(chat.OpDelete, "")}, func(m *history.Message) error {
-		if !m.Outgoing {
-			return ErrNotYours
-		}
-		m.Deleted, m.MyReaction, m.PeerReaction = true, "", ""
-		return nil
-	})
+	m, _, err := s.Change(chat.OpDelete, id, "", "")
+	return m, err
 }
 
 // React sets our reaction to a message (either side's); "" removes it.
 func (s *Session) React(id, emoji string) (history.Message, error) {
-	if emoji != "" && !chat.IsReaction(emoji) {
-		return history.Message{}, ErrBadReaction
-	}
-	return s.operate(chat.Message{Op: chat.OpReact, Of: id, Emoji: emoji, Text: chat.FallbackText(chat.OpReact, emoji)}, func(m *history.Message) error {
-		m.MyReaction = emoji
-		return nil
-	})
+	m, _, err := s.Change(chat.OpReact, id, "", emoji)
+	return m, err
 }
 
-// operate checks change against the stored message, sends op to the peer
-// and then stores the change. Nothing is stored when the peer is offline
-// (ErrPeerOffline) or the send fails. An operation is sent once: one that
-// a dropped connection loses is not sent again (unlike messages).
-func (s *Session) operate(op chat.Message, change func(*history.Message) error) (history.Message, error) {
-	m, err := s.target(op.Of)
+// Change applies operation kind (chat.OpEdit with text, chat.OpDelete, or
+// chat.OpReact with emoji, "" to remove ours) to stored message of, as
+// Edit, Delete and React do, and also returns the id of the operation:
+// the peer's ack of it is the event OpDelivered{ID: opID}.
+//
+// The change is stored and the operation queued for the peer in one
+// transaction (history.UpdateMessageQueued), then sent if the peer is
+// connected. Whether it is or not, the operation stays queued until the
+// peer acks it and is sent again after every reconnect and after a
+// restart, like an unacknowledged message. It carries the state it sets
+// (the new text, the reaction or none), and the peer applies each id
+// once, so a copy changes nothing.
+func (s *Session) Change(kind, of, text, emoji string) (m history.Message, opID string, err error) {
+	var change func(*history.Message) error
+	switch kind {
+	case chat.OpEdit:
+		if len(text) > chat.MaxTextBytes {
+			return history.Message{}, "", chat.ErrTooLong
+		}
+		change = func(m *history.Message) error {
+			if !m.Outgoing {
+				return ErrNotYours
+			}
+			m.Text, m.Edited = text, true
+			return nil
+		}
+	case chat.OpDelete:
+		text = chat.FallbackText(chat.OpDelete, "")
+		change = func(m *history.Message) error {
+			if !m.Outgoing {
+				return ErrNotYours
+			}
+			m.Deleted, m.MyReaction, m.PeerReaction = true, "", ""
+			return nil
+		}
+	case chat.OpReact:
+		if emoji != "" && !chat.IsReaction(emoji) {
+			return history.Message{}, "", ErrBadReaction
+		}
+		text = chat.FallbackText(chat.OpReact, emoji)
+		change = func(m *history.Message) error {
+			m.MyReaction = emoji
+			return nil
+		}
+	default:
+		return history.Message{}, "", fmt.Errorf("session: unknown operation %q", kind)
+	}
+	op := chat.Message{ID: newMessageID(), SentAt: time.Now().Truncate(time.Millisecond), Op: kind, Of: of, Text: text, Emoji: emoji}
+	// opMu orders this against resendOps: a resend never sends an older
+	// operation after this newer one, and an operation queued while a
+	// connection comes up is either sent here or by that resend.
+	s.opMu.Lock()
+	defer s.opMu.Unlock()
+	out, err := s.cfg.History.UpdateMessageQueued(s.key, history.Op{ID: op.ID, Kind: kind, Of: of, Text: text, Emoji: emoji, SentAt: op.SentAt}, func(m *history.Message) error {
+		if m.Deleted {
+			return ErrMessageDeleted
+		}
+		return change(m)
+	})
 	if err != nil {
-		return history.Message{}, err
-	}
-	if m.Deleted {
-		return history.Message{}, ErrMessageDeleted
-	}
-	if err := change(&m); err != nil {
-		return history.Message{}, err
+		return history.Message{}, "", fmt.Errorf("%s: %w", kind, err)
 	}
 	s.mu.Lock()
 	c := s.chat
 	s.mu.Unlock()
-	if c == nil {
-		return history.Message{}, ErrPeerOffline
-	}
-	op.ID, op.SentAt = newMessageID(), time.Now()
-	if err := c.SendWithID(op); err != nil {
-		return history.Message{}, ErrPeerOffline
-	}
-	out, err := s.cfg.History.UpdateMessage(s.key, op.Of, func(stored *history.Message) error {
-		if stored.Deleted {
-			return ErrMessageDeleted
+	if c != nil {
+		if err := c.SendWithID(op); err != nil {
+			s.log.Debug("operation not sent; it is sent again on reconnect", "err", err)
 		}
-		return change(stored)
-	})
-	if err != nil {
-		return history.Message{}, fmt.Errorf("store %s: %w", op.Op, err)
 	}
-	return out, nil
+	return out, op.ID, nil
+}
+
+// resendOps sends every operation the peer has not acked, oldest first,
+// after resendUnacked has sent the messages they may name.
+func (s *Session) resendOps(c *chat.Conn) {
+	s.opMu.Lock()
+	defer s.opMu.Unlock()
+	ops, err := s.cfg.History.PendingOps(s.key)
+	if err != nil {
+		s.log.Warn("read pending operations for resend", "err", err)
+		return
+	}
+	for _, op := range ops {
+		if err := c.SendWithID(chat.Message{ID: op.ID, SentAt: op.SentAt, Op: op.Kind, Of: op.Of, Text: op.Text, Emoji: op.Emoji}); err != nil {
+			return
+		}
+	}
 }
 
 // applyPeerOp applies an operation from the peer to the stored message it
 // names. Every field is the peer's: an operation on a message that does
 // not exist, was deleted, or (edit, delete) is not the peer's own is
-// refused: logged and dropped (nil, nil), so the frame is still acked.
+// refused: logged and dropped (nil, nil), so the frame is still acked. A
+// copy of an operation already applied (the peer resends what it has no
+// ack for) changes nothing and is not shown again.
 func (s *Session) applyPeerOp(op chat.Message) (*history.Message, error) {
 	var refused error
-	out, err := s.cfg.History.UpdateMessage(s.key, op.Of, func(m *history.Message) error {
+	out, applied, err := s.cfg.History.ApplyPeerOp(s.key, op.ID, op.Of, func(m *history.Message) error {
 		switch {
 		case m.Deleted:
 			refused = ErrMessageDeleted
@@ -135,6 +172,8 @@ func (s *Session) applyPeerOp(op chat.Message) (*history.Message, error) {
 		return nil, nil
 	case err != nil:
 		return nil, err // not stored: not acked, the peer may send it again
+	case !applied:
+		return nil, nil
 	}
 	return &out, nil
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"reflect"
 	"testing"
 	"time"
 
@@ -233,5 +234,125 @@ func TestHostilePeerOpsRefused(t *testing.T) {
 		if c, ok := (<-victim.events).(MessageChanged); ok && c.Message.ID == mine.ID {
 			t.Errorf("a refused operation was shown: %+v", c.Message)
 		}
+	}
+}
+
+// Edits, deletes and reactions made while the peer is away are queued
+// (sealed in history), survive a restart of the session, and reach the
+// peer once it is back; the peer applies each operation id once, so a late
+// copy of an older operation does not undo a newer one (#18).
+func TestOpsWhileOfflineReachPeerAfterReconnect(t *testing.T) {
+	srv := newServer(t)
+	link := newRoom(t, srv)
+	alice, bob := newParticipant(t), newParticipant(t)
+	key := roomKey(alice, link)
+
+	a, b := join(t, link, alice), join(t, link, bob)
+	waitFor(t, a, "alice verified", isStatus(StatusVerified))
+	waitFor(t, b, "bob verified", isStatus(StatusVerified))
+	keep, err := a.Send("keep me")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone, err := a.Send("DELETE-ME-SECRET")
+	if err != nil {
+		t.Fatal(err)
+	}
+	theirs, err := b.Send("bob's")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, a, "bob's message", func(ev Event) bool { m, ok := ev.(MessageReceived); return ok && m.Message.ID == theirs.ID })
+	waitFor(t, b, "alice's messages", func(ev Event) bool { m, ok := ev.(MessageReceived); return ok && m.Message.ID == gone.ID })
+
+	// Bob goes away; alice edits, deletes and reacts meanwhile.
+	b.Close()
+	waitFor(t, a, "peer left", isStatus(StatusPeerLeft))
+	if _, err := a.Edit(keep.ID, "kept, edited"); err != nil {
+		t.Fatalf("edit while the peer is away: %v", err)
+	}
+	if m, err := a.Delete(gone.ID); err != nil || !m.Deleted || m.Text != "" {
+		t.Fatalf("delete while the peer is away: %+v, %v", m, err)
+	}
+	if _, err := a.React(theirs.ID, "👍"); err != nil {
+		t.Fatal(err)
+	}
+	if ops, err := alice.hist.PendingOps(key); err != nil || len(ops) != 3 {
+		t.Fatalf("pending operations: %+v, %v", ops, err)
+	}
+
+	// Alice restarts (a new session on the same history), then bob comes back.
+	a.Close()
+	a2 := join(t, link, alice)
+	b2 := join(t, link, bob)
+	changed := map[string]history.Message{}
+	ops := map[string]string{}
+	for len(changed) < 3 {
+		c := waitFor(t, b2, "the queued operations", func(ev Event) bool { _, ok := ev.(MessageChanged); return ok }).(MessageChanged)
+		changed[c.Message.ID], ops[c.Message.ID] = c.Message, c.Op
+	}
+	if want := map[string]string{keep.ID: chat.OpEdit, gone.ID: chat.OpDelete, theirs.ID: chat.OpReact}; !reflect.DeepEqual(ops, want) {
+		t.Errorf("MessageChanged ops %v, want %v", ops, want)
+	}
+	if m := changed[keep.ID]; m.Text != "kept, edited" || !m.Edited {
+		t.Errorf("bob's copy of the edited message: %+v", m)
+	}
+	if m := changed[gone.ID]; !m.Deleted || m.Text != "" {
+		t.Errorf("bob's copy of the deleted message: %+v", m)
+	}
+	if m := changed[theirs.ID]; m.PeerReaction != "👍" {
+		t.Errorf("bob's message after alice's reaction: %+v", m)
+	}
+	for range 3 {
+		waitFor(t, a2, "acks of the operations", func(ev Event) bool { _, ok := ev.(OpDelivered); return ok })
+	}
+	if ops, err := alice.hist.PendingOps(key); err != nil || len(ops) != 0 {
+		t.Fatalf("pending after the acks: %+v, %v", ops, err)
+	}
+	for name, h := range map[string]*history.Store{"alice": alice.hist, "bob": bob.hist} {
+		msgs, err := h.Messages(key)
+		if err != nil || len(msgs) != 3 {
+			t.Fatalf("%s: %+v, %v", name, msgs, err)
+		}
+		for _, m := range msgs {
+			if m.ID == gone.ID && (!m.Deleted || m.Text != "") || m.ID == keep.ID && m.Text != "kept, edited" {
+				t.Errorf("%s keeps %+v", name, m)
+			}
+		}
+	}
+
+	// A late copy of an older operation changes nothing: edit v1, edit v2,
+	// then v1's frame again (same id) as a reconnect could deliver it.
+	v1, id1, err := a2.Change(chat.OpEdit, keep.ID, "v1", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, b2, "v1", func(ev Event) bool { c, ok := ev.(MessageChanged); return ok && c.Message.Text == "v1" })
+	if _, err := a2.Edit(keep.ID, "v2"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, b2, "v2", func(ev Event) bool { c, ok := ev.(MessageChanged); return ok && c.Message.Text == "v2" })
+	a2.mu.Lock()
+	c := a2.chat
+	a2.mu.Unlock()
+	if err := c.SendWithID(chat.Message{ID: id1, SentAt: time.Now(), Op: chat.OpEdit, Of: keep.ID, Text: v1.Text}); err != nil {
+		t.Fatal(err)
+	}
+	// The stream is ordered: once this message arrives, the copy was handled.
+	marker, err := a2.Send("after the copy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, b2, "the marker", func(ev Event) bool {
+		switch e := ev.(type) {
+		case MessageChanged:
+			t.Errorf("the copy was applied again: %+v", e.Message)
+		case MessageReceived:
+			return e.Message.ID == marker.ID
+		}
+		return false
+	})
+	if m, _, _ := bob.hist.Message(key, keep.ID); m.Text != "v2" {
+		t.Fatalf("bob's copy after the duplicate: %+v", m)
 	}
 }

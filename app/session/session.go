@@ -6,7 +6,8 @@
 // peer connection is negotiated; when the peer leaves, the session waits for
 // it; messages that were sent but not yet acknowledged are sent again (with
 // their original ids, so the receiver stores them once) after every
-// reconnect. It must not import Wails.
+// reconnect, and so are edits, deletes and reactions (history.PendingOps;
+// the receiver applies each id once). It must not import Wails.
 package session
 
 import (
@@ -116,9 +117,17 @@ type Delivered struct{ ID string }
 // PeerTyping says the peer is typing.
 type PeerTyping struct{}
 
+// OpDelivered says the peer acked one of our operations (ID, returned by
+// Change) on message Of.
+type OpDelivered struct{ ID, Of string }
+
 // MessageChanged is a stored message the peer edited, deleted or reacted
-// to, as it is stored now.
-type MessageChanged struct{ Message history.Message }
+// to, as it is stored now. Op says which (chat.OpEdit, chat.OpDelete or
+// chat.OpReact).
+type MessageChanged struct {
+	Message history.Message
+	Op      string
+}
 
 // RoomUpdated says the stored room changed (the peer told us its
 // self-destruct time); views of it are stale.
@@ -132,6 +141,7 @@ type Closed struct{ Err error }
 func (StatusChanged) isEvent()   {}
 func (MessageReceived) isEvent() {}
 func (Delivered) isEvent()       {}
+func (OpDelivered) isEvent()     {}
 func (PeerTyping) isEvent()      {}
 func (MessageChanged) isEvent()  {}
 func (RoomUpdated) isEvent()     {}
@@ -176,6 +186,7 @@ type Session struct {
 	wg     sync.WaitGroup
 
 	startMu sync.Mutex // serializes startPeer
+	opMu    sync.Mutex // orders sending our operations (Change, resendOps)
 	mu      sync.Mutex
 	peerKey ed25519.PublicKey
 	ice     []protocol.ICEServer
@@ -958,6 +969,7 @@ func (s *Session) runPeer(ctx context.Context, run *peerRun) {
 		s.setStatus(StatusVerified, run.pc.Route())
 	}
 	s.resendUnacked(c)
+	s.resendOps(c)
 	s.announceExpiry(c)
 	err = c.Run(ctx)
 	s.mu.Lock()
@@ -1054,8 +1066,9 @@ type chatHandler struct {
 	// pending is the message Receive stored, shown by AckQueued.
 	pending *history.Message
 	// changed is the message an operation Receive applied changed, shown
-	// by AckQueued.
-	changed *history.Message
+	// by AckQueued; changedOp is that operation.
+	changed   *history.Message
+	changedOp string
 }
 
 func (h *chatHandler) Receive(m chat.Message) error {
@@ -1068,7 +1081,7 @@ func (h *chatHandler) Receive(m chat.Message) error {
 		if err != nil {
 			return err
 		}
-		h.changed = changed
+		h.changed, h.changedOp = changed, m.Op
 		return nil
 	}
 	msg := history.Message{
@@ -1099,12 +1112,23 @@ func (h *chatHandler) AckQueued(chat.Message) {
 	}
 	if m := h.changed; m != nil {
 		h.changed = nil
-		h.s.emit(MessageChanged{Message: *m})
+		h.s.emit(MessageChanged{Message: *m, Op: h.changedOp})
 	}
 }
 
 func (h *chatHandler) Delivered(id string) {
-	if err := h.s.cfg.History.SetState(h.s.key, id, history.StateDelivered); err != nil {
+	err := h.s.cfg.History.SetState(h.s.key, id, history.StateDelivered)
+	if errors.Is(err, history.ErrMessageNotFound) {
+		// Not a message: one of our operations, or an ack of one that a
+		// later operation superseded.
+		op, ok, oerr := h.s.cfg.History.OpDelivered(h.s.key, id)
+		if ok {
+			h.s.emit(OpDelivered{ID: id, Of: op.Of})
+			return
+		}
+		err = errOr(oerr, err)
+	}
+	if err != nil {
 		h.s.log.Debug("ack for unknown message", "err", err)
 		return
 	}

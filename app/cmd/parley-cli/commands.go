@@ -37,10 +37,15 @@ func commandTable() []command {
 	return []command{
 		{"create", "--server URL [--self-destruct 10m]", "create a room; prints its link as the only stdout line", cmdCreate},
 		{"send", "LINK --text TEXT [--wait 5m]", "join, wait for the peer, send, wait for the delivery ack", cmdSend},
+		{"", "LINK --reply ID --text TEXT", "answer message ID", nil},
+		{"", "LINK --edit ID --text TEXT", "replace the text of your message ID on both sides", nil},
+		{"", "LINK --delete ID", "delete your message ID for both (its text leaves both histories)", nil},
+		{"", "LINK --react ID EMOJI", "toggle your reaction to message ID: " + strings.Join(chat.Reactions, " "), nil},
 		{"receive", "LINK [--count N] [--out DIR] [--wait D]", "join and print each received message as one stdout line; exit after N", cmdReceive},
 		{"chat", "LINK", "interactive: stdin lines are sent, incoming messages printed", cmdChat},
 		{"call", "LINK [--video V] [--audio A] [--stats]", "call (or answer): send testsrc|sine|a device|none, receive the peer's", cmdCall},
 		{"rooms", "", "list recent rooms: id, name, last activity, last message", cmdRooms},
+		{"history", "LINK [--json]", "list a room's messages with their ids, oldest first", cmdHistory},
 		{"rename", "LINK NAME", "set a room's local name (never sent anywhere)", cmdRename},
 		{"clear", "LINK", "delete a room's messages on this computer only", cmdClear},
 		{"forget", "LINK", "remove a room and its messages from this computer only", cmdForget},
@@ -69,7 +74,7 @@ func dispatch(ctx context.Context, e *cliEnv, args []string) error {
 		return usagef("no command given")
 	}
 	for _, c := range commandTable() {
-		if c.name == rest[0] {
+		if c.name == rest[0] && c.run != nil {
 			err := c.run(ctx, e, rest[1:])
 			var he helpError
 			if errors.As(err, &he) {
@@ -163,6 +168,11 @@ func printUsage(w io.Writer) {
 	fmt.Fprintln(w, "verified, peer left, reconnecting. A received message is printed as one line; a line")
 	fmt.Fprintln(w, "break inside it is shown as \\n. call adds: call ringing, call incoming, call connecting,")
 	fmt.Fprintln(w, "call active, call ended[: REASON].")
+	fmt.Fprintln(w, "A reply is printed as (reply to \"START OF THE MESSAGE\") TEXT; the other person's changes as")
+	fmt.Fprintln(w, "(edited) NEW TEXT, (deleted a message), (reacted EMOJI to \"...\"), (removed a reaction from \"...\").")
+	fmt.Fprintln(w, "send prints the new message's id on stdout. With --json, receive, chat and send print one")
+	fmt.Fprintln(w, "JSON object per message or change instead (fields: type, id, from, sentAt, text, replyTo,")
+	fmt.Fprintln(w, "emoji, opId, path; see docs/cli.md).")
 	fmt.Fprintln(w, "\nExit status:")
 	fmt.Fprintf(w, "  %2d  success\n  %2d  other error\n  %2d  bad command line\n", exitOK, exitError, exitUsage)
 	for _, row := range []struct {
@@ -180,6 +190,7 @@ func printUsage(w io.Writer) {
 		{"CALL_FAILED", exitCallFailed}, {"NO_MICROPHONE", exitNoMicrophone}, {"NO_CAMERA", exitNoCamera},
 		{"DEVICE_BUSY", exitDeviceBusy}, {"PERMISSION_DENIED", exitPermission},
 		{session.CodeKeyChanged, exitKeyChanged}, {session.CodeLinkConflict, exitLinkConflict},
+		{codeCannotChange, exitCannotChange},
 	} {
 		fmt.Fprintf(w, "  %2d  %s\n", row.status, row.code)
 	}
@@ -368,14 +379,20 @@ func cmdSend(ctx context.Context, e *cliEnv, args []string) error {
 	var files stringList
 	fs.Var(&files, "file", "a file to send (repeat for several); waits until the receiver verified each")
 	wait := fs.Duration("wait", 5*time.Minute, "how long to wait for the peer and the delivery ack (files: for the peer, then as long as the transfer takes)")
+	reply := fs.String("reply", "", "send --text as an answer to message `ID`")
+	edit := fs.String("edit", "", "replace the text of your message `ID` with --text, on both sides")
+	del := fs.String("delete", "", "delete your message `ID` for both")
+	react := fs.String("react", "", "toggle your reaction to message `ID`; the emoji follows: --react ID "+chat.Reactions[0])
+	asJSON := fs.Bool("json", false, "print what was sent as one JSON object (fields in docs/cli.md) instead of the id")
 	pos, err := parseInterspersed(fs, args, false)
 	if err != nil {
 		return err
 	}
-	if err := positional("send", pos, "LINK"); err != nil {
+	op, pos, err := parseSendOp(*reply, *edit, *del, *react, *text, len(files), pos)
+	if err != nil {
 		return err
 	}
-	if *text == "" && len(files) == 0 {
+	if *text == "" && len(files) == 0 && op.kind == "" {
 		return usagef("send needs --text TEXT or --file PATH")
 	}
 	if !utf8.ValidString(*text) {
@@ -397,6 +414,10 @@ func cmdSend(ctx context.Context, e *cliEnv, args []string) error {
 	}
 	defer p.Close()
 	defer sess.Close()
+	if err := op.check(p.History, sess.Key()); err != nil {
+		return err // say so now, not after waiting for the peer
+	}
+	show := printer{w: e.stdout, json: *asJSON, h: p.History, key: sess.Key()}
 
 	// Files go one after the other in the background; they wait for the
 	// peer themselves and resume after a reconnect. Once the peer is
@@ -416,8 +437,8 @@ func cmdSend(ctx context.Context, e *cliEnv, args []string) error {
 			}
 		}()
 	}
-	textPending := *text != ""
-	var sentID string
+	textPending := *text != "" || op.kind != ""
+	var sentID, opID string
 	bar := newProgressPrinter(e.stderr)
 	connected := false
 	for {
@@ -451,23 +472,32 @@ func cmdSend(ctx context.Context, e *cliEnv, args []string) error {
 					connected = true
 				}
 				if ev.Status == session.StatusVerified && textPending && sentID == "" {
-					m, err := sess.Send(*text)
+					m, id, err := op.do(sess, p.History, *text)
 					switch {
 					case errors.Is(err, session.ErrPeerOffline):
 						// The peer dropped between verify and send: if the
 						// message was stored it is resent on reconnect.
 						if m.ID != "" {
 							sentID = m.ID
+							show.sent(op, m, id)
 						}
 					case err != nil:
 						return err
 					default:
-						sentID = m.ID
+						// An operation is queued: sent now, and again on
+						// every reconnect until the peer acks it.
+						sentID, opID = m.ID, id
 						fmt.Fprintln(e.stderr, "sent")
+						show.sent(op, m, id)
 					}
 				}
 			case session.Delivered:
-				if ev.ID == sentID && textPending {
+				if ev.ID == sentID && opID == "" && textPending {
+					fmt.Fprintln(e.stderr, "delivered")
+					textPending = false
+				}
+			case session.OpDelivered:
+				if ev.ID == opID && opID != "" && textPending {
 					fmt.Fprintln(e.stderr, "delivered")
 					textPending = false
 				}
@@ -488,7 +518,8 @@ func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
 
 func cmdReceive(ctx context.Context, e *cliEnv, args []string) error {
 	fs := newFlagSet("receive", e)
-	count := fs.Int("count", 0, "exit after N items: messages and files (0: run until interrupted)")
+	count := fs.Int("count", 0, "exit after N items: messages and files, not edits, deletes or reactions (0: run until interrupted)")
+	asJSON := fs.Bool("json", false, "print one JSON object per message, edit, delete, reaction or file (fields in docs/cli.md)")
 	wait := fs.Duration("wait", 0, "give up after this long (0: no limit)")
 	out := fs.String("out", "", "save received files into `DIR` (without it, offered files are declined)")
 	pos, err := parseInterspersed(fs, args, false)
@@ -520,6 +551,7 @@ func cmdReceive(ctx context.Context, e *cliEnv, args []string) error {
 	}
 	defer p.Close()
 	defer sess.Close()
+	show := printer{w: e.stdout, json: *asJSON, h: p.History, key: sess.Key()}
 	bar := newProgressPrinter(e.stderr)
 	n := 0
 	for {
@@ -540,13 +572,16 @@ func cmdReceive(ctx context.Context, e *cliEnv, args []string) error {
 				printStatus(e.stderr, ev)
 			case session.MessageReceived:
 				bar.clear()
-				fmt.Fprintln(e.stdout, oneLine(ev.Message.Text))
+				show.message(ev.Message, "peer")
 				item = true
+			case session.MessageChanged:
+				bar.clear()
+				show.change(ev.Op, ev.Message, "peer", ev.Message.PeerReaction)
 			case session.TransferProgress:
 				bar.update(ev.Progress)
 			case session.FileReceived:
 				bar.clear()
-				fmt.Fprintln(e.stdout, ev.Path)
+				show.file(ev.Path)
 				item = true
 			case session.Closed:
 				return closedErr(ev.Err)
@@ -563,6 +598,7 @@ func cmdReceive(ctx context.Context, e *cliEnv, args []string) error {
 
 func cmdChat(ctx context.Context, e *cliEnv, args []string) error {
 	fs := newFlagSet("chat", e)
+	asJSON := fs.Bool("json", false, "print incoming messages and changes as JSON objects, one per line (docs/cli.md)")
 	pos, err := parseInterspersed(fs, args, false)
 	if err != nil {
 		return err
@@ -576,6 +612,7 @@ func cmdChat(ctx context.Context, e *cliEnv, args []string) error {
 	}
 	defer p.Close()
 	defer sess.Close()
+	show := printer{w: e.stdout, json: *asJSON, h: p.History, key: sess.Key()}
 	fmt.Fprintln(e.stderr, "type a message and press Enter; /verify shows the safety number; Ctrl-D leaves")
 
 	lines := make(chan string)
@@ -625,7 +662,9 @@ func cmdChat(ctx context.Context, e *cliEnv, args []string) error {
 					fmt.Fprintln(e.stderr, "safety number:", identity.SafetyNumber(p.Identity.PublicKey(), k))
 				}
 			case session.MessageReceived:
-				fmt.Fprintln(e.stdout, oneLine(ev.Message.Text))
+				show.message(ev.Message, "peer")
+			case session.MessageChanged:
+				show.change(ev.Op, ev.Message, "peer", ev.Message.PeerReaction)
 			case session.Delivered:
 				fmt.Fprintln(e.stderr, "delivered")
 			case session.Closed:

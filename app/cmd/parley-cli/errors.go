@@ -44,6 +44,8 @@ const (
 	// Trust (the peer's key, the link's secret).
 	exitKeyChanged   = 24
 	exitLinkConflict = 25
+	// Replies, edits, deletes and reactions (send --reply/--edit/--delete/--react).
+	exitCannotChange = 26
 )
 
 // codeInfo is what the CLI says for one error code.
@@ -81,6 +83,7 @@ var codes = map[string]codeInfo{
 	"DEVICE_BUSY":                   {exitDeviceBusy, "the camera or microphone is in use by another program."},
 	"PERMISSION_DENIED":             {exitPermission, "permission to use the camera or microphone was denied (check the device's group, e.g. video or audio)."},
 	session.CodeKeyChanged:          {exitKeyChanged, "the other person's key changed since the room was first verified; nothing was connected or sent. Compare the new safety number with them another way (on a call, in person); only if it matches, run 'parley-cli trust LINK'."},
+	codeCannotChange:                {exitCannotChange, "that message cannot be answered or changed."},
 	session.CodeLinkConflict:        {exitLinkConflict, "you already have a room with this server and id but another secret: this link is not that room's link. Ask for the link again another way, or 'parley-cli forget' the old room first."},
 }
 
@@ -106,6 +109,9 @@ func describe(err error) (string, int, string) {
 			return ce.code, exitError, "the call ended."
 		}
 		return ce.code, info.status, info.sentence
+	case cannotChangeErr(err):
+		sentence, _ := cannotChange(err)
+		return codeCannotChange, exitCannotChange, sentence
 	case errors.Is(err, chat.ErrTooLong):
 		return "TOO_LONG", exitTooLong, codes["TOO_LONG"].sentence
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, errTimeout):
@@ -125,6 +131,13 @@ func describe(err error) (string, int, string) {
 	}
 	return "", exitError, ""
 }
+
+// codeCannotChange: the message to answer or change is not in this
+// room's history, is deleted, or (edit, delete) is the other person's.
+// The app's facade uses the same code.
+const codeCannotChange = "CANNOT_CHANGE"
+
+func cannotChangeErr(err error) bool { _, ok := cannotChange(err); return ok }
 
 // errTimeout is returned when a --wait runs out.
 var errTimeout = errors.New("timed out")
