@@ -12,7 +12,7 @@ import (
 // page, the webview holds a window of them).
 
 // PageSize is how many messages RoomView and each page call carry.
-const PageSize = 100
+const PageSize = 50
 
 // MessagePage is a run of a room's messages, oldest first.
 type MessagePage struct {

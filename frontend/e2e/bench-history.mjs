@@ -14,6 +14,7 @@ import { launchOptions } from './browser.mjs';
 const LONG = Number(process.env.LONG ?? 100_000);
 const RUNS = Number(process.env.RUNS ?? 3);
 const IDLE_MS = Number(process.env.IDLE_MS ?? 5000);
+const SETTLE_MS = Number(process.env.SETTLE_MS ?? 6000);
 const TICK = 100; // USER_HZ on Linux
 
 /** utime+stime (ticks) of every process below root (chromium and its helpers; root is this node). */
@@ -78,8 +79,8 @@ async function openRoom(name, lastId) {
     },
     { name, lastId },
   );
-  // Let the open settle, then measure what the room costs at rest.
-  await page.waitForTimeout(500);
+  // Let the open settle (the status dot's few beats too), then measure what the room costs at rest.
+  await page.waitForTimeout(SETTLE_MS);
   await cdp.send('HeapProfiler.collectGarbage').catch(() => {});
   const metrics = async () => Object.fromEntries((await cdp.send('Performance.getMetrics')).metrics.map((x) => [x.name, x.value]));
   const m0 = await metrics();

@@ -65,7 +65,7 @@ export const DEFAULT_PICK: FakeFile[] = [{ name: 'Trip notes.pdf', size: 2_400_0
 /** Size the fake gives a dropped path (it has no disk). */
 export const DROPPED_FILE_SIZE = 1_500_000;
 /** Messages per page, as Go's app.PageSize. */
-export const FAKE_PAGE = 100;
+export const FAKE_PAGE = 50;
 export const FAKE_DOWNLOAD_DIR = '/home/you/Downloads/Parley';
 
 interface FakeTransfer {
