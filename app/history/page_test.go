@@ -1,15 +1,12 @@
 package history
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"testing"
 	"time"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // pagedRoom is a room with n messages m000…; every seventh says "Needle".
@@ -27,34 +24,9 @@ func pagedRoom(t testing.TB, s *Store, n int) string {
 		}
 		msgs[i] = Message{ID: fmt.Sprintf("m%06d", i), RoomKey: key, Text: text, SentAt: base.Add(time.Duration(i) * time.Second)}
 	}
-	// AddMessage would take one fsync per message (minutes for 100,000);
-	// write the same records a thousand per transaction.
-	for chunk := range slices.Chunk(msgs, 1000) {
-		if err := s.db.Update(func(tx *bolt.Tx) error {
-			room, err := tx.Bucket(bucketMessages).CreateBucketIfNotExists([]byte(key))
-			if err != nil {
-				return err
-			}
-			seqs, _ := room.CreateBucketIfNotExists(bucketSeq)
-			idx, _ := room.CreateBucketIfNotExists(bucketIDs)
-			for _, m := range chunk {
-				rec, err := s.encodeMessage(m)
-				if err != nil {
-					return err
-				}
-				seq, _ := seqs.NextSequence()
-				var sk [8]byte
-				binary.BigEndian.PutUint64(sk[:], seq)
-				if err := seqs.Put(sk[:], rec); err != nil {
-					return err
-				}
-				if err := idx.Put([]byte(m.ID), sk[:]); err != nil {
-					return err
-				}
-			}
-			return nil
-		}); err != nil {
-			t.Fatal(err)
+	for chunk := range slices.Chunk(msgs, MaxBatch) {
+		if n, err := s.AddMessages(chunk); err != nil || n != len(chunk) {
+			t.Fatalf("AddMessages: %d, %v", n, err)
 		}
 	}
 	return key
@@ -194,16 +166,16 @@ func TestSearchStopsAfterItsBudget(t *testing.T) {
 // costs in the store: the newest page (make bench-history).
 func BenchmarkOpenLongRoom(b *testing.B) {
 	s, key := benchStore(b)
-	b.Run("newest-page-100", func(b *testing.B) {
+	b.Run("newest-page-50", func(b *testing.B) {
 		for b.Loop() {
-			if p, err := s.MessagesBefore(key, "", 100); err != nil || len(p.Messages) != 100 {
+			if p, err := s.MessagesBefore(key, "", 50); err != nil || len(p.Messages) != 50 {
 				b.Fatal(err)
 			}
 		}
 	})
-	b.Run("older-page-100-deep", func(b *testing.B) {
+	b.Run("older-page-50-deep", func(b *testing.B) {
 		for b.Loop() {
-			if _, err := s.MessagesBefore(key, "m050000", 100); err != nil {
+			if _, err := s.MessagesBefore(key, "m050000", 50); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -234,4 +206,44 @@ func benchStore(b *testing.B) (*Store, string) {
 	}
 	b.Cleanup(func() { _ = s.Close() })
 	return s, pagedRoom(b, s, 100_000)
+}
+
+func TestAddMessages(t *testing.T) {
+	s, _, _ := newStore(t)
+	mustPutRoom(t, s, testRoom("bulk", base))
+	key := k(s, "bulk")
+	mustAdd(t, s, Message{ID: "m000001", RoomKey: key, Text: "already here", SentAt: base})
+	batch := []Message{
+		{ID: "m000000", RoomKey: key, Text: "first", SentAt: base},
+		{ID: "m000001", RoomKey: key, Text: "a repeat is skipped", SentAt: base},
+		{ID: "m000002", RoomKey: key, Text: "last", SentAt: base.Add(time.Minute)},
+		{ID: "m000002", RoomKey: key, Text: "repeated in the batch", SentAt: base},
+	}
+	n, err := s.AddMessages(batch)
+	if err != nil || n != 2 {
+		t.Fatalf("AddMessages = %d, %v; want 2 added", n, err)
+	}
+	if got := messageIDs(t, s, key); !slices.Equal(got, []string{"m000001", "m000000", "m000002"}) {
+		t.Errorf("stored %v", got)
+	}
+	r, _, _ := s.Room(key)
+	if r.LastPreview != "last" || !r.LastActive.Equal(base.Add(time.Minute)) {
+		t.Errorf("room after the batch: preview %q, active %v", r.LastPreview, r.LastActive)
+	}
+
+	mustPutRoom(t, s, testRoom("other", base))
+	for name, bad := range map[string][]Message{
+		"two rooms":    {{ID: "x1", RoomKey: key, Text: "a", SentAt: base}, {ID: "x2", RoomKey: k(s, "other"), Text: "b", SentAt: base}},
+		"unknown room": {{ID: "x1", RoomKey: k(s, "nope"), Text: "a", SentAt: base}},
+		"bad message":  {{ID: "x1", RoomKey: key, Text: "fine", SentAt: base}, {ID: "", RoomKey: key, Text: "no id", SentAt: base}},
+		"too many":     make([]Message, MaxBatch+1),
+	} {
+		if n, err := s.AddMessages(bad); err == nil || n != 0 {
+			t.Errorf("%s: added %d, err %v; want refused", name, n, err)
+		}
+	}
+	// Nothing of a refused batch was stored.
+	if got := messageIDs(t, s, key); len(got) != 3 {
+		t.Errorf("after refused batches: %v", got)
+	}
 }
