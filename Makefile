@@ -236,12 +236,18 @@ bench-signal:
 	./scripts/bench-signal.sh
 
 # A room with 100,000 messages: the store's page reads (Go, against reading
-# the whole history) and the UI opening it in chromium (time to the newest
-# message painted, idle CPU, JS heap) against a 3-message room, same run.
+# the whole history); the UI opening it in chromium on the fake backend (time
+# to the newest message painted, idle CPU, JS heap) against a 3-message room,
+# same run; then on the real backend (wails dev browser mode, the profile
+# seeded by scripts/seedhistory): time to the newest painted and idle CPU of
+# the page and of the Go side against the home screen.
 # LONG=N messages, RUNS=N alternating rounds.
-bench-history: deps frontend/node_modules/.parley-stamp ## A room with 100,000 messages: page reads in Go and the UI opening it in chromium.
+bench-history: deps build-cli frontend/node_modules/.parley-stamp ## A room with 100,000 messages: page reads in Go, the UI opening it in chromium (fake and real backend).
 	$(GO) test -run '^$$' -bench BenchmarkOpenLongRoom -benchtime 20x ./app/history/
 	cd frontend && npm run build && node e2e/bench-history.mjs
+	$(GO) build -o $(BIN)/seedhistory ./scripts/seedhistory
+	@test -x $(WAILS_CLI) || GOBIN=$(abspath $(dir $(WAILS_CLI))) $(GO) install github.com/wailsapp/wails/v2/cmd/wails@v2.15.0
+	PARLEY_E2E_LONG=$${LONG:-100000} WAILS=$(WAILS_CLI) node frontend/e2e-real/run.mjs
 
 # 1 GiB between two parley-cli processes vs raw TCP in the same run (SIZE=bytes to change).
 bench-transfer:

@@ -14,6 +14,11 @@
 // Env: WAILS (Wails CLI, default ~/go/bin/wails), CHROMIUM, PARLEY_E2E_READY_S
 // (how long wails dev may take to serve, default 420 s: a cold cgo dev build
 // takes minutes), PARLEY_E2E_KEEP=1 keeps the temp dir with the logs.
+// PARLEY_E2E_LONG=N (make bench-history) also seeds the profile with a room
+// of N messages (bin/seedhistory) before the app starts, and afterwards
+// measures opening it: time to the newest message painted, and idle CPU of
+// the page and of the backend (wails dev's process tree) against the home
+// screen's.
 import { spawn } from 'node:child_process';
 import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -253,6 +258,8 @@ async function main() {
   // others' edits: the tree is shared with other people working on it.
   const port = await freePort();
   const dataDir = join(tmp, 'alice');
+  const long = Number(process.env.PARLEY_E2E_LONG ?? 0);
+  if (long > 0) await seedLongRoom(server, dataDir, long);
   const wails = start(
     'wails-dev',
     wailsBin,
@@ -381,7 +388,78 @@ async function main() {
   const view = await page.evaluate((id) => window.go.app.App.Room(id), roomId);
   const m = (view.messages ?? []).find((x) => x.text === text);
   assert(m && m.outgoing && m.state === 'delivered', `Go view of the message: ${JSON.stringify(m)}`);
+  if (long > 0) await measureLongRoom(page, wails, long);
   assert(pageErrors.length === 0, `uncaught errors in the page:\n${pageErrors.join('\n')}`);
+}
+
+// ---- PARLEY_E2E_LONG: a long history on the real backend (make bench-history) ----
+
+async function seedLongRoom(server, dataDir, n) {
+  const seeder = join(repo, 'bin/seedhistory');
+  assert(existsSync(seeder), `${seeder} missing: run make bench-history (it builds it)`);
+  const create = start('create', join(repo, 'bin/parley-cli'), [
+    '--secret-store', 'file', '--data-dir', join(tmp, 'carol'), '--profile', 'carol', 'create', '--server', server,
+  ]);
+  const c = await within(30_000, 'parley-cli create', create.done);
+  assert(c.code === 0, `parley-cli create exited ${JSON.stringify(c)}\n${tail(create)}`);
+  const seed = start('seed', seeder, ['-data-dir', dataDir, '-secret-store', 'file', '-link', create.out.trim(), '-messages', String(n)]);
+  const r = await within(600_000, 'seedhistory', seed.done);
+  assert(r.code === 0, `seedhistory exited ${JSON.stringify(r)}\n${tail(seed)}`);
+  log(seed.err.trim());
+}
+
+/** utime+stime (ticks) of the process tree under pid. */
+function treeTicks(pid) {
+  let sum = 0;
+  for (const t of tree(pid)) {
+    try {
+      const s = readFileSync(`/proc/${t.pid}/stat`, 'utf8');
+      const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+      sum += Number(f[11]) + Number(f[12]);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return sum;
+}
+
+async function measureLongRoom(page, wails, n) {
+  const idleMs = Number(process.env.IDLE_MS ?? 5000);
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('Performance.enable');
+  const task = async () => (await cdp.send('Performance.getMetrics')).metrics.find((m) => m.name === 'TaskDuration').value;
+  const idle = async () => {
+    const p0 = await task();
+    const b0 = treeTicks(wails.child.pid);
+    await sleep(idleMs);
+    return {
+      page: ((await task()) - p0) / (idleMs / 1000) * 100,
+      backend: (treeTicks(wails.child.pid) - b0) / (idleMs / 10),
+    };
+  };
+  await page.getByRole('button', { name: 'Back to rooms' }).click();
+  await page.getByRole('button', { name: 'Open Long history' }).waitFor();
+  await sleep(2000);
+  const home = await idle();
+  const last = `long-${n - 1}`;
+  const ms = await page.evaluate(async (last) => {
+    const start = performance.now();
+    document.querySelector('button[aria-label="Open Long history"]').click();
+    for (;;) {
+      await new Promise((r) => requestAnimationFrame(r));
+      const els = document.querySelectorAll('[role="log"] [data-testid="message"]');
+      if (els.length && els[els.length - 1].dataset.id === last) {
+        await new Promise((r) => requestAnimationFrame(r));
+        return performance.now() - start;
+      }
+    }
+  }, last);
+  await sleep(6000); // the status dot's few beats
+  const room = await idle();
+  const nodes = await page.evaluate(() => document.getElementsByTagName('*').length);
+  log(`long history (real backend): ${n} messages, newest painted ${ms.toFixed(0)} ms after the click; DOM ${nodes} nodes`);
+  log(`idle CPU: page ${room.page.toFixed(2)}% (home ${home.page.toFixed(2)}%), backend + vite ${room.backend.toFixed(1)}% (home ${home.backend.toFixed(1)}%)`);
+  log(`goals: newest within 500 ms: ${ms <= 500 ? 'met' : 'NOT met'}; idle page CPU under 2%: ${room.page < 2 ? 'met' : 'NOT met'}`);
 }
 
 let code = 0;
