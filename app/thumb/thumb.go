@@ -1,0 +1,414 @@
+package thumb
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"image"
+	"image/color"
+	"image/gif"
+	"image/jpeg"
+	"image/png"
+	"io"
+	"os"
+
+	"golang.org/x/image/draw"
+	"golang.org/x/image/webp"
+)
+
+// Format is an image format Render understands.
+type Format string
+
+// Formats, named by what the bytes are (not the file's extension).
+const (
+	PNG  Format = "png"
+	JPEG Format = "jpeg"
+	GIF  Format = "gif"
+	WebP Format = "webp"
+)
+
+// Errors callers branch on. Wrapped errors add the detail.
+var (
+	// ErrNotImage: the bytes are none of the formats (a file named .jpg
+	// that is not an image is simply a file).
+	ErrNotImage = errors.New("not an image")
+	// ErrTooLarge: the file or its declared dimensions exceed Limits.
+	ErrTooLarge = errors.New("image too large")
+	// ErrUnreadable: the bytes claim a format but do not decode
+	// (truncated, corrupt, or a variant the decoder lacks, such as
+	// animated WebP).
+	ErrUnreadable = errors.New("image unreadable")
+)
+
+// Limits bound what Render accepts.
+type Limits struct {
+	// MaxFileBytes is the largest file decoded.
+	MaxFileBytes int64
+	// MaxPixels is the largest width × height (of every frame the header
+	// declares).
+	MaxPixels int64
+	// MaxDecodeBytes bounds the decoder's working set, estimated from the
+	// header (pixels × bytes per pixel of the format's decoded form).
+	MaxDecodeBytes int64
+}
+
+// DefaultLimits: a 48-megapixel camera photo passes; a bomb does not.
+// With these a Render needs at most about 300 MiB (256 MiB decoding, a
+// quarter-size copy, the output).
+func DefaultLimits() Limits {
+	return Limits{MaxFileBytes: 64 << 20, MaxPixels: 50_000_000, MaxDecodeBytes: 256 << 20}
+}
+
+// Info is what the header says.
+type Info struct {
+	Format        Format
+	Width, Height int
+}
+
+// Result is an encoded preview.
+type Result struct {
+	Data          []byte // JPEG (opaque images) or PNG (with transparency)
+	MIME          string // "image/jpeg" or "image/png"
+	Width, Height int    // of Data
+	Source        Info
+}
+
+// Sniff names the format of a file from its first bytes (16 are enough).
+func Sniff(head []byte) (Format, bool) {
+	switch {
+	case bytes.HasPrefix(head, []byte("\x89PNG\r\n\x1a\n")):
+		return PNG, true
+	case bytes.HasPrefix(head, []byte("\xff\xd8\xff")):
+		return JPEG, true
+	case bytes.HasPrefix(head, []byte("GIF87a")), bytes.HasPrefix(head, []byte("GIF89a")):
+		return GIF, true
+	case len(head) >= 12 && string(head[:4]) == "RIFF" && string(head[8:12]) == "WEBP":
+		return WebP, true
+	}
+	return "", false
+}
+
+// SniffFile sniffs the file at path: ErrNotImage when it is none of the
+// formats.
+func SniffFile(path string) (Format, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	head := make([]byte, 16)
+	n, _ := io.ReadFull(f, head)
+	ft, ok := Sniff(head[:n])
+	if !ok {
+		return "", ErrNotImage
+	}
+	return ft, nil
+}
+
+// File renders the image file at path to fit in maxSide × maxSide.
+func File(path string, maxSide int, quality int, lim Limits) (Result, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return Result{}, fmt.Errorf("%w: %v", ErrUnreadable, errors.Unwrap(err))
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return Result{}, fmt.Errorf("%w: %v", ErrUnreadable, err)
+	}
+	if !st.Mode().IsRegular() {
+		return Result{}, ErrNotImage
+	}
+	return Render(f, st.Size(), maxSide, quality, lim)
+}
+
+// Probe reads the header of the image in r (size bytes) and checks it
+// against lim without decoding pixels.
+func Probe(r io.ReaderAt, size int64, lim Limits) (Info, error) {
+	head := make([]byte, 16)
+	n, _ := r.ReadAt(head, 0)
+	ft, ok := Sniff(head[:n])
+	if !ok {
+		return Info{}, ErrNotImage
+	}
+	if size > lim.MaxFileBytes {
+		return Info{Format: ft}, fmt.Errorf("%w: the file is %d MiB; previews are made up to %d MiB", ErrTooLarge, size>>20, lim.MaxFileBytes>>20)
+	}
+	sec := func() io.Reader { return bufio.NewReader(io.NewSectionReader(r, 0, size)) }
+	var cfg image.Config
+	var err error
+	perPixel := 4.0 // bytes per pixel of the decoded form, estimated below
+	extra := [][2]int{}
+	switch ft {
+	case PNG:
+		cfg, err = png.DecodeConfig(sec())
+		perPixel = float64(bytesPerPixel(cfg.ColorModel))
+		var ihdr [29]byte
+		if _, e := r.ReadAt(ihdr[:], 0); e == nil && ihdr[28] != 0 {
+			perPixel *= 2 // interlaced: each pass is an image, merged at the end
+		}
+	case GIF:
+		cfg, err = gif.DecodeConfig(sec())
+		perPixel = 1 // paletted; the first frame lies within the screen
+	case JPEG:
+		cfg, err = jpeg.DecodeConfig(sec())
+		if err == nil {
+			perPixel, err = jpegCost(sec())
+		}
+	case WebP:
+		cfg, err = webp.DecodeConfig(sec())
+		var frame [2]int
+		var lossless bool
+		if err == nil {
+			frame, lossless, err = webpFrame(r, size)
+		}
+		perPixel = 2.5 // YCbCr 4:2:0 and an alpha plane
+		if lossless {
+			perPixel = 8 // NRGBA and the decoder's transform buffers
+		}
+		extra = append(extra, frame)
+	}
+	info := Info{Format: ft, Width: cfg.Width, Height: cfg.Height}
+	if err != nil {
+		return info, fmt.Errorf("%w: %s header: %v", ErrUnreadable, ft, err)
+	}
+	dims := append([][2]int{{cfg.Width, cfg.Height}}, extra...)
+	var worst int64
+	for _, d := range dims {
+		w, h := int64(d[0]), int64(d[1])
+		if w <= 0 || h <= 0 {
+			return info, fmt.Errorf("%w: %s declares %d × %d pixels", ErrUnreadable, ft, w, h)
+		}
+		// Each side is at most 2^32 here, so the product fits an int64
+		// only after this check.
+		if w > lim.MaxPixels || h > lim.MaxPixels || w*h > lim.MaxPixels {
+			return info, fmt.Errorf("%w: %d × %d pixels; previews are made up to %d megapixels", ErrTooLarge, w, h, lim.MaxPixels/1_000_000)
+		}
+		worst = max(worst, w*h)
+	}
+	// +1.5 bytes a pixel: the halving steps (a quarter-size RGBA copy,
+	// then a sixteenth while the quarter is still held).
+	if need := int64(float64(worst) * (perPixel + 1.5)); need > lim.MaxDecodeBytes {
+		return info, fmt.Errorf("%w: decoding would need about %d MiB; previews are made up to %d MiB", ErrTooLarge, need>>20, lim.MaxDecodeBytes>>20)
+	}
+	return info, nil
+}
+
+// bytesPerPixel of the image type Go decodes a PNG with model into.
+func bytesPerPixel(m color.Model) int {
+	if _, ok := m.(color.Palette); ok {
+		return 1
+	}
+	switch m {
+	case color.GrayModel, color.AlphaModel:
+		return 1
+	case color.Gray16Model:
+		return 2
+	case color.RGBAModel, color.NRGBAModel:
+		return 4
+	}
+	return 8
+}
+
+// jpegCost walks the JPEG markers to the frame header and estimates the
+// decoder's bytes per pixel: the component planes (subsampled), a CMYK
+// copy for 4 components, and for progressive JPEGs the coefficients
+// (64 int32 per 8×8 block of every component) kept until the last scan.
+func jpegCost(r io.Reader) (float64, error) {
+	br := bufio.NewReader(r)
+	var b [2]byte
+	if _, err := io.ReadFull(br, b[:]); err != nil || b[0] != 0xff || b[1] != 0xd8 {
+		return 0, errors.New("no SOI")
+	}
+	for {
+		m, err := br.ReadByte()
+		if err != nil {
+			return 0, err
+		}
+		if m != 0xff {
+			continue // stray byte; the decoder decides if it is fatal
+		}
+		t, err := br.ReadByte()
+		if err != nil {
+			return 0, err
+		}
+		if t == 0xff || t == 0x00 || (t >= 0xd0 && t <= 0xd8) || t == 0x01 {
+			if t == 0xff {
+				_ = br.UnreadByte()
+			}
+			continue // fill bytes and markers without a length
+		}
+		if _, err := io.ReadFull(br, b[:]); err != nil {
+			return 0, err
+		}
+		n := int(b[0])<<8 | int(b[1])
+		if n < 2 {
+			return 0, errors.New("bad segment length")
+		}
+		if t >= 0xc0 && t <= 0xcf && t != 0xc4 && t != 0xc8 && t != 0xcc {
+			seg := make([]byte, n-2)
+			if _, err := io.ReadFull(br, seg); err != nil {
+				return 0, err
+			}
+			if len(seg) < 6 {
+				return 0, errors.New("short frame header")
+			}
+			nc := int(seg[5])
+			if nc < 1 || nc > 4 || len(seg) < 6+3*nc {
+				return 0, errors.New("bad component count")
+			}
+			hmax, vmax := 1, 1
+			for i := range nc {
+				hv := seg[6+3*i+1]
+				hmax, vmax = max(hmax, int(hv>>4)), max(vmax, int(hv&0x0f))
+			}
+			planes := 0.0
+			for i := range nc {
+				hv := seg[6+3*i+1]
+				planes += float64(int(hv>>4)*int(hv&0x0f)) / float64(hmax*vmax)
+			}
+			cost := planes * 1.1 // blocks are padded to whole MCUs
+			if nc == 4 {
+				cost += 4 // converted to image.CMYK
+			}
+			if t == 0xc2 || t == 0xc6 || t == 0xca || t == 0xce {
+				cost += planes * 4 * 1.1
+			}
+			return cost, nil
+		}
+		if _, err := br.Discard(n - 2); err != nil {
+			return 0, err
+		}
+	}
+}
+
+// webpFrame finds the VP8 or VP8L chunk and returns its frame size, which
+// a VP8X header does not bind: a small canvas may wrap a huge frame.
+func webpFrame(r io.ReaderAt, size int64) ([2]int, bool, error) {
+	off := int64(12)
+	for off+8 <= size {
+		var h [8]byte
+		if _, err := r.ReadAt(h[:], off); err != nil {
+			return [2]int{}, false, err
+		}
+		n := int64(h[4]) | int64(h[5])<<8 | int64(h[6])<<16 | int64(h[7])<<24
+		id := string(h[:4])
+		if id == "VP8 " || id == "VP8L" {
+			// A RIFF file holding only this chunk's header is enough for
+			// DecodeConfig to read the frame size.
+			k := min(n, 32)
+			body := make([]byte, k)
+			if _, err := r.ReadAt(body, off+8); err != nil && !errors.Is(err, io.EOF) {
+				return [2]int{}, false, err
+			}
+			var buf bytes.Buffer
+			buf.WriteString("RIFF")
+			riff := 4 + 8 + n + n&1
+			buf.Write([]byte{byte(riff), byte(riff >> 8), byte(riff >> 16), byte(riff >> 24)})
+			buf.WriteString("WEBP")
+			buf.Write(h[:])
+			buf.Write(body)
+			buf.Write(make([]byte, n-k+n&1))
+			cfg, err := webp.DecodeConfig(&buf)
+			if err != nil {
+				return [2]int{}, false, err
+			}
+			return [2]int{cfg.Width, cfg.Height}, id == "VP8L", nil
+		}
+		off += 8 + n + n&1
+	}
+	return [2]int{}, false, errors.New("no image chunk")
+}
+
+// Render decodes the image in r (size bytes), scales it to fit in
+// maxSide × maxSide (never enlarging) and encodes it: JPEG at quality
+// when opaque, else PNG.
+func Render(r io.ReaderAt, size int64, maxSide, quality int, lim Limits) (res Result, err error) {
+	info, err := Probe(r, size, lim)
+	if err != nil {
+		return Result{Source: info}, err
+	}
+	res.Source = info
+	defer func() {
+		if p := recover(); p != nil {
+			res, err = Result{Source: info}, fmt.Errorf("%w: the %s decoder failed", ErrUnreadable, info.Format)
+		}
+	}()
+	src := bufio.NewReader(io.NewSectionReader(r, 0, size))
+	var m image.Image
+	switch info.Format {
+	case PNG:
+		m, err = png.Decode(src)
+	case JPEG:
+		m, err = jpeg.Decode(src)
+	case GIF:
+		m, err = gif.Decode(src) // the first frame only
+	case WebP:
+		m, err = webp.Decode(src)
+	}
+	if err != nil {
+		return res, fmt.Errorf("%w: %s: %v", ErrUnreadable, info.Format, err)
+	}
+	out := scale(m, maxSide)
+	var buf bytes.Buffer
+	if out.Opaque() {
+		res.MIME = "image/jpeg"
+		err = jpeg.Encode(&buf, out, &jpeg.Options{Quality: quality})
+	} else {
+		res.MIME = "image/png"
+		err = (&png.Encoder{CompressionLevel: png.BestSpeed}).Encode(&buf, out)
+	}
+	if err != nil {
+		return res, fmt.Errorf("encode preview: %w", err)
+	}
+	b := out.Bounds()
+	res.Data, res.Width, res.Height = buf.Bytes(), b.Dx(), b.Dy()
+	return res, nil
+}
+
+// fit returns w × h scaled to fit in side × side, at least 1 × 1.
+func fit(w, h, side int) (int, int) {
+	if w <= side && h <= side {
+		return w, h
+	}
+	if w >= h {
+		return side, max(1, int(int64(h)*int64(side)/int64(w)))
+	}
+	return max(1, int(int64(w)*int64(side)/int64(h))), side
+}
+
+// scale shrinks m to fit in side × side. Big images are halved with a
+// 2×2 average (ApproxBiLinear at exactly half size, costing the output's
+// size), each side on its own, until both are under twice the target;
+// then one last step gives the final size: Catmull-Rom for thumbnails
+// (its scratch buffer is target width × under twice the target height,
+// 32 bytes a pixel: 6.5 MB at 320), bilinear sampling for big views.
+func scale(m image.Image, side int) *image.RGBA {
+	b := m.Bounds()
+	tw, th := fit(b.Dx(), b.Dy(), side)
+	cur := m
+	cw, ch := b.Dx(), b.Dy()
+	for cw >= 2*tw || ch >= 2*th {
+		nw, nh := cw, ch
+		if cw >= 2*tw {
+			nw = (cw + 1) / 2
+		}
+		if ch >= 2*th {
+			nh = (ch + 1) / 2
+		}
+		half := image.NewRGBA(image.Rect(0, 0, nw, nh))
+		draw.ApproxBiLinear.Scale(half, half.Bounds(), cur, cur.Bounds(), draw.Src, nil)
+		cur, cw, ch = half, nw, nh
+	}
+	dst := image.NewRGBA(image.Rect(0, 0, tw, th))
+	switch {
+	case cw == tw && ch == th:
+		draw.Draw(dst, dst.Bounds(), cur, cur.Bounds().Min, draw.Src)
+	case side <= 512:
+		draw.CatmullRom.Scale(dst, dst.Bounds(), cur, cur.Bounds(), draw.Src, nil)
+	default:
+		draw.ApproxBiLinear.Scale(dst, dst.Bounds(), cur, cur.Bounds(), draw.Src, nil)
+	}
+	return dst
+}
