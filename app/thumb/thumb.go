@@ -156,6 +156,16 @@ func Probe(r io.ReaderAt, size int64, lim Limits) (Info, error) {
 		if err == nil {
 			perPixel, err = jpegCost(sec())
 		}
+		if err == nil {
+			// Every scan of a progressive JPEG walks the whole image: a
+			// small file of thousands of scans is a CPU bomb.
+			if n, serr := jpegScans(sec()); serr != nil {
+				err = serr
+			} else if n > MaxJPEGScans {
+				return Info{Format: ft, Width: cfg.Width, Height: cfg.Height},
+					fmt.Errorf("%w: the JPEG has over %d scans; previews are made up to %d", ErrTooLarge, MaxJPEGScans, MaxJPEGScans)
+			}
+		}
 	case WebP:
 		cfg, err = webp.DecodeConfig(sec())
 		var frame [2]int
@@ -281,6 +291,34 @@ func jpegCost(r io.Reader) (float64, error) {
 			return 0, err
 		}
 	}
+}
+
+// MaxJPEGScans is the most scans (SOS markers) a JPEG may have. Encoders
+// write 1 to 3 for baseline and about 10 for progressive images.
+const MaxJPEGScans = 100
+
+// jpegScans counts the start-of-scan markers (FF DA) in r, stopping past
+// MaxJPEGScans. Entropy-coded data escapes FF as FF 00, so every FF DA is a
+// marker (an embedded EXIF thumbnail adds its own, which only errs on the
+// safe side).
+func jpegScans(r io.Reader) (int, error) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	n := 0
+	prevFF := false
+	for n <= MaxJPEGScans {
+		b, err := br.ReadByte()
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+		if prevFF && b == 0xda {
+			n++
+		}
+		prevFF = b == 0xff
+	}
+	return n, nil
 }
 
 // webpFrame finds the VP8 or VP8L chunk and returns its frame size, which

@@ -124,6 +124,17 @@ func jpegHuge(t testing.TB, w, h uint16) []byte {
 	return b
 }
 
+// manyScans is a small JPEG followed by n empty start-of-scan segments
+// before its end: the shape of a progressive CPU bomb.
+func manyScans(t testing.TB, n int) []byte {
+	b := encJPEG(t, photo(16, 16))
+	body := bytes.Clone(b[:len(b)-2])
+	for range n {
+		body = append(body, 0xff, 0xda, 0, 2)
+	}
+	return append(body, 0xff, 0xd9)
+}
+
 // webpVP8XBomb wraps a lossy frame that declares 16383 × 16383 pixels in
 // a VP8X header declaring a 40 × 30 canvas: the canvas alone looks safe.
 func webpVP8XBomb(t testing.TB) []byte {
@@ -209,6 +220,7 @@ func TestRenderRefuses(t *testing.T) {
 		{"jpeg bomb 65500×65500", jpegHuge(t, 65500, 65500), DefaultLimits(), ErrTooLarge},
 		{"webp frame 16383² in a 40×30 canvas", webpVP8XBomb(t), DefaultLimits(), ErrTooLarge},
 		{"file over the size cap", full, Limits{MaxFileBytes: 100, MaxPixels: 50_000_000, MaxDecodeBytes: 256 << 20}, ErrTooLarge},
+		{"jpeg with 200 scans", manyScans(t, 200), DefaultLimits(), ErrTooLarge},
 		{"truncated png", full[:len(full)/2], DefaultLimits(), ErrUnreadable},
 		{"truncated jpeg", jpg[:len(jpg)/2], DefaultLimits(), ErrUnreadable},
 		{"png header only", full[:30], DefaultLimits(), ErrUnreadable},
@@ -319,6 +331,19 @@ func TestProgressiveJPEGCost(t *testing.T) {
 	}
 }
 
+func TestJPEGScans(t *testing.T) {
+	t.Parallel()
+	for _, n := range []int{0, 5, MaxJPEGScans - 1} {
+		got, err := jpegScans(bytes.NewReader(manyScans(t, n)))
+		if err != nil || got != n+1 {
+			t.Errorf("%d extra scans: counted %d, %v", n, got, err)
+		}
+	}
+	if _, err := render(manyScans(t, MaxJPEGScans-1), 320, DefaultLimits()); errors.Is(err, ErrTooLarge) {
+		t.Errorf("a JPEG at the scan limit was refused as too large: %v", err)
+	}
+}
+
 func TestFit(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct{ w, h, side, ww, wh int }{
@@ -362,4 +387,17 @@ func FuzzThumbnail(f *testing.F) {
 			t.Fatalf("output does not decode: %v", err)
 		}
 	})
+}
+
+// BenchmarkRenderPhoto renders a 6000 × 4000 (24 MP) baseline JPEG, a
+// phone-sized photo, to a thumbnail: time and bytes allocated per render.
+func BenchmarkRenderPhoto(b *testing.B) {
+	src := encJPEG(b, photo(6000, 4000))
+	b.SetBytes(int64(len(src)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := render(src, 320, DefaultLimits()); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
