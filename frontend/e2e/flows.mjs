@@ -872,7 +872,7 @@ export const flows = {
     await connect(page);
     await fake(page, () => window.__parleyFake.peerSendsFile('bomb.png', 300));
     const note = page.getByTestId('image-note');
-    await note.getByText('too large for Parley to show a preview').waitFor();
+    await note.getByText('too large for Parley to preview').waitFor();
     assert((await note.getAttribute('data-code')) === 'IMAGE_TOO_LARGE', 'wrong code');
     assert((await page.getByTestId('thumbnail').count()) === 0, 'a bomb got a thumbnail');
     await page.getByRole('button', { name: 'Open bomb.png' }).waitFor();

@@ -160,8 +160,8 @@ const TEXT: Record<ErrorCode, { sentence: string; next: string }> = {
     next: 'The download folder must be yours and not writable by other users (chmod go-w fixes that), or set PARLEY_DOWNLOAD_DIR to such a folder. Then ask for the file again.',
   },
   IMAGE_TOO_LARGE: {
-    sentence: 'This image is too large for Parley to show a preview (it shows images up to 50 megapixels, and pastes up to 32 MiB).',
-    next: 'The file itself is fine: open it with your image viewer, or send big images as files.',
+    sentence: 'This image is too large for Parley to preview or paste.',
+    next: 'The file itself is fine: open it with your image viewer, or send big images as files with the paperclip.',
   },
   IMAGE_UNREADABLE: {
     sentence: 'Parley could not read this image, so it shows no preview.',
