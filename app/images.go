@@ -213,9 +213,13 @@ func (a *App) ViewImage(roomID, id string) (ImageView, error) {
 		code, detail, _ := strings.Cut(msg, ": ")
 		return ImageView{}, &Error{Code: code, Detail: detail}
 	}
+	sw, sh := res.Source.Width, res.Source.Height
+	if res.Source.Orientation >= 5 { // shown turned a quarter
+		sw, sh = sh, sw
+	}
 	return ImageView{
 		DataURL: dataURL(res.Data), Width: res.Width, Height: res.Height,
-		SourceWidth: res.Source.Width, SourceHeight: res.Source.Height, Name: t.Name,
+		SourceWidth: sw, SourceHeight: sh, Name: t.Name,
 	}, nil
 }
 

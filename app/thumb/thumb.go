@@ -3,6 +3,7 @@ package thumb
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"image"
@@ -63,14 +64,17 @@ func DefaultLimits() Limits {
 // Info is what the header says.
 type Info struct {
 	Format        Format
-	Width, Height int
+	Width, Height int // as stored
+	// Orientation is the EXIF orientation of a JPEG (1-8; 1 = as stored,
+	// 6 = turn 90° clockwise to show). Render applies it.
+	Orientation int
 }
 
 // Result is an encoded preview.
 type Result struct {
 	Data          []byte // JPEG (opaque images) or PNG (with transparency)
 	MIME          string // "image/jpeg" or "image/png"
-	Width, Height int    // of Data
+	Width, Height int    // of Data, turned by the EXIF orientation
 	Source        Info
 }
 
@@ -139,6 +143,7 @@ func Probe(r io.ReaderAt, size int64, lim Limits) (Info, error) {
 	var cfg image.Config
 	var err error
 	perPixel := 4.0 // bytes per pixel of the decoded form, estimated below
+	orientation := 1
 	extra := [][2]int{}
 	switch ft {
 	case PNG:
@@ -154,7 +159,7 @@ func Probe(r io.ReaderAt, size int64, lim Limits) (Info, error) {
 	case JPEG:
 		cfg, err = jpeg.DecodeConfig(sec())
 		if err == nil {
-			perPixel, err = jpegCost(sec())
+			perPixel, orientation, err = jpegHeader(sec())
 		}
 		if err == nil {
 			// Every scan of a progressive JPEG walks the whole image: a
@@ -179,7 +184,7 @@ func Probe(r io.ReaderAt, size int64, lim Limits) (Info, error) {
 		}
 		extra = append(extra, frame)
 	}
-	info := Info{Format: ft, Width: cfg.Width, Height: cfg.Height}
+	info := Info{Format: ft, Width: cfg.Width, Height: cfg.Height, Orientation: orientation}
 	if err != nil {
 		return info, fmt.Errorf("%w: %s header: %v", ErrUnreadable, ft, err)
 	}
@@ -221,27 +226,27 @@ func bytesPerPixel(m color.Model) int {
 	return 8
 }
 
-// jpegCost walks the JPEG markers to the frame header and estimates the
-// decoder's bytes per pixel: the component planes (subsampled), a CMYK
-// copy for 4 components, and for progressive JPEGs the coefficients
-// (64 int32 per 8×8 block of every component) kept until the last scan.
-func jpegCost(r io.Reader) (float64, error) {
+// walkJPEG reads the JPEG's marker segments up to the first frame header
+// (SOFn) or scan (SOS) and calls visit with the body of each segment whose
+// marker want accepts (others are skipped unread). visit returns true to
+// stop.
+func walkJPEG(r io.Reader, want func(marker byte) bool, visit func(marker byte, seg []byte) bool) error {
 	br := bufio.NewReader(r)
 	var b [2]byte
 	if _, err := io.ReadFull(br, b[:]); err != nil || b[0] != 0xff || b[1] != 0xd8 {
-		return 0, errors.New("no SOI")
+		return errors.New("no SOI")
 	}
 	for {
 		m, err := br.ReadByte()
 		if err != nil {
-			return 0, err
+			return err
 		}
 		if m != 0xff {
 			continue // stray byte; the decoder decides if it is fatal
 		}
 		t, err := br.ReadByte()
 		if err != nil {
-			return 0, err
+			return err
 		}
 		if t == 0xff || t == 0x00 || (t >= 0xd0 && t <= 0xd8) || t == 0x01 {
 			if t == 0xff {
@@ -250,47 +255,166 @@ func jpegCost(r io.Reader) (float64, error) {
 			continue // fill bytes and markers without a length
 		}
 		if _, err := io.ReadFull(br, b[:]); err != nil {
-			return 0, err
+			return err
 		}
 		n := int(b[0])<<8 | int(b[1])
 		if n < 2 {
-			return 0, errors.New("bad segment length")
+			return errors.New("bad segment length")
 		}
-		if t >= 0xc0 && t <= 0xcf && t != 0xc4 && t != 0xc8 && t != 0xcc {
-			seg := make([]byte, n-2)
-			if _, err := io.ReadFull(br, seg); err != nil {
-				return 0, err
+		if !want(t) {
+			if t == 0xda {
+				return errors.New("scan before frame header")
 			}
-			if len(seg) < 6 {
-				return 0, errors.New("short frame header")
+			if _, err := br.Discard(n - 2); err != nil {
+				return err
 			}
-			nc := int(seg[5])
-			if nc < 1 || nc > 4 || len(seg) < 6+3*nc {
-				return 0, errors.New("bad component count")
-			}
-			hmax, vmax := 1, 1
-			for i := range nc {
-				hv := seg[6+3*i+1]
-				hmax, vmax = max(hmax, int(hv>>4)), max(vmax, int(hv&0x0f))
-			}
-			planes := 0.0
-			for i := range nc {
-				hv := seg[6+3*i+1]
-				planes += float64(int(hv>>4)*int(hv&0x0f)) / float64(hmax*vmax)
-			}
-			cost := planes * 1.1 // blocks are padded to whole MCUs
-			if nc == 4 {
-				cost += 4 // converted to image.CMYK
-			}
-			if t == 0xc2 || t == 0xc6 || t == 0xca || t == 0xce {
-				cost += planes * 4 * 1.1
-			}
-			return cost, nil
+			continue
 		}
-		if _, err := br.Discard(n - 2); err != nil {
-			return 0, err
+		seg := make([]byte, n-2) // at most 64 KiB
+		if _, err := io.ReadFull(br, seg); err != nil {
+			return err
+		}
+		if visit(t, seg) {
+			return nil
 		}
 	}
+}
+
+// isSOF says whether marker t starts a frame (SOF0-SOF15 but DHT, JPG, DAC).
+func isSOF(t byte) bool { return t >= 0xc0 && t <= 0xcf && t != 0xc4 && t != 0xc8 && t != 0xcc }
+
+// jpegHeader walks the JPEG markers to the frame header. It estimates the
+// decoder's bytes per pixel: the component planes (subsampled), a CMYK copy
+// for 4 components, and for progressive JPEGs the coefficients (64 int32
+// per 8×8 block of every component) kept until the last scan. On the way
+// it reads the EXIF orientation (1 when absent).
+func jpegHeader(r io.Reader) (cost float64, orientation int, err error) {
+	orientation = 1
+	var ferr error
+	found := false
+	err = walkJPEG(r, func(t byte) bool { return isSOF(t) || t == 0xe1 }, func(t byte, seg []byte) bool {
+		if t == 0xe1 {
+			if o := exifOrientation(seg); o != 0 {
+				orientation = o
+			}
+			return false
+		}
+		found = true
+		cost, ferr = frameCost(t, seg)
+		return true
+	})
+	if err == nil && ferr != nil {
+		err = ferr
+	}
+	if err == nil && !found {
+		err = errors.New("no frame header")
+	}
+	return cost, orientation, err
+}
+
+// frameCost is jpegHeader's estimate from the SOF segment seg.
+func frameCost(t byte, seg []byte) (float64, error) {
+	if len(seg) < 6 {
+		return 0, errors.New("short frame header")
+	}
+	nc := int(seg[5])
+	if nc < 1 || nc > 4 || len(seg) < 6+3*nc {
+		return 0, errors.New("bad component count")
+	}
+	hmax, vmax := 1, 1
+	for i := range nc {
+		hv := seg[6+3*i+1]
+		hmax, vmax = max(hmax, int(hv>>4)), max(vmax, int(hv&0x0f))
+	}
+	planes := 0.0
+	for i := range nc {
+		hv := seg[6+3*i+1]
+		planes += float64(int(hv>>4)*int(hv&0x0f)) / float64(hmax*vmax)
+	}
+	cost := planes * 1.1 // blocks are padded to whole MCUs
+	if nc == 4 {
+		cost += 4 // converted to image.CMYK
+	}
+	if t == 0xc2 || t == 0xc6 || t == 0xca || t == 0xce {
+		cost += planes * 4 * 1.1
+	}
+	return cost, nil
+}
+
+// exifOrientation returns the Orientation tag (1-8) of an APP1 Exif
+// segment, or 0 when it has none or is malformed.
+func exifOrientation(seg []byte) int {
+	if len(seg) < 14 || string(seg[:6]) != "Exif\x00\x00" {
+		return 0
+	}
+	tiff := seg[6:]
+	var bo binary.ByteOrder
+	switch string(tiff[:2]) {
+	case "II":
+		bo = binary.LittleEndian
+	case "MM":
+		bo = binary.BigEndian
+	default:
+		return 0
+	}
+	if bo.Uint16(tiff[2:]) != 42 {
+		return 0
+	}
+	off := int64(bo.Uint32(tiff[4:]))
+	if off < 8 || off+2 > int64(len(tiff)) {
+		return 0
+	}
+	n := int64(bo.Uint16(tiff[off:]))
+	for i := range n {
+		e := off + 2 + 12*i
+		if e+12 > int64(len(tiff)) {
+			return 0
+		}
+		if bo.Uint16(tiff[e:]) == 0x0112 && bo.Uint16(tiff[e+2:]) == 3 {
+			if o := int(bo.Uint16(tiff[e+8:])); o >= 1 && o <= 8 {
+				return o
+			}
+			return 0
+		}
+	}
+	return 0
+}
+
+// orient turns m (as stored) into how EXIF orientation o says to show it.
+func orient(m *image.RGBA, o int) *image.RGBA {
+	if o <= 1 || o > 8 {
+		return m
+	}
+	w, h := m.Rect.Dx(), m.Rect.Dy()
+	dw, dh := w, h
+	if o >= 5 {
+		dw, dh = h, w
+	}
+	dst := image.NewRGBA(image.Rect(0, 0, dw, dh))
+	for y := range dh {
+		for x := range dw {
+			var sx, sy int
+			switch o {
+			case 2:
+				sx, sy = w-1-x, y
+			case 3:
+				sx, sy = w-1-x, h-1-y
+			case 4:
+				sx, sy = x, h-1-y
+			case 5:
+				sx, sy = y, x
+			case 6:
+				sx, sy = y, h-1-x
+			case 7:
+				sx, sy = w-1-y, h-1-x
+			case 8:
+				sx, sy = w-1-y, x
+			}
+			si, di := m.PixOffset(sx, sy), dst.PixOffset(x, y)
+			copy(dst.Pix[di:di+4], m.Pix[si:si+4])
+		}
+	}
+	return dst
 }
 
 // MaxJPEGScans is the most scans (SOS markers) a JPEG may have. Encoders
@@ -322,7 +446,9 @@ func jpegScans(r io.Reader) (int, error) {
 }
 
 // webpFrame finds the VP8 or VP8L chunk and returns its frame size, which
-// a VP8X header does not bind: a small canvas may wrap a huge frame.
+// a VP8X header does not bind: a small canvas may wrap a huge frame. It
+// reads the few header bytes itself (never the chunk, whose declared
+// length is the peer's word).
 func webpFrame(r io.ReaderAt, size int64) ([2]int, bool, error) {
 	off := int64(12)
 	for off+8 <= size {
@@ -330,29 +456,23 @@ func webpFrame(r io.ReaderAt, size int64) ([2]int, bool, error) {
 		if _, err := r.ReadAt(h[:], off); err != nil {
 			return [2]int{}, false, err
 		}
-		n := int64(h[4]) | int64(h[5])<<8 | int64(h[6])<<16 | int64(h[7])<<24
-		id := string(h[:4])
-		if id == "VP8 " || id == "VP8L" {
-			// A RIFF file holding only this chunk's header is enough for
-			// DecodeConfig to read the frame size.
-			k := min(n, 32)
-			body := make([]byte, k)
-			if _, err := r.ReadAt(body, off+8); err != nil && !errors.Is(err, io.EOF) {
-				return [2]int{}, false, err
+		n := int64(binary.LittleEndian.Uint32(h[4:]))
+		var d [10]byte
+		switch string(h[:4]) {
+		case "VP8L":
+			if _, err := r.ReadAt(d[:5], off+8); err != nil || d[0] != 0x2f {
+				return [2]int{}, false, errors.New("bad VP8L header")
 			}
-			var buf bytes.Buffer
-			buf.WriteString("RIFF")
-			riff := 4 + 8 + n + n&1
-			buf.Write([]byte{byte(riff), byte(riff >> 8), byte(riff >> 16), byte(riff >> 24)})
-			buf.WriteString("WEBP")
-			buf.Write(h[:])
-			buf.Write(body)
-			buf.Write(make([]byte, n-k+n&1))
-			cfg, err := webp.DecodeConfig(&buf)
-			if err != nil {
-				return [2]int{}, false, err
+			w := 1 + (int(d[1]) | int(d[2]&0x3f)<<8)
+			ht := 1 + (int(d[2]>>6) | int(d[3])<<2 | int(d[4]&0x0f)<<10)
+			return [2]int{w, ht}, true, nil
+		case "VP8 ":
+			if _, err := r.ReadAt(d[:], off+8); err != nil || d[3] != 0x9d || d[4] != 0x01 || d[5] != 0x2a {
+				return [2]int{}, false, errors.New("bad VP8 header")
 			}
-			return [2]int{cfg.Width, cfg.Height}, id == "VP8L", nil
+			w := int(binary.LittleEndian.Uint16(d[6:]) & 0x3fff)
+			ht := int(binary.LittleEndian.Uint16(d[8:]) & 0x3fff)
+			return [2]int{w, ht}, false, nil
 		}
 		off += 8 + n + n&1
 	}
@@ -388,7 +508,7 @@ func Render(r io.ReaderAt, size int64, maxSide, quality int, lim Limits) (res Re
 	if err != nil {
 		return res, fmt.Errorf("%w: %s: %v", ErrUnreadable, info.Format, err)
 	}
-	out := scale(m, maxSide)
+	out := orient(scale(m, maxSide), info.Orientation)
 	var buf bytes.Buffer
 	if out.Opaque() {
 		res.MIME = "image/jpeg"

@@ -187,7 +187,7 @@ func TestRenderFormats(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Render: %v", err)
 			}
-			if res.Source != (Info{tc.format, tc.srcW, tc.srcH}) {
+			if res.Source != (Info{tc.format, tc.srcW, tc.srcH, 1}) {
 				t.Errorf("source %+v", res.Source)
 			}
 			if res.MIME != tc.mime || res.Width != tc.wantW || res.Height != tc.wantH {
@@ -241,18 +241,24 @@ func TestRenderRefuses(t *testing.T) {
 }
 
 // TestBombAllocatesNothing: refusing a bomb costs no more memory than the
-// file's header.
+// file's header, whatever lengths the file declares. The WebP case was
+// found by FuzzThumbnail: a VP8L chunk declaring 808 MB of data made the
+// frame-size check allocate that much.
 func TestBombAllocatesNothing(t *testing.T) {
-	bomb := pngBomb(100_000, 100_000)
-	var before, after runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&before)
-	if _, err := render(bomb, 320, DefaultLimits()); !errors.Is(err, ErrTooLarge) {
-		t.Fatal(err)
-	}
-	runtime.ReadMemStats(&after)
-	if d := after.TotalAlloc - before.TotalAlloc; d > 1<<20 {
-		t.Errorf("refusing a bomb allocated %d bytes", d)
+	vp8l := []byte("RIFFX000WEBPVP8L0000/000\x00\x99\x8c\x80\x7fl\"\xa2\xff")
+	for name, b := range map[string][]byte{"png": pngBomb(100_000, 100_000), "webp chunk length": vp8l} {
+		lim := DefaultLimits()
+		lim.MaxPixels = 1 << 20
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		if _, err := render(b, 320, lim); !errors.Is(err, ErrTooLarge) {
+			t.Fatalf("%s: %v", name, err)
+		}
+		runtime.ReadMemStats(&after)
+		if d := after.TotalAlloc - before.TotalAlloc; d > 1<<20 {
+			t.Errorf("%s: refusing a bomb allocated %d bytes", name, d)
+		}
 	}
 }
 
@@ -317,11 +323,11 @@ func TestProgressiveJPEGCost(t *testing.T) {
 	prog := bytes.Clone(base)
 	i := bytes.Index(prog, []byte{0xff, 0xc0})
 	prog[i+1] = 0xc2
-	cb, err := jpegCost(bytes.NewReader(base))
+	cb, _, err := jpegHeader(bytes.NewReader(base))
 	if err != nil {
 		t.Fatal(err)
 	}
-	cp, err := jpegCost(bytes.NewReader(prog))
+	cp, _, err := jpegHeader(bytes.NewReader(prog))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -341,6 +347,83 @@ func TestJPEGScans(t *testing.T) {
 	}
 	if _, err := render(manyScans(t, MaxJPEGScans-1), 320, DefaultLimits()); errors.Is(err, ErrTooLarge) {
 		t.Errorf("a JPEG at the scan limit was refused as too large: %v", err)
+	}
+}
+
+// withOrientation inserts an APP1 Exif segment holding orientation o
+// (byte order bo) right after the SOI of a JPEG.
+func withOrientation(jpg []byte, o uint16, big bool) []byte {
+	var bo binary.ByteOrder = binary.LittleEndian
+	tiff := []byte("II\x2a\x00\x08\x00\x00\x00")
+	if big {
+		bo = binary.BigEndian
+		tiff = []byte("MM\x00\x2a\x00\x00\x00\x08")
+	}
+	ifd := make([]byte, 2+12+4)
+	bo.PutUint16(ifd[0:], 1)
+	bo.PutUint16(ifd[2:], 0x0112)
+	bo.PutUint16(ifd[4:], 3)
+	bo.PutUint32(ifd[6:], 1)
+	bo.PutUint16(ifd[10:], o)
+	body := append(append([]byte("Exif\x00\x00"), tiff...), ifd...)
+	seg := []byte{0xff, 0xe1, byte((len(body) + 2) >> 8), byte(len(body) + 2)}
+	out := append([]byte{0xff, 0xd8}, seg...)
+	out = append(out, body...)
+	return append(out, jpg[2:]...)
+}
+
+// TestOrientation: a phone photo stored sideways with an EXIF orientation
+// is shown upright.
+func TestOrientation(t *testing.T) {
+	t.Parallel()
+	// 400 × 200: left half red, right half blue.
+	m := image.NewRGBA(image.Rect(0, 0, 400, 200))
+	for y := range 200 {
+		for x := range 400 {
+			c := color.RGBA{230, 20, 20, 255}
+			if x >= 200 {
+				c = color.RGBA{20, 20, 230, 255}
+			}
+			m.Set(x, y, c)
+		}
+	}
+	src := encJPEG(t, m)
+	red := func(c color.Color) bool { r, _, b, _ := c.RGBA(); return r > 2*b }
+	blue := func(c color.Color) bool { r, _, b, _ := c.RGBA(); return b > 2*r }
+	tests := []struct {
+		o      uint16
+		big    bool
+		w, h   int
+		redAt  image.Point // a point that must be red (its mirror is blue)
+		blueAt image.Point
+	}{
+		{1, false, 320, 160, image.Pt(20, 80), image.Pt(300, 80)},
+		{3, true, 320, 160, image.Pt(300, 80), image.Pt(20, 80)},
+		{6, false, 160, 320, image.Pt(80, 20), image.Pt(80, 300)}, // turned clockwise: the left side is on top
+		{8, true, 160, 320, image.Pt(80, 300), image.Pt(80, 20)},
+		{2, false, 320, 160, image.Pt(300, 80), image.Pt(20, 80)},
+	}
+	for _, tc := range tests {
+		res, err := render(withOrientation(src, tc.o, tc.big), 320, DefaultLimits())
+		if err != nil {
+			t.Fatalf("orientation %d: %v", tc.o, err)
+		}
+		if res.Source.Orientation != int(tc.o) || res.Width != tc.w || res.Height != tc.h {
+			t.Fatalf("orientation %d: %+v, %d×%d", tc.o, res.Source, res.Width, res.Height)
+		}
+		out, _, err := image.Decode(bytes.NewReader(res.Data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !red(out.At(tc.redAt.X, tc.redAt.Y)) || !blue(out.At(tc.blueAt.X, tc.blueAt.Y)) {
+			t.Errorf("orientation %d: %v at %v, %v at %v", tc.o, out.At(tc.redAt.X, tc.redAt.Y), tc.redAt, out.At(tc.blueAt.X, tc.blueAt.Y), tc.blueAt)
+		}
+	}
+	// Malformed Exif is ignored, never fatal.
+	for _, bad := range [][]byte{[]byte("Exif\x00\x00II"), []byte("Exif\x00\x00XX\x2a\x00\x08\x00\x00\x00"), []byte("Exif\x00\x00II\x2a\x00\xff\xff\x00\x00\x00\x00")} {
+		if o := exifOrientation(bad); o != 0 {
+			t.Errorf("%q: orientation %d", bad, o)
+		}
 	}
 }
 
@@ -368,6 +451,7 @@ func FuzzThumbnail(f *testing.F) {
 	f.Add(pngBomb(100_000, 100_000))
 	f.Add(gifBomb(60000, 60000))
 	f.Add(webpVP8XBomb(f))
+	f.Add(withOrientation(encJPEG(f, photo(20, 10)), 6, true))
 	lim := Limits{MaxFileBytes: 1 << 20, MaxPixels: 1 << 20, MaxDecodeBytes: 16 << 20}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		res, err := render(b, 64, lim)
