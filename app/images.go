@@ -65,10 +65,14 @@ func (a *App) imageLimits() thumb.Limits {
 	return a.images.limits
 }
 
-// render decodes path one at a time with the app's limits.
-func (a *App) render(path string, side, quality int) (thumb.Result, error) {
+// render decodes path one at a time with the app's limits; a render that
+// waited while the app began closing is not started.
+func (a *App) render(ctx context.Context, path string, side, quality int) (thumb.Result, error) {
 	a.images.decode.Lock()
 	defer a.images.decode.Unlock()
+	if err := ctx.Err(); err != nil {
+		return thumb.Result{}, err
+	}
 	return thumb.File(path, side, quality, a.imageLimits())
 }
 
@@ -105,10 +109,10 @@ func (a *App) makeThumb(ctx context.Context, roomID, id, path string) {
 		return
 	}
 	a.setImage(roomID, id, ImagePending, "")
+	res, err := a.render(ctx, path, thumbSide, thumbQuality)
 	if ctx.Err() != nil {
-		return
+		return // the app closes
 	}
-	res, err := a.render(path, thumbSide, thumbQuality)
 	if err != nil {
 		msg := imageError(err)
 		a.log.Info("no thumbnail", "room", session.LogID(roomID), "code", strings.SplitN(msg, ":", 2)[0])
@@ -202,7 +206,10 @@ func (a *App) ViewImage(roomID, id string) (ImageView, error) {
 	if !found || t.State != StateDone || t.Path == "" {
 		return ImageView{}, apiErrorf(CodeBadRequest, "no finished image with this id")
 	}
-	res, err := a.render(t.Path, viewSide, viewQuality)
+	res, err := a.render(a.context(), t.Path, viewSide, viewQuality)
+	if errors.Is(err, context.Canceled) {
+		return ImageView{}, apiErrorf(CodeInternal, "the app is shutting down")
+	}
 	if err != nil {
 		if errors.Is(err, thumb.ErrUnreadable) {
 			if _, serr := os.Stat(t.Path); serr != nil {
