@@ -55,14 +55,6 @@ const (
 // peak memory for previews is one thumb.Render's bound (thumb package doc).
 type imageState struct {
 	decode sync.Mutex
-	limits thumb.Limits // zero = thumb.DefaultLimits (tests make them small)
-}
-
-func (a *App) imageLimits() thumb.Limits {
-	if a.images.limits == (thumb.Limits{}) {
-		return thumb.DefaultLimits()
-	}
-	return a.images.limits
 }
 
 // render decodes path one at a time with the app's limits; a render that
@@ -73,7 +65,7 @@ func (a *App) render(ctx context.Context, path string, side, quality int) (thumb
 	if err := ctx.Err(); err != nil {
 		return thumb.Result{}, err
 	}
-	return thumb.File(path, side, quality, a.imageLimits())
+	return thumb.File(path, side, quality, thumb.DefaultLimits())
 }
 
 // imageError maps a thumb error to "CODE: detail".

@@ -195,8 +195,8 @@ func Probe(r io.ReaderAt, size int64, lim Limits) (Info, error) {
 		if w <= 0 || h <= 0 {
 			return info, fmt.Errorf("%w: %s declares %d × %d pixels", ErrUnreadable, ft, w, h)
 		}
-		// Each side is at most 2^32 here, so the product fits an int64
-		// only after this check.
+		// The sides are compared first: once both are within MaxPixels
+		// their product cannot overflow an int64.
 		if w > lim.MaxPixels || h > lim.MaxPixels || w*h > lim.MaxPixels {
 			return info, fmt.Errorf("%w: %d × %d pixels; previews are made up to %d megapixels", ErrTooLarge, w, h, lim.MaxPixels/1_000_000)
 		}
