@@ -761,6 +761,7 @@ func (a *App) ClearMessages(roomID string) error {
 	if err := p.History.ClearMessages(roomID); err != nil {
 		return a.historyErr(err)
 	}
+	a.forgetImages(roomID)
 	a.emit(EventRoomsChanged, Empty{})
 	return nil
 }
@@ -777,6 +778,7 @@ func (a *App) Forget(roomID string) error {
 	if err := p.History.Forget(roomID); err != nil {
 		return a.historyErr(err)
 	}
+	a.forgetImages(roomID)
 	a.mu.Lock()
 	delete(a.lastCode, roomID)
 	delete(a.lastTyping, roomID)

@@ -142,6 +142,19 @@ func (a *App) setImage(roomID, id, state, msg string) {
 	a.emitTransfer(t)
 }
 
+// forgetImages resets the image state of the room's transfers after its
+// thumbnails were deleted (clear, forget), so a card listed again by
+// Transfers is a plain file card. No event: the UI dropped those cards.
+func (a *App) forgetImages(roomID string) {
+	a.files.mu.Lock()
+	defer a.files.mu.Unlock()
+	if rf := a.files.rooms[roomID]; rf != nil {
+		for _, e := range rf.list {
+			e.t.Image, e.t.ImageError = ImageNone, ""
+		}
+	}
+}
+
 // dataURL returns b (JPEG or PNG made by app/thumb) as a data: URL.
 func dataURL(b []byte) string {
 	mime := "image/png"

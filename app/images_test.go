@@ -205,6 +205,12 @@ func TestTwoWindowsImages(t *testing.T) {
 	if n, _ := bob.prof.History.ThumbCount(room); n != 0 {
 		t.Fatalf("%d thumbnails after clear", n)
 	}
+	list, _ = bob.Transfers(room)
+	for _, tr := range list {
+		if tr.Image != ImageNone || tr.ImageError != "" {
+			t.Fatalf("after clear, %s still has image %q %q", tr.Name, tr.Image, tr.ImageError)
+		}
+	}
 
 	// Destroy on alice's side wipes the room and its thumbnails.
 	if err := alice.DestroyRoom(room); err != nil {
