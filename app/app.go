@@ -758,10 +758,10 @@ func (a *App) ClearMessages(roomID string) error {
 	if err != nil {
 		return err
 	}
+	a.forgetImages(roomID)
 	if err := p.History.ClearMessages(roomID); err != nil {
 		return a.historyErr(err)
 	}
-	a.forgetImages(roomID)
 	a.emit(EventRoomsChanged, Empty{})
 	return nil
 }
@@ -775,10 +775,10 @@ func (a *App) Forget(roomID string) error {
 	if err := a.LeaveRoom(roomID); err != nil {
 		a.log.Warn("leave before forget", "room", session.LogID(roomID), "err", err)
 	}
+	a.forgetImages(roomID)
 	if err := p.History.Forget(roomID); err != nil {
 		return a.historyErr(err)
 	}
-	a.forgetImages(roomID)
 	a.mu.Lock()
 	delete(a.lastCode, roomID)
 	delete(a.lastTyping, roomID)

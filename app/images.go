@@ -55,6 +55,17 @@ const (
 // peak memory for previews is one thumb.Render's bound (thumb package doc).
 type imageState struct {
 	decode sync.Mutex
+
+	// mu guards gen, a per-room count of thumbnail wipes: a thumbnail
+	// made across a clear or forget is not stored.
+	mu  sync.Mutex
+	gen map[string]uint64
+}
+
+func (s *imageState) generation(roomID string) uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.gen[roomID]
 }
 
 // render decodes path one at a time with the app's limits; a render that
@@ -100,6 +111,7 @@ func (a *App) makeThumb(ctx context.Context, roomID, id, path string) {
 	if _, err := thumb.SniffFile(path); err != nil {
 		return
 	}
+	gen := a.images.generation(roomID)
 	a.setImage(roomID, id, ImagePending, "")
 	res, err := a.render(ctx, path, thumbSide, thumbQuality)
 	if ctx.Err() != nil {
@@ -113,12 +125,25 @@ func (a *App) makeThumb(ctx context.Context, roomID, id, path string) {
 	}
 	p, perr := a.ready()
 	if perr == nil {
-		perr = p.History.PutThumb(roomID, id, res.Data)
+		// Checked and stored under images.mu: a wipe either comes after
+		// (and deletes it) or before (and it is not stored).
+		a.images.mu.Lock()
+		if a.images.gen[roomID] != gen {
+			perr = errors.New("the room's thumbnails were wiped meanwhile")
+		} else {
+			perr = p.History.PutThumb(roomID, id, res.Data)
+		}
+		a.images.mu.Unlock()
 	}
 	if perr != nil {
-		// The room was forgotten meanwhile, or the app closes.
+		// The room was cleared or forgotten meanwhile (the UI dropped its
+		// cards: no event), or the app closes.
 		a.log.Info("thumbnail not stored", "room", session.LogID(roomID), "err", perr)
-		a.setImage(roomID, id, ImageNone, "")
+		a.files.mu.Lock()
+		if rf := a.files.rooms[roomID]; rf != nil && rf.byID[id] != nil {
+			rf.byID[id].t.Image, rf.byID[id].t.ImageError = ImageNone, ""
+		}
+		a.files.mu.Unlock()
 		return
 	}
 	a.setImage(roomID, id, ImageReady, "")
@@ -142,10 +167,17 @@ func (a *App) setImage(roomID, id, state, msg string) {
 	a.emitTransfer(t)
 }
 
-// forgetImages resets the image state of the room's transfers after its
-// thumbnails were deleted (clear, forget), so a card listed again by
+// forgetImages is called before the room's thumbnails are deleted
+// (clear, forget): thumbnails being made are not stored, and the image
+// state of the room's transfers is reset, so a card listed again by
 // Transfers is a plain file card. No event: the UI dropped those cards.
 func (a *App) forgetImages(roomID string) {
+	a.images.mu.Lock()
+	if a.images.gen == nil {
+		a.images.gen = map[string]uint64{}
+	}
+	a.images.gen[roomID]++
+	a.images.mu.Unlock()
 	a.files.mu.Lock()
 	defer a.files.mu.Unlock()
 	if rf := a.files.rooms[roomID]; rf != nil {

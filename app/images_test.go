@@ -229,8 +229,9 @@ func TestTwoWindowsImages(t *testing.T) {
 	}
 }
 
-// TestForgetRemovesThumbnails: Forget removes the room's thumbnails; a
-// thumbnail finished after Forget is not stored.
+// TestForgetRemovesThumbnails: a thumbnail being made across a clear is
+// not stored; Forget removes the room's thumbnails; a thumbnail finished
+// after Forget is not stored.
 func TestForgetRemovesThumbnails(t *testing.T) {
 	t.Parallel()
 	srv := startServer(t)
@@ -253,6 +254,26 @@ func TestForgetRemovesThumbnails(t *testing.T) {
 	rf := alice.files.roomLocked(av.ID)
 	rf.addLocked(&transferEntry{t: Transfer{ID: "in-1", RoomID: av.ID, Name: "a.png", State: StateDone, Path: img}})
 	alice.files.mu.Unlock()
+	// A thumbnail being made while the room is cleared is not stored.
+	alice.images.decode.Lock()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		alice.makeThumb(t.Context(), av.ID, "in-1", img)
+	}()
+	waitImage(t, alice.win, "a.png", ImagePending)
+	if err := alice.ClearMessages(av.ID); err != nil {
+		t.Fatal(err)
+	}
+	alice.images.decode.Unlock()
+	<-done
+	if n, _ := p.History.ThumbCount(av.ID); n != 0 {
+		t.Fatalf("%d thumbnails stored across a clear", n)
+	}
+	if list, _ := alice.Transfers(av.ID); list[0].Image != ImageNone {
+		t.Fatalf("image state after a clear: %q", list[0].Image)
+	}
+
 	alice.queueThumb(av.ID, "in-1", img)
 	waitImage(t, alice.win, "a.png", ImageReady)
 	if n, _ := p.History.ThumbCount(av.ID); n != 1 {
