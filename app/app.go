@@ -100,6 +100,8 @@ type App struct {
 	calls callState // calls and the media hub (own lock)
 	links linkState // the external link waiting for confirmation (own lock)
 
+	images imageState // previews: one decode at a time (own lock)
+
 	opening   sync.Mutex // serialises joins so one room is never joined twice
 	focusOnce sync.Once
 	wg        sync.WaitGroup
@@ -177,6 +179,8 @@ func (a *App) startLocked(ctx context.Context, win Window) {
 	a.prof, a.profErr = profile.Open(a.cfg.Profile)
 	if a.profErr != nil {
 		a.log.Error("open profile", "err", a.profErr)
+	} else {
+		a.removePasted() // left by a run that crashed
 	}
 }
 
@@ -272,6 +276,7 @@ func (a *App) close() error {
 	a.mu.Unlock()
 	a.wg.Wait()
 	if prof != nil {
+		a.removePasted()
 		errs = append(errs, prof.Close())
 	}
 	return errors.Join(errs...)
@@ -753,6 +758,7 @@ func (a *App) ClearMessages(roomID string) error {
 	if err != nil {
 		return err
 	}
+	a.forgetImages(roomID)
 	if err := p.History.ClearMessages(roomID); err != nil {
 		return a.historyErr(err)
 	}
@@ -769,6 +775,7 @@ func (a *App) Forget(roomID string) error {
 	if err := a.LeaveRoom(roomID); err != nil {
 		a.log.Warn("leave before forget", "room", session.LogID(roomID), "err", err)
 	}
+	a.forgetImages(roomID)
 	if err := p.History.Forget(roomID); err != nil {
 		return a.historyErr(err)
 	}

@@ -71,6 +71,17 @@ func TestImportBoundaries(t *testing.T) {
 			}
 		}
 	}
+	// thumb decodes hostile files: it stays a leaf (the standard library
+	// and golang.org/x/image only: no network, no other app package).
+	nonStd, err := exec.Command("go", "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", module+"/app/thumb").Output()
+	if err != nil {
+		t.Fatalf("go list -deps /app/thumb: %v", err)
+	}
+	for _, d := range strings.Fields(string(nonStd)) {
+		if d != module+"/app/thumb" && !strings.HasPrefix(d, "golang.org/x/image/") {
+			t.Errorf("/app/thumb depends on %s; it may use only the standard library and golang.org/x/image", d)
+		}
+	}
 	// chat (and later transfer) speak over plain streams: no pion, no Wails.
 	for _, p := range []string{"/app/chat", "/app/transfer", "/app/history", "/app/identity"} {
 		for _, d := range deps(module + p) {

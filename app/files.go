@@ -76,6 +76,11 @@ type Transfer struct {
 	State      string  `json:"state"`
 	Error      string  `json:"error"`
 	Path       string  `json:"path"`
+	// Image is the preview state of a finished file: "" (not an image),
+	// pending, ready (Thumbnail returns it) or failed (ImageError says
+	// why, "CODE: detail").
+	Image      string `json:"image"`
+	ImageError string `json:"imageError"`
 }
 
 // TransferEvent is the payload of transfer:update.
@@ -453,6 +458,9 @@ func (a *App) finishOutgoing(roomID string, rf *roomFiles, e *transferEntry, p t
 		a.log.Info("file not sent", "room", session.LogID(roomID), "state", t.State, "err", t.Error)
 	}
 	a.emitTransfer(t)
+	if t.State == StateDone {
+		a.queueThumb(roomID, t.ID, t.Path)
+	}
 }
 
 // transferFailure maps why a transfer ended to its state and "CODE: detail".
@@ -495,6 +503,7 @@ func (a *App) onProgress(roomID string, p transfer.Progress) {
 	a.files.mu.Lock()
 	rf := a.files.roomLocked(roomID)
 	var e *transferEntry
+	var thumbPath string
 	if p.Outgoing {
 		e = rf.byReal[p.ID]
 		// The first event of the file being sent names its real id.
@@ -522,6 +531,9 @@ func (a *App) onProgress(roomID string, p transfer.Progress) {
 		case !p.Done:
 			e.t.State, e.t.Error = StateActive, ""
 		case p.Err == nil:
+			if e.t.State != StateDone && p.Path != "" {
+				thumbPath = p.Path // verified: make its preview
+			}
 			e.t.State, e.t.Error, e.t.Path = StateDone, "", p.Path
 			if p.Path != "" {
 				a.files.markReceivedLocked(p.Path)
@@ -544,6 +556,9 @@ func (a *App) onProgress(roomID string, p transfer.Progress) {
 	a.files.mu.Unlock()
 	if send {
 		a.emitTransfer(t)
+	}
+	if thumbPath != "" {
+		a.queueThumb(roomID, t.ID, thumbPath)
 	}
 }
 

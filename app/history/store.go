@@ -864,6 +864,9 @@ func (s *Store) ClearMessages(key string) error {
 		if err := s.updateRoom(tx, key, func(r *Room) error { r.LastPreview = ""; return nil }); err != nil {
 			return err
 		}
+		if err := deleteThumbs(tx, key); err != nil {
+			return err
+		}
 		return deleteBucketIfExists(tx.Bucket(bucketMessages), []byte(key))
 	})
 	if err != nil {
@@ -880,6 +883,9 @@ func (s *Store) Forget(key string) error {
 	}
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		if err := tx.Bucket(bucketRooms).Delete([]byte(key)); err != nil {
+			return err
+		}
+		if err := deleteThumbs(tx, key); err != nil {
 			return err
 		}
 		return deleteBucketIfExists(tx.Bucket(bucketMessages), []byte(key))

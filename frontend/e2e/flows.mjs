@@ -836,6 +836,84 @@ export const flows = {
     assert(shown.length === 1 && shown[0] === want, `shown: ${shown}`);
   },
 
+  'images: a received image shows a thumbnail; it opens in the viewer; Esc closes': async (page, open) => {
+    await open();
+    await createRoom(page);
+    await connect(page);
+    await fake(page, () => window.__parleyFake.peerSendsFile('beach.jpg', 400_000));
+    const card = page.locator('[data-testid="transfer"][data-state="done"]');
+    const thumb = card.getByRole('button', { name: 'View beach.jpg' });
+    await thumb.waitFor();
+    const w = await card.getByAltText('Preview of beach.jpg').evaluate((img) => img.complete && img.naturalWidth);
+    assert(w === 48, `thumbnail did not decode (naturalWidth ${w})`);
+    await thumb.click();
+    const dlg = page.getByRole('dialog', { name: 'Image: beach.jpg' });
+    await dlg.waitFor();
+    await dlg.getByTestId('image-dims').getByText('4800 × 3200 (shown smaller)').waitFor();
+    const first = await page.evaluate(() => document.activeElement?.getAttribute('aria-label'));
+    assert(first === 'Close', `the viewer focused ${first}, not Close`);
+    await page.keyboard.press('Escape');
+    await dlg.waitFor({ state: 'detached' });
+    const back = await page.evaluate(() => document.activeElement?.getAttribute('aria-label'));
+    assert(back === 'View beach.jpg', `focus went to ${back}, not back to the thumbnail`);
+    // Keyboard only: Enter on the thumbnail opens it; the original opens in the system viewer.
+    await page.keyboard.press('Enter');
+    await dlg.getByRole('button', { name: 'Open in image viewer' }).click();
+    const opened = await fake(page, () => window.__parleyFake.openedFiles);
+    assert(opened.length === 1 && opened[0] === '/home/you/Downloads/Parley/beach.jpg', `opened: ${opened}`);
+    await dlg.getByRole('button', { name: 'Close' }).click();
+    await dlg.waitFor({ state: 'detached' });
+  },
+
+  'images: a decompression bomb stays a file card with a clear note': async (page, open) => {
+    await open();
+    await createRoom(page);
+    await connect(page);
+    await fake(page, () => window.__parleyFake.peerSendsFile('bomb.png', 300));
+    const note = page.getByTestId('image-note');
+    await note.getByText('too large for Parley to preview').waitFor();
+    assert((await note.getAttribute('data-code')) === 'IMAGE_TOO_LARGE', 'wrong code');
+    assert((await page.getByTestId('thumbnail').count()) === 0, 'a bomb got a thumbnail');
+    await page.getByRole('button', { name: 'Open bomb.png' }).waitFor();
+  },
+
+  'images: paste an image into the composer to send it; text pastes as before': async (page, open) => {
+    await open();
+    await createRoom(page);
+    await connect(page);
+    const png = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==';
+    const paste = (arg) =>
+      page.evaluate(({ b64, text, type }) => {
+        const dt = new DataTransfer();
+        if (b64 !== null) {
+          const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+          dt.items.add(new File([bytes], 'image.png', { type }));
+        }
+        if (text) dt.setData('text/plain', text);
+        const area = document.querySelector('[data-testid="composer"]');
+        area.focus();
+        const ev = new ClipboardEvent('paste', { clipboardData: dt, bubbles: true, cancelable: true });
+        area.dispatchEvent(ev);
+        return ev.defaultPrevented;
+      }, arg);
+    assert(await paste({ b64: png, text: '', type: 'image/png' }), 'the image paste was not taken');
+    const card = page.getByTestId('transfer').filter({ hasText: /pasted-\d{8}-\d{6}\.png/ });
+    await card.waitFor();
+    await card.getByText('Sent').waitFor();
+    const src = await card.getByTestId('thumbnail').locator('img').getAttribute('src');
+    assert(src === `data:image/png;base64,${png}`, `thumbnail src ${src?.slice(0, 40)}`);
+    const pasted = await fake(page, () => window.__parleyFake.pasted);
+    assert(pasted.length === 1, `pasted ${pasted}`);
+    assert((await page.getByTestId('composer').inputValue()) === '', 'the image landed in the text');
+    // Text: left to the field.
+    assert(!(await paste({ b64: null, text: 'hello', type: '' })), 'a text paste was taken');
+    // Bytes that are no image: a toast says so, nothing is sent.
+    assert(await paste({ b64: btoa('not a picture'), text: '', type: 'image/png' }), 'a fake image paste was not taken');
+    await page.getByTestId('toast').getByText('That is not a PNG, JPEG, GIF or WebP image.').waitFor();
+    assert((await fake(page, () => window.__parleyFake.pasted)).length === 1, 'a non-image was sent');
+    assert((await page.getByTestId('transfer').count()) === 1, 'extra cards');
+  },
+
   'files: cancel a running transfer': async (page, open) => {
     await open();
     await createRoom(page);

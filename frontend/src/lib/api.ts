@@ -10,6 +10,7 @@ import type {
   CallView,
   EventName,
   Events,
+  ImageView,
   MediaEndpoint,
   Message,
   MessagePage,
@@ -60,6 +61,9 @@ interface WailsApp {
   Transfers(roomId: string): Promise<Transfer[] | null>;
   OpenFile(path: string): Promise<void>;
   ShowInFolder(path: string): Promise<void>;
+  Thumbnail(roomId: string, id: string): Promise<string>;
+  ViewImage(roomId: string, id: string): Promise<ImageView>;
+  SendPastedImage(roomId: string, data: string): Promise<Transfer>;
   GetDownloadDir(): Promise<string>;
   About(): Promise<AboutInfo>;
   AnswerOffer(roomId: string, id: string, accept: boolean): Promise<void>;
@@ -159,6 +163,9 @@ export class WailsApi implements Api {
   transfers = (id: string) => call(async () => (await this.app.Transfers(id)) ?? []);
   openFile = (path: string) => call(() => this.app.OpenFile(path));
   showInFolder = (path: string) => call(() => this.app.ShowInFolder(path));
+  thumbnail = (roomId: string, id: string) => call(() => this.app.Thumbnail(roomId, id));
+  viewImage = (roomId: string, id: string) => call(() => this.app.ViewImage(roomId, id));
+  sendPastedImage = (roomId: string, data: string) => call(() => this.app.SendPastedImage(roomId, data));
   getDownloadDir = () => call(async () => (await this.app.GetDownloadDir()) ?? '');
   about = () =>
     call(async () => {

@@ -28,6 +28,9 @@ export const ERROR_CODES = [
   'DISK_FULL',
   'RECEIVE_LIMIT',
   'DOWNLOAD_FOLDER_UNUSABLE',
+  'IMAGE_TOO_LARGE',
+  'IMAGE_UNREADABLE',
+  'NOT_AN_IMAGE',
   'CANCELED',
   'DECLINED',
   'NO_ANSWER',
@@ -155,6 +158,18 @@ const TEXT: Record<ErrorCode, { sentence: string; next: string }> = {
   DOWNLOAD_FOLDER_UNUSABLE: {
     sentence: 'Parley has no safe folder to save received files in, so this one was refused.',
     next: 'The download folder must be yours and not writable by other users (chmod go-w fixes that), or set PARLEY_DOWNLOAD_DIR to such a folder. Then ask for the file again.',
+  },
+  IMAGE_TOO_LARGE: {
+    sentence: 'This image is too large for Parley to preview or paste.',
+    next: 'The file itself is fine: open it with your image viewer, or send big images as files with the paperclip.',
+  },
+  IMAGE_UNREADABLE: {
+    sentence: 'Parley could not read this image, so it shows no preview.',
+    next: 'The file may be damaged or in a variant Parley cannot show; try opening it with your image viewer.',
+  },
+  NOT_AN_IMAGE: {
+    sentence: 'That is not a PNG, JPEG, GIF or WebP image.',
+    next: 'Copy the image again, or send it as a file.',
   },
   CANCELED: {
     sentence: 'The transfer was canceled.',

@@ -22,6 +22,7 @@ import type {
   Settings,
   Status,
   Transfer,
+  ImageView,
 } from './types';
 import { ApiError, type ErrorCode } from './errors';
 import { REACTIONS } from './types';
@@ -67,11 +68,21 @@ export const DROPPED_FILE_SIZE = 1_500_000;
 /** Messages per page, as Go's app.PageSize. */
 export const FAKE_PAGE = 50;
 export const FAKE_DOWNLOAD_DIR = '/home/you/Downloads/Parley';
+/** Where the fake "writes" pasted images (Go: the profile's pasted folder). */
+export const FAKE_PASTE_DIR = '/home/you/.local/share/parley/default/pasted';
+/** The thumbnail the fake gives every image it has no bytes of: a 48 × 32 PNG. */
+export const FAKE_THUMB = 'data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAADAAAAAgCAIAAADbtmxLAAAAO0lEQVR42uzOAQkAIBAEwQM/lsGMaCxrHDLLBpjZ507S9EpVQEBAQEBAQEBAQEBAQEBAQH+DXgAAAP//CSYDFm7cK5IAAAAASUVORK5CYII=';
+/** Names the fake treats as images (Go sniffs the bytes; the fake has only names). */
+const IMAGE_NAME = /\.(png|jpe?g|gif|webp)$/i;
+/** A name containing this is a decompression bomb to the fake (IMAGE_TOO_LARGE). */
+export const FAKE_BOMB = 'bomb';
 
 interface FakeTransfer {
   t: Transfer;
   /** A big incoming offer still waiting for AnswerOffer. */
   asking: boolean;
+  /** The data URL of a pasted image (its own bytes). */
+  image?: string;
 }
 
 export const DEFAULT_FAKE_OPTIONS: FakeOptions = {
@@ -162,6 +173,8 @@ export class FakeApi implements Api {
   readonly activeRooms: string[] = [];
   /** Answers given to offers: [id, accept]. */
   readonly answers: [string, boolean][] = [];
+  /** Names of images sent by SendPastedImage, newest last. */
+  readonly pasted: string[] = [];
   private readonly transfers_ = new Map<string, FakeTransfer>();
   private readonly picks: FakeFile[][] = [];
   private ticking = false;
@@ -598,6 +611,54 @@ export class FakeApi implements Api {
     this.maybeFail('showInFolder');
     this.receivedPath(path);
     this.shownInFolder.push(path);
+  }
+
+  async thumbnail(roomId: string, id: string): Promise<string> {
+    this.maybeFail('thumbnail');
+    const x = this.transfers_.get(id);
+    if (!x || x.t.roomId !== roomId || x.t.image !== 'ready') fail('BAD_REQUEST', 'no thumbnail for this file');
+    return x.image ?? FAKE_THUMB;
+  }
+
+  async viewImage(roomId: string, id: string): Promise<ImageView> {
+    this.maybeFail('viewImage');
+    const x = this.transfers_.get(id);
+    if (!x || x.t.roomId !== roomId || x.t.state !== 'done') fail('BAD_REQUEST', 'no finished image with this id');
+    if (x.t.image === 'failed') {
+      const [code, detail] = x.t.imageError.split(': ');
+      fail((code ?? 'IMAGE_UNREADABLE') as ErrorCode, detail ?? '');
+    }
+    return { dataUrl: x.image ?? FAKE_THUMB, width: 48, height: 32, sourceWidth: 4800, sourceHeight: 3200, name: x.t.name };
+  }
+
+  async sendPastedImage(roomId: string, data: string): Promise<Transfer> {
+    this.maybeFail('sendPastedImage');
+    const r = this.get(roomId);
+    if (!r.view.open) fail('PEER_OFFLINE', 'the room is not open');
+    if (data.length > Math.ceil((32 << 20) / 3) * 4) fail('IMAGE_TOO_LARGE', 'a pasted image may be up to 32 MiB');
+    let head = '';
+    try {
+      head = atob(data.slice(0, 24));
+    } catch {
+      fail('BAD_REQUEST', 'the pasted data is not base64');
+    }
+    const kinds: [string, string, string][] = [
+      ['\x89PNG', 'png', 'image/png'],
+      ['\xff\xd8\xff', 'jpg', 'image/jpeg'],
+      ['GIF8', 'gif', 'image/gif'],
+    ];
+    const kind = kinds.find(([magic]) => head.startsWith(magic));
+    if (!kind) fail('NOT_AN_IMAGE', 'the clipboard holds no PNG, JPEG, GIF or WebP image');
+    const d = new Date(this.opts.now());
+    const p2 = (n: number) => String(n).padStart(2, '0');
+    const stamp = `${d.getFullYear()}${p2(d.getMonth() + 1)}${p2(d.getDate())}-${p2(d.getHours())}${p2(d.getMinutes())}${p2(d.getSeconds())}`;
+    const name = `pasted-${stamp}.${kind[1]}`;
+    this.pasted.push(name);
+    const size = Math.floor((data.length * 3) / 4);
+    const t = this.startOutgoing(roomId, { name, size }, `${FAKE_PASTE_DIR}/${name}`);
+    const x = this.transfers_.get(t.id);
+    if (x) x.image = `data:${kind[2]};base64,${data}`;
+    return t;
   }
 
   async getDownloadDir(): Promise<string> {
@@ -1112,6 +1173,8 @@ export class FakeApi implements Api {
       state: 'waiting',
       error: '',
       path,
+      image: '',
+      imageError: '',
     };
   }
 
@@ -1151,6 +1214,7 @@ export class FakeApi implements Api {
         if (bytes >= x.t.total) {
           const path = x.t.outgoing ? x.t.path : `${FAKE_DOWNLOAD_DIR}/${x.t.name}`;
           this.update(x, { state: 'done', bytes, rate: 0, etaSeconds: 0, path });
+          this.preview(x);
           continue;
         }
         const rate = this.opts.transferRate;
@@ -1158,6 +1222,22 @@ export class FakeApi implements Api {
         moving = true;
       }
       if (moving) this.tick();
+    });
+  }
+
+  /** Like Go after a file is verified: images get a thumbnail (or a refusal). */
+  private preview(x: FakeTransfer): void {
+    if (!IMAGE_NAME.test(x.t.name)) return;
+    this.update(x, { image: 'pending' });
+    this.later(this.opts.transferTickMs, () => {
+      if (x.t.name.includes(FAKE_BOMB)) {
+        this.update(x, {
+          image: 'failed',
+          imageError: 'IMAGE_TOO_LARGE: 100000 × 100000 pixels; previews are made up to 50 megapixels',
+        });
+      } else {
+        this.update(x, { image: 'ready' });
+      }
     });
   }
 

@@ -115,6 +115,24 @@ export interface Transfer {
   error: string;
   /** Receiver: final path once verified; sender: source path. */
   path: string;
+  /** Preview of a finished image file: '' (not an image), pending, ready (thumbnail() has it) or failed. */
+  image: ImageState;
+  /** "CODE: detail" when image is failed (IMAGE_TOO_LARGE, IMAGE_UNREADABLE), else "". */
+  imageError: string;
+}
+
+export type ImageState = '' | 'pending' | 'ready' | 'failed';
+
+/** An image scaled by Go for the in-app viewer (docs/app-api.md, "Images"). */
+export interface ImageView {
+  /** data:image/jpeg or data:image/png URL made by Go, at most 2048 px a side. */
+  dataUrl: string;
+  width: number;
+  height: number;
+  /** The file's own size in pixels. */
+  sourceWidth: number;
+  sourceHeight: number;
+  name: string;
 }
 
 /** A file above autoAcceptMaxBytes that waits for AnswerOffer. */
@@ -280,6 +298,12 @@ export interface Api {
   transfers(roomId: string): Promise<Transfer[]>;
   openFile(path: string): Promise<void>;
   showInFolder(path: string): Promise<void>;
+  /** The sealed thumbnail of a finished image transfer, as a data: URL. */
+  thumbnail(roomId: string, id: string): Promise<string>;
+  /** The finished image decoded by Go and scaled to fit 2048 px, for the viewer. */
+  viewImage(roomId: string, id: string): Promise<ImageView>;
+  /** Sends an image pasted into the composer (base64 of the file, at most 32 MiB). */
+  sendPastedImage(roomId: string, data: string): Promise<Transfer>;
   getDownloadDir(): Promise<string>;
   about(): Promise<AboutInfo>;
   answerOffer(roomId: string, id: string, accept: boolean): Promise<void>;

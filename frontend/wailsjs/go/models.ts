@@ -1,5 +1,27 @@
 export namespace app {
 	
+	export class ImageView {
+	    dataUrl: string;
+	    width: number;
+	    height: number;
+	    sourceWidth: number;
+	    sourceHeight: number;
+	    name: string;
+	
+	    static createFrom(source: any = {}) {
+	        return new ImageView(source);
+	    }
+	
+	    constructor(source: any = {}) {
+	        if ('string' === typeof source) source = JSON.parse(source);
+	        this.dataUrl = source["dataUrl"];
+	        this.width = source["width"];
+	        this.height = source["height"];
+	        this.sourceWidth = source["sourceWidth"];
+	        this.sourceHeight = source["sourceHeight"];
+	        this.name = source["name"];
+	    }
+	}
 	export class Message {
 	    id: string;
 	    roomId: string;
@@ -170,6 +192,8 @@ export namespace app {
 	    state: string;
 	    error: string;
 	    path: string;
+	    image: string;
+	    imageError: string;
 	
 	    static createFrom(source: any = {}) {
 	        return new Transfer(source);
@@ -188,6 +212,8 @@ export namespace app {
 	        this.state = source["state"];
 	        this.error = source["error"];
 	        this.path = source["path"];
+	        this.image = source["image"];
+	        this.imageError = source["imageError"];
 	    }
 	}
 

@@ -20,6 +20,8 @@ const tr = (over: Partial<Transfer>): Transfer => ({
   state: 'waiting',
   error: '',
   path: '/home/you/report.pdf',
+  image: '',
+  imageError: '',
   ...over,
 });
 

@@ -14,6 +14,8 @@ const tr = (over: Partial<Transfer>): Transfer => ({
   state: 'waiting',
   error: '',
   path: '',
+  image: '',
+  imageError: '',
   ...over,
 });
 

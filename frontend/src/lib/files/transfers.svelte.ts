@@ -3,10 +3,35 @@
 // Files never pass through JavaScript: Go opens them by path (dialog or
 // window drop), so this store only follows and steers transfers.
 
-import type { Api, Offer, Transfer } from '../types';
+import { ApiError, explain, toApiError, type Explained } from '../errors';
+import type { Api, ImageView, Offer, Transfer } from '../types';
 
 /** How long the "Sending N files" hint stays after a drop. */
 export const DROP_HINT_MS = 1800;
+
+/** The largest image a paste sends (Go's MaxPasteBytes). */
+export const MAX_PASTE_BYTES = 32 << 20;
+
+/** The image open in the viewer: loading (view null), shown, or failed. */
+export interface Viewer {
+  t: Transfer;
+  view: ImageView | null;
+  error: Explained | null;
+}
+
+/** The key of a transfer's thumbnail. */
+const thumbKey = (t: Pick<Transfer, 'roomId' | 'id'>) => `${t.roomId}/${t.id}`;
+
+/** The standard base64 of a blob's bytes. */
+export async function blobBase64(b: Blob): Promise<string> {
+  const bytes = new Uint8Array(await b.arrayBuffer());
+  let bin = '';
+  const step = 0x8000;
+  for (let i = 0; i < bytes.length; i += step) {
+    bin += String.fromCharCode(...bytes.subarray(i, i + step));
+  }
+  return btoa(bin);
+}
 
 /** A transfer and when the UI first heard of it (places its card among messages). */
 export interface TransferEntry {
@@ -19,6 +44,12 @@ export interface TransferActions {
   oncancel: (t: Transfer) => void;
   onopen: (t: Transfer) => void;
   onshow: (t: Transfer) => void;
+  /** Opens a finished image in the viewer. */
+  onview?: (t: Transfer) => void;
+  /** The thumbnail's data URL ('' until loaded). */
+  thumbOf?: (t: Transfer) => string;
+  /** Loads the thumbnail of a transfer whose image is ready. */
+  loadThumb?: (t: Transfer) => void;
 }
 
 export interface DropHint {
@@ -37,6 +68,14 @@ export class TransfersStore {
   picking = $state(false);
   /** Where received files go ("" until known). */
   downloadDir = $state('');
+  /** Thumbnails (data URLs Go made) by room id / transfer id. */
+  thumbs = $state<Record<string, string>>({});
+  /** The image in the viewer, if any. */
+  viewer = $state<Viewer | null>(null);
+  /** A pasted image is being handed to Go. */
+  pasting = $state(false);
+
+  private readonly thumbLoads = new Set<string>();
 
   private readonly offs: (() => void)[] = [];
   private hintTimer: ReturnType<typeof setTimeout> | null = null;
@@ -133,8 +172,59 @@ export class TransfersStore {
     await this.api.answerOffer(o.roomId, o.id, accept);
   }
 
+  /** The thumbnail of t ('' until loaded). */
+  thumbOf(t: Transfer): string {
+    return this.thumbs[thumbKey(t)] ?? '';
+  }
+
+  /** Fetches the thumbnail of a transfer whose image is ready, once. */
+  async loadThumb(t: Transfer): Promise<void> {
+    const k = thumbKey(t);
+    if (t.image !== 'ready' || this.thumbs[k] || this.thumbLoads.has(k)) return;
+    this.thumbLoads.add(k);
+    try {
+      this.thumbs[k] = await this.api.thumbnail(t.roomId, t.id);
+    } catch {
+      // Gone (cleared) or unreadable: the card stays a plain file card.
+    } finally {
+      this.thumbLoads.delete(k);
+    }
+  }
+
+  /** Opens the viewer on a finished image; Go decodes and scales it. */
+  async view(t: Transfer): Promise<void> {
+    const v: Viewer = { t, view: null, error: null };
+    this.viewer = v;
+    try {
+      const view = await this.api.viewImage(t.roomId, t.id);
+      if (this.viewer?.t.id === t.id) this.viewer = { ...v, view };
+    } catch (e) {
+      if (this.viewer?.t.id === t.id) this.viewer = { ...v, error: explain(toApiError(e).code) };
+    }
+  }
+
+  closeViewer(): void {
+    this.viewer = null;
+  }
+
+  /** Sends an image pasted into the composer. */
+  async paste(roomId: string, image: Blob): Promise<void> {
+    if (!roomId) return;
+    if (image.size > MAX_PASTE_BYTES) {
+      throw new ApiError('IMAGE_TOO_LARGE', `a pasted image may be up to ${MAX_PASTE_BYTES >> 20} MiB`);
+    }
+    this.pasting = true;
+    try {
+      const t = await this.api.sendPastedImage(roomId, await blobBase64(image));
+      this.upsert({ ...t, roomId: t.roomId || roomId });
+    } finally {
+      this.pasting = false;
+    }
+  }
+
   /** Forgets finished cards of a room (Clear messages); running ones stay. */
   clearFinished(roomId: string): void {
+    for (const k of Object.keys(this.thumbs)) if (k.startsWith(`${roomId}/`)) delete this.thumbs[k];
     const list = this.byRoom[roomId];
     if (!list) return;
     this.byRoom[roomId] = list.filter((e) => e.t.state === 'waiting' || e.t.state === 'active');

@@ -60,6 +60,8 @@ export function Send(arg1:string,arg2:string):Promise<app.Message>;
 
 export function SendFiles(arg1:string,arg2:Array<string>):Promise<Array<app.Transfer>>;
 
+export function SendPastedImage(arg1:string,arg2:string):Promise<app.Transfer>;
+
 export function SetActiveRoom(arg1:string):Promise<void>;
 
 export function SetServer(arg1:string):Promise<app.Settings>;
@@ -68,6 +70,10 @@ export function ShowInFolder(arg1:string):Promise<void>;
 
 export function StartLANServer():Promise<app.Settings>;
 
+export function Thumbnail(arg1:string,arg2:string):Promise<string>;
+
 export function Transfers(arg1:string):Promise<Array<app.Transfer>>;
 
 export function Typing(arg1:string):Promise<void>;
+
+export function ViewImage(arg1:string,arg2:string):Promise<app.ImageView>;

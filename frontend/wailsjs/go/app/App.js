@@ -114,6 +114,10 @@ export function SendFiles(arg1, arg2) {
   return window['go']['app']['App']['SendFiles'](arg1, arg2);
 }
 
+export function SendPastedImage(arg1, arg2) {
+  return window['go']['app']['App']['SendPastedImage'](arg1, arg2);
+}
+
 export function SetActiveRoom(arg1) {
   return window['go']['app']['App']['SetActiveRoom'](arg1);
 }
@@ -130,6 +134,10 @@ export function StartLANServer() {
   return window['go']['app']['App']['StartLANServer']();
 }
 
+export function Thumbnail(arg1, arg2) {
+  return window['go']['app']['App']['Thumbnail'](arg1, arg2);
+}
+
 export function Transfers(arg1) {
   return window['go']['app']['App']['Transfers'](arg1);
 }
@@ -140,4 +148,8 @@ export function Typing(arg1) {
 
 export function TrustNewKey(arg1) {
   return window['go']['app']['App']['TrustNewKey'](arg1);
+}
+
+export function ViewImage(arg1, arg2) {
+  return window['go']['app']['App']['ViewImage'](arg1, arg2);
 }
