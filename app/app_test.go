@@ -182,6 +182,29 @@ func newUser(t *testing.T, server string, mutate ...func(*Config)) *testUser {
 	return u
 }
 
+// userWithRoom is a user on a fresh server with one room it created, and
+// its open profile. With leave, the room is left again once it waits for
+// the other person (closed: nothing connects while the test runs).
+func userWithRoom(t *testing.T, leave bool) (*testUser, RoomView, *profile.Profile) {
+	t.Helper()
+	u := newUser(t, startServer(t))
+	v, err := u.CreateRoom(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if leave {
+		u.win.wait(t, EventRoomStatus, statusIs("waiting"))
+		if err := u.LeaveRoom(v.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p, err := u.ready()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u, v, p
+}
+
 func codeOf(err error) string {
 	var e *Error
 	if errors.As(err, &e) {

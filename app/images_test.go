@@ -234,16 +234,7 @@ func TestTwoWindowsImages(t *testing.T) {
 // after Forget is not stored.
 func TestForgetRemovesThumbnails(t *testing.T) {
 	t.Parallel()
-	srv := startServer(t)
-	alice := newUser(t, srv)
-	av, err := alice.CreateRoom(0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := alice.ready()
-	if err != nil {
-		t.Fatal(err)
-	}
+	alice, av, p := userWithRoom(t, false)
 	dir := t.TempDir()
 	img := filepath.Join(dir, "a.png")
 	if err := os.WriteFile(img, testPNG(t, 40, 30), 0o600); err != nil {

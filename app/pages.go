@@ -50,44 +50,33 @@ func (a *App) pageErr(err error) error {
 	return a.historyErr(err)
 }
 
-// OlderMessages returns the page of messages before the message before.
-func (a *App) OlderMessages(roomID, before string) (MessagePage, error) {
+// readPage runs one page read on the open profile's history.
+func (a *App) readPage(read func(*history.Store) (history.Page, error)) (MessagePage, error) {
 	p, err := a.ready()
 	if err != nil {
 		return MessagePage{}, err
 	}
-	pg, err := p.History.MessagesBefore(roomID, before, PageSize)
+	pg, err := read(p.History)
 	if err != nil {
 		return MessagePage{}, a.pageErr(err)
 	}
 	return pageOf(pg), nil
 }
 
+// OlderMessages returns the page of messages before the message before.
+func (a *App) OlderMessages(roomID, before string) (MessagePage, error) {
+	return a.readPage(func(h *history.Store) (history.Page, error) { return h.MessagesBefore(roomID, before, PageSize) })
+}
+
 // NewerMessages returns the page of messages after the message after.
 func (a *App) NewerMessages(roomID, after string) (MessagePage, error) {
-	p, err := a.ready()
-	if err != nil {
-		return MessagePage{}, err
-	}
-	pg, err := p.History.MessagesAfter(roomID, after, PageSize)
-	if err != nil {
-		return MessagePage{}, a.pageErr(err)
-	}
-	return pageOf(pg), nil
+	return a.readPage(func(h *history.Store) (history.Page, error) { return h.MessagesAfter(roomID, after, PageSize) })
 }
 
 // MessagesAround returns a page with the message id in its middle (a
 // search hit, or the message a reply quotes).
 func (a *App) MessagesAround(roomID, id string) (MessagePage, error) {
-	p, err := a.ready()
-	if err != nil {
-		return MessagePage{}, err
-	}
-	pg, err := p.History.MessagesAround(roomID, id, PageSize)
-	if err != nil {
-		return MessagePage{}, a.pageErr(err)
-	}
-	return pageOf(pg), nil
+	return a.readPage(func(h *history.Store) (history.Page, error) { return h.MessagesAround(roomID, id, PageSize) })
 }
 
 // SearchMessages finds messages of the room containing query (case

@@ -12,19 +12,7 @@ import (
 // window pages back, forward, around a message and through a search.
 func TestLongRoomPages(t *testing.T) {
 	t.Parallel()
-	srv := startServer(t)
-	u := newUser(t, srv)
-	v, err := u.CreateRoom(0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := u.LeaveRoom(v.ID); err != nil {
-		t.Fatal(err)
-	}
-	p, err := u.ready()
-	if err != nil {
-		t.Fatal(err)
-	}
+	u, v, p := userWithRoom(t, true)
 	const n = 4*PageSize + 30 // 230: 150 (the search hit) has a page on both sides
 	start := time.Now().Add(-time.Hour)
 	for i := range n {

@@ -15,20 +15,7 @@ import (
 // server ended without confirmation (ended, history kept).
 func TestKeyChangeAndEndedViews(t *testing.T) {
 	t.Parallel()
-	srv := startServer(t)
-	u := newUser(t, srv)
-	v, err := u.CreateRoom(0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.win.wait(t, EventRoomStatus, statusIs("waiting"))
-	if err := u.LeaveRoom(v.ID); err != nil {
-		t.Fatal(err)
-	}
-	p, err := u.ready()
-	if err != nil {
-		t.Fatal(err)
-	}
+	u, v, p := userWithRoom(t, true)
 	if _, err := u.TrustNewKey(v.ID); codeOf(err) != CodeBadRequest {
 		t.Fatalf("TrustNewKey without a changed key = %v", err)
 	}

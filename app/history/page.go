@@ -69,6 +69,32 @@ func seqOf(tx *bolt.Tx, roomKey, id string) ([]byte, error) {
 	return key, err
 }
 
+// cursorBefore places a cursor on the message just before the message
+// before (the room's newest when before is ""), and returns it with that
+// message's key and record (nil k: none). A room without messages gives
+// a nil cursor; an unknown before is ErrMessageNotFound.
+func cursorBefore(tx *bolt.Tx, roomKey, before string) (c *bolt.Cursor, k, v []byte, err error) {
+	seqs, err := roomSeqs(tx, roomKey)
+	if err != nil || seqs == nil {
+		if before != "" && err == nil {
+			err = ErrMessageNotFound
+		}
+		return nil, nil, nil, err
+	}
+	c = seqs.Cursor()
+	if before == "" {
+		k, v = c.Last()
+		return c, k, v, nil
+	}
+	at, err := seqOf(tx, roomKey, before)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	c.Seek(at)
+	k, v = c.Prev()
+	return c, k, v, nil
+}
+
 func (s *Store) pageArgs(roomKey, id string, optional bool) error {
 	if err := checkKey(roomKey); err != nil {
 		return err
@@ -87,27 +113,11 @@ func (s *Store) MessagesBefore(roomKey, before string, limit int) (Page, error) 
 		return Page{}, err
 	}
 	limit = clampLimit(limit)
-	p := Page{Messages: []Message{}}
+	p := Page{Messages: []Message{}, Newer: before != ""}
 	err := s.db.View(func(tx *bolt.Tx) error {
-		seqs, err := roomSeqs(tx, roomKey)
-		if err != nil || seqs == nil {
-			if before != "" && err == nil {
-				return ErrMessageNotFound
-			}
+		c, k, v, err := cursorBefore(tx, roomKey, before)
+		if err != nil || c == nil {
 			return err
-		}
-		c := seqs.Cursor()
-		var k, v []byte
-		if before == "" {
-			k, v = c.Last()
-		} else {
-			at, err := seqOf(tx, roomKey, before)
-			if err != nil {
-				return err
-			}
-			p.Newer = true
-			c.Seek(at)
-			k, v = c.Prev()
 		}
 		var rev []Message
 		for ; k != nil && len(rev) < limit; k, v = c.Prev() {
@@ -254,24 +264,9 @@ func (s *Store) Search(roomKey, query, before string, limit int) (SearchPage, er
 	needle := strings.ToLower(query)
 	out := SearchPage{Matches: []Message{}}
 	err := s.db.View(func(tx *bolt.Tx) error {
-		seqs, err := roomSeqs(tx, roomKey)
-		if err != nil || seqs == nil {
-			if before != "" && err == nil {
-				return ErrMessageNotFound
-			}
+		c, k, v, err := cursorBefore(tx, roomKey, before)
+		if err != nil || c == nil {
 			return err
-		}
-		c := seqs.Cursor()
-		var k, v []byte
-		if before == "" {
-			k, v = c.Last()
-		} else {
-			at, err := seqOf(tx, roomKey, before)
-			if err != nil {
-				return err
-			}
-			c.Seek(at)
-			k, v = c.Prev()
 		}
 		var last Message
 		for ; k != nil; k, v = c.Prev() {

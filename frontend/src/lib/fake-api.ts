@@ -1315,15 +1315,20 @@ export class FakeApi implements Api {
       sentAt: now - (n - i) * 60_000,
       state: i % 2 === 0 ? 'delivered' : '',
     }));
-    const last = msgs[msgs.length - 1]!;
+    this.storeSeeded(id, 'Long history', msgs, now);
+  }
+
+  /** A closed recent room with these messages (the seeds). */
+  private storeSeeded(id: string, name: string, msgs: Message[], emptySince: number): void {
+    const last = msgs[msgs.length - 1];
     this.rooms_.set(id, {
       peerOnline: false,
       view: {
         id,
-        name: 'Long history',
+        name,
         link: `${this.settings.server || 'https://signal.parley.example'}/r/${id}#${randomId(43)}`,
-        lastActive: last.sentAt,
-        lastPreview: last.text,
+        lastActive: last ? last.sentAt : emptySince,
+        lastPreview: last ? last.text : '',
         expiresAt: null,
         open: false,
         status: 'closed',
@@ -1352,29 +1357,7 @@ export class FakeApi implements Api {
         sentAt: now - agoMin * 60_000 - (texts.length - i) * 45_000,
         state: out ? 'delivered' : '',
       }));
-      const last = msgs[msgs.length - 1];
-      this.rooms_.set(id, {
-        peerOnline: false,
-        view: {
-          id,
-          name,
-          link: `${this.settings.server || 'https://signal.parley.example'}/r/${id}#${randomId(43)}`,
-          lastActive: last ? last.sentAt : now - agoMin * 60_000,
-          lastPreview: last ? last.text : '',
-          expiresAt: null,
-          open: false,
-          status: 'closed',
-          route: '',
-          code: '',
-          messages: msgs,
-          older: false,
-          safetyNumber: '',
-          keyChange: null,
-          ended: '',
-          keyChanged: false,
-          statusSeq: 0,
-        },
-      });
+      this.storeSeeded(id, name, msgs, now - agoMin * 60_000);
     };
     mk('Sam', 12, [
       [false, 'Are we still on for Thursday?'],
