@@ -427,7 +427,12 @@ async function measureLongRoom(page, wails, n) {
   const idleMs = Number(process.env.IDLE_MS ?? 5000);
   const cdp = await page.context().newCDPSession(page);
   await cdp.send('Performance.enable');
-  const task = async () => (await cdp.send('Performance.getMetrics')).metrics.find((m) => m.name === 'TaskDuration').value;
+  const metric = async (name) => (await cdp.send('Performance.getMetrics')).metrics.find((m) => m.name === name).value;
+  const task = () => metric('TaskDuration');
+  const heapMB = async () => {
+    await cdp.send('HeapProfiler.collectGarbage').catch(() => {});
+    return (await metric('JSHeapUsedSize')) / 2 ** 20;
+  };
   const idle = async () => {
     const p0 = await task();
     const b0 = treeTicks(wails.child.pid);
@@ -441,6 +446,7 @@ async function measureLongRoom(page, wails, n) {
   await page.getByRole('button', { name: 'Open Long history' }).waitFor();
   await sleep(2000);
   const home = await idle();
+  const homeHeap = await heapMB();
   const last = `long-${n - 1}`;
   const ms = await page.evaluate(async (last) => {
     const start = performance.now();
@@ -456,10 +462,15 @@ async function measureLongRoom(page, wails, n) {
   }, last);
   await sleep(6000); // the status dot's few beats
   const room = await idle();
+  const roomHeap = await heapMB();
   const nodes = await page.evaluate(() => document.getElementsByTagName('*').length);
   log(`long history (real backend): ${n} messages, newest painted ${ms.toFixed(0)} ms after the click; DOM ${nodes} nodes`);
   log(`idle CPU: page ${room.page.toFixed(2)}% (home ${home.page.toFixed(2)}%), backend + vite ${room.backend.toFixed(1)}% (home ${home.backend.toFixed(1)}%)`);
-  log(`goals: newest within 500 ms: ${ms <= 500 ? 'met' : 'NOT met'}; idle page CPU under 2%: ${room.page < 2 ? 'met' : 'NOT met'}`);
+  log(`JS heap ${roomHeap.toFixed(1)} MB (home ${homeHeap.toFixed(1)} MB)`);
+  log(
+    `goals: newest within 500 ms: ${ms <= 500 ? 'met' : 'NOT met'}; idle page CPU under 2%: ${room.page < 2 ? 'met' : 'NOT met'}; ` +
+      `memory within 50 MB of the home screen's: ${roomHeap - homeHeap <= 50 ? 'met' : 'NOT met'}`,
+  );
 }
 
 let code = 0;
