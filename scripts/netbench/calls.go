@@ -28,17 +28,21 @@ type callStats struct {
 var callStatsRE = regexp.MustCompile(`^call stats: (.*)$`)
 
 // runCall runs a call with the busy synthetic camera and a sine both ways
-// over r's link for r.call, stepping the link's rate as r.steps says, and
-// prints each side's figures and the link's load per phase.
-func (b *bench) runCall(ctx context.Context, r row) error {
+// over r's link for r.call with the Parley build tool, stepping the
+// link's rate as r.steps says, and prints each side's figures and the
+// link's load per phase.
+func (b *bench) runCall(ctx context.Context, r row, tool string) error {
 	bed, teardown, err := b.testbed(ctx, r)
 	if err != nil {
 		return err
 	}
 	defer teardown()
 	ctl := filepath.Join(b.work, "linkem.sock")
-	cli := b.cli(b.parleyTools()[0])
-	data := filepath.Join(b.work, "parley", r.name)
+	cli := b.cli(tool)
+	data := filepath.Join(b.work, tool, r.name)
+	if len(b.parleyTools()) > 1 {
+		fmt.Printf("   -- %s\n", tool)
+	}
 	env := func(who string) []string {
 		level := "warn"
 		if b.callLogs != "" {
@@ -128,7 +132,7 @@ func (b *bench) runCall(ctx context.Context, r row) error {
 			return err
 		}
 		if b.callLogs != "" {
-			name := filepath.Join(b.callLogs, r.name+"-"+strings.Fields(p.name)[0]+".log")
+			name := filepath.Join(b.callLogs, tool+"-"+r.name+"-"+strings.Fields(p.name)[0]+".log")
 			if err := os.WriteFile(name, []byte(p.stderrText()), 0o644); err != nil {
 				return err
 			}

@@ -197,7 +197,12 @@ func (b *bench) run(ctx context.Context, names []string) error {
 		var err error
 		switch {
 		case r.call > 0:
-			err = b.runCall(ctx, r)
+			// Each Parley build in turn (BASE=REV: before, then after).
+			for _, tool := range b.parleyTools() {
+				if err = b.runCall(ctx, r, tool); err != nil {
+					break
+				}
+			}
 		case r.name == "share":
 			err = b.runShare(ctx, r, files[r.size])
 		default:
