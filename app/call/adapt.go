@@ -260,19 +260,17 @@ const startVideoBitrate = 500_000
 // step while the queue stays short, until the estimate is below it again.
 //
 // The RTT lags (it is sampled about once a second, and a queue takes
-// seconds to drain after a cut), so within one episode of queueing the
-// guard cuts again only when the RTT went on growing, and never below
-// guardFloor.
+// seconds to drain after a cut), so the guard cuts at most once per
+// cutEvery, and never below guardFloor.
 type queueGuard struct {
 	minRTT  float64 // ms, the lowest seen
 	cap     int     // bits per second; 0: no cap
 	lastCut time.Time
-	cutRTT  float64 // ms, the RTT of the last cut of this episode; 0: none
 }
 
 const (
 	queueExcess = 120.0 // ms above the lowest RTT that count as a standing queue
-	cutEvery    = 1500 * time.Millisecond
+	cutEvery    = 2 * time.Second
 	capGrowth   = 1.06 // per step (500 ms): about 12% a second
 	guardFloor  = 150_000
 )
@@ -286,7 +284,7 @@ func (g *queueGuard) next(now time.Time, estimate int, rttMs float64, sending in
 	}
 	queued := rttMs > 0 && rttMs-g.minRTT > queueExcess
 	switch {
-	case queued && now.Sub(g.lastCut) >= cutEvery && rttMs > g.cutRTT:
+	case queued && now.Sub(g.lastCut) >= cutEvery:
 		base := estimate
 		if g.cap > 0 {
 			base = min(base, g.cap)
@@ -295,17 +293,14 @@ func (g *queueGuard) next(now time.Time, estimate int, rttMs float64, sending in
 			base = min(base, sending)
 		}
 		g.cap = max(int(0.7*float64(base)), guardFloor)
-		g.lastCut, g.cutRTT = now, rttMs
+		g.lastCut = now
 	case queued:
-		// Still draining after a cut: hold.
+		// Draining after a cut: hold.
 	case g.cap > 0:
-		g.cutRTT = 0
 		g.cap = int(float64(g.cap) * capGrowth)
 		if g.cap >= estimate {
 			g.cap = 0
 		}
-	default:
-		g.cutRTT = 0
 	}
 	if g.cap > 0 {
 		return min(estimate, g.cap)

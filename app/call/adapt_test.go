@@ -128,17 +128,13 @@ func TestQueueGuard(t *testing.T) {
 			{0, 600_000, 40, 500_000, 600_000},
 			{time.Second, 600_000, 400, 500_000, 350_000},
 		}},
-		{"a stale RTT does not cut again", []step{
-			{0, 600_000, 40, 500_000, 600_000},
-			{time.Second, 600_000, 400, 500_000, 350_000},
-			{3 * time.Second, 600_000, 400, 300_000, 350_000},
-		}},
-		{"a growing RTT cuts again, not before cutEvery, not below the floor", []step{
+		{"a queue that stays cuts again, not before cutEvery, not below the floor", []step{
 			{0, 600_000, 40, 500_000, 600_000},
 			{time.Second, 600_000, 400, 500_000, 350_000},
 			{2 * time.Second, 600_000, 800, 300_000, 350_000},
 			{3 * time.Second, 600_000, 900, 300_000, 210_000},
 			{5 * time.Second, 600_000, 1500, 100_000, guardFloor},
+			{7 * time.Second, 600_000, 1500, 100_000, guardFloor},
 		}},
 		{"the cap grows back once the queue is gone and lifts at the estimate", []step{
 			{0, 600_000, 40, 500_000, 600_000},

@@ -134,6 +134,9 @@ func (p *vp8Params) BuildVideoEncoder(r video.Reader, _ prop.Media) (codec.ReadC
 	return e, nil
 }
 
+// maxFrameGap is the most the encoder's clock advances between frames.
+const maxFrameGap = 200 * time.Millisecond
+
 // vp8Encoder is one VP8 stream. Read encodes the next frame the rate
 // control keeps (a dropped frame is skipped, not returned empty).
 type vp8Encoder struct {
@@ -141,15 +144,16 @@ type vp8Encoder struct {
 	fps   int
 	start time.Time
 
-	mu       sync.Mutex
-	enc      *C.parley_vp8enc // nil once closed
-	w, h     int
-	bitrate  int // wanted
-	applied  int // in the encoder
-	forceKey bool
-	qSum     int // quantizers of the frames since takeQuantizer
-	qFrames  int
-	lastPTS  int64
+	mu        sync.Mutex
+	enc       *C.parley_vp8enc // nil once closed
+	w, h      int
+	bitrate   int // wanted
+	applied   int // in the encoder
+	forceKey  bool
+	qSum      int // quantizers of the frames since takeQuantizer
+	qFrames   int
+	lastFrame time.Duration // since start, of the last frame encoded
+	pts       int64         // milliseconds, the encoder's clock
 }
 
 // Read returns the next encoded frame.
@@ -191,12 +195,19 @@ func (e *vp8Encoder) encode(img image.Image) ([]byte, error) {
 		}
 		e.applied = e.bitrate
 	}
-	pts := time.Since(e.start).Milliseconds()
-	dur := max(pts-e.lastPTS, 1)
-	if pts <= e.lastPTS {
-		pts = e.lastPTS + 1
+	// The encoder's clock advances by the time between frames, but by
+	// no more than maxFrameGap: a source or a process that stalls for a
+	// second would otherwise fill the rate control's buffer with unspent
+	// bits, and the next frame would spend them all (a keyframe of 230 KB
+	// at quantizer 2 was measured after such a stall).
+	now := time.Since(e.start)
+	dur := max(min(now-e.lastFrame, maxFrameGap), time.Millisecond)
+	if e.lastFrame == 0 {
+		dur = time.Second / time.Duration(e.fps)
 	}
-	e.lastPTS = pts
+	e.lastFrame = now
+	e.pts += dur.Milliseconds()
+	pts := e.pts
 	key := C.int(0)
 	if e.forceKey {
 		key = 1
@@ -205,7 +216,7 @@ func (e *vp8Encoder) encode(img image.Image) ([]byte, error) {
 	coff := yuv.COffset(yuv.Rect.Min.X, yuv.Rect.Min.Y)
 	rc := C.parley_vp8enc_encode(e.enc,
 		(*C.uchar)(unsafe.Pointer(&yuv.Y[off])), (*C.uchar)(unsafe.Pointer(&yuv.Cb[coff])), (*C.uchar)(unsafe.Pointer(&yuv.Cr[coff])),
-		C.int(yuv.YStride), C.int(yuv.CStride), C.long(pts), C.ulong(dur), key)
+		C.int(yuv.YStride), C.int(yuv.CStride), C.long(pts), C.ulong(dur.Milliseconds()), key)
 	if rc != C.VPX_CODEC_OK {
 		return nil, fmt.Errorf("call: vp8 encode: %d", int(rc))
 	}
