@@ -208,12 +208,29 @@ func halve(src *image.YCbCr) *image.YCbCr {
 // keyframe storm fills the link's queue and causes the loss it answers.
 // A request within minGap of the last keyframe waits for the end of that
 // gap instead of being dropped, so the receiver is never left without one.
+//
+// The gap grows with the cost of a keyframe on the link: keyframes on
+// request take at most a quarter of the video bitrate (a 10 KB keyframe
+// every 500 ms is 160 kbit/s, most of a 300 kbit/s link), up to
+// maxKeyframeGap.
 type keyframeGate struct {
 	minGap time.Duration
 
 	mu      sync.Mutex
 	last    time.Time // the last keyframe sent, whatever made it
+	gap     time.Duration
+	bitrate int // the encoder's target, bits per second; 0: unknown
 	pending bool
+}
+
+// maxKeyframeGap bounds the wait for a keyframe on request.
+const maxKeyframeGap = 2 * time.Second
+
+// setBitrate tells the gate the encoder's target.
+func (g *keyframeGate) setBitrate(bps int) {
+	g.mu.Lock()
+	g.bitrate = bps
+	g.mu.Unlock()
 }
 
 // request notes a receiver's keyframe request.
@@ -227,7 +244,7 @@ func (g *keyframeGate) request() {
 func (g *keyframeGate) take(now time.Time) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if !g.pending || (!g.last.IsZero() && now.Sub(g.last) < g.minGap) {
+	if !g.pending || (!g.last.IsZero() && now.Sub(g.last) < max(g.minGap, g.gap)) {
 		return false
 	}
 	g.pending = false
@@ -235,18 +252,22 @@ func (g *keyframeGate) take(now time.Time) bool {
 	return true
 }
 
-// sent notes a keyframe that went out (forced, periodic or a new size): it
-// answers every request made before it.
-func (g *keyframeGate) sent(now time.Time) {
+// sent notes a keyframe of size bytes that went out (forced, periodic or
+// a new size): it answers every request made before it.
+func (g *keyframeGate) sent(now time.Time, size int) {
 	g.mu.Lock()
 	g.pending = false
 	g.last = now
+	g.gap = 0
+	if g.bitrate > 0 {
+		g.gap = min(time.Duration(float64(size*8)/(float64(g.bitrate)/4)*float64(time.Second)), maxKeyframeGap)
+	}
 	g.mu.Unlock()
 }
 
 // startVideoBitrate is the encoder's bitrate before the first estimate
 // arrives: below app/peer's starting estimate minus the audio.
-const startVideoBitrate = 500_000
+const startVideoBitrate = 380_000
 
 // queueGuard caps the estimate when the round-trip time shows a standing
 // queue. pion's delay-based controller only reacts while the delay grows:

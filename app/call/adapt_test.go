@@ -169,7 +169,7 @@ func TestKeyframeGate(t *testing.T) {
 	t.Parallel()
 	type op struct {
 		at   time.Duration
-		do   string // "request", "sent" or "take"
+		do   string // "request", "sent", "rate", "take", ...
 		want bool   // for take
 	}
 	cases := []struct {
@@ -195,6 +195,16 @@ func TestKeyframeGate(t *testing.T) {
 			{200 * time.Millisecond, "sent", false},
 			{time.Second, "take", false},
 		}},
+		{"a big keyframe on a slow link holds requests longer", []op{
+			{0, "rate", false}, // 100 kbit/s
+			{0, "sent-big", false}, {100 * time.Millisecond, "request", false},
+			{time.Second, "take", false}, {1600 * time.Millisecond, "take", true},
+		}},
+		{"never longer than maxKeyframeGap", []op{
+			{0, "rate", false},
+			{0, "sent-huge", false}, {100 * time.Millisecond, "request", false},
+			{maxKeyframeGap - time.Millisecond, "take", false}, {maxKeyframeGap, "take", true},
+		}},
 		{"a recent periodic keyframe holds a request", []op{
 			{0, "sent", false}, {100 * time.Millisecond, "request", false},
 			{200 * time.Millisecond, "take", false}, {500 * time.Millisecond, "take", true},
@@ -210,8 +220,14 @@ func TestKeyframeGate(t *testing.T) {
 				switch o.do {
 				case "request":
 					g.request()
+				case "rate":
+					g.setBitrate(100_000)
+				case "sent-big": // 5 KB at 100 kbit/s: 1.6 s for a quarter of the rate
+					g.sent(now, 5000)
+				case "sent-huge":
+					g.sent(now, 100_000)
 				case "sent":
-					g.sent(now)
+					g.sent(now, 1000)
 				case "take":
 					if got := g.take(now); got != o.want {
 						t.Fatalf("op %d at %v: take = %v, want %v", i, o.at, got, o.want)

@@ -558,6 +558,7 @@ func (m *Manager) adapt(ctx context.Context) {
 		if ctrl, ok := v.local.controller().(codec.BitRateController); ok && (d.level != last.level || abs(d.bitrate-last.bitrate) > last.bitrate/10) {
 			if err := ctrl.SetBitRate(d.bitrate); err == nil {
 				last = d
+				v.local.keys.setBitrate(d.bitrate)
 			}
 		}
 		bs := m.cfg.Conn.BandwidthStats()

@@ -164,7 +164,7 @@ func (t *sendTrack) send(r mediadevices.RTPReadCloser, w webrtc.TrackLocalWriter
 		t.sent.packets.Add(int64(len(pkts)))
 		t.sent.frames.Add(1)
 		if t.kind == webrtc.RTPCodecTypeVideo && len(pkts) > 0 && vp8Keyframe(pkts[0].Payload) {
-			t.keys.sent(time.Now())
+			t.keys.sent(time.Now(), n)
 			t.sent.keyframes.Add(1)
 			for {
 				old := t.sent.keyBytesMax.Load()

@@ -20,10 +20,13 @@ import (
 // Bounds of the send-side bandwidth estimate (bits per second) that calls
 // adapt their encoders to. It starts low, as browsers do: an estimate
 // above the link fills its queue with seconds of video before the first
-// feedback can say so (2.5 Mbit/s over a 300 kbit/s link did). From 600
-// kbit/s it reaches 1.2 Mbit/s in about 9 s on a link that has it.
+// feedback can say so (2.5 Mbit/s over a 300 kbit/s link did; on a
+// jammed link the feedback itself comes seconds late). From 450 kbit/s
+// it reaches 1.2 Mbit/s in about 13 s on a link that has it; the picture
+// starts at 640x480 when the source compresses well, at 320x240 for a
+// busy camera (app/call's ladder).
 const (
-	bweInitial = 600_000
+	bweInitial = 450_000
 	bweMin     = 150_000
 	bweMax     = 6_000_000
 )
