@@ -294,6 +294,7 @@ const (
 	cutEvery    = 2 * time.Second
 	capGrowth   = 1.06 // per step (500 ms): about 12% a second
 	guardFloor  = 150_000
+	deepQueue   = 500.0 // ms above the lowest RTT: cut by half, not 30%
 )
 
 // next returns the estimate to use, given the congestion controller's,
@@ -313,7 +314,13 @@ func (g *queueGuard) next(now time.Time, estimate int, rttMs float64, sending in
 		if sending > 0 {
 			base = min(base, sending)
 		}
-		g.cap = max(int(0.7*float64(base)), guardFloor)
+		cut := 0.7
+		if rttMs-g.minRTT > deepQueue {
+			// Seconds of queue: the link carries far less than is
+			// sent (a 2 Mbit/s link that became 300 kbit/s).
+			cut = 0.5
+		}
+		g.cap = max(int(cut*float64(base)), guardFloor)
 		g.lastCut = now
 	case queued:
 		// Draining after a cut: hold.

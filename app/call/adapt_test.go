@@ -131,10 +131,15 @@ func TestQueueGuard(t *testing.T) {
 		{"a queue that stays cuts again, not before cutEvery, not below the floor", []step{
 			{0, 600_000, 40, 500_000, 600_000},
 			{time.Second, 600_000, 400, 500_000, 350_000},
-			{2 * time.Second, 600_000, 800, 300_000, 350_000},
-			{3 * time.Second, 600_000, 900, 300_000, 210_000},
-			{5 * time.Second, 600_000, 1500, 100_000, guardFloor},
-			{7 * time.Second, 600_000, 1500, 100_000, guardFloor},
+			{2 * time.Second, 600_000, 500, 300_000, 350_000},
+			{3 * time.Second, 600_000, 500, 300_000, 210_000},
+			{5 * time.Second, 600_000, 500, 100_000, guardFloor},
+			{7 * time.Second, 600_000, 500, 100_000, guardFloor},
+		}},
+		{"seconds of queue cut by half", []step{
+			{0, 2_000_000, 40, 900_000, 2_000_000},
+			{time.Second, 2_000_000, 3400, 900_000, 450_000},
+			{3 * time.Second, 2_000_000, 3400, 400_000, 200_000},
 		}},
 		{"the cap grows back once the queue is gone and lifts at the estimate", []step{
 			{0, 600_000, 40, 500_000, 600_000},
