@@ -534,7 +534,7 @@ func (m *Manager) adapt(ctx context.Context) {
 		}
 		if v != cur {
 			// A camera (re)started: a new encoder at its first level.
-			cur, last = v, adaptDecision{}
+			cur, last, lastQ = v, adaptDecision{}, -1
 			pol = adaptPolicy{width: v.width, height: v.height, fps: v.fps}
 		}
 		gcc := m.cfg.Conn.TargetBitrate()
