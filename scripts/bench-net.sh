@@ -12,6 +12,8 @@
 #                   PION_LOG_TRACE=sctp and keep the logs (path printed)
 #   TIMELINE=1      print the link's delivered MB/s (and queue drops) each
 #                   second of every transfer
+#   CALL_LOGS=DIR   run the call rows at log level debug and write each
+#                   side's log (the sender's adaptation) to DIR
 #   BASE=REV        also build parley-cli at git revision REV (e.g. main) as
 #                   "parley-base", run in the same rounds: before and after
 #                   alternate on the same link
@@ -66,6 +68,7 @@ fi
 trace=()
 [ "${SCTP_TRACE:-0}" = 1 ] && trace=(-sctp-trace)
 [ "${TIMELINE:-0}" = 1 ] && trace+=(-timeline)
+[ -n "${CALL_LOGS:-}" ] && mkdir -p "$CALL_LOGS" && trace+=(-call-logs "$(realpath "$CALL_LOGS")")
 "$work/netbench" -bin "$work" -runs "${RUNS:-2}" -rows "${ROWS:-lan,gbit,home,relayed,homeloss,longfat,share,call2m,call300k,callstep}" \
 	-share "${SHARE:-30s}" -tools "${TOOLS:-$tools}" "${trace[@]}" &
 bench_pid=$!

@@ -504,35 +504,68 @@ func (m *Manager) startPreviewLocked(v *localVideo) {
 }
 
 // adapt follows the congestion controller's estimate with the video
-// encoder's target bitrate, leaving room for audio.
+// encoder's target bitrate, picture size and frame rate (adaptPolicy),
+// leaving room for audio.
 func (m *Manager) adapt(ctx context.Context) {
 	t := time.NewTicker(500 * time.Millisecond)
 	defer t.Stop()
-	last := 0
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
+	var (
+		cur   *localVideo
+		pol   adaptPolicy
+		guard queueGuard
+		last  adaptDecision
+		lastQ = -1
+	)
+	for first := true; ; first = false {
+		if !first {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
 		}
-		m.sampleRTT()
+		rtt := m.sampleRTT()
 		m.mu.Lock()
 		v := m.video
 		m.mu.Unlock()
 		if v == nil {
+			cur = nil
 			continue
 		}
-		est := m.cfg.Conn.TargetBitrate()
-		if est <= 0 {
+		if v != cur {
+			// A camera (re)started: a new encoder at its first level.
+			cur, last, lastQ = v, adaptDecision{}, -1
+			pol = adaptPolicy{width: v.width, height: v.height, fps: v.fps}
+		}
+		gcc := m.cfg.Conn.TargetBitrate()
+		if gcc <= 0 {
 			continue
 		}
-		target := min(est-64_000, maxVideoBitrate(v.width, v.height))
-		target = max(target, 100_000)
-		if ctrl, ok := v.local.controller().(codec.BitRateController); ok && abs(target-last) > last/10 {
-			if err := ctrl.SetBitRate(target); err == nil {
-				last = target
+		sent := v.local.sent.take()
+		now := time.Now()
+		est := guard.next(now, gcc, rtt, int(sent.bytes*8*2)+audioReserve)
+		q := -1
+		if qc, ok := v.local.controller().(interface{ takeQuantizer() (int, bool) }); ok {
+			if mean, ok := qc.takeQuantizer(); ok {
+				q = mean
+			} else {
+				q = lastQ
 			}
 		}
+		lastQ = q
+		d := pol.next(now, est, q)
+		v.shaper.set(d.level)
+		if ctrl, ok := v.local.controller().(codec.BitRateController); ok && (d.level != last.level || abs(d.bitrate-last.bitrate) > last.bitrate/10) {
+			if err := ctrl.SetBitRate(d.bitrate); err == nil {
+				last = d
+				v.local.keys.setBitrate(d.bitrate)
+			}
+		}
+		bs := m.cfg.Conn.BandwidthStats()
+		m.log.Debug("call: video sender", "estimate", gcc, "rtt", rtt, "guard_cap", guard.cap, "quantizer", q, "loss_target", bs["lossTargetBitrate"], "delay_target", bs["delayTargetBitrate"],
+			"avg_loss", bs["averageLoss"], "usage", bs["usage"], "state", bs["state"], "level", d.level, "target", last.bitrate,
+			"sent_kbps", sent.bytes*8*2/1000, "packets", sent.packets, "frames", sent.frames, "keyframes", sent.keyframes,
+			"key_bytes_max", sent.keyBytesMax, "key_requests", sent.keyRequests, "rtcp_errors", sent.rtcpErrors)
 	}
 }
 

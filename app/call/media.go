@@ -75,6 +75,9 @@ type localVideo struct {
 	local  *sendTrack // what goes on the PeerConnection
 	width  int
 	height int
+	fps    int
+	// shaper sets the size and frame rate the encoder gets (adapt.go).
+	shaper *videoShaper
 }
 
 // localAudio is our microphone while it sends; muted sends silence (the

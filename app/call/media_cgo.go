@@ -13,7 +13,6 @@ import (
 	"github.com/pion/mediadevices"
 	"github.com/pion/mediadevices/pkg/codec"
 	"github.com/pion/mediadevices/pkg/codec/opus"
-	"github.com/pion/mediadevices/pkg/codec/vpx"
 	// The real capture drivers register cameras (v4l2) and microphones
 	// (miniaudio, which loads PulseAudio or ALSA at run time) when the
 	// program starts: that is how mediadevices finds devices.
@@ -25,20 +24,13 @@ import (
 	"github.com/pion/mediadevices/pkg/wave"
 )
 
-// videoParams are the VP8 settings of every call: real time, no lag,
-// error resilient (a lost packet damages less), a keyframe every 3 s so a
-// receiver that missed one recovers even without PLI.
-func videoParams(w, h int) (*vpx.VP8Params, error) {
-	p, err := vpx.NewVP8Params()
-	if err != nil {
-		return nil, fmt.Errorf("call: vp8: %w", err)
-	}
-	p.BitRate = maxVideoBitrate(w, h)
-	p.KeyFrameInterval = 90
-	p.LagInFrames = 0
-	p.ErrorResilient = vpx.ErrorResilientDefault
-	p.RateControlEndUsage = vpx.RateControlCBR
-	return &p, nil
+// videoParams are the VP8 settings of every call: real time, error
+// resilient, a keyframe every 3 s so a receiver that missed one recovers
+// even without PLI (vp8enc.go). Until the first estimate (adapt): no more
+// than a link the size of the congestion controller's starting estimate
+// carries.
+func videoParams(w, h, fps int) *vp8Params {
+	return &vp8Params{bitrate: min(maxVideoBitrate(w, h), startVideoBitrate), fps: fps}
 }
 
 func audioParams() (*opus.Params, error) {
@@ -53,10 +45,7 @@ func audioParams() (*opus.Params, error) {
 // openVideo starts the camera named by spec.
 func openVideo(src Sources) (*localVideo, error) {
 	src = src.withDefaults()
-	params, err := videoParams(src.Width, src.Height)
-	if err != nil {
-		return nil, err
-	}
+	params := videoParams(src.Width, src.Height, src.FPS)
 	sel := mediadevices.NewCodecSelector(mediadevices.WithVideoEncoders(params))
 	var t mediadevices.Track
 	switch src.Video {
@@ -95,18 +84,17 @@ func openVideo(src Sources) (*localVideo, error) {
 		_ = t.Close()
 		return nil, errors.New("call: camera gave no video track")
 	}
-	return &localVideo{track: vt, local: newSendTrack(vt), width: src.Width, height: src.Height}, nil
+	sh := &videoShaper{srcFPS: src.FPS}
+	vt.Transform(sh.transform)
+	return &localVideo{track: vt, local: newSendTrack(vt), width: src.Width, height: src.Height, fps: src.FPS, shaper: sh}, nil
 }
 
 // preview encodes a half-size copy of the camera for the local preview.
 func (v *localVideo) preview() (codec.ReadCloser, int, int, error) {
 	w, h := v.width/2&^1, v.height/2&^1
 	r := video.Scale(w, h, nil)(v.track.NewReader(false))
-	params, err := videoParams(w, h)
-	if err != nil {
-		return nil, 0, 0, err
-	}
-	params.BitRate = 300_000
+	params := videoParams(w, h, 30)
+	params.bitrate = 300_000
 	enc, err := params.BuildVideoEncoder(r, prop.Media{Video: prop.Video{Width: w, Height: h, FrameRate: 30}})
 	if err != nil {
 		return nil, 0, 0, fmt.Errorf("call: preview encoder: %w", err)

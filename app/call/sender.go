@@ -3,13 +3,18 @@ package call
 import (
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/pion/interceptor"
 	"github.com/pion/mediadevices"
 	"github.com/pion/mediadevices/pkg/codec"
 	"github.com/pion/rtcp"
+	"github.com/pion/rtp/codecs"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -36,6 +41,37 @@ type sendTrack struct {
 	mu    sync.Mutex
 	binds map[string]*binding
 	ctrl  codec.EncoderController // of the latest binding
+
+	// counters of what was sent, read and reset by the adaptation loop
+	sent sendCounters
+	// keys rate-limits the keyframes the receiver asks for
+	keys keyframeGate
+}
+
+// keyframeMinGap is the least time between keyframes sent on request:
+// above a round trip on any link a call still works on, so a request made
+// because the last keyframe was damaged is answered, and a storm is not.
+const keyframeMinGap = 500 * time.Millisecond
+
+// sendCounters count what a track sent since they were last taken.
+type sendCounters struct {
+	bytes, packets, frames atomic.Int64
+	keyframes, keyBytesMax atomic.Int64
+	keyRequests            atomic.Int64 // PLI and FIR received
+	rtcpErrors             atomic.Int64 // RTCP packets an interceptor refused
+}
+
+// sendSample is one reading of sendCounters.
+type sendSample struct {
+	bytes, packets, frames, keyframes, keyBytesMax, keyRequests, rtcpErrors int64
+}
+
+func (c *sendCounters) take() sendSample {
+	return sendSample{
+		bytes: c.bytes.Swap(0), packets: c.packets.Swap(0), frames: c.frames.Swap(0),
+		keyframes: c.keyframes.Swap(0), keyBytesMax: c.keyBytesMax.Swap(0), keyRequests: c.keyRequests.Swap(0),
+		rtcpErrors: c.rtcpErrors.Swap(0),
+	}
 }
 
 type binding struct {
@@ -44,7 +80,7 @@ type binding struct {
 }
 
 func newSendTrack(src rtpSource) *sendTrack {
-	return &sendTrack{src: src, kind: src.Kind(), binds: map[string]*binding{}}
+	return &sendTrack{src: src, kind: src.Kind(), binds: map[string]*binding{}, keys: keyframeGate{minGap: keyframeMinGap}}
 }
 
 func (t *sendTrack) ID() string                { return t.kind.String() }
@@ -67,10 +103,13 @@ func (t *sendTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 		t.binds[ctx.ID()] = b
 		t.ctrl = r.Controller()
 		t.mu.Unlock()
-		go t.send(r, ctx.WriteStream(), uint8(c.PayloadType), b)
-		if kc, ok := r.Controller().(codec.KeyFrameController); ok {
-			go readRTCP(ctx.RTCPReader(), kc, b)
-		}
+		kc, _ := r.Controller().(codec.KeyFrameController)
+		go t.send(r, ctx.WriteStream(), uint8(c.PayloadType), b, kc)
+		// Every sender's RTCP is read, audio's too: pion's interceptors
+		// (the congestion controller among them) see only the RTCP
+		// someone reads, and transport-wide feedback names whichever
+		// stream's SSRC arrived last, often the audio's.
+		go t.readRTCP(ctx.RTCPReader(), kc != nil, b)
 		return c, nil
 	}
 	return webrtc.RTPCodecParameters{}, errors.New("call: no codec to send with: " + strings.Join(reasons, "; "))
@@ -97,7 +136,7 @@ func (t *sendTrack) controller() codec.EncoderController {
 	return t.ctrl
 }
 
-func (t *sendTrack) send(r mediadevices.RTPReadCloser, w webrtc.TrackLocalWriter, pt uint8, b *binding) {
+func (t *sendTrack) send(r mediadevices.RTPReadCloser, w webrtc.TrackLocalWriter, pt uint8, b *binding, kc codec.KeyFrameController) {
 	defer r.Close()
 	for {
 		select {
@@ -105,35 +144,65 @@ func (t *sendTrack) send(r mediadevices.RTPReadCloser, w webrtc.TrackLocalWriter
 			return
 		default:
 		}
+		if kc != nil && t.keys.take(time.Now()) {
+			_ = kc.ForceKeyFrame()
+		}
 		pkts, release, err := r.Read()
 		if err != nil {
 			return // the source closed
 		}
+		n := 0
 		for _, p := range pkts {
 			p.PayloadType = pt
 			if _, err := w.WriteRTP(&p.Header, p.Payload); err != nil {
 				release()
 				return
 			}
+			n += len(p.Payload)
+		}
+		t.sent.bytes.Add(int64(n))
+		t.sent.packets.Add(int64(len(pkts)))
+		t.sent.frames.Add(1)
+		if t.kind == webrtc.RTPCodecTypeVideo && len(pkts) > 0 && vp8Keyframe(pkts[0].Payload) {
+			t.keys.sent(time.Now(), n)
+			t.sent.keyframes.Add(1)
+			for {
+				old := t.sent.keyBytesMax.Load()
+				if int64(n) <= old || t.sent.keyBytesMax.CompareAndSwap(old, int64(n)) {
+					break
+				}
+			}
 		}
 		release()
 	}
 }
 
-// readRTCP turns the receiver's keyframe requests into keyframes; it ends
-// with the sender's RTCP stream (the PeerConnection closes).
-func readRTCP(r interceptor.RTCPReader, kc codec.KeyFrameController, b *binding) {
+// readRTCP reads the sender's RTCP, which drives pion's interceptors
+// (transport-wide feedback into the congestion controller, NACK, reports),
+// and passes the receiver's keyframe requests to the gate when the
+// encoder can force keyframes; it ends with the sender's RTCP stream (the
+// PeerConnection closes).
+func (t *sendTrack) readRTCP(r interceptor.RTCPReader, keyframes bool, b *binding) {
 	buf := make([]byte, 1500)
-	for {
+	for failed := 0; ; {
 		n, _, err := r.Read(buf, interceptor.Attributes{})
-		if err != nil {
-			return
-		}
 		select {
 		case <-b.stop:
 			return
 		default:
 		}
+		if err != nil {
+			if failed++; rtcpStreamEnded(err) || failed > 1000 {
+				return
+			}
+			// An interceptor refused one packet (the congestion
+			// controller cannot match feedback for packets it no longer
+			// remembers, after seconds in a full queue): the stream goes
+			// on, and so must its feedback.
+			t.sent.rtcpErrors.Add(1)
+			continue
+		}
+		failed = 0
 		pkts, err := rtcp.Unmarshal(buf[:n])
 		if err != nil {
 			continue
@@ -141,8 +210,26 @@ func readRTCP(r interceptor.RTCPReader, kc codec.KeyFrameController, b *binding)
 		for _, p := range pkts {
 			switch p.(type) {
 			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
-				_ = kc.ForceKeyFrame()
+				if keyframes {
+					t.sent.keyRequests.Add(1)
+					t.keys.request()
+				}
 			}
 		}
 	}
+}
+
+// vp8Keyframe reports whether an RTP payload starts a VP8 keyframe.
+func vp8Keyframe(payload []byte) bool {
+	var p codecs.VP8Packet
+	data, err := p.Unmarshal(payload)
+	return err == nil && p.S == 1 && p.PID == 0 && len(data) > 0 && data[0]&1 == 0
+}
+
+// rtcpStreamEnded reports whether a read error of a sender's RTCP means
+// the stream is gone (the PeerConnection or the sender closed), as
+// opposed to one packet an interceptor could not use.
+func rtcpStreamEnded(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrClosedPipe) || errors.Is(err, net.ErrClosed) ||
+		strings.Contains(err.Error(), "closed")
 }

@@ -60,25 +60,35 @@ func drawStamp(img *image.YCbCr, s Stamp) {
 
 // readStamp reads a stamp back from a decoded luma plane (stride bytes a
 // row); ok is false when the frame carries none or it does not check out.
+// A picture the sender halved (adapt.go) carries it at half size.
 func readStamp(y []byte, stride, width, height int) (Stamp, bool) {
-	if width < stampWidth || height < stampBlock*stampRows {
+	if s, ok := readStampAt(y, stride, width, height, stampBlock); ok {
+		return s, true
+	}
+	return readStampAt(y, stride, width, height, stampBlock/2)
+}
+
+// readStampAt reads a stamp drawn with blocks of block x block pixels.
+func readStampAt(y []byte, stride, width, height, block int) (Stamp, bool) {
+	if width < block*stampCols || height < block*stampRows {
 		return Stamp{}, false
 	}
 	var b [12]byte
 	for i := 0; i < stampCols*stampRows; i++ {
-		x0, y0 := (i%stampCols)*stampBlock, (i/stampCols)*stampBlock
-		// Average the middle 8x8: edges blur under compression.
-		sum := 0
-		for yy := y0 + 4; yy < y0+12; yy++ {
-			off := yy*stride + x0 + 4
-			if off+8 > len(y) {
+		x0, y0 := (i%stampCols)*block, (i/stampCols)*block
+		// Average the middle half of the block: edges blur under
+		// compression.
+		sum, n := 0, block/2
+		for yy := y0 + block/4; yy < y0+block/4+n; yy++ {
+			off := yy*stride + x0 + block/4
+			if off+n > len(y) {
 				return Stamp{}, false
 			}
-			for _, p := range y[off : off+8] {
+			for _, p := range y[off : off+n] {
 				sum += int(p)
 			}
 		}
-		if sum/64 > (stampLo+stampHi)/2 {
+		if sum/(n*n) > (stampLo+stampHi)/2 {
 			b[i/8] |= 0x80 >> (i % 8)
 		}
 	}

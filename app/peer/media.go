@@ -10,6 +10,7 @@ import (
 	"github.com/pion/interceptor"
 	"github.com/pion/interceptor/pkg/cc"
 	"github.com/pion/interceptor/pkg/gcc"
+	"github.com/pion/interceptor/pkg/nack"
 	"github.com/pion/rtcp"
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
@@ -17,13 +18,26 @@ import (
 )
 
 // Bounds of the send-side bandwidth estimate (bits per second) that calls
-// adapt their encoders to. It starts high enough for 720p on a LAN and
-// backs off on loss and delay.
+// adapt their encoders to. It starts low, as browsers do: an estimate
+// above the link fills its queue with seconds of video before the first
+// feedback can say so (2.5 Mbit/s over a 300 kbit/s link did; on a
+// jammed link the feedback itself comes seconds late). From 450 kbit/s
+// it reaches 1.2 Mbit/s in about 13 s on a link that has it; the picture
+// starts at 640x480 when the source compresses well, at 320x240 for a
+// busy camera (app/call's ladder).
 const (
-	bweInitial = 2_500_000
+	bweInitial = 450_000
 	bweMin     = 150_000
 	bweMax     = 6_000_000
 )
+
+// nackMaxPerPacket bounds how often a missing packet is asked for again
+// (every 100 ms by default). Unbounded, a receiver behind a full queue
+// asked for every missing packet ten times a second until the
+// retransmissions themselves filled the link: thousands of packets a
+// second dropped at the queue of a 300 kbit/s link. The receiver waits
+// 150 ms for a frame's packets (app/call), so later requests are useless.
+const nackMaxPerPacket = 2
 
 // NegotiateChannelID carries renegotiation requests from the polite side to
 // the impolite side (see the package doc). It is pre-negotiated like the
@@ -85,7 +99,8 @@ func newAPI(se webrtc.SettingEngine, onBWE func(cc.BandwidthEstimator)) (*webrtc
 		return nil, fmt.Errorf("peer: register codecs: %w", err)
 	}
 	ir := &interceptor.Registry{}
-	if err := webrtc.RegisterDefaultInterceptors(m, ir); err != nil {
+	if err := webrtc.RegisterDefaultInterceptorsWithOptions(m, ir,
+		webrtc.WithNackGeneratorOptions(nack.GeneratorMaxNacksPerPacket(nackMaxPerPacket))); err != nil {
 		return nil, fmt.Errorf("peer: register interceptors: %w", err)
 	}
 	ccf, err := cc.NewInterceptor(func() (cc.BandwidthEstimator, error) {
@@ -121,6 +136,19 @@ func (c *Conn) TargetBitrate() int {
 		return 0
 	}
 	return e.GetTargetBitrate()
+}
+
+// BandwidthStats is the congestion controller's view behind
+// TargetBitrate (loss and delay targets, average loss, overuse state), for
+// logs; nil before the PeerConnection exists.
+func (c *Conn) BandwidthStats() map[string]any {
+	c.mu.Lock()
+	e := c.bwe
+	c.mu.Unlock()
+	if e == nil {
+		return nil
+	}
+	return e.GetStats()
 }
 
 // WriteRTCP sends RTCP on the current PeerConnection (a receiver's picture

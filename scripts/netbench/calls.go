@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -27,19 +28,27 @@ type callStats struct {
 var callStatsRE = regexp.MustCompile(`^call stats: (.*)$`)
 
 // runCall runs a call with the busy synthetic camera and a sine both ways
-// over r's link for r.call, stepping the link's rate as r.steps says, and
-// prints each side's figures and the link's load per phase.
-func (b *bench) runCall(ctx context.Context, r row) error {
+// over r's link for r.call with the Parley build tool, stepping the
+// link's rate as r.steps says, and prints each side's figures and the
+// link's load per phase.
+func (b *bench) runCall(ctx context.Context, r row, tool string) error {
 	bed, teardown, err := b.testbed(ctx, r)
 	if err != nil {
 		return err
 	}
 	defer teardown()
 	ctl := filepath.Join(b.work, "linkem.sock")
-	cli := b.cli(b.parleyTools()[0])
-	data := filepath.Join(b.work, "parley", r.name)
+	cli := b.cli(tool)
+	data := filepath.Join(b.work, tool, r.name)
+	if len(b.parleyTools()) > 1 {
+		fmt.Printf("   -- %s\n", tool)
+	}
 	env := func(who string) []string {
-		return []string{"PARLEY_PROFILE=" + who, "PARLEY_DATA_DIR=" + filepath.Join(data, who), "PARLEY_SECRET_STORE=file", "PARLEY_LOG_LEVEL=warn"}
+		level := "warn"
+		if b.callLogs != "" {
+			level = "debug" // the sender's adaptation, every 500 ms
+		}
+		return []string{"PARLEY_PROFILE=" + who, "PARLEY_DATA_DIR=" + filepath.Join(data, who), "PARLEY_SECRET_STORE=file", "PARLEY_LOG_LEVEL=" + level}
 	}
 	create, err := start(ctx, "create", bed.Name("a"), env("alice"), cli, "create", "--server", "http://"+bed.SrvFromA+":8787")
 	if err != nil {
@@ -77,6 +86,10 @@ func (b *bench) runCall(ctx context.Context, r row) error {
 		}
 		return s["ab"], s["ba"]
 	}
+	var series func() string
+	if b.timeline {
+		series = linkSeries(ctx, ctl)
+	}
 	type phase struct {
 		name   string
 		length time.Duration
@@ -111,9 +124,18 @@ func (b *bench) runCall(ctx context.Context, r row) error {
 			float64(ab1.DelivBytes-ab0.DelivBytes)*8/1e3/secs, ab1.QueueDrops-ab0.QueueDrops,
 			float64(ba1.DelivBytes-ba0.DelivBytes)*8/1e3/secs, ba1.QueueDrops-ba0.QueueDrops)
 	}
+	if series != nil {
+		fmt.Printf("   link a->b MB/s each second:%s\n", series())
+	}
 	for _, p := range sides {
 		if err := p.wait(time.Minute); err != nil {
 			return err
+		}
+		if b.callLogs != "" {
+			name := filepath.Join(b.callLogs, tool+"-"+r.name+"-"+strings.Fields(p.name)[0]+".log")
+			if err := os.WriteFile(name, []byte(p.stderrText()), 0o644); err != nil {
+				return err
+			}
 		}
 		var st callStats
 		for l := range p.stdout {

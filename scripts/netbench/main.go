@@ -94,6 +94,7 @@ func main() {
 	share := flag.Duration("share", 30*time.Second, "length of the shared-link row")
 	trace := flag.Bool("sctp-trace", false, "run Parley's sender with PION_LOG_TRACE=sctp and keep its log in the work dir")
 	timeline := flag.Bool("timeline", false, "print the emulated link's delivered MB/s each second of every transfer")
+	callLogs := flag.String("call-logs", "", "run the call rows at log level debug and write each side's log to this directory")
 	tools := flag.String("tools", "parley,croc", "what runs in each round, in order: croc, parley (parley-cli) or parley-NAME (the build parley-cli-NAME in -bin)")
 	flag.Parse()
 	if *bin == "" {
@@ -105,7 +106,7 @@ func main() {
 	if *trace {
 		maxStderrLines = 2_000_000
 	}
-	b := &bench{bin: *bin, runs: *runs, share: *share, trace: *trace, timeline: *timeline, tools: strings.Split(*tools, ",")}
+	b := &bench{bin: *bin, runs: *runs, share: *share, trace: *trace, timeline: *timeline, callLogs: *callLogs, tools: strings.Split(*tools, ",")}
 	for _, t := range b.tools {
 		if t != "croc" && t != "parley" && !strings.HasPrefix(t, "parley-") {
 			fmt.Fprintf(os.Stderr, "netbench: unknown tool %q (croc, parley, parley-NAME)\n", t)
@@ -131,6 +132,8 @@ type bench struct {
 	trace bool
 	// timeline prints the link's delivered MB/s each second of a transfer.
 	timeline bool
+	// callLogs, when set, is where each call side's debug log is written.
+	callLogs string
 	tools    []string // croc, parley, parley-NAME
 	work     string
 
@@ -194,7 +197,12 @@ func (b *bench) run(ctx context.Context, names []string) error {
 		var err error
 		switch {
 		case r.call > 0:
-			err = b.runCall(ctx, r)
+			// Each Parley build in turn (BASE=REV: before, then after).
+			for _, tool := range b.parleyTools() {
+				if err = b.runCall(ctx, r, tool); err != nil {
+					break
+				}
+			}
 		case r.name == "share":
 			err = b.runShare(ctx, r, files[r.size])
 		default:

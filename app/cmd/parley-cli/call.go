@@ -248,6 +248,7 @@ func cmdCall(ctx context.Context, e *cliEnv, args []string) error {
 					RoomID: sess.Link().RoomID, Conn: conn, Decode: true,
 					Sources:  func() call.Sources { return src },
 					OnChange: views.push,
+					Logger:   p.logger.With("component", "call"),
 				})
 				readyc <- ready{cm, conn, err}
 			}()
