@@ -187,4 +187,18 @@ describe('Markdown.svelte', () => {
     expect(oncopy).toHaveBeenCalledWith(code);
     await waitFor(() => expect(screen.getByTestId('copy-code').textContent).toContain('Copied'));
   });
+
+  it('marks search hits in text, formatting and inline code, as text only', () => {
+    const { container } = render(Markdown, {
+      text: 'the **Config** file and `config.yaml`, <i>config</i>',
+      onlink: vi.fn(),
+      oncopy: vi.fn(),
+      highlight: 'config',
+    });
+    const marks = Array.from(container.querySelectorAll('mark')).map((m) => m.textContent);
+    expect(marks).toEqual(['Config', 'config', 'config']);
+    expect(container.querySelector('code mark')?.textContent).toBe('config');
+    expect(container.querySelector('i')).toBeNull();
+    expect(container.textContent).toContain('<i>config</i>');
+  });
 });
