@@ -63,10 +63,12 @@ func roomSeqs(tx *bolt.Tx, roomKey string) (*bolt.Bucket, error) {
 	return room.Bucket(bucketSeq), nil
 }
 
-// seqOf is the sequence key of a message id in the room.
-func seqOf(tx *bolt.Tx, roomKey, id string) ([]byte, error) {
-	_, key, err := messageSlot(tx, roomKey, id)
-	return key, err
+// viewPage runs read in a read transaction and names the room in its error.
+func (s *Store) viewPage(roomKey string, read func(*bolt.Tx) error) error {
+	if err := s.db.View(read); err != nil {
+		return fmt.Errorf("list messages of room %s: %w", shortID(roomKey), err)
+	}
+	return nil
 }
 
 // cursorBefore places a cursor on the message just before the message
@@ -86,7 +88,7 @@ func cursorBefore(tx *bolt.Tx, roomKey, before string) (c *bolt.Cursor, k, v []b
 		k, v = c.Last()
 		return c, k, v, nil
 	}
-	at, err := seqOf(tx, roomKey, before)
+	_, at, err := messageSlot(tx, roomKey, before)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -114,7 +116,7 @@ func (s *Store) MessagesBefore(roomKey, before string, limit int) (Page, error) 
 	}
 	limit = clampLimit(limit)
 	p := Page{Messages: []Message{}, Newer: before != ""}
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.viewPage(roomKey, func(tx *bolt.Tx) error {
 		c, k, v, err := cursorBefore(tx, roomKey, before)
 		if err != nil || c == nil {
 			return err
@@ -136,7 +138,7 @@ func (s *Store) MessagesBefore(roomKey, before string, limit int) (Page, error) 
 		return nil
 	})
 	if err != nil {
-		return Page{}, fmt.Errorf("list messages of room %s: %w", shortID(roomKey), err)
+		return Page{}, err
 	}
 	return p, nil
 }
@@ -149,12 +151,8 @@ func (s *Store) MessagesAfter(roomKey, after string, limit int) (Page, error) {
 	}
 	limit = clampLimit(limit)
 	p := Page{Messages: []Message{}, Older: true}
-	err := s.db.View(func(tx *bolt.Tx) error {
-		at, err := seqOf(tx, roomKey, after)
-		if err != nil {
-			return err
-		}
-		seqs, err := roomSeqs(tx, roomKey)
+	err := s.viewPage(roomKey, func(tx *bolt.Tx) error {
+		seqs, at, err := messageSlot(tx, roomKey, after)
 		if err != nil {
 			return err
 		}
@@ -174,7 +172,7 @@ func (s *Store) MessagesAfter(roomKey, after string, limit int) (Page, error) {
 		return nil
 	})
 	if err != nil {
-		return Page{}, fmt.Errorf("list messages of room %s: %w", shortID(roomKey), err)
+		return Page{}, err
 	}
 	return p, nil
 }
@@ -189,12 +187,8 @@ func (s *Store) MessagesAround(roomKey, id string, limit int) (Page, error) {
 	}
 	limit = clampLimit(limit)
 	var p Page
-	err := s.db.View(func(tx *bolt.Tx) error {
-		at, err := seqOf(tx, roomKey, id)
-		if err != nil {
-			return err
-		}
-		seqs, err := roomSeqs(tx, roomKey)
+	err := s.viewPage(roomKey, func(tx *bolt.Tx) error {
+		seqs, at, err := messageSlot(tx, roomKey, id)
 		if err != nil {
 			return err
 		}
@@ -243,7 +237,7 @@ func (s *Store) MessagesAround(roomKey, id string, limit int) (Page, error) {
 		return nil
 	})
 	if err != nil {
-		return Page{}, fmt.Errorf("list messages of room %s: %w", shortID(roomKey), err)
+		return Page{}, err
 	}
 	return p, nil
 }
@@ -263,7 +257,7 @@ func (s *Store) Search(roomKey, query, before string, limit int) (SearchPage, er
 	limit = clampLimit(limit)
 	needle := strings.ToLower(query)
 	out := SearchPage{Matches: []Message{}}
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.viewPage(roomKey, func(tx *bolt.Tx) error {
 		c, k, v, err := cursorBefore(tx, roomKey, before)
 		if err != nil || c == nil {
 			return err
@@ -287,7 +281,7 @@ func (s *Store) Search(roomKey, query, before string, limit int) (SearchPage, er
 		return nil
 	})
 	if err != nil {
-		return SearchPage{}, fmt.Errorf("search room %s: %w", shortID(roomKey), err)
+		return SearchPage{}, err
 	}
 	return out, nil
 }
