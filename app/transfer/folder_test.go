@@ -502,3 +502,56 @@ func TestManifestRoundTrip(t *testing.T) {
 		t.Fatalf("decoded %+v", got)
 	}
 }
+
+// TestFolderCancel: either side cancels the folder mid-way; both see
+// ErrCanceled, and the receiver keeps no partial files (the staging
+// folder is gone).
+func TestFolderCancel(t *testing.T) {
+	t.Parallel()
+	for _, who := range []string{"sender", "receiver"} {
+		t.Run(who, func(t *testing.T) {
+			t.Parallel()
+			var ca, cb *Conn
+			hook := func(c **Conn) func(Progress) {
+				var once sync.Once
+				return func(p Progress) {
+					if p.Folder && !p.Done && p.Bytes > 2*ChunkSize {
+						once.Do(func() {
+							if err := (*c).Cancel(p.ID); err != nil {
+								t.Errorf("Cancel: %v", err)
+							}
+						})
+					}
+				}
+			}
+			withHook := func(mine string, c **Conn) func(*Config) {
+				return func(cfg *Config) {
+					if who == mine {
+						next, h := cfg.OnProgress, hook(c)
+						cfg.OnProgress = func(p Progress) { next(p); h(p) }
+					}
+				}
+			}
+			slow := func(rw io.ReadWriteCloser) io.ReadWriteCloser { return slowWriter{rw, 2 * time.Millisecond} }
+			a, b := pairRW(t, slow, withHook("sender", &ca), withHook("receiver", &cb))
+			ca, cb = a.c, b.c
+			src := filepath.Join(t.TempDir(), "tree")
+			writeFile(t, src, "one.bin", 4<<20, 1)
+			writeFile(t, filepath.Join(src, "sub"), "two.bin", 4<<20, 2)
+			p, err := a.c.SendFolder(testCtx(t), src)
+			if !errors.Is(err, ErrCanceled) {
+				t.Fatalf("SendFolder = %v, want ErrCanceled", err)
+			}
+			last := b.ev.waitDone(t)
+			if !last.Folder || !errors.Is(last.Err, ErrCanceled) {
+				t.Fatalf("receiver ended with %+v", last)
+			}
+			b.ev.check(t, p.ID, ErrCanceled)
+			for _, n := range dirNames(t, b.dir) {
+				if strings.HasPrefix(n, stagingPrefix) {
+					t.Fatalf("canceled folder left its staging folder %s", n)
+				}
+			}
+		})
+	}
+}
