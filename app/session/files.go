@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -104,7 +105,9 @@ func (s *Session) SendFile(ctx context.Context, path string) (transfer.Progress,
 				return p, nil
 			case errors.Is(err, transfer.ErrDeclined), errors.Is(err, transfer.ErrCanceled),
 				errors.Is(err, transfer.ErrHashMismatch), errors.Is(err, transfer.ErrFolderTooLarge),
-				ctx.Err() != nil:
+				errors.Is(err, fs.ErrPermission), errors.Is(err, fs.ErrNotExist), ctx.Err() != nil:
+				// (An unreadable file or folder here is not fixed by waiting
+				// for the next connection.)
 				return p, err
 			}
 			s.log.Debug("file transfer interrupted; waiting for the peer", "err", err)
