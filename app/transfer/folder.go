@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 )
 
@@ -191,17 +192,21 @@ type folderPlan struct {
 
 // validateManifest checks every path of an untrusted manifest before
 // anything is written: relative, no empty, "." or ".." components, no NUL,
-// at most MaxFolderDepth deep and maxFolderPath long, each component
-// sanitized (sanitizeComponent), no two entries that land on the same name
-// after sanitizing (compared without case, as macOS and Windows do), and
-// every entry's parent listed before it as a folder (so no path turns a
-// file into a folder).
+// at most MaxFolderDepth deep and maxFolderPath long, no path listed twice,
+// and every entry's parent listed before it as a folder (so no path turns
+// a file into a folder). Each component is sanitized (sanitizeComponent);
+// names that then collide, compared without case as macOS and Windows do
+// ("a:b" and "a_b", "README" and "readme"), get a deterministic new name
+// ("a_b (1)"), in manifest order.
 func validateManifest(m *manifest) (*folderPlan, error) {
 	bad := func(i int, why string) (*folderPlan, error) {
 		return nil, fmt.Errorf("%w: entry %d: %s", ErrBadFolder, i, why)
 	}
 	p := &folderPlan{m: m, name: SanitizeName(m.Name), local: make([]string, len(m.Entries))}
-	kinds := make(map[string]byte, len(m.Entries))
+	kinds := make(map[string]byte, len(m.Entries)) // the peer's path -> kind
+	dirs := make(map[string]string)                // the peer's folder path -> local path
+	taken := make(map[string]bool, len(m.Entries)) // local paths, lower case
+	next := make(map[string]int)                   // lower-case local path -> next rename number
 	for i, e := range m.Entries {
 		if len(e.Path) > maxFolderPath {
 			return bad(i, "path too long")
@@ -217,27 +222,46 @@ func validateManifest(m *manifest) (*folderPlan, error) {
 		if len(parts) > MaxFolderDepth {
 			return bad(i, "too deep")
 		}
-		for j, c := range parts {
+		for _, c := range parts {
 			switch c {
 			case "":
 				return bad(i, "empty path component")
 			case ".", "..":
 				return bad(i, "relative path component")
 			}
-			parts[j] = sanitizeComponent(c)
 		}
-		local := strings.Join(parts, "/")
-		key := strings.ToLower(local)
-		if _, dup := kinds[key]; dup {
-			return bad(i, "collides with another entry after sanitizing")
+		if _, dup := kinds[e.Path]; dup {
+			return bad(i, "listed twice")
 		}
+		parentLocal := ""
 		if len(parts) > 1 {
-			parent := strings.ToLower(strings.Join(parts[:len(parts)-1], "/"))
+			parent := e.Path[:strings.LastIndexByte(e.Path, '/')]
 			if kinds[parent] != entryDir {
 				return bad(i, "its parent is not a folder listed before it")
 			}
+			parentLocal = dirs[parent] + "/"
 		}
-		kinds[key] = e.Kind
+		base := sanitizeComponent(parts[len(parts)-1])
+		local := parentLocal + base
+		key := strings.ToLower(local)
+		if taken[key] {
+			stem, ext := base, ""
+			if e.Kind == entryFile {
+				stem, ext = splitExt(base)
+			}
+			for n := max(next[key], 1); ; n++ {
+				local = parentLocal + stem + " (" + strconv.Itoa(n) + ")" + ext
+				if !taken[strings.ToLower(local)] {
+					next[key] = n + 1
+					break
+				}
+			}
+		}
+		taken[strings.ToLower(local)] = true
+		kinds[e.Path] = e.Kind
+		if e.Kind == entryDir {
+			dirs[e.Path] = local
+		}
 		p.local[i] = local
 	}
 	return p, nil

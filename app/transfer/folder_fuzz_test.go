@@ -9,7 +9,7 @@ import (
 
 // FuzzDecodeManifest: a manifest from the peer never panics the decoder
 // or the path checks; what decodes re-encodes to the same bytes, and what
-// validates stays inside the tree.
+// validates stays inside the tree, each entry on a name of its own.
 func FuzzDecodeManifest(f *testing.F) {
 	f.Add((&manifest{Name: "photos", SkippedLinks: 1, Entries: []manifestEntry{
 		dirEntry("a"), {Kind: entryFile, Exec: true, Size: 3, Path: "a/run.sh"}, fileEntry(".x", 0),
@@ -33,7 +33,12 @@ func FuzzDecodeManifest(f *testing.F) {
 			t.Fatalf("unsafe top folder name %q", plan.name)
 		}
 		top := "/dl/top"
+		seen := map[string]bool{}
 		for _, l := range plan.local {
+			if seen[strings.ToLower(l)] {
+				t.Fatalf("two entries land on %q", l)
+			}
+			seen[strings.ToLower(l)] = true
 			p := filepath.Join(top, filepath.FromSlash(l))
 			if !strings.HasPrefix(p, top+"/") {
 				t.Fatalf("%q lands outside the tree at %q", l, p)

@@ -367,10 +367,8 @@ func TestHostileFolders(t *testing.T) {
 		{"empty component", enc(dirEntry("a"), fileEntry("a//b", 1)), nil, failBadFolder},
 		{"trailing slash", enc(dirEntry("a/")), nil, failBadFolder},
 		{"NUL", enc(fileEntry("a\x00b", 1)), nil, failBadFolder},
-		{"collide after sanitizing", enc(fileEntry("ab:c", 1), fileEntry("ab_c", 1)), nil, failBadFolder},
-		{"collide by case", enc(fileEntry("Photo.jpg", 1), fileEntry("photo.JPG", 1)), nil, failBadFolder},
-		{"collide by dots", enc(fileEntry("x.", 1), fileEntry("x", 1)), nil, failBadFolder},
-		{"duplicate", enc(dirEntry("a"), dirEntry("a")), nil, failBadFolder},
+		{"listed twice", enc(dirEntry("a"), dirEntry("a")), nil, failBadFolder},
+		{"listed twice as file and folder", enc(fileEntry("a", 1), dirEntry("a")), nil, failBadFolder},
 		{"file becomes folder", enc(fileEntry("x", 1), fileEntry("x/y", 1)), nil, failBadFolder},
 		{"parent not listed", enc(fileEntry("p/q", 1)), nil, failBadFolder},
 		{"parent listed after", enc(fileEntry("p/q", 1), dirEntry("p")), nil, failBadFolder},
@@ -485,6 +483,52 @@ func TestHostileFolderFileOffers(t *testing.T) {
 				t.Fatalf("the tree holds %s", names)
 			}
 		})
+	}
+}
+
+// TestCollidingNamesRenamed: names that collide once sanitized (or
+// compared without case) get deterministic new names; their contents
+// follow them.
+func TestCollidingNamesRenamed(t *testing.T) {
+	t.Parallel()
+	m := &manifest{Name: "t", Entries: []manifestEntry{
+		fileEntry("ab:c", 1), fileEntry("ab_c", 1), fileEntry("ab_c (1)", 1),
+		fileEntry("Photo.jpg", 1), fileEntry("photo.JPG", 1),
+		fileEntry("x.", 1), fileEntry("x", 1),
+		dirEntry("A"), fileEntry("a", 1), dirEntry("A/b"), fileEntry("A/b/f", 1),
+		dirEntry("d:"), dirEntry("d_"), fileEntry("d_/f", 1), fileEntry("d:/f", 1),
+	}}
+	want := []string{
+		"ab_c", "ab_c (1)", "ab_c (1) (1)",
+		"Photo.jpg", "photo (1).JPG",
+		"x", "x (1)",
+		"A", "a (1)", "A/b", "A/b/f",
+		"d_", "d_ (1)", "d_ (1)/f", "d_/f",
+	}
+	p, err := validateManifest(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(p.local, "|") != strings.Join(want, "|") {
+		t.Fatalf("local paths\n got %q\nwant %q", p.local, want)
+	}
+
+	// Over the wire, from a real tree (Linux names may differ only in case).
+	a, b := pair(t, nil, nil)
+	src := filepath.Join(t.TempDir(), "tree")
+	// WalkDir lists README, a:b, a_b, readme: the later of two colliding
+	// names is renamed.
+	files := map[string]string{"README": "README", "a:b": "a_b", "a_b": "a_b (1)", "readme": "readme (1)"}
+	got := map[string][]byte{}
+	for i, n := range []string{"README", "a:b", "a_b", "readme"} {
+		_, got[n] = writeFile(t, src, n, 100+i, uint64(i))
+	}
+	if _, err := a.c.SendFolder(testCtx(t), src); err != nil {
+		t.Fatal(err)
+	}
+	done := b.ev.waitDone(t)
+	for n, local := range files {
+		sameFile(t, filepath.Join(done.Path, local), got[n])
 	}
 }
 
