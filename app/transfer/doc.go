@@ -24,8 +24,9 @@
 // Folders (folder.go) go as one offer carrying the tree's manifest,
 // accepted or declined once, then file by file with the same checks and
 // resume. Every manifest path is checked before anything is written (no
-// "..", absolute or empty parts, no names that collide after sanitizing,
-// no file used as a folder, bounded count, depth and length); the tree is
+// "..", absolute or empty parts, no path listed twice, no file used as a
+// folder, bounded count, depth and length; names that collide once
+// sanitized are renamed "name (1)"); the tree is
 // created in a new top folder that never replaces an existing one, its
 // partial files wait in a ".parley-folder-<id>" staging folder beside it,
 // and only the executable bit of the modes is applied.
