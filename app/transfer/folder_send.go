@@ -80,7 +80,9 @@ func (c *Conn) SendFolder(ctx context.Context, dir string) (Progress, error) {
 			return fail(fmt.Errorf("%w: %w", ErrClosed, err))
 		}
 	}
-	seen := time.NewTimer(folderSeenWait)
+	// The last of a big manifest may still be on its way over a slow link
+	// (the stream buffers megabytes): one more second per 32 KiB.
+	seen := time.NewTimer(folderSeenWait + time.Duration(len(enc)>>15)*time.Second)
 	defer seen.Stop()
 	select {
 	case ans := <-o.events:
