@@ -81,6 +81,14 @@ type Transfer struct {
 	// why, "CODE: detail").
 	Image      string `json:"image"`
 	ImageError string `json:"imageError"`
+	// Folder marks a whole folder sent or received as one item: Bytes and
+	// Total count all its files, FilesDone of Files are saved, Skipped
+	// symbolic links and special files were left out by the sender. Path
+	// is the folder.
+	Folder    bool `json:"folder"`
+	Files     int  `json:"files"`
+	FilesDone int  `json:"filesDone"`
+	Skipped   int  `json:"skipped"`
 }
 
 // TransferEvent is the payload of transfer:update.
@@ -96,6 +104,9 @@ type OfferEvent struct {
 	ID     string `json:"id"`
 	Name   string `json:"name"`
 	Size   int64  `json:"size"`
+	// Folder: the offer is a whole folder of Files files (Size in all).
+	Folder bool `json:"folder"`
+	Files  int  `json:"files"`
 }
 
 // FileDropEvent is the payload of app:file-drop.
@@ -333,8 +344,10 @@ func (a *App) SendFiles(roomID string, paths []string) ([]Transfer, error) {
 			e.t.State, e.t.Error = StateFailed, CodeFileUnreadable+": not an absolute path"
 		case err != nil:
 			e.t.State, e.t.Error = StateFailed, CodeFileUnreadable+": the file cannot be read"
+		case st.IsDir():
+			e.t.Folder = true // its size is known once it was walked
 		case !st.Mode().IsRegular():
-			e.t.State, e.t.Error = StateFailed, CodeFileUnreadable+": only regular files can be sent (not folders)"
+			e.t.State, e.t.Error = StateFailed, CodeFileUnreadable+": only regular files and folders can be sent"
 		default:
 			e.t.Total = st.Size()
 		}
@@ -447,6 +460,9 @@ func (a *App) finishOutgoing(roomID string, rf *roomFiles, e *transferEntry, p t
 		if p.Total > 0 {
 			e.t.Bytes, e.t.Total = p.Total, p.Total
 		}
+		if p.Folder {
+			e.t.Files, e.t.FilesDone, e.t.Skipped = p.Files, p.FilesDone, p.Skipped
+		}
 	} else {
 		e.t.State, e.t.Error = transferFailure(err, true)
 		e.t.Rate, e.t.ETASeconds = 0, 0
@@ -458,7 +474,7 @@ func (a *App) finishOutgoing(roomID string, rf *roomFiles, e *transferEntry, p t
 		a.log.Info("file not sent", "room", session.LogID(roomID), "state", t.State, "err", t.Error)
 	}
 	a.emitTransfer(t)
-	if t.State == StateDone {
+	if t.State == StateDone && !t.Folder {
 		a.queueThumb(roomID, t.ID, t.Path)
 	}
 }
@@ -476,6 +492,12 @@ func transferFailure(err error, outgoing bool) (state, msg string) {
 		return StateFailed, CodeReceiveLimit + ": this room has received as much as it may in one session"
 	case errors.Is(err, transfer.ErrNoDownloadFolder):
 		return StateFailed, CodeDownloadFolder + ": " + strings.TrimPrefix(err.Error(), "transfer: ")
+	case errors.Is(err, transfer.ErrPeerNoFolders):
+		return StateFailed, CodeDeclined + ": the other person's Parley cannot receive folders (it needs an update)"
+	case errors.Is(err, transfer.ErrPeerRejectedFolder):
+		return StateFailed, CodeDeclined + ": the other computer refused the folder's list of files as unsafe"
+	case errors.Is(err, transfer.ErrFolderTooLarge):
+		return StateFailed, fmt.Sprintf("%s: the folder holds more than %d files and folders or is more than %d levels deep", CodeFileUnreadable, transfer.MaxFolderEntries, transfer.MaxFolderDepth)
 	case errors.Is(err, transfer.ErrDeclined) && outgoing:
 		return StateFailed, CodeDeclined + ": the other person declined the file"
 	case errors.Is(err, transfer.ErrDeclined):
@@ -547,6 +569,10 @@ func (a *App) onProgress(roomID string, p transfer.Progress) {
 		}
 	}
 	e.t.Bytes, e.t.Total, e.t.Rate = p.Bytes, p.Total, p.Rate
+	if p.Folder {
+		e.t.Folder, e.t.Files, e.t.FilesDone, e.t.Skipped = true, p.Files, p.FilesDone, p.Skipped
+		thumbPath = "" // a folder has no preview
+	}
 	e.t.ETASeconds = int64((p.ETA + time.Second - 1) / time.Second)
 	if e.t.State != StateActive {
 		e.t.Rate, e.t.ETASeconds = 0, 0
@@ -708,6 +734,9 @@ func (a *App) askFunc(ctx context.Context, roomID string) func(transfer.Offer) b
 			rf.addLocked(e)
 		}
 		e.t.State, e.t.Error, e.t.Total, e.t.Bytes = StateWaiting, "", o.Size, 0
+		if o.Folder {
+			e.t.Folder, e.t.Files, e.t.Skipped = true, o.Files, o.Skipped
+		}
 		a.files.emittedLocked(e)
 		t := e.t
 		timeout := a.files.offerTimeout
@@ -716,7 +745,7 @@ func (a *App) askFunc(ctx context.Context, roomID string) func(transfer.Offer) b
 			timeout = defaultOfferTimeout
 		}
 		a.emitTransfer(t)
-		a.emit(EventTransferOffer, OfferEvent{RoomID: roomID, ID: o.ID, Name: name, Size: o.Size})
+		a.emit(EventTransferOffer, OfferEvent{RoomID: roomID, ID: o.ID, Name: name, Size: o.Size, Folder: o.Folder, Files: o.Files})
 
 		timer := time.NewTimer(timeout)
 		defer timer.Stop()

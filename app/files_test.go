@@ -315,7 +315,7 @@ func TestTwoWindowsFiles(t *testing.T) {
 	small, smallBytes := writeRandom(t, src, "small.bin", 40<<10)
 
 	// Queued before the peer is there: it waits, then goes.
-	sent, err := alice.SendFiles(av.ID, []string{small, src, "relative.txt"})
+	sent, err := alice.SendFiles(av.ID, []string{small, filepath.Join(src, "missing.bin"), "relative.txt"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -411,9 +411,39 @@ func TestTwoWindowsFiles(t *testing.T) {
 	if got := finalUpdate(t, alice.win, ts[0].ID); got.State != StateFailed || !strings.HasPrefix(got.Error, CodeDeclined) {
 		t.Fatalf("unanswered offer: %+v", got)
 	}
+
+	// A folder goes whole, as one transfer, into a new folder of bob's.
+	tree := filepath.Join(t.TempDir(), "tree")
+	if err := os.MkdirAll(filepath.Join(tree, "sub"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	_, leafBytes := writeRandom(t, filepath.Join(tree, "sub"), "leaf.bin", 10<<10)
+	if err := os.Mkdir(filepath.Join(tree, "empty"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	folderSent, err := alice.SendFiles(av.ID, []string{tree})
+	if err != nil || len(folderSent) != 1 || folderSent[0].State != StateWaiting || !folderSent[0].Folder {
+		t.Fatalf("SendFiles(folder) = %+v, %v", folderSent, err)
+	}
+	if got := finalUpdate(t, alice.win, folderSent[0].ID); got.State != StateDone || !got.Folder || got.Files != 1 || got.FilesDone != 1 || got.Total != 10<<10 {
+		t.Fatalf("folder sent: %+v", got)
+	}
+	bobTree := bob.win.wait(t, EventTransferUpdate, func(p any) bool {
+		tr := p.(TransferEvent).Transfer
+		return tr.State == StateDone && tr.Folder
+	}).(TransferEvent).Transfer
+	if bobTree.Path != filepath.Join(bobDownloads, "tree") || bobTree.Files != 1 || bobTree.Name != "tree" {
+		t.Fatalf("bob's folder %+v", bobTree)
+	}
+	if b, err := os.ReadFile(filepath.Join(bobTree.Path, "sub", "leaf.bin")); err != nil || !bytes.Equal(b, leafBytes) {
+		t.Fatalf("folder's file: %v", err)
+	}
+	if st, err := os.Stat(filepath.Join(bobTree.Path, "empty")); err != nil || !st.IsDir() {
+		t.Fatalf("empty folder: %v", err)
+	}
 	list, _ := alice.Transfers(av.ID)
-	if len(list) != 7 {
-		t.Fatalf("alice's transfers: %d, want 7", len(list))
+	if len(list) != 8 {
+		t.Fatalf("alice's transfers: %d, want 8", len(list))
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -13,11 +14,16 @@ import (
 // TransferProgress reports bytes moved for one file, either way.
 type TransferProgress struct{ Progress transfer.Progress }
 
-// FileReceived says a file from the peer was verified and saved at Path.
+// FileReceived says a file from the peer was verified and saved at Path
+// (or a whole folder, with Folder set: Path is its top folder, Size the
+// sum of its Files files, Skipped what the sender left out).
 type FileReceived struct {
-	Name string // the sanitized name it was saved under (base of Path)
-	Path string
-	Size int64
+	Name    string // the sanitized name it was saved under (base of Path)
+	Path    string
+	Size    int64
+	Folder  bool
+	Files   int
+	Skipped int
 }
 
 func (TransferProgress) isEvent() {}
@@ -48,7 +54,7 @@ func (s *Session) startFiles(ctx context.Context, run *peerRun) {
 			Budget:        s.budget,
 			OnProgress:    func(p transfer.Progress) { s.emit(TransferProgress{Progress: p}) },
 			OnReceived: func(o transfer.Offer, path string) {
-				s.emit(FileReceived{Name: baseName(path), Path: path, Size: o.Size})
+				s.emit(FileReceived{Name: baseName(path), Path: path, Size: o.Size, Folder: o.Folder, Files: o.Files, Skipped: o.Skipped})
 			},
 			Logger:      s.log,
 			CorruptHook: s.cfg.CorruptHook,
@@ -65,27 +71,43 @@ func (s *Session) startFiles(ctx context.Context, run *peerRun) {
 }
 
 // SendFile sends the file at path to the peer and returns once the peer
-// has verified it. It waits for the peer while it is away, and when the
-// connection drops mid-way it resumes on the next connection from what the
-// peer already has. It gives up on ctx, a decline, a cancel, a hash
-// mismatch or the end of the session.
+// has verified it. A folder is sent whole, as one item
+// (transfer.Conn.SendFolder): symbolic links inside are left out, and path
+// itself must not be a link to a folder. It waits for the peer while it is
+// away, and when the connection drops mid-way it resumes on the next
+// connection from what the peer already has. It gives up on ctx, a
+// decline, a cancel, a hash mismatch or the end of the session.
 func (s *Session) SendFile(ctx context.Context, path string) (transfer.Progress, error) {
-	st, err := os.Stat(path)
+	st, err := os.Lstat(path)
+	if err == nil && st.Mode()&os.ModeSymlink != 0 {
+		st, err = os.Stat(path) // a link to a file is sent as before
+		if err == nil && st.IsDir() {
+			return transfer.Progress{}, fmt.Errorf("send file: %s is a link to a folder (send the folder itself)", baseName(path))
+		}
+	}
 	if err != nil {
 		return transfer.Progress{}, fmt.Errorf("send file: %w", err)
 	}
-	if !st.Mode().IsRegular() {
+	folder := st.IsDir()
+	if !folder && !st.Mode().IsRegular() {
 		return transfer.Progress{}, fmt.Errorf("send file: %s is not a regular file", baseName(path))
 	}
 	for {
 		tc, changed := s.filesConn()
 		if tc != nil {
-			p, err := tc.Send(ctx, path)
+			send := tc.Send
+			if folder {
+				send = tc.SendFolder
+			}
+			p, err := send(ctx, path)
 			switch {
 			case err == nil:
 				return p, nil
 			case errors.Is(err, transfer.ErrDeclined), errors.Is(err, transfer.ErrCanceled),
-				errors.Is(err, transfer.ErrHashMismatch), ctx.Err() != nil:
+				errors.Is(err, transfer.ErrHashMismatch), errors.Is(err, transfer.ErrFolderTooLarge),
+				errors.Is(err, fs.ErrPermission), errors.Is(err, fs.ErrNotExist), ctx.Err() != nil:
+				// (An unreadable file or folder here is not fixed by waiting
+				// for the next connection.)
 				return p, err
 			}
 			s.log.Debug("file transfer interrupted; waiting for the peer", "err", err)

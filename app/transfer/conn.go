@@ -45,6 +45,12 @@ type Offer struct {
 	Name   string
 	Size   int64
 	SHA256 [32]byte
+	// Folder marks a folder offer: Name is its top folder's name, Size
+	// the sum of its Files files, Skipped what the sender left out
+	// (symbolic links, special files); SHA256 is zero.
+	Folder  bool
+	Files   int
+	Skipped int
 }
 
 // Config configures a Conn. All callbacks may be nil.
@@ -97,6 +103,7 @@ type Conn struct {
 	mu      sync.Mutex
 	out     map[string]*outgoing
 	in      map[string]*incoming
+	folders map[string]*inFolder
 	running bool
 	runCtx  context.Context
 
@@ -125,6 +132,7 @@ func NewConn(rw io.ReadWriteCloser, cfg Config) *Conn {
 		ctrl:      make(chan ctrlFrame, maxQueuedFrames),
 		out:       make(map[string]*outgoing),
 		in:        make(map[string]*incoming),
+		folders:   make(map[string]*inFolder),
 		ended:     make(chan struct{}),
 		done:      make(chan struct{}),
 	}
@@ -167,6 +175,7 @@ func (c *Conn) Run(ctx context.Context) error {
 	c.wg.Wait()
 	wg.Wait()
 	c.abortIncoming()
+	c.abortFolders()
 	close(c.ended)
 
 	select {
@@ -278,13 +287,19 @@ func (c *Conn) readLoop(ctx context.Context) error {
 			c.handleOffer(ctx, f)
 		case typeData:
 			c.handleData(f)
-		case typeAccept, typeDecline, typeDone, typeFail:
+		case typeFolderFile:
+			c.handleFolderFile(ctx, f)
+		case typeFolderOffer:
+			c.handleFolderOffer(f)
+		case typeFolderPart:
+			c.handleFolderPart(ctx, f)
+		case typeAccept, typeDecline, typeDone, typeFail, typeFolderSeen:
 			c.deliver(f)
 		case typeCancel:
 			if f.Code == roleReceiver {
 				c.deliver(f)
-			} else {
-				c.cancelIncoming(f.ID, false)
+			} else if !c.cancelIncoming(f.ID, false) {
+				c.cancelFolder(f.ID, false)
 			}
 		default:
 			c.log.Debug("transfer: ignoring unknown frame type", "type", f.Type)
@@ -321,6 +336,9 @@ func (c *Conn) Cancel(id string) error {
 		found = true
 	}
 	if c.cancelIncoming(id, true) {
+		found = true
+	}
+	if c.cancelFolder(id, true) {
 		found = true
 	}
 	if !found {

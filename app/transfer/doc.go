@@ -21,6 +21,16 @@
 // Budget and the free disk space, and the download folder must be private
 // to this user (limits.go).
 //
+// Folders (folder.go) go as one offer carrying the tree's manifest,
+// accepted or declined once, then file by file with the same checks and
+// resume. Every manifest path is checked before anything is written (no
+// "..", absolute or empty parts, no path listed twice, no file used as a
+// folder, bounded count, depth and length; names that collide once
+// sanitized are renamed "name (1)"); the tree is
+// created in a new top folder that never replaces an existing one, its
+// partial files wait in a ".parley-folder-<id>" staging folder beside it,
+// and only the executable bit of the modes is applied.
+//
 // This package must not import pion or Wails, and must not log file names
 // or contents.
 package transfer

@@ -20,6 +20,13 @@ const (
 	typeDone    byte = 5 // - : the receiver verified and saved the file
 	typeFail    byte = 6 // code u8: the receiver gave up (see fail codes)
 	typeCancel  byte = 7 // role u8: who canceled (roleSender, roleReceiver)
+
+	// Folders (see folder.go). A peer from before folders ignores these
+	// types; the sender notices the missing typeFolderSeen.
+	typeFolderOffer byte = 8  // manifest length u32, manifest sha256 [32]
+	typeFolderPart  byte = 9  // manifest bytes, in order, after the offer
+	typeFolderSeen  byte = 10 // - : the receiver has the manifest and will answer
+	typeFolderFile  byte = 11 // size u64, sha256 [32], folder id length u8, folder id, entry index u32
 )
 
 // Fail codes carried by typeFail.
@@ -30,6 +37,8 @@ const (
 	// space, its limit for the room, its download folder). Older senders
 	// read any unknown code as failReceiver.
 	failCannotStore byte = 3
+	// failBadFolder refuses a folder whose manifest is malformed or unsafe.
+	failBadFolder byte = 4
 )
 
 // Roles carried by typeCancel: the same id can be in flight both ways, so
@@ -66,6 +75,8 @@ type frame struct {
 	Offset int64    // accept, data
 	Data   []byte   // data
 	Code   byte     // fail: fail code; cancel: role
+	Folder string   // folder file: the folder's transfer id
+	Index  uint32   // folder file: the entry in the manifest
 }
 
 // appendHeader starts a frame body of the given type and id after a
@@ -95,6 +106,17 @@ func encodeFrame(f frame) []byte {
 		b = append(b, f.Data...)
 	case typeFail, typeCancel:
 		b = append(b, f.Code)
+	case typeFolderOffer:
+		b = binary.BigEndian.AppendUint32(b, uint32(f.Size))
+		b = append(b, f.SHA256[:]...)
+	case typeFolderPart:
+		b = append(b, f.Data...)
+	case typeFolderFile:
+		b = binary.BigEndian.AppendUint64(b, uint64(f.Size))
+		b = append(b, f.SHA256[:]...)
+		b = append(b, byte(len(f.Folder)))
+		b = append(b, f.Folder...)
+		b = binary.BigEndian.AppendUint32(b, f.Index)
 	}
 	return finishFrame(b)
 }
@@ -130,7 +152,7 @@ func decodeFrame(body []byte) (frame, error) {
 		return frame{}, fmt.Errorf("%w: short frame", ErrProtocol)
 	}
 	f := frame{Type: body[0]}
-	if f.Type < typeOffer || f.Type > typeCancel {
+	if f.Type < typeOffer || f.Type > typeFolderFile {
 		return frame{Type: f.Type}, nil
 	}
 	idLen := int(body[1])
@@ -179,7 +201,31 @@ func decodeFrame(body []byte) (frame, error) {
 			return frame{}, fmt.Errorf("%w: data chunk of %d bytes", ErrProtocol, len(rest))
 		}
 		f.Data = rest
-	case typeDecline, typeDone:
+	case typeFolderOffer:
+		if len(rest) != 4+32 {
+			return frame{}, fmt.Errorf("%w: bad folder offer", ErrProtocol)
+		}
+		f.Size = int64(binary.BigEndian.Uint32(rest))
+		copy(f.SHA256[:], rest[4:])
+	case typeFolderPart:
+		if len(rest) == 0 || len(rest) > ChunkSize {
+			return frame{}, fmt.Errorf("%w: folder part of %d bytes", ErrProtocol, len(rest))
+		}
+		f.Data = rest
+	case typeFolderFile:
+		if len(rest) < 8+32+1 {
+			return frame{}, fmt.Errorf("%w: short folder file offer", ErrProtocol)
+		}
+		f.Size = int64(binary.BigEndian.Uint64(rest))
+		copy(f.SHA256[:], rest[8:40])
+		n := int(rest[40])
+		rest = rest[41:]
+		if f.Size < 0 || len(rest) != n+4 || !validID(rest[:n]) {
+			return frame{}, fmt.Errorf("%w: bad folder file offer", ErrProtocol)
+		}
+		f.Folder = string(rest[:n])
+		f.Index = binary.BigEndian.Uint32(rest[n:])
+	case typeDecline, typeDone, typeFolderSeen:
 		if len(rest) != 0 {
 			return frame{}, fmt.Errorf("%w: trailing bytes in frame of type %d", ErrProtocol, f.Type)
 		}

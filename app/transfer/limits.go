@@ -98,6 +98,16 @@ func (b *Budget) checkLocked(n int64) error {
 	return nil
 }
 
+// checkMany reports whether files files of n bytes in all (a folder) fit.
+func (b *Budget) checkMany(n int64, files int) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if n < 0 || n > b.max-b.bytes || files > b.maxFiles-b.files {
+		return ErrReceiveLimit
+	}
+	return nil
+}
+
 // reserve takes one file of n bytes from the budget.
 func (b *Budget) reserve(n int64) error {
 	b.mu.Lock()

@@ -25,8 +25,15 @@ type Progress struct {
 	// Done marks the last event of a transfer; Err says why it failed.
 	Done bool
 	Err  error
-	// Path is the final path of a verified received file.
+	// Path is the final path of a verified received file (or folder).
 	Path string
+	// Folder marks a whole folder: Bytes and Total then count all its
+	// files, FilesDone of Files are complete, and Skipped symbolic links
+	// and special files were left out by the sender. The files of a folder
+	// have no progress events of their own.
+	Folder           bool
+	Files, FilesDone int
+	Skipped          int
 }
 
 // progressInterval is the minimum time between two progress events of

@@ -51,6 +51,14 @@ type incoming struct {
 	// offset the attempt started from.
 	reserved   bool
 	need, base int64
+
+	// A file of a folder: its folder, its entry in the manifest, its
+	// final path and whether it is executable. Its progress goes into the
+	// folder's.
+	folder *inFolder
+	index  int
+	target string
+	exec   bool
 }
 
 func (in *incoming) abort() { in.abortOnce.Do(func() { close(in.aborted) }) }
@@ -91,12 +99,24 @@ func (c *Conn) handleOffer(ctx context.Context, f frame) {
 func (c *Conn) decide(ctx context.Context, in *incoming) {
 	id := in.offer.ID
 	log := c.log.With("id", id, "size", in.offer.Size)
+	if in.folder != nil && c.folderFileHave(ctx, in) {
+		// Saved by an earlier attempt: nothing to send.
+		in.mu.Lock()
+		in.state = stateEnded
+		in.mu.Unlock()
+		c.queue(frame{Type: typeAccept, ID: id, Offset: in.offer.Size})
+		c.queueFlushed(frame{Type: typeDone, ID: id})
+		c.folderFileDone(in)
+		c.end(in, nil, in.target)
+		return
+	}
 	// What cannot be stored is refused before anyone is asked.
 	if err := c.admissible(in); err != nil {
 		c.refuse(in, err, log)
 		return
 	}
-	if !c.ask(ctx, in) {
+	// The files of an accepted folder are not asked about again.
+	if in.folder == nil && !c.ask(ctx, in) {
 		select {
 		case <-ctx.Done():
 			return // abortIncoming reports it
@@ -151,7 +171,7 @@ func (c *Conn) decide(ctx context.Context, in *incoming) {
 		log.Info("transfer: resuming", "offset", offset)
 	}
 	c.queue(frame{Type: typeAccept, ID: id, Offset: offset})
-	c.emit(p)
+	c.emitIn(in, p)
 	if complete {
 		c.finalize(in)
 	}
@@ -279,6 +299,9 @@ func (c *Conn) pendingBytes(self *incoming) int64 {
 // partialHave is the size of a partial file an earlier attempt left for
 // this offer (0 if none): a resume needs only the rest.
 func (c *Conn) partialHave(in *incoming) int64 {
+	if in.folder != nil {
+		return c.folderPartialHave(in)
+	}
 	want := sidecarBytes(in.offer)
 	for i := 0; i < maxPartCandidates; i++ {
 		base := in.name
@@ -378,6 +401,9 @@ const maxPartCandidates = 100
 func (c *Conn) preparePart(ctx context.Context, in *incoming) (int64, error) {
 	c.prepMu.Lock()
 	defer c.prepMu.Unlock()
+	if in.folder != nil {
+		return c.prepareFolderPart(ctx, in)
+	}
 	dir := c.cfg.DownloadDir
 	if err := PrepareDownloadDir(dir); err != nil {
 		return 0, err
@@ -564,7 +590,7 @@ func (c *Conn) handleData(f frame) {
 	}
 	in.mu.Unlock()
 	if due && !complete {
-		c.emit(p)
+		c.emitIn(in, p)
 	}
 	if complete {
 		c.wg.Add(1)
@@ -611,7 +637,16 @@ func (c *Conn) finalize(in *incoming) {
 		c.end(in, ErrHashMismatch, "")
 		return
 	}
-	final, err := c.publish(f, part, in.name)
+	dir := filepath.Dir(part)
+	if in.folder != nil {
+		dir = filepath.Dir(in.target)
+		if in.exec {
+			// Only the executable bit travels; never setuid, setgid,
+			// sticky or anything others may write.
+			_ = f.Chmod(0o700)
+		}
+	}
+	final, err := c.publish(f, part, dir, in.name)
 	if err != nil {
 		c.log.Warn("transfer: save received file", "id", id, "err", err)
 		c.queue(frame{Type: typeFail, ID: id, Code: failReceiver})
@@ -619,14 +654,16 @@ func (c *Conn) finalize(in *incoming) {
 		return
 	}
 	_ = os.Remove(side)
-	_ = syncDir(c.cfg.DownloadDir)
+	_ = syncDir(dir)
 	c.log.Info("transfer: received and verified", "id", id, "size", in.offer.Size)
 	// Tell the sender before telling our own user: a receiver that exits
 	// once it has the file (parley-cli receive --count) must not close
 	// the stream before "done" is on its way, or the sender waits for it
 	// forever.
 	c.queueFlushed(frame{Type: typeDone, ID: id})
-	if c.cfg.OnReceived != nil {
+	if in.folder != nil {
+		c.folderFileDone(in)
+	} else if c.cfg.OnReceived != nil {
 		c.cfg.OnReceived(in.offer, final)
 	}
 	c.end(in, nil, final)
@@ -634,7 +671,7 @@ func (c *Conn) finalize(in *incoming) {
 
 // publish fsyncs and closes f, then gives part its final name without
 // ever replacing an existing file: "name.ext", "name (1).ext", ...
-func (c *Conn) publish(f *os.File, part, name string) (string, error) {
+func (c *Conn) publish(f *os.File, part, dir, name string) (string, error) {
 	if err := f.Sync(); err != nil {
 		_ = f.Close()
 		return "", fmt.Errorf("transfer: fsync: %w", err)
@@ -648,7 +685,7 @@ func (c *Conn) publish(f *os.File, part, name string) (string, error) {
 		if i > 0 {
 			cand = stem + " (" + strconv.Itoa(i) + ")" + ext
 		}
-		final := filepath.Join(filepath.Dir(part), cand)
+		final := filepath.Join(dir, cand)
 		// link(2) fails if final exists (even as a dangling symlink), so
 		// nothing is ever overwritten or followed.
 		err := os.Link(part, final)
@@ -744,7 +781,29 @@ func (c *Conn) end(in *incoming, err error, path string) {
 		delete(c.in, in.offer.ID)
 	}
 	c.mu.Unlock()
+	if in.folder != nil {
+		// A file of a folder has no events of its own; when it fails, the
+		// folder fails with it.
+		in.folder.mu.Lock()
+		in.folder.active[in.index] = false
+		in.folder.mu.Unlock()
+		if err != nil {
+			c.endFolder(in.folder, err, "")
+		}
+		return
+	}
 	c.emit(p)
+}
+
+// emitIn reports the progress of a receive: its own, or its folder's.
+func (c *Conn) emitIn(in *incoming, p Progress) {
+	if in.folder == nil {
+		c.emit(p)
+		return
+	}
+	if !p.Done {
+		c.folderBytes(in.folder, p.Bytes)
+	}
 }
 
 // abortIncoming fails every receive still in flight when Run stops; the

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 )
 
@@ -41,10 +42,33 @@ func transferID(sum [32]byte, size int64, name string) string {
 // too), ErrHashMismatch, ErrPeerFailed or ErrClosed (the stream ended:
 // send again on a new Conn to resume).
 func (c *Conn) Send(ctx context.Context, path string) (Progress, error) {
+	return c.send(ctx, path, nil)
+}
+
+// folderFile places one file of a folder being sent: the folder's id, its
+// entry in the manifest, the size the manifest promised, and where its
+// progress goes (into the folder's).
+type folderFile struct {
+	folder   string
+	index    uint32
+	size     int64
+	progress func(Progress)
+}
+
+// send is Send, or the sending of one file of a folder when ff is set
+// (opened without following a link swapped in since the walk, offered as
+// a folder file, progress into the folder's).
+func (c *Conn) send(ctx context.Context, path string, ff *folderFile) (Progress, error) {
 	if err := c.stopped(); err != nil {
 		return Progress{}, err
 	}
-	f, err := os.Open(path)
+	emit := c.emit
+	open := os.Open
+	if ff != nil {
+		emit = ff.progress
+		open = func(p string) (*os.File, error) { return openNoFollow(p, os.O_RDONLY, 0) }
+	}
+	f, err := open(path)
 	if err != nil {
 		return Progress{}, fmt.Errorf("transfer: open file: %w", err)
 	}
@@ -65,6 +89,14 @@ func (c *Conn) Send(ctx context.Context, path string) (Progress, error) {
 		return Progress{}, err
 	}
 	id := transferID(sum, size, name)
+	offer := frame{Type: typeOffer, ID: id, Size: size, SHA256: sum, Name: name}
+	if ff != nil {
+		if size != ff.size {
+			return Progress{}, errors.New("transfer: a file of the folder changed while sending")
+		}
+		id = transferID(sum, size, ff.folder+"/"+strconv.FormatUint(uint64(ff.index), 10))
+		offer = frame{Type: typeFolderFile, ID: id, Size: size, SHA256: sum, Folder: ff.folder, Index: ff.index}
+	}
 	log := c.log.With("id", id, "size", size)
 
 	o := &outgoing{events: make(chan frame, 8), canceled: make(chan struct{})}
@@ -84,13 +116,13 @@ func (c *Conn) Send(ctx context.Context, path string) (Progress, error) {
 	tr := newTracker(Progress{ID: id, Name: name, Outgoing: true, Total: size}, c.now)
 	fail := func(err error) (Progress, error) {
 		p := tr.finish(err, "")
-		c.emit(p)
+		emit(p)
 		log.Info("transfer: send failed", "err", err)
 		return p, err
 	}
 
 	log.Debug("transfer: offering")
-	c.queue(frame{Type: typeOffer, ID: id, Size: size, SHA256: sum, Name: name})
+	c.queue(offer)
 	ans, err := c.await(ctx, id, o)
 	if err != nil {
 		return fail(err)
@@ -110,9 +142,9 @@ func (c *Conn) Send(ctx context.Context, path string) (Progress, error) {
 		log.Info("transfer: resuming", "offset", ans.Offset)
 	}
 	if p, ok := tr.update(ans.Offset); ok {
-		c.emit(p)
+		emit(p)
 	}
-	if err := c.stream(ctx, f, id, ans.Offset, size, o, tr); err != nil {
+	if err := c.stream(ctx, f, id, ans.Offset, size, o, tr, emit); err != nil {
 		return fail(err)
 	}
 	ans, err = c.await(ctx, id, o)
@@ -123,7 +155,7 @@ func (c *Conn) Send(ctx context.Context, path string) (Progress, error) {
 		return fail(answerErr(ans))
 	}
 	p := tr.finish(nil, "")
-	c.emit(p)
+	emit(p)
 	log.Info("transfer: sent")
 	return p, nil
 }
@@ -164,7 +196,7 @@ func (c *Conn) await(ctx context.Context, id string, o *outgoing) (frame, error)
 }
 
 // stream sends [offset, size) of f as data frames.
-func (c *Conn) stream(ctx context.Context, f *os.File, id string, offset, size int64, o *outgoing, tr *tracker) error {
+func (c *Conn) stream(ctx context.Context, f *os.File, id string, offset, size int64, o *outgoing, tr *tracker, emit func(Progress)) error {
 	if _, err := f.Seek(offset, io.SeekStart); err != nil {
 		return fmt.Errorf("transfer: seek: %w", err)
 	}
@@ -203,7 +235,7 @@ func (c *Conn) stream(ctx context.Context, f *os.File, id string, offset, size i
 		}
 		offset += n
 		if p, ok := tr.update(offset); ok {
-			c.emit(p)
+			emit(p)
 		}
 	}
 	return nil

@@ -377,7 +377,7 @@ func cmdSend(ctx context.Context, e *cliEnv, args []string) error {
 	fs := newFlagSet("send", e)
 	text := fs.String("text", "", "the message `TEXT` to send")
 	var files stringList
-	fs.Var(&files, "file", "a file to send (repeat for several); waits until the receiver verified each")
+	fs.Var(&files, "file", "a file or folder to send (repeat for several); waits until the receiver verified each. A folder goes whole, as one item; symbolic links inside it are left out")
 	wait := fs.Duration("wait", 5*time.Minute, "how long to wait for the peer and the delivery ack (files: for the peer, then as long as the transfer takes)")
 	reply := fs.String("reply", "", "send --text as an answer to message `ID`")
 	edit := fs.String("edit", "", "replace the text of your message `ID` with --text, on both sides")
@@ -402,8 +402,8 @@ func cmdSend(ctx context.Context, e *cliEnv, args []string) error {
 		return fmt.Errorf("--text: %w", chat.ErrTooLong) // say so now, not after waiting for the peer
 	}
 	for _, f := range files {
-		if st, err := os.Stat(f); err != nil || !st.Mode().IsRegular() {
-			return usagef("--file %s: not a readable regular file", f)
+		if st, err := os.Stat(f); err != nil || !(st.Mode().IsRegular() || st.IsDir()) {
+			return usagef("--file %s: not a readable regular file or folder", f)
 		}
 	}
 	wctx, cancel := waitContext(ctx, *wait)
@@ -521,7 +521,7 @@ func cmdReceive(ctx context.Context, e *cliEnv, args []string) error {
 	count := fs.Int("count", 0, "exit after N items: messages and files, not edits, deletes or reactions (0: run until interrupted)")
 	asJSON := fs.Bool("json", false, "print one JSON object per message, edit, delete, reaction or file (fields in docs/cli.md)")
 	wait := fs.Duration("wait", 0, "give up after this long (0: no limit)")
-	out := fs.String("out", "", "save received files into `DIR` (without it, offered files are declined)")
+	out := fs.String("out", "", "save received files and folders into `DIR` (without it, offered files are declined); a folder's line is the path of the folder saved")
 	pos, err := parseInterspersed(fs, args, false)
 	if err != nil {
 		return err

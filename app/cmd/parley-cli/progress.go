@@ -39,8 +39,12 @@ func (p *progressPrinter) update(pr transfer.Progress) {
 	if pr.Done {
 		p.clear()
 		switch {
+		case pr.Err != nil && pr.Folder:
+			fmt.Fprintf(p.w, "%s %s/ failed after %d of %d files: %s\n", verb, oneLine(pr.Name), pr.FilesDone, pr.Files, failureText(pr.Err))
 		case pr.Err != nil:
 			fmt.Fprintf(p.w, "%s %s failed: %s\n", verb, oneLine(pr.Name), failureText(pr.Err))
+		case pr.Folder:
+			fmt.Fprintf(p.w, "%s %s/ done: %d files, %s verified, %d links or special files skipped\n", verb, oneLine(pr.Name), pr.Files, humanBytes(pr.Total), pr.Skipped)
 		default:
 			fmt.Fprintf(p.w, "%s %s done: %s verified\n", verb, oneLine(pr.Name), humanBytes(pr.Total))
 		}
@@ -61,7 +65,11 @@ func (p *progressPrinter) update(pr transfer.Progress) {
 	if pr.ETA > 0 {
 		eta = " ETA " + pr.ETA.Round(time.Second).String()
 	}
-	fmt.Fprintf(p.w, "\r\033[K%s %s [%s] %3.0f%% %s/s%s", verb, truncate(oneLine(pr.Name), 30), bar, frac*100, humanBytes(int64(pr.Rate)), eta)
+	name := truncate(oneLine(pr.Name), 30)
+	if pr.Folder {
+		name = fmt.Sprintf("%s/ %d/%d files", name, pr.FilesDone, pr.Files)
+	}
+	fmt.Fprintf(p.w, "\r\033[K%s %s [%s] %3.0f%% %s/s%s", verb, name, bar, frac*100, humanBytes(int64(pr.Rate)), eta)
 	p.drawn = true
 }
 
@@ -75,6 +83,12 @@ func failureText(err error) string {
 		return "RECEIVE_LIMIT: this room has received as much as it may in one session. Run receive again to receive more."
 	case errors.Is(err, transfer.ErrNoDownloadFolder):
 		return "DOWNLOAD_FOLDER_UNUSABLE: " + strings.TrimPrefix(err.Error(), "transfer: ") + ". Receive files with receive --out DIR, into a folder of your own that other users cannot write to."
+	case errors.Is(err, transfer.ErrPeerNoFolders):
+		return "PEER_NO_FOLDERS: the other side's Parley cannot receive folders. Ask them to update, or send the files one by one."
+	case errors.Is(err, transfer.ErrPeerRejectedFolder):
+		return "PEER_REFUSED_FOLDER: the other side refused the folder's list of files as unsafe."
+	case errors.Is(err, transfer.ErrFolderTooLarge):
+		return fmt.Sprintf("FOLDER_TOO_LARGE: a folder may hold at most %d files and folders, %d levels deep. Send it in parts.", transfer.MaxFolderEntries, transfer.MaxFolderDepth)
 	case errors.Is(err, transfer.ErrPeerRefused):
 		return "PEER_SAVE_FAILED: the other computer has no room for the file (its disk space or its limit for this room). Ask them to free some space, then send it again."
 	}

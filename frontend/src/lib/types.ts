@@ -119,6 +119,12 @@ export interface Transfer {
   image: ImageState;
   /** "CODE: detail" when image is failed (IMAGE_TOO_LARGE, IMAGE_UNREADABLE), else "". */
   imageError: string;
+  /** A whole folder sent or received as one item (bytes/total count all its files). */
+  folder?: boolean;
+  /** Folder: its files, those saved so far, and the links/special files the sender left out. */
+  files?: number;
+  filesDone?: number;
+  skipped?: number;
 }
 
 export type ImageState = '' | 'pending' | 'ready' | 'failed';
@@ -141,6 +147,9 @@ export interface Offer {
   id: string;
   name: string;
   size: number;
+  /** A whole folder of `files` files (`size` in all). */
+  folder?: boolean;
+  files?: number;
 }
 
 /** Where a call is (docs/app-api.md, "Calls"). */

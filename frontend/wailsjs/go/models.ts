@@ -341,6 +341,10 @@ export namespace app {
 	    path: string;
 	    image: string;
 	    imageError: string;
+	    folder: boolean;
+	    files: number;
+	    filesDone: number;
+	    skipped: number;
 	
 	    static createFrom(source: any = {}) {
 	        return new Transfer(source);
@@ -361,6 +365,10 @@ export namespace app {
 	        this.path = source["path"];
 	        this.image = source["image"];
 	        this.imageError = source["imageError"];
+	        this.folder = source["folder"];
+	        this.files = source["files"];
+	        this.filesDone = source["filesDone"];
+	        this.skipped = source["skipped"];
 	    }
 	}
 

@@ -42,6 +42,13 @@ describe('TransferCard', () => {
     expect(c.oncancel).toHaveBeenCalledWith(expect.objectContaining({ id: 't1' }));
   });
 
+  it('shows a folder as one item with its files, and files and bytes while it runs', () => {
+    card({ name: 'photos', folder: true, files: 312, filesDone: 40, skipped: 2, state: 'active', bytes: 7_000_000 });
+    expect(screen.getByTestId('transfer-name').textContent).toBe('photos/');
+    expect(screen.getByTestId('transfer-size').textContent).toBe('312 files · 31.0 MB · 2 links or special files skipped');
+    expect(screen.getByTestId('transfer-progress').textContent).toContain('40 of 312 files · 7.0 MB of 31.0 MB');
+  });
+
   it('can cancel while waiting, but shows no numbers yet', () => {
     card({ state: 'waiting', outgoing: false });
     expect(screen.getByRole('button', { name: 'Cancel receiving report.pdf' })).toBeTruthy();
@@ -99,6 +106,15 @@ describe('OfferDialog', () => {
     await vi.waitFor(() => expect(document.activeElement?.textContent).toBe('Decline'));
     await fireEvent.keyDown(dlg, { key: 'Escape' });
     expect(onanswer).toHaveBeenCalledWith(false);
+  });
+
+  it('asks once for a whole folder, with its files and total', () => {
+    const folder = { roomId: 'r', id: 'f1', name: 'photos', size: 1_800_000_000, folder: true, files: 312 };
+    render(OfferDialog, { offer: folder, roomName: 'Sam', downloadDir: '/dl', onanswer: vi.fn() });
+    const dlg = screen.getByRole('alertdialog', { name: 'Accept a large folder?' });
+    expect(dlg.textContent).toContain('photos/');
+    expect(dlg.textContent).toContain('312 files · 1.8 GB');
+    expect(dlg.textContent).toContain('send you this folder');
   });
 
   it('accepts', async () => {

@@ -78,8 +78,9 @@ export function stateLabel(t: Pick<Transfer, 'state' | 'outgoing'>): string {
 
 /** Progress in numbers for a running card: ["7.0 MB of 31 MB", "2.6 MB/s · 10 s left"]. */
 export function progressLine(t: Transfer): [string, string] {
+  const files = t.folder ? `${t.filesDone ?? 0} of ${filesText(t.files ?? 0)} · ` : '';
   return [
-    `${formatBytes(t.bytes)} of ${formatBytes(t.total)}`,
+    `${files}${formatBytes(t.bytes)} of ${formatBytes(t.total)}`,
     [formatRate(t.rate), formatEta(t.etaSeconds)].filter(Boolean).join(' · '),
   ];
 }
@@ -89,4 +90,19 @@ export function splitName(name: string): { stem: string; ext: string } {
   const dot = name.lastIndexOf('.');
   if (dot <= 0 || name.length - dot > 9 || dot === name.length - 1) return { stem: name, ext: '' };
   return { stem: name.slice(0, dot), ext: name.slice(dot) };
+}
+
+/** "1 file", "312 files". */
+export function filesText(n: number): string {
+  return n === 1 ? '1 file' : `${n.toLocaleString('en-US')} files`;
+}
+
+/** What a folder card says next to its name: "312 files · 1.8 GB", plus what the sender left out. */
+export function folderSummary(t: Transfer): string {
+  const parts = [filesText(t.files ?? 0), formatBytes(t.total)];
+  if (t.skipped) {
+    const s = t.skipped === 1 ? '' : 's';
+    parts.push(`${t.skipped} link${s} or special file${s} skipped`);
+  }
+  return parts.join(' · ');
 }
