@@ -465,18 +465,7 @@ func (c *Conn) prepareFolderPart(ctx context.Context, in *incoming) (int64, erro
 	}
 	_ = os.Remove(part)
 	_ = os.Remove(side)
-	if err := writeExcl(side, want); err != nil {
-		return 0, err
-	}
-	f, err := openNoFollow(part, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		_ = os.Remove(side)
-		return 0, fmt.Errorf("transfer: create partial file: %w", err)
-	}
-	in.mu.Lock()
-	in.f, in.h, in.written, in.partPath, in.sidePath = f, sha256.New(), 0, part, side
-	in.mu.Unlock()
-	return 0, nil
+	return 0, in.startPart(part, side, want)
 }
 
 // folderBytes reports the folder's progress while one of its files has

@@ -43,19 +43,11 @@ func (c *Conn) SendFolder(ctx context.Context, dir string) (Progress, error) {
 	id := folderID(enc)
 	log := c.log.With("id", id, "size", m.total, "files", m.files)
 
-	o := &outgoing{events: make(chan frame, 8), canceled: make(chan struct{})}
-	c.mu.Lock()
-	if c.out[id] != nil {
-		c.mu.Unlock()
-		return Progress{}, fmt.Errorf("transfer: %s is already being sent", id)
+	o, done, err := c.registerOutgoing(id)
+	if err != nil {
+		return Progress{}, err
 	}
-	c.out[id] = o
-	c.mu.Unlock()
-	defer func() {
-		c.mu.Lock()
-		delete(c.out, id)
-		c.mu.Unlock()
-	}()
+	defer done()
 
 	skipped := int(m.SkippedLinks) + int(m.SkippedSpecial)
 	var tmu sync.Mutex

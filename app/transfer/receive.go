@@ -458,18 +458,7 @@ func (c *Conn) preparePart(ctx context.Context, in *incoming) (int64, error) {
 	part := filepath.Join(dir, base+".part")
 	side := filepath.Join(dir, "."+base+".parley-partial")
 	_ = os.Remove(side) // a leftover of ours, if anything
-	if err := writeExcl(side, want); err != nil {
-		return 0, err
-	}
-	f, err := openNoFollow(part, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		_ = os.Remove(side)
-		return 0, fmt.Errorf("transfer: create partial file: %w", err)
-	}
-	in.mu.Lock()
-	in.f, in.h, in.written, in.partPath, in.sidePath = f, sha256.New(), 0, part, side
-	in.mu.Unlock()
-	return 0, nil
+	return 0, in.startPart(part, side, want)
 }
 
 // resumePart opens an existing partial file and hashes what it holds.
@@ -823,4 +812,22 @@ func (c *Conn) abortIncoming() {
 		in.mu.Unlock()
 		c.end(in, ErrClosed, "")
 	}
+}
+
+// startPart begins a new partial file at part, with its side record at
+// side (what the file will be, for a resume after a crash); neither may
+// exist. The hash and the count start from zero.
+func (in *incoming) startPart(part, side string, want []byte) error {
+	if err := writeExcl(side, want); err != nil {
+		return err
+	}
+	f, err := openNoFollow(part, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		_ = os.Remove(side)
+		return fmt.Errorf("transfer: create partial file: %w", err)
+	}
+	in.mu.Lock()
+	in.f, in.h, in.written, in.partPath, in.sidePath = f, sha256.New(), 0, part, side
+	in.mu.Unlock()
+	return nil
 }

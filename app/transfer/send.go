@@ -99,19 +99,11 @@ func (c *Conn) send(ctx context.Context, path string, ff *folderFile) (Progress,
 	}
 	log := c.log.With("id", id, "size", size)
 
-	o := &outgoing{events: make(chan frame, 8), canceled: make(chan struct{})}
-	c.mu.Lock()
-	if c.out[id] != nil {
-		c.mu.Unlock()
-		return Progress{}, fmt.Errorf("transfer: %s is already being sent", id)
+	o, done, err := c.registerOutgoing(id)
+	if err != nil {
+		return Progress{}, err
 	}
-	c.out[id] = o
-	c.mu.Unlock()
-	defer func() {
-		c.mu.Lock()
-		delete(c.out, id)
-		c.mu.Unlock()
-	}()
+	defer done()
 
 	tr := newTracker(Progress{ID: id, Name: name, Outgoing: true, Total: size}, c.now)
 	fail := func(err error) (Progress, error) {
@@ -276,4 +268,22 @@ func copyCtx(ctx context.Context, w io.Writer, r io.Reader) (int64, error) {
 			return total, err
 		}
 	}
+}
+
+// registerOutgoing claims id for one outgoing transfer (its answers are
+// routed to o.events); done releases it. A second send of the same id
+// while the first runs is an error.
+func (c *Conn) registerOutgoing(id string) (o *outgoing, done func(), err error) {
+	o = &outgoing{events: make(chan frame, 8), canceled: make(chan struct{})}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.out[id] != nil {
+		return nil, nil, fmt.Errorf("transfer: %s is already being sent", id)
+	}
+	c.out[id] = o
+	return o, func() {
+		c.mu.Lock()
+		delete(c.out, id)
+		c.mu.Unlock()
+	}, nil
 }
