@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -105,8 +106,28 @@ func printCommandUsage(w io.Writer, c command) {
 // positional argument (the command name) and returns it with everything after.
 func parseInterspersed(fs *flag.FlagSet, args []string, stopAtFirst bool) ([]string, error) {
 	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
+	for len(args) > 0 {
+		// A room id may start with '-' (one of its 64 letters): such an
+		// argument is positional, not an unknown flag.
+		if a := args[0]; a == "-" || !strings.HasPrefix(a, "-") || looksLikeRoomID(fs, a) {
+			if stopAtFirst {
+				return args, nil
+			}
+			pos = append(pos, a)
+			args = args[1:]
+			continue
+		}
+		if args[0] == "--" {
+			if stopAtFirst {
+				return args[1:], nil
+			}
+			return append(pos, args[1:]...), nil
+		}
+		end := len(args)
+		if i := roomIDArg(fs, args); i > 0 {
+			end = i
+		}
+		if err := fs.Parse(args[:end]); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
 				var b strings.Builder
 				fs.SetOutput(&b)
@@ -115,16 +136,47 @@ func parseInterspersed(fs *flag.FlagSet, args []string, stopAtFirst bool) ([]str
 			}
 			return nil, usagef("%v", err)
 		}
-		args = fs.Args()
-		if len(args) == 0 {
-			return pos, nil
-		}
-		if stopAtFirst {
-			return args, nil
-		}
-		pos = append(pos, args[0])
-		args = args[1:]
+		args = slices.Concat(fs.Args(), args[end:])
 	}
+	return pos, nil
+}
+
+// looksLikeRoomID reports whether arg, which starts with '-', is a room id
+// rather than a flag of fs.
+func looksLikeRoomID(fs *flag.FlagSet, arg string) bool {
+	if !strings.HasPrefix(arg, "-") || !protocol.ValidRoomID(arg) {
+		return false
+	}
+	return fs.Lookup(strings.TrimLeft(arg, "-")) == nil
+}
+
+// roomIDArg returns the index of the first argument that is "--" or
+// looksLikeRoomID and is not the value of a flag before it, or -1.
+func roomIDArg(fs *flag.FlagSet, args []string) int {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" || looksLikeRoomID(fs, a) {
+			return i
+		}
+		if takesValue(fs, a) {
+			i++
+		}
+	}
+	return -1
+}
+
+// takesValue reports whether arg is a flag of fs written without "=" that
+// consumes the next argument as its value.
+func takesValue(fs *flag.FlagSet, arg string) bool {
+	if !strings.HasPrefix(arg, "-") || strings.Contains(arg, "=") {
+		return false
+	}
+	f := fs.Lookup(strings.TrimLeft(arg, "-"))
+	if f == nil {
+		return false
+	}
+	b, ok := f.Value.(interface{ IsBoolFlag() bool })
+	return !ok || !b.IsBoolFlag()
 }
 
 // positional checks the number of positional arguments.

@@ -5,11 +5,14 @@ import (
 	"context"
 	"crypto/ed25519"
 	"errors"
+	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -132,6 +135,56 @@ func TestOneLine(t *testing.T) {
 	}
 }
 
+// TestRoomIDStartingWithDash: '-' is one of a room id's 64 letters, so one
+// id in 64 starts with it. Such an id is an argument, never an unknown flag
+// (CI once failed "forget" with "flag provided but not defined: -wyxTbb...").
+func TestRoomIDStartingWithDash(t *testing.T) {
+	t.Parallel()
+	const id = "-wyxTbbRtWHZm7xB-e2N6"
+	const id2 = "--yxTbbRtWHZm7xB-e2N6"
+	for _, tc := range []struct {
+		args []string
+		pos  []string
+		text string
+		bad  bool
+	}{
+		{args: []string{id}, pos: []string{id}},
+		{args: []string{id2}, pos: []string{id2}},
+		{args: []string{"--text", "hi", id}, pos: []string{id}, text: "hi"},
+		{args: []string{id, "--text", "hi"}, pos: []string{id}, text: "hi"},
+		{args: []string{"--json", id, "x"}, pos: []string{id, "x"}},
+		// A flag's value stays its value, whatever it looks like.
+		{args: []string{"--text", id, "a"}, pos: []string{"a"}, text: id},
+		{args: []string{"--text=" + id, "a"}, pos: []string{"a"}, text: id},
+		{args: []string{"--text", "--", id}, pos: []string{id}, text: "--"},
+		{args: []string{"--text", "--text", id}, pos: []string{id}, text: "--text"},
+		{args: []string{"--", "-x"}, pos: []string{"-x"}},
+		{args: []string{"a", "--", "--text", "b"}, pos: []string{"a", "--text", "b"}},
+		// A real unknown flag is still an error.
+		{args: []string{"-nosuchflag", id}, bad: true},
+	} {
+		fs := flag.NewFlagSet("t", flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		text := fs.String("text", "", "")
+		fs.Bool("json", false, "")
+		pos, err := parseInterspersed(fs, tc.args, false)
+		if tc.bad {
+			if err == nil {
+				t.Errorf("%q: no error", tc.args)
+			}
+			continue
+		}
+		if err != nil || !slices.Equal(pos, tc.pos) || *text != tc.text {
+			t.Errorf("%q: pos %q text %q err %v; want %q %q", tc.args, pos, *text, err, tc.pos, tc.text)
+		}
+	}
+	// And end to end: forget takes such an id.
+	dir := t.TempDir()
+	if _, errs, code := cli(t, dir, "forget", id); code == exitUsage || strings.Contains(errs, "flag provided") {
+		t.Fatalf("forget %s: %d %q", id, code, errs)
+	}
+}
+
 func TestCreateRenameForgetAgainstRealServer(t *testing.T) {
 	t.Parallel()
 	cfg := server.DefaultConfig()
@@ -152,15 +205,15 @@ func TestCreateRenameForgetAgainstRealServer(t *testing.T) {
 	if err != nil {
 		t.Fatalf("create printed an unparsable link %q: %v", out, err)
 	}
-	if _, _, code := cli(t, dir, "rename", link.String(), "Ünïcode name"); code != 0 {
-		t.Fatal("rename failed")
+	if _, errs, code := cli(t, dir, "rename", link.String(), "Ünïcode name"); code != 0 {
+		t.Fatalf("rename failed: %d %q", code, errs)
 	}
 	rooms, _, _ := cli(t, dir, "rooms")
 	if !strings.Contains(rooms, link.RoomID) || !strings.Contains(rooms, "Ünïcode name") {
 		t.Fatalf("rooms: %q", rooms)
 	}
-	if _, _, code := cli(t, dir, "forget", link.RoomID); code != 0 {
-		t.Fatal("forget failed")
+	if _, errs, code := cli(t, dir, "forget", link.RoomID); code != 0 {
+		t.Fatalf("forget failed: %d %q", code, errs)
 	}
 	if rooms, _, _ := cli(t, dir, "rooms"); strings.Contains(rooms, link.RoomID) {
 		t.Fatalf("forgotten room still listed: %q", rooms)
