@@ -3115,6 +3115,13 @@ func (a *Association) onCumulativeTSNAckPointAdvanced(totalBytesAcked int) {
 		//      Cumulative TSN Ack and by Gap Ack Blocks.
 		a.partialBytesAcked += uint32(totalBytesAcked) //nolint:gosec // G115
 
+		// Parley patch: while the path shows no queue the window is below
+		// the link's capacity (a slow start that ended early, or a cut):
+		// grow by a quarter of what is acknowledged (x1.25 a round trip).
+		if extra := a.delayGrowth(totalBytesAcked); extra > 0 && a.pendingQueue.size() > 0 {
+			a.setCWND(a.CWND() + extra)
+		}
+
 		//   o  When partial_bytes_acked is equal to or greater than cwnd and
 		//      before the arrival of the SACK the sender had cwnd or more bytes
 		//      of data outstanding (i.e., before arrival of the SACK, flight size

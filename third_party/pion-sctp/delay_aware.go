@@ -99,12 +99,16 @@ func (a *Association) delayQueued(now time.Time) (queued, known bool) {
 	if base <= 0 {
 		return false, false
 	}
-	recentMin := d.recent[0]
+	return d.recentMin() > base+max(base/4, delayMinThreshold), true
+}
+
+func (d *delayState) recentMin() time.Duration {
+	m := d.recent[0]
 	for _, r := range d.recent[1:] {
-		recentMin = min(recentMin, r)
+		m = min(m, r)
 	}
 
-	return recentMin > base+max(base/4, delayMinThreshold), true
+	return m
 }
 
 // delayLoss counts a loss towards this round's loss rate.
@@ -129,6 +133,29 @@ func (a *Association) delayLossIsCongestion(tsn uint32, now time.Time) bool {
 	queued, known := a.delayQueued(now)
 
 	return queued || !known
+}
+
+// delayGrowth is the congestion-avoidance growth, in bytes, beyond
+// Reno's for a SACK that acknowledged acked bytes: a quarter of them while
+// the newest round trips show no queue at all (under half the threshold),
+// none otherwise. This is HyStart++'s conservative slow start kept for as
+// long as the path stays empty; a flow sharing the link keeps the queue
+// up, and then the growth is Reno's.
+func (a *Association) delayGrowth(acked int) uint32 {
+	if a.inFastRecovery || acked <= 0 {
+		return 0
+	}
+	d := &a.delay
+	if d.base == nil || d.nRecent < delayRecentSamples {
+		return 0
+	}
+	now := time.Now()
+	base := d.base.Min(now)
+	if base <= 0 || d.recentMin() > base+max(base/4, delayMinThreshold)/2 {
+		return 0
+	}
+
+	return uint32(acked / 4) //nolint:gosec // acked is one SACK's bytes
 }
 
 // delayOnRTO remembers the timeout so that losses of the data in flight
