@@ -126,11 +126,15 @@ func (a *Association) delayLossIsCongestion(tsn uint32, now time.Time) bool {
 	}
 	d.afterRTO = false
 	if d.roundLost > d.roundAcked/delayLossyDivisor+delayLossySlack {
+		a.log.Tracef("[%s] loss is congestion: %d lost of %d this round", a.name, d.roundLost, d.roundAcked)
+
 		return true
 	}
-
 	// Without enough samples to tell, a loss counts (RFC behaviour).
 	queued, known := a.delayQueued(now)
+	if d.base != nil {
+		a.log.Tracef("[%s] loss: queued=%v known=%v recent-min=%v base=%v", a.name, queued, known, d.recentMin(), d.base.Min(now))
+	}
 
 	return queued || !known
 }
