@@ -167,4 +167,7 @@ func (a *Association) delayGrowth(acked int) uint32 {
 func (a *Association) delayOnRTO() {
 	a.delay.rtoRecover = a.myNextTSN
 	a.delay.afterRTO = true
+	// The round trips before a timeout say nothing about the path after it
+	// (and stale ones would end the new slow start at one packet).
+	a.delay.nRecent, a.delay.next = 0, 0
 }
