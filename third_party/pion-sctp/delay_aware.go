@@ -45,6 +45,7 @@ const (
 // association's lock guards it.
 type delayState struct {
 	base       *windowedMin
+	lastRTT    *windowedMin // samples of about the last round trip
 	recent     [delayRecentSamples]time.Duration
 	nRecent    int
 	next       int
@@ -61,6 +62,7 @@ func (a *Association) delaySample(c *chunkPayloadData, now time.Time) {
 	d := &a.delay
 	if d.base == nil {
 		d.base = newWindowedMin(delayMinWindow)
+		d.lastRTT = newWindowedMin(time.Second)
 	}
 	if sna32GTE(c.tsn, d.roundEnd) {
 		d.roundEnd = a.myNextTSN
@@ -75,6 +77,11 @@ func (a *Association) delaySample(c *chunkPayloadData, now time.Time) {
 		return
 	}
 	d.base.Push(now, rtt)
+	// The window of lastRTT follows the smoothed round trip.
+	if srtt := time.Duration(a.SRTT() * float64(time.Millisecond)); srtt > 0 {
+		d.lastRTT.rackMinRTTWnd = max(srtt, 10*time.Millisecond)
+	}
+	d.lastRTT.Push(now, rtt)
 	d.recent[d.next] = rtt
 	d.next = (d.next + 1) % delayRecentSamples
 	if d.nRecent < delayRecentSamples {
@@ -99,13 +106,20 @@ func (a *Association) delayQueued(now time.Time) (queued, known bool) {
 	if base <= 0 {
 		return false, false
 	}
-	return d.recentMin() > base+max(base/4, delayMinThreshold), true
+	return d.recentMin(now) > base+max(base/4, delayMinThreshold), true
 }
 
-func (d *delayState) recentMin() time.Duration {
+// recentMin is the least round trip among the newest delayRecentSamples
+// and those of about the last round trip: one slow acknowledgement, or a
+// few in a row on a busy host, does not make a queue; a standing queue
+// delays every packet of a round.
+func (d *delayState) recentMin(now time.Time) time.Duration {
 	m := d.recent[0]
 	for _, r := range d.recent[1:] {
 		m = min(m, r)
+	}
+	if d.lastRTT != nil && d.lastRTT.Len() > 0 {
+		m = min(m, d.lastRTT.Min(now))
 	}
 
 	return m
@@ -133,7 +147,7 @@ func (a *Association) delayLossIsCongestion(tsn uint32, now time.Time) bool {
 	// Without enough samples to tell, a loss counts (RFC behaviour).
 	queued, known := a.delayQueued(now)
 	if d.base != nil {
-		a.log.Tracef("[%s] loss: queued=%v known=%v recent-min=%v base=%v", a.name, queued, known, d.recentMin(), d.base.Min(now))
+		a.log.Tracef("[%s] loss: queued=%v known=%v recent-min=%v base=%v", a.name, queued, known, d.recentMin(now), d.base.Min(now))
 	}
 
 	return queued || !known
@@ -155,7 +169,7 @@ func (a *Association) delayGrowth(acked int) uint32 {
 	}
 	now := time.Now()
 	base := d.base.Min(now)
-	if base <= 0 || d.recentMin() > base+max(base/4, delayMinThreshold)/2 {
+	if base <= 0 || d.recentMin(now) > base+max(base/4, delayMinThreshold)/2 {
 		return 0
 	}
 
@@ -170,4 +184,7 @@ func (a *Association) delayOnRTO() {
 	// The round trips before a timeout say nothing about the path after it
 	// (and stale ones would end the new slow start at one packet).
 	a.delay.nRecent, a.delay.next = 0, 0
+	if a.delay.lastRTT != nil {
+		a.delay.lastRTT = newWindowedMin(a.delay.lastRTT.rackMinRTTWnd)
+	}
 }

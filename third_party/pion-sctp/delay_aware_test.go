@@ -15,14 +15,17 @@ func delayAssoc() *Association {
 	a.setCWND(100 * 1200)
 	a.ssthresh = 1 << 30
 	a.myNextTSN = 1000
+	a.srtt.Store(float64(40)) // ms
 
 	return a
 }
 
-// ack feeds n chunks, sent once, acknowledged with round trip rtt.
-func ack(a *Association, tsn *uint32, n int, now time.Time, rtt time.Duration) {
+// ack feeds n chunks, sent once, acknowledged 10 ms apart with round trip
+// rtt.
+func ack(a *Association, tsn *uint32, n int, now *time.Time, rtt time.Duration) {
 	for range n {
-		a.delaySample(&chunkPayloadData{tsn: *tsn, nSent: 1, since: now.Add(-rtt)}, now)
+		*now = now.Add(10 * time.Millisecond)
+		a.delaySample(&chunkPayloadData{tsn: *tsn, nSent: 1, since: now.Add(-rtt)}, *now)
 		*tsn++
 		a.myNextTSN = *tsn + 100
 	}
@@ -40,7 +43,7 @@ func TestDelayAwareLossResponse(t *testing.T) {
 
 	// An empty path (round trips at the minimum): a random loss is repaired
 	// without a cut, and slow start goes on.
-	ack(a, &tsn, 50, now, 40*time.Millisecond)
+	ack(a, &tsn, 50, &now, 40*time.Millisecond)
 	if a.delayLossIsCongestion(tsn, now) {
 		t.Fatal("a loss on an empty path counted as congestion")
 	}
@@ -49,14 +52,14 @@ func TestDelayAwareLossResponse(t *testing.T) {
 	}
 
 	// One late acknowledgement is jitter, not a queue.
-	ack(a, &tsn, 1, now, 200*time.Millisecond)
+	ack(a, &tsn, 1, &now, 200*time.Millisecond)
 	if a.delayLossIsCongestion(tsn, now) {
 		t.Fatal("one late acknowledgement counted as a queue")
 	}
 
 	// A standing queue (every recent round trip 20 ms above the minimum):
 	// slow start ends at the current window and a loss cuts it.
-	ack(a, &tsn, delayRecentSamples, now, 60*time.Millisecond)
+	ack(a, &tsn, delayRecentSamples, &now, 60*time.Millisecond)
 	if a.ssthresh != a.CWND() {
 		t.Fatalf("slow start did not end on a queue: cwnd %d ssthresh %d", a.CWND(), a.ssthresh)
 	}
@@ -65,7 +68,7 @@ func TestDelayAwareLossResponse(t *testing.T) {
 	}
 
 	// Losses too thick to be random count whatever the delay says.
-	ack(a, &tsn, delayRecentSamples, now, 40*time.Millisecond)
+	ack(a, &tsn, delayRecentSamples, &now, 40*time.Millisecond)
 	a.delay.roundAcked, a.delay.roundLost = 100, 0
 	for range 100/delayLossyDivisor + delayLossySlack + 1 {
 		a.delayLoss()
@@ -77,8 +80,8 @@ func TestDelayAwareLossResponse(t *testing.T) {
 	// After a timeout, losses of data sent before it do not cut again.
 	b := delayAssoc()
 	tsn = 1
-	ack(b, &tsn, 50, now, 40*time.Millisecond)
-	ack(b, &tsn, delayRecentSamples, now, 60*time.Millisecond)
+	ack(b, &tsn, 50, &now, 40*time.Millisecond)
+	ack(b, &tsn, delayRecentSamples, &now, 60*time.Millisecond)
 	b.myNextTSN = 500
 	b.delayOnRTO()
 	if b.delayLossIsCongestion(400, now) {
