@@ -183,6 +183,7 @@ REALTIME_PKGS = ./app/call ./app/e2e
 test-go:
 	$(GO) test -race -count=1 -timeout 20m $$($(GO) list ./... | grep -v -e '/app/call$$' -e '/app/e2e$$')
 	$(GO) test -race -count=1 -timeout 15m -p 1 $(REALTIME_PKGS)
+	cd third_party/pion-sctp && $(GO) test -race -count=1 ./...
 
 # The real-window end-to-end test: needs $(APP_BIN) (fails loudly without it).
 # SCREENSHOT=docs/screenshots/room.png also saves the window's picture there.

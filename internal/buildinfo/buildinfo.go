@@ -111,7 +111,12 @@ func components(deps []*debug.Module) []Component {
 		if !ok {
 			lic = "unknown"
 		}
-		out = append(out, Component{Name: d.Path, Version: m.Version, License: lic})
+		version := m.Version
+		if d.Replace != nil && version == "" {
+			// Replaced by a directory in the repo: a patched copy.
+			version = d.Version + " (patched)"
+		}
+		out = append(out, Component{Name: d.Path, Version: version, License: lic})
 	}
 	for _, b := range bundled {
 		if b.with == "" || linked[b.with] {

@@ -17,6 +17,7 @@ func TestFromBuildInfo(t *testing.T) {
 		{Path: "github.com/gen2brain/malgo", Version: "v0.11.24"},
 		{Path: "example.com/new", Version: "v1.0.0"},
 		{Path: "golang.org/x/sys", Version: "v0.1.0", Replace: &debug.Module{Path: "golang.org/x/sys", Version: "v0.2.0"}},
+		{Path: "github.com/pion/sctp", Version: "v1.12.2", Replace: &debug.Module{Path: "./third_party/pion-sctp"}},
 	}
 	tests := []struct {
 		name     string
@@ -48,6 +49,7 @@ func TestFromBuildInfo(t *testing.T) {
 				"github.com/pion/webrtc/v4":               {"github.com/pion/webrtc/v4", "v4.2.26", "MIT"},
 				"example.com/new":                         {"example.com/new", "v1.0.0", "unknown"},
 				"golang.org/x/sys":                        {"golang.org/x/sys", "v0.2.0", "BSD-3-Clause"},
+				"github.com/pion/sctp":                    {"github.com/pion/sctp", "v1.12.2 (patched)", "MIT"},
 				"miniaudio (vendored by gen2brain/malgo)": {"miniaudio (vendored by gen2brain/malgo)", "0.11.23", "Unlicense OR MIT-0"},
 			}
 			for name, w := range want {

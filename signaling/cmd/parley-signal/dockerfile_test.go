@@ -2,9 +2,11 @@ package main
 
 import (
 	"bufio"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -31,8 +33,9 @@ func TestDockerfileBuildsEveryPlatform(t *testing.T) {
 	}
 	defer f.Close()
 
-	var copied []string
+	var copied, copiedBeforeDownload []string
 	text := ""
+	downloaded := false
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		line := strings.TrimSpace(sc.Text())
@@ -40,6 +43,10 @@ func TestDockerfileBuildsEveryPlatform(t *testing.T) {
 			continue
 		}
 		text += line + "\n"
+		if strings.HasPrefix(line, "RUN go mod download") && !downloaded {
+			downloaded = true
+			copiedBeforeDownload = append([]string(nil), copied...)
+		}
 		fields := strings.Fields(line)
 		if len(fields) >= 3 && fields[0] == "COPY" && !strings.HasPrefix(fields[1], "--") {
 			for _, src := range fields[1 : len(fields)-1] {
@@ -63,6 +70,25 @@ func TestDockerfileBuildsEveryPlatform(t *testing.T) {
 		}
 		if !ok {
 			t.Errorf("parley-signal compiles %s, which build/Dockerfile does not COPY (copied: %v)", rel, copied)
+		}
+	}
+	// A module replaced by a directory of the repo (third_party/pion-sctp)
+	// must be in the image before "go mod download", which reads its go.mod.
+	edit, err := exec.Command("go", "mod", "edit", "-json", filepath.Join(root, "go.mod")).Output()
+	if err != nil {
+		t.Fatalf("go mod edit -json: %v", err)
+	}
+	var mod struct{ Replace []struct{ New struct{ Path, Version string } } }
+	if err := json.Unmarshal(edit, &mod); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range mod.Replace {
+		if r.New.Version != "" {
+			continue // another module version, from the proxy
+		}
+		dir := filepath.Clean(r.New.Path)
+		if !slices.ContainsFunc(copiedBeforeDownload, func(c string) bool { return dir == c || strings.HasPrefix(dir, c+"/") }) {
+			t.Errorf("go.mod replaces a module by %s, which build/Dockerfile does not COPY before 'RUN go mod download' (copied: %v)", dir, copiedBeforeDownload)
 		}
 	}
 	for _, want := range []string{
