@@ -287,6 +287,8 @@ type queueGuard struct {
 	minRTT  float64 // ms, the lowest seen
 	cap     int     // bits per second; 0: no cap
 	lastCut time.Time
+	// starving: the other side's feedback has stopped (see starved).
+	starving bool
 }
 
 const (
@@ -296,6 +298,33 @@ const (
 	guardFloor  = 150_000
 	deepQueue   = 500.0 // ms above the lowest RTT: cut by half, not 30%
 )
+
+// feedbackTimeout is how long without any feedback from the other side
+// (transport-wide feedback comes about every 100 ms, receiver reports
+// about every second) counts as a jammed link.
+const feedbackTimeout = 600 * time.Millisecond
+
+// starved takes how long the other side's feedback has been silent while
+// we send (sending, bits per second, audio included). pion's controller
+// keeps its last estimate without feedback, and the RTT is measured from
+// the same missing reports: when a link's rate drops suddenly both ways,
+// the feedback waits in the same full queues as the media and nothing
+// else notices (the estimate stayed at 1.4 Mbit/s for 11 s over a 300
+// kbit/s link, and the picture froze for 10 s). So the silence itself
+// halves the cap on every step (500 ms) it lasts, down to guardFloor, and
+// the cap does not grow again until feedback is back.
+func (g *queueGuard) starved(now time.Time, silence time.Duration, sending int) {
+	g.starving = silence >= feedbackTimeout && sending > 0
+	if !g.starving {
+		return
+	}
+	base := sending
+	if g.cap > 0 {
+		base = min(base, g.cap)
+	}
+	g.cap = max(base/2, guardFloor)
+	g.lastCut = now
+}
 
 // next returns the estimate to use, given the congestion controller's,
 // the RTT now (ms; 0 when unknown) and what the call sends (bits per
@@ -322,8 +351,8 @@ func (g *queueGuard) next(now time.Time, estimate int, rttMs float64, sending in
 		}
 		g.cap = max(int(cut*float64(base)), guardFloor)
 		g.lastCut = now
-	case queued:
-		// Draining after a cut: hold.
+	case queued, g.starving:
+		// Draining after a cut, or no word from the other side: hold.
 	case g.cap > 0:
 		g.cap = int(float64(g.cap) * capGrowth)
 		if g.cap >= estimate {

@@ -167,6 +167,49 @@ func TestQueueGuard(t *testing.T) {
 	}
 }
 
+// TestQueueGuardStarved: when the other side's feedback stops, the cap
+// halves on every step of silence down to the floor and holds there (the
+// estimate and the RTT are stale: they come from the missing feedback);
+// once feedback is back it grows again.
+func TestQueueGuardStarved(t *testing.T) {
+	t.Parallel()
+	type step struct {
+		at       time.Duration
+		silence  time.Duration
+		estimate int
+		sending  int
+		want     int
+	}
+	steps := []step{
+		{0, 100 * time.Millisecond, 1_400_000, 1_200_000, 1_400_000},
+		// A short gap (a busy host) is not silence.
+		{500 * time.Millisecond, 500 * time.Millisecond, 1_400_000, 1_200_000, 1_400_000},
+		{time.Second, 700 * time.Millisecond, 1_400_000, 1_200_000, 600_000},
+		{1500 * time.Millisecond, 1200 * time.Millisecond, 1_400_000, 600_000, 300_000},
+		{2 * time.Second, 1700 * time.Millisecond, 1_400_000, 300_000, 150_000},
+		{2500 * time.Millisecond, 2200 * time.Millisecond, 1_400_000, 150_000, guardFloor},
+		{5 * time.Second, 4700 * time.Millisecond, 1_400_000, 150_000, guardFloor},
+		// Feedback is back: the cap grows step by step.
+		{5500 * time.Millisecond, 50 * time.Millisecond, 1_400_000, 150_000, 159_000},
+		{6 * time.Second, 50 * time.Millisecond, 1_400_000, 160_000, 168_540},
+	}
+	var g queueGuard
+	t0 := time.Unix(1000, 0)
+	for _, s := range steps {
+		now := t0.Add(s.at)
+		g.starved(now, s.silence, s.sending)
+		if got := g.next(now, s.estimate, 45, s.sending); got != s.want {
+			t.Fatalf("at %v (silence %v, sending %d): %d, want %d", s.at, s.silence, s.sending, got, s.want)
+		}
+	}
+	// Not sending: silence is expected, nothing is cut.
+	var idle queueGuard
+	idle.starved(t0, time.Minute, 0)
+	if got := idle.next(t0, 900_000, 45, 0); got != 900_000 {
+		t.Fatalf("idle sender: %d, want the estimate", got)
+	}
+}
+
 // TestKeyframeGate: requests are answered at once when the last keyframe
 // is old, held until minGap has passed when it is recent (never dropped),
 // merged while held, and answered by any keyframe that goes out.

@@ -543,6 +543,9 @@ func (m *Manager) adapt(ctx context.Context) {
 		}
 		sent := v.local.sent.take()
 		now := time.Now()
+		if fb := m.cfg.Conn.LastFeedback(); !fb.IsZero() && sent.packets > 0 {
+			guard.starved(now, now.Sub(fb), int(sent.bytes*8*2)+audioReserve)
+		}
 		est := guard.next(now, gcc, rtt, int(sent.bytes*8*2)+audioReserve)
 		q := -1
 		if qc, ok := v.local.controller().(interface{ takeQuantizer() (int, bool) }); ok {

@@ -146,6 +146,10 @@ type Conn struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
+	// feedbackAt is when congestion feedback last arrived (unix ns; see
+	// LastFeedback), across PeerConnection generations.
+	feedbackAt atomic.Int64
+
 	// mu guards the fields below it.
 	mu       sync.Mutex
 	pc       *webrtc.PeerConnection
@@ -403,7 +407,7 @@ func (c *Conn) buildPC() error {
 		return err
 	}
 	var bwe cc.BandwidthEstimator
-	api, err := newAPI(se, func(e cc.BandwidthEstimator) { bwe = e })
+	api, err := newAPI(se, func(e cc.BandwidthEstimator) { bwe = e }, &c.feedbackAt)
 	if err != nil {
 		closeMux(mux)
 		return err

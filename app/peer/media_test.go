@@ -15,10 +15,47 @@ import (
 	"github.com/pion/webrtc/v4/pkg/media"
 )
 
+// TestIsFeedback: receiver reports, sender reports with report blocks and
+// transport-wide feedback count; other RTCP and garbage do not.
+func TestIsFeedback(t *testing.T) {
+	t.Parallel()
+	rr := []byte{0x81, 201, 0, 7, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
+	srNoBlocks := []byte{0x80, 200, 0, 6, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
+	pli := []byte{0x81, 206, 0, 2, 0, 0, 0, 1, 0, 0, 0, 2}
+	twcc := []byte{0x8f, 205, 0, 2, 0, 0, 0, 1, 0, 0, 0, 2}
+	nack := []byte{0x81, 205, 0, 2, 0, 0, 0, 1, 0, 0, 0, 2}
+	for _, tc := range []struct {
+		name string
+		b    []byte
+		want bool
+	}{
+		{"receiver report", rr, true},
+		{"sender report without blocks", srNoBlocks, false},
+		{"PLI", pli, false},
+		{"transport-wide feedback", twcc, true},
+		{"NACK", nack, false},
+		{"compound: PLI then transport-wide feedback", append(append([]byte{}, pli...), twcc...), true},
+		{"empty", nil, false},
+		{"short", []byte{0x81, 201}, false},
+		{"length past the end hides what follows", append([]byte{0x81, 206, 0xff, 0xff}, twcc...), false},
+	} {
+		if got := isFeedback(tc.b); got != tc.want {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+func FuzzIsFeedback(f *testing.F) {
+	f.Add([]byte{0x81, 201, 0, 1, 0, 0, 0, 1})
+	f.Add([]byte{0x8f, 205, 0, 0})
+	f.Fuzz(func(_ *testing.T, b []byte) { _ = isFeedback(b) })
+}
+
 // TestMediaRenegotiationKeepsChat adds a track on each side of a verified
 // pair (the polite side's through an offer request) and removes one, while
 // the chat stream keeps carrying bytes both ways, and checks that the
-// PeerConnection is never rebuilt.
+// PeerConnection is never rebuilt. On the way it checks that the other
+// side's congestion feedback on the video is noted (LastFeedback).
 func TestMediaRenegotiationKeepsChat(t *testing.T) {
 	t.Parallel()
 	sa, sb := keyedPair(t)
@@ -118,8 +155,27 @@ func TestMediaRenegotiationKeepsChat(t *testing.T) {
 		}
 	}
 
-	_, stopA := send(a, webrtc.MimeTypeVP8, "video") // impolite: offers itself
+	if !a.LastFeedback().IsZero() {
+		t.Fatal("feedback before any media")
+	}
+	sA, stopA := send(a, webrtc.MimeTypeVP8, "video") // impolite: offers itself
 	expect(gotB, "video")
+	// The sender's RTCP is read (as app/call does): the other side's
+	// feedback on the video shows in LastFeedback.
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			if _, _, err := sA.ReadRTCP(); err != nil {
+				return
+			}
+		}
+	}()
+	for deadline := time.Now().Add(10 * time.Second); a.LastFeedback().IsZero(); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no congestion feedback noted for the video sent")
+		}
+	}
 	sB, stopB := send(b, webrtc.MimeTypeOpus, "audio") // polite: asks for an offer
 	expect(gotA, "audio")
 	stopB()
