@@ -84,6 +84,10 @@ type Config struct {
 	Logger   *slog.Logger
 	// RingTimeout ends an unanswered call; 45 s when zero.
 	RingTimeout time.Duration
+
+	// decodedForTest, when Decode, sees every decoded picture (valid only
+	// during the call): the tests compare what arrived with what was sent.
+	decodedForTest func(decodedFrame)
 }
 
 // Manager runs the calls of one peer connection, one at a time.
@@ -145,6 +149,7 @@ func New(ctx context.Context, cfg Config) (*Manager, error) {
 	m := &Manager{cfg: cfg, log: log, ctl: ctl, view: View{RoomID: cfg.RoomID, State: StateIdle}}
 	m.ctx, m.cancel = context.WithCancel(context.Background())
 	m.recv = newReceiver(log, cfg.Hub, cfg.RoomID, cfg.Decode, cfg.Play, m.sendPLI, m.mediaArrived)
+	m.recv.onDecoded = cfg.decodedForTest
 	cfg.Conn.SetOnTrack(func(t *webrtc.TrackRemote, r *webrtc.RTPReceiver) {
 		m.log.Debug("call: remote track", "kind", t.Kind().String())
 		m.mu.Lock()
@@ -377,9 +382,12 @@ func (m *Manager) openLocked(video bool) (notice string, err error) {
 	return notice, nil
 }
 
+// ReasonScreenUnavailable is the code of ErrScreenUnavailable.
+const ReasonScreenUnavailable = "SCREEN_UNAVAILABLE"
+
 // Reason is the stable code (View.Error, parley-cli's exit codes) of a
 // capture or call error: NO_CAMERA, NO_MICROPHONE, DEVICE_BUSY,
-// PERMISSION_DENIED, else CALL_FAILED.
+// PERMISSION_DENIED, SCREEN_UNAVAILABLE, else CALL_FAILED.
 func Reason(err error) string {
 	switch {
 	case errors.Is(err, ErrNoCamera):
@@ -390,6 +398,8 @@ func Reason(err error) string {
 		return "DEVICE_BUSY"
 	case errors.Is(err, ErrPermissionDenied):
 		return "PERMISSION_DENIED"
+	case errors.Is(err, ErrScreenUnavailable):
+		return ReasonScreenUnavailable
 	default:
 		return ReasonCallFailed
 	}
@@ -511,7 +521,7 @@ func (m *Manager) adapt(ctx context.Context) {
 	defer t.Stop()
 	var (
 		cur   *localVideo
-		pol   adaptPolicy
+		pol   videoPolicy
 		guard queueGuard
 		last  adaptDecision
 		lastQ = -1
@@ -535,7 +545,7 @@ func (m *Manager) adapt(ctx context.Context) {
 		if v != cur {
 			// A camera (re)started: a new encoder at its first level.
 			cur, last, lastQ = v, adaptDecision{}, -1
-			pol = adaptPolicy{width: v.width, height: v.height, fps: v.fps}
+			pol = v.newPolicy()
 		}
 		gcc := m.cfg.Conn.TargetBitrate()
 		if gcc <= 0 {
