@@ -62,7 +62,7 @@ type receiver struct {
 	onData func()            // first media of a call arrived
 	// onDecoded sees each decoded picture (Config.decodedForTest).
 	onDecoded func(decodedFrame)
-	start  time.Time
+	start     time.Time
 
 	armed  atomic.Bool // the next media to arrive calls onData
 	closed atomic.Bool // the manager closed: readers stop at their deadline

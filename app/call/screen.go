@@ -42,7 +42,7 @@ func ParseScreenSource(s string) (screen int, ok bool, err error) {
 	}
 	n, err := strconv.Atoi(rest)
 	if err != nil || n < 0 || n > 99 || strconv.Itoa(n) != rest {
-		return 0, true, fmt.Errorf("video source %q: want screen or screen:N (N a screen number, 0-99)", s)
+		return 0, true, fmt.Errorf("%q: want screen or screen:N (N a screen number, 0-99)", s)
 	}
 	return n, true, nil
 }
