@@ -61,6 +61,11 @@ type View struct {
 	RemoteMuted bool   `json:"remoteMuted"`
 	StartedAt   *int64 `json:"startedAt"`
 	Error       string `json:"error"`
+
+	// Screen: our video is our shared screen (ShareScreen);
+	// RemoteScreen: the peer's video is theirs.
+	Screen       bool `json:"screen"`
+	RemoteScreen bool `json:"remoteScreen"`
 }
 
 // Config configures the call side of one verified peer connection.
@@ -124,6 +129,9 @@ type Manager struct {
 	// lastRTT is the last round-trip time measured (ms): Stats falls back
 	// on it once the connection is gone, as when the peer hung up first.
 	lastRTT float64
+	// cameraBeforeScreen: the camera was on when sharing the screen
+	// replaced it, so stopping turns it back on.
+	cameraBeforeScreen bool
 }
 
 // New opens the call control channel on a verified conn (the other side
@@ -302,6 +310,12 @@ func (m *Manager) SetCamera(on bool) (View, error) {
 	defer m.mu.Unlock()
 	if m.id == "" {
 		return m.view, ErrNotRinging
+	}
+	if m.video != nil && m.video.screen {
+		// The screen has the video; the camera comes back (or not) when
+		// sharing stops.
+		m.cameraBeforeScreen = on
+		return m.view, nil
 	}
 	live := m.view.State == StateConnecting || m.view.State == StateActive
 	switch {
@@ -653,7 +667,8 @@ func (m *Manager) endLocked(reason string) {
 	for _, t := range tracks {
 		_ = t.Close()
 	}
-	m.id, m.outgoing = "", false
+	m.id, m.outgoing, m.cameraBeforeScreen = "", false, false
+	m.view.Screen = false
 	m.view.State = StateEnded
 	m.view.Error = reason
 	m.view.LocalVideo = false
@@ -686,7 +701,7 @@ func (m *Manager) sendMediaLocked() error {
 	if m.video != nil {
 		kind = KindVideo
 	}
-	return m.sendLocked(Control{Type: TypeMedia, CallID: m.id, Kind: kind, Muted: m.view.MicMuted, CameraOff: m.video == nil})
+	return m.sendLocked(Control{Type: TypeMedia, CallID: m.id, Kind: kind, Muted: m.view.MicMuted, CameraOff: m.video == nil, Screen: m.video != nil && m.video.screen})
 }
 
 func (m *Manager) sendPLI(ssrc uint32) {
@@ -761,6 +776,7 @@ func (m *Manager) handle(c Control) {
 	case TypeMedia:
 		m.view.RemoteMuted = c.Muted
 		m.view.RemoteVideo = c.Kind == KindVideo && !c.CameraOff
+		m.view.RemoteScreen = m.view.RemoteVideo && c.Screen
 		m.view.Video = m.view.Video || m.view.RemoteVideo
 		m.emitLocked()
 	}

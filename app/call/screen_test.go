@@ -327,3 +327,72 @@ func TestScreenSourceSkipsAStillScreen(t *testing.T) {
 		t.Fatal("Close did not close the capturer")
 	}
 }
+
+// Mid-call, ShareScreen replaces the camera with the screen: the peer is
+// told (RemoteScreen) and decodes the screen at its size; StopScreenShare
+// brings the camera back. A screen that cannot be captured leaves the
+// call as it was; without a call there is nothing to share into.
+func TestShareScreenMidCall(t *testing.T) {
+	d := screenWithPattern(t, 1280, 720)
+	p := newPair(t, 0)
+	var (
+		mu    sync.Mutex
+		sizes []string // distinct sizes in the order decoded
+	)
+	onFrame := func(f decodedFrame) {
+		mu.Lock()
+		defer mu.Unlock()
+		s := fmt.Sprintf("%dx%d", f.width, f.height)
+		if len(sizes) == 0 || sizes[len(sizes)-1] != s {
+			sizes = append(sizes, s)
+		}
+	}
+	lastSize := func() string {
+		mu.Lock()
+		defer mu.Unlock()
+		if len(sizes) == 0 {
+			return ""
+		}
+		return sizes[len(sizes)-1]
+	}
+	cam := Sources{Video: SourceTestVideo, Audio: SourceTestAudio, Width: 320, Height: 240, FPS: 30}
+	a, b := newSidesWith(t, p, cam, Sources{Video: SourceNone, Audio: SourceTestAudio}, onFrame)
+	if _, err := a.m.ShareScreen(d, 0); !errors.Is(err, ErrNotInCall) {
+		t.Fatalf("ShareScreen without a call: %v, want ErrNotInCall", err)
+	}
+	connect(t, a, b, true, false)
+	waitFor := func(what string, ok func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(20 * time.Second); !ok(); time.Sleep(50 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				mu.Lock()
+				defer mu.Unlock()
+				t.Fatalf("%s: sizes decoded %v, view %+v", what, sizes, b.m.View())
+			}
+		}
+	}
+	waitFor("camera", func() bool { return lastSize() == "320x240" })
+
+	if v, err := a.m.ShareScreen(":187", 0); !errors.Is(err, ErrScreenUnavailable) || v.Screen || !v.LocalVideo {
+		t.Fatalf("ShareScreen of an unreachable display: %+v, %v", v, err)
+	}
+	v, err := a.m.ShareScreen(d, 0)
+	if err != nil || !v.Screen || !v.LocalVideo {
+		t.Fatalf("ShareScreen: %+v, %v", v, err)
+	}
+	waitFor("screen", func() bool { return lastSize() == "1280x720" && b.m.View().RemoteScreen })
+	// The camera turned off and on while sharing only changes what
+	// comes back afterwards.
+	if v, _ := a.m.SetCamera(false); !v.Screen {
+		t.Fatalf("SetCamera(false) while sharing stopped the share: %+v", v)
+	}
+	if v, _ := a.m.SetCamera(true); !v.Screen {
+		t.Fatalf("SetCamera(true) while sharing stopped the share: %+v", v)
+	}
+	if v := a.m.StopScreenShare(); v.Screen || !v.LocalVideo {
+		t.Fatalf("StopScreenShare: %+v", v)
+	}
+	waitFor("camera again", func() bool { return lastSize() == "320x240" && !b.m.View().RemoteScreen && b.m.View().RemoteVideo })
+	a.m.HangUp()
+	b.await(t, StateEnded)
+}
