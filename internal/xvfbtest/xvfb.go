@@ -1,10 +1,12 @@
-// Package xvfbtest gives tests a private X11 display: an Xvfb of a chosen
-// size on a free display number, stopped when the test ends, and a known
-// picture on its root window (for the screen sharing tests).
+// Package xvfbtest gives tests and benchmarks a private X11 display: an
+// Xvfb of a chosen size on a free display number, stopped when the test
+// ends, and a known picture on its root window (for screen sharing).
 package xvfbtest
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
 	"image"
 	"image/color"
 	"image/png"
@@ -20,14 +22,26 @@ import (
 	"time"
 )
 
-// Start runs Xvfb with one screen of w x h at 24-bit colour and returns
-// its display name (":N"). Xvfb picks the number itself (-displayfd), so
-// parallel tests and other displays on the machine never collide.
+// Start runs Xvfb with one screen of w x h at 24-bit colour for the test
+// and returns its display name (":N"); it stops when the test ends.
 func Start(t testing.TB, w, h int) string {
 	t.Helper()
-	r, wr, err := os.Pipe()
+	d, stop, err := Run(w, h)
 	if err != nil {
 		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	return d
+}
+
+// Run starts Xvfb with one screen of w x h at 24-bit colour and returns
+// its display name (":N") once it serves clients, and a function that
+// stops it. Xvfb picks the number itself (-displayfd), so parallel runs
+// and other displays on the machine never collide.
+func Run(w, h int) (string, func(), error) {
+	r, wr, err := os.Pipe()
+	if err != nil {
+		return "", nil, err
 	}
 	defer r.Close()
 	var stderr bytes.Buffer
@@ -36,7 +50,7 @@ func Start(t testing.TB, w, h int) string {
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		_ = wr.Close()
-		t.Fatalf("start Xvfb (Debian package xvfb): %v", err)
+		return "", nil, fmt.Errorf("start Xvfb (Debian package xvfb): %w", err)
 	}
 	_ = wr.Close()
 	done := make(chan struct{})
@@ -44,7 +58,7 @@ func Start(t testing.TB, w, h int) string {
 		_ = cmd.Wait()
 		close(done)
 	}()
-	t.Cleanup(func() {
+	stop := func() {
 		// SIGTERM: Xvfb removes its lock file and socket on the way out.
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		select {
@@ -53,35 +67,42 @@ func Start(t testing.TB, w, h int) string {
 			_ = cmd.Process.Kill()
 			<-done
 		}
-	})
-	// Xvfb writes the display number once it accepts connections.
-	num := make(chan string, 1)
-	go func() {
-		var b [16]byte
-		n, _ := r.Read(b[:])
-		num <- strings.TrimSpace(string(b[:n]))
-	}()
-	select {
-	case n := <-num:
-		if _, err := strconv.Atoi(n); err != nil {
-			t.Fatalf("Xvfb did not say its display number (%q): %s", n, stderr.String())
-		}
-		// Xvfb names its display before it serves clients: wait until
-		// the X11 connection setup succeeds.
-		deadline := time.Now().Add(20 * time.Second)
-		for !accepts(n) {
-			if time.Now().After(deadline) {
-				t.Fatalf("Xvfb :%s did not accept a client within 20 s: %s", n, stderr.String())
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-		return ":" + n
-	case <-done:
-		t.Fatalf("Xvfb exited: %s", stderr.String())
-	case <-time.After(20 * time.Second):
-		t.Fatalf("Xvfb did not start within 20 s: %s", stderr.String())
 	}
-	return ""
+	// Xvfb writes the display number once it listens.
+	_ = r.SetReadDeadline(time.Now().Add(20 * time.Second))
+	b, _ := io.ReadAll(io.LimitReader(r, 16))
+	n := strings.TrimSpace(string(b))
+	if _, err := strconv.Atoi(n); err != nil {
+		stop()
+		return "", nil, fmt.Errorf("xvfb did not say its display number (%q): %s", n, stderr.String())
+	}
+	// It names its display before it serves clients: wait until the X11
+	// connection setup succeeds.
+	for deadline := time.Now().Add(20 * time.Second); !accepts(n); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			stop()
+			return "", nil, fmt.Errorf("xvfb :%s did not accept a client within 20 s: %s", n, stderr.String())
+		}
+	}
+	return ":" + n, stop, nil
+}
+
+// accepts reports whether display :n completes an X11 connection setup
+// (the first byte of the server's answer is 1, "success").
+func accepts(n string) bool {
+	c, err := net.DialTimeout("unix", "/tmp/.X11-unix/X"+n, time.Second)
+	if err != nil {
+		return false
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(2 * time.Second))
+	// Little-endian, protocol 11.0, no authorisation.
+	if _, err := c.Write([]byte{'l', 0, 11, 0, 0, 0, 0, 0, 0, 0, 0, 0}); err != nil {
+		return false
+	}
+	var b [1]byte
+	_, err = io.ReadFull(c, b[:])
+	return err == nil && b[0] == 1
 }
 
 // Blocks is a test picture of w x h: a grid of cols x rows large blocks
@@ -111,40 +132,36 @@ func BlockColour(i, n int) color.RGBA {
 }
 
 // Paint sets img as the root window's background of display and clears
-// the window to it (ImageMagick's display -window root, Debian package
-// imagemagick): a picture that stays when nothing else is drawn.
+// the window to it: a picture that stays when nothing else is drawn.
 func Paint(t testing.TB, display string, img image.Image) {
 	t.Helper()
 	f := filepath.Join(t.TempDir(), "pattern.png")
-	var b bytes.Buffer
-	if err := png.Encode(&b, img); err != nil {
+	if err := WritePNG(f, img); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(f, b.Bytes(), 0o600); err != nil {
+	if err := PaintFile(display, f); err != nil {
 		t.Fatal(err)
-	}
-	// display exits with status 1 after setting a root background (it
-	// has no window of its own to wait on), so only its words count.
-	out, _ := exec.Command("display", "-display", display, "-window", "root", f).CombinedOutput()
-	if len(bytes.TrimSpace(out)) > 0 {
-		t.Fatalf("display -window root: %s", out)
 	}
 }
 
-// accepts reports whether display :n completes an X11 connection setup
-// (the first byte of the server's answer is 1, "success").
-func accepts(n string) bool {
-	c, err := net.DialTimeout("unix", "/tmp/.X11-unix/X"+n, time.Second)
-	if err != nil {
-		return false
+// WritePNG writes img to path.
+func WritePNG(path string, img image.Image) error {
+	var b bytes.Buffer
+	if err := png.Encode(&b, img); err != nil {
+		return err
 	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(2 * time.Second))
-	// Little-endian, protocol 11.0, no authorisation.
-	if _, err := c.Write([]byte{'l', 0, 11, 0, 0, 0, 0, 0, 0, 0, 0, 0}); err != nil {
-		return false
+	return os.WriteFile(path, b.Bytes(), 0o600)
+}
+
+// PaintFile sets the picture in a PNG file as the root window's
+// background (ImageMagick's display -window root, Debian package
+// imagemagick).
+func PaintFile(display, path string) error {
+	// display exits with status 1 after setting a root background (it
+	// has no window of its own to wait on), so only its words count.
+	out, _ := exec.Command("display", "-display", display, "-window", "root", path).CombinedOutput()
+	if len(bytes.TrimSpace(out)) > 0 {
+		return errors.New("display -window root: " + string(bytes.TrimSpace(out)))
 	}
-	var b [1]byte
-	_, err = io.ReadFull(c, b[:])
-	return err == nil && b[0] == 1
+	return nil
 }
