@@ -246,6 +246,7 @@ type fakeScreen struct {
 	grabs   int
 	forced  int
 	closed  bool
+	bufs    map[*image.YCbCr]bool // the buffers grabbed into
 }
 
 func (f *fakeScreen) size() (int, int) { return 64, 32 }
@@ -254,6 +255,10 @@ func (f *fakeScreen) grab(dst *image.YCbCr, force bool) (bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.grabs++
+	if f.bufs == nil {
+		f.bufs = map[*image.YCbCr]bool{}
+	}
+	f.bufs[dst] = true
 	if force {
 		f.forced++
 	}
@@ -300,6 +305,7 @@ func TestScreenSourceSkipsAStillScreen(t *testing.T) {
 	read()
 	f.mu.Lock()
 	before := f.grabs
+	f.bufs = nil
 	f.mu.Unlock()
 	start := time.Now()
 	still := read() // nothing changes: the last picture again, after staticRefresh
@@ -308,6 +314,14 @@ func TestScreenSourceSkipsAStillScreen(t *testing.T) {
 	f.mu.Unlock()
 	if time.Since(start) < staticRefresh-100*time.Millisecond || skipped < 5 {
 		t.Fatalf("a still screen was sent after %v and %d skipped grabs", time.Since(start), skipped)
+	}
+	// Every grab of the still screen went into the same buffer: a still
+	// screen allocates nothing.
+	f.mu.Lock()
+	bufs := len(f.bufs)
+	f.mu.Unlock()
+	if bufs != 1 {
+		t.Fatalf("a still screen was grabbed into %d buffers", bufs)
 	}
 	if still.Y[0] != byte(before) {
 		t.Fatalf("the still picture is %d, want the last one sent (%d)", still.Y[0], before)
