@@ -241,6 +241,8 @@ func TestToAPI(t *testing.T) {
 		{"no camera", call.ErrNoCamera, CodeNoCamera},
 		{"device busy", fmt.Errorf("%w: EBUSY", call.ErrDeviceBusy), CodeDeviceBusy},
 		{"permission", fmt.Errorf("%w: EACCES", call.ErrPermissionDenied), CodePermissionDenied},
+		{"no screen", fmt.Errorf("%w: no X11 display", call.ErrScreenUnavailable), CodeScreenUnavailable},
+		{"no call to share into", call.ErrNotInCall, CodeInternal},
 		{"own", apiErrorf(CodeBadLink, "x"), CodeBadLink},
 		{"other", errors.New("disk on fire"), CodeInternal},
 	}

@@ -360,6 +360,39 @@ func (a *App) SetCamera(roomID string, on bool) (call.View, error) {
 	return v, nil
 }
 
+// ShareScreen shares this session's X11 screen (screen 0 of $DISPLAY) in
+// the room's call, in place of the camera (which comes back when sharing
+// stops). Rejects with SCREEN_UNAVAILABLE (and why) where there is no X11
+// display to capture (a Wayland session: the desktop portal is not
+// supported yet), and with INTERNAL when no call is connecting or active.
+func (a *App) ShareScreen(roomID string) (call.View, error) {
+	if _, err := a.ready(); err != nil {
+		return call.View{}, err
+	}
+	m := a.callManager(roomID, 0)
+	if m == nil {
+		return call.View{}, apiErrorf(CodeInternal, "there is no call in this room")
+	}
+	v, err := m.ShareScreen("", 0)
+	if err != nil {
+		return call.View{}, toAPI(err)
+	}
+	return v, nil
+}
+
+// StopScreenShare stops sharing the screen in the room's call; a no-op
+// when not sharing.
+func (a *App) StopScreenShare(roomID string) (call.View, error) {
+	if _, err := a.ready(); err != nil {
+		return call.View{}, err
+	}
+	m := a.callManager(roomID, 0)
+	if m == nil {
+		return idleCall(roomID), nil
+	}
+	return m.StopScreenShare(), nil
+}
+
 // CallDevices lists the microphones, cameras and speakers calls can use
 // (with PARLEY_FAKE_MEDIA=1 the synthetic ones first).
 func (a *App) CallDevices() (CallDevices, error) {

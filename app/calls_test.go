@@ -13,6 +13,7 @@ import (
 	"github.com/parley-chat/parley/app/call"
 	"github.com/parley-chat/parley/app/mediahub"
 	"github.com/parley-chat/parley/app/session"
+	"github.com/parley-chat/parley/internal/xvfbtest"
 )
 
 func fakeMedia(c *Config) { c.FakeMedia = true }
@@ -107,6 +108,12 @@ func TestCallWithoutPeer(t *testing.T) {
 	}
 	if _, err := u.SetCamera(v.ID, true); codeOf(err) != CodeInternal {
 		t.Fatalf("SetCamera(no call) = %v", err)
+	}
+	if _, err := u.ShareScreen(v.ID); codeOf(err) != CodeInternal {
+		t.Fatalf("ShareScreen(no call) = %v", err)
+	}
+	if cv, err := u.StopScreenShare(v.ID); err != nil || cv.State != call.StateIdle || cv.Screen {
+		t.Fatalf("StopScreenShare(no call) = %+v, %v", cv, err)
 	}
 	if err := u.HangUp(v.ID); err != nil {
 		t.Fatalf("HangUp(no call) = %v", err)
@@ -318,4 +325,49 @@ func TestCallEndsWhenPeerLeaves(t *testing.T) {
 	if _, err := alice.StartCall(roomID, false); codeOf(err) != session.CodePeerOffline {
 		t.Fatalf("StartCall after the peer left = %v", err)
 	}
+}
+
+// TestShareScreenInCall: in a voice call, Alice shares her X11 screen (a
+// private Xvfb as $DISPLAY): her view says screen, Bob's says the peer's
+// video is a screen; stopping returns both to a voice call. Without an
+// X11 display, ShareScreen rejects with SCREEN_UNAVAILABLE and the call
+// goes on.
+func TestShareScreenInCall(t *testing.T) {
+	t.Setenv("DISPLAY", xvfbtest.Start(t, 640, 480))
+	t.Setenv("WAYLAND_DISPLAY", "")
+	alice, bob, roomID := callPair(t)
+	var aFrom, bFrom int
+	if _, err := alice.StartCall(roomID, false); err != nil {
+		t.Fatal(err)
+	}
+	bob.win.waitCall(t, &bFrom, callIs(call.StateIncoming))
+	if _, err := bob.AnswerCall(roomID, true, false); err != nil {
+		t.Fatal(err)
+	}
+	alice.win.waitCall(t, &aFrom, callIs(call.StateActive))
+	bob.win.waitCall(t, &bFrom, callIs(call.StateActive))
+
+	v, err := alice.ShareScreen(roomID)
+	if err != nil || !v.Screen || !v.LocalVideo || !v.Video {
+		t.Fatalf("ShareScreen = %+v, %v", v, err)
+	}
+	bob.win.waitCall(t, &bFrom, func(v call.View) bool { return v.RemoteScreen && v.RemoteVideo })
+	if v, err := alice.StopScreenShare(roomID); err != nil || v.Screen || v.LocalVideo {
+		t.Fatalf("StopScreenShare = %+v, %v", v, err)
+	}
+	bob.win.waitCall(t, &bFrom, func(v call.View) bool { return !v.RemoteScreen && !v.RemoteVideo })
+
+	t.Setenv("DISPLAY", "")
+	t.Setenv("WAYLAND_DISPLAY", "wayland-0")
+	if _, err := alice.ShareScreen(roomID); codeOf(err) != CodeScreenUnavailable || !strings.Contains(err.Error(), "Wayland") {
+		t.Fatalf("ShareScreen without X11 = %v", err)
+	}
+	if v, err := alice.SetMicMuted(roomID, false); err != nil || v.Screen || v.State != call.StateActive {
+		t.Fatalf("after a failed share: %+v, %v", v, err)
+	}
+	if err := alice.HangUp(roomID); err != nil {
+		t.Fatal(err)
+	}
+	alice.win.waitCall(t, &aFrom, endedWith(""))
+	bob.win.waitCall(t, &bFrom, endedWith(""))
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/parley-chat/parley/app/call"
 	"github.com/parley-chat/parley/app/chat"
@@ -36,6 +37,8 @@ const (
 	CodeNoMicrophone     = "NO_MICROPHONE"
 	CodeDeviceBusy       = "DEVICE_BUSY"
 	CodePermissionDenied = "PERMISSION_DENIED"
+	// CodeScreenUnavailable: ShareScreen found no screen to capture.
+	CodeScreenUnavailable = call.ReasonScreenUnavailable
 )
 
 // Error is what every facade method returns to the UI: Wails rejects the JS
@@ -134,6 +137,10 @@ func toAPI(err error) error {
 		return &Error{CodeNoMicrophone, err.Error()}
 	case errors.Is(err, call.ErrNoCamera):
 		return &Error{CodeNoCamera, err.Error()}
+	case errors.Is(err, call.ErrScreenUnavailable):
+		return &Error{CodeScreenUnavailable, strings.TrimPrefix(err.Error(), call.ErrScreenUnavailable.Error()+": ")}
+	case errors.Is(err, call.ErrNotInCall):
+		return &Error{CodeInternal, "no call is under way in this room"}
 	case errors.Is(err, call.ErrBusy):
 		return &Error{CodeCallFailed, "a call is already under way"}
 	case errors.Is(err, call.ErrNotRinging):

@@ -8,9 +8,13 @@
 # p50/p95, CPU % and peak RSS, and compares the CPU with VP8 encode+decode
 # of the same frames alone (libvpx in one process, same run). The goals
 # (>= 29 fps, latency p50 < 150 ms) are PASS/FAIL columns; a miss is
-# reported, not an error. A table, then one JSON line.
+# reported, not an error. Then the screen sharing rows: one parley-cli
+# shares a 1920x1080 Xvfb screen (call --video screen) with the other, a
+# still screen and one repainted whole a few times a second: the sharer's
+# CPU (capture, conversion, VP8) and the viewer's decoded fps. A table,
+# then one JSON line.
 #
-# Usage: scripts/bench-call.sh [--sizes 640x480,1280x720] [--duration 10s]
+# Usage: scripts/bench-call.sh [--sizes 640x480,1280x720|none] [--screen 1920x1080|none] [--duration 10s]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -61,6 +61,11 @@ type View struct {
 	RemoteMuted bool   `json:"remoteMuted"`
 	StartedAt   *int64 `json:"startedAt"`
 	Error       string `json:"error"`
+
+	// Screen: our video is our shared screen (ShareScreen);
+	// RemoteScreen: the peer's video is theirs.
+	Screen       bool `json:"screen"`
+	RemoteScreen bool `json:"remoteScreen"`
 }
 
 // Config configures the call side of one verified peer connection.
@@ -84,6 +89,10 @@ type Config struct {
 	Logger   *slog.Logger
 	// RingTimeout ends an unanswered call; 45 s when zero.
 	RingTimeout time.Duration
+
+	// decodedForTest, when Decode, sees every decoded picture (valid only
+	// during the call): the tests compare what arrived with what was sent.
+	decodedForTest func(decodedFrame)
 }
 
 // Manager runs the calls of one peer connection, one at a time.
@@ -120,6 +129,9 @@ type Manager struct {
 	// lastRTT is the last round-trip time measured (ms): Stats falls back
 	// on it once the connection is gone, as when the peer hung up first.
 	lastRTT float64
+	// cameraBeforeScreen: the camera was on when sharing the screen
+	// replaced it, so stopping turns it back on.
+	cameraBeforeScreen bool
 }
 
 // New opens the call control channel on a verified conn (the other side
@@ -145,6 +157,7 @@ func New(ctx context.Context, cfg Config) (*Manager, error) {
 	m := &Manager{cfg: cfg, log: log, ctl: ctl, view: View{RoomID: cfg.RoomID, State: StateIdle}}
 	m.ctx, m.cancel = context.WithCancel(context.Background())
 	m.recv = newReceiver(log, cfg.Hub, cfg.RoomID, cfg.Decode, cfg.Play, m.sendPLI, m.mediaArrived)
+	m.recv.onDecoded = cfg.decodedForTest
 	cfg.Conn.SetOnTrack(func(t *webrtc.TrackRemote, r *webrtc.RTPReceiver) {
 		m.log.Debug("call: remote track", "kind", t.Kind().String())
 		m.mu.Lock()
@@ -298,6 +311,12 @@ func (m *Manager) SetCamera(on bool) (View, error) {
 	if m.id == "" {
 		return m.view, ErrNotRinging
 	}
+	if m.video != nil && m.video.screen {
+		// The screen has the video; the camera comes back (or not) when
+		// sharing stops.
+		m.cameraBeforeScreen = on
+		return m.view, nil
+	}
 	live := m.view.State == StateConnecting || m.view.State == StateActive
 	switch {
 	case on && m.video == nil:
@@ -377,9 +396,12 @@ func (m *Manager) openLocked(video bool) (notice string, err error) {
 	return notice, nil
 }
 
+// ReasonScreenUnavailable is the code of ErrScreenUnavailable.
+const ReasonScreenUnavailable = "SCREEN_UNAVAILABLE"
+
 // Reason is the stable code (View.Error, parley-cli's exit codes) of a
 // capture or call error: NO_CAMERA, NO_MICROPHONE, DEVICE_BUSY,
-// PERMISSION_DENIED, else CALL_FAILED.
+// PERMISSION_DENIED, SCREEN_UNAVAILABLE, else CALL_FAILED.
 func Reason(err error) string {
 	switch {
 	case errors.Is(err, ErrNoCamera):
@@ -390,6 +412,8 @@ func Reason(err error) string {
 		return "DEVICE_BUSY"
 	case errors.Is(err, ErrPermissionDenied):
 		return "PERMISSION_DENIED"
+	case errors.Is(err, ErrScreenUnavailable):
+		return ReasonScreenUnavailable
 	default:
 		return ReasonCallFailed
 	}
@@ -511,7 +535,7 @@ func (m *Manager) adapt(ctx context.Context) {
 	defer t.Stop()
 	var (
 		cur   *localVideo
-		pol   adaptPolicy
+		pol   videoPolicy
 		guard queueGuard
 		last  adaptDecision
 		lastQ = -1
@@ -535,7 +559,7 @@ func (m *Manager) adapt(ctx context.Context) {
 		if v != cur {
 			// A camera (re)started: a new encoder at its first level.
 			cur, last, lastQ = v, adaptDecision{}, -1
-			pol = adaptPolicy{width: v.width, height: v.height, fps: v.fps}
+			pol = v.newPolicy()
 		}
 		gcc := m.cfg.Conn.TargetBitrate()
 		if gcc <= 0 {
@@ -646,7 +670,8 @@ func (m *Manager) endLocked(reason string) {
 	for _, t := range tracks {
 		_ = t.Close()
 	}
-	m.id, m.outgoing = "", false
+	m.id, m.outgoing, m.cameraBeforeScreen = "", false, false
+	m.view.Screen = false
 	m.view.State = StateEnded
 	m.view.Error = reason
 	m.view.LocalVideo = false
@@ -679,7 +704,7 @@ func (m *Manager) sendMediaLocked() error {
 	if m.video != nil {
 		kind = KindVideo
 	}
-	return m.sendLocked(Control{Type: TypeMedia, CallID: m.id, Kind: kind, Muted: m.view.MicMuted, CameraOff: m.video == nil})
+	return m.sendLocked(Control{Type: TypeMedia, CallID: m.id, Kind: kind, Muted: m.view.MicMuted, CameraOff: m.video == nil, Screen: m.video != nil && m.video.screen})
 }
 
 func (m *Manager) sendPLI(ssrc uint32) {
@@ -754,6 +779,7 @@ func (m *Manager) handle(c Control) {
 	case TypeMedia:
 		m.view.RemoteMuted = c.Muted
 		m.view.RemoteVideo = c.Kind == KindVideo && !c.CameraOff
+		m.view.RemoteScreen = m.view.RemoteVideo && c.Screen
 		m.view.Video = m.view.Video || m.view.RemoteVideo
 		m.emitLocked()
 	}

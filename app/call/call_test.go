@@ -15,6 +15,13 @@ type side struct {
 
 func newSides(t *testing.T, p *pair, src Sources) (a, b *side) {
 	t.Helper()
+	return newSidesWith(t, p, src, src, nil)
+}
+
+// newSidesWith is newSides with each side's own sources and, when set, a
+// look at every picture b decodes.
+func newSidesWith(t *testing.T, p *pair, srcA, srcB Sources, bDecoded func(decodedFrame)) (a, b *side) {
+	t.Helper()
 	mk := func(c *Manager, err error, views chan View) *side {
 		if err != nil {
 			t.Fatal(err)
@@ -31,10 +38,10 @@ func newSides(t *testing.T, p *pair, src Sources) (a, b *side) {
 	defer cancel()
 	rb := make(chan res, 1)
 	go func() {
-		m, err := New(ctx, Config{RoomID: "room-b", Conn: p.b, Sources: func() Sources { return src }, Decode: true, OnChange: func(v View) { vb <- v }})
+		m, err := New(ctx, Config{RoomID: "room-b", Conn: p.b, Sources: func() Sources { return srcB }, Decode: true, OnChange: func(v View) { vb <- v }, decodedForTest: bDecoded})
 		rb <- res{m, err}
 	}()
-	ma, err := New(ctx, Config{RoomID: "room-a", Conn: p.a, Sources: func() Sources { return src }, Decode: true, OnChange: func(v View) { va <- v }})
+	ma, err := New(ctx, Config{RoomID: "room-a", Conn: p.a, Sources: func() Sources { return srcA }, Decode: true, OnChange: func(v View) { va <- v }})
 	a = mk(ma, err, va)
 	r := <-rb
 	b = mk(r.m, r.err, vb)

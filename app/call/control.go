@@ -43,8 +43,10 @@ const (
 var ErrBadControl = errors.New("call: bad control message")
 
 // Control is one call control message. Kind is set on offer and media
-// (switching audio and video mid-call is a media message); Muted and
-// CameraOff only on media.
+// (switching audio and video mid-call is a media message); Muted,
+// CameraOff and Screen only on media. Screen says the video is a shared
+// screen (a peer from before screen sharing ignores it and shows the
+// screen as a camera picture).
 type Control struct {
 	V         int    `json:"v"`
 	Type      Type   `json:"type"`
@@ -52,6 +54,7 @@ type Control struct {
 	Kind      Kind   `json:"kind,omitempty"`
 	Muted     bool   `json:"muted,omitempty"`
 	CameraOff bool   `json:"cameraOff,omitempty"`
+	Screen    bool   `json:"screen,omitempty"`
 }
 
 // EncodeControl returns the wire form of m (version 1 JSON).
@@ -90,8 +93,11 @@ func (m Control) validate() error {
 		if m.Kind != KindAudio && m.Kind != KindVideo {
 			return fmt.Errorf("%w: kind %q", ErrBadControl, m.Kind)
 		}
+		if m.Screen && (m.Type != TypeMedia || m.Kind != KindVideo || m.CameraOff) {
+			return fmt.Errorf("%w: screen on %s without video", ErrBadControl, m.Type)
+		}
 	case TypeRinging, TypeAccept, TypeDecline, TypeHangup:
-		if m.Kind != "" || m.Muted || m.CameraOff {
+		if m.Kind != "" || m.Muted || m.CameraOff || m.Screen {
 			return fmt.Errorf("%w: fields on %s", ErrBadControl, m.Type)
 		}
 	default:

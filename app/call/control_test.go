@@ -14,6 +14,7 @@ func TestControlRoundTrip(t *testing.T) {
 		{Type: TypeDecline, CallID: "c1"},
 		{Type: TypeHangup, CallID: "c1"},
 		{Type: TypeMedia, CallID: "c1", Kind: KindAudio, Muted: true, CameraOff: true},
+		{Type: TypeMedia, CallID: "c1", Kind: KindVideo, Screen: true},
 	} {
 		b, err := EncodeControl(m)
 		if err != nil {
@@ -30,13 +31,17 @@ func TestControlRoundTrip(t *testing.T) {
 func TestDecodeControlRejects(t *testing.T) {
 	t.Parallel()
 	for name, in := range map[string]string{
-		"not json":       `{`,
-		"version":        `{"v":2,"type":"hangup","callId":"c"}`,
-		"no call id":     `{"v":1,"type":"hangup"}`,
-		"unknown type":   `{"v":1,"type":"dance","callId":"c"}`,
-		"offer no kind":  `{"v":1,"type":"offer","callId":"c"}`,
-		"bad kind":       `{"v":1,"type":"offer","callId":"c","kind":"smell"}`,
-		"kind on accept": `{"v":1,"type":"accept","callId":"c","kind":"audio"}`,
+		"not json":                   `{`,
+		"version":                    `{"v":2,"type":"hangup","callId":"c"}`,
+		"no call id":                 `{"v":1,"type":"hangup"}`,
+		"unknown type":               `{"v":1,"type":"dance","callId":"c"}`,
+		"offer no kind":              `{"v":1,"type":"offer","callId":"c"}`,
+		"bad kind":                   `{"v":1,"type":"offer","callId":"c","kind":"smell"}`,
+		"kind on accept":             `{"v":1,"type":"accept","callId":"c","kind":"audio"}`,
+		"screen on offer":            `{"v":1,"type":"offer","callId":"c","kind":"video","screen":true}`,
+		"screen on hangup":           `{"v":1,"type":"hangup","callId":"c","screen":true}`,
+		"screen without video":       `{"v":1,"type":"media","callId":"c","kind":"audio","screen":true}`,
+		"screen with the camera off": `{"v":1,"type":"media","callId":"c","kind":"video","cameraOff":true,"screen":true}`,
 	} {
 		if _, err := DecodeControl([]byte(in)); !errors.Is(err, ErrBadControl) {
 			t.Errorf("%s: err %v, want ErrBadControl", name, err)
@@ -47,6 +52,7 @@ func TestDecodeControlRejects(t *testing.T) {
 func FuzzDecodeControl(f *testing.F) {
 	f.Add([]byte(`{"v":1,"type":"offer","callId":"c","kind":"video"}`))
 	f.Add([]byte(`{"v":1,"type":"media","callId":"c","kind":"audio","muted":true}`))
+	f.Add([]byte(`{"v":1,"type":"media","callId":"c","kind":"video","screen":true}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, err := DecodeControl(b)
 		if err != nil {

@@ -41,8 +41,11 @@ type Sources struct {
 	// Speaker is where the peer's voice plays when Config.Play ("" is the
 	// default output).
 	Speaker string
-	// Width, Height and FPS of the video; 640x480 at 30 when zero.
+	// Width, Height and FPS of the video; 640x480 at 30 when zero. A
+	// shared screen keeps its own size and sends at most maxScreenFPS.
 	Width, Height, FPS int
+	// Display is the X11 display a "screen" video shares ("" is $DISPLAY).
+	Display string
 }
 
 func (s Sources) withDefaults() Sources {
@@ -76,8 +79,11 @@ type localVideo struct {
 	width  int
 	height int
 	fps    int
-	// shaper sets the size and frame rate the encoder gets (adapt.go).
-	shaper *videoShaper
+	// shaper sets the size and frame rate the encoder gets (adapt.go,
+	// screen_adapt.go).
+	shaper levelSetter
+	// screen: the picture is a shared screen (screen_adapt.go's ladder).
+	screen bool
 }
 
 // localAudio is our microphone while it sends; muted sends silence (the
@@ -181,6 +187,17 @@ func CheckSources(src Sources) error {
 		if !hasDevice(mediadevices.AudioInput, src.Audio) {
 			return ErrNoMicrophone
 		}
+	}
+	if n, screen, err := ParseScreenSource(src.Video); screen {
+		if err != nil {
+			return fmt.Errorf("%w: %v", ErrScreenUnavailable, err)
+		}
+		c, err := openScreenCapture(src.Display, n)
+		if err != nil {
+			return err
+		}
+		c.close()
+		return nil
 	}
 	switch src.Video {
 	case SourceNone, SourceTestVideo, SourceBusyVideo, "":

@@ -56,6 +56,12 @@ func openVideo(src Sources) (*localVideo, error) {
 	case SourceBusyVideo:
 		t = mediadevices.NewVideoTrack(newBusyVideo("parley-testsrc-busy", src.Width, src.Height, src.FPS), sel)
 	default:
+		if n, screen, err := ParseScreenSource(src.Video); screen {
+			if err != nil {
+				return nil, fmt.Errorf("%w: %v", ErrScreenUnavailable, err)
+			}
+			return openScreenVideo(src, n)
+		}
 		if !hasDevice(mediadevices.VideoInput, src.Video) {
 			return nil, ErrNoCamera
 		}
@@ -87,6 +93,24 @@ func openVideo(src Sources) (*localVideo, error) {
 	sh := &videoShaper{srcFPS: src.FPS}
 	vt.Transform(sh.transform)
 	return &localVideo{track: vt, local: newSendTrack(vt), width: src.Width, height: src.Height, fps: src.FPS, shaper: sh}, nil
+}
+
+// openScreenVideo shares screen n of src.Display at its own size, at
+// most maxScreenFPS, with the screen encoder settings (vp8Params.screen).
+func openScreenVideo(src Sources, n int) (*localVideo, error) {
+	c, err := openScreenCapture(src.Display, n)
+	if err != nil {
+		return nil, err
+	}
+	w, h := c.size()
+	ss := newScreenSource("parley-screen", c, src.FPS)
+	params := &vp8Params{bitrate: min(maxScreenBitrate(w, h, ss.fps), startVideoBitrate), fps: ss.fps, screen: true}
+	vt, ok := mediadevices.NewVideoTrack(ss, mediadevices.NewCodecSelector(mediadevices.WithVideoEncoders(params))).(*mediadevices.VideoTrack)
+	if !ok {
+		_ = ss.Close()
+		return nil, errors.New("call: screen gave no video track")
+	}
+	return &localVideo{track: vt, local: newSendTrack(vt), width: w, height: h, fps: ss.fps, shaper: ss, screen: true}, nil
 }
 
 // preview encodes a half-size copy of the camera for the local preview.

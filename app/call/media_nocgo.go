@@ -18,6 +18,8 @@ func openVideo(Sources) (*localVideo, error) { return nil, ErrNoCodecs }
 
 func openAudio(Sources) (*localAudio, error) { return nil, ErrNoCodecs }
 
+func openScreenVideo(Sources, int) (*localVideo, error) { return nil, ErrNoCodecs }
+
 func (v *localVideo) preview() (codec.ReadCloser, int, int, error) {
 	return nil, 0, 0, ErrNoCodecs
 }

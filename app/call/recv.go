@@ -60,7 +60,9 @@ type receiver struct {
 	play   bool              // the voice plays in Go (speaker), not in the UI
 	pli    func(ssrc uint32) // asks the sender for a keyframe
 	onData func()            // first media of a call arrived
-	start  time.Time
+	// onDecoded sees each decoded picture (Config.decodedForTest).
+	onDecoded func(decodedFrame)
+	start     time.Time
 
 	armed  atomic.Bool // the next media to arrive calls onData
 	closed atomic.Bool // the manager closed: readers stop at their deadline
@@ -242,6 +244,9 @@ func (r *receiver) video(t *webrtc.TrackRemote) {
 				}
 				if ok {
 					r.decoded(f)
+					if r.onDecoded != nil {
+						r.onDecoded(f)
+					}
 				}
 			}
 		}

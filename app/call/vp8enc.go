@@ -18,7 +18,7 @@ typedef struct {
 // keyframe alone took 150-210 KB, over a second of a 2 Mbit/s link); a
 // keyframe no bigger than a few frames' worth; frames dropped when the
 // buffer runs dry rather than the link's queue overflowing.
-static int parley_vp8enc_init(parley_vp8enc *e, int w, int h, int kbps, int fps) {
+static int parley_vp8enc_init(parley_vp8enc *e, int w, int h, int kbps, int fps, int screen) {
 	if (vpx_codec_enc_config_default(vpx_codec_vp8_cx(), &e->cfg, 0) != VPX_CODEC_OK) return -1;
 	e->cfg.g_w = w;
 	e->cfg.g_h = h;
@@ -49,6 +49,9 @@ static int parley_vp8enc_init(parley_vp8enc *e, int w, int h, int kbps, int fps)
 	// A keyframe at most 0.5 x optimal buffer x fps / 10 percent of an
 	// average frame (libwebrtc's rule): 9 frames' worth at 30 fps.
 	vpx_codec_control(&e->ctx, VP8E_SET_MAX_INTRA_BITRATE_PCT, (unsigned int)(0.5 * 600 * fps / 10));
+	// A shared screen: libvpx's screen content mode (text and flat areas,
+	// as browsers set it for screen sharing).
+	if (screen) vpx_codec_control(&e->ctx, VP8E_SET_SCREEN_CONTENT_MODE, 1);
 	return 0;
 }
 
@@ -116,8 +119,9 @@ import (
 // no keyframe size cap or frame dropping, so it cannot follow a link that
 // carries less than its pictures need.
 type vp8Params struct {
-	bitrate int // bits per second at the start
-	fps     int // the source's, for the keyframe interval and cap
+	bitrate int  // bits per second at the start
+	fps     int  // the source's, for the keyframe interval and cap
+	screen  bool // a shared screen: libvpx's screen content mode
 }
 
 // RTPCodec is VP8 at the 90 kHz video clock.
@@ -126,7 +130,7 @@ func (p *vp8Params) RTPCodec() *codec.RTPCodec { return codec.NewRTPVP8Codec(900
 // BuildVideoEncoder starts an encoder for r; the picture size may change
 // between frames (the encoder restarts with a keyframe).
 func (p *vp8Params) BuildVideoEncoder(r video.Reader, _ prop.Media) (codec.ReadCloser, error) {
-	e := &vp8Encoder{r: video.ToI420(r), bitrate: p.bitrate, fps: max(p.fps, 1), clock: time.Now}
+	e := &vp8Encoder{r: video.ToI420(r), bitrate: p.bitrate, fps: max(p.fps, 1), screen: p.screen, clock: time.Now}
 	e.start = e.clock()
 	e.enc = (*C.parley_vp8enc)(C.calloc(1, C.size_t(unsafe.Sizeof(C.parley_vp8enc{}))))
 	if e.enc == nil {
@@ -138,10 +142,11 @@ func (p *vp8Params) BuildVideoEncoder(r video.Reader, _ prop.Media) (codec.ReadC
 // vp8Encoder is one VP8 stream. Read encodes the next frame the rate
 // control keeps (a dropped frame is skipped, not returned empty).
 type vp8Encoder struct {
-	r     video.Reader
-	fps   int
-	start time.Time
-	clock func() time.Time // time.Now; tests drive it
+	r      video.Reader
+	fps    int
+	screen bool
+	start  time.Time
+	clock  func() time.Time // time.Now; tests drive it
 
 	mu        sync.Mutex
 	enc       *C.parley_vp8enc // nil once closed
@@ -184,7 +189,7 @@ func (e *vp8Encoder) encode(img image.Image) ([]byte, error) {
 	}
 	if w != e.w || h != e.h || e.enc.ready == 0 {
 		C.parley_vp8enc_destroy(e.enc)
-		if rc := C.parley_vp8enc_init(e.enc, C.int(w), C.int(h), C.int(max(e.bitrate/1000, 1)), C.int(e.fps)); rc != 0 {
+		if rc := C.parley_vp8enc_init(e.enc, C.int(w), C.int(h), C.int(max(e.bitrate/1000, 1)), C.int(e.fps), cBool(e.screen)); rc != 0 {
 			return nil, fmt.Errorf("call: vp8 encoder init %dx%d: %d", w, h, int(rc))
 		}
 		e.w, e.h, e.applied = w, h, e.bitrate
@@ -240,6 +245,13 @@ func (e *vp8Encoder) encode(img image.Image) ([]byte, error) {
 		}
 	}
 	return out, nil
+}
+
+func cBool(b bool) C.int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // ForceKeyFrame makes the next frame a keyframe.

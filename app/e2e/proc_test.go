@@ -81,6 +81,8 @@ type user struct {
 	t       testing.TB
 	profile string
 	dataDir string
+	// extraEnv is added to every command's environment (DISPLAY, ...).
+	extraEnv []string
 }
 
 func newUser(t testing.TB, name string) *user {
@@ -88,7 +90,7 @@ func newUser(t testing.TB, name string) *user {
 }
 
 func (u *user) env() []string {
-	return []string{"PARLEY_PROFILE=" + u.profile, "PARLEY_DATA_DIR=" + u.dataDir, "PARLEY_SECRET_STORE=keyring", "PARLEY_ICE_LOOPBACK=1"}
+	return append([]string{"PARLEY_PROFILE=" + u.profile, "PARLEY_DATA_DIR=" + u.dataDir, "PARLEY_SECRET_STORE=keyring", "PARLEY_ICE_LOOPBACK=1"}, u.extraEnv...)
 }
 
 // start runs a parley-cli command as this user.

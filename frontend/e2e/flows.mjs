@@ -1104,6 +1104,56 @@ export const flows = {
     }
   },
 
+  'call: share screen: the sharing bar with Stop and Ctrl+Shift+E; the peer’s screen fills the stage; no screen says why': async (page, open, srv) => {
+    await activeVoiceCall(page, open, mediaQuery(srv));
+    // Ours: the button, the bar, Stop.
+    const share = page.getByRole('button', { name: 'Share screen' });
+    assert((await share.getAttribute('aria-keyshortcuts')) === 'Control+Shift+E', 'no shortcut on Share screen');
+    await share.click();
+    const bar = page.getByTestId('screen-sharing');
+    await bar.getByText('You are sharing your screen').waitFor();
+    await bar.getByRole('button', { name: 'Stop' }).click();
+    await bar.waitFor({ state: 'detached' });
+    // The keyboard, from the message box.
+    await page.getByTestId('composer').focus();
+    await page.keyboard.press('Control+Shift+E');
+    await bar.waitFor();
+    await page.keyboard.press('Control+Shift+E');
+    await bar.waitFor({ state: 'detached' });
+
+    // Theirs: a wide screen fills the stage, labelled, not cropped.
+    await fake(page, () => window.__parleyFake.peerSharesScreen(true));
+    await page.getByTestId('remote-screen').getByText('is sharing their screen').waitFor();
+    await page.waitForFunction(() => window.__parleyCall?.mediaConnected === true);
+    const GREEN = [40, 200, 60];
+    await startSource(page, srv, [{ kind: 1, rgb: GREEN, w: 1280, h: 720 }], false);
+    try {
+      assert(near(await canvasColour(page, 'remote-video'), GREEN), 'no screen on the stage');
+      const [rw, rh] = await page.evaluate(() => {
+        const c = document.querySelector('[data-testid="remote-video"]');
+        return [c.width, c.height];
+      });
+      assert(rw === 1280 && rh === 720, `remote screen size ${rw}x${rh}`);
+      const stage = await page.getByTestId('call-stage').boundingBox();
+      const remote = await page.getByTestId('remote-video').boundingBox();
+      assert(Math.abs(remote.width - stage.width) <= 1 && Math.abs(remote.height - stage.height) <= 1, 'the screen does not fill the stage');
+    } finally {
+      await page.evaluate(() => window.__stopSource?.());
+    }
+    await fake(page, () => window.__parleyFake.peerSharesScreen(false));
+    await page.getByTestId('remote-screen').waitFor({ state: 'detached' });
+
+    // No X11 screen here (a Wayland session): the notice says why, the call goes on.
+    await fake(page, () => {
+      window.__parleyFake.screenAvailable = false;
+    });
+    await share.click();
+    const notice = page.locator('[data-testid="call-notice"][data-code="SCREEN_UNAVAILABLE"]');
+    await notice.getByText('Your screen cannot be shared here.').waitFor();
+    assert((await callState(page)) === 'active', 'the call did not go on');
+    assert((await bar.count()) === 0, 'a sharing bar without a screen');
+  },
+
   'call: decline, peer declines, no answer': async (page, open) => {
     await open();
     await createRoom(page);

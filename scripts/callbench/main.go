@@ -13,8 +13,9 @@
 // cover the same length of media, so the ratio is what the call machinery
 // — pion, SRTP, RTP, Opus, the network — adds to the VP8 work) and of its
 // fps to 30. The goals (at least 29 fps, latency p50 under 150 ms) are
-// PASS/FAIL columns: a missed goal is reported, not an error. It prints a
-// table, then one JSON line with every figure.
+// PASS/FAIL columns: a missed goal is reported, not an error. With
+// --screen it then measures screen sharing (screen.go). It prints the
+// tables, then one JSON line with every figure.
 package main
 
 import (
@@ -55,8 +56,9 @@ const (
 func main() {
 	signalBin := flag.String("signal", "bin/parley-signal", "parley-signal binary")
 	cliBin := flag.String("cli", "bin/parley-cli", "parley-cli binary")
-	sizes := flag.String("sizes", "640x480,1280x720", "comma-separated video sizes `WxH` to measure")
+	sizes := flag.String("sizes", "640x480,1280x720", "comma-separated video sizes `WxH` to measure (none: only the screen rows)")
 	duration := flag.Duration("duration", 10*time.Second, "how long each call (and each codec-alone run) lasts once active")
+	screen := flag.String("screen", "1920x1080", "also share an Xvfb screen of this size `WxH` (parley-cli call --video screen), still and changing; none to skip")
 	flag.Parse()
 	if flag.NArg() != 0 {
 		fmt.Fprintln(os.Stderr, "callbench: unexpected arguments:", flag.Args())
@@ -64,6 +66,9 @@ func main() {
 	}
 	var list []size
 	for _, s := range strings.Split(*sizes, ",") {
+		if s == "none" {
+			break // only the screen rows
+		}
 		sz, err := parseSize(strings.TrimSpace(s))
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "callbench:", err)
@@ -75,7 +80,16 @@ func main() {
 		fmt.Fprintln(os.Stderr, "callbench: --duration must be at least 1s")
 		os.Exit(2)
 	}
-	if err := run(*signalBin, *cliBin, list, *duration); err != nil {
+	var scr *size
+	if *screen != "none" {
+		sz, err := parseSize(*screen)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "callbench: --screen:", err)
+			os.Exit(2)
+		}
+		scr = &sz
+	}
+	if err := run(*signalBin, *cliBin, list, scr, *duration); err != nil {
 		fmt.Fprintln(os.Stderr, "callbench:", err)
 		os.Exit(1)
 	}
@@ -170,9 +184,11 @@ type report struct {
 	GoalMaxP50Ms    float64      `json:"goalMaxLatencyP50Ms"`
 	Sizes           []sizeResult `json:"sizes"`
 	AllPass         bool         `json:"allPass"`
+	// Screen is the screen sharing rows (--screen): no goals, figures.
+	Screen []screenResult `json:"screen,omitempty"`
 }
 
-func run(signalBin, cliBin string, sizes []size, d time.Duration) error {
+func run(signalBin, cliBin string, sizes []size, screen *size, d time.Duration) error {
 	for _, b := range []string{signalBin, cliBin} {
 		if _, err := os.Stat(b); err != nil {
 			return fmt.Errorf("%w (scripts/bench-call.sh builds it)", err)
@@ -199,7 +215,7 @@ func run(signalBin, cliBin string, sizes []size, d time.Duration) error {
 			return fmt.Errorf("%s codec alone: %w", sz, err)
 		}
 		fmt.Fprintf(os.Stderr, "callbench: %s: two parley-cli processes in a call for %v...\n", sz, d)
-		alice, bob, err := measureCall(cliBin, server, filepath.Join(work, sz.String()), sz, d)
+		alice, bob, err := measureCall(cliBin, server, filepath.Join(work, sz.String()), d, testsrcCall(sz))
 		if err != nil {
 			return fmt.Errorf("%s call: %w", sz, err)
 		}
@@ -214,7 +230,13 @@ func run(signalBin, cliBin string, sizes []size, d time.Duration) error {
 		}
 		rep.Sizes = append(rep.Sizes, sizeResult{Size: sz.String(), Alice: alice, Bob: bob, CodecAlone: base})
 	}
+	if screen != nil {
+		if rep.Screen, err = measureScreens(cliBin, server, work, *screen, d); err != nil {
+			return fmt.Errorf("screen %s: %w", screen, err)
+		}
+	}
 	printTable(rep, d)
+	printScreenTable(rep.Screen, d)
 	b, err := json.Marshal(rep)
 	if err != nil {
 		return err
@@ -323,9 +345,27 @@ type proc struct {
 	err      error
 }
 
+// callSpec is what each side of a measured call sends: its call flags
+// (--video, --audio, ...) and extra environment.
+type callSpec struct {
+	args func(who string) []string
+	env  func(who string) []string
+}
+
+// testsrcCall is the camera rows' call: the synthetic camera and a sine
+// each way, at sz and 30 fps.
+func testsrcCall(sz size) callSpec {
+	return callSpec{
+		args: func(string) []string {
+			return []string{"--video", "testsrc", "--audio", "sine", "--size", sz.String(), "--fps", strconv.Itoa(fps)}
+		},
+		env: func(string) []string { return nil },
+	}
+}
+
 // measureCall creates a room as alice and runs alice's and bob's
 // `parley-cli call` at once until both hang up after d.
-func measureCall(cliBin, server, dir string, sz size, d time.Duration) (alice, bob side, err error) {
+func measureCall(cliBin, server, dir string, d time.Duration, spec callSpec) (alice, bob side, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), d+2*time.Minute)
 	defer cancel()
 	global := func(who string) []string {
@@ -349,10 +389,10 @@ func measureCall(cliBin, server, dir string, sz size, d time.Duration) (alice, b
 	var procs []*proc
 	for _, who := range []string{"alice", "bob"} {
 		p := &proc{name: who}
-		args := append(global(who), "call", link, "--video", "testsrc", "--audio", "sine",
-			"--size", sz.String(), "--fps", strconv.Itoa(fps), "--duration", d.String(), "--stats")
+		args := append(append(global(who), "call", link), spec.args(who)...)
+		args = append(args, "--duration", d.String(), "--stats")
 		p.cmd = exec.CommandContext(ctx, cliBin, args...)
-		p.cmd.Env = env
+		p.cmd.Env = append(append([]string(nil), env...), spec.env(who)...)
 		p.cmd.WaitDelay = 5 * time.Second
 		p.cmd.Stdout = &p.stdout
 		p.cmd.Stderr = &p.stderr

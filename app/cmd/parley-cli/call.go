@@ -16,8 +16,18 @@ import (
 )
 
 // callError is a call that ended for a reason other than a hang-up; its
-// code (DECLINED, NO_ANSWER, ...) has its own exit status.
-type callError struct{ code string }
+// code (DECLINED, NO_ANSWER, ...) has its own exit status. why, when set,
+// is the cause in words (SCREEN_UNAVAILABLE says which).
+type callError struct{ code, why string }
+
+// newCallError is the callError of a capture or call error.
+func newCallError(err error) callError {
+	ce := callError{code: call.Reason(err)}
+	if errors.Is(err, call.ErrScreenUnavailable) {
+		ce.why = strings.TrimPrefix(err.Error(), call.ErrScreenUnavailable.Error()+": ")
+	}
+	return ce
+}
 
 func (e callError) Error() string { return "call ended: " + e.code }
 
@@ -74,10 +84,10 @@ func (q *viewQueue) take() []call.View {
 
 func cmdCall(ctx context.Context, e *cliEnv, args []string) error {
 	fs := newFlagSet("call", e)
-	videoSrc := fs.String("video", "", "what to send as video: `testsrc` (colour bars), testsrc-busy (camera-like detail and noise), a camera id, none, or empty for the default camera")
+	videoSrc := fs.String("video", "", "what to send as video: `testsrc` (colour bars), testsrc-busy (camera-like detail and noise), screen (screen 0 of the X11 display in DISPLAY, at its own size, at most 15 fps), screen:N (screen N of that display), a camera id, none, or empty for the default camera")
 	audioSrc := fs.String("audio", "", "what to send as sound: `sine` (440 Hz), a microphone id, none, or empty for the default microphone")
 	duration := fs.Duration("duration", 0, "hang up this long after the call became active (0: until interrupted or the peer hangs up)")
-	stats := fs.Bool("stats", false, "at the end print one JSON line on stdout: videoFramesReceived, videoFramesDecoded, audioPacketsReceived, avgFps, rttMs, freezes")
+	stats := fs.Bool("stats", false, "at the end print one JSON line on stdout: videoFramesReceived, videoFramesDecoded, audioPacketsReceived, avgFps, rttMs, freezes; and on stderr the call stats line and 'call video: WIDTHxHEIGHT' (the size of the last frame received)")
 	size := fs.String("size", "640x480", "video size `WIDTHxHEIGHT`")
 	fps := fs.Int("fps", 30, "video frames per second (1-60)")
 	wait := fs.Duration("wait", 5*time.Minute, "how long to wait for the peer and for the call to be answered")
@@ -98,10 +108,13 @@ func cmdCall(ctx context.Context, e *cliEnv, args []string) error {
 	if *duration < 0 {
 		return usagef("--duration must not be negative")
 	}
+	if _, _, err := call.ParseScreenSource(*videoSrc); err != nil {
+		return usagef("--video: %v", err)
+	}
 	src := call.Sources{Video: *videoSrc, Audio: *audioSrc, Width: w, Height: h, FPS: *fps}
 	wantVideo := src.Video != call.SourceNone
 	if err := call.CheckSources(src); err != nil {
-		return callError{call.Reason(err)} // say so now, not after waiting for the peer
+		return newCallError(err) // say so now, not after waiting for the peer
 	}
 
 	wctx, cancel := waitContext(ctx, *wait)
@@ -139,11 +152,12 @@ func cmdCall(ctx context.Context, e *cliEnv, args []string) error {
 			st := m.Stats()
 			fmt.Fprintf(e.stderr, "call stats: latency p50 %.0f ms p95 %.0f ms, frames lost %d, freezes %d (longest %.0f ms), keyframe requests %d, %dx%d\n",
 				st.LatencyP50Ms, st.LatencyP95Ms, st.FramesLost, st.Freezes, st.MaxFreezeMs, st.KeyframeRequests, st.Width, st.Height)
+			fmt.Fprintf(e.stderr, "call video: %dx%d\n", st.Width, st.Height)
 			b, _ := json.Marshal(callStatsLine{st.VideoFramesReceived, st.VideoFramesDecoded, st.AudioPacketsReceived, st.AvgFps, st.RttMs, st.Freezes})
 			fmt.Fprintln(e.stdout, string(b))
 		}
 		if reason != "" {
-			return callError{reason}
+			return callError{code: reason}
 		}
 		return nil
 	}
@@ -180,7 +194,7 @@ func cmdCall(ctx context.Context, e *cliEnv, args []string) error {
 				started = true
 				v, err := m.Start(wantVideo)
 				if err != nil && !errors.Is(err, call.ErrBusy) {
-					return callError{call.Reason(err)}
+					return newCallError(err)
 				}
 				if v.Error != "" {
 					fmt.Fprintf(e.stderr, "call notice: %s\n", v.Error)
@@ -198,7 +212,7 @@ func cmdCall(ctx context.Context, e *cliEnv, args []string) error {
 				case call.StateIncoming:
 					fmt.Fprintln(e.stderr, "call incoming")
 					if _, err := m.Answer(true, wantVideo); err != nil {
-						return callError{call.Reason(err)}
+						return newCallError(err)
 					}
 				case call.StateConnecting:
 					answered = true

@@ -44,7 +44,7 @@ func commandTable() []command {
 		{"", "LINK --react ID EMOJI", "toggle your reaction to message ID: " + strings.Join(chat.Reactions, " "), nil},
 		{"receive", "LINK [--count N] [--out DIR] [--wait D]", "join and print each received message as one stdout line; exit after N", cmdReceive},
 		{"chat", "LINK", "interactive: stdin lines are sent, incoming messages printed", cmdChat},
-		{"call", "LINK [--video V] [--audio A] [--stats]", "call (or answer): send testsrc|sine|a device|none, receive the peer's", cmdCall},
+		{"call", "LINK [--video V] [--audio A] [--stats]", "call (or answer): send testsrc|screen[:N]|sine|a device|none, receive the peer's", cmdCall},
 		{"rooms", "", "list recent rooms: id, name, last activity, last message", cmdRooms},
 		{"history", "LINK [--json]", "list a room's messages with their ids, oldest first", cmdHistory},
 		{"rename", "LINK NAME", "set a room's local name (never sent anywhere)", cmdRename},
@@ -242,7 +242,7 @@ func printUsage(w io.Writer) {
 		{"CALL_FAILED", exitCallFailed}, {"NO_MICROPHONE", exitNoMicrophone}, {"NO_CAMERA", exitNoCamera},
 		{"DEVICE_BUSY", exitDeviceBusy}, {"PERMISSION_DENIED", exitPermission},
 		{session.CodeKeyChanged, exitKeyChanged}, {session.CodeLinkConflict, exitLinkConflict},
-		{codeCannotChange, exitCannotChange},
+		{codeCannotChange, exitCannotChange}, {"SCREEN_UNAVAILABLE", exitScreenUnavailable},
 	} {
 		fmt.Fprintf(w, "  %2d  %s\n", row.status, row.code)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/parley-chat/parley/app/call"
 	"github.com/parley-chat/parley/app/chat"
 	"github.com/parley-chat/parley/app/history"
 	"github.com/parley-chat/parley/app/identity"
@@ -46,6 +47,8 @@ const (
 	exitLinkConflict = 25
 	// Replies, edits, deletes and reactions (send --reply/--edit/--delete/--react).
 	exitCannotChange = 26
+	// Screen sharing (call --video screen).
+	exitScreenUnavailable = 27
 )
 
 // codeInfo is what the CLI says for one error code.
@@ -82,6 +85,7 @@ var codes = map[string]codeInfo{
 	"NO_CAMERA":                     {exitNoCamera, "no camera was found. Use --video testsrc or --video none."},
 	"DEVICE_BUSY":                   {exitDeviceBusy, "the camera or microphone is in use by another program."},
 	"PERMISSION_DENIED":             {exitPermission, "permission to use the camera or microphone was denied (check the device's group, e.g. video or audio)."},
+	call.ReasonScreenUnavailable:    {exitScreenUnavailable, "the screen cannot be shared. Use --video testsrc or --video none."},
 	session.CodeKeyChanged:          {exitKeyChanged, "the other person's key changed since the room was first verified; nothing was connected or sent. Compare the new safety number with them another way (on a call, in person); only if it matches, run 'parley-cli trust LINK'."},
 	codeCannotChange:                {exitCannotChange, "that message cannot be answered or changed."},
 	session.CodeLinkConflict:        {exitLinkConflict, "you already have a room with this server and id but another secret: this link is not that room's link. Ask for the link again another way, or 'parley-cli forget' the old room first."},
@@ -107,6 +111,9 @@ func describe(err error) (string, int, string) {
 		info := codes[ce.code]
 		if info.status == 0 {
 			return ce.code, exitError, "the call ended."
+		}
+		if ce.code == call.ReasonScreenUnavailable && ce.why != "" {
+			return ce.code, info.status, "the screen cannot be shared: " + ce.why + ". Use --video testsrc or --video none."
 		}
 		return ce.code, info.status, info.sentence
 	case cannotChangeErr(err):

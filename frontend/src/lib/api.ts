@@ -73,6 +73,8 @@ interface WailsApp {
   HangUp(roomId: string): Promise<void>;
   SetMicMuted(roomId: string, muted: boolean): Promise<CallView>;
   SetCamera(roomId: string, on: boolean): Promise<CallView>;
+  ShareScreen(roomId: string): Promise<CallView>;
+  StopScreenShare(roomId: string): Promise<CallView>;
   CallDevices(): Promise<CallDevices>;
   SetCallDevices(mic: string, camera: string, speaker: string): Promise<void>;
   MediaEndpoint(): Promise<MediaEndpoint>;
@@ -179,6 +181,8 @@ export class WailsApi implements Api {
   hangUp = (id: string) => call(() => this.app.HangUp(id));
   setMicMuted = (id: string, muted: boolean) => call(() => this.app.SetMicMuted(id, muted));
   setCamera = (id: string, on: boolean) => call(() => this.app.SetCamera(id, on));
+  shareScreen = (id: string) => call(() => this.app.ShareScreen(id));
+  stopScreenShare = (id: string) => call(() => this.app.StopScreenShare(id));
   callDevices = () => call(async () => fixDevices(await this.app.CallDevices()));
   setCallDevices = (mic: string, camera: string, speaker: string) => call(() => this.app.SetCallDevices(mic, camera, speaker));
   mediaEndpoint = () => call(() => this.app.MediaEndpoint());

@@ -39,6 +39,7 @@ export const ERROR_CODES = [
   'NO_MICROPHONE',
   'DEVICE_BUSY',
   'PERMISSION_DENIED',
+  'SCREEN_UNAVAILABLE',
   'CALL_FAILED',
   'BAD_REQUEST',
   'INTERNAL',
@@ -202,6 +203,10 @@ const TEXT: Record<ErrorCode, { sentence: string; next: string }> = {
   PERMISSION_DENIED: {
     sentence: 'Parley may not use the camera or microphone.',
     next: 'Allow access in your system’s privacy settings, then try again.',
+  },
+  SCREEN_UNAVAILABLE: {
+    sentence: 'Your screen cannot be shared here.',
+    next: 'Parley shares screens on X11 desktops; sharing from a Wayland session is not supported yet. The call goes on.',
   },
   CALL_FAILED: {
     sentence: 'The call could not be connected.',

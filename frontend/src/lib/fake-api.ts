@@ -186,6 +186,10 @@ export class FakeApi implements Api {
   private lastRoom = '';
   private readonly calls = new Map<string, CallView>();
   private callSeq = 0;
+  /** The camera was on when the screen replaced it (per room). */
+  private readonly cameraBeforeScreen = new Map<string, boolean>();
+  /** Whether shareScreen finds an X11 screen (false: SCREEN_UNAVAILABLE, as on Wayland). */
+  screenAvailable = true;
   /** Seq of the last room:status event, as Go counts it. */
   private statusSeq = 0;
   /** The link from outside the app waiting for confirmation, like Go holds it. */
@@ -761,6 +765,34 @@ export class FakeApi implements Api {
     return { ...c };
   }
 
+  async shareScreen(roomId: string): Promise<CallView> {
+    this.maybeFail('shareScreen');
+    const c = this.liveCall(roomId);
+    if (!this.screenAvailable) {
+      fail('SCREEN_UNAVAILABLE', 'no X11 display; Wayland screen capture through the desktop portal is not supported yet');
+    }
+    if (!c.screen) {
+      this.cameraBeforeScreen.set(roomId, c.localVideo);
+      c.screen = true;
+      c.localVideo = true;
+      c.video = true;
+      c.error = '';
+      this.emitCall(c);
+    }
+    return { ...c };
+  }
+
+  async stopScreenShare(roomId: string): Promise<CallView> {
+    this.maybeFail('stopScreenShare');
+    const c = this.liveCall(roomId);
+    if (!c.screen) return { ...c };
+    c.screen = false;
+    c.localVideo = this.cameraBeforeScreen.get(roomId) ?? false;
+    this.cameraBeforeScreen.delete(roomId);
+    this.emitCall(c);
+    return { ...c };
+  }
+
   async callDevices(): Promise<CallDevices> {
     this.maybeFail('callDevices');
     const last = this.deviceChoices.at(-1) ?? ['', '', ''];
@@ -1035,6 +1067,16 @@ export class FakeApi implements Api {
     this.emitCall(c);
   }
 
+  /** The peer starts or stops sharing their screen (it takes their video). */
+  peerSharesScreen(on: boolean, roomId = this.lastRoom): void {
+    const c = this.calls.get(roomId);
+    if (!c || !this.live(c)) return;
+    c.remoteScreen = on;
+    c.remoteVideo = on;
+    c.video = c.video || on;
+    this.emitCall(c);
+  }
+
   /**
    * Something goes wrong in Go: NO_CAMERA keeps a live call going
    * (sound only), any other code ends it.
@@ -1114,6 +1156,8 @@ export class FakeApi implements Api {
       remoteMuted: false,
       startedAt: null,
       error: '',
+      screen: false,
+      remoteScreen: false,
     };
     this.calls.set(roomId, c);
     return c;
@@ -1137,6 +1181,9 @@ export class FakeApi implements Api {
     c.error = error;
     c.localVideo = false;
     c.remoteVideo = false;
+    c.screen = false;
+    c.remoteScreen = false;
+    this.cameraBeforeScreen.delete(roomId);
     this.emitCall(c);
     const ended = { ...c };
     this.calls.delete(roomId);

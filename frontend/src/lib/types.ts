@@ -171,6 +171,10 @@ export interface CallView {
   startedAt: number | null;
   /** A code or "": why it ended (state ended), or a notice such as NO_CAMERA. */
   error: string;
+  /** Our video is our shared screen (shareScreen). */
+  screen: boolean;
+  /** The peer's video is their shared screen. */
+  remoteScreen: boolean;
 }
 
 export interface Device {
@@ -327,6 +331,10 @@ export interface Api {
   setMicMuted(roomId: string, muted: boolean): Promise<CallView>;
   /** Camera on during a voice call turns it into a video call. */
   setCamera(roomId: string, on: boolean): Promise<CallView>;
+  /** Shares our screen in the room's call in place of the camera (SCREEN_UNAVAILABLE: no X11 screen). */
+  shareScreen(roomId: string): Promise<CallView>;
+  /** Stops sharing; the camera comes back if it was on. */
+  stopScreenShare(roomId: string): Promise<CallView>;
   callDevices(): Promise<CallDevices>;
   /** "" = the system default. */
   setCallDevices(mic: string, camera: string, speaker: string): Promise<void>;

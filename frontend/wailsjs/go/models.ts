@@ -457,6 +457,8 @@ export namespace call {
 	    remoteMuted: boolean;
 	    startedAt?: number;
 	    error: string;
+	    screen: boolean;
+	    remoteScreen: boolean;
 	
 	    static createFrom(source: any = {}) {
 	        return new View(source);
@@ -473,6 +475,8 @@ export namespace call {
 	        this.remoteMuted = source["remoteMuted"];
 	        this.startedAt = source["startedAt"];
 	        this.error = source["error"];
+	        this.screen = source["screen"];
+	        this.remoteScreen = source["remoteScreen"];
 	    }
 	}
 

@@ -77,6 +77,55 @@ describe('calls in the app', () => {
     expect(screen.getByRole('button', { name: 'Camera' }).getAttribute('aria-pressed')).toBe('true');
   });
 
+  it('share screen: the button and Ctrl+Shift+E, the sharing bar with Stop; the peer’s screen fills the stage', async () => {
+    await inRoom();
+    await fireEvent.click(screen.getByRole('button', { name: 'Start a voice call' }));
+    fake.peerAnswers();
+    await vi.waitFor(() => expect(callArea().dataset.state).toBe('active'));
+    const share = screen.getByRole('button', { name: 'Share screen' });
+    expect(share.getAttribute('aria-keyshortcuts')).toBe('Control+Shift+E');
+    expect(share.getAttribute('aria-pressed')).toBe('false');
+    expect(screen.queryByTestId('screen-sharing')).toBeNull();
+    await fireEvent.click(share);
+    const bar = await screen.findByTestId('screen-sharing');
+    expect(bar.getAttribute('role')).toBe('status');
+    expect(bar.textContent).toContain('You are sharing your screen');
+    expect(share.getAttribute('aria-pressed')).toBe('true');
+    expect(screen.getByTestId('local-preview').classList.contains('unmirrored')).toBe(true);
+    await fireEvent.click(within(bar).getByRole('button', { name: 'Stop' }));
+    await vi.waitFor(() => expect(screen.queryByTestId('screen-sharing')).toBeNull());
+    expect(fake.callOf()?.screen).toBe(false);
+
+    // The keyboard, from the message box.
+    await fireEvent.keyDown(screen.getByLabelText('Message'), { key: 'E', ctrlKey: true, shiftKey: true });
+    await screen.findByTestId('screen-sharing');
+    await fireEvent.keyDown(screen.getByLabelText('Message'), { key: 'E', ctrlKey: true, shiftKey: true });
+    await vi.waitFor(() => expect(screen.queryByTestId('screen-sharing')).toBeNull());
+
+    // The peer shares: their screen takes the stage, labelled.
+    fake.peerSharesScreen(true);
+    const label = await screen.findByTestId('remote-screen');
+    expect(label.textContent).toContain('is sharing their screen');
+    expect(screen.getByTestId('call-stage').contains(screen.getByTestId('remote-video'))).toBe(true);
+    expect(screen.getByTestId('remote-video').classList.contains('off')).toBe(false);
+    fake.peerSharesScreen(false);
+    await vi.waitFor(() => expect(screen.queryByTestId('remote-screen')).toBeNull());
+  });
+
+  it('no screen to share: the notice says why and the call goes on', async () => {
+    await inRoom();
+    await fireEvent.click(screen.getByRole('button', { name: 'Start a voice call' }));
+    fake.peerAnswers();
+    await vi.waitFor(() => expect(callArea().dataset.state).toBe('active'));
+    fake.screenAvailable = false;
+    await fireEvent.click(screen.getByRole('button', { name: 'Share screen' }));
+    const notice = await screen.findByTestId('call-notice');
+    expect(notice.dataset.code).toBe('SCREEN_UNAVAILABLE');
+    expect(notice.textContent).toContain('Your screen cannot be shared here.');
+    expect(screen.queryByTestId('screen-sharing')).toBeNull();
+    expect(callArea().dataset.state).toBe('active');
+  });
+
   it('declining leaves nothing behind', async () => {
     await inRoom();
     fake.peerCalls(false);

@@ -217,6 +217,16 @@ export class CallStore {
     });
   }
 
+  /** Share the screen (in place of the camera), or stop sharing it. */
+  async toggleScreen(): Promise<void> {
+    const v = this.view;
+    if (!isLive(v)) return;
+    const sharing = v.screen;
+    await this.act(v.roomId, async () => {
+      this.applyResult(await (sharing ? this.api.stopScreenShare(v.roomId) : this.api.shareScreen(v.roomId)));
+    });
+  }
+
   async loadDevices(): Promise<CallDevices> {
     const d = await this.api.callDevices();
     this.devices = d;
@@ -255,7 +265,8 @@ export class CallStore {
 
   /**
    * Keyboard shortcuts (Ctrl+Shift+…): M mute, O camera (or accept with
-   * video while ringing), Y accept, H hang up or decline. True when used.
+   * video while ringing), E share the screen (or stop), Y accept, H hang
+   * up or decline. True when used.
    */
   shortcut(e: Pick<KeyboardEvent, 'ctrlKey' | 'shiftKey' | 'altKey' | 'metaKey' | 'key'>): boolean {
     if (!e.ctrlKey || !e.shiftKey || e.altKey || e.metaKey) return false;
@@ -269,6 +280,7 @@ export class CallStore {
     if (!live) return false;
     if (k === 'm') return used(this.toggleMute());
     if (k === 'o') return used(this.toggleCamera());
+    if (k === 'e') return used(this.toggleScreen());
     if (k === 'h') return used(this.hangUp());
     return false;
   }

@@ -215,6 +215,41 @@ describe('CallStore', () => {
     expect(store.view).toMatchObject({ video: true, localVideo: false });
   });
 
+  it('sharing the screen replaces the camera and stopping brings it back', async () => {
+    const id = await room();
+    await store.call(id, true);
+    fake.peerAnswers(false, id);
+    advance(100);
+    await store.toggleScreen();
+    expect(store.view).toMatchObject({ screen: true, localVideo: true, video: true, state: 'active' });
+    await store.toggleScreen();
+    expect(store.view).toMatchObject({ screen: false, localVideo: true });
+    expect(store.notice).toBeNull();
+  });
+
+  it('no screen to share (Wayland): a notice, the call goes on', async () => {
+    const id = await room();
+    await store.call(id, false);
+    fake.peerAnswers(false, id);
+    advance(100);
+    fake.screenAvailable = false;
+    await store.toggleScreen();
+    expect(store.notice?.x.code).toBe('SCREEN_UNAVAILABLE');
+    expect(store.notice?.x.next).toContain('Wayland');
+    expect(store.view).toMatchObject({ screen: false, state: 'active' });
+  });
+
+  it('the peer sharing their screen shows as remoteScreen', async () => {
+    const id = await room();
+    await store.call(id, false);
+    fake.peerAnswers(false, id);
+    advance(100);
+    fake.peerSharesScreen(true, id);
+    expect(store.view).toMatchObject({ remoteScreen: true, remoteVideo: true, video: true });
+    fake.peerSharesScreen(false, id);
+    expect(store.view).toMatchObject({ remoteScreen: false, remoteVideo: false });
+  });
+
   it('a late method answer does not take the call back a state', async () => {
     const id = await room();
     const real = fake.startCall.bind(fake);
@@ -248,7 +283,7 @@ describe('CallStore', () => {
     expect(isLive(store.view)).toBe(false);
   });
 
-  it('keyboard: Ctrl+Shift+M/O/H in a call, Y/O/H while ringing, nothing without Ctrl+Shift', async () => {
+  it('keyboard: Ctrl+Shift+M/O/E/H in a call, Y/O/H while ringing, nothing without Ctrl+Shift', async () => {
     const id = await room();
     const key = (k: string, over = {}) => ({ ctrlKey: true, shiftKey: true, altKey: false, metaKey: false, key: k, ...over });
     expect(store.shortcut(key('M'))).toBe(false);
@@ -262,8 +297,12 @@ describe('CallStore', () => {
     await vi.waitFor(() => expect(fake.callOf(id)?.micMuted).toBe(true));
     expect(store.shortcut(key('O'))).toBe(true);
     await vi.waitFor(() => expect(fake.callOf(id)?.localVideo).toBe(true));
+    expect(store.shortcut(key('E'))).toBe(true);
+    await vi.waitFor(() => expect([store.view?.screen, store.pending]).toEqual([true, false]));
+    expect(store.shortcut(key('E'))).toBe(true);
+    await vi.waitFor(() => expect([fake.callOf(id)?.screen, store.view?.screen, store.pending]).toEqual([false, false, false]));
     expect(store.shortcut(key('H'))).toBe(true);
-    await vi.waitFor(() => expect(store.view?.state).toBe('ended'));
+    await vi.waitFor(() => expect([store.view?.state, store.pending]).toEqual(['ended', false]));
     fake.peerCalls(true, id);
     expect(store.shortcut(key('H'))).toBe(true);
     await vi.waitFor(() => expect(store.ringing).toBeNull());

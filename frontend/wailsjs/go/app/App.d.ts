@@ -95,11 +95,15 @@ export function SetRelayOnly(arg1:boolean):Promise<app.Settings>;
 
 export function SetServer(arg1:string):Promise<app.Settings>;
 
+export function ShareScreen(arg1:string):Promise<call.View>;
+
 export function ShowInFolder(arg1:string):Promise<void>;
 
 export function StartCall(arg1:string,arg2:boolean):Promise<call.View>;
 
 export function StartLANServer():Promise<app.Settings>;
+
+export function StopScreenShare(arg1:string):Promise<call.View>;
 
 export function Thumbnail(arg1:string,arg2:string):Promise<string>;
 

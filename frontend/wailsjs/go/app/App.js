@@ -182,6 +182,10 @@ export function SetServer(arg1) {
   return window['go']['app']['App']['SetServer'](arg1);
 }
 
+export function ShareScreen(arg1) {
+  return window['go']['app']['App']['ShareScreen'](arg1);
+}
+
 export function ShowInFolder(arg1) {
   return window['go']['app']['App']['ShowInFolder'](arg1);
 }
@@ -192,6 +196,10 @@ export function StartCall(arg1, arg2) {
 
 export function StartLANServer() {
   return window['go']['app']['App']['StartLANServer']();
+}
+
+export function StopScreenShare(arg1) {
+  return window['go']['app']['App']['StopScreenShare'](arg1);
 }
 
 export function Thumbnail(arg1, arg2) {

@@ -1,0 +1,412 @@
+package call
+
+import (
+	"errors"
+	"fmt"
+	"image"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/parley-chat/parley/internal/xvfbtest"
+)
+
+func TestParseScreenSource(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		in      string
+		n       int
+		ok, bad bool
+	}{
+		{"screen", 0, true, false},
+		{"screen:0", 0, true, false},
+		{"screen:3", 3, true, false},
+		{"screen:99", 99, true, false},
+		{"screen:100", 0, true, true},
+		{"screen:-1", 0, true, true},
+		{"screen:01", 0, true, true},
+		{"screen:", 0, true, true},
+		{"screen:x", 0, true, true},
+		{"screens", 0, false, false},
+		{"testsrc", 0, false, false},
+		{"", 0, false, false},
+		{"/dev/video0", 0, false, false},
+	} {
+		n, ok, err := ParseScreenSource(tc.in)
+		if n != tc.n || ok != tc.ok || (err != nil) != tc.bad {
+			t.Errorf("ParseScreenSource(%q) = %d, %v, %v; want %d, %v, error %v", tc.in, n, ok, err, tc.n, tc.ok, tc.bad)
+		}
+	}
+}
+
+// The block grid of the screen tests' pattern.
+const patCols, patRows = 8, 4
+
+// blockLumaError compares the mean luma of the middle of each block of a
+// picture (luma plane y, stride) of w x h with the pattern's, and returns
+// the largest difference.
+func blockLumaError(y []byte, stride, w, h int) int {
+	worst := 0
+	for r := 0; r < patRows; r++ {
+		for c := 0; c < patCols; c++ {
+			x0, x1 := c*w/patCols, (c+1)*w/patCols
+			y0, y1 := r*h/patRows, (r+1)*h/patRows
+			mx, my := (x1-x0)/4, (y1-y0)/4
+			sum, n := 0, 0
+			for yy := y0 + my; yy < y1-my; yy += 2 {
+				for xx := x0 + mx; xx < x1-mx; xx += 2 {
+					sum += int(y[yy*stride+xx])
+					n++
+				}
+			}
+			col := xvfbtest.BlockColour(r*patCols+c, patCols*patRows)
+			want := (66*int(col.R)+129*int(col.G)+25*int(col.B)+128)>>8 + 16
+			worst = max(worst, abs(sum/max(n, 1)-want))
+		}
+	}
+	return worst
+}
+
+// screenWithPattern starts an Xvfb of w x h showing the block pattern.
+func screenWithPattern(t *testing.T, w, h int) string {
+	t.Helper()
+	d := xvfbtest.Start(t, w, h)
+	xvfbtest.Paint(t, d, xvfbtest.Blocks(w, h, patCols, patRows))
+	return d
+}
+
+// The X11 capturer reads the root window exactly (the picture, converted
+// to I420) and reports an unchanged screen as unchanged, which is what
+// makes a still screen cheap.
+func TestX11CaptureReadsTheScreen(t *testing.T) {
+	t.Parallel()
+	d := screenWithPattern(t, 1280, 720)
+	c, err := openScreenCapture(d, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.close()
+	w, h := c.size()
+	if w != 1280 || h != 720 {
+		t.Fatalf("screen size %dx%d, want 1280x720", w, h)
+	}
+	img := image.NewYCbCr(image.Rect(0, 0, w, h), image.YCbCrSubsampleRatio420)
+	changed, err := c.grab(img, true)
+	if err != nil || !changed {
+		t.Fatalf("first grab: changed %v, %v", changed, err)
+	}
+	if e := blockLumaError(img.Y, img.YStride, w, h); e > 2 {
+		t.Fatalf("captured luma differs from the pattern by up to %d", e)
+	}
+	for range 3 {
+		if changed, err := c.grab(img, false); err != nil || changed {
+			t.Fatalf("grab of a still screen: changed %v, %v", changed, err)
+		}
+	}
+	if changed, err := c.grab(img, true); err != nil || !changed {
+		t.Fatalf("forced grab: changed %v, %v", changed, err)
+	}
+}
+
+// Without a reachable X11 display, sharing the screen fails with
+// SCREEN_UNAVAILABLE and a sentence that says why; it never opens a
+// (black) video.
+func TestScreenUnavailableSaysWhy(t *testing.T) {
+	d := xvfbtest.Start(t, 640, 480)
+	for _, tc := range []struct {
+		name             string
+		display, wayland string
+		src              Sources
+		want             string
+	}{
+		{"wayland only", "", "wayland-0", Sources{Video: "screen"}, "no X11 display; Wayland screen capture through the desktop portal is not supported yet"},
+		{"no display at all", "", "", Sources{Video: "screen"}, "no X11 display (DISPLAY is not set)"},
+		{"unreachable display", ":187", "", Sources{Video: "screen"}, `cannot open the X11 display ":187"`},
+		{"unreachable display in a wayland session", ":187", "wayland-0", Sources{Video: "screen"}, "Wayland screen capture through the desktop portal is not supported yet"},
+		{"no such screen", "", "", Sources{Video: "screen:2", Display: d}, "has 1 screen(s); there is no screen 2"},
+		{"bad screen number", d, "", Sources{Video: "screen:x"}, "want screen or screen:N"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("DISPLAY", tc.display)
+			t.Setenv("WAYLAND_DISPLAY", tc.wayland)
+			tc.src.Audio = SourceNone
+			err := CheckSources(tc.src)
+			if !errors.Is(err, ErrScreenUnavailable) || Reason(err) != ReasonScreenUnavailable || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("CheckSources: %v (%s); want SCREEN_UNAVAILABLE saying %q", err, Reason(err), tc.want)
+			}
+			v, err := openVideo(tc.src)
+			if v != nil || !errors.Is(err, ErrScreenUnavailable) {
+				t.Fatalf("openVideo: %v, %v; want no video and ErrScreenUnavailable", v, err)
+			}
+		})
+	}
+}
+
+// TestScreenShareCall shares a 1920x1080 Xvfb screen showing the block
+// pattern in a call between two real pion peers on loopback: the other
+// side decodes 1920x1080 frames (the size is kept) whose blocks match the
+// screen's within a small tolerance.
+func TestScreenShareCall(t *testing.T) {
+	d := screenWithPattern(t, 1920, 1080)
+	p := newPair(t, 0)
+	var (
+		mu      sync.Mutex
+		sizes   = map[string]int{}
+		best    = 1 << 30
+		matched = make(chan struct{})
+		once    sync.Once
+	)
+	onFrame := func(f decodedFrame) {
+		mu.Lock()
+		defer mu.Unlock()
+		sizes[fmt.Sprintf("%dx%d", f.width, f.height)]++
+		if f.width != 1920 || f.height != 1080 {
+			return
+		}
+		e := blockLumaError(f.y, f.stride, f.width, f.height)
+		best = min(best, e)
+		if e <= 12 {
+			once.Do(func() { close(matched) })
+		}
+	}
+	sharer := Sources{Video: "screen", Display: d, Audio: SourceTestAudio, FPS: 30}
+	viewer := Sources{Video: SourceNone, Audio: SourceTestAudio}
+	a, b := newSidesWith(t, p, sharer, viewer, onFrame)
+	connect(t, a, b, true, false)
+	select {
+	case <-matched:
+	case <-time.After(30 * time.Second):
+		mu.Lock()
+		defer mu.Unlock()
+		t.Fatalf("no decoded 1920x1080 frame matched the screen: sizes %v, best block error %d, stats %+v", sizes, best, b.m.Stats())
+	}
+	st := b.m.Stats()
+	if st.Width != 1920 || st.Height != 1080 {
+		t.Fatalf("stats say %dx%d", st.Width, st.Height)
+	}
+	mu.Lock()
+	t.Logf("viewer: %+v; sizes %v; block error %d", st, sizes, best)
+	mu.Unlock()
+	a.m.HangUp()
+	b.await(t, StateEnded)
+}
+
+// A screen keeps its size and gives up frame rate first as the estimate
+// falls (15, 10, 5 fps), halves the picture only at 5 fps, and climbs
+// back; a picture that codes well (low quantizer) does not step down.
+func TestScreenPolicyKeepsDetail(t *testing.T) {
+	t.Parallel()
+	t0 := time.Unix(1000, 0)
+	for _, tc := range []struct {
+		name      string
+		estimate  int
+		quantizer int
+		wantLevel int
+	}{
+		{"plenty", 5_000_000, 50, 0},
+		{"a little short", 600_000, 50, 1},        // 1080p15 needs 622k + audio
+		{"short", 300_000, 50, 2},                 // 10 fps needs 415k
+		{"very short", 150_000, 50, 3},            // 5 fps needs 207k
+		{"short but coding well", 150_000, 20, 0}, // a still screen: no reason to step down
+		{"unknown quantizer counts as strained", 300_000, -1, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := &screenPolicy{width: 1920, height: 1080, fps: 15}
+			var d adaptDecision
+			for i := 0; i <= 4; i++ { // 2 s at the adapt loop's 500 ms
+				d = p.next(t0.Add(time.Duration(i)*500*time.Millisecond), tc.estimate, tc.quantizer)
+			}
+			if d.level != tc.wantLevel {
+				t.Fatalf("level %d (%+v), want %d", d.level, screenLadder[d.level], tc.wantLevel)
+			}
+			if l := screenLadder[d.level]; l.scale != 1 && d.level != len(screenLadder)-1 {
+				t.Fatalf("rung %d halves the picture before the last rung", d.level)
+			}
+			if ceiling := maxScreenBitrate(1920, 1080, 15); d.bitrate > ceiling || d.bitrate < minVideoBitrate {
+				t.Fatalf("bitrate %d outside %d-%d", d.bitrate, minVideoBitrate, ceiling)
+			}
+		})
+	}
+	// Back up one rung after 2 s of headroom.
+	p := &screenPolicy{width: 1920, height: 1080, fps: 15, level: 3}
+	var d adaptDecision
+	for i := 0; i <= 4; i++ {
+		d = p.next(t0.Add(time.Duration(i)*500*time.Millisecond), 5_000_000, 30)
+	}
+	if d.level != 2 {
+		t.Fatalf("after 2 s of headroom: level %d, want 2", d.level)
+	}
+}
+
+// fakeScreen is a screenCapturer whose picture changes when told.
+type fakeScreen struct {
+	mu      sync.Mutex
+	changes int // grabs left that report a change
+	grabs   int
+	forced  int
+	closed  bool
+	bufs    map[*image.YCbCr]bool // the buffers grabbed into
+}
+
+func (f *fakeScreen) size() (int, int) { return 64, 32 }
+
+func (f *fakeScreen) grab(dst *image.YCbCr, force bool) (bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.grabs++
+	if f.bufs == nil {
+		f.bufs = map[*image.YCbCr]bool{}
+	}
+	f.bufs[dst] = true
+	if force {
+		f.forced++
+	}
+	if f.changes > 0 || force {
+		f.changes = max(f.changes-1, 0)
+		for i := range dst.Y {
+			dst.Y[i] = byte(f.grabs)
+		}
+		return true, nil
+	}
+	return false, nil
+}
+
+func (f *fakeScreen) close() {
+	f.mu.Lock()
+	f.closed = true
+	f.mu.Unlock()
+}
+
+// The screen source sends every changed picture, skips unchanged ones
+// (captured but neither converted nor sent) until staticRefresh, halves
+// the picture on the ladder's last rung and ends at Close.
+func TestScreenSourceSkipsAStillScreen(t *testing.T) {
+	t.Parallel()
+	f := &fakeScreen{changes: 3}
+	s := newScreenSource("test", f, 60)
+	if s.fps != maxScreenFPS {
+		t.Fatalf("fps %d, want the cap %d", s.fps, maxScreenFPS)
+	}
+	read := func() *image.YCbCr {
+		t.Helper()
+		img, release, err := s.Read()
+		if err != nil {
+			t.Fatal(err)
+		}
+		release()
+		return img.(*image.YCbCr)
+	}
+	first := read() // forced: there is no picture yet
+	if f.forced != 1 || first.Rect.Dx() != 64 {
+		t.Fatalf("first read: %d forced grabs, width %d", f.forced, first.Rect.Dx())
+	}
+	read()
+	read()
+	f.mu.Lock()
+	before := f.grabs
+	f.bufs = nil
+	f.mu.Unlock()
+	start := time.Now()
+	still := read() // nothing changes: the last picture again, after staticRefresh
+	f.mu.Lock()
+	skipped := f.grabs - before - 1
+	f.mu.Unlock()
+	if time.Since(start) < staticRefresh-100*time.Millisecond || skipped < 5 {
+		t.Fatalf("a still screen was sent after %v and %d skipped grabs", time.Since(start), skipped)
+	}
+	// Every grab of the still screen went into the same buffer: a still
+	// screen allocates nothing.
+	f.mu.Lock()
+	bufs := len(f.bufs)
+	f.mu.Unlock()
+	if bufs != 1 {
+		t.Fatalf("a still screen was grabbed into %d buffers", bufs)
+	}
+	if still.Y[0] != byte(before) {
+		t.Fatalf("the still picture is %d, want the last one sent (%d)", still.Y[0], before)
+	}
+	s.set(len(screenLadder) - 1)
+	f.mu.Lock()
+	f.changes = 1
+	f.mu.Unlock()
+	if half := read(); half.Rect.Dx() != 32 || half.Rect.Dy() != 16 {
+		t.Fatalf("last rung: %v, want half size", half.Rect)
+	}
+	_ = s.Close()
+	if _, _, err := s.Read(); err == nil {
+		t.Fatal("Read after Close did not fail")
+	}
+	if !f.closed {
+		t.Fatal("Close did not close the capturer")
+	}
+}
+
+// Mid-call, ShareScreen replaces the camera with the screen: the peer is
+// told (RemoteScreen) and decodes the screen at its size; StopScreenShare
+// brings the camera back. A screen that cannot be captured leaves the
+// call as it was; without a call there is nothing to share into.
+func TestShareScreenMidCall(t *testing.T) {
+	d := screenWithPattern(t, 1280, 720)
+	p := newPair(t, 0)
+	var (
+		mu    sync.Mutex
+		sizes []string // distinct sizes in the order decoded
+	)
+	onFrame := func(f decodedFrame) {
+		mu.Lock()
+		defer mu.Unlock()
+		s := fmt.Sprintf("%dx%d", f.width, f.height)
+		if len(sizes) == 0 || sizes[len(sizes)-1] != s {
+			sizes = append(sizes, s)
+		}
+	}
+	lastSize := func() string {
+		mu.Lock()
+		defer mu.Unlock()
+		if len(sizes) == 0 {
+			return ""
+		}
+		return sizes[len(sizes)-1]
+	}
+	cam := Sources{Video: SourceTestVideo, Audio: SourceTestAudio, Width: 320, Height: 240, FPS: 30}
+	a, b := newSidesWith(t, p, cam, Sources{Video: SourceNone, Audio: SourceTestAudio}, onFrame)
+	if _, err := a.m.ShareScreen(d, 0); !errors.Is(err, ErrNotInCall) {
+		t.Fatalf("ShareScreen without a call: %v, want ErrNotInCall", err)
+	}
+	connect(t, a, b, true, false)
+	waitFor := func(what string, ok func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(20 * time.Second); !ok(); time.Sleep(50 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				mu.Lock()
+				defer mu.Unlock()
+				t.Fatalf("%s: sizes decoded %v, view %+v", what, sizes, b.m.View())
+			}
+		}
+	}
+	waitFor("camera", func() bool { return lastSize() == "320x240" })
+
+	if v, err := a.m.ShareScreen(":187", 0); !errors.Is(err, ErrScreenUnavailable) || v.Screen || !v.LocalVideo {
+		t.Fatalf("ShareScreen of an unreachable display: %+v, %v", v, err)
+	}
+	v, err := a.m.ShareScreen(d, 0)
+	if err != nil || !v.Screen || !v.LocalVideo {
+		t.Fatalf("ShareScreen: %+v, %v", v, err)
+	}
+	waitFor("screen", func() bool { return lastSize() == "1280x720" && b.m.View().RemoteScreen })
+	// The camera turned off and on while sharing only changes what
+	// comes back afterwards.
+	if v, _ := a.m.SetCamera(false); !v.Screen {
+		t.Fatalf("SetCamera(false) while sharing stopped the share: %+v", v)
+	}
+	if v, _ := a.m.SetCamera(true); !v.Screen {
+		t.Fatalf("SetCamera(true) while sharing stopped the share: %+v", v)
+	}
+	if v := a.m.StopScreenShare(); v.Screen || !v.LocalVideo {
+		t.Fatalf("StopScreenShare: %+v", v)
+	}
+	waitFor("camera again", func() bool { return lastSize() == "320x240" && !b.m.View().RemoteScreen && b.m.View().RemoteVideo })
+	a.m.HangUp()
+	b.await(t, StateEnded)
+}

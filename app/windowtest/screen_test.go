@@ -1,0 +1,132 @@
+//go:build windowtest
+
+package windowtest
+
+import (
+	"fmt"
+	"image/color"
+	"image/png"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/parley-chat/parley/internal/xvfbtest"
+)
+
+// TestWindowScreenShare runs the real window under Xvfb in a voice call
+// with a parley-cli that shares another Xvfb screen (1920x1080, eight
+// large colour blocks): the peer's screen takes the window's main area
+// (every block's colour shows, together over a large part of the window).
+// Then Ctrl+Shift+E in the window shares the window's own display, and
+// the CLI's last decoded frame has that display's size (1280x800).
+func TestWindowScreenShare(t *testing.T) {
+	root := repoRoot(t)
+	appBin := appBinary(t, root)
+	xvfbRun, xdotool, importBin := need(t, "xvfb-run"), need(t, "xdotool"), need(t, "import")
+	bins := buildBins(t, root)
+	const cols, rows = 4, 2
+	shared := xvfbtest.Start(t, 1920, 1080)
+	xvfbtest.Paint(t, shared, xvfbtest.Blocks(1920, 1080, cols, rows))
+
+	signal := start(t, "parley-signal", nil, filepath.Join(bins, "parley-signal"), "--addr", "127.0.0.1:0", "--metrics-addr", "off")
+	server := "http://" + signal.waitLine(true, `(127\.0\.0\.1:[1-9][0-9]*)`)[1]
+	cliEnv := []string{"PARLEY_PROFILE=cli", "PARLEY_DATA_DIR=" + t.TempDir(), "PARLEY_SECRET_STORE=file", "PARLEY_ICE_LOOPBACK=1", "DISPLAY=" + shared}
+	cli := filepath.Join(bins, "parley-cli")
+	link := run(t, cliEnv, cli, "create", "--server", server)
+
+	window := start(t, "parley (window)", []string{"PARLEY_ICE_LOOPBACK=1", "PARLEY_SERVER=" + server, "PARLEY_LOG_LEVEL=info", "PARLEY_FAKE_MEDIA=1"},
+		xvfbRun, "-a", "-s", "-screen 0 1280x800x24",
+		"sh", "-c", `echo "display=$DISPLAY xauth=$XAUTHORITY pid=$$" >&2; exec "$0" "$@"`,
+		appBin, "--data-dir", t.TempDir(), "--profile", "window", "--secret-store", "file", link)
+	m := window.waitLine(true, `^display=(:[0-9]+) xauth=(\S*) pid=([0-9]+)$`)
+	display := []string{"DISPLAY=" + m[1], "XAUTHORITY=" + m[2]}
+	wid := strings.Fields(run(t, display, xdotool, "search", "--sync", "--onlyvisible", "--name", "^Parley$"))
+	if len(wid) == 0 {
+		t.Fatal("xdotool found no Parley window")
+	}
+	run(t, display, xdotool, "windowmove", wid[0], "0", "0")
+	confirmLink(t, window, display, xdotool, wid[0])
+
+	// The CLI hangs up a minute after the call is active: time for the
+	// window to show its screen, then to share its own.
+	caller := start(t, "parley-cli call", cliEnv, cli, "call", link, "--video", "screen", "--audio", "sine", "--stats", "--duration", "60s", "--wait", "5m")
+	caller.waitLine(true, `^call ringing$`)
+	time.Sleep(time.Second) // the ring shows
+	run(t, display, xdotool, "windowfocus", "--sync", wid[0])
+	run(t, display, xdotool, "key", "ctrl+shift+y") // accept with sound only
+	caller.waitLine(true, `^call active$`)
+
+	shot := filepath.Join(t.TempDir(), "screen.png")
+	started := time.Now()
+	for deadline := started.Add(step); ; {
+		time.Sleep(2 * time.Second)
+		run(t, display, importBin, "-window", wid[0], shot)
+		share, err := blocksShown(shot, cols*rows)
+		if err == nil {
+			t.Logf("the peer's screen covers %.0f%% of the window (%v after the call went active)", 100*share, time.Since(started).Round(time.Second))
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(err)
+		}
+	}
+	if out := os.Getenv("PARLEY_SCREENSHOT_OUT"); out != "" {
+		p := strings.TrimSuffix(out, filepath.Ext(out)) + "-screen.png"
+		run(t, display, importBin, "-window", wid[0], p)
+		t.Logf("screen sharing screenshot written to %s", p)
+	}
+
+	// Now the window shares its own display with the CLI.
+	run(t, display, xdotool, "windowfocus", "--sync", wid[0])
+	run(t, display, xdotool, "key", "ctrl+shift+e")
+	caller.waitLine(true, `^call ended$`)
+	caller.waitLine(true, `^call video: 1280x800$`)
+}
+
+// blocksShown reports how much of the screenshot shows the shared
+// screen's blocks: each of the n block colours must cover at least 0.5%
+// of it and all of them together a quarter (the main area, not a tile).
+func blocksShown(path string, n int) (float64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		return 0, fmt.Errorf("decode %s: %w", path, err)
+	}
+	want := make([]color.RGBA, n)
+	for i := range want {
+		want[i] = xvfbtest.BlockColour(i, n)
+	}
+	count := make([]int, n)
+	b := img.Bounds()
+	near := func(a, b uint32) bool { return max(a, b)-min(a, b) <= 24 }
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			r, g, bl, _ := img.At(x, y).RGBA()
+			r, g, bl = r>>8, g>>8, bl>>8
+			for i, c := range want {
+				if near(r, uint32(c.R)) && near(g, uint32(c.G)) && near(bl, uint32(c.B)) {
+					count[i]++
+					break
+				}
+			}
+		}
+	}
+	total := b.Dx() * b.Dy()
+	sum := 0
+	for i, c := range count {
+		if c*200 < total {
+			return 0, fmt.Errorf("block %d's colour %v covers %d of %d pixels (%s): the peer's screen is not showing large", i, want[i], c, total, path)
+		}
+		sum += c
+	}
+	if share := float64(sum) / float64(total); share >= 0.25 {
+		return share, nil
+	}
+	return 0, fmt.Errorf("the blocks cover %d of %d pixels (%s): the peer's screen is not in the main area", sum, total, path)
+}
