@@ -299,9 +299,9 @@ const (
 	deepQueue   = 500.0 // ms above the lowest RTT: cut by half, not 30%
 )
 
-// feedbackTimeout is how long without any feedback from the other side
-// (transport-wide feedback comes about every 100 ms, receiver reports
-// about every second) counts as a jammed link.
+// feedbackTimeout is how long without transport-wide feedback from the
+// other side (it comes about every 100 ms while media flows) counts as a
+// jammed link.
 const feedbackTimeout = 600 * time.Millisecond
 
 // starved takes how long the other side's feedback has been silent while

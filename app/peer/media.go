@@ -151,9 +151,10 @@ type feedbackClock struct {
 }
 
 // BindRTCPReader notes the arrival of every compound RTCP packet that
-// carries feedback on what we sent: a receiver report (PT 201), a sender
-// report with report blocks (PT 200), or transport-wide feedback (PT 205,
-// FMT 15). Only the headers are read.
+// carries transport-wide congestion feedback (PT 205, FMT 15): what pion's
+// estimator lives on, sent about every 100 ms while media flows. Receiver
+// reports do not count: one a second can slip through a full queue while
+// the estimator starves. Only the headers are read.
 func (f *feedbackClock) BindRTCPReader(reader interceptor.RTCPReader) interceptor.RTCPReader {
 	return interceptor.RTCPReaderFunc(func(b []byte, a interceptor.Attributes) (int, interceptor.Attributes, error) {
 		n, attr, err := reader.Read(b, a)
@@ -165,17 +166,15 @@ func (f *feedbackClock) BindRTCPReader(reader interceptor.RTCPReader) intercepto
 }
 
 // isFeedback walks the headers of a compound RTCP packet (RFC 3550 6.4)
-// and reports whether one of them is feedback on our stream. Malformed
+// and reports whether one of them is transport-wide feedback. Malformed
 // input ends the walk.
 func isFeedback(b []byte) bool {
 	for len(b) >= 4 {
-		count, pt := b[0]&0x1f, b[1]
-		words := int(b[2])<<8 | int(b[3])
-		switch {
-		case pt == 201, pt == 200 && count > 0, pt == 205 && count == 15:
+		fmtCount, pt := b[0]&0x1f, b[1]
+		if pt == 205 && fmtCount == 15 {
 			return true
 		}
-		size := 4 * (words + 1)
+		size := 4 * (int(b[2])<<8 | int(b[3]) + 1)
 		if size > len(b) {
 			return false
 		}
@@ -184,8 +183,9 @@ func isFeedback(b []byte) bool {
 	return false
 }
 
-// LastFeedback is when the other side's last congestion feedback on our
-// media arrived (zero before any): app/call cuts its rate when it stops.
+// LastFeedback is when the other side's last transport-wide congestion
+// feedback on our media arrived (zero before any): app/call cuts its rate
+// when it stops.
 func (c *Conn) LastFeedback() time.Time {
 	n := c.feedbackAt.Load()
 	if n == 0 {
