@@ -567,10 +567,18 @@ func (m *Manager) adapt(ctx context.Context) {
 		}
 		sent := v.local.sent.take()
 		now := time.Now()
-		if fb := m.cfg.Conn.LastFeedback(); !fb.IsZero() && sent.packets > 0 {
-			guard.starved(now, now.Sub(fb), int(sent.bytes*8*2)+audioReserve)
+		// The guard's RTT: the one the other side's feedback measured, fresh
+		// every 100 ms, while it comes; else the connection's statistics.
+		guardRTT := rtt
+		if fbAt, fbRTT := m.cfg.Conn.LastFeedback(); !fbAt.IsZero() {
+			if sent.packets > 0 {
+				guard.starved(now, now.Sub(fbAt), int(sent.bytes*8*2)+audioReserve)
+			}
+			if fbRTT > 0 && now.Sub(fbAt) < feedbackTimeout {
+				guardRTT = float64(fbRTT) / float64(time.Millisecond)
+			}
 		}
-		est := guard.next(now, gcc, rtt, int(sent.bytes*8*2)+audioReserve)
+		est := guard.next(now, gcc, guardRTT, int(sent.bytes*8*2)+audioReserve)
 		q := -1
 		if qc, ok := v.local.controller().(interface{ takeQuantizer() (int, bool) }); ok {
 			if mean, ok := qc.takeQuantizer(); ok {
@@ -589,7 +597,7 @@ func (m *Manager) adapt(ctx context.Context) {
 			}
 		}
 		bs := m.cfg.Conn.BandwidthStats()
-		m.log.Debug("call: video sender", "estimate", gcc, "rtt", rtt, "guard_cap", guard.cap, "quantizer", q, "loss_target", bs["lossTargetBitrate"], "delay_target", bs["delayTargetBitrate"],
+		m.log.Debug("call: video sender", "estimate", gcc, "rtt", rtt, "guard_rtt", guardRTT, "guard_cap", guard.cap, "quantizer", q, "loss_target", bs["lossTargetBitrate"], "delay_target", bs["delayTargetBitrate"],
 			"avg_loss", bs["averageLoss"], "usage", bs["usage"], "state", bs["state"], "level", d.level, "target", last.bitrate,
 			"sent_kbps", sent.bytes*8*2/1000, "packets", sent.packets, "frames", sent.frames, "keyframes", sent.keyframes,
 			"key_bytes_max", sent.keyBytesMax, "key_requests", sent.keyRequests, "rtcp_errors", sent.rtcpErrors)

@@ -146,9 +146,9 @@ type Conn struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	// feedbackAt is when congestion feedback last arrived (unix ns; see
-	// LastFeedback), across PeerConnection generations.
-	feedbackAt atomic.Int64
+	// feedback is the other side's transport-wide feedback on our media
+	// (LastFeedback), across PeerConnection generations.
+	feedback feedbackState
 
 	// mu guards the fields below it.
 	mu       sync.Mutex
@@ -407,7 +407,7 @@ func (c *Conn) buildPC() error {
 		return err
 	}
 	var bwe cc.BandwidthEstimator
-	api, err := newAPI(se, func(e cc.BandwidthEstimator) { bwe = e }, &c.feedbackAt)
+	api, err := newAPI(se, func(e cc.BandwidthEstimator) { bwe = e }, &c.feedback)
 	if err != nil {
 		closeMux(mux)
 		return err

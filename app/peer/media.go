@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/pion/interceptor"
@@ -95,10 +94,9 @@ var ErrTooManyTracks = errors.New("peer: too many media tracks on this connectio
 // can adapt to a lossy link instead of freezing. onBWE receives the
 // estimator of the PeerConnection built with the API.
 //
-// feedback, when not nil, holds the time (unix nanoseconds) the last
-// congestion feedback (transport-wide feedback or a receiver report)
-// arrived from the other side: see Conn.LastFeedback.
-func newAPI(se webrtc.SettingEngine, onBWE func(cc.BandwidthEstimator), feedback *atomic.Int64) (*webrtc.API, error) {
+// feedback, when not nil, is where the other side's transport-wide
+// feedback is noted: see Conn.LastFeedback.
+func newAPI(se webrtc.SettingEngine, onBWE func(cc.BandwidthEstimator), feedback *feedbackState) (*webrtc.API, error) {
 	m := &webrtc.MediaEngine{}
 	if err := m.RegisterDefaultCodecs(); err != nil {
 		return nil, fmt.Errorf("peer: register codecs: %w", err)
@@ -125,73 +123,14 @@ func newAPI(se webrtc.SettingEngine, onBWE func(cc.BandwidthEstimator), feedback
 	})
 	ir.Add(ccf)
 	if feedback != nil {
-		ir.Add(feedbackClockFactory{last: feedback})
+		// Before the transport-wide sequence numbers' interceptor: outgoing
+		// packets reach this one's writer after that one numbered them.
+		ir.Add(feedbackClockFactory{fb: feedback})
 	}
 	if err := webrtc.ConfigureTWCCHeaderExtensionSender(m, ir); err != nil {
 		return nil, fmt.Errorf("peer: transport-wide sequence numbers: %w", err)
 	}
 	return webrtc.NewAPI(webrtc.WithSettingEngine(se), webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir)), nil
-}
-
-// feedbackClockFactory makes, for each PeerConnection, an interceptor that
-// notes when congestion feedback arrives. pion's estimator keeps its last
-// estimate when feedback stops: on a link whose rate suddenly drops both
-// ways, the other side's feedback waits in (or is dropped from) the same
-// full queues as the media, and the estimate stayed at 1.4 Mbit/s for 11 s
-// over a 300 kbit/s link. The silence itself is the signal (app/call).
-type feedbackClockFactory struct{ last *atomic.Int64 }
-
-func (f feedbackClockFactory) NewInterceptor(string) (interceptor.Interceptor, error) {
-	return &feedbackClock{last: f.last}, nil
-}
-
-type feedbackClock struct {
-	interceptor.NoOp
-	last *atomic.Int64
-}
-
-// BindRTCPReader notes the arrival of every compound RTCP packet that
-// carries transport-wide congestion feedback (PT 205, FMT 15): what pion's
-// estimator lives on, sent about every 100 ms while media flows. Receiver
-// reports do not count: one a second can slip through a full queue while
-// the estimator starves. Only the headers are read.
-func (f *feedbackClock) BindRTCPReader(reader interceptor.RTCPReader) interceptor.RTCPReader {
-	return interceptor.RTCPReaderFunc(func(b []byte, a interceptor.Attributes) (int, interceptor.Attributes, error) {
-		n, attr, err := reader.Read(b, a)
-		if err == nil && isFeedback(b[:n]) {
-			f.last.Store(time.Now().UnixNano())
-		}
-		return n, attr, err
-	})
-}
-
-// isFeedback walks the headers of a compound RTCP packet (RFC 3550 6.4)
-// and reports whether one of them is transport-wide feedback. Malformed
-// input ends the walk.
-func isFeedback(b []byte) bool {
-	for len(b) >= 4 {
-		fmtCount, pt := b[0]&0x1f, b[1]
-		if pt == 205 && fmtCount == 15 {
-			return true
-		}
-		size := 4 * (int(b[2])<<8 | int(b[3]) + 1)
-		if size > len(b) {
-			return false
-		}
-		b = b[size:]
-	}
-	return false
-}
-
-// LastFeedback is when the other side's last transport-wide congestion
-// feedback on our media arrived (zero before any): app/call cuts its rate
-// when it stops.
-func (c *Conn) LastFeedback() time.Time {
-	n := c.feedbackAt.Load()
-	if n == 0 {
-		return time.Time{}
-	}
-	return time.Unix(0, n)
 }
 
 // TargetBitrate is the congestion controller's current estimate of what

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
 	"github.com/pion/webrtc/v4/pkg/media"
 )
@@ -45,10 +46,57 @@ func TestIsFeedback(t *testing.T) {
 	}
 }
 
+// TestNewestReceived: the highest sequence number a transport-wide
+// feedback reports as received, across run-length and vector chunks and
+// wrapping at 65535; statuses past PacketStatusCount are ignored.
+func TestNewestReceived(t *testing.T) {
+	t.Parallel()
+	recv, lost := rtcp.TypeTCCPacketReceivedSmallDelta, rtcp.TypeTCCPacketNotReceived
+	for _, tc := range []struct {
+		name   string
+		tcc    rtcp.TransportLayerCC
+		newest uint16
+		ok     bool
+	}{
+		{"run of received", rtcp.TransportLayerCC{BaseSequenceNumber: 10, PacketStatusCount: 5,
+			PacketChunks: []rtcp.PacketStatusChunk{&rtcp.RunLengthChunk{PacketStatusSymbol: recv, RunLength: 5}}}, 14, true},
+		{"received then lost", rtcp.TransportLayerCC{BaseSequenceNumber: 10, PacketStatusCount: 7,
+			PacketChunks: []rtcp.PacketStatusChunk{
+				&rtcp.RunLengthChunk{PacketStatusSymbol: recv, RunLength: 3},
+				&rtcp.StatusVectorChunk{SymbolSize: rtcp.TypeTCCSymbolSizeTwoBit, SymbolList: []uint16{lost, recv, lost, lost}},
+			}}, 14, true},
+		{"wraps", rtcp.TransportLayerCC{BaseSequenceNumber: 65534, PacketStatusCount: 3,
+			PacketChunks: []rtcp.PacketStatusChunk{&rtcp.RunLengthChunk{PacketStatusSymbol: recv, RunLength: 3}}}, 0, true},
+		{"all lost", rtcp.TransportLayerCC{BaseSequenceNumber: 10, PacketStatusCount: 4,
+			PacketChunks: []rtcp.PacketStatusChunk{&rtcp.RunLengthChunk{PacketStatusSymbol: lost, RunLength: 4}}}, 0, false},
+		{"statuses past the count", rtcp.TransportLayerCC{BaseSequenceNumber: 10, PacketStatusCount: 2,
+			PacketChunks: []rtcp.PacketStatusChunk{&rtcp.RunLengthChunk{PacketStatusSymbol: recv, RunLength: 8000}}}, 11, true},
+	} {
+		tcc := tc.tcc
+		if n, ok := newestReceived(&tcc); n != tc.newest || ok != tc.ok {
+			t.Errorf("%s: %d %v, want %d %v", tc.name, n, ok, tc.newest, tc.ok)
+		}
+	}
+}
+
 func FuzzIsFeedback(f *testing.F) {
 	f.Add([]byte{0x81, 201, 0, 1, 0, 0, 0, 1})
 	f.Add([]byte{0x8f, 205, 0, 0})
-	f.Fuzz(func(_ *testing.T, b []byte) { _ = isFeedback(b) })
+	f.Fuzz(func(_ *testing.T, b []byte) {
+		if !isFeedback(b) {
+			return
+		}
+		// What the interceptor then does with hostile feedback.
+		pkts, err := rtcp.Unmarshal(b)
+		if err != nil {
+			return
+		}
+		for _, p := range pkts {
+			if tcc, ok := p.(*rtcp.TransportLayerCC); ok {
+				_, _ = newestReceived(tcc)
+			}
+		}
+	})
 }
 
 // TestMediaRenegotiationKeepsChat adds a track on each side of a verified
@@ -155,7 +203,7 @@ func TestMediaRenegotiationKeepsChat(t *testing.T) {
 		}
 	}
 
-	if !a.LastFeedback().IsZero() {
+	if at, _ := a.LastFeedback(); !at.IsZero() {
 		t.Fatal("feedback before any media")
 	}
 	sA, stopA := send(a, webrtc.MimeTypeVP8, "video") // impolite: offers itself
@@ -171,9 +219,16 @@ func TestMediaRenegotiationKeepsChat(t *testing.T) {
 			}
 		}
 	}()
-	for deadline := time.Now().Add(10 * time.Second); a.LastFeedback().IsZero(); time.Sleep(20 * time.Millisecond) {
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		at, rtt := a.LastFeedback()
+		if !at.IsZero() && rtt > 0 {
+			if rtt > 5*time.Second {
+				t.Fatalf("round trip from feedback on loopback: %v", rtt)
+			}
+			break
+		}
 		if time.Now().After(deadline) {
-			t.Fatal("no congestion feedback noted for the video sent")
+			t.Fatalf("no congestion feedback noted for the video sent (at %v, rtt %v)", at, rtt)
 		}
 	}
 	sB, stopB := send(b, webrtc.MimeTypeOpus, "audio") // polite: asks for an offer
