@@ -67,8 +67,37 @@ const (
 // tests drive it with made-up times.
 type adaptPolicy struct {
 	width, height, fps int // of the source
-	level              int // index into videoLadder
+	level              int // index into the ladder
 	below, above       time.Time
+	// screen: a shared screen, with its own ladder and costs
+	// (screen_adapt.go), instead of a camera.
+	screen bool
+}
+
+// ladder is the policy's ladder: videoLadder, or screenLadder.
+func (p *adaptPolicy) ladder() []videoLevel {
+	if p.screen {
+		return screenLadder
+	}
+	return videoLadder
+}
+
+// need is the video bitrate below which rung i is too big for the link.
+func (p *adaptPolicy) need(i int) int {
+	l := p.ladder()[i]
+	if p.screen {
+		return l.screenNeed(p.width, p.height, p.fps)
+	}
+	return l.need(p.width, p.height, p.fps)
+}
+
+// ceiling is the most the encoder may use on rung l.
+func (p *adaptPolicy) ceiling(l videoLevel) int {
+	w, h := p.width/l.scale, p.height/l.scale
+	if p.screen {
+		return maxScreenBitrate(w, h, min(l.fps, p.fps))
+	}
+	return maxVideoBitrate(w, h) * min(l.fps, p.fps) / max(p.fps, 1)
 }
 
 // adaptDecision is what the sender applies.
@@ -89,17 +118,18 @@ const quantizerStrained = 45
 // rung and the encoder's target.
 func (p *adaptPolicy) next(now time.Time, estimate, quantizer int) adaptDecision {
 	budget := max(estimate-audioReserve, 0)
-	need := func(i int) int { return videoLadder[i].need(p.width, p.height, p.fps) }
+	need := p.need
+	last := len(p.ladder()) - 1
 	strained := quantizer < 0 || quantizer >= quantizerStrained
 	switch {
-	case budget < need(p.level) && p.level < len(videoLadder)-1 && strained:
+	case budget < need(p.level) && p.level < last && strained:
 		p.above = time.Time{}
 		if p.below.IsZero() {
 			p.below = now
 		}
 		if now.Sub(p.below) >= stepDownAfter {
 			// As many rungs as the budget asks for, at once.
-			for p.level < len(videoLadder)-1 && budget < need(p.level) {
+			for p.level < last && budget < need(p.level) {
 				p.level++
 			}
 			p.below = time.Time{}
@@ -116,9 +146,7 @@ func (p *adaptPolicy) next(now time.Time, estimate, quantizer int) adaptDecision
 	default:
 		p.below, p.above = time.Time{}, time.Time{}
 	}
-	l := videoLadder[p.level]
-	ceiling := maxVideoBitrate(p.width/l.scale, p.height/l.scale) * min(l.fps, p.fps) / max(p.fps, 1)
-	return adaptDecision{level: p.level, bitrate: max(min(budget, ceiling), minVideoBitrate)}
+	return adaptDecision{level: p.level, bitrate: max(min(budget, p.ceiling(p.ladder()[p.level])), minVideoBitrate)}
 }
 
 // videoShaper is the source side of the ladder: a transform on the

@@ -535,7 +535,7 @@ func (m *Manager) adapt(ctx context.Context) {
 	defer t.Stop()
 	var (
 		cur   *localVideo
-		pol   videoPolicy
+		pol   *adaptPolicy
 		guard queueGuard
 		last  adaptDecision
 		lastQ = -1

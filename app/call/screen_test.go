@@ -212,7 +212,7 @@ func TestScreenPolicyKeepsDetail(t *testing.T) {
 		{"unknown quantizer counts as strained", 300_000, -1, 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p := &screenPolicy{width: 1920, height: 1080, fps: 15}
+			p := &adaptPolicy{width: 1920, height: 1080, fps: 15, screen: true}
 			var d adaptDecision
 			for i := 0; i <= 4; i++ { // 2 s at the adapt loop's 500 ms
 				d = p.next(t0.Add(time.Duration(i)*500*time.Millisecond), tc.estimate, tc.quantizer)
@@ -229,7 +229,7 @@ func TestScreenPolicyKeepsDetail(t *testing.T) {
 		})
 	}
 	// Back up one rung after 2 s of headroom.
-	p := &screenPolicy{width: 1920, height: 1080, fps: 15, level: 3}
+	p := &adaptPolicy{width: 1920, height: 1080, fps: 15, level: 3, screen: true}
 	var d adaptDecision
 	for i := 0; i <= 4; i++ {
 		d = p.next(t0.Add(time.Duration(i)*500*time.Millisecond), 5_000_000, 30)
