@@ -78,7 +78,11 @@ func TestDockerfileBuildsEveryPlatform(t *testing.T) {
 	if err != nil {
 		t.Fatalf("go mod edit -json: %v", err)
 	}
-	var mod struct{ Replace []struct{ New struct{ Path, Version string } } }
+	var mod struct {
+		Replace []struct {
+			New struct{ Path, Version string }
+		}
+	}
 	if err := json.Unmarshal(edit, &mod); err != nil {
 		t.Fatal(err)
 	}
