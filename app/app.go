@@ -141,7 +141,6 @@ func New(cfg Config) *App {
 		lastCode:   map[string]string{},
 		lastTyping: map[string]time.Time{},
 		focused:    true,
-		calls:      callState{rooms: map[string]*roomCall{}, notify: make(chan struct{}, 1)},
 	}
 	if cfg.StartupLink != "" {
 		a.links.offer(cfg.StartupLink)
@@ -169,8 +168,6 @@ func (a *App) startLocked(ctx context.Context, win Window) {
 	if a.notify == nil {
 		a.notify = newCommandNotifier(a.ctx, &a.wg)
 	}
-	events := a.ctx
-	a.wg.Go(func() { a.callEvents(events) })
 	s, err := loadSettings(a.dir)
 	if err != nil {
 		a.log.Warn("settings unreadable; using defaults", "err", err)
@@ -526,6 +523,7 @@ func (a *App) join(p *profile.Profile, l session.Link) (RoomView, error) {
 			AutoAcceptMax: autoAccept,
 			ReceiveLimits: a.receiveLimits(),
 			AskLargeFile:  a.askFunc(a.context(), key),
+			Calls:         a.callConfig(),
 		})
 		if err != nil {
 			return RoomView{}, toAPI(network(err))

@@ -9,24 +9,17 @@ import (
 
 	"github.com/parley-chat/parley/app/call"
 	"github.com/parley-chat/parley/app/mediahub"
-	"github.com/parley-chat/parley/app/peer"
 	"github.com/parley-chat/parley/app/session"
 )
 
-// Calls in the facade: one call.Manager per verified peer connection of
-// an open room (both sides make one; the control channel is negotiated),
-// one media hub for the webview, and the `call` event. The managers do
-// the work; this file only ties them to rooms, settings and the window.
+// Calls in the facade: each open room's session runs the call manager of
+// its verified connection (session.CallConfig); the facade gives it the
+// chosen devices and the media hub for the webview, and turns its views
+// into `call` events (see pump).
 
-// Timeouts of the call plumbing.
-const (
-	// callOpenTimeout bounds how long a new verified connection may take
-	// to open its call control channel.
-	callOpenTimeout = 15 * time.Second
-	// callOpenWait is how long StartCall waits for a control channel
-	// that is still opening (the peer was verified a moment ago).
-	callOpenWait = 5 * time.Second
-)
+// callOpenWait is how long StartCall waits for a call control channel
+// that is still opening (the peer was verified a moment ago).
+const callOpenWait = 5 * time.Second
 
 // Synthetic devices (PARLEY_FAKE_MEDIA=1): what CallDevices lists and
 // what every call sends instead of a camera and a microphone.
@@ -54,66 +47,13 @@ type DeviceChoice struct {
 	Speaker string `json:"speaker"`
 }
 
-// callState is the facade's call bookkeeping. It has its own lock: the
-// hub's NeedKeyframe and the managers' views arrive on pion and media
-// goroutines, and nothing here may wait on App.mu. Manager methods are
-// never called with mu held.
+// callState is the media hub of the app's calls. It has its own lock:
+// the hub's NeedKeyframe arrives on media goroutines, and nothing here
+// may wait on App.mu.
 type callState struct {
 	mu     sync.Mutex
 	hub    *mediahub.Hub
-	rooms  map[string]*roomCall
 	closed bool
-
-	// views carries the managers' views to the window in order. A
-	// manager reports with its own lock held, so it only queues; one
-	// goroutine (callEvents) emits.
-	views  []call.View
-	notify chan struct{}
-}
-
-// roomCall is the call side of one room's current verified connection.
-type roomCall struct {
-	conn   *peer.Conn
-	cancel context.CancelFunc // stops opening
-	done   chan struct{}      // closed once opening finished either way
-	m      *call.Manager      // set (under callState.mu) once open
-}
-
-// pushView queues v for the window; it never blocks (OnChange).
-func (c *callState) pushView(v call.View) {
-	c.mu.Lock()
-	c.views = append(c.views, v)
-	c.mu.Unlock()
-	select {
-	case c.notify <- struct{}{}:
-	default:
-	}
-}
-
-func (c *callState) takeViews() []call.View {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	v := c.views
-	c.views = nil
-	return v
-}
-
-// callEvents emits the queued call views until ctx ends, then the ones
-// still queued (the ended views of calls closed on shutdown).
-func (a *App) callEvents(ctx context.Context) {
-	for {
-		select {
-		case <-a.calls.notify:
-		case <-ctx.Done():
-			for _, v := range a.calls.takeViews() {
-				a.emit(EventCall, v)
-			}
-			return
-		}
-		for _, v := range a.calls.takeViews() {
-			a.emit(EventCall, v)
-		}
-	}
 }
 
 // mediaHub returns the media hub, starting it on first use; nil when it
@@ -143,6 +83,15 @@ func (a *App) needKeyframe(roomID string) {
 	}
 }
 
+// callConfig is what every room's session needs for calls.
+func (a *App) callConfig() *session.CallConfig {
+	return &session.CallConfig{
+		Sources: a.callSources,
+		Hub:     a.mediaHub,
+		Play:    true, // the voice plays in Go: see app/call/player.go
+	}
+}
+
 // callSources is what a call sends: the chosen devices, or the synthetic
 // sources with PARLEY_FAKE_MEDIA=1.
 func (a *App) callSources() call.Sources {
@@ -154,122 +103,33 @@ func (a *App) callSources() call.Sources {
 	return call.Sources{Video: a.settings.CallCamera, Audio: a.settings.CallMic, Speaker: a.settings.CallSpeaker}
 }
 
-// syncCall makes the room's call side follow its peer connection (nil:
-// none): a new verified connection gets a manager, one that went away
-// has its manager closed (which ends a live call with PEER_LEFT). It is
-// called from the room's pump on every status change and when the room
-// closes.
-func (a *App) syncCall(roomID string, conn *peer.Conn) {
-	a.calls.mu.Lock()
-	old := a.calls.rooms[roomID]
-	if old != nil && old.conn == conn {
-		a.calls.mu.Unlock()
-		return
-	}
-	delete(a.calls.rooms, roomID)
-	if conn != nil && !a.calls.closed {
-		ctx, cancel := context.WithTimeout(context.Background(), callOpenTimeout)
-		rc := &roomCall{conn: conn, cancel: cancel, done: make(chan struct{})}
-		a.calls.rooms[roomID] = rc
-		a.wg.Go(func() { a.openCall(ctx, roomID, rc) })
-	}
-	a.calls.mu.Unlock()
-	if old != nil {
-		a.stopCall(old)
-	}
-}
-
-// openCall opens the call control channel of rc's connection and
-// installs its manager, unless rc was replaced in the meantime.
-func (a *App) openCall(ctx context.Context, roomID string, rc *roomCall) {
-	defer close(rc.done)
-	defer rc.cancel()
-	m, err := call.New(ctx, call.Config{
-		RoomID:   roomID,
-		Conn:     rc.conn,
-		Sources:  a.callSources,
-		Hub:      a.mediaHub(),
-		OnChange: a.calls.pushView,
-		Play:     true, // the voice plays in Go: see app/call/player.go
-		Logger:   a.log.With("room", session.LogID(roomID)),
-	})
-	if err != nil {
-		if ctx.Err() == nil || errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			a.log.Warn("calls unavailable on this connection", "room", session.LogID(roomID), "err", err)
-		}
-		return
-	}
-	a.calls.mu.Lock()
-	current := a.calls.rooms[roomID] == rc && !a.calls.closed
-	if current {
-		rc.m = m
-	}
-	a.calls.mu.Unlock()
-	if !current {
-		m.Close()
-	}
-}
-
-// stopCall stops rc's opening, then closes its manager.
-func (a *App) stopCall(rc *roomCall) {
-	rc.cancel()
-	<-rc.done
-	a.calls.mu.Lock()
-	m := rc.m
-	rc.m = nil
-	a.calls.mu.Unlock()
-	if m != nil {
-		m.Close()
-	}
-}
-
-// closeCalls closes every manager and the media hub (shutdown).
+// closeCalls closes the media hub (shutdown, after the rooms closed).
 func (a *App) closeCalls() error {
 	a.calls.mu.Lock()
 	a.calls.closed = true
-	rooms := make([]*roomCall, 0, len(a.calls.rooms))
-	for id, rc := range a.calls.rooms {
-		rooms = append(rooms, rc)
-		delete(a.calls.rooms, id)
-	}
 	hub := a.calls.hub
 	a.calls.hub = nil
 	a.calls.mu.Unlock()
-	for _, rc := range rooms {
-		a.stopCall(rc)
-	}
 	if hub != nil {
 		return hub.Close()
 	}
 	return nil
 }
 
-// callManager returns the manager of roomID's verified connection, or
-// nil. A control channel still opening is waited for up to wait.
+// callManager returns the call manager of roomID's verified connection,
+// or nil. A control channel still opening is waited for up to wait.
 func (a *App) callManager(roomID string, wait time.Duration) *call.Manager {
-	a.calls.mu.Lock()
-	rc := a.calls.rooms[roomID]
-	if rc == nil || rc.m != nil || wait <= 0 {
-		a.calls.mu.Unlock()
-		if rc == nil {
-			return nil
-		}
-		return a.managerOf(rc)
+	r, ok := a.openSession(roomID)
+	if !ok {
+		return nil
 	}
-	a.calls.mu.Unlock()
-	t := time.NewTimer(wait)
-	defer t.Stop()
-	select {
-	case <-rc.done:
-	case <-t.C:
+	if wait <= 0 {
+		return r.sess.Call()
 	}
-	return a.managerOf(rc)
-}
-
-func (a *App) managerOf(rc *roomCall) *call.Manager {
-	a.calls.mu.Lock()
-	defer a.calls.mu.Unlock()
-	return rc.m
+	ctx, cancel := context.WithTimeout(a.context(), wait)
+	defer cancel()
+	m, _ := r.sess.WaitCall(ctx)
+	return m
 }
 
 // idleCall is the view of a room without a call.

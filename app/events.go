@@ -207,9 +207,6 @@ func (a *App) pump(r *openRoom) {
 			if e.Status == session.StatusClosed {
 				continue // reported with its code on Closed
 			}
-			// Every new verified connection gets its call side; one that
-			// went away takes its call with it.
-			a.syncCall(id, r.sess.Peer())
 			a.mu.Lock()
 			r.status, r.route = string(e.Status), string(e.Route)
 			a.statusSeq++
@@ -231,12 +228,11 @@ func (a *App) pump(r *openRoom) {
 			a.emit(EventRoomTyping, RoomEvent{RoomID: id})
 		case session.RoomUpdated:
 			a.emit(EventRoomsChanged, Empty{})
-		case session.TransferProgress:
-			a.onProgress(id, e.Progress)
-		case session.FileReceived:
-			a.onFileReceived(e)
+		case session.TransferChanged:
+			a.onTransfer(id, e.Transfer)
+		case session.CallChanged:
+			a.emit(EventCall, e.View)
 		case session.Closed:
-			a.syncCall(id, nil)
 			a.declineOffers(id)
 			code := closeCode(e.Err)
 			a.mu.Lock()

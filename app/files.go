@@ -2,8 +2,6 @@ package app
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -21,8 +19,10 @@ import (
 // File transfer: the facade side of docs/app-api.md "File transfer".
 // Files never pass through JavaScript: the UI hands over paths (from the
 // native dialog or the window's file drop) and Go streams them through the
-// room's session. The facade only keeps a per-room list of this run's
-// transfers and turns session events into transfer:update events.
+// room's session, which queues, sends, resumes and reports them. The
+// facade keeps a per-room list of this run's transfers (a room closed and
+// opened again keeps its cards) and turns session events into
+// transfer:update events.
 
 // Event names of file transfer.
 const (
@@ -54,14 +54,9 @@ const (
 	StateCanceled = "canceled"
 )
 
-const (
-	// updateInterval throttles transfer:update per transfer (state
-	// changes are always sent).
-	updateInterval = 100 * time.Millisecond
-	// defaultOfferTimeout is how long a big offer waits for AnswerOffer
-	// before it is declined.
-	defaultOfferTimeout = 10 * time.Minute
-)
+// defaultOfferTimeout is how long a big offer waits for AnswerOffer
+// before it is declined.
+const defaultOfferTimeout = 10 * time.Minute
 
 // Transfer is one file transfer as the UI shows it.
 type Transfer struct {
@@ -130,7 +125,6 @@ type fileState struct {
 	received     map[string]bool // cleaned paths of files received in this run
 	asks         map[askKey]chan bool
 	offerTimeout time.Duration // 0 = defaultOfferTimeout
-	now          func() time.Time
 	// limits bound what a peer may store per room and session; the zero
 	// value is transfer's defaults (tests make them small).
 	limits transfer.Limits
@@ -138,30 +132,14 @@ type fileState struct {
 
 type askKey struct{ room, id string }
 
-// roomFiles is one room's transfers and its send queue.
+// roomFiles is one room's transfers of this run.
 type roomFiles struct {
-	list    []*transferEntry          // newest last
-	byID    map[string]*transferEntry // by Transfer.ID
-	byReal  map[string]*transferEntry // outgoing, by transfer.Progress.ID
-	queue   []*transferEntry          // outgoing, not started yet
-	sending *transferEntry            // outgoing being sent (one at a time)
-	running bool                      // a send worker runs for the room
+	list []*transferEntry          // newest last
+	byID map[string]*transferEntry // by Transfer.ID
 }
 
-// transferEntry is one transfer. Outgoing entries have a provisional ID
-// (random, known at once) and learn the protocol's id (real) from their
-// first progress event; incoming entries use the protocol's id.
-type transferEntry struct {
-	t        Transfer
-	real     string
-	lastEmit time.Time
-	emitted  string             // state and error of the last update sent
-	cancel   context.CancelFunc // outgoing while it is being sent
-}
-
-func terminal(state string) bool {
-	return state == StateDone || state == StateFailed || state == StateCanceled
-}
+// transferEntry is one transfer as last reported by the room's session.
+type transferEntry struct{ t Transfer }
 
 // roomLocked returns (creating) the room's transfers; f.mu must be held.
 func (f *fileState) roomLocked(roomID string) *roomFiles {
@@ -170,17 +148,10 @@ func (f *fileState) roomLocked(roomID string) *roomFiles {
 	}
 	rf := f.rooms[roomID]
 	if rf == nil {
-		rf = &roomFiles{byID: map[string]*transferEntry{}, byReal: map[string]*transferEntry{}}
+		rf = &roomFiles{byID: map[string]*transferEntry{}}
 		f.rooms[roomID] = rf
 	}
 	return rf
-}
-
-func (f *fileState) clock() time.Time {
-	if f.now != nil {
-		return f.now()
-	}
-	return time.Now()
 }
 
 // addLocked appends a new entry; f.mu must be held.
@@ -324,192 +295,121 @@ func (a *App) PickAndSendFiles(roomID string) ([]Transfer, error) {
 	return a.SendFiles(roomID, paths)
 }
 
-// SendFiles queues the files at paths (absolute) for the room and returns
-// their entries at once, in state waiting. They are sent one after the
-// other; each waits for the peer and resumes after reconnects. A path that
-// is not a readable regular file gets a failed entry.
+// SendFiles queues the files and folders at paths (absolute) for the
+// room and returns their entries at once, in state waiting. The room's
+// session sends them one after the other; each waits for the peer and
+// resumes after reconnects. A path that cannot be sent gets a failed
+// entry.
 func (a *App) SendFiles(roomID string, paths []string) ([]Transfer, error) {
 	if _, err := a.ready(); err != nil {
 		return nil, err
 	}
-	if _, ok := a.openSession(roomID); !ok {
+	r, ok := a.openSession(roomID)
+	if !ok {
 		return nil, apiErrorf(session.CodePeerOffline, "the room is not open")
 	}
-	entries := make([]*transferEntry, 0, len(paths))
-	for _, p := range paths {
-		e := &transferEntry{t: Transfer{ID: provisionalID(), RoomID: roomID, Name: filepath.Base(p), Outgoing: true, State: StateWaiting, Path: p}}
-		st, err := os.Stat(p)
-		switch {
-		case !filepath.IsAbs(p):
-			e.t.State, e.t.Error = StateFailed, CodeFileUnreadable+": not an absolute path"
-		case err != nil:
-			e.t.State, e.t.Error = StateFailed, CodeFileUnreadable+": the file cannot be read"
-		case st.IsDir():
-			e.t.Folder = true // its size is known once it was walked
-		case !st.Mode().IsRegular():
-			e.t.State, e.t.Error = StateFailed, CodeFileUnreadable+": only regular files and folders can be sent"
-		default:
-			e.t.Total = st.Size()
-		}
-		entries = append(entries, e)
-	}
-	out := make([]Transfer, 0, len(entries))
-	a.files.mu.Lock()
-	rf := a.files.roomLocked(roomID)
-	start := false
-	for _, e := range entries {
-		rf.addLocked(e)
-		a.files.emittedLocked(e)
-		out = append(out, e.t)
-		if e.t.State == StateWaiting {
-			rf.queue = append(rf.queue, e)
-		}
-	}
-	if len(rf.queue) > 0 && !rf.running {
-		rf.running, start = true, true
-	}
-	a.files.mu.Unlock()
-	for _, t := range out {
-		a.emitTransfer(t)
-	}
-	if start {
-		a.startWorker(roomID, rf)
+	out := []Transfer{}
+	for _, t := range r.sess.SendFiles(paths) {
+		out = append(out, a.recordTransfer(roomID, t, false))
 	}
 	return out, nil
 }
 
-// startWorker runs the room's send queue on a goroutine the App waits for.
-func (a *App) startWorker(roomID string, rf *roomFiles) {
-	a.mu.Lock()
-	if !a.closed {
-		ctx := a.ctx
-		a.wg.Go(func() { a.sendQueue(ctx, roomID, rf) })
-		a.mu.Unlock()
-		return
+// transferOf is the UI's view of a session transfer.
+func transferOf(roomID string, st session.Transfer) Transfer {
+	t := Transfer{ID: st.ID, RoomID: roomID, Name: st.Name, Outgoing: st.Outgoing, Path: st.Path,
+		Bytes: st.Bytes, Total: st.Total, Rate: st.Rate, ETASeconds: int64((st.ETA + time.Second - 1) / time.Second),
+		State: string(st.State), Folder: st.Folder, Files: st.Files, FilesDone: st.FilesDone, Skipped: st.Skipped}
+	if st.Err != nil {
+		t.Error = transferFailure(st.Err, st.Outgoing)
 	}
-	a.mu.Unlock()
-	// close() may be past waiting for goroutines: fail what is queued.
-	a.failQueue(roomID, rf)
+	return t
 }
 
-func (a *App) failQueue(roomID string, rf *roomFiles) {
+// recordTransfer keeps the room's transfer as the session reported it and
+// returns it as the UI sees it. An entry already known is only replaced
+// by a newer report (update): SendFiles' first view must not overwrite
+// what the event pump already recorded.
+func (a *App) recordTransfer(roomID string, st session.Transfer, update bool) Transfer {
+	t := transferOf(roomID, st)
 	a.files.mu.Lock()
-	var fail []Transfer
-	for _, e := range rf.queue {
-		e.t.State, e.t.Error = StateFailed, CodeInternal+": the app is shutting down"
-		fail = append(fail, e.t)
+	rf := a.files.roomLocked(roomID)
+	e := rf.byID[t.ID]
+	switch {
+	case e == nil:
+		e = &transferEntry{t: t}
+		rf.addLocked(e)
+	case update:
+		t.Image, t.ImageError = e.t.Image, e.t.ImageError
+		e.t = t
+	default:
+		t = e.t
 	}
-	rf.queue, rf.running = nil, false
+	if !t.Outgoing && t.State == StateDone && t.Path != "" {
+		a.files.markReceivedLocked(t.Path)
+	}
 	a.files.mu.Unlock()
-	for _, t := range fail {
-		a.emitTransfer(t)
-	}
+	return t
 }
 
-// sendQueue sends the room's queued files one at a time until the queue
-// is empty.
-func (a *App) sendQueue(ctx context.Context, roomID string, rf *roomFiles) {
-	for {
-		a.files.mu.Lock()
-		if len(rf.queue) == 0 || ctx.Err() != nil {
-			rf.running, rf.sending = false, nil
-			for _, e := range rf.queue { // only left when the app closes
-				e.t.State, e.t.Error = StateCanceled, CodeCanceled+": the app quit"
-			}
-			rf.queue = nil
-			a.files.mu.Unlock()
-			return
-		}
-		e := rf.queue[0]
-		rf.queue = rf.queue[1:]
-		if e.t.State != StateWaiting { // canceled while queued
-			a.files.mu.Unlock()
-			continue
-		}
-		sctx, cancel := context.WithCancel(ctx)
-		e.cancel, rf.sending = cancel, e
-		path := e.t.Path
-		a.files.mu.Unlock()
-
-		var p transfer.Progress
-		var err error
-		if r, ok := a.openSession(roomID); ok {
-			p, err = r.sess.SendFile(sctx, path)
-		} else {
-			err = apiErrorf(session.CodePeerOffline, "the room is not open")
-		}
-		cancel()
-		a.finishOutgoing(roomID, rf, e, p, err)
-	}
-}
-
-// finishOutgoing records how SendFile ended for e.
-func (a *App) finishOutgoing(roomID string, rf *roomFiles, e *transferEntry, p transfer.Progress, err error) {
+// onTransfer applies a session.TransferChanged of the room: the UI is
+// told, and a file that just finished gets its preview.
+func (a *App) onTransfer(roomID string, st session.Transfer) {
 	a.files.mu.Lock()
-	e.cancel = nil
-	if rf.sending == e {
-		rf.sending = nil
+	var was string
+	if rf := a.files.rooms[roomID]; rf != nil && rf.byID[st.ID] != nil {
+		was = rf.byID[st.ID].t.State
 	}
-	if p.ID != "" && e.real == "" {
-		e.real = p.ID
-		rf.byReal[p.ID] = e
-	}
-	if err == nil {
-		e.t.State, e.t.Error = StateDone, ""
-		e.t.Bytes, e.t.Rate, e.t.ETASeconds = e.t.Total, 0, 0
-		if p.Total > 0 {
-			e.t.Bytes, e.t.Total = p.Total, p.Total
-		}
-		if p.Folder {
-			e.t.Files, e.t.FilesDone, e.t.Skipped = p.Files, p.FilesDone, p.Skipped
-		}
-	} else {
-		e.t.State, e.t.Error = transferFailure(err, true)
-		e.t.Rate, e.t.ETASeconds = 0, 0
-	}
-	a.files.emittedLocked(e)
-	t := e.t
 	a.files.mu.Unlock()
-	if err != nil {
+	t := a.recordTransfer(roomID, st, true)
+	if t.Error != "" && t.Outgoing && was != t.State {
 		a.log.Info("file not sent", "room", session.LogID(roomID), "state", t.State, "err", t.Error)
 	}
 	a.emitTransfer(t)
-	if t.State == StateDone && !t.Folder {
+	if t.State == StateDone && was != StateDone && !t.Folder && t.Path != "" {
 		a.queueThumb(roomID, t.ID, t.Path)
 	}
 }
 
-// transferFailure maps why a transfer ended to its state and "CODE: detail".
-func transferFailure(err error, outgoing bool) (state, msg string) {
+// transferFailure says why a transfer ended, as "CODE: detail".
+func transferFailure(err error, outgoing bool) string {
 	switch {
 	case errors.Is(err, transfer.ErrCanceled), errors.Is(err, context.Canceled):
-		return StateCanceled, CodeCanceled + ": the transfer was canceled"
+		return CodeCanceled + ": the transfer was canceled"
+	case errors.Is(err, session.ErrSessionClosed):
+		return CodeCanceled + ": the room was closed"
+	case errors.Is(err, session.ErrNotAbsolute):
+		return CodeFileUnreadable + ": not an absolute path"
+	case errors.Is(err, session.ErrUnsendable):
+		return CodeFileUnreadable + ": only regular files and folders can be sent"
+	case errors.Is(err, session.ErrFolderLink):
+		return CodeFileUnreadable + ": a link to a folder cannot be sent (send the folder itself)"
 	case errors.Is(err, transfer.ErrPeerRefused) && outgoing:
-		return StateFailed, CodePeerSaveFailed + ": the other computer has no room for the file (its disk space or its limit for this room)"
+		return CodePeerSaveFailed + ": the other computer has no room for the file (its disk space or its limit for this room)"
 	case errors.Is(err, transfer.ErrDiskFull):
-		return StateFailed, fmt.Sprintf("%s: not enough free disk space for this file (Parley keeps %s free)", CodeDiskFull, sizeText(transfer.KeepFreeBytes))
+		return fmt.Sprintf("%s: not enough free disk space for this file (Parley keeps %s free)", CodeDiskFull, sizeText(transfer.KeepFreeBytes))
 	case errors.Is(err, transfer.ErrReceiveLimit):
-		return StateFailed, CodeReceiveLimit + ": this room has received as much as it may in one session"
+		return CodeReceiveLimit + ": this room has received as much as it may in one session"
 	case errors.Is(err, transfer.ErrNoDownloadFolder):
-		return StateFailed, CodeDownloadFolder + ": " + strings.TrimPrefix(err.Error(), "transfer: ")
+		return CodeDownloadFolder + ": " + strings.TrimPrefix(err.Error(), "transfer: ")
 	case errors.Is(err, transfer.ErrPeerNoFolders):
-		return StateFailed, CodeDeclined + ": the other person's Parley cannot receive folders (it needs an update)"
+		return CodeDeclined + ": the other person's Parley cannot receive folders (it needs an update)"
 	case errors.Is(err, transfer.ErrPeerRejectedFolder):
-		return StateFailed, CodeDeclined + ": the other computer refused the folder's list of files as unsafe"
+		return CodeDeclined + ": the other computer refused the folder's list of files as unsafe"
 	case errors.Is(err, transfer.ErrFolderTooLarge):
-		return StateFailed, fmt.Sprintf("%s: the folder holds more than %d files and folders or is more than %d levels deep", CodeFileUnreadable, transfer.MaxFolderEntries, transfer.MaxFolderDepth)
+		return fmt.Sprintf("%s: the folder holds more than %d files and folders or is more than %d levels deep", CodeFileUnreadable, transfer.MaxFolderEntries, transfer.MaxFolderDepth)
 	case errors.Is(err, transfer.ErrDeclined) && outgoing:
-		return StateFailed, CodeDeclined + ": the other person declined the file"
+		return CodeDeclined + ": the other person declined the file"
 	case errors.Is(err, transfer.ErrDeclined):
-		return StateCanceled, CodeDeclined + ": the file was declined"
+		return CodeDeclined + ": the file was declined"
 	case errors.Is(err, transfer.ErrHashMismatch):
-		return StateFailed, CodeTransferFailed + ": the file was damaged in transit (checksum mismatch); nothing was saved"
+		return CodeTransferFailed + ": the file was damaged in transit (checksum mismatch); nothing was saved"
 	case errors.Is(err, transfer.ErrPeerFailed):
-		return StateFailed, CodePeerSaveFailed + ": the other computer could not save the file"
+		return CodePeerSaveFailed + ": the other computer could not save the file"
 	case errors.Is(err, fs.ErrNotExist), errors.Is(err, fs.ErrPermission):
-		return StateFailed, CodeFileUnreadable + ": the file cannot be read"
+		return CodeFileUnreadable + ": the file cannot be read"
 	}
-	return StateFailed, toAPI(err).Error()
+	return toAPI(err).Error()
 }
 
 // sizeText writes a whole number of GiB or MiB.
@@ -520,92 +420,6 @@ func sizeText(n int64) string {
 	return fmt.Sprintf("%d MiB", n>>20)
 }
 
-// onProgress applies a session.TransferProgress of the room.
-func (a *App) onProgress(roomID string, p transfer.Progress) {
-	a.files.mu.Lock()
-	rf := a.files.roomLocked(roomID)
-	var e *transferEntry
-	var thumbPath string
-	if p.Outgoing {
-		e = rf.byReal[p.ID]
-		// The first event of the file being sent names its real id.
-		if s := rf.sending; s != nil && s.real == "" && s.t.Name == p.Name && (e == nil || terminal(e.t.State)) {
-			s.real, e = p.ID, s
-			rf.byReal[p.ID] = s
-		}
-		// The send worker reports the outcome; late events change nothing.
-		interrupted := p.Done && errors.Is(p.Err, transfer.ErrClosed)
-		if e == nil || terminal(e.t.State) || (p.Done && !interrupted) {
-			a.files.mu.Unlock()
-			return
-		}
-		e.t.State = StateActive
-		if interrupted { // SendFile resumes when the peer is back
-			e.t.State = StateWaiting
-		}
-	} else {
-		e = rf.byID[p.ID]
-		if e == nil {
-			e = &transferEntry{t: Transfer{ID: p.ID, RoomID: roomID, Name: p.Name, State: StateWaiting}}
-			rf.addLocked(e)
-		}
-		switch {
-		case !p.Done:
-			e.t.State, e.t.Error = StateActive, ""
-		case p.Err == nil:
-			if e.t.State != StateDone && p.Path != "" {
-				thumbPath = p.Path // verified: make its preview
-			}
-			e.t.State, e.t.Error, e.t.Path = StateDone, "", p.Path
-			if p.Path != "" {
-				a.files.markReceivedLocked(p.Path)
-			}
-		case errors.Is(p.Err, transfer.ErrClosed):
-			// Interrupted: the partial file stays and the peer resumes it
-			// when it comes back.
-			e.t.State, e.t.Error = StateWaiting, ""
-		default:
-			e.t.State, e.t.Error = transferFailure(p.Err, false)
-		}
-	}
-	e.t.Bytes, e.t.Total, e.t.Rate = p.Bytes, p.Total, p.Rate
-	if p.Folder {
-		e.t.Folder, e.t.Files, e.t.FilesDone, e.t.Skipped = true, p.Files, p.FilesDone, p.Skipped
-		thumbPath = "" // a folder has no preview
-	}
-	e.t.ETASeconds = int64((p.ETA + time.Second - 1) / time.Second)
-	if e.t.State != StateActive {
-		e.t.Rate, e.t.ETASeconds = 0, 0
-	}
-	send := a.files.shouldEmitLocked(e)
-	t := e.t
-	a.files.mu.Unlock()
-	if send {
-		a.emitTransfer(t)
-	}
-	if thumbPath != "" {
-		a.queueThumb(roomID, t.ID, thumbPath)
-	}
-}
-
-// shouldEmitLocked says whether to send e's update now: always on a
-// change of state or error, else at most every updateInterval. It records
-// the emission. f.mu must be held.
-func (f *fileState) shouldEmitLocked(e *transferEntry) bool {
-	now := f.clock()
-	key := e.t.State + "\x00" + e.t.Error
-	if key != e.emitted || now.Sub(e.lastEmit) >= updateInterval {
-		e.emitted, e.lastEmit = key, now
-		return true
-	}
-	return false
-}
-
-// emittedLocked records an update of e that is sent unconditionally.
-func (f *fileState) emittedLocked(e *transferEntry) {
-	e.emitted, e.lastEmit = e.t.State+"\x00"+e.t.Error, f.clock()
-}
-
 // markReceivedLocked remembers path as a file received in this run (the
 // only paths OpenFile and ShowInFolder accept). f.mu must be held.
 func (f *fileState) markReceivedLocked(path string) {
@@ -613,21 +427,6 @@ func (f *fileState) markReceivedLocked(path string) {
 		f.received = map[string]bool{}
 	}
 	f.received[filepath.Clean(path)] = true
-}
-
-// onFileReceived applies a session.FileReceived.
-func (a *App) onFileReceived(e session.FileReceived) {
-	a.files.mu.Lock()
-	a.files.markReceivedLocked(e.Path)
-	a.files.mu.Unlock()
-}
-
-// provisionalID is the id of an outgoing transfer, known before the file
-// is hashed (the protocol's id derives from the content).
-func provisionalID() string {
-	b := make([]byte, 12)
-	_, _ = rand.Read(b) // never fails (crypto/rand)
-	return "out-" + hex.EncodeToString(b)
 }
 
 // Transfers returns the room's transfers of this run of the app, newest
@@ -658,31 +457,11 @@ func (a *App) CancelTransfer(roomID, id string) error {
 	if rf := a.files.rooms[roomID]; rf != nil {
 		e = rf.byID[id]
 	}
-	if e == nil {
-		a.files.mu.Unlock()
-		return apiErrorf(CodeInternal, "no such transfer")
-	}
-	if terminal(e.t.State) {
-		a.files.mu.Unlock()
-		return nil
-	}
-	real, cancel, outgoing := e.real, e.cancel, e.t.Outgoing
-	if !outgoing {
-		real = e.t.ID
-	}
-	queued := outgoing && cancel == nil // not started yet: the worker skips it
-	if queued {
-		e.t.State, e.t.Error = StateCanceled, CodeCanceled+": the transfer was canceled"
-		a.files.emittedLocked(e)
-	}
-	t := e.t
 	ch := a.files.asks[askKey{roomID, id}]
 	delete(a.files.asks, askKey{roomID, id})
 	a.files.mu.Unlock()
-
-	if queued {
-		a.emitTransfer(t)
-		return nil
+	if e == nil {
+		return apiErrorf(CodeInternal, "no such transfer")
 	}
 	if ch != nil { // an offer still waiting for an answer
 		select {
@@ -691,25 +470,12 @@ func (a *App) CancelTransfer(roomID, id string) error {
 		}
 		return nil
 	}
-	told := false
-	if real != "" {
-		if r, ok := a.openSession(roomID); ok {
-			told = r.sess.CancelTransfer(real) == nil
-		}
+	r, ok := a.openSession(roomID)
+	if !ok {
+		return nil // the room is closed: nothing of it runs
 	}
-	if !told && cancel != nil {
-		// Hashing, waiting for the peer, or interrupted: stop SendFile.
-		cancel()
-		told = true
-	}
-	if !told {
-		// An interrupted incoming file: nothing runs until the peer resumes.
-		a.files.mu.Lock()
-		e.t.State, e.t.Error = StateCanceled, CodeCanceled+": the transfer was canceled"
-		a.files.emittedLocked(e)
-		t = e.t
-		a.files.mu.Unlock()
-		a.emitTransfer(t)
+	if err := r.sess.CancelTransfer(id); err != nil && !errors.Is(err, session.ErrNoTransfer) {
+		return toAPI(err)
 	}
 	return nil
 }
@@ -727,24 +493,11 @@ func (a *App) askFunc(ctx context.Context, roomID string) func(transfer.Offer) b
 			a.files.asks = map[askKey]chan bool{}
 		}
 		a.files.asks[k] = ch
-		rf := a.files.roomLocked(roomID)
-		e := rf.byID[o.ID]
-		if e == nil {
-			e = &transferEntry{t: Transfer{ID: o.ID, RoomID: roomID, Name: name}}
-			rf.addLocked(e)
-		}
-		e.t.State, e.t.Error, e.t.Total, e.t.Bytes = StateWaiting, "", o.Size, 0
-		if o.Folder {
-			e.t.Folder, e.t.Files, e.t.Skipped = true, o.Files, o.Skipped
-		}
-		a.files.emittedLocked(e)
-		t := e.t
 		timeout := a.files.offerTimeout
 		a.files.mu.Unlock()
 		if timeout <= 0 {
 			timeout = defaultOfferTimeout
 		}
-		a.emitTransfer(t)
 		a.emit(EventTransferOffer, OfferEvent{RoomID: roomID, ID: o.ID, Name: name, Size: o.Size, Folder: o.Folder, Files: o.Files})
 
 		timer := time.NewTimer(timeout)

@@ -23,29 +23,31 @@ func TestTransferFailure(t *testing.T) {
 		name     string
 		err      error
 		outgoing bool
-		state    string
 		code     string
 	}{
-		{"canceled", fmt.Errorf("send: %w", transfer.ErrCanceled), true, StateCanceled, CodeCanceled},
-		{"ctx canceled", context.Canceled, true, StateCanceled, CodeCanceled},
-		{"declined by peer", transfer.ErrDeclined, true, StateFailed, CodeDeclined},
-		{"declined here", transfer.ErrDeclined, false, StateCanceled, CodeDeclined},
-		{"hash mismatch", transfer.ErrHashMismatch, false, StateFailed, CodeTransferFailed},
-		{"peer could not save", transfer.ErrPeerFailed, true, StateFailed, CodePeerSaveFailed},
-		{"peer has no room", transfer.ErrPeerRefused, true, StateFailed, CodePeerSaveFailed},
-		{"disk full here", transfer.ErrDiskFull, false, StateFailed, CodeDiskFull},
-		{"room budget used up", transfer.ErrReceiveLimit, false, StateFailed, CodeReceiveLimit},
-		{"download folder", fmt.Errorf("%w: it is not a folder", transfer.ErrNoDownloadFolder), false, StateFailed, CodeDownloadFolder},
-		{"unreadable", fmt.Errorf("send file: %w", os.ErrNotExist), true, StateFailed, CodeFileUnreadable},
-		{"offline", session.ErrPeerOffline, true, StateFailed, session.CodePeerOffline},
-		{"other", errors.New("boom"), true, StateFailed, CodeInternal},
+		{"canceled", fmt.Errorf("send: %w", transfer.ErrCanceled), true, CodeCanceled},
+		{"ctx canceled", context.Canceled, true, CodeCanceled},
+		{"room closed", session.ErrSessionClosed, true, CodeCanceled},
+		{"relative path", session.ErrNotAbsolute, true, CodeFileUnreadable},
+		{"special file", session.ErrUnsendable, true, CodeFileUnreadable},
+		{"link to a folder", session.ErrFolderLink, true, CodeFileUnreadable},
+		{"declined by peer", transfer.ErrDeclined, true, CodeDeclined},
+		{"declined here", transfer.ErrDeclined, false, CodeDeclined},
+		{"hash mismatch", transfer.ErrHashMismatch, false, CodeTransferFailed},
+		{"peer could not save", transfer.ErrPeerFailed, true, CodePeerSaveFailed},
+		{"peer has no room", transfer.ErrPeerRefused, true, CodePeerSaveFailed},
+		{"disk full here", transfer.ErrDiskFull, false, CodeDiskFull},
+		{"room budget used up", transfer.ErrReceiveLimit, false, CodeReceiveLimit},
+		{"download folder", fmt.Errorf("%w: it is not a folder", transfer.ErrNoDownloadFolder), false, CodeDownloadFolder},
+		{"unreadable", fmt.Errorf("send file: %w", os.ErrNotExist), true, CodeFileUnreadable},
+		{"offline", session.ErrPeerOffline, true, session.CodePeerOffline},
+		{"other", errors.New("boom"), true, CodeInternal},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			state, msg := transferFailure(tt.err, tt.outgoing)
-			if state != tt.state || !strings.HasPrefix(msg, tt.code+": ") {
-				t.Fatalf("got %s %q, want %s %s: ...", state, msg, tt.state, tt.code)
+			if msg := transferFailure(tt.err, tt.outgoing); !strings.HasPrefix(msg, tt.code+": ") {
+				t.Fatalf("got %q, want %s: ...", msg, tt.code)
 			}
 		})
 	}
@@ -76,24 +78,6 @@ func TestDefaultDownloadDir(t *testing.T) {
 	}
 }
 
-// fakeClock is a settable clock for the update throttle.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // updates returns the transfer:update payloads emitted so far.
 func (w *fakeWindow) updates() []Transfer {
 	var out []Transfer
@@ -122,15 +106,14 @@ func (o *opener) list() []string {
 	return append([]string(nil), o.paths...)
 }
 
-// TestIncomingProgress drives the facade with the session's progress
-// events directly: throttling, state changes, resume after an
-// interruption, and which paths OpenFile accepts.
-func TestIncomingProgress(t *testing.T) {
+// TestTransferEvents drives the facade with the session's transfer
+// events directly: each becomes a transfer:update with the UI's fields,
+// a failure carries its code, and only files received in this run can be
+// opened.
+func TestTransferEvents(t *testing.T) {
 	t.Parallel()
 	op := &opener{}
 	u := newUser(t, "", func(c *Config) { c.OpenPath = op.open })
-	clk := &fakeClock{now: time.Unix(1000, 0)}
-	u.files.now = clk.Now
 	if _, err := u.ready(); err != nil { // wires the window
 		t.Fatal(err)
 	}
@@ -139,42 +122,20 @@ func TestIncomingProgress(t *testing.T) {
 	if err := os.WriteFile(saved, []byte("hi"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-
-	steps := []struct {
-		p       transfer.Progress
-		advance time.Duration
-		emit    bool
-		state   string
-	}{
-		{transfer.Progress{ID: "t1", Name: "a.txt", Bytes: 0, Total: 100}, 0, true, StateActive},
-		{transfer.Progress{ID: "t1", Name: "a.txt", Bytes: 10, Total: 100, Rate: 5, ETA: 1500 * time.Millisecond}, 10 * time.Millisecond, false, StateActive},
-		{transfer.Progress{ID: "t1", Name: "a.txt", Bytes: 20, Total: 100, Rate: 5, ETA: 1500 * time.Millisecond}, 100 * time.Millisecond, true, StateActive},
-		{transfer.Progress{ID: "t1", Name: "a.txt", Bytes: 30, Total: 100, Done: true, Err: transfer.ErrClosed}, time.Millisecond, true, StateWaiting},
-		{transfer.Progress{ID: "t1", Name: "a.txt", Bytes: 30, Total: 100}, time.Millisecond, true, StateActive},
-		{transfer.Progress{ID: "t1", Name: "a.txt", Bytes: 100, Total: 100, Done: true, Path: saved}, time.Millisecond, true, StateDone},
+	in := session.Transfer{ID: "t1", Name: "a.txt", State: session.TransferActive, Bytes: 20, Total: 100, Rate: 5, ETA: 1500 * time.Millisecond}
+	u.onTransfer(room, in)
+	if ups := u.win.updates(); len(ups) != 1 || ups[0].ETASeconds != 2 || ups[0].Rate != 5 || ups[0].State != StateActive || ups[0].RoomID != room {
+		t.Fatalf("update %+v: want the ETA rounded up", ups)
 	}
-	for i, s := range steps {
-		clk.Add(s.advance)
-		before := len(u.win.updates())
-		u.onProgress(room, s.p)
-		ups := u.win.updates()
-		if emitted := len(ups) > before; emitted != s.emit {
-			t.Fatalf("step %d: emitted %v, want %v", i, emitted, s.emit)
-		}
-		ts, err := u.Transfers(room)
-		if err != nil || len(ts) != 1 {
-			t.Fatalf("step %d: transfers %+v, %v", i, ts, err)
-		}
-		if got := ts[0]; got.State != s.state || got.Bytes != s.p.Bytes || got.Outgoing || got.RoomID != room || got.ID != "t1" {
-			t.Fatalf("step %d: %+v", i, got)
-		}
+	// Not received yet: it cannot be opened.
+	if err := u.OpenFile(saved); codeOf(err) != CodeInternal {
+		t.Fatalf("OpenFile(before it arrived) = %v", err)
 	}
-	last := u.win.updates()
-	if got := last[len(last)-1]; got.Path != saved || got.Error != "" || got.Rate != 0 {
-		t.Fatalf("final update %+v", got)
-	}
-	if ups := u.win.updates(); ups[1].ETASeconds != 2 || ups[1].Rate != 5 {
-		t.Fatalf("throttled update %+v: want the ETA rounded up", ups[1])
+	in.State, in.Bytes, in.Rate, in.ETA, in.Path = session.TransferDone, 100, 0, 0, saved
+	u.onTransfer(room, in)
+	ts, err := u.Transfers(room)
+	if err != nil || len(ts) != 1 || ts[0].State != StateDone || ts[0].Path != saved {
+		t.Fatalf("transfers %+v, %v", ts, err)
 	}
 
 	// Only received files can be opened.
@@ -197,56 +158,18 @@ func TestIncomingProgress(t *testing.T) {
 		t.Fatalf("OpenFile(removed) = %v", err)
 	}
 
-	// A failed incoming transfer carries its code.
-	u.onProgress(room, transfer.Progress{ID: "t2", Name: "b", Total: 5, Done: true, Err: transfer.ErrHashMismatch})
-	ts, _ := u.Transfers(room)
-	if len(ts) != 2 || ts[1].State != StateFailed || !strings.HasPrefix(ts[1].Error, CodeTransferFailed+": ") {
+	// A failed transfer carries its code; a file sent is never "received".
+	u.onTransfer(room, session.Transfer{ID: "t2", Name: "b", State: session.TransferFailed, Err: transfer.ErrHashMismatch})
+	u.onTransfer(room, session.Transfer{ID: "out-1", Outgoing: true, Name: "c", State: session.TransferDone, Path: "/etc/hostname"})
+	ts, _ = u.Transfers(room)
+	if len(ts) != 3 || ts[1].State != StateFailed || !strings.HasPrefix(ts[1].Error, CodeTransferFailed+": ") {
 		t.Fatalf("transfers %+v", ts)
+	}
+	if err := u.OpenFile("/etc/hostname"); codeOf(err) != CodeInternal {
+		t.Fatalf("OpenFile(a file sent) = %v", err)
 	}
 	if ts, err := u.Transfers("other"); err != nil || ts == nil || len(ts) != 0 {
 		t.Fatalf("unknown room: %v, %v (want an empty list)", ts, err)
-	}
-}
-
-// TestOutgoingMatching: progress events of the file being sent find its
-// entry by name; late events of earlier files change nothing.
-func TestOutgoingMatching(t *testing.T) {
-	t.Parallel()
-	u := newUser(t, "")
-	if _, err := u.ready(); err != nil {
-		t.Fatal(err)
-	}
-	const room = "r"
-	u.files.mu.Lock()
-	rf := u.files.roomLocked(room)
-	done := &transferEntry{t: Transfer{ID: "out-1", RoomID: room, Name: "a", Outgoing: true, State: StateDone, Bytes: 9, Total: 9}, real: "A"}
-	cur := &transferEntry{t: Transfer{ID: "out-2", RoomID: room, Name: "b", Outgoing: true, State: StateWaiting, Total: 50}}
-	rf.addLocked(done)
-	rf.addLocked(cur)
-	rf.byReal["A"] = done
-	rf.sending = cur
-	u.files.mu.Unlock()
-
-	u.onProgress(room, transfer.Progress{ID: "A", Name: "a", Outgoing: true, Bytes: 9, Total: 9, Done: true})
-	u.onProgress(room, transfer.Progress{ID: "X", Name: "other", Outgoing: true, Bytes: 1, Total: 2})
-	if ups := u.win.updates(); len(ups) != 0 {
-		t.Fatalf("unrelated events emitted %+v", ups)
-	}
-	u.onProgress(room, transfer.Progress{ID: "B", Name: "b", Outgoing: true, Bytes: 20, Total: 50, Rate: 10})
-	ups := u.win.updates()
-	if len(ups) != 1 || ups[0].ID != "out-2" || ups[0].State != StateActive || ups[0].Bytes != 20 {
-		t.Fatalf("updates %+v", ups)
-	}
-	// An interruption shows as waiting until SendFile resumes.
-	u.onProgress(room, transfer.Progress{ID: "B", Name: "b", Outgoing: true, Bytes: 30, Total: 50, Done: true, Err: transfer.ErrClosed})
-	if ts, _ := u.Transfers(room); ts[1].State != StateWaiting || ts[1].Rate != 0 {
-		t.Fatalf("interrupted: %+v", ts[1])
-	}
-	u.onProgress(room, transfer.Progress{ID: "B", Name: "b", Outgoing: true, Bytes: 30, Total: 50, Rate: 5})
-	// The Done event is left to the send worker.
-	u.onProgress(room, transfer.Progress{ID: "B", Name: "b", Outgoing: true, Bytes: 50, Total: 50, Done: true})
-	if ts, _ := u.Transfers(room); ts[1].State != StateActive {
-		t.Fatalf("state %s after the Done event", ts[1].State)
 	}
 }
 
@@ -282,7 +205,7 @@ func finalUpdate(t *testing.T, w *fakeWindow, id string) Transfer {
 	t.Helper()
 	return w.wait(t, EventTransferUpdate, func(p any) bool {
 		tr := p.(TransferEvent).Transfer
-		return tr.ID == id && terminal(tr.State)
+		return tr.ID == id && session.TransferState(tr.State).Terminal()
 	}).(TransferEvent).Transfer
 }
 
@@ -508,7 +431,7 @@ func TestReceiveLimitsTwoWindows(t *testing.T) {
 	}
 	refused := bob.win.wait(t, EventTransferUpdate, func(p any) bool {
 		tr := p.(TransferEvent).Transfer
-		return tr.Name == "second.txt" && terminal(tr.State)
+		return tr.Name == "second.txt" && session.TransferState(tr.State).Terminal()
 	}).(TransferEvent).Transfer
 	if refused.State != StateFailed || !strings.HasPrefix(refused.Error, CodeReceiveLimit+": ") {
 		t.Fatalf("bob's refused file: %+v", refused)
@@ -527,7 +450,7 @@ func TestReceiveLimitsTwoWindows(t *testing.T) {
 	}
 	refused = bob.win.wait(t, EventTransferUpdate, func(p any) bool {
 		tr := p.(TransferEvent).Transfer
-		return tr.Name == "third.txt" && terminal(tr.State)
+		return tr.Name == "third.txt" && session.TransferState(tr.State).Terminal()
 	}).(TransferEvent).Transfer
 	if refused.State != StateFailed || !strings.HasPrefix(refused.Error, CodeDownloadFolder+": ") {
 		t.Fatalf("bob's file into a shared folder: %+v", refused)

@@ -2,40 +2,474 @@ package session
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
-	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
+	"time"
 
 	"github.com/parley-chat/parley/app/transfer"
 )
 
-// TransferProgress reports bytes moved for one file, either way.
-type TransferProgress struct{ Progress transfer.Progress }
+// Files in a session: the session runs the file-transfer protocol on each
+// verified connection, keeps this session's transfers both ways in one
+// table, and sends its queue of outgoing files one after the other. Every
+// change of a transfer is a TransferChanged event, so the app and the CLI
+// only show what the session reports.
 
-// FileReceived says a file from the peer was verified and saved at Path
-// (or a whole folder, with Folder set: Path is its top folder, Size the
-// sum of its Files files, Skipped what the sender left out).
-type FileReceived struct {
-	Name    string // the sanitized name it was saved under (base of Path)
-	Path    string
-	Size    int64
-	Folder  bool
-	Files   int
-	Skipped int
+// TransferState is where a transfer is.
+type TransferState string
+
+// Transfer states.
+const (
+	// TransferWaiting: queued, waiting for the peer or its answer, or
+	// interrupted (it resumes when the peer is back).
+	TransferWaiting  TransferState = "waiting"
+	TransferActive   TransferState = "active"
+	TransferDone     TransferState = "done"
+	TransferFailed   TransferState = "failed"
+	TransferCanceled TransferState = "canceled"
+)
+
+// Terminal reports whether the transfer is over.
+func (s TransferState) Terminal() bool {
+	return s == TransferDone || s == TransferFailed || s == TransferCanceled
 }
 
-func (TransferProgress) isEvent() {}
+// Transfer is one file or folder, either way, as the session knows it.
+type Transfer struct {
+	// ID is the queue's id for an outgoing transfer (known at once, before
+	// the file is hashed) and the protocol's id for an incoming one.
+	ID       string
+	Outgoing bool
+	// Name is the base name of the source (outgoing) or the sanitized
+	// name it is saved under (incoming).
+	Name string
+	// Path is the source (outgoing), or where it was saved (incoming,
+	// once done).
+	Path  string
+	State TransferState
+	// Err says why the transfer failed or was canceled.
+	Err          error
+	Bytes, Total int64
+	Rate         float64 // bytes per second while active
+	ETA          time.Duration
+	// Folder: a whole folder as one item; Bytes and Total count all its
+	// files, FilesDone of Files are complete, Skipped links and special
+	// files were left out by the sender.
+	Folder                    bool
+	Files, FilesDone, Skipped int
+}
 
-func baseName(path string) string { return filepath.Base(path) }
+// TransferChanged reports a transfer as it is now: always on a change of
+// state, and at most every transferUpdateInterval for progress.
+type TransferChanged struct{ Transfer Transfer }
 
-func (FileReceived) isEvent() {}
+func (TransferChanged) isEvent() {}
+
+// Errors of files that cannot be queued.
+var (
+	ErrNotAbsolute = errors.New("not an absolute path")
+	ErrUnsendable  = errors.New("only regular files and folders can be sent")
+	ErrFolderLink  = errors.New("a link to a folder (send the folder itself)")
+	// ErrNoTransfer: CancelTransfer of an id this session does not know.
+	ErrNoTransfer = errors.New("no such transfer")
+)
+
+// transferUpdateInterval throttles TransferChanged per transfer (changes
+// of state always go out).
+const transferUpdateInterval = 100 * time.Millisecond
+
+// transfers is the session's table of transfers and its send queue.
+type transfers struct {
+	mu      sync.Mutex
+	byID    map[string]*entry // by Transfer.ID
+	byReal  map[string]*entry // outgoing, by the protocol's id
+	queue   []*entry          // outgoing, not started yet
+	sending *entry            // the outgoing file being sent
+	running bool              // the queue's worker runs
+	closed  bool              // the session ended: nothing is queued any more
+	now     func() time.Time  // tests move time
+}
+
+type entry struct {
+	t        Transfer
+	real     string // outgoing: the protocol's id, from its first progress
+	cancel   context.CancelFunc
+	lastEmit time.Time
+	emitted  string // state and error of the last event
+}
+
+func (ts *transfers) clock() time.Time {
+	if ts.now != nil {
+		return ts.now()
+	}
+	return time.Now()
+}
+
+// shouldEmitLocked says whether e's change goes out now, and records it.
+func (ts *transfers) shouldEmitLocked(e *entry, always bool) bool {
+	now := ts.clock()
+	key := string(e.t.State) + "\x00" + errText(e.t.Err)
+	if always || key != e.emitted || now.Sub(e.lastEmit) >= transferUpdateInterval {
+		e.emitted, e.lastEmit = key, now
+		return true
+	}
+	return false
+}
+
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+func (ts *transfers) addLocked(e *entry) {
+	if ts.byID == nil {
+		ts.byID, ts.byReal = map[string]*entry{}, map[string]*entry{}
+	}
+	ts.byID[e.t.ID] = e
+}
+
+// SendFiles queues the files and folders at paths (absolute) and returns
+// their transfers at once: waiting, or failed when a path cannot be sent
+// (Err: ErrNotAbsolute, ErrUnsendable, ErrFolderLink or the fs error).
+// They are sent one after the other; each waits for the peer and resumes
+// after reconnects. A folder goes whole, as one item (symbolic links
+// inside are left out). Progress and outcome arrive as TransferChanged.
+func (s *Session) SendFiles(paths []string) []Transfer {
+	entries := make([]*entry, 0, len(paths))
+	for _, p := range paths {
+		e := &entry{t: Transfer{ID: newTransferID(), Outgoing: true, Name: filepath.Base(p), Path: p, State: TransferWaiting}}
+		if err := checkSendable(p, &e.t); err != nil {
+			e.t.State, e.t.Err = TransferFailed, err
+		}
+		entries = append(entries, e)
+	}
+	ts := &s.transfers
+	out := make([]Transfer, 0, len(entries))
+	ts.mu.Lock()
+	if ts.closed {
+		for _, e := range entries {
+			if e.t.State == TransferWaiting {
+				e.t.State, e.t.Err = TransferCanceled, ErrSessionClosed
+			}
+		}
+	}
+	for _, e := range entries {
+		ts.addLocked(e)
+		ts.shouldEmitLocked(e, true)
+		out = append(out, e.t)
+		if e.t.State == TransferWaiting {
+			ts.queue = append(ts.queue, e)
+		}
+	}
+	start := len(ts.queue) > 0 && !ts.running
+	if start {
+		ts.running = true
+	}
+	ts.mu.Unlock()
+	for _, t := range out {
+		s.emit(TransferChanged{Transfer: t})
+	}
+	if start {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.sendQueue()
+		}()
+	}
+	return out
+}
+
+// checkSendable checks that p can be sent and fills in what is known of
+// it before sending.
+func checkSendable(p string, t *Transfer) error {
+	if !filepath.IsAbs(p) {
+		return ErrNotAbsolute
+	}
+	st, err := os.Lstat(p)
+	if err == nil && st.Mode()&os.ModeSymlink != 0 {
+		st, err = os.Stat(p) // a link to a file is sent as the file
+		if err == nil && st.IsDir() {
+			return ErrFolderLink
+		}
+	}
+	switch {
+	case err != nil:
+		return err
+	case st.IsDir():
+		t.Folder = true // its size is known once it was walked
+	case !st.Mode().IsRegular():
+		return ErrUnsendable
+	default:
+		t.Total = st.Size()
+	}
+	return nil
+}
+
+// sendQueue sends the queued files one at a time until the queue is
+// empty or the session ends.
+func (s *Session) sendQueue() {
+	ts := &s.transfers
+	for {
+		ts.mu.Lock()
+		if len(ts.queue) == 0 || ts.closed {
+			// (What is left when the session ends, endTransfers ended.)
+			ts.queue, ts.running, ts.sending = nil, false, nil
+			ts.mu.Unlock()
+			return
+		}
+		e := ts.queue[0]
+		ts.queue = ts.queue[1:]
+		if e.t.State != TransferWaiting { // canceled while queued
+			ts.mu.Unlock()
+			continue
+		}
+		ctx, cancel := context.WithCancel(s.ctx)
+		e.cancel, ts.sending = cancel, e
+		path, folder := e.t.Path, e.t.Folder
+		ts.mu.Unlock()
+
+		p, err := s.sendFile(ctx, path, folder)
+		cancel()
+		s.finishOutgoing(e, p, err)
+	}
+}
+
+// endErr is why queued files were not sent: the session's end.
+func (s *Session) endErr() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.finalErr != nil {
+		return s.finalErr
+	}
+	return ErrSessionClosed
+}
+
+// ErrSessionClosed: the session was closed before the transfer ran.
+var ErrSessionClosed = errors.New("the room was closed")
+
+// finishOutgoing records how e's send ended.
+func (s *Session) finishOutgoing(e *entry, p transfer.Progress, err error) {
+	ts := &s.transfers
+	ts.mu.Lock()
+	e.cancel = nil
+	if ts.sending == e {
+		ts.sending = nil
+	}
+	if e.t.State.Terminal() { // ended with the session (endTransfers)
+		ts.mu.Unlock()
+		return
+	}
+	if p.ID != "" && e.real == "" {
+		e.real = p.ID
+		ts.byReal[p.ID] = e
+	}
+	e.t.Rate, e.t.ETA = 0, 0
+	if err == nil {
+		e.t.State, e.t.Err = TransferDone, nil
+		e.t.Bytes = e.t.Total
+		if p.Total > 0 {
+			e.t.Bytes, e.t.Total = p.Total, p.Total
+		}
+		if p.Folder {
+			e.t.Files, e.t.FilesDone, e.t.Skipped = p.Files, p.FilesDone, p.Skipped
+		}
+	} else {
+		e.t.State, e.t.Err = endState(err, true), err
+	}
+	ts.shouldEmitLocked(e, true)
+	t := e.t
+	ts.mu.Unlock()
+	if err != nil {
+		s.log.Info("file not sent", "state", t.State, "err", err)
+	}
+	s.emit(TransferChanged{Transfer: t})
+}
+
+// endTransfers ends every outgoing transfer that has not ended when the
+// session does, and returns their last events (finish sends them before
+// Closed, so nobody is left waiting for them).
+func (s *Session) endTransfers(why error) []Event {
+	if why == nil {
+		why = ErrSessionClosed
+	}
+	ts := &s.transfers
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	ts.closed = true
+	var out []Event
+	for _, e := range ts.byID {
+		if e.t.Outgoing && !e.t.State.Terminal() {
+			e.t.State, e.t.Err, e.t.Rate, e.t.ETA = endState(why, true), why, 0, 0
+			out = append(out, TransferChanged{Transfer: e.t})
+		}
+	}
+	return out
+}
+
+// endState is the state a transfer ends in with err.
+func endState(err error, outgoing bool) TransferState {
+	switch {
+	case errors.Is(err, transfer.ErrCanceled), errors.Is(err, context.Canceled), errors.Is(err, ErrSessionClosed),
+		!outgoing && errors.Is(err, transfer.ErrDeclined):
+		return TransferCanceled
+	}
+	return TransferFailed
+}
+
+// onProgress applies a progress event of the protocol.
+func (s *Session) onProgress(p transfer.Progress) {
+	ts := &s.transfers
+	ts.mu.Lock()
+	var e *entry
+	if p.Outgoing {
+		e = ts.byReal[p.ID]
+		// Files are sent one at a time: the first event of the file being
+		// sent names its protocol id.
+		if c := ts.sending; c != nil && c.real == "" && e == nil {
+			c.real, e = p.ID, c
+			ts.byReal[p.ID] = c
+		}
+		// The queue reports the outcome; late events change nothing.
+		interrupted := p.Done && errors.Is(p.Err, transfer.ErrClosed)
+		if e == nil || e.t.State.Terminal() || (p.Done && !interrupted) {
+			ts.mu.Unlock()
+			return
+		}
+		e.t.State = TransferActive
+		if interrupted { // sendFile resumes when the peer is back
+			e.t.State = TransferWaiting
+		}
+	} else {
+		e = ts.byID[p.ID]
+		if e == nil {
+			e = &entry{t: Transfer{ID: p.ID, Name: p.Name, State: TransferWaiting}}
+			ts.addLocked(e)
+		}
+		switch {
+		case !p.Done:
+			e.t.State, e.t.Err = TransferActive, nil
+		case p.Err == nil:
+			e.t.State, e.t.Err, e.t.Path = TransferDone, nil, p.Path
+		case errors.Is(p.Err, transfer.ErrClosed):
+			// Interrupted: the partial file stays and the peer resumes it
+			// when it comes back.
+			e.t.State, e.t.Err = TransferWaiting, nil
+		default:
+			e.t.State, e.t.Err = endState(p.Err, false), p.Err
+		}
+	}
+	e.t.Bytes, e.t.Total, e.t.Rate, e.t.ETA = p.Bytes, p.Total, p.Rate, p.ETA
+	if p.Folder {
+		e.t.Folder, e.t.Files, e.t.FilesDone, e.t.Skipped = true, p.Files, p.FilesDone, p.Skipped
+	}
+	if e.t.State != TransferActive {
+		e.t.Rate, e.t.ETA = 0, 0
+	}
+	send := ts.shouldEmitLocked(e, false)
+	t := e.t
+	ts.mu.Unlock()
+	if send {
+		s.emit(TransferChanged{Transfer: t})
+	}
+}
+
+// askOffer records an offer above the auto-accept size as a waiting
+// transfer, then asks Config.AskLargeFile.
+func (s *Session) askOffer(o transfer.Offer) bool {
+	if s.cfg.AskLargeFile == nil {
+		return false
+	}
+	ts := &s.transfers
+	ts.mu.Lock()
+	e := ts.byID[o.ID]
+	if e == nil {
+		e = &entry{t: Transfer{ID: o.ID, Name: transfer.SanitizeName(o.Name)}}
+		ts.addLocked(e)
+	}
+	e.t.State, e.t.Err, e.t.Total, e.t.Bytes = TransferWaiting, nil, o.Size, 0
+	if o.Folder {
+		e.t.Folder, e.t.Files, e.t.Skipped = true, o.Files, o.Skipped
+	}
+	ts.shouldEmitLocked(e, true)
+	t := e.t
+	ts.mu.Unlock()
+	s.emit(TransferChanged{Transfer: t})
+	return s.cfg.AskLargeFile(o)
+}
+
+// Transfers returns this session's transfers (order not specified).
+func (s *Session) Transfers() []Transfer {
+	ts := &s.transfers
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	out := make([]Transfer, 0, len(ts.byID))
+	for _, e := range ts.byID {
+		out = append(out, e.t)
+	}
+	return out
+}
+
+// CancelTransfer cancels a transfer in either direction, by its
+// Transfer.ID; the peer is told when it is connected. A finished transfer
+// is left as it is; an unknown id is ErrNoTransfer.
+func (s *Session) CancelTransfer(id string) error {
+	ts := &s.transfers
+	ts.mu.Lock()
+	e := ts.byID[id]
+	if e == nil {
+		ts.mu.Unlock()
+		return ErrNoTransfer
+	}
+	if e.t.State.Terminal() {
+		ts.mu.Unlock()
+		return nil
+	}
+	real, cancel := e.real, e.cancel
+	if !e.t.Outgoing {
+		real = e.t.ID
+	}
+	queued := e.t.Outgoing && cancel == nil // the queue skips it
+	if queued {
+		e.t.State, e.t.Err = TransferCanceled, transfer.ErrCanceled
+		ts.shouldEmitLocked(e, true)
+	}
+	t := e.t
+	ts.mu.Unlock()
+	if queued {
+		s.emit(TransferChanged{Transfer: t})
+		return nil
+	}
+	if real != "" {
+		if tc, _ := s.filesConn(); tc != nil && tc.Cancel(real) == nil {
+			return nil
+		}
+	}
+	if cancel != nil {
+		// Hashing, waiting for the peer, or interrupted: stop sending.
+		cancel()
+		return nil
+	}
+	// An interrupted incoming file: nothing runs until the peer resumes.
+	ts.mu.Lock()
+	e.t.State, e.t.Err = TransferCanceled, transfer.ErrCanceled
+	ts.shouldEmitLocked(e, true)
+	t = e.t
+	ts.mu.Unlock()
+	s.emit(TransferChanged{Transfer: t})
+	return nil
+}
 
 // startFiles runs the file-transfer protocol on the verified connection's
-// files channel (peer.Conn.FileStream), in the background. Transfers wait
-// for it (SendFile waits while filesConn is nil). Without a usable files
-// stream, files are simply not offered.
+// files channel, in the background. Sends wait for it (sendFile waits
+// while filesConn is nil). Without a usable files stream, files are
+// simply not offered.
 func (s *Session) startFiles(ctx context.Context, run *peerRun) {
 	s.wg.Add(1)
 	go func() {
@@ -50,14 +484,11 @@ func (s *Session) startFiles(ctx context.Context, run *peerRun) {
 		tc := transfer.NewConn(fs, transfer.Config{
 			DownloadDir:   s.cfg.DownloadDir,
 			AutoAcceptMax: s.cfg.AutoAcceptMax,
-			Ask:           s.cfg.AskLargeFile,
+			Ask:           s.askOffer,
 			Budget:        s.budget,
-			OnProgress:    func(p transfer.Progress) { s.emit(TransferProgress{Progress: p}) },
-			OnReceived: func(o transfer.Offer, path string) {
-				s.emit(FileReceived{Name: baseName(path), Path: path, Size: o.Size, Folder: o.Folder, Files: o.Files, Skipped: o.Skipped})
-			},
-			Logger:      s.log,
-			CorruptHook: s.cfg.CorruptHook,
+			OnProgress:    s.onProgress,
+			Logger:        s.log,
+			CorruptHook:   s.cfg.CorruptHook,
 		})
 		if !s.setFilesConnFor(run, tc) {
 			_ = tc.Close()
@@ -70,28 +501,12 @@ func (s *Session) startFiles(ctx context.Context, run *peerRun) {
 	}()
 }
 
-// SendFile sends the file at path to the peer and returns once the peer
-// has verified it. A folder is sent whole, as one item
-// (transfer.Conn.SendFolder): symbolic links inside are left out, and path
-// itself must not be a link to a folder. It waits for the peer while it is
-// away, and when the connection drops mid-way it resumes on the next
-// connection from what the peer already has. It gives up on ctx, a
-// decline, a cancel, a hash mismatch or the end of the session.
-func (s *Session) SendFile(ctx context.Context, path string) (transfer.Progress, error) {
-	st, err := os.Lstat(path)
-	if err == nil && st.Mode()&os.ModeSymlink != 0 {
-		st, err = os.Stat(path) // a link to a file is sent as before
-		if err == nil && st.IsDir() {
-			return transfer.Progress{}, fmt.Errorf("send file: %s is a link to a folder (send the folder itself)", baseName(path))
-		}
-	}
-	if err != nil {
-		return transfer.Progress{}, fmt.Errorf("send file: %w", err)
-	}
-	folder := st.IsDir()
-	if !folder && !st.Mode().IsRegular() {
-		return transfer.Progress{}, fmt.Errorf("send file: %s is not a regular file", baseName(path))
-	}
+// sendFile sends the file or folder at path and returns once the peer
+// has verified it. It waits for the peer while it is away, and when the
+// connection drops mid-way it resumes on the next connection from what
+// the peer already has. It gives up on ctx, a decline, a cancel, a hash
+// mismatch or the end of the session.
+func (s *Session) sendFile(ctx context.Context, path string, folder bool) (transfer.Progress, error) {
 	for {
 		tc, changed := s.filesConn()
 		if tc != nil {
@@ -116,15 +531,10 @@ func (s *Session) SendFile(ctx context.Context, path string) (transfer.Progress,
 		select {
 		case <-changed:
 		case <-ctx.Done():
-			return transfer.Progress{}, ctx.Err()
-		case <-s.ctx.Done():
-			s.mu.Lock()
-			err := s.finalErr
-			s.mu.Unlock()
-			if err == nil {
-				err = errors.New("session closed")
+			if s.ctx.Err() != nil {
+				return transfer.Progress{}, s.endErr()
 			}
-			return transfer.Progress{}, err
+			return transfer.Progress{}, ctx.Err()
 		}
 	}
 }
@@ -170,7 +580,7 @@ func (s *Session) clearFilesConn(tc *transfer.Conn) {
 	_ = tc.Close()
 }
 
-// setFilesConn swaps the transfer connection and wakes SendFile waiters.
+// setFilesConn swaps the transfer connection and wakes sendFile waiters.
 func (s *Session) setFilesConn(tc *transfer.Conn) {
 	s.mu.Lock()
 	old := s.files
@@ -185,13 +595,10 @@ func (s *Session) setFilesConn(tc *transfer.Conn) {
 	}
 }
 
-// CancelTransfer cancels a file transfer in either direction; the peer is
-// told. It fails when no connection is up (an interrupted transfer is not
-// running, so there is nothing to cancel until it resumes).
-func (s *Session) CancelTransfer(id string) error {
-	tc, _ := s.filesConn()
-	if tc == nil {
-		return ErrPeerOffline
-	}
-	return tc.Cancel(id)
+// newTransferID is the id of an outgoing transfer, known before the file
+// is hashed (the protocol's id derives from the content).
+func newTransferID() string {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b) // never fails (crypto/rand)
+	return "out-" + hex.EncodeToString(b)
 }

@@ -171,6 +171,10 @@ type Config struct {
 	AskLargeFile func(transfer.Offer) bool
 	// CorruptHook is a test hook handed to transfer.Config (nil in use).
 	CorruptHook func(offset int64, chunk []byte)
+
+	// Calls turns calls on: every verified connection gets a call
+	// manager (Call, WaitCall; CallReady and CallChanged events).
+	Calls *CallConfig
 }
 
 // Session is one joined room.
@@ -210,6 +214,9 @@ type Session struct {
 	// way its history is wiped.
 	destroying    atomic.Bool
 	peerDestroyed atomic.Bool
+
+	transfers transfers // this session's files, both ways
+	calls     calls     // the current connection's call manager
 }
 
 // peerRun is one peer connection attempt and what runs on it.
@@ -273,6 +280,7 @@ func Join(ctx context.Context, cfg Config) (*Session, error) {
 		ctx:    sctx,
 		cancel: cancel,
 	}
+	s.calls.notify = make(chan struct{}, 1)
 	if err := s.rememberRoom(); err != nil {
 		cancel()
 		_ = sig.Close()
@@ -283,6 +291,13 @@ func Join(ctx context.Context, cfg Config) (*Session, error) {
 		defer s.wg.Done()
 		s.signalLoop()
 	}()
+	if cfg.Calls != nil {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.forwardViews()
+		}()
+	}
 	return s, nil
 }
 
@@ -461,7 +476,9 @@ func (s *Session) finish(err error) {
 			run.cancel()
 			_ = run.pc.Close()
 		}
+		ended := s.endTransfers(err) // nothing is sent from now on
 		s.setFilesConn(nil)
+		s.closeCall(nil) // its last view goes out before Closed
 		s.cancel()
 		_ = s.sig.Close()
 		s.wg.Add(1)
@@ -472,7 +489,12 @@ func (s *Session) finish(err error) {
 			s.emitMu.Lock()
 			s.eventsClosed = true
 			s.emitMu.Unlock()
-			for _, ev := range []Event{StatusChanged{Status: StatusClosed}, Closed{Err: err}} {
+			last := ended
+			for _, v := range s.calls.takeViews() {
+				last = append(last, CallChanged{View: v})
+			}
+			last = append(last, StatusChanged{Status: StatusClosed}, Closed{Err: err})
+			for _, ev := range last {
 				select {
 				case s.events <- ev:
 				case <-time.After(finalEventWait):
@@ -816,19 +838,6 @@ func (s *Session) startPeer() *peerRun {
 	return run
 }
 
-// Peer returns the current verified peer connection, or nil while there
-// is none. Calls ride on it (app/call); when the session replaces it (the
-// path failed, the peer restarted) the old one is closed, which ends
-// whatever used it.
-func (s *Session) Peer() *peer.Conn {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.conn == nil || !s.conn.established.Load() || s.closing {
-		return nil
-	}
-	return s.conn.pc
-}
-
 // liveRun reports whether a verified peer connection with a running chat
 // is in place.
 func (s *Session) liveRun() bool {
@@ -846,6 +855,7 @@ func (s *Session) stopPeer() {
 	s.mu.Unlock()
 	s.setFilesConn(nil)
 	if run != nil {
+		s.closeCall(run)
 		run.cancel()
 		_ = run.pc.Close()
 	}
@@ -964,6 +974,9 @@ func (s *Session) runPeer(ctx context.Context, run *peerRun) {
 	s.chat = c
 	s.mu.Unlock()
 	s.startFiles(ctx, run)
+	if s.cfg.Calls != nil {
+		s.startCall(ctx, run)
+	}
 	run.established.Store(true)
 	if s.current(run) {
 		s.setStatus(StatusVerified, run.pc.Route())
@@ -980,6 +993,7 @@ func (s *Session) runPeer(ctx context.Context, run *peerRun) {
 	s.mu.Unlock()
 	if mine {
 		s.setFilesConnFor(run, nil)
+		s.closeCall(run)
 	}
 	if err != nil && ctx.Err() == nil {
 		s.log.Debug("chat ended", "err", err)

@@ -7,11 +7,9 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/parley-chat/parley/app/call"
-	"github.com/parley-chat/parley/app/peer"
 	"github.com/parley-chat/parley/app/session"
 )
 
@@ -53,35 +51,6 @@ func parseSize(s string) (int, int, error) {
 	return w, h, nil
 }
 
-// viewQueue hands call views from the manager (which holds its lock while
-// reporting) to the command's loop without blocking and without losing
-// any.
-type viewQueue struct {
-	mu     sync.Mutex
-	views  []call.View
-	notify chan struct{}
-}
-
-func newViewQueue() *viewQueue { return &viewQueue{notify: make(chan struct{}, 1)} }
-
-func (q *viewQueue) push(v call.View) {
-	q.mu.Lock()
-	q.views = append(q.views, v)
-	q.mu.Unlock()
-	select {
-	case q.notify <- struct{}{}:
-	default:
-	}
-}
-
-func (q *viewQueue) take() []call.View {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	v := q.views
-	q.views = nil
-	return v
-}
-
 func cmdCall(ctx context.Context, e *cliEnv, args []string) error {
 	fs := newFlagSet("call", e)
 	videoSrc := fs.String("video", "", "what to send as video: `testsrc` (colour bars), testsrc-busy (camera-like detail and noise), screen (screen 0 of the X11 display in DISPLAY, at its own size, at most 15 fps), screen:N (screen N of that display), a camera id, none, or empty for the default camera")
@@ -119,34 +88,23 @@ func cmdCall(ctx context.Context, e *cliEnv, args []string) error {
 
 	wctx, cancel := waitContext(ctx, *wait)
 	defer cancel()
-	p, sess, err := e.joinRoom(wctx, pos[0], "")
+	p, sess, err := e.joinRoom(wctx, pos[0], "", &session.CallConfig{
+		Sources: func() call.Sources { return src },
+		Decode:  true,
+	})
 	if err != nil {
 		return err
 	}
 	defer p.Close()
 	defer sess.Close()
 
-	views := newViewQueue()
-	type ready struct {
-		m    *call.Manager
-		conn *peer.Conn
-		err  error
-	}
-	readyc := make(chan ready, 1)
 	var (
-		m         *call.Manager
-		mconn     *peer.Conn
-		opening   bool
+		m         *call.Manager // the manager of the call (its stats stay after it ended)
 		hangupAt  <-chan time.Time
 		answered  bool
 		started   bool
 		lastState call.State
 	)
-	defer func() {
-		if m != nil {
-			m.Close()
-		}
-	}()
 	finish := func(reason string) error {
 		if m != nil && *stats {
 			st := m.Stats()
@@ -161,6 +119,11 @@ func cmdCall(ctx context.Context, e *cliEnv, args []string) error {
 		}
 		return nil
 	}
+	hangUp := func() {
+		if c := sess.Call(); c != nil {
+			c.HangUp()
+		}
+	}
 	for {
 		var timeout <-chan struct{}
 		if !answered {
@@ -169,28 +132,28 @@ func cmdCall(ctx context.Context, e *cliEnv, args []string) error {
 		select {
 		case <-ctx.Done():
 			// Interrupted: a normal way to end a call.
-			if m != nil {
-				m.HangUp()
-			}
+			hangUp()
 			return finish("")
 		case <-timeout:
-			if m != nil {
-				m.HangUp()
-			}
+			hangUp()
 			return errTimeout
 		case <-hangupAt:
-			m.HangUp()
+			hangUp()
 			hangupAt = nil
-		case r := <-readyc:
-			opening = false
-			if r.err != nil {
-				if r.conn == sess.Peer() {
-					return fmt.Errorf("call: %w", r.err)
-				}
-				continue // that connection is gone; the next one will do
+		case ev, ok := <-sess.Events():
+			if !ok {
+				return errors.New("the session ended")
 			}
-			m, mconn = r.m, r.conn
-			if !started {
+			switch ev := ev.(type) {
+			case session.StatusChanged:
+				printStatus(e.stderr, ev)
+			case session.CallReady:
+				// A verified connection's call side is open (a new
+				// connection's replaces the old one, whose call ended).
+				m = sess.Call()
+				if m == nil || started {
+					continue
+				}
 				started = true
 				v, err := m.Start(wantVideo)
 				if err != nil && !errors.Is(err, call.ErrBusy) {
@@ -199,9 +162,8 @@ func cmdCall(ctx context.Context, e *cliEnv, args []string) error {
 				if v.Error != "" {
 					fmt.Fprintf(e.stderr, "call notice: %s\n", v.Error)
 				}
-			}
-		case <-views.notify:
-			for _, v := range views.take() {
+			case session.CallChanged:
+				v := ev.View
 				if v.State == lastState {
 					continue // a change within the state (mute, camera)
 				}
@@ -211,6 +173,9 @@ func cmdCall(ctx context.Context, e *cliEnv, args []string) error {
 					fmt.Fprintln(e.stderr, "call ringing")
 				case call.StateIncoming:
 					fmt.Fprintln(e.stderr, "call incoming")
+					if m = sess.Call(); m == nil {
+						continue
+					}
 					if _, err := m.Answer(true, wantVideo); err != nil {
 						return newCallError(err)
 					}
@@ -231,41 +196,9 @@ func cmdCall(ctx context.Context, e *cliEnv, args []string) error {
 					}
 					return finish(v.Error)
 				}
+			case session.Closed:
+				return closedErr(ev.Err)
 			}
-		case ev, ok := <-sess.Events():
-			if !ok {
-				return errors.New("the session ended")
-			}
-			st, isStatus := ev.(session.StatusChanged)
-			if !isStatus {
-				continue
-			}
-			printStatus(e.stderr, st)
-			if st.Status != session.StatusVerified || opening {
-				continue
-			}
-			conn := sess.Peer()
-			if conn == nil || conn == mconn {
-				continue
-			}
-			if m != nil {
-				// A new peer connection replaced the call's: that call
-				// is over.
-				m.Close()
-				m = nil
-			}
-			opening = true
-			go func() {
-				octx, ocancel := context.WithTimeout(ctx, 20*time.Second)
-				defer ocancel()
-				cm, err := call.New(octx, call.Config{
-					RoomID: sess.Link().RoomID, Conn: conn, Decode: true,
-					Sources:  func() call.Sources { return src },
-					OnChange: views.push,
-					Logger:   p.logger.With("component", "call"),
-				})
-				readyc <- ready{cm, conn, err}
-			}()
 		}
 	}
 }

@@ -316,7 +316,8 @@ func classifyNetErr(err error) error {
 }
 
 // joinRoom opens the profile and joins the room of link.
-func (e *cliEnv) joinRoom(ctx context.Context, rawLink, downloadDir string) (*profile, *session.Session, error) {
+// Calls, when set, turns calls on (parley-cli call).
+func (e *cliEnv) joinRoom(ctx context.Context, rawLink, downloadDir string, calls *session.CallConfig) (*profile, *session.Session, error) {
 	link, err := session.ParseLink(rawLink)
 	if err != nil {
 		return nil, nil, err
@@ -336,6 +337,7 @@ func (e *cliEnv) joinRoom(ctx context.Context, rawLink, downloadDir string) (*pr
 		// A headless receiver has no one to ask: --out means "accept".
 		AskLargeFile: func(transfer.Offer) bool { return downloadDir != "" },
 		CorruptHook:  corruptHook(),
+		Calls:        calls,
 	})
 	if err != nil {
 		p.Close()
@@ -453,14 +455,19 @@ func cmdSend(ctx context.Context, e *cliEnv, args []string) error {
 	if len(*text) > chat.MaxTextBytes {
 		return fmt.Errorf("--text: %w", chat.ErrTooLong) // say so now, not after waiting for the peer
 	}
-	for _, f := range files {
+	for i, f := range files {
 		if st, err := os.Stat(f); err != nil || !(st.Mode().IsRegular() || st.IsDir()) {
 			return usagef("--file %s: not a readable regular file or folder", f)
 		}
+		abs, err := filepath.Abs(f)
+		if err != nil {
+			return usagef("--file %s: %v", f, err)
+		}
+		files[i] = abs
 	}
 	wctx, cancel := waitContext(ctx, *wait)
 	defer cancel()
-	p, sess, err := e.joinRoom(wctx, pos[0], "")
+	p, sess, err := e.joinRoom(wctx, pos[0], "", nil)
 	if err != nil {
 		return err
 	}
@@ -471,34 +478,26 @@ func cmdSend(ctx context.Context, e *cliEnv, args []string) error {
 	}
 	show := printer{w: e.stdout, json: *asJSON, h: p.History, key: sess.Key()}
 
-	// Files go one after the other in the background; they wait for the
+	// The session sends the files one after the other; they wait for the
 	// peer themselves and resume after a reconnect. Once the peer is
 	// connected, the transfer itself is not bounded by --wait.
-	fileDone := make(chan error, 1)
-	filesLeft := len(files)
-	fctx, fcancel := context.WithCancel(ctx)
-	defer fcancel()
-	if filesLeft > 0 {
-		go func() {
-			for _, f := range files {
-				if _, err := sess.SendFile(fctx, f); err != nil {
-					fileDone <- fmt.Errorf("send %s: %w", filepath.Base(f), err)
-					return
-				}
-				fileDone <- nil
-			}
-		}()
+	filesLeft := map[string]bool{}
+	for _, t := range sess.SendFiles(files) {
+		if t.State.Terminal() {
+			return fmt.Errorf("send %s: %w", t.Name, t.Err)
+		}
+		filesLeft[t.ID] = true
 	}
 	textPending := *text != "" || op.kind != ""
 	var sentID, opID string
 	bar := newProgressPrinter(e.stderr)
 	connected := false
 	for {
-		if !textPending && filesLeft == 0 {
+		if !textPending && len(filesLeft) == 0 {
 			return nil
 		}
 		timeout := wctx.Done()
-		if connected && filesLeft > 0 && !textPending {
+		if connected && len(filesLeft) > 0 && !textPending {
 			timeout = nil // the transfer may take longer than --wait
 		}
 		select {
@@ -507,11 +506,6 @@ func cmdSend(ctx context.Context, e *cliEnv, args []string) error {
 				return ctx.Err()
 			}
 			return errTimeout
-		case err := <-fileDone:
-			if err != nil {
-				return err
-			}
-			filesLeft--
 		case ev, ok := <-sess.Events():
 			if !ok {
 				return errors.New("the session ended")
@@ -553,8 +547,16 @@ func cmdSend(ctx context.Context, e *cliEnv, args []string) error {
 					fmt.Fprintln(e.stderr, "delivered")
 					textPending = false
 				}
-			case session.TransferProgress:
-				bar.update(ev.Progress)
+			case session.TransferChanged:
+				bar.update(ev.Transfer)
+				t := ev.Transfer
+				if !filesLeft[t.ID] || !t.State.Terminal() {
+					continue
+				}
+				if t.State != session.TransferDone {
+					return fmt.Errorf("send %s: %w", t.Name, t.Err)
+				}
+				delete(filesLeft, t.ID)
 			case session.Closed:
 				return closedErr(ev.Err)
 			}
@@ -597,7 +599,7 @@ func cmdReceive(ctx context.Context, e *cliEnv, args []string) error {
 	}
 	wctx, cancel := waitContext(ctx, *wait)
 	defer cancel()
-	p, sess, err := e.joinRoom(wctx, pos[0], dir)
+	p, sess, err := e.joinRoom(wctx, pos[0], dir, nil)
 	if err != nil {
 		return err
 	}
@@ -629,12 +631,12 @@ func cmdReceive(ctx context.Context, e *cliEnv, args []string) error {
 			case session.MessageChanged:
 				bar.clear()
 				show.change(ev.Op, ev.Message, "peer", ev.Message.PeerReaction)
-			case session.TransferProgress:
-				bar.update(ev.Progress)
-			case session.FileReceived:
-				bar.clear()
-				show.file(ev.Path)
-				item = true
+			case session.TransferChanged:
+				bar.update(ev.Transfer)
+				if t := ev.Transfer; !t.Outgoing && t.State == session.TransferDone {
+					show.file(t.Path)
+					item = true
+				}
 			case session.Closed:
 				return closedErr(ev.Err)
 			}
@@ -658,7 +660,7 @@ func cmdChat(ctx context.Context, e *cliEnv, args []string) error {
 	if err := positional("chat", pos, "LINK"); err != nil {
 		return err
 	}
-	p, sess, err := e.joinRoom(ctx, pos[0], "")
+	p, sess, err := e.joinRoom(ctx, pos[0], "", nil)
 	if err != nil {
 		return err
 	}
@@ -879,7 +881,7 @@ func cmdDestroy(ctx context.Context, e *cliEnv, args []string) error {
 	}
 	wctx, cancel := waitContext(ctx, *wait)
 	defer cancel()
-	p, sess, err := e.joinRoom(wctx, pos[0], "")
+	p, sess, err := e.joinRoom(wctx, pos[0], "", nil)
 	if err != nil {
 		var se *sigclient.Error
 		if errors.As(err, &se) && (se.Code == protocol.CodeRoomDestroyed || se.Code == protocol.CodeTimerExpired) {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/parley-chat/parley/app/session"
 	"github.com/parley-chat/parley/app/transfer"
 )
 
@@ -31,12 +32,14 @@ func newProgressPrinter(w io.Writer) *progressPrinter {
 	return &progressPrinter{w: w, tty: tty}
 }
 
-func (p *progressPrinter) update(pr transfer.Progress) {
+// update shows a transfer as the session reports it: a bar while it
+// runs (on a terminal), one line when it ends.
+func (p *progressPrinter) update(pr session.Transfer) {
 	verb := "receiving"
 	if pr.Outgoing {
 		verb = "sending"
 	}
-	if pr.Done {
+	if pr.State.Terminal() {
 		p.clear()
 		switch {
 		case pr.Err != nil && pr.Folder:
@@ -50,7 +53,7 @@ func (p *progressPrinter) update(pr transfer.Progress) {
 		}
 		return
 	}
-	if !p.tty || time.Since(p.last) < 100*time.Millisecond {
+	if !p.tty || pr.State != session.TransferActive || time.Since(p.last) < 100*time.Millisecond {
 		return
 	}
 	p.last = time.Now()
