@@ -522,7 +522,7 @@ func (a *App) join(p *profile.Profile, l session.Link) (RoomView, error) {
 			DownloadDir:   a.downloadDir(),
 			AutoAcceptMax: autoAccept,
 			ReceiveLimits: a.receiveLimits(),
-			AskLargeFile:  a.askFunc(a.context(), key),
+			OfferTimeout:  a.offerTimeout(),
 			Calls:         a.callConfig(),
 		})
 		if err != nil {

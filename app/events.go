@@ -232,8 +232,10 @@ func (a *App) pump(r *openRoom) {
 			a.onTransfer(id, e.Transfer)
 		case session.CallChanged:
 			a.emit(EventCall, e.View)
+		case session.OfferWaiting:
+			o := e.Transfer
+			a.emit(EventTransferOffer, OfferEvent{RoomID: id, ID: o.ID, Name: o.Name, Size: o.Total, Folder: o.Folder, Files: o.Files})
 		case session.Closed:
-			a.declineOffers(id)
 			code := closeCode(e.Err)
 			a.mu.Lock()
 			if a.rooms[id] == r {

@@ -54,10 +54,6 @@ const (
 	StateCanceled = "canceled"
 )
 
-// defaultOfferTimeout is how long a big offer waits for AnswerOffer
-// before it is declined.
-const defaultOfferTimeout = 10 * time.Minute
-
 // Transfer is one file transfer as the UI shows it.
 type Transfer struct {
 	ID         string  `json:"id"`
@@ -123,14 +119,11 @@ type fileState struct {
 	activeSet    bool   // the UI called SetActiveRoom at least once
 	rooms        map[string]*roomFiles
 	received     map[string]bool // cleaned paths of files received in this run
-	asks         map[askKey]chan bool
-	offerTimeout time.Duration // 0 = defaultOfferTimeout
+	offerTimeout time.Duration // 0: the session's default
 	// limits bound what a peer may store per room and session; the zero
 	// value is transfer's defaults (tests make them small).
 	limits transfer.Limits
 }
-
-type askKey struct{ room, id string }
 
 // roomFiles is one room's transfers of this run.
 type roomFiles struct {
@@ -219,6 +212,13 @@ func (a *App) receiveLimits() transfer.Limits {
 	a.files.mu.Lock()
 	defer a.files.mu.Unlock()
 	return a.files.limits
+}
+
+// offerTimeout is how long offers of a room joined now wait for an answer.
+func (a *App) offerTimeout() time.Duration {
+	a.files.mu.Lock()
+	defer a.files.mu.Unlock()
+	return a.files.offerTimeout
 }
 
 // SetActiveRoom tells Go which room is in view ("" on the home screen),
@@ -457,18 +457,9 @@ func (a *App) CancelTransfer(roomID, id string) error {
 	if rf := a.files.rooms[roomID]; rf != nil {
 		e = rf.byID[id]
 	}
-	ch := a.files.asks[askKey{roomID, id}]
-	delete(a.files.asks, askKey{roomID, id})
 	a.files.mu.Unlock()
 	if e == nil {
 		return apiErrorf(CodeInternal, "no such transfer")
-	}
-	if ch != nil { // an offer still waiting for an answer
-		select {
-		case ch <- false:
-		default:
-		}
-		return nil
 	}
 	r, ok := a.openSession(roomID)
 	if !ok {
@@ -480,77 +471,16 @@ func (a *App) CancelTransfer(roomID, id string) error {
 	return nil
 }
 
-// askFunc returns the session's AskLargeFile for roomID: the offer is
-// shown to the UI (transfer:offer) and waits for AnswerOffer, the offer
-// timeout, the room's end or the app's.
-func (a *App) askFunc(ctx context.Context, roomID string) func(transfer.Offer) bool {
-	return func(o transfer.Offer) bool {
-		name := transfer.SanitizeName(o.Name)
-		ch := make(chan bool, 1)
-		k := askKey{roomID, o.ID}
-		a.files.mu.Lock()
-		if a.files.asks == nil {
-			a.files.asks = map[askKey]chan bool{}
-		}
-		a.files.asks[k] = ch
-		timeout := a.files.offerTimeout
-		a.files.mu.Unlock()
-		if timeout <= 0 {
-			timeout = defaultOfferTimeout
-		}
-		a.emit(EventTransferOffer, OfferEvent{RoomID: roomID, ID: o.ID, Name: name, Size: o.Size, Folder: o.Folder, Files: o.Files})
-
-		timer := time.NewTimer(timeout)
-		defer timer.Stop()
-		accept := false
-		select {
-		case accept = <-ch:
-		case <-timer.C:
-			a.log.Info("file offer unanswered; declined", "room", session.LogID(roomID))
-		case <-ctx.Done():
-		}
-		a.files.mu.Lock()
-		if a.files.asks[k] == ch {
-			delete(a.files.asks, k)
-		}
-		a.files.mu.Unlock()
-		return accept
-	}
-}
-
 // AnswerOffer accepts or declines a file offer announced by transfer:offer.
 func (a *App) AnswerOffer(roomID, id string, accept bool) error {
 	if _, err := a.ready(); err != nil {
 		return err
 	}
-	k := askKey{roomID, id}
-	a.files.mu.Lock()
-	ch := a.files.asks[k]
-	delete(a.files.asks, k) // answered once
-	a.files.mu.Unlock()
-	if ch == nil {
+	r, ok := a.openSession(roomID)
+	if !ok || r.sess.AnswerOffer(id, accept) != nil {
 		return apiErrorf(CodeInternal, "the offer is no longer waiting for an answer")
 	}
-	select {
-	case ch <- accept:
-	default: // answered already
-	}
 	return nil
-}
-
-// declineOffers declines the room's unanswered offers (the room ended).
-func (a *App) declineOffers(roomID string) {
-	a.files.mu.Lock()
-	defer a.files.mu.Unlock()
-	for k, ch := range a.files.asks {
-		if k.room == roomID {
-			delete(a.files.asks, k)
-			select {
-			case ch <- false:
-			default:
-			}
-		}
-	}
 }
 
 // receivedPath checks that path is a file received in this run that still

@@ -47,6 +47,9 @@ type calls struct {
 	m       *call.Manager // the current connection's, once open
 	run     *peerRun      // the connection m (or the one opening) is for
 	changed chan struct{} // closed (and replaced) when m changes
+	// closing counts managers being closed: finish waits for them, so
+	// their last views go out before Closed.
+	closing sync.WaitGroup
 
 	// views carries the manager's views to the event stream in order: a
 	// manager reports with its own lock held, so it only queues.
@@ -161,9 +164,13 @@ func (s *Session) closeCall(run *peerRun) {
 	}
 	m := s.calls.m
 	s.calls.setLocked(nil, nil)
+	if m != nil {
+		s.calls.closing.Add(1)
+	}
 	s.calls.mu.Unlock()
 	if m != nil {
 		m.Close()
+		s.calls.closing.Done()
 	}
 }
 

@@ -86,13 +86,14 @@ const transferUpdateInterval = 100 * time.Millisecond
 // transfers is the session's table of transfers and its send queue.
 type transfers struct {
 	mu      sync.Mutex
-	byID    map[string]*entry // by Transfer.ID
-	byReal  map[string]*entry // outgoing, by the protocol's id
-	queue   []*entry          // outgoing, not started yet
-	sending *entry            // the outgoing file being sent
-	running bool              // the queue's worker runs
-	closed  bool              // the session ended: nothing is queued any more
-	now     func() time.Time  // tests move time
+	byID    map[string]*entry    // by Transfer.ID
+	byReal  map[string]*entry    // outgoing, by the protocol's id
+	queue   []*entry             // outgoing, not started yet
+	sending *entry               // the outgoing file being sent
+	running bool                 // the queue's worker runs
+	closed  bool                 // the session ended: nothing is queued any more
+	asks    map[string]chan bool // offers waiting for AnswerOffer, by id
+	now     func() time.Time     // tests move time
 }
 
 type entry struct {
@@ -380,12 +381,25 @@ func (s *Session) onProgress(p transfer.Progress) {
 	}
 }
 
+// OfferWaiting says an offer above Config.AutoAcceptMax waits for
+// AnswerOffer. Transfer.Name is sanitized; Total is its size. It is
+// declined after Config.OfferTimeout, when canceled, or when the session
+// ends.
+type OfferWaiting struct{ Transfer Transfer }
+
+func (OfferWaiting) isEvent() {}
+
+// ErrNoOffer: AnswerOffer of an offer that no longer waits (answered,
+// timed out, or never asked).
+var ErrNoOffer = errors.New("the offer is no longer waiting for an answer")
+
+// defaultOfferTimeout is how long a big offer waits for an answer.
+const defaultOfferTimeout = 10 * time.Minute
+
 // askOffer records an offer above the auto-accept size as a waiting
-// transfer, then asks Config.AskLargeFile.
+// transfer, reports it, and waits for AnswerOffer.
 func (s *Session) askOffer(o transfer.Offer) bool {
-	if s.cfg.AskLargeFile == nil {
-		return false
-	}
+	ch := make(chan bool, 1)
 	ts := &s.transfers
 	ts.mu.Lock()
 	e := ts.byID[o.ID]
@@ -397,11 +411,49 @@ func (s *Session) askOffer(o transfer.Offer) bool {
 	if o.Folder {
 		e.t.Folder, e.t.Files, e.t.Skipped = true, o.Files, o.Skipped
 	}
+	if ts.asks == nil {
+		ts.asks = map[string]chan bool{}
+	}
+	ts.asks[o.ID] = ch
 	ts.shouldEmitLocked(e, true)
 	t := e.t
 	ts.mu.Unlock()
 	s.emit(TransferChanged{Transfer: t})
-	return s.cfg.AskLargeFile(o)
+	s.emit(OfferWaiting{Transfer: t})
+
+	timeout := s.cfg.OfferTimeout
+	if timeout <= 0 {
+		timeout = defaultOfferTimeout
+	}
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	accept := false
+	select {
+	case accept = <-ch:
+	case <-timer.C:
+		s.log.Info("file offer unanswered; declined")
+	case <-s.ctx.Done():
+	}
+	ts.mu.Lock()
+	if ts.asks[o.ID] == ch {
+		delete(ts.asks, o.ID)
+	}
+	ts.mu.Unlock()
+	return accept
+}
+
+// AnswerOffer accepts or declines an offer that OfferWaiting announced.
+func (s *Session) AnswerOffer(id string, accept bool) error {
+	ts := &s.transfers
+	ts.mu.Lock()
+	ch := ts.asks[id]
+	delete(ts.asks, id) // answered once
+	ts.mu.Unlock()
+	if ch == nil {
+		return ErrNoOffer
+	}
+	ch <- accept // buffered; only this answer reaches it
+	return nil
 }
 
 // Transfers returns this session's transfers (order not specified).
@@ -434,6 +486,12 @@ func (s *Session) CancelTransfer(id string) error {
 	real, cancel := e.real, e.cancel
 	if !e.t.Outgoing {
 		real = e.t.ID
+	}
+	if ch := ts.asks[id]; ch != nil { // an offer waiting for an answer
+		delete(ts.asks, id)
+		ts.mu.Unlock()
+		ch <- false
+		return nil
 	}
 	queued := e.t.Outgoing && cancel == nil // the queue skips it
 	if queued {

@@ -285,3 +285,63 @@ func TestSendQueue(t *testing.T) {
 		t.Fatalf("cancel of an unknown id: %v", err)
 	}
 }
+
+// TestOfferWaitsForAnswer: an offer above the auto-accept size waits for
+// AnswerOffer; a no reaches the sender as a decline, a second answer is
+// ErrNoOffer, canceling a waiting offer declines it, and a yes lets it
+// through.
+func TestOfferWaitsForAnswer(t *testing.T) {
+	srv := newServer(t)
+	link := newRoom(t, srv)
+	out := t.TempDir()
+	alice := joinWith(t, link, newParticipant(t), func(*Config) {})
+	bob := joinWith(t, link, newParticipant(t), func(c *Config) { c.DownloadDir, c.AutoAcceptMax = out, 1 })
+	waitFor(t, alice, "alice verified", isStatus(StatusVerified))
+	waitFor(t, bob, "bob verified", isStatus(StatusVerified))
+	file := filepath.Join(t.TempDir(), "big.bin")
+	if err := os.WriteFile(file, bytes.Repeat([]byte("x"), 1000), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	offered := func() Transfer {
+		ev := waitFor(t, bob, "an offer", func(ev Event) bool { _, ok := ev.(OfferWaiting); return ok })
+		return ev.(OfferWaiting).Transfer
+	}
+	outcome := func(id string) Transfer {
+		ev := waitFor(t, alice, "the outcome", func(ev Event) bool {
+			c, ok := ev.(TransferChanged)
+			return ok && c.Transfer.ID == id && c.Transfer.State.Terminal()
+		})
+		return ev.(TransferChanged).Transfer
+	}
+
+	id := alice.SendFiles([]string{file})[0].ID
+	o := offered()
+	if o.Name != "big.bin" || o.Total != 1000 || o.State != TransferWaiting {
+		t.Fatalf("offer %+v", o)
+	}
+	if err := bob.AnswerOffer(o.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := bob.AnswerOffer(o.ID, true); !errors.Is(err, ErrNoOffer) {
+		t.Fatalf("second answer: %v", err)
+	}
+	if got := outcome(id); got.State != TransferFailed || !errors.Is(got.Err, transfer.ErrDeclined) {
+		t.Fatalf("declined: %+v", got)
+	}
+
+	id = alice.SendFiles([]string{file})[0].ID
+	if err := bob.CancelTransfer(offered().ID); err != nil {
+		t.Fatal(err)
+	}
+	if got := outcome(id); got.State != TransferFailed || !errors.Is(got.Err, transfer.ErrDeclined) {
+		t.Fatalf("canceled offer: %+v", got)
+	}
+
+	id = alice.SendFiles([]string{file})[0].ID
+	if err := bob.AnswerOffer(offered().ID, true); err != nil {
+		t.Fatal(err)
+	}
+	if got := outcome(id); got.State != TransferDone {
+		t.Fatalf("accepted: %+v", got)
+	}
+}

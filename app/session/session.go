@@ -167,8 +167,9 @@ type Config struct {
 	// ReceiveLimits bound what the peer may store through this room in
 	// this session, reconnects included (zero fields: the defaults).
 	ReceiveLimits transfer.Limits
-	// AskLargeFile decides offers above AutoAcceptMax (nil = decline).
-	AskLargeFile func(transfer.Offer) bool
+	// OfferTimeout is how long an offer above AutoAcceptMax waits for
+	// AnswerOffer (OfferWaiting) before it is declined (0: 10 minutes).
+	OfferTimeout time.Duration
 	// CorruptHook is a test hook handed to transfer.Config (nil in use).
 	CorruptHook func(offset int64, chunk []byte)
 
@@ -490,6 +491,7 @@ func (s *Session) finish(err error) {
 			s.eventsClosed = true
 			s.emitMu.Unlock()
 			last := ended
+			s.calls.closing.Wait() // a manager closed by its run's end
 			for _, v := range s.calls.takeViews() {
 				last = append(last, CallChanged{View: v})
 			}

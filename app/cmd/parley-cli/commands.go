@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -334,16 +335,26 @@ func (e *cliEnv) joinRoom(ctx context.Context, rawLink, downloadDir string, call
 		LoopbackOnly: envOr("PARLEY_ICE_LOOPBACK", "") == "1",
 		RelayOnly:    e.relayOnly,
 		DownloadDir:  downloadDir,
-		// A headless receiver has no one to ask: --out means "accept".
-		AskLargeFile: func(transfer.Offer) bool { return downloadDir != "" },
-		CorruptHook:  corruptHook(),
-		Calls:        calls,
+		// A headless receiver has no one to ask: --out means "accept"
+		// (within the room's receive limits and the disk's free space).
+		AutoAcceptMax: autoAccept(downloadDir),
+		CorruptHook:   corruptHook(),
+		Calls:         calls,
 	})
 	if err != nil {
 		p.Close()
 		return nil, nil, classifyNetErr(err)
 	}
 	return p, sess, nil
+}
+
+// autoAccept is the largest offer accepted without asking: anything
+// with --out, nothing without (there is no folder to save into).
+func autoAccept(downloadDir string) int64 {
+	if downloadDir == "" {
+		return 0
+	}
+	return math.MaxInt64
 }
 
 // corruptHook is the end-to-end tests' way to damage a file in transit:
