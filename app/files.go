@@ -119,7 +119,7 @@ type fileState struct {
 	activeSet    bool   // the UI called SetActiveRoom at least once
 	rooms        map[string]*roomFiles
 	received     map[string]bool // cleaned paths of files received in this run
-	offerTimeout time.Duration // 0: the session's default
+	offerTimeout time.Duration   // 0: the session's default
 	// limits bound what a peer may store per room and session; the zero
 	// value is transfer's defaults (tests make them small).
 	limits transfer.Limits
