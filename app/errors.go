@@ -11,7 +11,6 @@ import (
 	"github.com/parley-chat/parley/app/history"
 	"github.com/parley-chat/parley/app/identity"
 	"github.com/parley-chat/parley/app/session"
-	"github.com/parley-chat/parley/app/sigclient"
 	"github.com/parley-chat/parley/signaling/protocol"
 )
 
@@ -66,8 +65,7 @@ func (e unreachableError) Unwrap() error { return e.err }
 // network marks err as SERVER_UNREACHABLE unless it already carries a code
 // of its own (a server refusal, a timeout, a cancellation).
 func network(err error) error {
-	var se *sigclient.Error
-	if err == nil || errors.As(err, &se) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+	if err == nil || session.AsError(err) != nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}
 	return unreachableError{err}
@@ -102,7 +100,7 @@ func toAPI(err error) error {
 		return ae
 	}
 	var ke *identity.UnavailableError
-	var se *sigclient.Error
+	se := session.AsError(err)
 	var ue unreachableError
 	switch {
 	case errors.As(err, &ke):
@@ -116,7 +114,7 @@ func toAPI(err error) error {
 		return &Error{CodeCannotChange, err.Error()}
 	case errors.Is(err, chat.ErrTooLong):
 		return &Error{CodeTooLong, fmt.Sprintf("the message is over %d KiB", chat.MaxTextBytes>>10)}
-	case errors.As(err, &se):
+	case se != nil:
 		switch {
 		case passThrough[se.Code]:
 			return &Error{se.Code, se.Reason}

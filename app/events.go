@@ -6,7 +6,6 @@ import (
 
 	"github.com/parley-chat/parley/app/history"
 	"github.com/parley-chat/parley/app/session"
-	"github.com/parley-chat/parley/app/sigclient"
 )
 
 // Event names pushed to the UI (docs/app-api.md).
@@ -187,8 +186,7 @@ func closeCode(err error) string {
 	if err == nil {
 		return ""
 	}
-	var se *sigclient.Error
-	if errors.As(err, &se) {
+	if se := session.AsError(err); se != nil {
 		return se.Code
 	}
 	var ae *Error

@@ -98,8 +98,7 @@ func closedWith(t *testing.T, s *Session) error {
 }
 
 func code(err error) string {
-	var se *sigclient.Error
-	if errors.As(err, &se) {
+	if se := AsError(err); se != nil {
 		return se.Code
 	}
 	return ""

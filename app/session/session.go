@@ -50,7 +50,7 @@ const (
 
 // KeyChangedError ends a session whose peer presented a key other than
 // the pinned one (trust on first use, like Signal's safety number change).
-// It wraps a *sigclient.Error with CodeKeyChanged. The new key is stored
+// It wraps an *Error with CodeKeyChanged. The new key is stored
 // as the room's NewPeerKey until the user trusts it
 // (history.Store.TrustNewPeerKey) after comparing safety numbers.
 type KeyChangedError struct {
@@ -70,7 +70,7 @@ func (e *KeyChangedError) Error() string {
 
 // Unwrap lets errors.As find the coded error.
 func (e *KeyChangedError) Unwrap() error {
-	return &sigclient.Error{Code: CodeKeyChanged, Reason: "the other person's key changed; compare the new safety number before you trust it"}
+	return &Error{Code: CodeKeyChanged, Reason: "the other person's key changed; compare the new safety number before you trust it"}
 }
 
 // expirySkew is how much earlier than the self-destruct time both apps
@@ -83,7 +83,7 @@ const peerDestroyWait = 3 * time.Second
 
 // ErrPeerOffline is returned by Send while no verified connection to the
 // peer exists. Nothing was stored or sent; the caller keeps the text.
-var ErrPeerOffline = &sigclient.Error{Code: CodePeerOffline, Reason: "the other person is not connected; the message was not sent"}
+var ErrPeerOffline = &Error{Code: CodePeerOffline, Reason: "the other person is not connected; the message was not sent"}
 
 // Status is what the UI shows in its status bar.
 type Status string
@@ -133,7 +133,7 @@ type MessageChanged struct {
 // self-destruct time); views of it are stale.
 type RoomUpdated struct{}
 
-// Closed is the last event. Err is nil after Close, or a *sigclient.Error
+// Closed is the last event. Err is nil after Close, or an *Error
 // carrying a code (ROOM_DESTROYED, TIMER_EXPIRED, VERIFY_FAILED, ...), or
 // a *KeyChangedError (code KEY_CHANGED).
 type Closed struct{ Err error }
@@ -235,7 +235,7 @@ type peerRun struct {
 
 // Join connects to the signaling server and joins the room. Errors that
 // make joining impossible (ROOM_NOT_FOUND, ROOM_FULL, ...) are returned as
-// *sigclient.Error. The first event is a StatusChanged.
+// *Error. The first event is a StatusChanged.
 func Join(ctx context.Context, cfg Config) (*Session, error) {
 	if cfg.Identity == nil || cfg.History == nil {
 		return nil, errors.New("session: identity and history are required")
@@ -268,7 +268,7 @@ func Join(ctx context.Context, cfg Config) (*Session, error) {
 		Ticket:    ticket,
 	})
 	if err != nil {
-		return nil, err
+		return nil, coded(err)
 	}
 	sctx, cancel := context.WithCancel(context.Background())
 	s := &Session{
@@ -320,7 +320,7 @@ func sameSecret(stored string, l Link) error {
 		return nil // nothing usable stored; the new link takes its place
 	}
 	if subtle.ConstantTimeCompare(old.Secret, l.Secret) != 1 {
-		return &sigclient.Error{Code: CodeLinkConflict, Reason: "this link has the id of a room you already have but another secret: it is not that room's link"}
+		return &Error{Code: CodeLinkConflict, Reason: "this link has the id of a room you already have but another secret: it is not that room's link"}
 	}
 	return nil
 }
@@ -423,7 +423,7 @@ func (s *Session) Destroy(ctx context.Context) error {
 		}
 	}
 	if err := s.sig.Destroy(ctx); err != nil {
-		return fmt.Errorf("destroy room: %w", err)
+		return fmt.Errorf("destroy room: %w", coded(err))
 	}
 	if err := s.cfg.History.Forget(s.key); err != nil {
 		return fmt.Errorf("wipe room history: %w", err)
@@ -612,11 +612,11 @@ func (s *Session) signalLoop() {
 					s.setStatus(StatusReconnecting, "")
 				}
 			case sigclient.Closed:
-				var se *sigclient.Error
-				if e.Err != nil && errors.As(e.Err, &se) && (se.Code == protocol.CodeRoomDestroyed || se.Code == protocol.CodeTimerExpired) {
+				err := coded(e.Err)
+				if se := AsError(err); se != nil && (se.Code == protocol.CodeRoomDestroyed || se.Code == protocol.CodeTimerExpired) {
 					s.roomEnded(se.Code)
 				}
-				s.finish(e.Err)
+				s.finish(err)
 				return
 			}
 		}
@@ -953,7 +953,7 @@ func (s *Session) runPeer(ctx context.Context, run *peerRun) {
 		// often arrives first): someone may be in the middle.
 		if errors.Is(err, peer.ErrVerifyFailed) {
 			s.log.Warn("peer verification failed")
-			s.finish(&sigclient.Error{Code: CodeVerifyFailed, Reason: "the connection could not be verified with the room secret: someone may be in the middle"})
+			s.finish(&Error{Code: CodeVerifyFailed, Reason: "the connection could not be verified with the room secret: someone may be in the middle"})
 		}
 		return
 	}
@@ -1173,7 +1173,7 @@ func (h *chatHandler) PeerDestroyed() {
 		select {
 		case <-s.ctx.Done():
 		case <-time.After(peerDestroyWait):
-			s.finish(&sigclient.Error{Code: protocol.CodeRoomDestroyed, Reason: "the other person destroyed the room"})
+			s.finish(&Error{Code: protocol.CodeRoomDestroyed, Reason: "the other person destroyed the room"})
 		}
 	}()
 }

@@ -207,8 +207,7 @@ func TestDestroyEndsBothAndWipes(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := waitFor(t, b, "closed", func(ev Event) bool { _, ok := ev.(Closed); return ok }).(Closed)
-	var se *sigclient.Error
-	if !errors.As(c.Err, &se) || se.Code != "ROOM_DESTROYED" {
+	if se := AsError(c.Err); se == nil || se.Code != "ROOM_DESTROYED" {
 		t.Fatalf("bob closed with %v, want ROOM_DESTROYED", c.Err)
 	}
 	for name, h := range map[string]*history.Store{"alice": alice.hist, "bob": bob.hist} {

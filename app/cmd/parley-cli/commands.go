@@ -309,8 +309,7 @@ func cmdCreate(ctx context.Context, e *cliEnv, args []string) error {
 
 // classifyNetErr marks transport failures as SERVER_UNREACHABLE.
 func classifyNetErr(err error) error {
-	var se *sigclient.Error
-	if errors.As(err, &se) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+	if session.AsError(err) != nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}
 	return unreachableError{err}
@@ -894,8 +893,7 @@ func cmdDestroy(ctx context.Context, e *cliEnv, args []string) error {
 	defer cancel()
 	p, sess, err := e.joinRoom(wctx, pos[0], "", nil)
 	if err != nil {
-		var se *sigclient.Error
-		if errors.As(err, &se) && (se.Code == protocol.CodeRoomDestroyed || se.Code == protocol.CodeTimerExpired) {
+		if session.IsCode(err, protocol.CodeRoomDestroyed) || session.IsCode(err, protocol.CodeTimerExpired) {
 			// Already gone on the server: still wipe it here.
 			if p2, id, err2 := e.knownRoom(pos[0]); err2 == nil {
 				_ = p2.History.Forget(id)
@@ -918,8 +916,7 @@ func cmdDestroy(ctx context.Context, e *cliEnv, args []string) error {
 				return nil
 			}
 			if c, ok := ev.(session.Closed); ok {
-				var se *sigclient.Error
-				if c.Err == nil || errors.As(c.Err, &se) && se.Code == protocol.CodeRoomDestroyed {
+				if c.Err == nil || session.IsCode(c.Err, protocol.CodeRoomDestroyed) {
 					fmt.Fprintln(e.stderr, "room destroyed")
 					return nil
 				}

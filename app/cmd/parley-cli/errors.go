@@ -10,7 +10,6 @@ import (
 	"github.com/parley-chat/parley/app/history"
 	"github.com/parley-chat/parley/app/identity"
 	"github.com/parley-chat/parley/app/session"
-	"github.com/parley-chat/parley/app/sigclient"
 	"github.com/parley-chat/parley/signaling/protocol"
 )
 
@@ -93,7 +92,7 @@ var codes = map[string]codeInfo{
 
 // describe turns an error into (code, exit status, sentence).
 func describe(err error) (string, int, string) {
-	var se *sigclient.Error
+	se := session.AsError(err)
 	var ke *identity.UnavailableError
 	var ce callError
 	var kc *session.KeyChangedError
@@ -123,7 +122,7 @@ func describe(err error) (string, int, string) {
 		return "TOO_LONG", exitTooLong, codes["TOO_LONG"].sentence
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, errTimeout):
 		return session.CodeTimeout, exitTimeout, codes[session.CodeTimeout].sentence
-	case errors.As(err, &se):
+	case se != nil:
 		if info, ok := codes[se.Code]; ok && info.sentence != "" {
 			return se.Code, info.status, info.sentence
 		}
