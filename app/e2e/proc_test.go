@@ -43,7 +43,8 @@ func TestMain(m *testing.M) {
 		bins.signal: "github.com/parley-chat/parley/signaling/cmd/parley-signal",
 		bins.cli:    "github.com/parley-chat/parley/app/cmd/parley-cli",
 	} {
-		cmd := exec.Command("go", "build", "-o", out, pkg)
+		// parleytest: the CLI's test hooks (app/cmd/parley-cli/testhooks.go).
+		cmd := exec.Command("go", "build", "-tags", "parleytest", "-o", out, pkg)
 		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 		if err := cmd.Run(); err != nil {
 			fmt.Fprintf(os.Stderr, "build %s: %v\n", pkg, err)

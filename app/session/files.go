@@ -546,8 +546,12 @@ func (s *Session) startFiles(ctx context.Context, run *peerRun) {
 			Budget:        s.budget,
 			OnProgress:    s.onProgress,
 			Logger:        s.log,
-			CorruptHook:   s.cfg.CorruptHook,
 		})
+		s.mu.Lock()
+		if fn := s.corruptForTest; fn != nil {
+			tc.SetCorruptHookForTest(fn)
+		}
+		s.mu.Unlock()
 		if !s.setFilesConnFor(run, tc) {
 			_ = tc.Close()
 			return
@@ -557,6 +561,19 @@ func (s *Session) startFiles(ctx context.Context, run *peerRun) {
 		}
 		s.clearFilesConn(tc)
 	}()
+}
+
+// SetCorruptHookForTest makes fn see, and change, every chunk this side
+// sends after hashing (transfer.Conn.SetCorruptHookForTest), on the
+// current connection and every later one. Tests only.
+func (s *Session) SetCorruptHookForTest(fn func(offset int64, chunk []byte)) {
+	s.mu.Lock()
+	s.corruptForTest = fn
+	tc := s.files
+	s.mu.Unlock()
+	if tc != nil {
+		tc.SetCorruptHookForTest(fn)
+	}
 }
 
 // sendFile sends the file or folder at path and returns once the peer

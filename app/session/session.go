@@ -170,8 +170,6 @@ type Config struct {
 	// OfferTimeout is how long an offer above AutoAcceptMax waits for
 	// AnswerOffer (OfferWaiting) before it is declined (0: 10 minutes).
 	OfferTimeout time.Duration
-	// CorruptHook is a test hook handed to transfer.Config (nil in use).
-	CorruptHook func(offset int64, chunk []byte)
 
 	// Calls turns calls on: every verified connection gets a call
 	// manager (Call, WaitCall; CallReady and CallChanged events).
@@ -217,7 +215,10 @@ type Session struct {
 	peerDestroyed atomic.Bool
 
 	transfers transfers // this session's files, both ways
-	calls     calls     // the current connection's call manager
+	// corruptForTest: SetCorruptHookForTest's hook, for every transfer
+	// connection from now on.
+	corruptForTest func(offset int64, chunk []byte)
+	calls          calls // the current connection's call manager
 }
 
 // peerRun is one peer connection attempt and what runs on it.

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -79,9 +80,6 @@ type Config struct {
 	OnReceived func(Offer, string)
 	// Logger receives structured logs without file names or contents.
 	Logger *slog.Logger
-	// CorruptHook, when set, sees (and may modify) every chunk on the
-	// sending side after the file was hashed. Tests only.
-	CorruptHook func(offset int64, chunk []byte)
 }
 
 // Conn runs the file transfer protocol over one byte stream, in both
@@ -98,7 +96,9 @@ type Conn struct {
 	// freeSpace reports the bytes that may still be written on the disk
 	// of a folder (diskFree; tests replace it).
 	freeSpace func(dir string) (int64, bool)
-	ctrl      chan ctrlFrame
+	// corrupt sees every chunk sent after hashing (SetCorruptHookForTest).
+	corrupt atomic.Pointer[func(offset int64, chunk []byte)]
+	ctrl    chan ctrlFrame
 
 	mu      sync.Mutex
 	out     map[string]*outgoing
@@ -136,6 +136,13 @@ func NewConn(rw io.ReadWriteCloser, cfg Config) *Conn {
 		ended:     make(chan struct{}),
 		done:      make(chan struct{}),
 	}
+}
+
+// SetCorruptHookForTest makes fn see, and change, every chunk this side
+// sends from now on, after the file was hashed: tests prove that the
+// receiver catches damage in transit. Never used outside tests.
+func (c *Conn) SetCorruptHookForTest(fn func(offset int64, chunk []byte)) {
+	c.corrupt.Store(&fn)
 }
 
 // Run reads frames until ctx is done, Close is called, the stream ends or

@@ -258,13 +258,12 @@ func TestCancel(t *testing.T) {
 
 func TestHashMismatch(t *testing.T) {
 	t.Parallel()
-	a, b := pair(t, func(c *Config) {
-		c.CorruptHook = func(off int64, chunk []byte) {
-			if off == 2*ChunkSize {
-				chunk[7] ^= 0x40
-			}
+	a, b := pair(t, nil, nil)
+	a.c.SetCorruptHookForTest(func(off int64, chunk []byte) {
+		if off == 2*ChunkSize {
+			chunk[7] ^= 0x40
 		}
-	}, nil)
+	})
 	path, _ := writeFile(t, t.TempDir(), "data.bin", 5*ChunkSize, 4)
 	p, err := a.c.Send(testCtx(t), path)
 	if !errors.Is(err, ErrHashMismatch) {

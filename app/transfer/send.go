@@ -216,8 +216,8 @@ func (c *Conn) stream(ctx context.Context, f *os.File, id string, offset, size i
 			c.queue(frame{Type: typeCancel, ID: id, Code: roleSender})
 			return fmt.Errorf("transfer: read file (changed while sending?): %w", err)
 		}
-		if c.cfg.CorruptHook != nil {
-			c.cfg.CorruptHook(offset, chunk)
+		if fn := c.corrupt.Load(); fn != nil && *fn != nil {
+			(*fn)(offset, chunk)
 		}
 		b := prefix[:len(prefix):len(buf)]
 		b = binary.BigEndian.AppendUint64(b, uint64(offset))

@@ -337,15 +337,21 @@ func (e *cliEnv) joinRoom(ctx context.Context, rawLink, downloadDir string, call
 		// A headless receiver has no one to ask: --out means "accept"
 		// (within the room's receive limits and the disk's free space).
 		AutoAcceptMax: autoAccept(downloadDir),
-		CorruptHook:   corruptHook(),
 		Calls:         calls,
 	})
 	if err != nil {
 		p.Close()
 		return nil, nil, classifyNetErr(err)
 	}
+	if testHook != nil {
+		testHook(sess)
+	}
 	return p, sess, nil
 }
+
+// testHook, set only in builds with the parleytest tag (testhooks.go),
+// sees every session the CLI joins.
+var testHook func(*session.Session)
 
 // autoAccept is the largest offer accepted without asking: anything
 // with --out, nothing without (there is no folder to save into).
@@ -354,20 +360,6 @@ func autoAccept(downloadDir string) int64 {
 		return 0
 	}
 	return math.MaxInt64
-}
-
-// corruptHook is the end-to-end tests' way to damage a file in transit:
-// with PARLEY_TEST_CORRUPT_SEND=1 the first chunk sent has a byte flipped
-// after hashing, which the receiver must catch.
-func corruptHook() func(int64, []byte) {
-	if os.Getenv("PARLEY_TEST_CORRUPT_SEND") != "1" {
-		return nil
-	}
-	return func(offset int64, chunk []byte) {
-		if offset == 0 && len(chunk) > 0 {
-			chunk[0] ^= 0xff
-		}
-	}
 }
 
 // printStatus writes a state change to stderr in the documented words.
