@@ -7,7 +7,15 @@
 // it; messages that were sent but not yet acknowledged are sent again (with
 // their original ids, so the receiver stores them once) after every
 // reconnect, and so are edits, deletes and reactions (history.PendingOps;
-// the receiver applies each id once). It must not import Wails.
+// the receiver applies each id once).
+//
+// It also owns what rides on each verified connection: the file-transfer
+// protocol with this session's table of transfers and its send queue
+// (files.go: SendFiles, CancelTransfer, AnswerOffer; TransferChanged and
+// OfferWaiting events), and, with Config.Calls, the connection's call
+// manager (calls.go: Call, WaitCall; CallReady and CallChanged events).
+// The app's facade and parley-cli drive rooms only through this API; the
+// peer connection itself is not part of it. It must not import Wails.
 package session
 
 import (
