@@ -19,7 +19,6 @@ import (
 	"github.com/parley-chat/parley/app/identity"
 	"github.com/parley-chat/parley/app/profile"
 	"github.com/parley-chat/parley/app/session"
-	"github.com/parley-chat/parley/app/sigclient"
 	"github.com/parley-chat/parley/app/transfer"
 )
 
@@ -72,7 +71,7 @@ type Config struct {
 
 // App is the facade bound to the Wails window: every exported method is
 // callable from the UI (docs/app-api.md). It holds no chat logic; it
-// delegates to app/profile, app/session, app/history and app/sigclient.
+// delegates to app/profile, app/session and app/history.
 type App struct {
 	cfg  Config
 	log  *slog.Logger
@@ -458,27 +457,11 @@ func (a *App) CreateRoom(selfDestructSeconds int) (RoomView, error) {
 	if server == "" {
 		return RoomView{}, apiErrorf(CodeServerUnreachable, "choose a server first")
 	}
-	secret, err := session.NewSecret()
-	if err != nil {
-		return RoomView{}, toAPI(err)
-	}
 	ctx, cancel := context.WithTimeout(a.context(), createTimeout)
 	defer cancel()
-	res, err := sigclient.CreateRoom(ctx, a.http, server, time.Duration(selfDestructSeconds)*time.Second, session.Verifier(secret))
+	link, err := session.CreateRoom(ctx, a.http, server, time.Duration(selfDestructSeconds)*time.Second, p.History)
 	if err != nil {
 		return RoomView{}, toAPI(network(err))
-	}
-	link := session.Link{Server: server, RoomID: res.RoomID, Secret: secret}
-	r := history.Room{ID: res.RoomID, Server: server, Link: link.String(), CreatedAt: time.UnixMilli(res.CreatedAt), LastActive: time.Now()}
-	if selfDestructSeconds > 0 {
-		// The time this app asked for, not the server's word: it is what
-		// the app tells the peer over the verified channel, and only once
-		// it has passed does a TIMER_EXPIRED wipe the room.
-		t := time.Now().Add(time.Duration(selfDestructSeconds) * time.Second)
-		r.ExpiresAt = &t
-	}
-	if err := p.History.PutRoom(r); err != nil {
-		return RoomView{}, toAPI(err)
 	}
 	return a.join(p, link)
 }

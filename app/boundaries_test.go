@@ -53,6 +53,17 @@ func TestImportBoundaries(t *testing.T) {
 				t.Errorf("%s imports Wails; only main.go and the app facade may", p.ImportPath)
 			case strings.HasPrefix(rel, "/signaling") && strings.HasPrefix(imp, module+"/app"):
 				t.Errorf("%s (server side) imports the app %s", p.ImportPath, imp)
+			case (rel == "/app" || rel == "/app/cmd/parley-cli" || rel == "") && (imp == module+"/app/peer" || imp == module+"/app/sigclient" && rel != "/app/cmd/parley-cli"):
+				// A room's life is the session's: the facade and the CLI
+				// reach the peer connection (and the facade the signaling
+				// client) only through app/session. (The CLI's verify
+				// command reads a room's keys with sigclient itself.)
+				t.Errorf("%s imports %s; it must go through app/session", p.ImportPath, imp)
+			case strings.HasPrefix(imp, module+"/") && isTestKit(imp) && !isTestKit(p.ImportPath) && !strings.HasPrefix(rel, "/scripts/"):
+				// Test kits (peertest, servertest, roomtest, ...) are for
+				// tests and the bench scripts: no program or library
+				// links them.
+				t.Errorf("%s imports the test kit %s", p.ImportPath, imp)
 			}
 		}
 	}
@@ -90,4 +101,12 @@ func TestImportBoundaries(t *testing.T) {
 			}
 		}
 	}
+}
+
+// isTestKit reports whether the package is a test kit: a package named
+// *test (peertest, servertest, roomtest, proctest, ...) or one of the
+// test-only packages of the module (e2e, windowtest, nattest, linktest).
+func isTestKit(path string) bool {
+	last := path[strings.LastIndex(path, "/")+1:]
+	return strings.HasSuffix(last, "test") || last == "e2e" || last == "storetest"
 }

@@ -1,15 +1,20 @@
 package session
 
 import (
+	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/netip"
 	"net/url"
 	"strings"
+	"time"
 
+	"github.com/parley-chat/parley/app/history"
+	"github.com/parley-chat/parley/app/sigclient"
 	"github.com/parley-chat/parley/signaling/protocol"
 )
 
@@ -132,4 +137,31 @@ func ShortRoomID(id string) string {
 		return id
 	}
 	return id[:6]
+}
+
+// CreateRoom creates a room on the signaling server at server (a base URL,
+// see ServerURL) with a new secret, records it in hist and returns its
+// link. selfDestruct 0 means no timer. The room's self-destruct time is
+// the one asked for, not the server's word: the apps tell each other over
+// the verified channel, and only once it has passed does a TIMER_EXPIRED
+// wipe the room. A server's refusal is an *Error.
+func CreateRoom(ctx context.Context, hc *http.Client, server string, selfDestruct time.Duration, hist *history.Store) (Link, error) {
+	secret, err := NewSecret()
+	if err != nil {
+		return Link{}, err
+	}
+	res, err := sigclient.CreateRoom(ctx, hc, server, selfDestruct, Verifier(secret))
+	if err != nil {
+		return Link{}, coded(err)
+	}
+	link := Link{Server: server, RoomID: res.RoomID, Secret: secret}
+	r := history.Room{ID: res.RoomID, Server: server, Link: link.String(), CreatedAt: time.UnixMilli(res.CreatedAt), LastActive: time.Now()}
+	if selfDestruct > 0 {
+		t := time.Now().Add(selfDestruct)
+		r.ExpiresAt = &t
+	}
+	if err := hist.PutRoom(r); err != nil {
+		return Link{}, fmt.Errorf("store room: %w", err)
+	}
+	return link, nil
 }

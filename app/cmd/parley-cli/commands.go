@@ -278,30 +278,9 @@ func cmdCreate(ctx context.Context, e *cliEnv, args []string) error {
 		return err
 	}
 	defer p.Close()
-	secret, err := session.NewSecret()
-	if err != nil {
-		return err
-	}
-	res, err := sigclient.CreateRoom(ctx, http.DefaultClient, base, *selfDestruct, session.Verifier(secret))
+	link, err := session.CreateRoom(ctx, http.DefaultClient, base, *selfDestruct, p.History)
 	if err != nil {
 		return classifyNetErr(err)
-	}
-	link := session.Link{Server: base, RoomID: res.RoomID, Secret: secret}
-	r := history.Room{
-		ID:         res.RoomID,
-		Server:     base,
-		Link:       link.String(),
-		CreatedAt:  time.UnixMilli(res.CreatedAt),
-		LastActive: time.Now(),
-	}
-	if *selfDestruct > 0 {
-		// What we asked for, not the server's word: the peer learns it
-		// over the verified channel, and only then may TIMER_EXPIRED wipe.
-		t := time.Now().Add(*selfDestruct)
-		r.ExpiresAt = &t
-	}
-	if err := p.History.PutRoom(r); err != nil {
-		return fmt.Errorf("store room: %w", err)
 	}
 	fmt.Fprintln(e.stdout, link.String())
 	return nil
