@@ -51,7 +51,16 @@ func parseSize(s string) (int, int, error) {
 	return w, h, nil
 }
 
-func cmdCall(ctx context.Context, e *cliEnv, args []string) error {
+// callArgs are parley-cli call's checked arguments.
+type callArgs struct {
+	link     string
+	src      call.Sources
+	duration time.Duration
+	stats    bool
+	wait     time.Duration
+}
+
+func parseCallArgs(e *cliEnv, args []string) (callArgs, error) {
 	fs := newFlagSet("call", e)
 	videoSrc := fs.String("video", "", "what to send as video: `testsrc` (colour bars), testsrc-busy (camera-like detail and noise), screen (screen 0 of the X11 display in DISPLAY, at its own size, at most 15 fps), screen:N (screen N of that display), a camera id, none, or empty for the default camera")
 	audioSrc := fs.String("audio", "", "what to send as sound: `sine` (440 Hz), a microphone id, none, or empty for the default microphone")
@@ -62,34 +71,51 @@ func cmdCall(ctx context.Context, e *cliEnv, args []string) error {
 	wait := fs.Duration("wait", 5*time.Minute, "how long to wait for the peer and for the call to be answered")
 	pos, err := parseInterspersed(fs, args, false)
 	if err != nil {
-		return err
+		return callArgs{}, err
 	}
 	if err := positional("call", pos, "LINK"); err != nil {
-		return err
+		return callArgs{}, err
 	}
 	w, h, err := parseSize(*size)
 	if err != nil {
-		return err
+		return callArgs{}, err
 	}
 	if *fps < 1 || *fps > 60 {
-		return usagef("--fps must be from 1 to 60")
+		return callArgs{}, usagef("--fps must be from 1 to 60")
 	}
 	if *duration < 0 {
-		return usagef("--duration must not be negative")
+		return callArgs{}, usagef("--duration must not be negative")
 	}
 	if _, _, err := call.ParseScreenSource(*videoSrc); err != nil {
-		return usagef("--video: %v", err)
+		return callArgs{}, usagef("--video: %v", err)
 	}
 	src := call.Sources{Video: *videoSrc, Audio: *audioSrc, Width: w, Height: h, FPS: *fps}
-	wantVideo := src.Video != call.SourceNone
 	if err := call.CheckSources(src); err != nil {
-		return newCallError(err) // say so now, not after waiting for the peer
+		return callArgs{}, newCallError(err) // say so now, not after waiting for the peer
 	}
+	return callArgs{link: pos[0], src: src, duration: *duration, stats: *stats, wait: *wait}, nil
+}
 
-	wctx, cancel := waitContext(ctx, *wait)
+// printCallStats writes --stats' lines (checked from outside).
+func printCallStats(e *cliEnv, m *call.Manager) {
+	st := m.Stats()
+	fmt.Fprintf(e.stderr, "call stats: latency p50 %.0f ms p95 %.0f ms, frames lost %d, freezes %d (longest %.0f ms), keyframe requests %d, %dx%d\n",
+		st.LatencyP50Ms, st.LatencyP95Ms, st.FramesLost, st.Freezes, st.MaxFreezeMs, st.KeyframeRequests, st.Width, st.Height)
+	fmt.Fprintf(e.stderr, "call video: %dx%d\n", st.Width, st.Height)
+	b, _ := json.Marshal(callStatsLine{st.VideoFramesReceived, st.VideoFramesDecoded, st.AudioPacketsReceived, st.AvgFps, st.RttMs, st.Freezes})
+	fmt.Fprintln(e.stdout, string(b))
+}
+
+func cmdCall(ctx context.Context, e *cliEnv, args []string) error {
+	a, err := parseCallArgs(e, args)
+	if err != nil {
+		return err
+	}
+	wantVideo := a.src.Video != call.SourceNone
+	wctx, cancel := waitContext(ctx, a.wait)
 	defer cancel()
-	p, sess, err := e.joinRoom(wctx, pos[0], "", &session.CallConfig{
-		Sources: func() call.Sources { return src },
+	p, sess, err := e.joinRoom(wctx, a.link, "", &session.CallConfig{
+		Sources: func() call.Sources { return a.src },
 		Decode:  true,
 	})
 	if err != nil {
@@ -106,13 +132,8 @@ func cmdCall(ctx context.Context, e *cliEnv, args []string) error {
 		lastState call.State
 	)
 	finish := func(reason string) error {
-		if m != nil && *stats {
-			st := m.Stats()
-			fmt.Fprintf(e.stderr, "call stats: latency p50 %.0f ms p95 %.0f ms, frames lost %d, freezes %d (longest %.0f ms), keyframe requests %d, %dx%d\n",
-				st.LatencyP50Ms, st.LatencyP95Ms, st.FramesLost, st.Freezes, st.MaxFreezeMs, st.KeyframeRequests, st.Width, st.Height)
-			fmt.Fprintf(e.stderr, "call video: %dx%d\n", st.Width, st.Height)
-			b, _ := json.Marshal(callStatsLine{st.VideoFramesReceived, st.VideoFramesDecoded, st.AudioPacketsReceived, st.AvgFps, st.RttMs, st.Freezes})
-			fmt.Fprintln(e.stdout, string(b))
+		if m != nil && a.stats {
+			printCallStats(e, m)
 		}
 		if reason != "" {
 			return callError{code: reason}
@@ -185,8 +206,8 @@ func cmdCall(ctx context.Context, e *cliEnv, args []string) error {
 				case call.StateActive:
 					answered = true
 					fmt.Fprintln(e.stderr, "call active")
-					if *duration > 0 && hangupAt == nil {
-						hangupAt = time.After(*duration)
+					if a.duration > 0 && hangupAt == nil {
+						hangupAt = time.After(a.duration)
 					}
 				case call.StateEnded:
 					if v.Error == "" {
