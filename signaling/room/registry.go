@@ -57,6 +57,22 @@ func Code(err error) string {
 	}
 }
 
+// Live reports whether room id is live in st: false for a room that ended
+// (unknown, destroyed, self-destructed, expired idle), an error when st
+// cannot tell. The embedded TURN relay asks it before honouring a
+// credential.
+func Live(ctx context.Context, st Store, id string) (bool, error) {
+	_, err := st.Get(ctx, id)
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, ErrNotFound), errors.Is(err, ErrDestroyed), errors.Is(err, ErrExpired):
+		return false, nil
+	default:
+		return false, err
+	}
+}
+
 // Defaults applied by NewRegistry to zero Config fields.
 const (
 	DefaultIdleTTL      = 24 * time.Hour

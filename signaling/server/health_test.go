@@ -5,11 +5,10 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"testing"
 
 	"github.com/parley-chat/parley/signaling/room"
-	"github.com/parley-chat/parley/signaling/server"
+	"github.com/parley-chat/parley/signaling/server/servertest"
 )
 
 // pingStore is the in-memory registry with a backend health check, as the
@@ -23,10 +22,7 @@ func (p *pingStore) Ping(context.Context) error { return p.err }
 
 func TestHealthzAsksTheSharedStore(t *testing.T) {
 	st := &pingStore{Registry: room.NewRegistry(nil, room.Config{})}
-	defer st.Close()
-	srv := server.New(server.DefaultConfig(), st, nil)
-	ts := httptest.NewServer(srv.Handler())
-	defer ts.Close()
+	ts := servertest.New(t, servertest.Options{Store: st})
 	get := func() (int, string) {
 		resp, err := http.Get(ts.URL + "/healthz")
 		if err != nil {

@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"context"
 	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/json"
@@ -18,13 +17,16 @@ import (
 	"github.com/parley-chat/parley/signaling/protocol"
 	"github.com/parley-chat/parley/signaling/room"
 	"github.com/parley-chat/parley/signaling/server"
+	"github.com/parley-chat/parley/signaling/server/servertest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 var b64 = base64.RawURLEncoding
 
+// env is a real server (servertest) with the raw-protocol helpers below.
 type env struct {
+	*servertest.Server
 	srv *server.Server
 	ts  *httptest.Server
 	reg *room.Registry
@@ -33,28 +35,11 @@ type env struct {
 // newEnv starts a real server on loopback. mutate adjusts the config.
 func newEnv(t *testing.T, clock room.Clock, mutate func(*server.Config)) *env {
 	t.Helper()
-	cfg := server.DefaultConfig()
-	cfg.RateRooms = 0
-	cfg.RateJoins = 0
-	if mutate != nil {
-		mutate(&cfg)
-	}
-	if clock == nil {
-		clock = room.SystemClock()
-	}
-	reg := room.NewRegistry(clock, room.Config{})
-	srv := server.New(cfg, reg, nil)
-	ts := httptest.NewServer(srv.Handler())
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Errorf("Shutdown: %v", err)
-		}
-		ts.Close()
-		_ = reg.Close()
-	})
-	return &env{srv: srv, ts: ts, reg: reg}
+	return envOf(servertest.New(t, servertest.Options{Clock: clock, Config: mutate}))
+}
+
+func envOf(s *servertest.Server) *env {
+	return &env{Server: s, srv: s.Server, ts: s.HTTP, reg: s.Registry}
 }
 
 func (e *env) do(t *testing.T, method, path, body string, hdr ...string) (*http.Response, []byte) {
@@ -117,8 +102,7 @@ func newKey(t *testing.T) ed25519.PrivateKey {
 
 func (e *env) dial(t *testing.T, priv ed25519.PrivateKey) *client {
 	t.Helper()
-	url := "ws" + strings.TrimPrefix(e.ts.URL, "http") + "/ws"
-	ws, resp, err := websocket.DefaultDialer.Dial(url, nil)
+	ws, resp, err := websocket.DefaultDialer.Dial(e.WSURL(), nil)
 	if err != nil {
 		t.Fatalf("dial: %v (%v)", err, resp)
 	}

@@ -308,7 +308,7 @@ func TestMetrics(t *testing.T) {
 	b.read()
 	a.write(map[string]any{"type": "bogus"})
 	a.read()
-	text := e.metrics(t)
+	text := e.Metrics(t)
 	for _, want := range []string{
 		"parley_signal_rooms 1",
 		"parley_signal_connections 2",

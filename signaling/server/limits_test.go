@@ -1,12 +1,10 @@
 package server_test
 
 import (
-	"bufio"
 	"context"
 	"crypto/ed25519"
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -19,63 +17,13 @@ import (
 	"github.com/parley-chat/parley/signaling/room"
 	"github.com/parley-chat/parley/signaling/room/roomtest"
 	"github.com/parley-chat/parley/signaling/server"
+	"github.com/parley-chat/parley/signaling/server/servertest"
 )
 
 // behindProxy makes the test's loopback address a trusted proxy, so each
 // request can name its client address in X-Forwarded-For.
 func behindProxy(c *server.Config) {
 	c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
-}
-
-// metrics scrapes the server's metrics handler over a real listener.
-func (e *env) metrics(t *testing.T) string {
-	t.Helper()
-	ms := httptest.NewServer(e.srv.MetricsHandler())
-	defer ms.Close()
-	resp, err := ms.Client().Get(ms.URL + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var b strings.Builder
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		b.WriteString(sc.Text() + "\n")
-	}
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("metrics: %d", resp.StatusCode)
-	}
-	return b.String()
-}
-
-// metric returns the value of one sample line ("name" or `name{labels}`),
-// or -1 when it is missing.
-func metric(text, series string) float64 {
-	for _, line := range strings.Split(text, "\n") {
-		if v, ok := strings.CutPrefix(line, series+" "); ok {
-			f, err := strconv.ParseFloat(v, 64)
-			if err == nil {
-				return f
-			}
-		}
-	}
-	return -1
-}
-
-// waitMetric waits until series has value want.
-func (e *env) waitMetric(t *testing.T, series string, want float64) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		got := metric(e.metrics(t), series)
-		if got == want {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s = %v, want %v", series, got, want)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 // dialFrom opens /ws as the client at ip (via X-Forwarded-For). On a
@@ -86,7 +34,7 @@ func (e *env) dialFrom(t *testing.T, ip string, hdr http.Header) (ws *websocket.
 		hdr = http.Header{}
 	}
 	hdr.Set("X-Forwarded-For", ip)
-	url := "ws" + strings.TrimPrefix(e.ts.URL, "http") + "/ws"
+	url := e.WSURL()
 	ws, resp, err := websocket.DefaultDialer.Dial(url, hdr)
 	if err == nil {
 		resp.Body.Close()
@@ -176,7 +124,7 @@ func TestConnCapPerClient(t *testing.T) {
 			t.Fatalf("step %d (%s): %d %s, want 429 SERVER_BUSY", i, st.ip, status, code)
 		}
 	}
-	text := e.metrics(t)
+	text := e.Metrics(t)
 	for series, want := range map[string]float64{
 		`parley_signal_client_cap_refused_total{resource="conns",scope="ip"}`:    3,
 		`parley_signal_client_cap_refused_total{resource="conns",scope="net48"}`: 1,
@@ -185,7 +133,7 @@ func TestConnCapPerClient(t *testing.T) {
 		// 203.0.113.1, 203.0.113.2, two /64s and one /48 under 2001:db8:1::, and 2001:db8:2:: (/64 and /48)
 		"parley_signal_conn_cap_clients": 7,
 	} {
-		if got := metric(text, series); got != want {
+		if got := servertest.Metric(text, series); got != want {
 			t.Errorf("%s = %v, want %v", series, got, want)
 		}
 	}
@@ -193,8 +141,8 @@ func TestConnCapPerClient(t *testing.T) {
 	for _, ws := range held {
 		_ = ws.Close()
 	}
-	e.waitMetric(t, "parley_signal_conn_cap_clients", 0)
-	e.waitMetric(t, "parley_signal_connections", 0)
+	e.WaitMetric(t, "parley_signal_conn_cap_clients", 0)
+	e.WaitMetric(t, "parley_signal_connections", 0)
 	for _, ip := range []string{"203.0.113.1", "203.0.113.1", "2001:db8:1:3::1"} {
 		if ws, status, code := e.dialFrom(t, ip, nil); ws == nil {
 			t.Fatalf("%s after the others closed: %d %s", ip, status, code)
@@ -291,7 +239,7 @@ func TestConnCapReleasedOnEveryExit(t *testing.T) {
 			_ = ws.Close()
 		})
 	}
-	e.waitMetric(t, "parley_signal_conn_cap_clients", 0)
+	e.WaitMetric(t, "parley_signal_conn_cap_clients", 0)
 }
 
 // TestConnCapReleasedOnShutdown: connections cut by Shutdown give their
@@ -313,7 +261,7 @@ func TestConnCapReleasedOnShutdown(t *testing.T) {
 		c.write(c.joinMsg(id, c.challenge()))
 		c.read()
 	}
-	if got := metric(e.metrics(t), "parley_signal_conn_cap_clients"); got != 3 {
+	if got := servertest.Metric(e.Metrics(t), "parley_signal_conn_cap_clients"); got != 3 {
 		t.Fatalf("conn_cap_clients %v before shutdown, want 3", got)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -321,7 +269,7 @@ func TestConnCapReleasedOnShutdown(t *testing.T) {
 	if err := e.srv.Shutdown(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if got := metric(e.metrics(t), "parley_signal_conn_cap_clients"); got != 0 {
+	if got := servertest.Metric(e.Metrics(t), "parley_signal_conn_cap_clients"); got != 0 {
 		t.Fatalf("conn_cap_clients %v after shutdown, want 0", got)
 	}
 }
@@ -361,14 +309,14 @@ func TestRoomCapPerClient(t *testing.T) {
 			t.Fatalf("step %d (%s): %d %s, want %d", i, st.ip, status, code, want)
 		}
 	}
-	text := e.metrics(t)
+	text := e.Metrics(t)
 	for series, want := range map[string]float64{
 		`parley_signal_client_cap_refused_total{resource="rooms",scope="ip"}`:    2,
 		`parley_signal_client_cap_refused_total{resource="rooms",scope="net48"}`: 1,
 		"parley_signal_room_cap_tracked":                                         7,
 		"parley_signal_rooms":                                                    7,
 	} {
-		if got := metric(text, series); got != want {
+		if got := servertest.Metric(text, series); got != want {
 			t.Errorf("%s = %v, want %v", series, got, want)
 		}
 	}
@@ -427,18 +375,14 @@ func TestRoomCapFreedWhenRoomsEnd(t *testing.T) {
 // (server full) does not keep the client's slot.
 func TestRoomCapSlotReturnedWhenCreateFails(t *testing.T) {
 	t.Parallel()
-	cfg := server.DefaultConfig()
-	behindProxy(&cfg)
-	cfg.MaxRoomsPerIP = 1
-	reg := room.NewRegistry(nil, room.Config{MaxRooms: 1})
-	srv := server.New(cfg, reg, nil)
-	ts := httptest.NewServer(srv.Handler())
-	t.Cleanup(func() {
-		_ = srv.Shutdown(context.Background())
-		ts.Close()
-		_ = reg.Close()
-	})
-	e := &env{srv: srv, ts: ts, reg: reg}
+	e := envOf(servertest.New(t, servertest.Options{
+		DefaultLimits: true,
+		Room:          room.Config{MaxRooms: 1},
+		Config: func(c *server.Config) {
+			behindProxy(c)
+			c.MaxRoomsPerIP = 1
+		},
+	}))
 	_, _, id := e.createFrom(t, "203.0.113.1")
 	if status, code, _ := e.createFrom(t, "203.0.113.2"); status != http.StatusServiceUnavailable || code != protocol.CodeServerBusy {
 		t.Fatalf("create on a full server: %d %s, want 503 SERVER_BUSY", status, code)
@@ -464,7 +408,7 @@ func TestRateLimitLookups(t *testing.T) {
 	if resp.StatusCode != http.StatusTooManyRequests || strings.TrimSpace(string(b)) != `{"error":"RATE_LIMITED"}` || resp.Header.Get("Retry-After") == "" {
 		t.Fatalf("3rd lookup: %d %s", resp.StatusCode, b)
 	}
-	if got := metric(e.metrics(t), `parley_signal_rate_limited_total{endpoint="get"}`); got != 1 {
+	if got := servertest.Metric(e.Metrics(t), `parley_signal_rate_limited_total{endpoint="get"}`); got != 1 {
 		t.Fatalf("rate_limited_total{get} = %v", got)
 	}
 	// Creating is limited separately.
@@ -475,26 +419,24 @@ func TestRateLimitLookups(t *testing.T) {
 // serves nothing else.
 func TestMetricsHandler(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, nil, nil)
-	ms := httptest.NewServer(e.srv.MetricsHandler())
-	t.Cleanup(ms.Close)
+	e := servertest.New(t, servertest.Options{Metrics: true})
 	for _, tc := range []struct {
-		h          *httptest.Server
+		base       string
 		path       string
 		wantStatus int
 	}{
-		{ms, "/metrics", 200},
-		{ms, "/healthz", 404},
-		{ms, "/api/rooms/AAAAAAAAAAAAAAAAAAAAA", 404},
-		{e.ts, "/metrics", 404},
+		{e.MetricsURL, "/metrics", 200},
+		{e.MetricsURL, "/healthz", 404},
+		{e.MetricsURL, "/api/rooms/AAAAAAAAAAAAAAAAAAAAA", 404},
+		{e.URL, "/metrics", 404},
 	} {
-		resp, err := tc.h.Client().Get(tc.h.URL + tc.path)
+		resp, err := http.Get(tc.base + tc.path)
 		if err != nil {
 			t.Fatal(err)
 		}
 		resp.Body.Close()
 		if resp.StatusCode != tc.wantStatus {
-			t.Errorf("%s on %s: %d, want %d", tc.path, tc.h.URL, resp.StatusCode, tc.wantStatus)
+			t.Errorf("%s on %s: %d, want %d", tc.path, tc.base, resp.StatusCode, tc.wantStatus)
 		}
 	}
 }
@@ -513,7 +455,7 @@ func TestConnCapReleasedWhenServerBusy(t *testing.T) {
 		t.Fatalf("dial on a full server: %d %s, want 503 SERVER_BUSY", status, code)
 	}
 	_ = first.Close()
-	e.waitMetric(t, "parley_signal_connections", 0)
+	e.WaitMetric(t, "parley_signal_connections", 0)
 	if ws, status, code := e.dialFrom(t, "203.0.113.2", nil); ws == nil {
 		t.Fatalf("dial after the server had room again: %d %s (slot kept)", status, code)
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/parley-chat/parley/signaling/protocol"
+	"github.com/parley-chat/parley/signaling/room/roomtest"
 	"github.com/parley-chat/parley/signaling/server"
 )
 
@@ -94,12 +95,15 @@ func TestTicketRestoresRoomAfterRestart(t *testing.T) {
 func TestTicketRespectsTimerAndTombstone(t *testing.T) {
 	key := bytes.Repeat([]byte{3}, server.TicketKeySize)
 	withKey := func(c *server.Config) { c.TicketKey = key }
-	before := newEnv(t, nil, withKey)
+	// Both servers' registries run on one hand-driven clock: the room's
+	// timer passes by Advance, not by sleeping.
+	clock := roomtest.NewClock(time.Now())
+	before := newEnv(t, clock, withKey)
 
 	short := before.create(t, `{"selfDestructSeconds":1}`)
 	_, j := before.join(t, short.RoomID, newKey(t))
-	after := newEnv(t, nil, withKey)
-	time.Sleep(time.Until(time.UnixMilli(*short.ExpiresAt)) + 50*time.Millisecond)
+	after := newEnv(t, clock, withKey)
+	clock.Advance(time.Second)
 	if _, m := joinWithTicket(t, after, short.RoomID, j.Ticket); m.Type != protocol.TypeError || m.Code != protocol.CodeTimerExpired {
 		t.Fatalf("expired room: %+v, want TIMER_EXPIRED", m)
 	}

@@ -346,7 +346,7 @@ func TestShutdown(t *testing.T) {
 	}
 	wg.Wait()
 	// New connections are refused.
-	url := "ws" + strings.TrimPrefix(e.ts.URL, "http") + "/ws"
+	url := e.WSURL()
 	_, resp, err := websocket.DefaultDialer.Dial(url, nil)
 	if err == nil || resp == nil || resp.StatusCode != http.StatusServiceUnavailable {
 		t.Fatalf("dial after shutdown: %v %v", err, resp)
@@ -359,7 +359,7 @@ func TestMaxConnsAndJoinRate(t *testing.T) {
 	e := newEnv(t, nil, func(c *server.Config) { c.MaxConns = 2 })
 	e.dial(t, newKey(t))
 	e.dial(t, newKey(t))
-	url := "ws" + strings.TrimPrefix(e.ts.URL, "http") + "/ws"
+	url := e.WSURL()
 	_, resp, err := websocket.DefaultDialer.Dial(url, nil)
 	if err == nil || resp == nil || resp.StatusCode != http.StatusServiceUnavailable {
 		t.Fatalf("third conn: %v %v", err, resp)
@@ -368,7 +368,7 @@ func TestMaxConnsAndJoinRate(t *testing.T) {
 
 	e2 := newEnv(t, nil, func(c *server.Config) { c.RateJoins = 1 })
 	e2.dial(t, newKey(t))
-	url = "ws" + strings.TrimPrefix(e2.ts.URL, "http") + "/ws"
+	url = e2.WSURL()
 	_, resp, err = websocket.DefaultDialer.Dial(url, nil)
 	if err == nil || resp == nil || resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
 		t.Fatalf("second conn: %v %v", err, resp)
@@ -379,7 +379,7 @@ func TestMaxConnsAndJoinRate(t *testing.T) {
 func TestOrigin(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, nil, func(c *server.Config) { c.AllowedOrigins = []string{"https://chat.example.org"} })
-	url := "ws" + strings.TrimPrefix(e.ts.URL, "http") + "/ws"
+	url := e.WSURL()
 	tests := []struct {
 		origin string
 		ok     bool

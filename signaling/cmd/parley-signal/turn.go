@@ -60,19 +60,7 @@ func startTURN(o options, cfg *server.Config, rooms room.Store, log *slog.Logger
 	return t, nil
 }
 
-// roomLive tells the relay whether a room is live: ended (not found,
-// destroyed, self-destructed) is false; any other store error is "cannot
-// tell".
+// roomLive tells the relay whether a room is live (room.Live).
 func roomLive(rooms room.Store) func(context.Context, string) (bool, error) {
-	return func(ctx context.Context, id string) (bool, error) {
-		_, err := rooms.Get(ctx, id)
-		switch {
-		case err == nil:
-			return true, nil
-		case errors.Is(err, room.ErrNotFound), errors.Is(err, room.ErrDestroyed), errors.Is(err, room.ErrExpired):
-			return false, nil
-		default:
-			return false, err
-		}
-	}
+	return func(ctx context.Context, id string) (bool, error) { return room.Live(ctx, rooms, id) }
 }
