@@ -4,15 +4,14 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
 
-	"github.com/parley-chat/parley/signaling/room"
 	"github.com/parley-chat/parley/signaling/server"
+	"github.com/parley-chat/parley/signaling/server/servertest"
 )
 
 func TestMain(m *testing.M) {
@@ -22,21 +21,9 @@ func TestMain(m *testing.M) {
 // TestRunAgainstServer runs a small load against a real in-process server
 // and checks the JSON report.
 func TestRunAgainstServer(t *testing.T) {
-	cfg := server.DefaultConfig()
-	cfg.RateRooms, cfg.RateJoins = 0, 0
-	cfg.MaxConnsPerIP, cfg.MaxRoomsPerIP = 0, 0
-	reg := room.NewRegistry(room.SystemClock(), room.Config{})
-	srv := server.New(cfg, reg, nil)
-	hs := httptest.NewServer(srv.Handler())
-	ms := httptest.NewServer(srv.MetricsHandler())
-	t.Cleanup(func() {
-		_ = srv.Shutdown(t.Context())
-		hs.Close()
-		ms.Close()
-		reg.Close()
-	})
+	s := servertest.New(t, servertest.Options{Metrics: true, Config: noCaps})
 
-	r, out := runReport(t, "--server", hs.URL, "--metrics", ms.URL, "--rooms", "25", "--concurrency", "4", "--hold", "10ms")
+	r, out := runReport(t, "--server", s.URL, "--metrics", s.MetricsURL, "--rooms", "25", "--concurrency", "4", "--hold", "10ms")
 	if r.Rooms != 25 || r.Connections != 50 || r.Errors != 0 || r.JoinsPerSecond <= 0 ||
 		r.LatencyP50Ms <= 0 || r.LatencyMaxMs < r.LatencyP99Ms || r.ServerGoroutinesPerConn <= 0 {
 		t.Errorf("report = %+v", r)
@@ -45,6 +32,9 @@ func TestRunAgainstServer(t *testing.T) {
 		t.Errorf("no human table:\n%s", out)
 	}
 }
+
+// noCaps turns off the per-client caps: all the load comes from 127.0.0.1.
+func noCaps(c *server.Config) { c.MaxConnsPerIP, c.MaxRoomsPerIP = 0, 0 }
 
 // runReport runs the load program with args, which must succeed, and
 // returns the JSON report from its last line and the whole output.
@@ -63,18 +53,9 @@ func runReport(t *testing.T, args ...string) (report, string) {
 }
 
 func TestRunRefusedByRateLimit(t *testing.T) {
-	reg := room.NewRegistry(room.SystemClock(), room.Config{})
-	srv := server.New(server.DefaultConfig(), reg, nil) // default limits: 30 rooms/min
-	hs := httptest.NewServer(srv.Handler())
-	ms := httptest.NewServer(srv.MetricsHandler())
-	t.Cleanup(func() {
-		_ = srv.Shutdown(t.Context())
-		hs.Close()
-		ms.Close()
-		reg.Close()
-	})
+	s := servertest.New(t, servertest.Options{Metrics: true, DefaultLimits: true}) // 30 rooms/min
 	var out bytes.Buffer
-	err := run(t.Context(), []string{"--server", hs.URL, "--metrics", ms.URL, "--rooms", "40", "--concurrency", "2", "--hold", "0s"}, &out, io.Discard)
+	err := run(t.Context(), []string{"--server", s.URL, "--metrics", s.MetricsURL, "--rooms", "40", "--concurrency", "2", "--hold", "0s"}, &out, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "rate-rooms 0") {
 		t.Errorf("run = %v, want a failure that names --rate-rooms 0", err)
 	}
