@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -24,8 +23,7 @@ import (
 	"github.com/parley-chat/parley/app/session"
 	"github.com/parley-chat/parley/app/sigclient"
 	"github.com/parley-chat/parley/signaling/protocol"
-	"github.com/parley-chat/parley/signaling/room"
-	"github.com/parley-chat/parley/signaling/server"
+	"github.com/parley-chat/parley/signaling/server/servertest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -127,23 +125,7 @@ func startServer(t *testing.T) string {
 // (nil: not wrapped), for tests that watch the requests.
 func startServerWith(t *testing.T, wrap func(http.Handler) http.Handler) string {
 	t.Helper()
-	cfg := server.DefaultConfig()
-	cfg.RateRooms, cfg.RateJoins = 0, 0
-	reg := room.NewRegistry(room.SystemClock(), room.Config{})
-	srv := server.New(cfg, reg, nil)
-	h := srv.Handler()
-	if wrap != nil {
-		h = wrap(h)
-	}
-	ts := httptest.NewServer(h)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-		ts.Close()
-		_ = reg.Close()
-	})
-	return ts.URL
+	return servertest.New(t, servertest.Options{Wrap: wrap}).URL
 }
 
 type testUser struct {

@@ -18,6 +18,7 @@ import (
 	"github.com/parley-chat/parley/app/sigclient"
 	"github.com/parley-chat/parley/signaling/room"
 	"github.com/parley-chat/parley/signaling/server"
+	"github.com/parley-chat/parley/signaling/server/servertest"
 )
 
 func TestMain(m *testing.M) {
@@ -27,10 +28,7 @@ func TestMain(m *testing.M) {
 // newServer runs a real signaling server on loopback.
 func newServer(t testing.TB) string {
 	t.Helper()
-	srv, _ := newSignal()
-	hs := httptest.NewServer(srv.Handler())
-	stopSignal(t, srv, hs)
-	return hs.URL
+	return servertest.New(t, servertest.Options{Room: room.Config{IdleTTL: time.Hour}}).URL
 }
 
 // newSignal returns a real signaling server (not listening) and its room

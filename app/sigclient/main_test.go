@@ -15,8 +15,8 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/parley-chat/parley/signaling/protocol"
-	"github.com/parley-chat/parley/signaling/room"
 	"github.com/parley-chat/parley/signaling/server"
+	"github.com/parley-chat/parley/signaling/server/servertest"
 )
 
 func TestMain(m *testing.M) {
@@ -27,8 +27,8 @@ func TestMain(m *testing.M) {
 // busy 2-core machine.
 const eventTimeout = 10 * time.Second
 
-// testServer is a real parley-signal server (server + room registry) on a
-// loopback httptest listener.
+// testServer is a real parley-signal server (servertest: server + room
+// registry on a loopback listener).
 type testServer struct {
 	URL string
 	srv *server.Server
@@ -39,24 +39,8 @@ type testServer struct {
 // them on again.
 func startServer(t *testing.T, mod func(*server.Config)) *testServer {
 	t.Helper()
-	cfg := server.DefaultConfig()
-	cfg.RateRooms, cfg.RateJoins = 0, 0
-	if mod != nil {
-		mod(&cfg)
-	}
-	reg := room.NewRegistry(room.SystemClock(), room.Config{})
-	srv := server.New(cfg, reg, testLogger(t))
-	hs := httptest.NewServer(srv.Handler())
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Errorf("server shutdown: %v", err)
-		}
-		hs.Close()
-		reg.Close()
-	})
-	return &testServer{URL: hs.URL, srv: srv, hs: hs}
+	s := servertest.New(t, servertest.Options{Config: mod, Logger: testLogger(t)})
+	return &testServer{URL: s.URL, srv: s.Server, hs: s.HTTP}
 }
 
 func testLogger(t *testing.T) *slog.Logger {

@@ -8,21 +8,17 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/parley-chat/parley/app/identity"
 	"github.com/parley-chat/parley/app/session"
 	"github.com/parley-chat/parley/app/sigclient"
 	"github.com/parley-chat/parley/app/transfer"
-	"github.com/parley-chat/parley/signaling/room"
-	"github.com/parley-chat/parley/signaling/server"
+	"github.com/parley-chat/parley/signaling/server/servertest"
 )
 
 // cli runs one command line in-process with a file secret store in dir.
@@ -187,15 +183,7 @@ func TestRoomIDStartingWithDash(t *testing.T) {
 
 func TestCreateRenameForgetAgainstRealServer(t *testing.T) {
 	t.Parallel()
-	cfg := server.DefaultConfig()
-	srv := server.New(cfg, room.NewRegistry(room.SystemClock(), room.Config{}), slog.New(slog.DiscardHandler))
-	hs := httptest.NewServer(srv.Handler())
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-		hs.Close()
-	})
+	hs := servertest.New(t, servertest.Options{DefaultLimits: true})
 	dir := t.TempDir()
 	out, errs, code := cli(t, dir, "create", "--server", hs.URL, "--self-destruct", "10m")
 	if code != 0 || strings.Count(out, "\n") != 1 {

@@ -3,8 +3,6 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"log/slog"
-	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,8 +10,7 @@ import (
 
 	"github.com/parley-chat/parley/app/chat"
 	"github.com/parley-chat/parley/app/history"
-	"github.com/parley-chat/parley/signaling/room"
-	"github.com/parley-chat/parley/signaling/server"
+	"github.com/parley-chat/parley/signaling/server/servertest"
 )
 
 func TestSendOpUsage(t *testing.T) {
@@ -61,9 +58,7 @@ func TestReactionNames(t *testing.T) {
 // joining, before waiting for the peer, with CANNOT_CHANGE.
 func TestSendOpOnUnknownMessage(t *testing.T) {
 	t.Parallel()
-	srv := server.New(server.DefaultConfig(), room.NewRegistry(room.SystemClock(), room.Config{}), slog.New(slog.DiscardHandler))
-	hs := httptest.NewServer(srv.Handler())
-	t.Cleanup(hs.Close)
+	hs := servertest.New(t, servertest.Options{DefaultLimits: true})
 	dir := t.TempDir()
 	out, _, code := cli(t, dir, "create", "--server", hs.URL)
 	if code != 0 {
