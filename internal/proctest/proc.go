@@ -30,12 +30,21 @@ type Proc struct {
 	code   int
 }
 
-// Start runs bin with args; the process is killed at the end of the test.
+// Start runs bin with args, env added to the test's environment; the
+// process is killed at the end of the test.
 func Start(t testing.TB, name string, env []string, stdin io.Reader, bin string, args ...string) *Proc {
 	t.Helper()
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdin = stdin
+	return StartCmd(t, name, cmd)
+}
+
+// StartCmd runs a prepared command (its own Env, Dir, Stdin; Stdout and
+// Stderr must be unset: the Proc reads them). The process is killed at the
+// end of the test.
+func StartCmd(t testing.TB, name string, cmd *exec.Cmd) *Proc {
+	t.Helper()
 	outR, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -61,6 +70,7 @@ func Start(t testing.TB, name string, env []string, stdin io.Reader, bin string,
 	go func() {
 		defer readers.Done()
 		sc := bufio.NewScanner(errR)
+		sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
 		for sc.Scan() {
 			p.mu.Lock()
 			p.stderr = append(p.stderr, sc.Text())
@@ -103,6 +113,7 @@ func Start(t testing.TB, name string, env []string, stdin io.Reader, bin string,
 	return p
 }
 
+// StderrText is everything the process printed on stderr so far.
 func (p *Proc) StderrText() string {
 	p.mu.Lock()
 	defer p.mu.Unlock()

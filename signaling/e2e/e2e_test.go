@@ -14,7 +14,6 @@ import (
 	"reflect"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -22,6 +21,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/parley-chat/parley/app/sigclient"
+	"github.com/parley-chat/parley/internal/proctest"
 	"github.com/parley-chat/parley/signaling/protocol"
 )
 
@@ -48,17 +48,13 @@ func TestMain(m *testing.M) {
 // timeout bounds every wait in these tests.
 const timeout = 15 * time.Second
 
-// listenRE finds the bound address in parley-signal's "listening" log line,
-// in the text (addr=…) and JSON ("addr":"…") formats.
-var listenRE = regexp.MustCompile(`"?addr"?[=:]"?(127\.0\.0\.1:[1-9][0-9]*)`)
+// listenRE finds the bound address in parley-signal's "listening" log line.
+var listenRE = regexp.MustCompile(`msg=listening addr=(127\.0\.0\.1:[1-9][0-9]*)`)
 
 // signalProc is one running parley-signal process.
 type signalProc struct {
-	URL    string
-	cmd    *exec.Cmd
-	stderr *logSink
-	exited chan struct{} // closed when cmd.Wait has returned
-	err    error         // cmd.Wait's result, set before exited is closed
+	*proctest.Proc
+	URL string
 }
 
 // startSignal runs parley-signal on 127.0.0.1:0 with extra flags and waits
@@ -66,41 +62,15 @@ type signalProc struct {
 // still running, and its log is shown when the test failed.
 func startSignal(t *testing.T, args ...string) *signalProc {
 	t.Helper()
-	sink := &logSink{addr: make(chan string, 1)}
+	// Keep-alive connections to the dead process would otherwise linger as
+	// goroutines until their reads fail. (Registered first, so it runs
+	// after proctest has killed the process.)
+	t.Cleanup(http.DefaultClient.CloseIdleConnections)
 	cmd := exec.Command(signalBin, append([]string{"--addr", "127.0.0.1:0", "--metrics-addr", "off", "--log-level", "debug"}, args...)...)
 	cmd.Env = cleanEnv()
-	cmd.Stderr = sink
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start parley-signal: %v", err)
-	}
-	p := &signalProc{cmd: cmd, stderr: sink, exited: make(chan struct{})}
-	go func() {
-		p.err = cmd.Wait()
-		close(p.exited)
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-p.exited:
-		default:
-			_ = cmd.Process.Kill()
-			<-p.exited
-		}
-		// Keep-alive connections to the dead process would otherwise
-		// linger as goroutines until their reads fail.
-		http.DefaultClient.CloseIdleConnections()
-		if t.Failed() {
-			t.Logf("parley-signal log:\n%s", sink.String())
-		}
-	})
-	select {
-	case addr := <-sink.addr:
-		p.URL = "http://" + addr
-	case <-p.exited:
-		t.Fatalf("parley-signal exited before listening: %v\n%s", p.err, sink.String())
-	case <-time.After(timeout):
-		t.Fatalf("parley-signal did not log its address:\n%s", sink.String())
-	}
-	return p
+	p := proctest.StartCmd(t, "parley-signal", cmd)
+	line := p.WaitStderr(listenRE.String(), 1, timeout)
+	return &signalProc{Proc: p, URL: "http://" + listenRE.FindStringSubmatch(line)[1]}
 }
 
 // cleanEnv is the test's environment without PARLEY_SIGNAL_* variables, so
@@ -113,38 +83,6 @@ func cleanEnv() []string {
 		}
 	}
 	return env
-}
-
-// logSink collects a child's stderr and reports the listen address once.
-type logSink struct {
-	mu   sync.Mutex
-	buf  bytes.Buffer
-	sent bool
-	addr chan string
-}
-
-func (s *logSink) Write(b []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.buf.Write(b)
-	if !s.sent {
-		for _, line := range strings.Split(s.buf.String(), "\n") {
-			if strings.Contains(line, "listening") {
-				if m := listenRE.FindStringSubmatch(line); m != nil {
-					s.addr <- m[1]
-					s.sent = true
-					break
-				}
-			}
-		}
-	}
-	return len(b), nil
-}
-
-func (s *logSink) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.String()
 }
 
 func ctxT(t *testing.T) context.Context {
@@ -348,18 +286,13 @@ func TestSIGTERM(t *testing.T) {
 	expect[sigclient.PeerEvent](t, a)
 
 	start := time.Now()
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := p.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	expectEnd(t, a, protocol.CodeShuttingDown)
 	expectEnd(t, b, protocol.CodeShuttingDown)
-	select {
-	case <-p.exited:
-	case <-time.After(5 * time.Second):
-		t.Fatal("parley-signal still running 5 s after SIGTERM")
-	}
-	if p.err != nil {
-		t.Errorf("parley-signal exit: %v, want status 0", p.err)
+	if code := p.Wait(5 * time.Second); code != 0 {
+		t.Errorf("parley-signal exit status %d, want 0", code)
 	}
 	t.Logf("shutdown took %v", time.Since(start))
 }

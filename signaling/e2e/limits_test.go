@@ -7,7 +7,6 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/gorilla/websocket"
 
@@ -37,16 +36,8 @@ var metricsLogRE = regexp.MustCompile(`msg=metrics addr=(127\.0\.0\.1:[1-9][0-9]
 func TestMetricsOnOwnListener(t *testing.T) {
 	t.Parallel()
 	p := startSignal(t, "--metrics-addr", "127.0.0.1:0")
-	var metricsURL string
-	for deadline := time.Now().Add(timeout); metricsURL == ""; {
-		if m := metricsLogRE.FindStringSubmatch(p.stderr.String()); m != nil {
-			metricsURL = "http://" + m[1]
-		} else if time.Now().After(deadline) {
-			t.Fatalf("no metrics address logged:\n%s", p.stderr.String())
-		} else {
-			time.Sleep(10 * time.Millisecond)
-		}
-	}
+	line := p.WaitStderr(metricsLogRE.String(), 1, timeout)
+	metricsURL := "http://" + metricsLogRE.FindStringSubmatch(line)[1]
 	for _, tc := range []struct {
 		url  string
 		want int
