@@ -8,3 +8,21 @@ func (s *Store) Crash() {
 
 // SetBeforeJoined installs a hook run just before a joiner's Joined call.
 func (s *Store) SetBeforeJoined(f func()) { s.beforeJoined = f }
+
+// Pending counts the deliveries waiting for their connection's Joined
+// call on this node.
+func (s *Store) Pending() int {
+	s.mu.Lock()
+	locals := make([]*local, 0, len(s.byID))
+	for _, lc := range s.byID {
+		locals = append(locals, lc)
+	}
+	s.mu.Unlock()
+	n := 0
+	for _, lc := range locals {
+		lc.mu.Lock()
+		n += len(lc.pending)
+		lc.mu.Unlock()
+	}
+	return n
+}

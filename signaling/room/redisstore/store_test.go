@@ -222,11 +222,11 @@ func TestDeliveryBeforeJoined(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	a, b := e.node(t, room.Config{}), e.node(t, room.Config{})
-	relayed := make(chan struct{})
+	// B's Joined call waits until the relay below sits in B's pending
+	// queue: the delivery reached B's node before Joined.
 	b.SetBeforeJoined(func() {
-		select {
-		case <-relayed:
-		case <-time.After(5 * time.Second):
+		for deadline := time.Now().Add(5 * time.Second); b.Pending() == 0 && time.Now().Before(deadline); {
+			time.Sleep(time.Millisecond) // polling a condition with a deadline
 		}
 	})
 	info, err := a.Create(ctxT(t), 0, "")
@@ -237,6 +237,7 @@ func TestDeliveryBeforeJoined(t *testing.T) {
 	if _, err := a.Join(ctxT(t), info.ID, "A", "", a1); err != nil {
 		t.Fatal(err)
 	}
+	relayed := make(chan struct{})
 	go func() {
 		defer close(relayed)
 		deadline := time.Now().Add(5 * time.Second)
@@ -244,14 +245,14 @@ func TestDeliveryBeforeJoined(t *testing.T) {
 			// Offline until B's seat is taken; then it goes to B's node.
 			err := a.Relay(context.Background(), info.ID, a1, protocol.Message{Type: protocol.TypeSignal, Signal: &protocol.Signal{Session: "early"}})
 			if err == nil {
-				time.Sleep(50 * time.Millisecond) // let it reach B's node
 				return
 			}
-			time.Sleep(time.Millisecond)
+			time.Sleep(time.Millisecond) // polling for the seat, with a deadline
 		}
 	}()
 	if _, err := b.Join(ctxT(t), info.ID, "B", "", b1); err != nil {
 		t.Fatal(err)
 	}
+	<-relayed
 	b1.WaitFor(t, "joined", "signal:early")
 }
