@@ -67,11 +67,11 @@ func TestImportBoundaries(t *testing.T) {
 			}
 		}
 	}
-	// The wire format and the TURN credential format import only the
-	// standard library. Ask go list which packages are standard: the
-	// standard library's own crypto has dotted paths too
-	// (crypto/internal/entropy/v1.0.0).
-	for _, p := range []string{"/signaling/protocol", "/signaling/turncred"} {
+	// The wire format, the TURN credential format and the id helpers both
+	// sides share (log tags, random ids) import only the standard library.
+	// Ask go list which packages are standard: the standard library's own
+	// crypto has dotted paths too (crypto/internal/entropy/v1.0.0).
+	for _, p := range []string{"/signaling/protocol", "/signaling/turncred", "/internal/logid", "/internal/randid"} {
 		nonStd, err := exec.Command("go", "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", module+p).Output()
 		if err != nil {
 			t.Fatalf("go list -deps %s: %v", p, err)

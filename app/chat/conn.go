@@ -2,8 +2,6 @@ package chat
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +9,8 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+
+	"github.com/parley-chat/parley/internal/randid"
 )
 
 // MaxTextBytes is the largest message text, in UTF-8 bytes.
@@ -448,10 +448,4 @@ func checkText(text string) error {
 }
 
 // newID returns 16 random bytes, base64url without padding (22 characters).
-func newID() (string, error) {
-	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return "", fmt.Errorf("chat: new message id: %w", err)
-	}
-	return base64.RawURLEncoding.EncodeToString(b[:]), nil
-}
+func newID() (string, error) { return randid.Base64(16), nil }

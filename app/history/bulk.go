@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/parley-chat/parley/internal/logid"
 )
 
 // MaxBatch is the most messages one AddMessages call takes.
@@ -85,7 +87,7 @@ func (s *Store) AddMessages(ms []Message) (added int, err error) {
 		})
 	})
 	if err != nil {
-		return 0, fmt.Errorf("add messages to room %s: %w", shortID(roomKey), err)
+		return 0, fmt.Errorf("add messages to room %s: %w", logid.Of(roomKey), err)
 	}
 	return added, nil
 }

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/parley-chat/parley/internal/logid"
 )
 
 // Operation kinds (Op.Kind): the names of chat.OpEdit, chat.OpDelete and
@@ -140,7 +142,7 @@ func (s *Store) UpdateMessageQueued(roomKey string, op Op, change func(*Message)
 		return err
 	})
 	if err != nil {
-		return Message{}, fmt.Errorf("update message in room %s: %w", shortID(roomKey), err)
+		return Message{}, fmt.Errorf("update message in room %s: %w", logid.Of(roomKey), err)
 	}
 	return out, nil
 }
@@ -160,15 +162,15 @@ func (s *Store) eachOp(ops *bolt.Bucket, roomKey string, fn func(k []byte, op Op
 func (s *Store) decodeOp(roomKey string, v []byte) (Op, error) {
 	var rec opRecord
 	if err := json.Unmarshal(v, &rec); err != nil {
-		return Op{}, fmt.Errorf("operation in room %s: %w: %v", shortID(roomKey), ErrCorrupt, err)
+		return Op{}, fmt.Errorf("operation in room %s: %w: %v", logid.Of(roomKey), ErrCorrupt, err)
 	}
 	plain, err := s.seal.open(rec.Sealed, opAD(roomKey, rec.ID))
 	if err != nil {
-		return Op{}, fmt.Errorf("operation in room %s: %w: %v", shortID(roomKey), ErrCorrupt, err)
+		return Op{}, fmt.Errorf("operation in room %s: %w: %v", logid.Of(roomKey), ErrCorrupt, err)
 	}
 	var sec opSecrets
 	if err := json.Unmarshal(plain, &sec); err != nil {
-		return Op{}, fmt.Errorf("operation in room %s: %w: %v", shortID(roomKey), ErrCorrupt, err)
+		return Op{}, fmt.Errorf("operation in room %s: %w: %v", logid.Of(roomKey), ErrCorrupt, err)
 	}
 	return Op{ID: rec.ID, Kind: sec.Kind, Of: sec.Of, Text: sec.Text, Emoji: sec.Emoji, SentAt: sec.SentAt}, nil
 }
@@ -204,7 +206,7 @@ func (s *Store) PendingOps(roomKey string) ([]Op, error) {
 		})
 	})
 	if err != nil {
-		return nil, fmt.Errorf("list pending operations of room %s: %w", shortID(roomKey), err)
+		return nil, fmt.Errorf("list pending operations of room %s: %w", logid.Of(roomKey), err)
 	}
 	return out, nil
 }
@@ -243,7 +245,7 @@ func (s *Store) OpDelivered(roomKey, id string) (op Op, ok bool, err error) {
 		return ops.Delete(key)
 	})
 	if err != nil {
-		return Op{}, false, fmt.Errorf("operation delivered in room %s: %w", shortID(roomKey), err)
+		return Op{}, false, fmt.Errorf("operation delivered in room %s: %w", logid.Of(roomKey), err)
 	}
 	return op, ok, nil
 }
@@ -279,7 +281,7 @@ func (s *Store) ApplyPeerOp(roomKey, opID, msgID string, change func(*Message) e
 		return done.Put([]byte(opID), nil)
 	})
 	if err != nil {
-		return Message{}, false, fmt.Errorf("apply operation in room %s: %w", shortID(roomKey), err)
+		return Message{}, false, fmt.Errorf("apply operation in room %s: %w", logid.Of(roomKey), err)
 	}
 	return m, applied, nil
 }

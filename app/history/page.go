@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/parley-chat/parley/internal/logid"
 )
 
 // Paging and search: a long conversation is read a page at a time, so
@@ -66,7 +68,7 @@ func roomSeqs(tx *bolt.Tx, roomKey string) (*bolt.Bucket, error) {
 // viewPage runs read in a read transaction and names the room in its error.
 func (s *Store) viewPage(roomKey string, read func(*bolt.Tx) error) error {
 	if err := s.db.View(read); err != nil {
-		return fmt.Errorf("list messages of room %s: %w", shortID(roomKey), err)
+		return fmt.Errorf("list messages of room %s: %w", logid.Of(roomKey), err)
 	}
 	return nil
 }

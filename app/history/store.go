@@ -17,6 +17,8 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 	bolterrors "go.etcd.io/bbolt/errors"
+
+	"github.com/parley-chat/parley/internal/logid"
 )
 
 // State is the delivery state of an outgoing message.
@@ -357,11 +359,11 @@ func (s *Store) migrateMessages(msgs *bolt.Bucket, id, key string) error {
 		if err := oldSeqs.ForEach(func(k, v []byte) error {
 			var rec msgRecord
 			if err := json.Unmarshal(v, &rec); err != nil {
-				return fmt.Errorf("message in room %s: %w: %v", shortID(id), ErrCorrupt, err)
+				return fmt.Errorf("message in room %s: %w: %v", logid.Of(id), ErrCorrupt, err)
 			}
 			plain, err := s.seal.open(rec.Sealed, msgAD(id, rec.ID))
 			if err != nil {
-				return fmt.Errorf("message in room %s: %w: %v", shortID(id), ErrCorrupt, err)
+				return fmt.Errorf("message in room %s: %w: %v", logid.Of(id), ErrCorrupt, err)
 			}
 			if rec.Sealed, err = s.seal.seal(plain, msgAD(key, rec.ID)); err != nil {
 				return err
@@ -444,12 +446,6 @@ func extrasAD(roomKey, id string) []byte {
 	return []byte("msgx\x00" + roomKey + "\x00" + id)
 }
 
-// shortID names a room in errors without spelling out its id.
-func shortID(id string) string {
-	sum := sha256.Sum256([]byte(id))
-	return hex.EncodeToString(sum[:4])
-}
-
 // encodeRoom seals r for its place, r.Key.
 func (s *Store) encodeRoom(r Room) ([]byte, error) {
 	plain, err := json.Marshal(roomSecrets{ID: r.ID, Server: r.Server, Link: r.Link, Name: r.Name, Preview: r.LastPreview, PeerKey: r.PeerKey, NewPeerKey: r.NewPeerKey, Ticket: r.Ticket})
@@ -470,15 +466,15 @@ func (s *Store) decodeRoom(key string, b []byte) (Room, error) {
 func (s *Store) decodeRoomAD(key string, b, ad []byte) (Room, error) {
 	var rec roomRecord
 	if err := json.Unmarshal(b, &rec); err != nil {
-		return Room{}, fmt.Errorf("room %s: %w: %v", shortID(key), ErrCorrupt, err)
+		return Room{}, fmt.Errorf("room %s: %w: %v", logid.Of(key), ErrCorrupt, err)
 	}
 	plain, err := s.seal.open(rec.Sealed, ad)
 	if err != nil {
-		return Room{}, fmt.Errorf("room %s: %w: %v", shortID(key), ErrCorrupt, err)
+		return Room{}, fmt.Errorf("room %s: %w: %v", logid.Of(key), ErrCorrupt, err)
 	}
 	var sec roomSecrets
 	if err := json.Unmarshal(plain, &sec); err != nil {
-		return Room{}, fmt.Errorf("room %s: %w: %v", shortID(key), ErrCorrupt, err)
+		return Room{}, fmt.Errorf("room %s: %w: %v", logid.Of(key), ErrCorrupt, err)
 	}
 	return Room{
 		Key: key, ID: sec.ID, Server: sec.Server, Link: sec.Link, Name: sec.Name,
@@ -490,21 +486,21 @@ func (s *Store) decodeRoomAD(key string, b, ad []byte) (Room, error) {
 func (s *Store) decodeMessage(roomKey string, b []byte) (Message, error) {
 	var rec msgRecord
 	if err := json.Unmarshal(b, &rec); err != nil {
-		return Message{}, fmt.Errorf("message in room %s: %w: %v", shortID(roomKey), ErrCorrupt, err)
+		return Message{}, fmt.Errorf("message in room %s: %w: %v", logid.Of(roomKey), ErrCorrupt, err)
 	}
 	plain, err := s.seal.open(rec.Sealed, msgAD(roomKey, rec.ID))
 	if err != nil {
-		return Message{}, fmt.Errorf("message in room %s: %w: %v", shortID(roomKey), ErrCorrupt, err)
+		return Message{}, fmt.Errorf("message in room %s: %w: %v", logid.Of(roomKey), ErrCorrupt, err)
 	}
 	m := Message{ID: rec.ID, RoomKey: roomKey, Outgoing: rec.Outgoing, Text: string(plain), SentAt: rec.SentAt, State: rec.State}
 	if rec.Extras != nil {
 		xp, err := s.seal.open(rec.Extras, extrasAD(roomKey, rec.ID))
 		if err != nil {
-			return Message{}, fmt.Errorf("message in room %s: %w: %v", shortID(roomKey), ErrCorrupt, err)
+			return Message{}, fmt.Errorf("message in room %s: %w: %v", logid.Of(roomKey), ErrCorrupt, err)
 		}
 		var x msgExtras
 		if err := json.Unmarshal(xp, &x); err != nil {
-			return Message{}, fmt.Errorf("message in room %s: %w: %v", shortID(roomKey), ErrCorrupt, err)
+			return Message{}, fmt.Errorf("message in room %s: %w: %v", logid.Of(roomKey), ErrCorrupt, err)
 		}
 		m.ReplyTo, m.Edited, m.Deleted, m.MyReaction, m.PeerReaction = x.ReplyTo, x.Edited, x.Deleted, x.MyReaction, x.PeerReaction
 	}
@@ -664,13 +660,13 @@ func (s *Store) PutRoom(r Room) error {
 	r.Key = RoomKey(r.Server, r.ID)
 	b, err := s.encodeRoom(r)
 	if err != nil {
-		return fmt.Errorf("put room %s: %w", shortID(r.Key), err)
+		return fmt.Errorf("put room %s: %w", logid.Of(r.Key), err)
 	}
 	err = s.db.Update(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketRooms).Put([]byte(r.Key), b)
 	})
 	if err != nil {
-		return fmt.Errorf("put room %s: %w", shortID(r.Key), err)
+		return fmt.Errorf("put room %s: %w", logid.Of(r.Key), err)
 	}
 	return nil
 }
@@ -764,7 +760,7 @@ func (s *Store) UpdateRoom(key string, change func(*Room) error) error {
 		})
 	})
 	if err != nil {
-		return fmt.Errorf("update room %s: %w", shortID(key), err)
+		return fmt.Errorf("update room %s: %w", logid.Of(key), err)
 	}
 	return nil
 }
@@ -782,7 +778,7 @@ func (s *Store) Rename(key, name string) error {
 		return s.updateRoom(tx, key, func(r *Room) error { r.Name = name; return nil })
 	})
 	if err != nil {
-		return fmt.Errorf("rename room %s: %w", shortID(key), err)
+		return fmt.Errorf("rename room %s: %w", logid.Of(key), err)
 	}
 	return nil
 }
@@ -849,7 +845,7 @@ func (s *Store) TrustNewPeerKey(key string) error {
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("trust new key of room %s: %w", shortID(key), err)
+		return fmt.Errorf("trust new key of room %s: %w", logid.Of(key), err)
 	}
 	return nil
 }
@@ -870,7 +866,7 @@ func (s *Store) ClearMessages(key string) error {
 		return deleteBucketIfExists(tx.Bucket(bucketMessages), []byte(key))
 	})
 	if err != nil {
-		return fmt.Errorf("clear room %s: %w", shortID(key), err)
+		return fmt.Errorf("clear room %s: %w", logid.Of(key), err)
 	}
 	return nil
 }
@@ -891,7 +887,7 @@ func (s *Store) Forget(key string) error {
 		return deleteBucketIfExists(tx.Bucket(bucketMessages), []byte(key))
 	})
 	if err != nil {
-		return fmt.Errorf("forget room %s: %w", shortID(key), err)
+		return fmt.Errorf("forget room %s: %w", logid.Of(key), err)
 	}
 	return nil
 }
@@ -961,7 +957,7 @@ func (s *Store) AddMessage(m Message) (added bool, err error) {
 		return false, nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("add message to room %s: %w", shortID(m.RoomKey), err)
+		return false, fmt.Errorf("add message to room %s: %w", logid.Of(m.RoomKey), err)
 	}
 	return true, nil
 }
@@ -1011,7 +1007,7 @@ func (s *Store) SetState(roomKey, msgID string, st State) error {
 		return seqs.Put(key, b)
 	})
 	if err != nil {
-		return fmt.Errorf("set message state in room %s: %w", shortID(roomKey), err)
+		return fmt.Errorf("set message state in room %s: %w", logid.Of(roomKey), err)
 	}
 	return nil
 }
@@ -1054,7 +1050,7 @@ func (s *Store) Message(roomKey, msgID string) (m Message, ok bool, err error) {
 		return err
 	})
 	if err != nil {
-		return Message{}, false, fmt.Errorf("read message in room %s: %w", shortID(roomKey), err)
+		return Message{}, false, fmt.Errorf("read message in room %s: %w", logid.Of(roomKey), err)
 	}
 	return m, ok, nil
 }
@@ -1078,7 +1074,7 @@ func (s *Store) UpdateMessage(roomKey, msgID string, change func(*Message) error
 		return err
 	})
 	if err != nil {
-		return Message{}, fmt.Errorf("update message in room %s: %w", shortID(roomKey), err)
+		return Message{}, fmt.Errorf("update message in room %s: %w", logid.Of(roomKey), err)
 	}
 	return out, nil
 }
@@ -1149,7 +1145,7 @@ func (s *Store) Messages(roomKey string) ([]Message, error) {
 		})
 	})
 	if err != nil {
-		return nil, fmt.Errorf("list messages of room %s: %w", shortID(roomKey), err)
+		return nil, fmt.Errorf("list messages of room %s: %w", logid.Of(roomKey), err)
 	}
 	return msgs, nil
 }

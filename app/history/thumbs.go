@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/parley-chat/parley/internal/logid"
 )
 
 // Thumbnails of image files are message content: they are sealed like
@@ -56,7 +58,7 @@ func (s *Store) PutThumb(key, fileID string, data []byte) error {
 		return b.Put([]byte(fileID), sealed)
 	})
 	if err != nil {
-		return fmt.Errorf("store thumbnail in room %s: %w", shortID(key), err)
+		return fmt.Errorf("store thumbnail in room %s: %w", logid.Of(key), err)
 	}
 	return nil
 }
@@ -79,7 +81,7 @@ func (s *Store) Thumb(key, fileID string) (data []byte, ok bool, err error) {
 	}
 	plain, err := s.seal.open(sealed, thumbAD(key, fileID))
 	if err != nil {
-		return nil, false, fmt.Errorf("thumbnail in room %s: %w", shortID(key), ErrCorrupt)
+		return nil, false, fmt.Errorf("thumbnail in room %s: %w", logid.Of(key), ErrCorrupt)
 	}
 	return plain, true, nil
 }

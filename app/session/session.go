@@ -22,11 +22,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
-	"crypto/rand"
-	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -40,6 +36,8 @@ import (
 	"github.com/parley-chat/parley/app/peer"
 	"github.com/parley-chat/parley/app/sigclient"
 	"github.com/parley-chat/parley/app/transfer"
+	"github.com/parley-chat/parley/internal/logid"
+	"github.com/parley-chat/parley/internal/randid"
 	"github.com/parley-chat/parley/signaling/protocol"
 )
 
@@ -1214,14 +1212,9 @@ func (h *chatHandler) SelfDestructAt(t time.Time) {
 
 // newMessageID returns a random, globally unique message id.
 func newMessageID() string {
-	b := make([]byte, 16)
-	_, _ = rand.Read(b) // crypto/rand.Read never fails on supported platforms
-	return base64.RawURLEncoding.EncodeToString(b)
+	return randid.Base64(16)
 }
 
 // LogID is a short hash of a room id: enough to follow one room through
 // logs without writing down the id that lets anyone join it.
-func LogID(id string) string {
-	sum := sha256.Sum256([]byte(id))
-	return hex.EncodeToString(sum[:4])
-}
+func LogID(id string) string { return logid.Of(id) }

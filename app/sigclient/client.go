@@ -3,8 +3,6 @@ package sigclient
 import (
 	"context"
 	"crypto/ed25519"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,6 +14,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/parley-chat/parley/internal/logid"
 	"github.com/parley-chat/parley/signaling/protocol"
 )
 
@@ -571,7 +570,4 @@ func (c *Client) leave(conn *websocket.Conn, readDone <-chan struct{}) {
 
 // roomTag is a short, non-reversible tag for a room id, for logs and error
 // strings: whoever holds a full room id can join the room.
-func roomTag(roomID string) string {
-	sum := sha256.Sum256([]byte(roomID))
-	return hex.EncodeToString(sum[:4])
-}
+func roomTag(roomID string) string { return logid.Of(roomID) }

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/parley-chat/parley/internal/logid"
 	"github.com/parley-chat/parley/signaling/protocol"
 	"github.com/parley-chat/parley/signaling/room"
 )
@@ -180,7 +181,7 @@ func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
 	}
 	s.roomCreated(slot, info.ID)
 	s.metrics.roomsCreated.Inc()
-	s.log.Info("room created", "room", shortHash(info.ID), "selfDestruct", ttl, "verifier", req.verifier != "")
+	s.log.Info("room created", "room", logid.Of(info.ID), "selfDestruct", ttl, "verifier", req.verifier != "")
 	writeJSON(w, http.StatusCreated, protocol.CreateRoomResponse{
 		RoomID:    info.ID,
 		CreatedAt: info.CreatedAt.UnixMilli(),

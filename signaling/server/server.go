@@ -3,8 +3,6 @@ package server
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
-	"encoding/hex"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -202,12 +200,6 @@ func (s *Server) checkOrigin(r *http.Request) bool {
 		rest, ok = strings.CutPrefix(strings.ToLower(origin), "http://")
 	}
 	return ok && rest == strings.ToLower(r.Host)
-}
-
-// shortHash names a room or key in logs without revealing it.
-func shortHash(s string) string {
-	sum := sha256.Sum256([]byte(s))
-	return hex.EncodeToString(sum[:4])
 }
 
 func validID(id string) bool { return protocol.ValidRoomID(id) }

@@ -14,6 +14,7 @@ import (
 	"github.com/gorilla/websocket"
 	"golang.org/x/time/rate"
 
+	"github.com/parley-chat/parley/internal/logid"
 	"github.com/parley-chat/parley/signaling/protocol"
 	"github.com/parley-chat/parley/signaling/room"
 	"github.com/parley-chat/parley/signaling/turncred"
@@ -419,7 +420,7 @@ func (c *conn) join(ctx context.Context, nonce []byte) bool {
 		errors.As(err, &fe)
 		return fail(fe.Code, fe.Reason)
 	}
-	c.logRoom, c.logKey = shortHash(m.RoomID), shortHash(key)
+	c.logRoom, c.logKey = logid.Of(m.RoomID), logid.Of(key)
 	res, err := s.rooms.Join(ctx, m.RoomID, key, verifier, c)
 	if errors.Is(err, room.ErrNotFound) && m.Ticket != "" {
 		err = s.restore(ctx, m.RoomID, m.Ticket)
@@ -462,7 +463,7 @@ func (s *Server) restore(ctx context.Context, id, ticket string) error {
 		return err
 	}
 	s.metrics.restores.WithLabelValues("ok").Inc()
-	s.log.Info("room restored from ticket", "room", shortHash(id), "selfDestruct", !got.ExpiresAt.IsZero())
+	s.log.Info("room restored from ticket", "room", logid.Of(id), "selfDestruct", !got.ExpiresAt.IsZero())
 	return nil
 }
 

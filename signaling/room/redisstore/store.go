@@ -3,7 +3,6 @@ package redisstore
 import (
 	"context"
 	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/parley-chat/parley/internal/randid"
 	"github.com/parley-chat/parley/signaling/protocol"
 	"github.com/parley-chat/parley/signaling/room"
 )
@@ -125,13 +125,11 @@ func New(ctx context.Context, client redis.UniversalClient, cfg room.Config, opt
 	if o.liveness < 30*time.Millisecond {
 		return nil, fmt.Errorf("redis room store: liveness TTL %v too short", o.liveness)
 	}
-	var nb [8]byte
-	_, _ = rand.Read(nb[:])
 	s := &Store{
 		rdb:      client,
 		cfg:      withDefaults(cfg),
 		prefix:   o.prefix,
-		node:     hex.EncodeToString(nb[:]),
+		node:     randid.Hex(8),
 		liveness: o.liveness,
 		log:      o.log,
 		byID:     make(map[string]*local),
