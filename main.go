@@ -26,6 +26,7 @@ import (
 
 	"github.com/parley-chat/parley/app"
 	"github.com/parley-chat/parley/app/profile"
+	"github.com/parley-chat/parley/app/transfer"
 	"github.com/parley-chat/parley/internal/buildinfo"
 )
 
@@ -42,6 +43,7 @@ Options:
 `
 
 func main() {
+	transfer.TuneGC() // the process's GC target, set by the program, not by a library
 	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return

@@ -19,7 +19,7 @@ import (
 	"github.com/parley-chat/parley/app/identity"
 	"github.com/parley-chat/parley/app/profile"
 	"github.com/parley-chat/parley/app/session"
-	"github.com/parley-chat/parley/app/transfer"
+	"github.com/parley-chat/parley/signaling/protocol"
 )
 
 // Timeouts for the calls the UI waits on.
@@ -116,10 +116,9 @@ type openRoom struct {
 }
 
 // New returns an App for cfg. Nothing is opened until Startup (or, in
-// tests, the first method call). It sets the process's GC target for fast
-// transfers (transfer.TuneGC).
+// tests, the first method call). It leaves the process's GC target alone:
+// the program's main calls transfer.TuneGC.
 func New(cfg Config) *App {
-	transfer.TuneGC()
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -448,8 +447,8 @@ func (a *App) CreateRoom(selfDestructSeconds int) (RoomView, error) {
 	if err != nil {
 		return RoomView{}, err
 	}
-	if selfDestructSeconds < 0 || selfDestructSeconds > 7*24*3600 {
-		return RoomView{}, apiErrorf(CodeInternal, "self-destruct must be between 0 and 7 days")
+	if selfDestructSeconds < 0 || selfDestructSeconds > protocol.MaxSelfDestructSeconds {
+		return RoomView{}, apiErrorf(CodeBadRequest, "self-destruct must be between 0 and 7 days")
 	}
 	a.mu.Lock()
 	server := a.settingsView(p).Server
@@ -538,7 +537,7 @@ func (a *App) view(p *profile.Profile, roomID string) (RoomView, error) {
 		return RoomView{}, toAPI(err)
 	}
 	if !ok {
-		return RoomView{}, apiErrorf("ROOM_NOT_FOUND", "this room is not in your recent rooms")
+		return RoomView{}, apiErrorf(protocol.CodeRoomNotFound, "this room is not in your recent rooms")
 	}
 	page, err := p.History.MessagesBefore(roomID, "", PageSize)
 	if err != nil {
@@ -770,7 +769,7 @@ func (a *App) Forget(roomID string) error {
 
 func (a *App) historyErr(err error) error {
 	if errors.Is(err, history.ErrRoomNotFound) {
-		return apiErrorf("ROOM_NOT_FOUND", "this room is not in your recent rooms")
+		return apiErrorf(protocol.CodeRoomNotFound, "this room is not in your recent rooms")
 	}
 	return toAPI(err)
 }
@@ -789,7 +788,7 @@ func (a *App) TrustNewKey(roomID string) (RoomView, error) {
 		return RoomView{}, toAPI(err)
 	}
 	if !ok {
-		return RoomView{}, apiErrorf("ROOM_NOT_FOUND", "this room is not in your recent rooms")
+		return RoomView{}, apiErrorf(protocol.CodeRoomNotFound, "this room is not in your recent rooms")
 	}
 	if len(hr.NewPeerKey) == 0 {
 		return RoomView{}, apiErrorf(CodeBadRequest, "the other person's key has not changed")
@@ -822,7 +821,7 @@ func (a *App) DestroyRoom(roomID string) error {
 			return toAPI(err)
 		}
 		if !known {
-			return apiErrorf("ROOM_NOT_FOUND", "this room is not in your recent rooms")
+			return apiErrorf(protocol.CodeRoomNotFound, "this room is not in your recent rooms")
 		}
 		l, err := session.ParseLink(hr.Link)
 		if err != nil {
@@ -832,7 +831,7 @@ func (a *App) DestroyRoom(roomID string) error {
 			return err
 		}
 		if r, ok = a.openSession(roomID); !ok {
-			return apiErrorf("ROOM_DESTROYED", "the room ended while joining")
+			return apiErrorf(protocol.CodeRoomDestroyed, "the room ended while joining")
 		}
 	}
 	ctx, cancel := context.WithTimeout(a.context(), createTimeout)
@@ -856,7 +855,7 @@ func (a *App) CopyLink(roomID string) error {
 		return toAPI(err)
 	}
 	if !ok {
-		return apiErrorf("ROOM_NOT_FOUND", "this room is not in your recent rooms")
+		return apiErrorf(protocol.CodeRoomNotFound, "this room is not in your recent rooms")
 	}
 	a.mu.Lock()
 	w := a.win

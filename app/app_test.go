@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"testing"
@@ -672,5 +673,55 @@ func TestKeyringUnavailable(t *testing.T) {
 	}
 	if _, err := u.Rooms(); codeOf(err) != CodeKeyringUnavailable {
 		t.Fatalf("Rooms = %v", err)
+	}
+}
+
+// TestCreateRoomSelfDestructRange: a self-destruct timer outside 0 to
+// protocol.MaxSelfDestructSeconds is the caller's mistake (BAD_REQUEST,
+// nothing created), not an INTERNAL failure; the bounds themselves work.
+func TestCreateRoomSelfDestructRange(t *testing.T) {
+	t.Parallel()
+	u := newUser(t, startServer(t))
+	tests := []struct {
+		seconds  int
+		wantCode string // "" for success
+	}{
+		{-1, CodeBadRequest},
+		{protocol.MaxSelfDestructSeconds + 1, CodeBadRequest},
+		{0, ""},
+		{protocol.MaxSelfDestructSeconds, ""},
+	}
+	for _, tt := range tests {
+		before, err := u.Rooms()
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := u.CreateRoom(tt.seconds)
+		if tt.wantCode != "" {
+			after, _ := u.Rooms()
+			if codeOf(err) != tt.wantCode || len(after) != len(before) {
+				t.Errorf("CreateRoom(%d) = %v with %d rooms after %d, want %s and no room", tt.seconds, err, len(after), len(before), tt.wantCode)
+			}
+			continue
+		}
+		if err != nil || v.ID == "" {
+			t.Errorf("CreateRoom(%d) = %+v, %v", tt.seconds, v, err)
+		}
+	}
+}
+
+// TestNewLeavesGCAlone: the GC target is the program's choice (main calls
+// transfer.TuneGC); building an App, as tests and embedders do, does not
+// change it.
+func TestNewLeavesGCAlone(t *testing.T) {
+	const marker = 137
+	prev := debug.SetGCPercent(marker)
+	defer debug.SetGCPercent(prev)
+	u := newUser(t, "")
+	if _, err := u.GetSettings(); err != nil {
+		t.Fatal(err)
+	}
+	if got := debug.SetGCPercent(marker); got != marker {
+		t.Fatalf("GC percent %d after app.New, want the %d the program set", got, marker)
 	}
 }

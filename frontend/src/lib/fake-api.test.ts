@@ -72,6 +72,15 @@ describe('FakeApi', () => {
     expect(room.expiresAt).not.toBeNull();
   });
 
+  it('refuses a self-destruct timer out of range as BAD_REQUEST, as the Go side does', async () => {
+    fake = new FakeApi();
+    for (const s of [-1, 604801]) {
+      await expect(fake.createRoom(s)).rejects.toMatchObject({ code: 'BAD_REQUEST' });
+    }
+    expect(await fake.rooms()).toEqual([]);
+    expect((await fake.createRoom(604800)).expiresAt).not.toBeNull();
+  });
+
   it('failNext fails exactly once', async () => {
     fake = new FakeApi();
     fake.failNext('rooms', 'TIMEOUT');

@@ -255,6 +255,9 @@ export class FakeApi implements Api {
 
   async createRoom(selfDestructSeconds: number): Promise<RoomView> {
     this.maybeFail('createRoom');
+    if (!Number.isInteger(selfDestructSeconds) || selfDestructSeconds < 0 || selfDestructSeconds > 604800) {
+      fail('BAD_REQUEST', 'self-destruct must be between 0 and 7 days');
+    }
     if (!this.settings.server) fail('SERVER_UNREACHABLE', 'no signaling server chosen');
     const id = randomId(21);
     const now = this.opts.now();
