@@ -24,6 +24,8 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -95,6 +97,10 @@ type Server struct {
 	TURN *turnserver.Server
 
 	t       testing.TB
+	opts    Options
+	mu      sync.Mutex // guards Server and Store across Restart for the handlers and the relay
+	cfg     server.Config
+	handler atomic.Pointer[http.Handler]
 	metrics *httptest.Server
 }
 
@@ -102,28 +108,8 @@ type Server struct {
 // relay) when the test ends.
 func New(t testing.TB, o Options) *Server {
 	t.Helper()
-	s := &Server{t: t}
-	switch {
-	case o.Store != nil:
-		s.Store = o.Store
-	case o.Redis != "":
-		client := redis.NewClient(&redis.Options{Addr: o.Redis})
-		t.Cleanup(func() { _ = client.Close() })
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		st, err := redisstore.New(ctx, client, o.Room)
-		if err != nil {
-			t.Fatalf("servertest: redis store on %s: %v", o.Redis, err)
-		}
-		s.Store = st
-	default:
-		s.Registry = room.NewRegistry(o.Clock, o.Room)
-		s.Store = s.Registry
-	}
-	// Cleanups run last in, first out: the store closes after the server
-	// has let go of it.
-	t.Cleanup(func() { _ = s.Store.Close() })
-
+	s := &Server{t: t, opts: o}
+	s.openStore()
 	cfg := server.DefaultConfig()
 	if !o.DefaultLimits {
 		cfg.RateRooms, cfg.RateJoins = 0, 0
@@ -134,21 +120,25 @@ func New(t testing.TB, o Options) *Server {
 	if o.Config != nil {
 		o.Config(&cfg)
 	}
-	s.Server = server.New(cfg, s.Store, o.Logger)
-	h := s.Server.Handler()
-	if o.Wrap != nil {
-		h = o.Wrap(h)
+	if len(cfg.TicketKey) == 0 {
+		// One key for the kit's life, so a Restart honours the tickets
+		// the first server handed out, as a restarted node does.
+		cfg.TicketKey = make([]byte, server.TicketKeySize)
+		_, _ = rand.Read(cfg.TicketKey)
 	}
-	s.HTTP = httptest.NewServer(h)
+	s.cfg = cfg
+	s.startServer()
+	s.HTTP = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		(*s.handler.Load()).ServeHTTP(w, r)
+	}))
 	s.URL = s.HTTP.URL
 	if o.Metrics {
-		s.metrics = httptest.NewServer(s.Server.MetricsHandler())
+		s.metrics = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			s.current().MetricsHandler().ServeHTTP(w, r)
+		}))
 		s.MetricsURL = s.metrics.URL
 	}
 	t.Cleanup(func() {
-		if err := s.Shutdown(); err != nil {
-			t.Errorf("servertest: shutdown: %v", err)
-		}
 		s.HTTP.Close()
 		if s.metrics != nil {
 			s.metrics.Close()
@@ -157,17 +147,98 @@ func New(t testing.TB, o Options) *Server {
 	return s
 }
 
+// openStore makes the room store the options ask for; it is closed when
+// the test ends, after the server that uses it.
+func (s *Server) openStore() {
+	t, o := s.t, s.opts
+	switch {
+	case o.Store != nil:
+		s.setStore(o.Store, nil)
+	case o.Redis != "":
+		client := redis.NewClient(&redis.Options{Addr: o.Redis})
+		t.Cleanup(func() { _ = client.Close() })
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		st, err := redisstore.New(ctx, client, o.Room)
+		if err != nil {
+			t.Fatalf("servertest: redis store on %s: %v", o.Redis, err)
+		}
+		s.setStore(st, nil)
+	default:
+		reg := room.NewRegistry(o.Clock, o.Room)
+		s.setStore(reg, reg)
+	}
+	st := s.Store
+	t.Cleanup(func() { _ = st.Close() })
+}
+
+// startServer builds the signaling server on s.Store and puts it behind
+// the listener; it is shut down when the test ends.
+func (s *Server) startServer() {
+	srv := server.New(s.cfg, s.Store, s.opts.Logger)
+	s.t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			s.t.Errorf("servertest: shutdown: %v", err)
+		}
+	})
+	h := srv.Handler()
+	if s.opts.Wrap != nil {
+		h = s.opts.Wrap(h)
+	}
+	s.mu.Lock()
+	s.Server = srv
+	s.mu.Unlock()
+	s.handler.Store(&h)
+}
+
+func (s *Server) setStore(st room.Store, reg *room.Registry) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.Store, s.Registry = st, reg
+}
+
+func (s *Server) current() *server.Server {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.Server
+}
+
+// Restart replaces the server behind URL as a restarted parley-signal
+// process would: the running one tells its clients SHUTTING_DOWN and
+// closes, and a fresh one with the same configuration and ticket key
+// takes over the same address. An in-memory registry starts empty (rooms
+// come back only through tickets), a Redis store keeps its rooms. It
+// cannot restart a Store the test gave. Server, Store and Registry name
+// the new ones afterwards.
+func (s *Server) Restart(t testing.TB) {
+	t.Helper()
+	if s.opts.Store != nil {
+		t.Fatal("servertest: Restart with a test's own Store")
+	}
+	if err := s.Shutdown(); err != nil {
+		t.Fatalf("servertest: shutdown before restart: %v", err)
+	}
+	s.openStore()
+	s.startServer()
+}
+
 func (s *Server) startTURN(cfg *server.Config, log *slog.Logger) {
 	var b [32]byte
 	_, _ = rand.Read(b[:])
 	secret := base64.RawStdEncoding.EncodeToString(b[:])
-	store := s.Store
 	ts, err := turnserver.Start(turnserver.Config{
 		Listen:     "127.0.0.1:0",
 		PublicIP:   "127.0.0.1",
 		Secret:     secret,
 		AllowPeers: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
-		RoomLive:   func(ctx context.Context, id string) (bool, error) { return room.Live(ctx, store, id) },
+		RoomLive: func(ctx context.Context, id string) (bool, error) {
+			s.mu.Lock()
+			st := s.Store // the current one, across a Restart
+			s.mu.Unlock()
+			return room.Live(ctx, st, id)
+		},
 	}, log)
 	if err != nil {
 		s.t.Fatalf("servertest: start TURN: %v", err)
@@ -194,7 +265,7 @@ func (s *Server) WSURL() string { return "ws" + strings.TrimPrefix(s.URL, "http"
 func (s *Server) Shutdown() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	return s.Server.Shutdown(ctx)
+	return s.current().Shutdown(ctx)
 }
 
 // Metrics scrapes the server's metrics (the Prometheus text format). It
@@ -203,7 +274,7 @@ func (s *Server) Metrics(t testing.TB) string {
 	t.Helper()
 	base := s.MetricsURL
 	if base == "" {
-		ms := httptest.NewServer(s.Server.MetricsHandler())
+		ms := httptest.NewServer(s.current().MetricsHandler())
 		defer ms.Close()
 		base = ms.URL
 	}

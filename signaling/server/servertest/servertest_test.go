@@ -13,6 +13,7 @@ import (
 
 	"github.com/parley-chat/parley/signaling/internal/redistest"
 	"github.com/parley-chat/parley/signaling/protocol"
+	"github.com/parley-chat/parley/signaling/room"
 	"github.com/parley-chat/parley/signaling/room/roomtest"
 	"github.com/parley-chat/parley/signaling/server"
 	"github.com/parley-chat/parley/signaling/server/servertest"
@@ -155,5 +156,41 @@ func TestRedisNodesShareRooms(t *testing.T) {
 	}
 	if code := get(t, b.URL+"/healthz"); code != http.StatusOK {
 		t.Fatalf("healthz: %d", code)
+	}
+}
+
+// TestRestart: the same address serves a fresh server; an in-memory one
+// has forgotten its rooms, one on Redis still has them.
+func TestRestart(t *testing.T) {
+	t.Parallel()
+	rs := redistest.Start(t)
+	tests := []struct {
+		name     string
+		opts     servertest.Options
+		wantCode int // GET of the room after the restart
+	}{
+		{"in memory", servertest.Options{Metrics: true}, http.StatusNotFound},
+		{"redis", servertest.Options{Redis: rs.Addr, Room: room.Config{}}, http.StatusOK},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s := servertest.New(t, tt.opts)
+			_, r := create(t, s.URL, "")
+			first, firstReg := s.Server, s.Registry
+			s.Restart(t)
+			if s.Server == first || (firstReg != nil && s.Registry == firstReg) {
+				t.Fatal("Restart kept the old server or registry")
+			}
+			if code := get(t, s.URL+"/api/rooms/"+r.RoomID); code != tt.wantCode {
+				t.Fatalf("room after restart: %d, want %d", code, tt.wantCode)
+			}
+			if code, _ := create(t, s.URL, ""); code != http.StatusCreated {
+				t.Fatalf("create after restart: %d", code)
+			}
+			if s.MetricsURL != "" {
+				s.WaitMetric(t, "parley_signal_rooms", 1) // the new server's count
+			}
+		})
 	}
 }
