@@ -31,6 +31,8 @@ import (
 	"github.com/pion/logging"
 	"github.com/pion/transport/v5/stdnet"
 	"github.com/pion/turn/v5"
+
+	"github.com/parley-chat/parley/signaling/protocol"
 )
 
 // socketBuffer is the kernel buffer each relay socket asks for (capped by
@@ -314,6 +316,17 @@ func Start(cfg Config, log *slog.Logger) (*Server, error) {
 
 // Addr is the bound address (UDP and TCP share the port).
 func (s *Server) Addr() netip.AddrPort { return s.addr }
+
+// ICEServers are the entries a client gets for this relay: STUN, and TURN
+// over UDP and TCP, at Config.PublicIP and the bound port. The TURN
+// credentials are minted per join (turncred), so the entries carry none.
+func (s *Server) ICEServers() []protocol.ICEServer {
+	hostPort := net.JoinHostPort(s.cfg.PublicIP, strconv.Itoa(int(s.addr.Port())))
+	return []protocol.ICEServer{
+		{URLs: []string{"stun:" + hostPort}},
+		{URLs: []string{"turn:" + hostPort + "?transport=udp", "turn:" + hostPort + "?transport=tcp"}},
+	}
+}
 
 // Allocations returns the number of live allocations.
 func (s *Server) Allocations() int { return s.turn.AllocationCount() }

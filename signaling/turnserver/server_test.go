@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -536,6 +538,24 @@ func TestConfigErrors(t *testing.T) {
 		if s, err := Start(c, nil); err == nil {
 			s.Close()
 			t.Errorf("Start(%+v) accepted", c)
+		}
+	}
+}
+
+// TestICEServers: the entries handed to joiners name the public address
+// and the bound port, STUN plus TURN over UDP and TCP, and no credential
+// (those are minted per join).
+func TestICEServers(t *testing.T) {
+	s := start(t, func(c *Config) { c.PublicIP = "203.0.113.7" })
+	hp := "203.0.113.7:" + strconv.Itoa(int(s.Addr().Port()))
+	got := s.ICEServers()
+	want := [][]string{{"stun:" + hp}, {"turn:" + hp + "?transport=udp", "turn:" + hp + "?transport=tcp"}}
+	if len(got) != len(want) {
+		t.Fatalf("ICEServers = %+v", got)
+	}
+	for i := range want {
+		if !slices.Equal(got[i].URLs, want[i]) || got[i].Username != "" || got[i].Credential != "" {
+			t.Errorf("entry %d = %+v, want URLs %q and no credential", i, got[i], want[i])
 		}
 	}
 }

@@ -8,10 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"strconv"
 
-	"github.com/parley-chat/parley/signaling/protocol"
 	"github.com/parley-chat/parley/signaling/room"
 	"github.com/parley-chat/parley/signaling/server"
 	"github.com/parley-chat/parley/signaling/turnserver"
@@ -48,14 +45,10 @@ func startTURN(o options, cfg *server.Config, rooms room.Store, log *slog.Logger
 	if err != nil {
 		return nil, fmt.Errorf("--turn-listen: %w", err)
 	}
-	hostPort := net.JoinHostPort(o.turnPublicIP, strconv.Itoa(int(t.Addr().Port())))
 	cfg.TURNSecret = secret
 	cfg.TURNAllocations = t.Allocations
 	cfg.TURNRefused = t.Refused
-	cfg.ICEServers = append(cfg.ICEServers,
-		protocol.ICEServer{URLs: []string{"stun:" + hostPort}},
-		protocol.ICEServer{URLs: []string{"turn:" + hostPort + "?transport=udp", "turn:" + hostPort + "?transport=tcp"}},
-	)
+	cfg.ICEServers = append(cfg.ICEServers, t.ICEServers()...)
 	log.Info("turn listening", "addr", t.Addr().String(), "publicIP", o.turnPublicIP, "relayPorts", o.turnRelayPorts, "realm", o.turnRealm, "allowPeers", o.turnAllowPeers.String())
 	return t, nil
 }

@@ -18,7 +18,6 @@ import (
 	"encoding/base64"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -31,7 +30,6 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/parley-chat/parley/signaling/protocol"
 	"github.com/parley-chat/parley/signaling/room"
 	"github.com/parley-chat/parley/signaling/room/redisstore"
 	"github.com/parley-chat/parley/signaling/server"
@@ -245,14 +243,10 @@ func (s *Server) startTURN(cfg *server.Config, log *slog.Logger) {
 	}
 	s.TURN = ts
 	s.t.Cleanup(func() { _ = ts.Close() })
-	hostPort := net.JoinHostPort("127.0.0.1", strconv.Itoa(int(ts.Addr().Port())))
 	cfg.TURNSecret = secret
 	cfg.TURNAllocations = ts.Allocations
 	cfg.TURNRefused = ts.Refused
-	cfg.ICEServers = append(cfg.ICEServers,
-		protocol.ICEServer{URLs: []string{"stun:" + hostPort}},
-		protocol.ICEServer{URLs: []string{"turn:" + hostPort + "?transport=udp", "turn:" + hostPort + "?transport=tcp"}},
-	)
+	cfg.ICEServers = append(cfg.ICEServers, ts.ICEServers()...)
 }
 
 // WSURL is the WebSocket endpoint, ws://127.0.0.1:port/ws.
