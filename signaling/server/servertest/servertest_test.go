@@ -1,6 +1,8 @@
 package servertest_test
 
 import (
+	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -11,6 +13,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/parley-chat/parley/app/sigclient"
 	"github.com/parley-chat/parley/signaling/internal/redistest"
 	"github.com/parley-chat/parley/signaling/protocol"
 	"github.com/parley-chat/parley/signaling/room"
@@ -115,6 +118,12 @@ func TestOptions(t *testing.T) {
 				if got := servertest.Metric(s.Metrics(t), "parley_signal_turn_allocations"); got != 0 {
 					t.Fatalf("turn allocations = %v, want 0", got)
 				}
+				// A joiner gets the relay with credentials minted for it.
+				ice := joinedICE(t, s)
+				relay := s.TURN.ICEServers()
+				if len(ice) != len(relay) || ice[1].URLs[0] != relay[1].URLs[0] || ice[1].Username == "" || ice[1].Credential == "" {
+					t.Fatalf("joined ICE servers %+v, want the relay %+v with credentials", ice, relay)
+				}
 			},
 		},
 		{
@@ -193,4 +202,34 @@ func TestRestart(t *testing.T) {
 			}
 		})
 	}
+}
+
+// joinedICE creates a room on s, joins it with sigclient as an app does,
+// and returns the ICE servers of the joined message.
+func joinedICE(t *testing.T, s *servertest.Server) []protocol.ICEServer {
+	t.Helper()
+	roomKey := protocol.RoomKey([]byte("servertest-room!"))
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	r, err := sigclient.CreateRoom(ctx, nil, s.URL, 0, roomKey.Public().(ed25519.PublicKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, key, _ := ed25519.GenerateKey(nil)
+	c, err := sigclient.Dial(ctx, sigclient.Config{ServerURL: s.URL, RoomID: r.RoomID, Key: key, RoomKey: roomKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	select {
+	case ev := <-c.Events():
+		j, ok := ev.(sigclient.Joined)
+		if !ok {
+			t.Fatalf("first event %T %+v, want Joined", ev, ev)
+		}
+		return j.ICEServers
+	case <-ctx.Done():
+		t.Fatal("no Joined event")
+	}
+	return nil
 }
