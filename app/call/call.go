@@ -2,8 +2,6 @@ package call
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -18,6 +16,7 @@ import (
 
 	"github.com/parley-chat/parley/app/mediahub"
 	"github.com/parley-chat/parley/app/peer"
+	"github.com/parley-chat/parley/internal/randid"
 )
 
 // State is where a call stands (docs/app-api.md, "Calls").
@@ -204,11 +203,7 @@ func (m *Manager) sampleRTT() float64 {
 	return m.lastRTT
 }
 
-func newCallID() string {
-	b := make([]byte, 12)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
-}
+func newCallID() string { return randid.Hex(12) }
 
 // Start calls the peer; video turns our camera on. A camera that cannot
 // start leaves a voice call with the reason as a notice; a microphone

@@ -2,8 +2,6 @@ package session
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"io/fs"
 	"os"
@@ -12,6 +10,7 @@ import (
 	"time"
 
 	"github.com/parley-chat/parley/app/transfer"
+	"github.com/parley-chat/parley/internal/randid"
 )
 
 // Files in a session: the session runs the file-transfer protocol on each
@@ -672,8 +671,4 @@ func (s *Session) setFilesConn(tc *transfer.Conn) {
 
 // newTransferID is the id of an outgoing transfer, known before the file
 // is hashed (the protocol's id derives from the content).
-func newTransferID() string {
-	b := make([]byte, 12)
-	_, _ = rand.Read(b) // never fails (crypto/rand)
-	return "out-" + hex.EncodeToString(b)
-}
+func newTransferID() string { return "out-" + randid.Hex(12) }

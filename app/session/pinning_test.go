@@ -5,8 +5,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"net/http/httptest"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -14,39 +12,8 @@ import (
 	"github.com/parley-chat/parley/app/identity"
 	"github.com/parley-chat/parley/app/sigclient"
 	"github.com/parley-chat/parley/signaling/room"
+	"github.com/parley-chat/parley/signaling/server/servertest"
 )
-
-// swapServer is one loopback address whose signaling server the test can
-// replace: what a user sees when the server behind a link restarts with no
-// memory of the room, or is taken over.
-type swapServer struct {
-	URL string
-	h   atomic.Pointer[http.Handler]
-}
-
-func newSwapServer(t *testing.T) (*swapServer, *room.Registry) {
-	t.Helper()
-	s := &swapServer{}
-	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		(*s.h.Load()).ServeHTTP(w, r)
-	}))
-	t.Cleanup(hs.Close)
-	s.URL = hs.URL
-	return s, s.swap(t)
-}
-
-// swap puts a fresh server (empty registry) behind the address.
-func (s *swapServer) swap(t *testing.T) *room.Registry {
-	srv, reg := newSignal()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-	})
-	h := srv.Handler()
-	s.h.Store(&h)
-	return reg
-}
 
 // hostRoom makes reg host a room with id, as a hostile server can.
 func hostRoom(t *testing.T, reg *room.Registry, id string) {
@@ -120,15 +87,13 @@ func TestImpostorLinkOnAnotherServer(t *testing.T) {
 	addUnacked(t, alice, link, "for bob only")
 	before, _, _ := alice.hist.Room(roomKey(alice, link))
 
-	evilSrv, evilReg := newSignal()
-	evilHS := httptest.NewServer(evilSrv.Handler())
-	stopSignal(t, evilSrv, evilHS)
-	hostRoom(t, evilReg, link.RoomID)
+	evilSrv := servertest.New(t, servertest.Options{Room: room.Config{IdleTTL: time.Hour}})
+	hostRoom(t, evilSrv.Registry, link.RoomID)
 	secret, err := NewSecret()
 	if err != nil {
 		t.Fatal(err)
 	}
-	evil := Link{Server: evilHS.URL, RoomID: link.RoomID, Secret: secret}
+	evil := Link{Server: evilSrv.URL, RoomID: link.RoomID, Secret: secret}
 
 	m := join(t, evil, mallory)
 	a2 := join(t, evil, alice)
@@ -181,7 +146,9 @@ func TestLinkWithAnotherSecretRefused(t *testing.T) {
 // connection, nothing resent. Trusting the new key (after comparing the
 // safety number) connects, and still resends nothing written to bob.
 func TestKeyChangedRefusesToConnect(t *testing.T) {
-	sw, _ := newSwapServer(t)
+	// The server behind the link is restarted with no memory of the
+	// room, then taken over: it hosts the room for whoever asks.
+	sw := servertest.New(t, servertest.Options{Room: room.Config{IdleTTL: time.Hour}})
 	secret, _ := NewSecret()
 	res, err := sigclient.CreateRoom(context.Background(), http.DefaultClient, sw.URL, 0, Verifier(secret))
 	if err != nil {
@@ -198,7 +165,8 @@ func TestKeyChangedRefusesToConnect(t *testing.T) {
 	}
 	addUnacked(t, alice, link, "for bob only")
 
-	hostRoom(t, sw.swap(t), link.RoomID)
+	sw.Restart(t)
+	hostRoom(t, sw.Registry, link.RoomID)
 	m := join(t, link, mallory)
 	waitFor(t, m, "mallory waiting", isStatus(StatusWaiting))
 	a2 := join(t, link, alice)

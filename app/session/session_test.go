@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"testing"
 	"time"
@@ -17,7 +15,6 @@ import (
 	"github.com/parley-chat/parley/app/identity"
 	"github.com/parley-chat/parley/app/sigclient"
 	"github.com/parley-chat/parley/signaling/room"
-	"github.com/parley-chat/parley/signaling/server"
 	"github.com/parley-chat/parley/signaling/server/servertest"
 )
 
@@ -29,26 +26,6 @@ func TestMain(m *testing.M) {
 func newServer(t testing.TB) string {
 	t.Helper()
 	return servertest.New(t, servertest.Options{Room: room.Config{IdleTTL: time.Hour}}).URL
-}
-
-// newSignal returns a real signaling server (not listening) and its room
-// registry, which tests use to play a hostile server (Registry.Restore
-// makes a room with any id).
-func newSignal() (*server.Server, *room.Registry) {
-	reg := room.NewRegistry(room.SystemClock(), room.Config{IdleTTL: time.Hour})
-	cfg := server.DefaultConfig()
-	cfg.RateRooms, cfg.RateJoins = 0, 0
-	return server.New(cfg, reg, slog.New(slog.DiscardHandler)), reg
-}
-
-// stopSignal shuts srv down, then hs, when the test ends.
-func stopSignal(t testing.TB, srv *server.Server, hs *httptest.Server) {
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-		hs.Close()
-	})
 }
 
 // newRoom creates a room and returns its link.
