@@ -6,15 +6,17 @@
 // its bubble turns "delivered".
 //
 // Then the flows of e2e/flows.mjs named in realBackendFlows (create, join by
-// link, send and delivered, rename, clear, ROOM_NOT_FOUND, a received file)
-// run on two real app backends and the same parley-signal: the test bodies
-// the fake backend's run uses (e2e/run.mjs), with "the other person" played
-// by a second app driven through its own UI (realPeer below). Each flow gets
-// two fresh profiles. The apps are the binary wails dev built, started
-// directly in browser mode and serving the built UI (frontend/dist, which
-// must not be older than frontend/src), so only wails dev's one Go build is
-// paid for and a page loads one bundle, not vite's hundreds of modules. PARLEY_E2E_FLOWS=substring runs
-// only the shared flows whose name contains it; PARLEY_E2E_FLOWS=none none.
+// link, send and delivered, rename, clear, ROOM_NOT_FOUND and ROOM_FULL, a
+// received file) run on two real app backends and the same parley-signal:
+// the test bodies the fake backend's run uses (e2e/run.mjs), with "the other
+// person" played by a second app driven through its own UI (realPeer below;
+// parley-cli is the second person of a full room). Each flow gets two fresh
+// profiles. The apps are the binary wails dev built, started directly in
+// browser mode and serving the built UI (frontend/dist, which must not be
+// older than frontend/src), so only wails dev's one Go build is paid for and
+// a page loads one bundle, not vite's hundreds of modules.
+// PARLEY_E2E_FLOWS=substring runs only the shared flows whose name contains
+// it; PARLEY_E2E_FLOWS=none none.
 //
 // Run from the repo root with `make test-browser-real` (it builds bin/ and
 // installs the Wails CLI first). Every wait is bounded; any problem exits
@@ -470,6 +472,7 @@ async function startApp(who, { bin, display, server, dist }) {
   });
   p.url = `http://127.0.0.1:${port}/`;
   p.files = join(dir, 'outbox');
+  p.extra = []; // processes a flow started for this app, stopped with it
   mkdirSync(p.files);
   await within(60_000, `${p.name} to serve ${p.url}`, (async () => {
     for (;;) {
@@ -531,13 +534,24 @@ function realPeer(pageA, pageB, b) {
       inRoom = true;
       return linkOf(pageB);
     },
-    unknownLink: async () => {
-      // A real link of this server with another, random room id.
+    refusedLink: async (code) => {
       const { link } = await pageB.evaluate(() => window.go.app.App.CreateRoom(0));
-      const m = link.match(/^(.*\/r\/)([^#]+)(#.*)$/);
-      assert(m, 'room link without /r/<id>#');
-      const id = randomBytes(64).toString('base64url').slice(0, m[2].length);
-      return `${m[1]}${id}${m[3]}`;
+      if (code === 'ROOM_NOT_FOUND') {
+        // A real link of this server with another, random room id.
+        const m = link.match(/^(.*\/r\/)([^#]+)(#.*)$/);
+        assert(m, 'room link without /r/<id>#');
+        const id = randomBytes(64).toString('base64url').slice(0, m[2].length);
+        return `${m[1]}${id}${m[3]}`;
+      }
+      assert(code === 'ROOM_FULL', `no real way to get ${code}`);
+      // B waits in its room; parley-cli takes the second place.
+      const cli = start(`app-cli-${++apps}`, join(repo, 'bin/parley-cli'), [
+        '--secret-store', 'file', '--data-dir', join(b.files, `cli-${apps}`), '--profile', 'carol',
+        'receive', link, '--wait', '60s',
+      ], { env: { PARLEY_ICE_LOOPBACK: '1' } });
+      b.extra.push(cli);
+      await waitOutput(cli, /^verified$/m, 30_000, 'parley-cli to join the room and verify');
+      return link;
     },
     sendsFile: async (name, size) => {
       const path = join(b.files, name);
@@ -602,7 +616,7 @@ async function sharedFlows({ display, server, wails }) {
       // sometimes crashes in between (a SIGSEGV in gtk_main_quit, exit 2).
       // The production quit on SIGTERM is checked on the real window
       // (app/windowtest). SIGKILL: the profiles are thrown away anyway.
-      await Promise.all([a, b].map((p) => stop(p, 'SIGKILL', 5000)));
+      await Promise.all([a, b, ...b.extra].map((p) => stop(p, 'SIGKILL', 5000)));
     }
   }
   log(`shared flows on the real backend: ${names.length - failed} passed, ${failed} failed`);

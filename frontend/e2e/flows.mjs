@@ -78,9 +78,12 @@ export function fakePeer(page) {
     sees: async () => {},
     /** A link to a room the peer waits in. */
     newLink: () => fake(page, () => window.__parleyFake.newLink()),
-    /** A well-formed link to a room the server does not know. */
-    unknownLink: async () => {
-      await fake(page, () => window.__parleyFake.failNext('openRoom', 'ROOM_NOT_FOUND'));
+    /**
+     * A link that the server refuses with code: ROOM_NOT_FOUND (a room it
+     * does not know) or ROOM_FULL (two people are in it already).
+     */
+    refusedLink: async (code) => {
+      await fake(page, (c) => window.__parleyFake.failNext('openRoom', c), code);
       return fake(page, () => window.__parleyFake.newLink());
     },
     /** The peer sends a file of size bytes; returns its bytes' SHA-256 (hex), or '' when there are none. */
@@ -98,7 +101,7 @@ export const realBackendFlows = [
   'Enter sends, bubble goes sent -> delivered, composer clears',
   'rename in the header (Enter saves, Esc cancels) and on the home list',
   'clear messages asks first; Esc cancels, confirm clears',
-  'a link to a room the server does not know is explained on home',
+  'a link the server refuses (no such room, room full) is explained on home',
   'files: a received file opens and shows in its folder through the backend',
 ];
 
@@ -815,12 +818,14 @@ export const flows = {
     }
   },
 
-  'a link to a room the server does not know is explained on home': async (page, open, _srv, peer) => {
+  'a link the server refuses (no such room, room full) is explained on home': async (page, open, _srv, peer) => {
     await open();
-    await page.getByLabel('Room link').fill(await peer.unknownLink());
-    await page.getByRole('button', { name: 'Join' }).click();
-    await page.locator('[data-testid="home-notice"][data-code="ROOM_NOT_FOUND"]').getByText(CODES_IN_ROOM.ROOM_NOT_FOUND).waitFor();
-    assert((await page.getByTestId('room').count()) === 0, 'a room screen for a room that does not exist');
+    for (const code of ['ROOM_NOT_FOUND', 'ROOM_FULL']) {
+      await page.getByLabel('Room link').fill(await peer.refusedLink(code));
+      await page.getByRole('button', { name: 'Join' }).click();
+      await page.locator(`[data-testid="home-notice"][data-code="${code}"]`).getByText(CODES_IN_ROOM[code]).waitFor();
+      assert((await page.getByTestId('room').count()) === 0, `a room screen after ${code}`);
+    }
   },
 
   'every error code from opening a link is shown on home': async (page, open) => {
