@@ -212,7 +212,7 @@ async function cleanup() {
     await browser?.close().catch((e) => errs.push(e));
     for (const p of procs.filter((p) => p.name.startsWith('app-'))) {
       try {
-        await stop(p, 'SIGTERM', 10_000);
+        await stop(p, 'SIGKILL', 5000); // see sharedFlows
       } catch (e) {
         errs.push(e);
       }
@@ -344,13 +344,7 @@ async function main() {
   page.setDefaultNavigationTimeout(30_000);
   const pageErrors = [];
   page.on('pageerror', (e) => {
-    const stack = (e.stack ?? e.message).split('\n');
-    // Wails v2.15.0's own browser-mode script (/wails/ipc.js) throws this on
-    // every load: it creates its reconnect overlay with `new Overlay(...)`,
-    // but the overlay is compiled with Svelte 5, where components are not
-    // classes. Not Parley's code; only that exact error is tolerated.
-    if (/reading 'nodes'/.test(stack[0]) && /\/wails\/ipc\.js:/.test(stack[1] ?? '')) return;
-    pageErrors.push(`[${since()}] ${stack.slice(0, 6).join('\n')}`);
+    if (!wailsOwnError(e)) pageErrors.push(`[${since()}] ${(e.stack ?? e.message).split('\n').slice(0, 6).join('\n')}`);
   });
   // Only Wails' IPC socket reaches a server. Vite's HMR socket is answered
   // by a mock that never speaks, so edits others make in frontend/src during
@@ -419,7 +413,12 @@ async function main() {
 
 // ---- the flows shared with the fake backend, on two real apps ----
 
-/** Where a page error is Wails' own (see the first test), not Parley's. */
+/**
+ * Wails v2.15.0's own browser-mode script (/wails/ipc.js) throws this on
+ * every load: it creates its reconnect overlay with `new Overlay(...)`, but
+ * the overlay is compiled with Svelte 5, where components are not classes.
+ * Not Parley's code; only that exact error is tolerated.
+ */
 function wailsOwnError(e) {
   const stack = (e.stack ?? e.message).split('\n');
   return /reading 'nodes'/.test(stack[0]) && /\/wails\/ipc\.js:/.test(stack[1] ?? '');
@@ -446,7 +445,7 @@ function assertFresh(dist) {
 
 /**
  * Starts the app binary wails dev built, in browser mode on a free port with
- * a fresh profile, its UI from wails dev's vite; resolves once it serves.
+ * a fresh profile, serving the built UI in dist; resolves once it serves.
  */
 async function startApp(who, { bin, display, server, dist }) {
   const n = ++apps;
