@@ -275,11 +275,15 @@ clean: ## Remove build outputs.
 
 # The create/join/send flow against the real Go backend: `wails dev` in
 # browser mode (on a private Xvfb display) driven by Debian's chromium, a real
-# parley-signal, and parley-cli as the other person (frontend/e2e-real).
-# About 10 s warm; the first dev build (cgo, unoptimised) takes 1-3 min.
+# parley-signal, and parley-cli as the other person (frontend/e2e-real). Then
+# the flows of frontend/e2e/flows.mjs listed in realBackendFlows, the same
+# bodies the fake backend runs, on two real apps (wails dev's build, on the
+# built UI in frontend/dist, rebuilt here when older than frontend/src).
+# About 35 s + 10 s per shared flow warm; the first dev build (cgo,
+# unoptimised) takes 1-3 min.
 WAILS_CLI ?= $(HOME)/go/bin/wails
 .PHONY: test-browser-real
-test-browser-real: deps build-cli frontend/node_modules/.parley-stamp ## The UI on the real Go backend (wails dev + chromium + parley-cli).
+test-browser-real: deps build-cli frontend/node_modules/.parley-stamp ## The UI on the real Go backend (wails dev + chromium + parley-cli), and the shared flows on two real apps.
 	@test -x $(WAILS_CLI) || GOBIN=$(abspath $(dir $(WAILS_CLI))) $(GO) install github.com/wailsapp/wails/v2/cmd/wails@v2.15.0
-	@test -f frontend/dist/index.html || $(MAKE) --no-print-directory frontend
+	@[ -f frontend/dist/index.html ] && [ -z "$$(find frontend/src frontend/index.html -newer frontend/dist/index.html -print -quit)" ] || $(MAKE) --no-print-directory frontend
 	WAILS=$(WAILS_CLI) node frontend/e2e-real/run.mjs

@@ -5,6 +5,7 @@ package nattest
 import (
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -179,7 +180,7 @@ func linkDrop(t *testing.T, tp *topo, server string) {
 	r2.WaitStderr(`^waiting for peer$`, 1, wait)
 	send := alice.start(nil, "send", link2, "--file", src)
 	send.WaitStderr(`^verified$`, 1, wait)
-	time.Sleep(1500 * time.Millisecond)
+	waitPartial(t, out2, 16<<20) // the transfer is under way
 	// Longer than the session's 6 s path timeout, so the peer connection
 	// is rebuilt and the transfer resumes on the new one.
 	up = down(8 * time.Second)
@@ -194,4 +195,22 @@ func linkDrop(t *testing.T, tp *topo, server string) {
 	sameFile(t, src, filepath.Join(out2, "payload.bin"))
 	t.Logf("NAT transfer of 200 MiB cut by an 8 s drop completed %v after the link came back (%s)", done.Round(time.Millisecond),
 		fmt.Sprint(strings.Count(send.StderrText(), "reconnecting"), " reconnecting line(s)"))
+}
+
+// waitPartial waits until the receiver's partial file in dir (*.part) has
+// at least n bytes.
+func waitPartial(t *testing.T, dir string, n int64) {
+	t.Helper()
+	var have int64
+	for deadline := time.Now().Add(wait); have < n; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the partial file in %s has %d bytes after %v, want %d", dir, have, wait, n)
+		}
+		parts, _ := filepath.Glob(filepath.Join(dir, "*.part"))
+		for _, p := range parts {
+			if st, err := os.Stat(p); err == nil {
+				have = max(have, st.Size())
+			}
+		}
+	}
 }

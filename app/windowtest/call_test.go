@@ -48,9 +48,8 @@ func TestWindowVideoCall(t *testing.T) {
 
 	caller := start(t, "parley-cli call", cliEnv, cli, "call", link, "--video", "testsrc", "--audio", "sine", "--stats", "--wait", "5m")
 	caller.waitLine(true, `^call ringing$`)
-	time.Sleep(time.Second) // the ring shows
-	run(t, display, xdotool, "windowfocus", "--sync", wid[0])
-	run(t, display, xdotool, "key", "ctrl+shift+o")
+	// Accept with video once the ring shows: the caller hears of the answer.
+	pressUntil(t, caller, true, `^call (connecting|active)$`, display, xdotool, wid[0], []string{"key", "ctrl+shift+o"})
 	caller.waitLine(true, `^call active$`)
 	// Video flows both ways once the decoders settle. The first WebKit start
 	// on a fresh machine compiles its GL shaders (no Mesa shader cache yet)
@@ -58,8 +57,7 @@ func TestWindowVideoCall(t *testing.T) {
 	var remote, preview image.Rectangle
 	shot := filepath.Join(t.TempDir(), "call.png")
 	started := time.Now()
-	for deadline := started.Add(step); ; {
-		time.Sleep(2 * time.Second)
+	for deadline := started.Add(step); ; time.Sleep(500 * time.Millisecond) {
 		run(t, display, importBin, "-window", wid[0], shot)
 		var err error
 		if remote, preview, err = findBars(shot); err == nil {

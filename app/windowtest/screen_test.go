@@ -53,15 +53,13 @@ func TestWindowScreenShare(t *testing.T) {
 	// window to show its screen, then to share its own.
 	caller := start(t, "parley-cli call", cliEnv, cli, "call", link, "--video", "screen", "--audio", "sine", "--stats", "--duration", "60s", "--wait", "5m")
 	caller.waitLine(true, `^call ringing$`)
-	time.Sleep(time.Second) // the ring shows
-	run(t, display, xdotool, "windowfocus", "--sync", wid[0])
-	run(t, display, xdotool, "key", "ctrl+shift+y") // accept with sound only
+	// Accept with sound only once the ring shows: the caller hears of the answer.
+	pressUntil(t, caller, true, `^call (connecting|active)$`, display, xdotool, wid[0], []string{"key", "ctrl+shift+y"})
 	caller.waitLine(true, `^call active$`)
 
 	shot := filepath.Join(t.TempDir(), "screen.png")
 	started := time.Now()
-	for deadline := started.Add(step); ; {
-		time.Sleep(2 * time.Second)
+	for deadline := started.Add(step); ; time.Sleep(500 * time.Millisecond) {
 		run(t, display, importBin, "-window", wid[0], shot)
 		share, err := blocksShown(shot, cols*rows)
 		if err == nil {

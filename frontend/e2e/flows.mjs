@@ -1,5 +1,12 @@
 // The flows run by e2e/run.mjs. Each gets a fresh page and `open(query)`,
 // which loads the app with ?fake=1 plus `query`.
+//
+// The flows named in realBackendFlows also run on the real Go backend
+// (e2e-real/run.mjs, `make test-browser-real`): two app backends and a real
+// parley-signal, so the fake cannot drift from what the app really does.
+// Those flows reach "the other person" only through `peer` (fakePeer here,
+// a second app driven through its own UI there), and `open()` there loads
+// the app on a fresh profile (the query is the fake's and is ignored).
 
 import jsQR from 'jsqr';
 
@@ -25,6 +32,21 @@ function assert(cond, msg) {
 
 const fake = (page, fn, arg) => page.evaluate(fn, arg);
 
+/**
+ * Calls get() until ok(value) holds, then returns the value; after ms it
+ * throws with what and the last value. For layout that settles over a
+ * transition or a scroll, instead of sleeping and hoping it has.
+ */
+async function poll(get, ok, what, ms = 5000) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await get();
+    if (ok(v)) return v;
+    if (Date.now() > deadline) throw new Error(`${what}: ${JSON.stringify(v)}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 async function focusedTestId(page) {
   return page.evaluate(() => document.activeElement?.getAttribute('data-testid') ?? document.activeElement?.tagName);
 }
@@ -35,10 +57,53 @@ async function createRoom(page, { selfDestruct = false } = {}) {
   await page.getByTestId('room').waitFor();
 }
 
-async function connect(page) {
-  await fake(page, () => window.__parleyFake.peerJoins());
+async function connect(page, peer = fakePeer(page)) {
+  await peer.joins();
   await page.getByTestId('status').getByText('Connected, verified (direct)').waitFor();
 }
+
+/**
+ * The other person in the fake backend: window.__parleyFake's simulated
+ * peer. e2e-real/run.mjs has the same methods on a second real app.
+ */
+export function fakePeer(page) {
+  return {
+    real: false,
+    /** The peer joins the room in view (route and verification are the fake's to choose). */
+    joins: (route = 'direct', verified = true) =>
+      fake(page, ([r, v]) => window.__parleyFake.peerJoins(undefined, r, v), [route, verified]),
+    /** The peer sends text in the room in view. */
+    says: (text) => fake(page, (t) => window.__parleyFake.peerSays(t), text),
+    /** The peer has received text (the fake peer takes everything at once). */
+    sees: async () => {},
+    /** A link to a room the peer waits in. */
+    newLink: () => fake(page, () => window.__parleyFake.newLink()),
+    /**
+     * A link that the server refuses with code: ROOM_NOT_FOUND (a room it
+     * does not know) or ROOM_FULL (two people are in it already).
+     */
+    refusedLink: async (code) => {
+      await fake(page, (c) => window.__parleyFake.failNext('openRoom', c), code);
+      return fake(page, () => window.__parleyFake.newLink());
+    },
+    /** The peer sends a file of size bytes; returns its bytes' SHA-256 (hex), or '' when there are none. */
+    sendsFile: async (name, size) => {
+      await fake(page, ([n, z]) => window.__parleyFake.peerSendsFile(n, z), [name, size]);
+      return '';
+    },
+  };
+}
+
+/** The flows that run on both the fake and the real backend (e2e-real/run.mjs). */
+export const realBackendFlows = [
+  'create room: waiting, composer focused, then connected keeps focus',
+  'join by pasted link; bad link explained',
+  'Enter sends, bubble goes sent -> delivered, composer clears',
+  'rename in the header (Enter saves, Esc cancels) and on the home list',
+  'clear messages asks first; Esc cancels, confirm clears',
+  'a link the server refuses (no such room, room full) is explained on home',
+  'files: a received file opens and shows in its folder through the backend',
+];
 
 /** Confirms the link-from-outside dialog with Enter once it takes answers. */
 async function confirmExternal(page) {
@@ -234,12 +299,12 @@ export const flows = {
     await page.getByText('https://chat.example.org', { exact: true }).waitFor();
   },
 
-  'create room: waiting, composer focused, then connected keeps focus': async (page, open) => {
+  'create room: waiting, composer focused, then connected keeps focus': async (page, open, _srv, peer) => {
     await open();
     await createRoom(page);
     assert((await status(page)).includes('Waiting for peer'), `status: ${await status(page)}`);
     assert((await focusedTestId(page)) === 'composer', 'composer not focused on room open');
-    await connect(page);
+    await connect(page, peer);
     assert((await focusedTestId(page)) === 'composer', 'composer lost focus on connect');
     await page.keyboard.type('typed straight away');
     await page.keyboard.press('Enter');
@@ -253,25 +318,31 @@ export const flows = {
     assert(/Self-destructs in (10:00|9:5\d)/.test(t), `countdown: ${t}`);
   },
 
-  'join by pasted link; bad link explained': async (page, open) => {
+  'join by pasted link; bad link explained': async (page, open, _srv, peer) => {
     await open();
     await page.getByLabel('Room link').fill('not a link');
     await page.getByRole('button', { name: 'Join' }).click();
     await page.getByTestId('home-notice').getByText(CODES_IN_ROOM.BAD_LINK).waitFor();
-    const link = await fake(page, () => window.__parleyFake.newLink());
+    const link = await peer.newLink();
     await page.getByLabel('Room link').fill(link);
     await page.getByLabel('Room link').press('Enter');
     await page.getByTestId('room').waitFor();
-    assert((await status(page)).includes('Connecting'), `status: ${await status(page)}`);
     assert((await focusedTestId(page)) === 'composer', 'composer not focused after join');
-    await fake(page, () => window.__parleyFake.peerJoins(undefined, 'relayed', false));
+    if (peer.real) {
+      // The real peer waits in its room already: the two connect by
+      // themselves, over loopback, and verify each other.
+      await page.getByTestId('status').getByText('Connected, verified (direct)').waitFor();
+      return;
+    }
+    assert((await status(page)).includes('Connecting'), `status: ${await status(page)}`);
+    await peer.joins('relayed', false);
     await page.getByTestId('status').getByText('Connected (relayed)').waitFor();
   },
 
-  'Enter sends, bubble goes sent -> delivered, composer clears': async (page, open) => {
+  'Enter sends, bubble goes sent -> delivered, composer clears': async (page, open, _srv, peer) => {
     await open();
     await createRoom(page);
-    await connect(page);
+    await connect(page, peer);
     const box = page.getByTestId('composer');
     await box.fill('hello there');
     await box.press('Enter');
@@ -280,6 +351,7 @@ export const flows = {
     await page.locator('[data-testid="message"][data-state="delivered"]').waitFor();
     assert((await box.inputValue()) === '', 'composer not cleared');
     await page.getByRole('button', { name: 'Send', exact: true }).isDisabled();
+    await peer.sees('hello there');
   },
 
   'Shift+Enter adds a line; Send button sends both lines': async (page, open) => {
@@ -574,11 +646,12 @@ export const flows = {
     assert((await page.getByTestId('recent-room').count()) === 2, 'not forgotten');
   },
 
-  'clear messages asks first; Esc cancels, confirm clears': async (page, open) => {
+  'clear messages asks first; Esc cancels, confirm clears': async (page, open, _srv, peer) => {
     await open();
     await createRoom(page);
-    await connect(page);
-    await fake(page, () => window.__parleyFake.peerSays('keep me?'));
+    await connect(page, peer);
+    await peer.says('keep me?');
+    await page.getByTestId('message').getByText('keep me?').waitFor();
     await page.getByRole('button', { name: 'Room menu' }).click();
     await page.getByRole('menuitem', { name: 'Clear messages' }).click();
     await page.getByRole('alertdialog').waitFor();
@@ -745,6 +818,16 @@ export const flows = {
     }
   },
 
+  'a link the server refuses (no such room, room full) is explained on home': async (page, open, _srv, peer) => {
+    await open();
+    for (const code of ['ROOM_NOT_FOUND', 'ROOM_FULL']) {
+      await page.getByLabel('Room link').fill(await peer.refusedLink(code));
+      await page.getByRole('button', { name: 'Join' }).click();
+      await page.locator(`[data-testid="home-notice"][data-code="${code}"]`).getByText(CODES_IN_ROOM[code]).waitFor();
+      assert((await page.getByTestId('room').count()) === 0, `a room screen after ${code}`);
+    }
+  },
+
   'every error code from opening a link is shown on home': async (page, open) => {
     await open();
     const all = { ...CODES_IN_ROOM, ...CODES_GONE };
@@ -821,13 +904,26 @@ export const flows = {
     await page.getByTestId('transfer-name').getByText('two.txt').waitFor();
   },
 
-  'files: a received file opens and shows in its folder through the backend': async (page, open) => {
+  'files: a received file opens and shows in its folder through the backend': async (page, open, _srv, peer) => {
     await open();
     await createRoom(page);
-    await connect(page);
-    await fake(page, () => window.__parleyFake.peerSendsFile('photo.jpg', 800_000));
+    await connect(page, peer);
+    const sum = await peer.sendsFile('photo.jpg', 800_000);
     const card = page.locator('[data-testid="transfer"][data-state="done"]');
     await card.getByText('Received').waitFor();
+    if (peer.real) {
+      // Opening it would start the desktop's viewer: check what the real
+      // backend says it saved instead, and the saved bytes.
+      const room = await page.getByTestId('room').getAttribute('data-room-id');
+      const t = await poll(
+        () => page.evaluate((id) => window.go.app.App.Transfers(id), room),
+        (ts) => ts?.length === 1 && ts[0].state === 'done',
+        'transfers',
+      );
+      assert(t[0].name === 'photo.jpg' && t[0].total === 800_000 && !t[0].outgoing, `transfer: ${JSON.stringify(t[0])}`);
+      assert((await peer.hashOf(t[0].path)) === sum, 'the saved file differs from the sent one');
+      return;
+    }
     await card.getByRole('button', { name: 'Open photo.jpg' }).click();
     await card.getByRole('button', { name: 'Show photo.jpg in folder' }).click();
     const [opened, shown] = await fake(page, () => [window.__parleyFake.openedFiles, window.__parleyFake.shownInFolder]);
@@ -1081,9 +1177,12 @@ export const flows = {
       await page.mouse.move(stage.x + 60, stage.y + 40, { steps: 5 });
       await page.mouse.up();
       await page.locator('[data-testid="local-preview"][data-corner="tl"]').waitFor();
-      await page.waitForTimeout(250);
-      const moved = await page.getByTestId('local-preview').boundingBox();
-      assert(moved.x < stage.x + 30 && moved.y < stage.y + 30, `preview not top-left: ${JSON.stringify(moved)}`);
+      // It glides there (a 0.15 s CSS transition): wait for it to arrive.
+      await poll(
+        () => page.getByTestId('local-preview').boundingBox(),
+        (b) => b.x < stage.x + 30 && b.y < stage.y + 30,
+        'preview not top-left',
+      );
       // A damaged keyframe: the decoder fails, starts over at the next
       // keyframe, and the picture comes back.
       await page.evaluate(() => window.__sourceSend(1, true, Array.from({ length: 400 }, (_, i) => (i * 37) & 255)));
@@ -1307,10 +1406,16 @@ export const flows = {
     await fake(page, () => window.__parleyFake.peerCalls(true));
     await page.getByRole('button', { name: 'Accept with video' }).click();
     await page.getByTestId('call-stage').waitFor();
-    await page.waitForTimeout(300);
-    const log = await page.getByRole('log').boundingBox();
-    const last = await page.getByTestId('message').filter({ hasText: 'line 39' }).boundingBox();
-    assert(last.y + last.height <= log.y + log.height + 1 && last.y >= log.y, `last message out of view: ${JSON.stringify({ log, last })}`);
+    // The list shrinks as the stage takes its place; a resize observer then
+    // scrolls it back to the newest: wait for that.
+    await poll(
+      async () => ({
+        log: await page.getByRole('log').boundingBox(),
+        last: await page.getByTestId('message').filter({ hasText: 'line 39' }).boundingBox(),
+      }),
+      ({ log, last }) => last.y + last.height <= log.y + log.height + 1 && last.y >= log.y,
+      'last message out of view',
+    );
     assert((await page.getByText('new message').count()) === 0, 'a "new message" hint for messages already read');
   },
 

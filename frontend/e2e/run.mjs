@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { chromium } from 'playwright-core';
 import { serve } from './serve.mjs';
 import { launchOptions } from './browser.mjs';
-import { flows } from './flows.mjs';
+import { fakePeer, flows } from './flows.mjs';
 
 const dist = new URL('../dist', import.meta.url).pathname;
 if (!existsSync(`${dist}/index.html`)) {
@@ -33,7 +33,7 @@ try {
         await page.goto(query === null ? srv.url : `${srv.url}?fake=1${query}`);
         if (query !== null) await page.waitForFunction(() => window.__parleyFake);
       };
-      await fn(page, open, srv);
+      await fn(page, open, srv, fakePeer(page));
       if (pageErrors.length) throw new Error(`page errors: ${pageErrors.join('; ')}`);
       passed++;
       console.log(`ok   ${name} (${Date.now() - t0} ms)`);

@@ -37,6 +37,8 @@ describe('toApiError', () => {
     ['Wails string', 'PEER_OFFLINE: the other person is not connected', 'PEER_OFFLINE', 'the other person is not connected'],
     ['Error', new Error('ROOM_FULL: two already'), 'ROOM_FULL', 'two already'],
     ['no detail', 'TIMEOUT:', 'TIMEOUT', ''],
+    ['bare code (an empty detail; Wails rejects with Error("ROOM_NOT_FOUND"))', new Error('ROOM_NOT_FOUND'), 'ROOM_NOT_FOUND', ''],
+    ['bare unknown code', 'WHATEVER', 'INTERNAL', 'WHATEVER'],
     ['unknown code', 'WHATEVER: x', 'INTERNAL', 'WHATEVER: x'],
     ['plain text', 'boom', 'INTERNAL', 'boom'],
     ['non-string', 42, 'INTERNAL', '42'],

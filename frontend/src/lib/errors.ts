@@ -252,7 +252,9 @@ export class ApiError extends Error {
 export function toApiError(e: unknown): ApiError {
   if (e instanceof ApiError) return e;
   const msg = e instanceof Error ? e.message : typeof e === 'string' ? e : String(e);
-  const m = /^([A-Z_]+):\s?([\s\S]*)$/.exec(msg);
+  // Go's *app.Error is "CODE: detail", or the bare "CODE" when the detail is
+  // empty (a server's ROOM_NOT_FOUND carries no reason).
+  const m = /^([A-Z_]+)(?::\s?([\s\S]*))?$/.exec(msg);
   if (m && m[1] && isErrorCode(m[1])) return new ApiError(m[1], m[2] ?? '');
   return new ApiError('INTERNAL', msg);
 }
