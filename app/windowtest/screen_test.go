@@ -20,7 +20,8 @@ import (
 // large colour blocks): the peer's screen takes the window's main area
 // (every block's colour shows, together over a large part of the window).
 // Then Ctrl+Shift+E in the window shares the window's own display, and
-// the CLI's last decoded frame has that display's size (1280x800).
+// the CLI's last decoded frame has that display's size (1280x800, or half of it
+// when the screen's ladder had to halve the picture).
 func TestWindowScreenShare(t *testing.T) {
 	root := repoRoot(t)
 	appBin := appBinary(t, root)
@@ -80,7 +81,10 @@ func TestWindowScreenShare(t *testing.T) {
 	run(t, display, xdotool, "windowfocus", "--sync", wid[0])
 	run(t, display, xdotool, "key", "ctrl+shift+e")
 	caller.waitLine(true, `^call ended$`)
-	caller.waitLine(true, `^call video: 1280x800$`)
+	// The display's size, or half of it: on a starved machine the
+	// screen's ladder halves the picture once 5 fps does not fit
+	// (app/call/screen_adapt.go), and the line is the last frame's size.
+	caller.waitLine(true, `^call video: (1280x800|640x400)$`)
 }
 
 // blocksShown reports how much of the screenshot shows the shared
