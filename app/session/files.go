@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/parley-chat/parley/app/peer"
 	"github.com/parley-chat/parley/app/transfer"
 )
 
@@ -33,14 +34,14 @@ func baseName(path string) string { return filepath.Base(path) }
 func (FileReceived) isEvent() {}
 
 // startFiles runs the file-transfer protocol on the verified connection's
-// files channel (peer.Conn.FileStream), in the background. Transfers wait
+// files channel (peer.ChannelFiles), in the background. Transfers wait
 // for it (SendFile waits while filesConn is nil). Without a usable files
 // stream, files are simply not offered.
 func (s *Session) startFiles(ctx context.Context, run *peerRun) {
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		fs, err := run.pc.FileStream()
+		fs, err := run.pc.Stream(ctx, peer.ChannelFiles)
 		if err != nil {
 			if ctx.Err() == nil {
 				s.log.Warn("files channel unavailable", "err", err)
