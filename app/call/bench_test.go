@@ -6,6 +6,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/parley-chat/parley/app/peer/peertest"
 )
 
 // benchCall runs one 5 s video call per iteration between two in-process
@@ -15,7 +17,7 @@ import (
 func benchCall(b *testing.B, w, h int) {
 	var fps, p50, p95, cpu float64
 	for i := 0; i < b.N; i++ {
-		p := newPair(b, 0)
+		p := peertest.New(b)
 		a, c := benchSides(b, p, testSources(w, h))
 		if _, err := a.Start(true); err != nil {
 			b.Fatal(err)
@@ -58,7 +60,7 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-func benchSides(b *testing.B, p *pair, src Sources) (*Manager, *Manager) {
+func benchSides(b *testing.B, p *peertest.Pair, src Sources) (*Manager, *Manager) {
 	b.Helper()
 	type res struct {
 		m   *Manager
@@ -66,10 +68,10 @@ func benchSides(b *testing.B, p *pair, src Sources) (*Manager, *Manager) {
 	}
 	rc := make(chan res, 1)
 	go func() {
-		m, err := New(b.Context(), Config{RoomID: "c", Conn: p.b, Decode: true, Sources: func() Sources { return src }})
+		m, err := New(b.Context(), Config{RoomID: "c", Conn: p.B, Decode: true, Sources: func() Sources { return src }})
 		rc <- res{m, err}
 	}()
-	a, err := New(b.Context(), Config{RoomID: "a", Conn: p.a, Decode: true, Sources: func() Sources { return src }})
+	a, err := New(b.Context(), Config{RoomID: "a", Conn: p.A, Decode: true, Sources: func() Sources { return src }})
 	if err != nil {
 		b.Fatal(err)
 	}

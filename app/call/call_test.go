@@ -5,6 +5,8 @@ import (
 	"runtime"
 	"testing"
 	"time"
+
+	"github.com/parley-chat/parley/app/peer/peertest"
 )
 
 // side is one end of a call under test.
@@ -13,14 +15,14 @@ type side struct {
 	views chan View
 }
 
-func newSides(t *testing.T, p *pair, src Sources) (a, b *side) {
+func newSides(t *testing.T, p *peertest.Pair, src Sources) (a, b *side) {
 	t.Helper()
 	return newSidesWith(t, p, src, src, nil)
 }
 
 // newSidesWith is newSides with each side's own sources and, when set, a
 // look at every picture b decodes.
-func newSidesWith(t *testing.T, p *pair, srcA, srcB Sources, bDecoded func(decodedFrame)) (a, b *side) {
+func newSidesWith(t *testing.T, p *peertest.Pair, srcA, srcB Sources, bDecoded func(decodedFrame)) (a, b *side) {
 	t.Helper()
 	mk := func(c *Manager, err error, views chan View) *side {
 		if err != nil {
@@ -38,10 +40,10 @@ func newSidesWith(t *testing.T, p *pair, srcA, srcB Sources, bDecoded func(decod
 	defer cancel()
 	rb := make(chan res, 1)
 	go func() {
-		m, err := New(ctx, Config{RoomID: "room-b", Conn: p.b, Sources: func() Sources { return srcB }, Decode: true, OnChange: func(v View) { vb <- v }, decodedForTest: bDecoded})
+		m, err := New(ctx, Config{RoomID: "room-b", Conn: p.B, Sources: func() Sources { return srcB }, Decode: true, OnChange: func(v View) { vb <- v }, decodedForTest: bDecoded})
 		rb <- res{m, err}
 	}()
-	ma, err := New(ctx, Config{RoomID: "room-a", Conn: p.a, Sources: func() Sources { return srcA }, Decode: true, OnChange: func(v View) { va <- v }})
+	ma, err := New(ctx, Config{RoomID: "room-a", Conn: p.A, Sources: func() Sources { return srcA }, Decode: true, OnChange: func(v View) { va <- v }})
 	a = mk(ma, err, va)
 	r := <-rb
 	b = mk(r.m, r.err, vb)
@@ -88,7 +90,7 @@ func testSources(w, h int) Sources {
 // everything down without leaking goroutines.
 func TestVideoCallBothWays(t *testing.T) {
 	before := runtime.NumGoroutine()
-	p := newPair(t, 0)
+	p := peertest.New(t)
 	a, b := newSides(t, p, testSources(640, 480))
 	if _, err := a.m.Start(true); err != nil {
 		t.Fatal(err)
@@ -143,8 +145,8 @@ func TestVideoCallBothWays(t *testing.T) {
 	a.m.HangUp()
 	b.await(t, StateEnded)
 	// The connection goes first, as when the app leaves a room.
-	_ = p.a.Close()
-	_ = p.b.Close()
+	_ = p.A.Close()
+	_ = p.B.Close()
 	a.m.Close()
 	b.m.Close()
 	deadline := time.Now().Add(10 * time.Second)
@@ -160,7 +162,7 @@ func TestVideoCallBothWays(t *testing.T) {
 // A voice call switches to video mid-call on the same PeerConnection, and
 // mute and camera state reach the other side.
 func TestVoiceCallSwitchesToVideo(t *testing.T) {
-	p := newPair(t, 0)
+	p := peertest.New(t)
 	a, b := newSides(t, p, testSources(640, 480))
 	if _, err := a.m.Start(false); err != nil {
 		t.Fatal(err)
@@ -211,7 +213,7 @@ func TestVoiceCallSwitchesToVideo(t *testing.T) {
 // Declining ends the call on both sides with DECLINED; calling at the same
 // time from both sides connects one call.
 func TestDeclineAndCallingAtOnce(t *testing.T) {
-	p := newPair(t, 0)
+	p := peertest.New(t)
 	a, b := newSides(t, p, Sources{Video: SourceNone, Audio: SourceTestAudio})
 	if _, err := a.m.Start(false); err != nil {
 		t.Fatal(err)
@@ -248,15 +250,15 @@ func TestDeclineAndCallingAtOnce(t *testing.T) {
 // An unanswered call gives up with NO_ANSWER on both sides (a missed call
 // for the callee).
 func TestUnansweredCallEnds(t *testing.T) {
-	p := newPair(t, 0)
+	p := peertest.New(t)
 	views := make(chan View, 16)
-	mb, err := New(t.Context(), Config{RoomID: "b", Conn: p.b, OnChange: func(v View) { views <- v }})
+	mb, err := New(t.Context(), Config{RoomID: "b", Conn: p.B, OnChange: func(v View) { views <- v }})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(mb.Close)
 	va := make(chan View, 16)
-	ma, err := New(t.Context(), Config{RoomID: "a", Conn: p.a, RingTimeout: time.Second,
+	ma, err := New(t.Context(), Config{RoomID: "a", Conn: p.A, RingTimeout: time.Second,
 		Sources: func() Sources { return Sources{Video: SourceNone, Audio: SourceTestAudio} }, OnChange: func(v View) { va <- v }})
 	if err != nil {
 		t.Fatal(err)
@@ -277,10 +279,10 @@ func TestUnansweredCallEnds(t *testing.T) {
 
 // Closing the connection mid-call ends it with PEER_LEFT.
 func TestConnectionLossEndsCall(t *testing.T) {
-	p := newPair(t, 0)
+	p := peertest.New(t)
 	a, b := newSides(t, p, Sources{Video: SourceNone, Audio: SourceTestAudio})
 	connect(t, a, b, false, false)
-	_ = p.a.Close()
+	_ = p.A.Close()
 	if v := b.await(t, StateEnded); v.Error != ReasonPeerLeft {
 		t.Fatalf("ended with %q", v.Error)
 	}
@@ -290,7 +292,7 @@ func TestConnectionLossEndsCall(t *testing.T) {
 // connection closes: no reader of the peer's tracks may stay behind
 // (TestMain checks).
 func TestSecondCallLeavesNoReader(t *testing.T) {
-	p := newPair(t, 0)
+	p := peertest.New(t)
 	a, b := newSides(t, p, testSources(320, 240))
 	connect(t, a, b, true, false)
 	time.Sleep(500 * time.Millisecond)
@@ -307,16 +309,16 @@ func TestSecondCallLeavesNoReader(t *testing.T) {
 // With Play, the peer's voice is decoded and played on the speaker in Go
 // (miniaudio's null output here) instead of going to the UI.
 func TestVoicePlaysInGo(t *testing.T) {
-	p := newPair(t, 0)
+	p := peertest.New(t)
 	src := func() Sources { return Sources{Video: SourceNone, Audio: SourceTestAudio} }
 	vb := make(chan View, 64)
-	mb, err := New(t.Context(), Config{RoomID: "b", Conn: p.b, Play: true, Sources: src, OnChange: func(v View) { vb <- v }})
+	mb, err := New(t.Context(), Config{RoomID: "b", Conn: p.B, Play: true, Sources: src, OnChange: func(v View) { vb <- v }})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(mb.Close)
 	va := make(chan View, 64)
-	ma, err := New(t.Context(), Config{RoomID: "a", Conn: p.a, Sources: src, OnChange: func(v View) { va <- v }})
+	ma, err := New(t.Context(), Config{RoomID: "a", Conn: p.A, Sources: src, OnChange: func(v View) { va <- v }})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,8 @@ package call
 import (
 	"testing"
 	"time"
+
+	"github.com/parley-chat/parley/app/peer/peertest"
 )
 
 // TestCallSurvivesFivePercentLoss runs a video call through a proxy that
@@ -10,7 +12,7 @@ import (
 // congestion controller keep the picture going (no long freeze, most
 // frames decode) instead of freezing for good.
 func TestCallSurvivesFivePercentLoss(t *testing.T) {
-	p := newPair(t, 0.05)
+	p := peertest.New(t, peertest.WithLoss(0.05))
 	a, b := newSides(t, p, testSources(640, 480))
 	connect(t, a, b, true, true)
 	// At least 10 s of loss; then counts, not rates: a CI machine loaded
@@ -21,7 +23,7 @@ func TestCallSurvivesFivePercentLoss(t *testing.T) {
 			break
 		}
 	}
-	t.Logf("proxy: %d packets passed, %d dropped", p.proxy.passed.Load(), p.proxy.dropped.Load())
+	t.Logf("proxy: %d packets passed, %d dropped", p.Proxy.Passed(), p.Proxy.Dropped())
 	for name, s := range map[string]*side{"a": a, "b": b} {
 		st := s.m.Stats()
 		t.Logf("%s: decoded %d/%d frames, %.1f fps, %d freezes (%.0f ms in all, longest %.0f ms), %d keyframe requests, %d stamped frames lost, latency p50 %.0f ms p95 %.0f ms",

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parley-chat/parley/app/peer/peertest"
 	"github.com/parley-chat/parley/internal/xvfbtest"
 )
 
@@ -149,7 +150,7 @@ func TestScreenUnavailableSaysWhy(t *testing.T) {
 // screen's within a small tolerance.
 func TestScreenShareCall(t *testing.T) {
 	d := screenWithPattern(t, 1920, 1080)
-	p := newPair(t, 0)
+	p := peertest.New(t)
 	var (
 		mu      sync.Mutex
 		sizes   = map[string]int{}
@@ -348,7 +349,7 @@ func TestScreenSourceSkipsAStillScreen(t *testing.T) {
 // call as it was; without a call there is nothing to share into.
 func TestShareScreenMidCall(t *testing.T) {
 	d := screenWithPattern(t, 1280, 720)
-	p := newPair(t, 0)
+	p := peertest.New(t)
 	var (
 		mu    sync.Mutex
 		sizes []string // distinct sizes in the order decoded
