@@ -3,6 +3,7 @@
 package call
 
 import (
+	"fmt"
 	"syscall"
 	"testing"
 	"time"
@@ -27,10 +28,15 @@ func benchCall(b *testing.B, w, h int) {
 			b.Fatal(err)
 		}
 		waitState(b, a, StateActive)
-		time.Sleep(time.Second) // the first keyframe and the bitrate settle
+		// The first keyframe decoded at full size on both sides.
+		waitUntil(b, 15*time.Second, "the first pictures", func() bool {
+			sa, sc := a.Stats(), c.Stats()
+			return sa.Width == w && sc.Width == w && sa.VideoFramesDecoded > 0 && sc.VideoFramesDecoded > 0
+		})
+		time.Sleep(time.Second) // the bitrate settles before the measured window
 		cpu0, t0 := cpuTime(), time.Now()
 		sa0, sc0 := a.Stats(), c.Stats()
-		time.Sleep(5 * time.Second)
+		time.Sleep(5 * time.Second) // the measured window
 		sa, sc := a.Stats(), c.Stats()
 		cpu += (cpuTime() - cpu0).Seconds() / time.Since(t0).Seconds() * 100
 		frames := float64(sa.VideoFramesDecoded-sa0.VideoFramesDecoded+sc.VideoFramesDecoded-sc0.VideoFramesDecoded) / 2
@@ -84,11 +90,5 @@ func benchSides(b *testing.B, p *peertest.Pair, src Sources) (*Manager, *Manager
 
 func waitState(b *testing.B, m *Manager, want State) {
 	b.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for m.View().State != want {
-		if time.Now().After(deadline) {
-			b.Fatalf("no %s state", want)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitUntil(b, 15*time.Second, fmt.Sprintf("the %s state", want), func() bool { return m.View().State == want })
 }

@@ -378,11 +378,16 @@ func TestShareScreenMidCall(t *testing.T) {
 	connect(t, a, b, true, false)
 	waitFor := func(what string, ok func() bool) {
 		t.Helper()
-		for deadline := time.Now().Add(20 * time.Second); !ok(); time.Sleep(50 * time.Millisecond) {
-			if time.Now().After(deadline) {
+		deadline := time.After(20 * time.Second)
+		tick := time.NewTicker(50 * time.Millisecond)
+		defer tick.Stop()
+		for !ok() {
+			select {
+			case <-deadline:
 				mu.Lock()
 				defer mu.Unlock()
 				t.Fatalf("%s: sizes decoded %v, view %+v", what, sizes, b.m.View())
+			case <-tick.C:
 			}
 		}
 	}

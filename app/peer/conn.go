@@ -383,6 +383,19 @@ func (c *Conn) buildPC() error {
 	c.sctpGone = sctpClosed(pc)
 	c.mu.Unlock()
 
+	c.watch(pc, gen, session)
+	if err := c.createChannels(pc, gen); err != nil {
+		_ = pc.Close()
+		closeMux(mux)
+		return err
+	}
+	return nil
+}
+
+// watch wires pc's events (generation gen, whose signals carry session)
+// to this Conn; events of a generation that is no longer current are
+// ignored.
+func (c *Conn) watch(pc *webrtc.PeerConnection, gen uint64, session string) {
 	pc.OnNegotiationNeeded(func() {
 		select {
 		case c.neg.negNeeded <- gen:
@@ -414,12 +427,6 @@ func (c *Conn) buildPC() error {
 			c.finish(ErrConnectionFailed)
 		}
 	})
-
-	if err := c.createChannels(pc, gen); err != nil {
-		_ = pc.Close()
-		closeMux(mux)
-		return err
-	}
 	pc.OnTrack(func(t *webrtc.TrackRemote, r *webrtc.RTPReceiver) {
 		c.mu.Lock()
 		fn, current := c.onTrack, c.gen == gen
@@ -428,7 +435,6 @@ func (c *Conn) buildPC() error {
 			fn(t, r)
 		}
 	})
-	return nil
 }
 
 func closeMux(m io.Closer) {

@@ -158,29 +158,7 @@ func (c *Conn) verify() {
 	}
 	s, err := c.exchangeTags(dc)
 	if err != nil {
-		if errors.Is(err, ErrVerifyFailed) {
-			c.log.Warn("peer: verification failed", "err", err)
-		} else {
-			c.log.Debug("peer: tag exchange cut short", "err", err)
-		}
-		// Let our own tag reach the peer before tearing down, so it fails
-		// on the mismatch at once instead of waiting for its timeout.
-		flushDeadline := time.Now().Add(time.Second)
-		for dc.BufferedAmount() > 0 && time.Now().Before(flushDeadline) && c.ctx.Err() == nil {
-			time.Sleep(10 * time.Millisecond)
-		}
-		if pc := c.current(); pc != nil {
-			_ = pc.Close()
-		}
-		c.mu.Lock()
-		closing := c.closed
-		c.mu.Unlock()
-		if closing && !errors.Is(err, ErrVerifyFailed) {
-			err = ErrClosed // our own Close cut the exchange short
-		}
-		// A detected mismatch stays VERIFY_FAILED even if Close came in
-		// meanwhile (Close waits for this goroutine before it finishes).
-		c.finish(err)
+		c.tagsFailed(dc, err)
 		return
 	}
 	c.mu.Lock()
@@ -203,6 +181,33 @@ func (c *Conn) verify() {
 	}
 	c.log.Info("peer: verified")
 	c.finish(nil)
+}
+
+// tagsFailed ends a tag exchange on dc that failed with err.
+func (c *Conn) tagsFailed(dc *webrtc.DataChannel, err error) {
+	if errors.Is(err, ErrVerifyFailed) {
+		c.log.Warn("peer: verification failed", "err", err)
+	} else {
+		c.log.Debug("peer: tag exchange cut short", "err", err)
+	}
+	// Let our own tag reach the peer before tearing down, so it fails
+	// on the mismatch at once instead of waiting for its timeout.
+	flushDeadline := time.Now().Add(time.Second)
+	for dc.BufferedAmount() > 0 && time.Now().Before(flushDeadline) && c.ctx.Err() == nil {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if pc := c.current(); pc != nil {
+		_ = pc.Close()
+	}
+	c.mu.Lock()
+	closing := c.closed
+	c.mu.Unlock()
+	if closing && !errors.Is(err, ErrVerifyFailed) {
+		err = ErrClosed // our own Close cut the exchange short
+	}
+	// A detected mismatch stays VERIFY_FAILED even if Close came in
+	// meanwhile (Close waits for this goroutine before it finishes).
+	c.finish(err)
 }
 
 func (c *Conn) exchangeTags(dc *webrtc.DataChannel) (_ io.ReadWriteCloser, err error) {
