@@ -66,11 +66,6 @@ func waitCtx(t *testing.T, d time.Duration) context.Context {
 	return ctx
 }
 
-func waitSignalingState(t *testing.T, c *peer.Conn, want webrtc.SignalingState) {
-	t.Helper()
-	waitFor(t, 5*time.Second, "signaling state "+want.String(), func() bool { return c.PC().SignalingState() == want })
-}
-
 // rawPeer is a bare pion PeerConnection that only answers offers. Tests use
 // it as the far end of a Conn to see exactly what the Conn puts on the wire,
 // and two of them make the man in the middle.
