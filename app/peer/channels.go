@@ -48,8 +48,8 @@ type channelSpec struct {
 	drain bool
 }
 
-// channels is the table of pre-negotiated channels, created on every
-// PeerConnection generation in this order.
+// channels is the table of pre-negotiated channels (read-only), created
+// on every PeerConnection generation in channelOrder.
 var channels = map[ChannelID]channelSpec{
 	ChannelChat:      {label: "parley-chat", maxWrite: chatWriteMessage, withVerification: true, drain: true},
 	ChannelFiles:     {label: "parley-files", maxWrite: filesWriteMessage, withVerification: true, drain: true},
