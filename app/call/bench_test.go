@@ -29,7 +29,7 @@ func benchCall(b *testing.B, w, h int) {
 		}
 		waitState(b, a, StateActive)
 		// The first keyframe decoded at full size on both sides.
-		waitUntil(b, 15*time.Second, "the first pictures", func() bool {
+		peertest.Eventually(b, 15*time.Second, "the first pictures", func() bool {
 			sa, sc := a.Stats(), c.Stats()
 			return sa.Width == w && sc.Width == w && sa.VideoFramesDecoded > 0 && sc.VideoFramesDecoded > 0
 		})
@@ -90,5 +90,5 @@ func benchSides(b *testing.B, p *peertest.Pair, src Sources) (*Manager, *Manager
 
 func waitState(b *testing.B, m *Manager, want State) {
 	b.Helper()
-	waitUntil(b, 15*time.Second, fmt.Sprintf("the %s state", want), func() bool { return m.View().State == want })
+	peertest.Eventually(b, 15*time.Second, fmt.Sprintf("the %s state", want), func() bool { return m.View().State == want })
 }

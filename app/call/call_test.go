@@ -114,7 +114,7 @@ func TestVideoCallBothWays(t *testing.T) {
 	// ways have 90 frames after about 4 s, and a CI machine loaded by the
 	// race detector decoded only 63 in that time, so wait up to 20 s.
 	enough := func(st Stats) bool { return st.VideoFramesDecoded >= 90 && st.AudioPacketsReceived >= 150 }
-	waitUntil(t, 20*time.Second, "90 frames and 150 audio packets both ways", func() bool {
+	peertest.Eventually(t, 20*time.Second, "90 frames and 150 audio packets both ways", func() bool {
 		return enough(a.m.Stats()) && enough(b.m.Stats())
 	})
 	for name, s := range map[string]*side{"a": a, "b": b} {
@@ -176,7 +176,7 @@ func TestVoiceCallSwitchesToVideo(t *testing.T) {
 	}
 	a.await(t, StateActive)
 	b.await(t, StateActive)
-	waitUntil(t, 10*time.Second, "20 audio packets", func() bool { return b.m.Stats().AudioPacketsReceived >= 20 })
+	peertest.Eventually(t, 10*time.Second, "20 audio packets", func() bool { return b.m.Stats().AudioPacketsReceived >= 20 })
 	// No video can come: neither side has a video track in a voice call.
 	if st, v := b.m.Stats(), b.m.View(); st.VideoFramesReceived != 0 || v.RemoteVideo {
 		t.Fatalf("voice call received %+v, view %+v", st, v)
@@ -186,14 +186,14 @@ func TestVoiceCallSwitchesToVideo(t *testing.T) {
 		t.Fatalf("SetCamera(true): %+v, %v", v, err)
 	}
 	a.m.SetMuted(true)
-	waitUntil(t, 10*time.Second, "b to see a's camera on, a muted and 30 frames", func() bool {
+	peertest.Eventually(t, 10*time.Second, "b to see a's camera on, a muted and 30 frames", func() bool {
 		bv, st := b.m.View(), b.m.Stats()
 		return bv.RemoteVideo && bv.RemoteMuted && bv.Video && st.VideoFramesDecoded > 30
 	})
 	if v, _ := a.m.SetCamera(false); v.LocalVideo {
 		t.Fatalf("camera still on: %+v", v)
 	}
-	waitUntil(t, 5*time.Second, "b to see a's camera off", func() bool { return !b.m.View().RemoteVideo })
+	peertest.Eventually(t, 5*time.Second, "b to see a's camera off", func() bool { return !b.m.View().RemoteVideo })
 	a.m.HangUp()
 	b.await(t, StateEnded)
 }
@@ -284,14 +284,14 @@ func TestSecondCallLeavesNoReader(t *testing.T) {
 	a, b := newSides(t, p, testSources(320, 240))
 	connect(t, a, b, true, false)
 	// b reads a's video (and both read audio) before the hang-up.
-	waitUntil(t, 10*time.Second, "media of the first call", func() bool {
+	peertest.Eventually(t, 10*time.Second, "media of the first call", func() bool {
 		return b.m.Stats().VideoFramesReceived > 0 && a.m.Stats().AudioPacketsReceived > 0
 	})
 	a.m.HangUp()
 	a.await(t, StateEnded)
 	b.await(t, StateEnded)
 	connect(t, b, a, false, false)
-	waitUntil(t, 10*time.Second, "audio of the second call", func() bool {
+	peertest.Eventually(t, 10*time.Second, "audio of the second call", func() bool {
 		return a.m.Stats().AudioPacketsReceived > 0 && b.m.Stats().AudioPacketsReceived > 0
 	})
 	b.m.HangUp()
@@ -319,7 +319,7 @@ func TestVoicePlaysInGo(t *testing.T) {
 	a, b := &side{m: ma, views: va}, &side{m: mb, views: vb}
 	connect(t, a, b, false, false)
 	// A count, not a rate (make bench-call measures rates).
-	waitUntil(t, 20*time.Second, "a second of the peer's voice played", func() bool { return b.m.Stats().SecondsPlayed >= 1 })
+	peertest.Eventually(t, 20*time.Second, "a second of the peer's voice played", func() bool { return b.m.Stats().SecondsPlayed >= 1 })
 	a.m.HangUp()
 	b.await(t, StateEnded)
 }

@@ -19,7 +19,7 @@ func TestCallSurvivesFivePercentLoss(t *testing.T) {
 	// need longer): 200 decoded frames and 400 audio packets each way
 	// (8 s of voice), with at least 100 packets dropped on the way.
 	enough := func(st Stats) bool { return st.VideoFramesDecoded >= 200 && st.AudioPacketsReceived >= 400 }
-	waitUntil(t, 40*time.Second, "200 frames and 400 audio packets each way through 100 losses", func() bool {
+	peertest.Eventually(t, 40*time.Second, "200 frames and 400 audio packets each way through 100 losses", func() bool {
 		return enough(a.m.Stats()) && enough(b.m.Stats()) && p.Proxy.Dropped() >= 100
 	})
 	t.Logf("proxy: %d packets passed, %d dropped", p.Proxy.Passed(), p.Proxy.Dropped())

@@ -275,21 +275,6 @@ func (r *rawPeer) openChannel(t *testing.T, id peer.ChannelID) datachannel.ReadW
 	}
 }
 
-// waitFor polls cond until it holds or d passes.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.After(d)
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-deadline:
-			t.Fatalf("timed out waiting for %s", what)
-		case <-tick.C:
-		}
-	}
-}
-
 // transceivers counts the media sections of c's current PeerConnection.
 func transceivers(c *peer.Conn) int { return len(c.PC().GetTransceivers()) }
 

@@ -147,7 +147,7 @@ func TestMediaRenegotiationKeepsChat(t *testing.T) {
 			}
 		}
 	}()
-	waitFor(t, 10*time.Second, "congestion feedback on the video sent", func() bool {
+	peertest.Eventually(t, 10*time.Second, "congestion feedback on the video sent", func() bool {
 		at, rtt := a.LastFeedback()
 		return !at.IsZero() && rtt > 0
 	})
@@ -163,7 +163,7 @@ func TestMediaRenegotiationKeepsChat(t *testing.T) {
 	// Renegotiation is over when both sides are stable with nothing left
 	// to offer (the removal included); a rebuild would show in the
 	// generations, which only grow.
-	waitFor(t, 20*time.Second, "renegotiation after the removal", func() bool { return settled(a, b) })
+	peertest.Eventually(t, 20*time.Second, "renegotiation after the removal", func() bool { return settled(a, b) })
 	stopA()
 	if a.Generation() != genA || b.Generation() != genB {
 		t.Fatal("a PeerConnection was rebuilt during renegotiation")
@@ -171,7 +171,7 @@ func TestMediaRenegotiationKeepsChat(t *testing.T) {
 	// Every chat byte written through it all arrives, in order.
 	cancel()
 	<-pumped
-	waitFor(t, 10*time.Second, "every chat byte", func() bool {
+	peertest.Eventually(t, 10*time.Second, "every chat byte", func() bool {
 		select {
 		case err := <-chatErr:
 			t.Fatalf("chat broke during the call: %v", err)

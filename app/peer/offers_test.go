@@ -33,7 +33,7 @@ func TestOfferRequestsBeforeVerificationAreIgnored(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, 15*time.Second, "the Conn to read the whole flood", func() bool { return c.RequestsRead() == n })
+	peertest.Eventually(t, 15*time.Second, "the Conn to read the whole flood", func() bool { return c.RequestsRead() == n })
 	if got := transceivers(c); got != 0 {
 		t.Fatalf("an unverified peer made %d transceivers", got)
 	}
@@ -59,7 +59,7 @@ func TestOfferRequestFloodAfterVerification(t *testing.T) {
 	p, _, _ := verifiedPair(t)
 	a, b := p.A, p.B
 	var neg interface{ Write([]byte) (int, error) }
-	waitFor(t, 10*time.Second, "the negotiate channel", func() bool {
+	peertest.Eventually(t, 10*time.Second, "the negotiate channel", func() bool {
 		neg = b.NegotiateChannel()
 		return neg != nil
 	})
@@ -73,10 +73,10 @@ func TestOfferRequestFloodAfterVerification(t *testing.T) {
 		sent++
 		time.Sleep(2 * time.Millisecond)
 	}
-	waitFor(t, 15*time.Second, "a to read the whole flood", func() bool { return a.RequestsRead() == sent })
+	peertest.Eventually(t, 15*time.Second, "a to read the whole flood", func() bool { return a.RequestsRead() == sent })
 	// Every request is merged into the pending one until the limiter lets
 	// it through: wait until the last one was served and negotiated.
-	waitFor(t, 20*time.Second, "the requests to settle", func() bool {
+	peertest.Eventually(t, 20*time.Second, "the requests to settle", func() bool {
 		return !a.RequestPending() && a.ServedRequests() > 0 && settled(a, b)
 	})
 	elapsed := time.Since(start)
@@ -106,7 +106,7 @@ func TestOfferWithTooManyMediaSectionsIsRefused(t *testing.T) {
 	}
 	// a may offer a few of them before the rest are added (b accepts
 	// that); the offer with all of them must be refused.
-	waitFor(t, 10*time.Second, "b to refuse the offer", func() bool { return b.RefusedOffers() > 0 })
+	peertest.Eventually(t, 10*time.Second, "b to refuse the offer", func() bool { return b.RefusedOffers() > 0 })
 	if n := transceivers(b); n > peer.MaxMediaSections {
 		t.Fatalf("b has %d transceivers, cap %d", n, peer.MaxMediaSections)
 	}
@@ -190,7 +190,7 @@ func TestCallSequenceStaysUnderCap(t *testing.T) {
 	}
 	for _, st := range steps {
 		st.do()
-		waitFor(t, 20*time.Second, "renegotiation after "+st.name, func() bool { return settled(a, b) })
+		peertest.Eventually(t, 20*time.Second, "renegotiation after "+st.name, func() bool { return settled(a, b) })
 		t.Logf("after %s: %d transceivers", st.name, transceivers(a))
 	}
 	if n := transceivers(a); n > peer.MaxMediaSections {

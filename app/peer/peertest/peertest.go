@@ -295,3 +295,20 @@ func (r *Relay) Connect(dst Endpoint) { r.target <- dst }
 
 // Open lets signals flow; call it once.
 func (r *Relay) Open() { close(r.release) }
+
+// Eventually polls cond every 5 ms until it holds, or fails the test
+// after d, naming what it waited for: the way to wait on a condition
+// instead of sleeping before an assertion.
+func Eventually(t testing.TB, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.After(d)
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		select {
+		case <-deadline:
+			t.Fatalf("timed out after %s waiting for %s", d, what)
+		case <-tick.C:
+		}
+	}
+}
