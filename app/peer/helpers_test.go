@@ -291,8 +291,13 @@ func exchange(t *testing.T, w io.Writer, r io.Reader, n int) {
 	}()
 	got := make([]byte, 0, n)
 	buf := make([]byte, 1000)
-	deadline := time.Now().Add(15 * time.Second)
-	for len(got) < n && time.Now().Before(deadline) {
+	// Generous: 8 MiB under the race detector on a loaded machine took
+	// more than 15 s (and then looked like corruption).
+	deadline := time.Now().Add(90 * time.Second)
+	for len(got) < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d of %d bytes arrived in 90 s", len(got), n)
+		}
 		k, err := r.Read(buf)
 		if err != nil {
 			t.Fatalf("Read after %d bytes: %v", len(got), err)

@@ -548,7 +548,10 @@ func needsOffer(pc *webrtc.PeerConnection) bool {
 	}
 	for _, tr := range pc.GetTransceivers() {
 		mid := tr.Mid()
-		hasTrack := tr.Sender() != nil && tr.Sender().Track() != nil
+		// One read: RemoveTrack clears the sender concurrently (pion's
+		// setSendingTrack), and a second read could see nil.
+		sender := tr.Sender()
+		hasTrack := sender != nil && sender.Track() != nil
 		negotiated, known := sending[mid]
 		if mid == "" || !known {
 			if hasTrack {
