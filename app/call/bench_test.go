@@ -3,9 +3,12 @@
 package call
 
 import (
+	"fmt"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/parley-chat/parley/app/peer/peertest"
 )
 
 // benchCall runs one 5 s video call per iteration between two in-process
@@ -15,7 +18,7 @@ import (
 func benchCall(b *testing.B, w, h int) {
 	var fps, p50, p95, cpu float64
 	for i := 0; i < b.N; i++ {
-		p := newPair(b, 0)
+		p := peertest.New(b)
 		a, c := benchSides(b, p, testSources(w, h))
 		if _, err := a.Start(true); err != nil {
 			b.Fatal(err)
@@ -25,10 +28,15 @@ func benchCall(b *testing.B, w, h int) {
 			b.Fatal(err)
 		}
 		waitState(b, a, StateActive)
-		time.Sleep(time.Second) // the first keyframe and the bitrate settle
+		// The first keyframe decoded at full size on both sides.
+		peertest.Eventually(b, 15*time.Second, "the first pictures", func() bool {
+			sa, sc := a.Stats(), c.Stats()
+			return sa.Width == w && sc.Width == w && sa.VideoFramesDecoded > 0 && sc.VideoFramesDecoded > 0
+		})
+		time.Sleep(time.Second) // the bitrate settles before the measured window
 		cpu0, t0 := cpuTime(), time.Now()
 		sa0, sc0 := a.Stats(), c.Stats()
-		time.Sleep(5 * time.Second)
+		time.Sleep(5 * time.Second) // the measured window
 		sa, sc := a.Stats(), c.Stats()
 		cpu += (cpuTime() - cpu0).Seconds() / time.Since(t0).Seconds() * 100
 		frames := float64(sa.VideoFramesDecoded-sa0.VideoFramesDecoded+sc.VideoFramesDecoded-sc0.VideoFramesDecoded) / 2
@@ -58,7 +66,7 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-func benchSides(b *testing.B, p *pair, src Sources) (*Manager, *Manager) {
+func benchSides(b *testing.B, p *peertest.Pair, src Sources) (*Manager, *Manager) {
 	b.Helper()
 	type res struct {
 		m   *Manager
@@ -66,10 +74,10 @@ func benchSides(b *testing.B, p *pair, src Sources) (*Manager, *Manager) {
 	}
 	rc := make(chan res, 1)
 	go func() {
-		m, err := New(b.Context(), Config{RoomID: "c", Conn: p.b, Decode: true, Sources: func() Sources { return src }})
+		m, err := New(b.Context(), Config{RoomID: "c", Conn: p.B, Decode: true, Sources: func() Sources { return src }})
 		rc <- res{m, err}
 	}()
-	a, err := New(b.Context(), Config{RoomID: "a", Conn: p.a, Decode: true, Sources: func() Sources { return src }})
+	a, err := New(b.Context(), Config{RoomID: "a", Conn: p.A, Decode: true, Sources: func() Sources { return src }})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -82,11 +90,5 @@ func benchSides(b *testing.B, p *pair, src Sources) (*Manager, *Manager) {
 
 func waitState(b *testing.B, m *Manager, want State) {
 	b.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for m.View().State != want {
-		if time.Now().After(deadline) {
-			b.Fatalf("no %s state", want)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	peertest.Eventually(b, 15*time.Second, fmt.Sprintf("the %s state", want), func() bool { return m.View().State == want })
 }

@@ -149,7 +149,7 @@ func New(ctx context.Context, cfg Config) (*Manager, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	ctl, err := cfg.Conn.CallStream(ctx)
+	ctl, err := cfg.Conn.Stream(ctx, peer.ChannelCall)
 	if err != nil {
 		return nil, fmt.Errorf("call: open control channel: %w", err)
 	}

@@ -5,6 +5,8 @@ import (
 	"runtime"
 	"testing"
 	"time"
+
+	"github.com/parley-chat/parley/app/peer/peertest"
 )
 
 // side is one end of a call under test.
@@ -13,14 +15,14 @@ type side struct {
 	views chan View
 }
 
-func newSides(t *testing.T, p *pair, src Sources) (a, b *side) {
+func newSides(t *testing.T, p *peertest.Pair, src Sources) (a, b *side) {
 	t.Helper()
 	return newSidesWith(t, p, src, src, nil)
 }
 
 // newSidesWith is newSides with each side's own sources and, when set, a
 // look at every picture b decodes.
-func newSidesWith(t *testing.T, p *pair, srcA, srcB Sources, bDecoded func(decodedFrame)) (a, b *side) {
+func newSidesWith(t *testing.T, p *peertest.Pair, srcA, srcB Sources, bDecoded func(decodedFrame)) (a, b *side) {
 	t.Helper()
 	mk := func(c *Manager, err error, views chan View) *side {
 		if err != nil {
@@ -38,10 +40,10 @@ func newSidesWith(t *testing.T, p *pair, srcA, srcB Sources, bDecoded func(decod
 	defer cancel()
 	rb := make(chan res, 1)
 	go func() {
-		m, err := New(ctx, Config{RoomID: "room-b", Conn: p.b, Sources: func() Sources { return srcB }, Decode: true, OnChange: func(v View) { vb <- v }, decodedForTest: bDecoded})
+		m, err := New(ctx, Config{RoomID: "room-b", Conn: p.B, Sources: func() Sources { return srcB }, Decode: true, OnChange: func(v View) { vb <- v }, decodedForTest: bDecoded})
 		rb <- res{m, err}
 	}()
-	ma, err := New(ctx, Config{RoomID: "room-a", Conn: p.a, Sources: func() Sources { return srcA }, Decode: true, OnChange: func(v View) { va <- v }})
+	ma, err := New(ctx, Config{RoomID: "room-a", Conn: p.A, Sources: func() Sources { return srcA }, Decode: true, OnChange: func(v View) { va <- v }})
 	a = mk(ma, err, va)
 	r := <-rb
 	b = mk(r.m, r.err, vb)
@@ -88,7 +90,7 @@ func testSources(w, h int) Sources {
 // everything down without leaking goroutines.
 func TestVideoCallBothWays(t *testing.T) {
 	before := runtime.NumGoroutine()
-	p := newPair(t, 0)
+	p := peertest.New(t)
 	a, b := newSides(t, p, testSources(640, 480))
 	if _, err := a.m.Start(true); err != nil {
 		t.Fatal(err)
@@ -112,11 +114,9 @@ func TestVideoCallBothWays(t *testing.T) {
 	// ways have 90 frames after about 4 s, and a CI machine loaded by the
 	// race detector decoded only 63 in that time, so wait up to 20 s.
 	enough := func(st Stats) bool { return st.VideoFramesDecoded >= 90 && st.AudioPacketsReceived >= 150 }
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(250 * time.Millisecond) {
-		if enough(a.m.Stats()) && enough(b.m.Stats()) {
-			break
-		}
-	}
+	peertest.Eventually(t, 20*time.Second, "90 frames and 150 audio packets both ways", func() bool {
+		return enough(a.m.Stats()) && enough(b.m.Stats())
+	})
 	for name, s := range map[string]*side{"a": a, "b": b} {
 		st := s.m.Stats()
 		t.Logf("%s: %+v", name, st)
@@ -143,24 +143,27 @@ func TestVideoCallBothWays(t *testing.T) {
 	a.m.HangUp()
 	b.await(t, StateEnded)
 	// The connection goes first, as when the app leaves a room.
-	_ = p.a.Close()
-	_ = p.b.Close()
+	_ = p.A.Close()
+	_ = p.B.Close()
 	a.m.Close()
 	b.m.Close()
-	deadline := time.Now().Add(10 * time.Second)
-	for runtime.NumGoroutine() > before+5 && time.Now().Before(deadline) {
-		time.Sleep(100 * time.Millisecond)
-	}
-	if n := runtime.NumGoroutine(); n > before+5 {
-		buf := make([]byte, 1<<20)
-		t.Fatalf("%d goroutines after the call, %d before:\n%s", n, before, buf[:runtime.Stack(buf, true)])
+	deadline := time.After(10 * time.Second)
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for n := runtime.NumGoroutine(); n > before+5; n = runtime.NumGoroutine() {
+		select {
+		case <-deadline:
+			buf := make([]byte, 1<<20)
+			t.Fatalf("%d goroutines after the call, %d before:\n%s", n, before, buf[:runtime.Stack(buf, true)])
+		case <-tick.C:
+		}
 	}
 }
 
 // A voice call switches to video mid-call on the same PeerConnection, and
 // mute and camera state reach the other side.
 func TestVoiceCallSwitchesToVideo(t *testing.T) {
-	p := newPair(t, 0)
+	p := peertest.New(t)
 	a, b := newSides(t, p, testSources(640, 480))
 	if _, err := a.m.Start(false); err != nil {
 		t.Fatal(err)
@@ -173,37 +176,24 @@ func TestVoiceCallSwitchesToVideo(t *testing.T) {
 	}
 	a.await(t, StateActive)
 	b.await(t, StateActive)
-	time.Sleep(time.Second)
-	if st := b.m.Stats(); st.AudioPacketsReceived < 20 || st.VideoFramesReceived != 0 {
-		t.Fatalf("voice call received %+v", st)
+	peertest.Eventually(t, 10*time.Second, "20 audio packets", func() bool { return b.m.Stats().AudioPacketsReceived >= 20 })
+	// No video can come: neither side has a video track in a voice call.
+	if st, v := b.m.Stats(), b.m.View(); st.VideoFramesReceived != 0 || v.RemoteVideo {
+		t.Fatalf("voice call received %+v, view %+v", st, v)
 	}
 	v, err := a.m.SetCamera(true)
 	if err != nil || !v.LocalVideo || !v.Video {
 		t.Fatalf("SetCamera(true): %+v, %v", v, err)
 	}
 	a.m.SetMuted(true)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		bv := b.m.View()
-		st := b.m.Stats()
-		if bv.RemoteVideo && bv.RemoteMuted && bv.Video && st.VideoFramesDecoded > 30 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after camera on and mute, b sees %+v and %+v", bv, st)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	peertest.Eventually(t, 10*time.Second, "b to see a's camera on, a muted and 30 frames", func() bool {
+		bv, st := b.m.View(), b.m.Stats()
+		return bv.RemoteVideo && bv.RemoteMuted && bv.Video && st.VideoFramesDecoded > 30
+	})
 	if v, _ := a.m.SetCamera(false); v.LocalVideo {
 		t.Fatalf("camera still on: %+v", v)
 	}
-	deadline = time.Now().Add(5 * time.Second)
-	for b.m.View().RemoteVideo {
-		if time.Now().After(deadline) {
-			t.Fatal("b still sees a's camera")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	peertest.Eventually(t, 5*time.Second, "b to see a's camera off", func() bool { return !b.m.View().RemoteVideo })
 	a.m.HangUp()
 	b.await(t, StateEnded)
 }
@@ -211,7 +201,7 @@ func TestVoiceCallSwitchesToVideo(t *testing.T) {
 // Declining ends the call on both sides with DECLINED; calling at the same
 // time from both sides connects one call.
 func TestDeclineAndCallingAtOnce(t *testing.T) {
-	p := newPair(t, 0)
+	p := peertest.New(t)
 	a, b := newSides(t, p, Sources{Video: SourceNone, Audio: SourceTestAudio})
 	if _, err := a.m.Start(false); err != nil {
 		t.Fatal(err)
@@ -248,15 +238,15 @@ func TestDeclineAndCallingAtOnce(t *testing.T) {
 // An unanswered call gives up with NO_ANSWER on both sides (a missed call
 // for the callee).
 func TestUnansweredCallEnds(t *testing.T) {
-	p := newPair(t, 0)
+	p := peertest.New(t)
 	views := make(chan View, 16)
-	mb, err := New(t.Context(), Config{RoomID: "b", Conn: p.b, OnChange: func(v View) { views <- v }})
+	mb, err := New(t.Context(), Config{RoomID: "b", Conn: p.B, OnChange: func(v View) { views <- v }})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(mb.Close)
 	va := make(chan View, 16)
-	ma, err := New(t.Context(), Config{RoomID: "a", Conn: p.a, RingTimeout: time.Second,
+	ma, err := New(t.Context(), Config{RoomID: "a", Conn: p.A, RingTimeout: time.Second,
 		Sources: func() Sources { return Sources{Video: SourceNone, Audio: SourceTestAudio} }, OnChange: func(v View) { va <- v }})
 	if err != nil {
 		t.Fatal(err)
@@ -277,10 +267,10 @@ func TestUnansweredCallEnds(t *testing.T) {
 
 // Closing the connection mid-call ends it with PEER_LEFT.
 func TestConnectionLossEndsCall(t *testing.T) {
-	p := newPair(t, 0)
+	p := peertest.New(t)
 	a, b := newSides(t, p, Sources{Video: SourceNone, Audio: SourceTestAudio})
 	connect(t, a, b, false, false)
-	_ = p.a.Close()
+	_ = p.A.Close()
 	if v := b.await(t, StateEnded); v.Error != ReasonPeerLeft {
 		t.Fatalf("ended with %q", v.Error)
 	}
@@ -290,15 +280,20 @@ func TestConnectionLossEndsCall(t *testing.T) {
 // connection closes: no reader of the peer's tracks may stay behind
 // (TestMain checks).
 func TestSecondCallLeavesNoReader(t *testing.T) {
-	p := newPair(t, 0)
+	p := peertest.New(t)
 	a, b := newSides(t, p, testSources(320, 240))
 	connect(t, a, b, true, false)
-	time.Sleep(500 * time.Millisecond)
+	// b reads a's video (and both read audio) before the hang-up.
+	peertest.Eventually(t, 10*time.Second, "media of the first call", func() bool {
+		return b.m.Stats().VideoFramesReceived > 0 && a.m.Stats().AudioPacketsReceived > 0
+	})
 	a.m.HangUp()
 	a.await(t, StateEnded)
 	b.await(t, StateEnded)
 	connect(t, b, a, false, false)
-	time.Sleep(500 * time.Millisecond)
+	peertest.Eventually(t, 10*time.Second, "audio of the second call", func() bool {
+		return a.m.Stats().AudioPacketsReceived > 0 && b.m.Stats().AudioPacketsReceived > 0
+	})
 	b.m.HangUp()
 	a.await(t, StateEnded)
 	b.await(t, StateEnded)
@@ -307,26 +302,24 @@ func TestSecondCallLeavesNoReader(t *testing.T) {
 // With Play, the peer's voice is decoded and played on the speaker in Go
 // (miniaudio's null output here) instead of going to the UI.
 func TestVoicePlaysInGo(t *testing.T) {
-	p := newPair(t, 0)
+	p := peertest.New(t)
 	src := func() Sources { return Sources{Video: SourceNone, Audio: SourceTestAudio} }
 	vb := make(chan View, 64)
-	mb, err := New(t.Context(), Config{RoomID: "b", Conn: p.b, Play: true, Sources: src, OnChange: func(v View) { vb <- v }})
+	mb, err := New(t.Context(), Config{RoomID: "b", Conn: p.B, Play: true, Sources: src, OnChange: func(v View) { vb <- v }})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(mb.Close)
 	va := make(chan View, 64)
-	ma, err := New(t.Context(), Config{RoomID: "a", Conn: p.a, Sources: src, OnChange: func(v View) { va <- v }})
+	ma, err := New(t.Context(), Config{RoomID: "a", Conn: p.A, Sources: src, OnChange: func(v View) { va <- v }})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(ma.Close)
 	a, b := &side{m: ma, views: va}, &side{m: mb, views: vb}
 	connect(t, a, b, false, false)
-	time.Sleep(2 * time.Second)
-	if st := b.m.Stats(); st.SecondsPlayed < 1 {
-		t.Fatalf("played %.2f s of the peer's voice in 2 s: %+v", st.SecondsPlayed, st)
-	}
+	// A count, not a rate (make bench-call measures rates).
+	peertest.Eventually(t, 20*time.Second, "a second of the peer's voice played", func() bool { return b.m.Stats().SecondsPlayed >= 1 })
 	a.m.HangUp()
 	b.await(t, StateEnded)
 }

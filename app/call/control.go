@@ -1,6 +1,6 @@
 // Package call runs audio/video calls over a verified peer.Conn: the call
 // control messages below travel on their own pre-negotiated data channel
-// (peer.CallChannelID, see peer.Conn.CallStream), media on pion tracks
+// (peer.ChannelCall, see peer.Conn.Stream), media on pion tracks
 // added with peer.Conn.AddTrack. It must not touch the chat or files
 // channels.
 package call

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parley-chat/parley/app/peer/peertest"
 	"github.com/parley-chat/parley/internal/xvfbtest"
 )
 
@@ -149,7 +150,7 @@ func TestScreenUnavailableSaysWhy(t *testing.T) {
 // screen's within a small tolerance.
 func TestScreenShareCall(t *testing.T) {
 	d := screenWithPattern(t, 1920, 1080)
-	p := newPair(t, 0)
+	p := peertest.New(t)
 	var (
 		mu      sync.Mutex
 		sizes   = map[string]int{}
@@ -348,7 +349,7 @@ func TestScreenSourceSkipsAStillScreen(t *testing.T) {
 // call as it was; without a call there is nothing to share into.
 func TestShareScreenMidCall(t *testing.T) {
 	d := screenWithPattern(t, 1280, 720)
-	p := newPair(t, 0)
+	p := peertest.New(t)
 	var (
 		mu    sync.Mutex
 		sizes []string // distinct sizes in the order decoded
@@ -377,11 +378,16 @@ func TestShareScreenMidCall(t *testing.T) {
 	connect(t, a, b, true, false)
 	waitFor := func(what string, ok func() bool) {
 		t.Helper()
-		for deadline := time.Now().Add(20 * time.Second); !ok(); time.Sleep(50 * time.Millisecond) {
-			if time.Now().After(deadline) {
+		deadline := time.After(20 * time.Second)
+		tick := time.NewTicker(50 * time.Millisecond)
+		defer tick.Stop()
+		for !ok() {
+			select {
+			case <-deadline:
 				mu.Lock()
 				defer mu.Unlock()
 				t.Fatalf("%s: sizes decoded %v, view %+v", what, sizes, b.m.View())
+			case <-tick.C:
 			}
 		}
 	}

@@ -1,4 +1,4 @@
-package peer
+package peer_test
 
 import (
 	"context"
@@ -25,9 +25,7 @@ func (inbox) Read(string)                    {}
 // messages.
 func TestChatOverVerifiedStream(t *testing.T) {
 	t.Parallel()
-	sa, sb := keyedPair(t)
-	a, b := newPair(t, sa, sb, pairOpts{})
-	ra, rb := verifyBoth(t, a, b)
+	_, ra, rb := verifiedPair(t)
 
 	ia := inbox{got: make(chan chat.Message, 4), delivered: make(chan string, 4)}
 	ib := inbox{got: make(chan chat.Message, 4), delivered: make(chan string, 4)}

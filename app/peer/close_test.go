@@ -1,9 +1,11 @@
-package peer
+package peer_test
 
 import (
 	"io"
 	"testing"
 	"time"
+
+	"github.com/parley-chat/parley/app/peer"
 )
 
 // TestCloseWhileThePeerCloses: the peer reads our last message and both
@@ -13,9 +15,8 @@ import (
 // ended with one process sitting 2 s in its close drain).
 func TestCloseWhileThePeerCloses(t *testing.T) {
 	t.Parallel()
-	sa, sb := keyedPair(t)
-	a, b := newPair(t, sa, sb, pairOpts{})
-	ra, rb := verifyBoth(t, a, b)
+	p, ra, rb := verifiedPair(t)
+	a, b := p.A, p.B
 	if _, err := rb.Write([]byte("last words")); err != nil {
 		t.Fatal(err)
 	}
@@ -35,7 +36,7 @@ func TestCloseWhileThePeerCloses(t *testing.T) {
 	took := time.Since(start)
 	// Well under closeDrainWait (2 s); the ABORT crosses loopback in
 	// microseconds.
-	if took > closeDrainWait/2 {
+	if took > peer.CloseDrainWait/2 {
 		t.Fatalf("closing both took %v, want the drain to stop once the peer has closed", took)
 	}
 }

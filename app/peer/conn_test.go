@@ -1,104 +1,34 @@
-package peer
+package peer_test
 
 import (
-	"bytes"
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"io"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/parley-chat/parley/app/peer"
+	"github.com/parley-chat/parley/app/peer/peertest"
 	"github.com/parley-chat/parley/signaling/protocol"
 )
 
-func TestComputeTagKnownAnswer(t *testing.T) {
-	t.Parallel()
-	// Computed independently with Python's hmac module from the spec.
-	secret := []byte{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}
-	key, sfp, rfp := bytes.Repeat([]byte{1}, 32), bytes.Repeat([]byte{2}, 32), bytes.Repeat([]byte{3}, 32)
-	got, err := computeTag(secret, testRoom, key, sfp, rfp)
-	if err != nil {
-		t.Fatal(err)
-	}
-	const want = "cbac7ee974acd137db29fa63e21fb5137ba214b4b6916b7b3cfc9ac46a6bebd6"
-	if hex.EncodeToString(got) != want {
-		t.Fatalf("tag %x, want %s", got, want)
-	}
-
-	// Every input is bound: changing any one changes the tag.
-	other := bytes.Repeat([]byte{9}, 32)
-	variants := []struct {
-		name string
-		tag  func() ([]byte, error)
-	}{
-		{"secret", func() ([]byte, error) { return computeTag(testSecret(1), testRoom, key, sfp, rfp) }},
-		{"room", func() ([]byte, error) { return computeTag(secret, "otherroom", key, sfp, rfp) }},
-		{"sender key", func() ([]byte, error) { return computeTag(secret, testRoom, other, sfp, rfp) }},
-		{"sender fp", func() ([]byte, error) { return computeTag(secret, testRoom, key, other, rfp) }},
-		{"receiver fp", func() ([]byte, error) { return computeTag(secret, testRoom, key, sfp, other) }},
-		{"swapped fps", func() ([]byte, error) { return computeTag(secret, testRoom, key, rfp, sfp) }},
-	}
-	for _, v := range variants {
-		tag, err := v.tag()
-		if err != nil {
-			t.Fatalf("%s: %v", v.name, err)
-		}
-		if bytes.Equal(tag, got) {
-			t.Errorf("%s: tag unchanged", v.name)
-		}
-	}
-	if _, err := computeTag(secret, testRoom, key[:31], sfp, rfp); err == nil {
-		t.Error("short key accepted")
-	}
-}
-
-func TestCheckTagFrame(t *testing.T) {
-	t.Parallel()
-	want := bytes.Repeat([]byte{5}, 32)
-	tests := []struct {
-		name  string
-		frame []byte
-		ok    bool
-	}{
-		{"good", tagFrame(want), true},
-		{"wrong tag", tagFrame(bytes.Repeat([]byte{6}, 32)), false},
-		{"wrong version", append([]byte{2}, want...), false},
-		{"short", tagFrame(want)[:32], false},
-		{"long", append(tagFrame(want), 0), false},
-		{"empty", nil, false},
-	}
-	for _, tt := range tests {
-		err := checkTagFrame(tt.frame, want)
-		if tt.ok != (err == nil) {
-			t.Errorf("%s: err=%v", tt.name, err)
-		}
-		if err != nil && !errors.Is(err, ErrVerifyFailed) {
-			t.Errorf("%s: error does not wrap ErrVerifyFailed: %v", tt.name, err)
-		}
-	}
-}
-
 func TestNewRejectsBadConfig(t *testing.T) {
 	t.Parallel()
-	good := Config{RoomID: testRoom, Secret: testSecret(1), LocalKey: newKey(t), PeerKey: newKey(t),
+	good := peer.Config{RoomID: peertest.Room, Secret: peertest.Secret(1), LocalKey: peertest.Key(t), PeerKey: peertest.Key(t),
 		SendSignal: func(protocol.Signal) error { return nil }}
 	tests := []struct {
 		name   string
-		mutate func(*Config)
+		mutate func(*peer.Config)
 	}{
-		{"short secret", func(c *Config) { c.Secret = c.Secret[:15] }},
-		{"no peer key", func(c *Config) { c.PeerKey = nil }},
-		{"no room", func(c *Config) { c.RoomID = "" }},
-		{"no sender", func(c *Config) { c.SendSignal = nil }},
+		{"short secret", func(c *peer.Config) { c.Secret = c.Secret[:15] }},
+		{"no peer key", func(c *peer.Config) { c.PeerKey = nil }},
+		{"no room", func(c *peer.Config) { c.RoomID = "" }},
+		{"no sender", func(c *peer.Config) { c.SendSignal = nil }},
 	}
 	for _, tt := range tests {
 		cfg := good
 		tt.mutate(&cfg)
-		if c, err := New(cfg); err == nil {
+		if c, err := peer.New(cfg); err == nil {
 			_ = c.Close()
 			t.Errorf("%s: New accepted it", tt.name)
 		}
@@ -107,7 +37,7 @@ func TestNewRejectsBadConfig(t *testing.T) {
 
 func TestHandleSignalValidatesAndCloses(t *testing.T) {
 	t.Parallel()
-	c, err := New(Config{RoomID: testRoom, Secret: testSecret(1), LocalKey: newKey(t), PeerKey: newKey(t),
+	c, err := peer.New(peer.Config{RoomID: peertest.Room, Secret: peertest.Secret(1), LocalKey: peertest.Key(t), PeerKey: peertest.Key(t),
 		SendSignal: func(protocol.Signal) error { return nil }, LoopbackOnly: true})
 	if err != nil {
 		t.Fatal(err)
@@ -134,58 +64,39 @@ func TestHandleSignalValidatesAndCloses(t *testing.T) {
 	if err := c.Close(); err != nil {
 		t.Fatalf("second Close: %v", err)
 	}
-	if err := c.HandleSignal(protocol.Signal{Candidate: &protocol.ICECandidate{}}); !errors.Is(err, ErrClosed) {
+	if err := c.HandleSignal(protocol.Signal{Candidate: &protocol.ICECandidate{}}); !errors.Is(err, peer.ErrClosed) {
 		t.Fatalf("HandleSignal after Close: %v", err)
 	}
-	if _, err := c.WaitVerified(context.Background()); !errors.Is(err, ErrClosed) {
-		t.Fatalf("WaitVerified after Close: %v", err)
+	for _, id := range []peer.ChannelID{peer.ChannelChat, peer.ChannelFiles, peer.ChannelCall} {
+		if _, err := c.Stream(context.Background(), id); !errors.Is(err, peer.ErrClosed) {
+			t.Fatalf("Stream(%s) after Close: %v", id, err)
+		}
 	}
-	var last State
+	var last peer.State
 	for s := range c.States() { // closed by Close
 		last = s
 	}
-	if last != StateClosed {
+	if last != peer.StateClosed {
 		t.Fatalf("last state %q, want closed", last)
 	}
-}
-
-// verifyBoth waits for both sides and returns their streams.
-func verifyBoth(t *testing.T, a, b *Conn) (io.ReadWriteCloser, io.ReadWriteCloser) {
-	t.Helper()
-	ctx := waitCtx(t, 20*time.Second)
-	var sa, sb io.ReadWriteCloser
-	var ea, eb error
-	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() { defer wg.Done(); sa, ea = a.WaitVerified(ctx) }()
-	go func() { defer wg.Done(); sb, eb = b.WaitVerified(ctx) }()
-	wg.Wait()
-	if ea != nil || eb != nil {
-		t.Fatalf("WaitVerified: a=%v b=%v", ea, eb)
-	}
-	return sa, sb
 }
 
 func TestConnectVerifyAndStream(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		name      string
-		udpBuffer int
-		hold      bool
+		name string
+		opts []peertest.Option
 	}{
-		{"default sockets", 0, false},
-		{"own UDP mux with big buffers", 1 << 20, false},
-		{"offer collision", 0, true},
+		{"default sockets", nil},
+		{"own UDP mux with big buffers", []peertest.Option{peertest.WithUDPBuffer(1 << 20)}},
+		{"offer collision", []peertest.Option{peertest.WithCollision()}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			sa, sb := keyedPair(t)
-			sa.udpBuffer, sb.udpBuffer = tt.udpBuffer, tt.udpBuffer
-			a, b := newPair(t, sa, sb, pairOpts{hold: tt.hold})
-			ra, rb := verifyBoth(t, a, b)
-			for _, c := range []*Conn{a, b} {
-				if r := c.Route(); r != RouteDirect {
+			p, ra, rb := verifiedPair(t, tt.opts...)
+			for _, c := range []*peer.Conn{p.A, p.B} {
+				if r := c.Route(); r != peer.RouteDirect {
 					t.Errorf("Route() = %q, want direct", r)
 				}
 			}
@@ -195,51 +106,88 @@ func TestConnectVerifyAndStream(t *testing.T) {
 	}
 }
 
-// exchange writes n random bytes on w in one Write and checks r reads them
-// intact, using a small read buffer to exercise partial reads.
-func exchange(t *testing.T, w io.Writer, r io.Reader, n int) {
-	t.Helper()
-	data := make([]byte, n)
-	_, _ = rand.Read(data)
-	errc := make(chan error, 1)
-	go func() {
-		_, err := w.Write(data)
-		errc <- err
-	}()
-	got := make([]byte, 0, n)
-	buf := make([]byte, 1000)
-	deadline := time.Now().Add(15 * time.Second)
-	for len(got) < n && time.Now().Before(deadline) {
-		k, err := r.Read(buf)
-		if err != nil {
-			t.Fatalf("Read after %d bytes: %v", len(got), err)
+// TestStream: every stream channel works both ways once verified, and
+// repeated calls (also concurrent ones) hand out the same stream; the
+// negotiate channel and unknown ids are refused.
+func TestStream(t *testing.T) {
+	t.Parallel()
+	p, _, _ := verifiedPair(t)
+	for _, id := range []peer.ChannelID{peer.ChannelChat, peer.ChannelFiles, peer.ChannelCall} {
+		t.Run(id.String(), func(t *testing.T) {
+			got := make(chan io.ReadWriteCloser, 2)
+			for range 2 {
+				go func() {
+					s, err := p.A.Stream(waitCtx(t, 10*time.Second), id)
+					if err != nil {
+						t.Error(err)
+					}
+					got <- s
+				}()
+			}
+			sa1, sa2 := <-got, <-got
+			if sa1 == nil || sa1 != sa2 {
+				t.Fatalf("two Stream(%s) calls gave different streams", id)
+			}
+			sb, err := p.B.Stream(waitCtx(t, 10*time.Second), id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			exchange(t, sa1, sb, 100<<10)
+			exchange(t, sb, sa1, 10)
+		})
+	}
+	for _, id := range []peer.ChannelID{peer.ChannelNegotiate, 1, 8} {
+		if s, err := p.A.Stream(waitCtx(t, time.Second), id); err == nil || s != nil {
+			t.Errorf("Stream(%s) = %v, %v; want it refused", id, s, err)
 		}
-		got = append(got, buf[:k]...)
 	}
-	if err := <-errc; err != nil {
-		t.Fatalf("Write: %v", err)
+}
+
+// TestStreamWaitsForTheVerdict: Stream blocks while verification is
+// pending (ctx ends the wait) and then returns the verdict.
+func TestStreamWaitsForTheVerdict(t *testing.T) {
+	t.Parallel()
+	sa, _ := keyedSide(t)
+	c, _ := connectRaw(t, sa, 300*time.Millisecond) // the raw peer never sends a tag
+	for _, id := range []peer.ChannelID{peer.ChannelFiles, peer.ChannelCall} {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		if _, err := c.Stream(ctx, id); !errors.Is(err, context.Canceled) {
+			t.Fatalf("Stream(%s) before verification = %v, want to wait (context canceled)", id, err)
+		}
 	}
-	if sha256.Sum256(got) != sha256.Sum256(data) {
-		t.Fatalf("stream corrupted: got %d bytes, want %d", len(got), n)
+	for _, id := range []peer.ChannelID{peer.ChannelChat, peer.ChannelFiles, peer.ChannelCall} {
+		if _, err := c.Stream(waitCtx(t, 10*time.Second), id); !errors.Is(err, peer.ErrVerifyFailed) {
+			t.Fatalf("Stream(%s) = %v, want ErrVerifyFailed", id, err)
+		}
+	}
+	// The verdict outlives Close: a caller cut short still learns it.
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Stream(context.Background(), peer.ChannelChat); !errors.Is(err, peer.ErrVerifyFailed) {
+		t.Fatalf("Stream after Close = %v, want the verdict ErrVerifyFailed", err)
 	}
 }
 
 func TestSimultaneousStartLoop(t *testing.T) {
 	t.Parallel()
 	for i := 0; i < 10; i++ {
-		sa, sb := keyedPair(t)
+		var opts []peertest.Option
 		// Alternate which side is polite and whether both offers collide.
 		if i%2 == 1 {
-			sa.polite, sb.polite = true, false
+			opts = append(opts, peertest.Configure(func(side int, c *peer.Config) { c.Polite = side == 0 }))
 		}
-		a, b := newPair(t, sa, sb, pairOpts{hold: i%3 != 2})
-		ra, rb := verifyBoth(t, a, b)
+		if i%3 != 2 {
+			opts = append(opts, peertest.WithCollision())
+		}
+		p, ra, rb := verifiedPair(t, opts...)
 		exchange(t, ra, rb, 10)
 		exchange(t, rb, ra, 10)
-		if err := a.Close(); err != nil {
+		if err := p.A.Close(); err != nil {
 			t.Fatal(err)
 		}
-		if err := b.Close(); err != nil {
+		if err := p.B.Close(); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -247,27 +195,19 @@ func TestSimultaneousStartLoop(t *testing.T) {
 
 func TestCollisionRebuildsPoliteSide(t *testing.T) {
 	t.Parallel()
-	sa, sb := keyedPair(t) // b is polite
-	a, b := newPair(t, sa, sb, pairOpts{hold: true})
-	verifyBoth(t, a, b)
-	a.mu.Lock()
-	ga := a.gen
-	a.mu.Unlock()
-	b.mu.Lock()
-	gb := b.gen
-	b.mu.Unlock()
-	if ga != 1 || gb != 2 {
+	p, _, _ := verifiedPair(t, peertest.WithCollision()) // B is polite
+	if ga, gb := p.A.Generation(), p.B.Generation(); ga != 1 || gb != 2 {
 		t.Fatalf("generations a=%d b=%d, want impolite 1 and polite 2 after the collision", ga, gb)
 	}
 }
 
-func expectVerifyFailed(t *testing.T, cs ...*Conn) {
+func expectVerifyFailed(t *testing.T, cs ...*peer.Conn) {
 	t.Helper()
 	ctx := waitCtx(t, 20*time.Second)
 	for i, c := range cs {
-		s, err := c.WaitVerified(ctx)
-		if !errors.Is(err, ErrVerifyFailed) {
-			t.Errorf("side %d: WaitVerified = %v, want ErrVerifyFailed", i, err)
+		s, err := c.Stream(ctx, peer.ChannelChat)
+		if !errors.Is(err, peer.ErrVerifyFailed) {
+			t.Errorf("side %d: Stream = %v, want ErrVerifyFailed", i, err)
 		}
 		if s != nil {
 			t.Errorf("side %d: got a stream despite failed verification", i)
@@ -277,23 +217,30 @@ func expectVerifyFailed(t *testing.T, cs ...*Conn) {
 
 func TestVerificationFailures(t *testing.T) {
 	t.Parallel()
+	other := peertest.Key(t)
 	tests := []struct {
 		name   string
-		mutate func(a, b *side)
+		mutate func(side int, c *peer.Config)
 		fail   []int // sides (0=a, 1=b) that must fail with ErrVerifyFailed
 	}{
-		{"wrong secret on one side", func(_, b *side) { b.secret = testSecret(8) }, []int{0, 1}},
-		{"swapped peer keys", func(a, b *side) { a.peerKey, b.peerKey = a.key, b.key }, []int{0, 1}},
-		{"one side expects another key", func(a, _ *side) { a.peerKey = newKey(t) }, []int{0}},
+		{"wrong secret on one side", func(side int, c *peer.Config) {
+			if side == 1 {
+				c.Secret = peertest.Secret(8)
+			}
+		}, []int{0, 1}},
+		{"swapped peer keys", func(_ int, c *peer.Config) { c.PeerKey = c.LocalKey }, []int{0, 1}},
+		{"one side expects another key", func(side int, c *peer.Config) {
+			if side == 0 {
+				c.PeerKey = other
+			}
+		}, []int{0}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			sa, sb := keyedPair(t)
-			tt.mutate(&sa, &sb)
-			a, b := newPair(t, sa, sb, pairOpts{})
-			cs := []*Conn{a, b}
-			var must []*Conn
+			p := startPair(t, peertest.Configure(tt.mutate))
+			cs := []*peer.Conn{p.A, p.B}
+			var must []*peer.Conn
 			for _, i := range tt.fail {
 				must = append(must, cs[i])
 			}
@@ -302,7 +249,7 @@ func TestVerificationFailures(t *testing.T) {
 				// The other side may have verified the honest tag, but the
 				// failing side closed the connection: no data can flow.
 				other := cs[1-tt.fail[0]]
-				s, err := other.WaitVerified(waitCtx(t, 20*time.Second))
+				s, err := other.Stream(waitCtx(t, 20*time.Second), peer.ChannelChat)
 				if err == nil {
 					buf := make([]byte, 1)
 					if _, rerr := s.Read(buf); rerr == nil {

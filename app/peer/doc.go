@@ -23,15 +23,31 @@
 // first exchange only the impolite side makes offers. When the polite side
 // needs negotiation it sends "offer-please" plus the kinds of its not yet
 // negotiated transceivers on the pre-negotiated negotiate channel
-// (NegotiateChannelID); the impolite side adds a receive-only transceiver
+// (ChannelNegotiate); the impolite side adds a receive-only transceiver
 // per kind (an answer cannot create m-lines) and offers. A track added
 // while an exchange is in flight is picked up once the state is stable
 // again. The chat and files channels are untouched by all of this.
 //
-// Files use FileStream: the pre-negotiated files channel, handed out only
-// after verification. (A same-host "files lane" with bigger packets beside
-// the PeerConnection was removed: it only ever served two peers on one
-// host; see docs/transfer.md.)
+// The data channels are pre-negotiated: both sides create each one with
+// the same id on every PeerConnection (the table in channels.go: id,
+// label, message size, whether it opens with verification, whether Close
+// drains it), so none has an open race. Stream(ctx, id) is the one way to
+// get one as a byte stream (ChannelChat, ChannelFiles, ChannelCall): it
+// waits for the verdict and hands a channel out only once the peer is
+// verified, so nothing is read or written on any of them before. (A
+// same-host "files lane" with bigger packets beside the PeerConnection was
+// removed: it only ever served two peers on one host; see
+// docs/transfer.md.)
+//
+// Files: conn.go (Config, Conn, PeerConnection generations, Close),
+// channels.go (the channel table, Stream), verify.go (tags and the
+// verification goroutine), negotiate.go (perfect negotiation, offer
+// requests), media.go (tracks, congestion control), stream.go (a data
+// channel as a byte stream), udp*.go (own UDP sockets, GSO/GRO).
+//
+// Tests: app/peer/peertest builds verified pairs for every package's
+// tests; see its package doc for why peer's own pair tests are in package
+// peer_test.
 //
 // Each PeerConnection has pion's default codecs and interceptors: NACK
 // (retransmission), RTCP sender/receiver reports (RTT, loss) and TWCC

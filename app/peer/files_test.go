@@ -1,7 +1,8 @@
-package peer
+package peer_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -9,6 +10,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/parley-chat/parley/app/peer"
+	"github.com/parley-chat/parley/app/peer/peertest"
 )
 
 // TestFileStream moves 8 MiB through the files channel both ways at once
@@ -18,26 +22,24 @@ func TestFileStream(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name string
-		hold bool
+		opts []peertest.Option
 	}{
-		{"plain", false},
-		{"offer collision", true},
+		{"plain", nil},
+		{"offer collision", []peertest.Option{peertest.WithCollision()}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			sa, sb := keyedPair(t)
-			a, b := newPair(t, sa, sb, pairOpts{hold: tt.hold})
-			verifyBoth(t, a, b)
-			fa, fb := fileStreams(t, a, b)
+			p := startPair(t, tt.opts...)
+			fa, fb := p.Streams(t, peer.ChannelFiles)
 			const n = 8 << 20
 			var wg sync.WaitGroup
 			errs := make(chan error, 2)
-			for _, p := range [][2]io.ReadWriter{{fa, fb}, {fb, fa}} {
+			for _, rw := range [][2]io.ReadWriter{{fa, fb}, {fb, fa}} {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					errs <- pump(p[0], p[1], n)
+					errs <- pump(rw[0], rw[1], n)
 				}()
 			}
 			wg.Wait()
@@ -47,30 +49,32 @@ func TestFileStream(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			if err := a.Close(); err != nil {
+			if err := p.A.Close(); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := a.FileStream(); !errors.Is(err, ErrClosed) {
-				t.Fatalf("FileStream after Close = %v, want ErrClosed", err)
+			if _, err := p.A.Stream(context.Background(), peer.ChannelFiles); !errors.Is(err, peer.ErrClosed) {
+				t.Fatalf("Stream(files) after Close = %v, want ErrClosed", err)
 			}
 		})
 	}
 }
 
-// TestFileStreamBeforeVerification checks FileStream refuses to hand out
-// the channel while verification is still pending.
+// TestFileStreamBeforeVerification checks the files channel is not handed
+// out while verification is pending, nor after it failed.
 func TestFileStreamBeforeVerification(t *testing.T) {
 	t.Parallel()
-	sa, _ := keyedPair(t)
+	sa, _ := keyedSide(t)
 	c, _ := connectRaw(t, sa, 300*time.Millisecond) // the raw peer never sends a tag
-	if _, err := c.FileStream(); err == nil || errors.Is(err, ErrClosed) {
-		t.Fatalf("FileStream before verification = %v, want a not-verified error", err)
+	pending, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := c.Stream(pending, peer.ChannelFiles); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Stream(files) before verification = %v, want it to wait", err)
 	}
-	if _, err := c.WaitVerified(waitCtx(t, 10*time.Second)); !errors.Is(err, ErrVerifyFailed) {
-		t.Fatalf("WaitVerified = %v, want ErrVerifyFailed", err)
+	if _, err := c.Stream(waitCtx(t, 10*time.Second), peer.ChannelChat); !errors.Is(err, peer.ErrVerifyFailed) {
+		t.Fatalf("Stream(chat) = %v, want ErrVerifyFailed", err)
 	}
-	if _, err := c.FileStream(); err == nil {
-		t.Fatal("FileStream succeeded after failed verification")
+	if _, err := c.Stream(waitCtx(t, time.Second), peer.ChannelFiles); !errors.Is(err, peer.ErrVerifyFailed) {
+		t.Fatalf("Stream(files) after failed verification = %v, want ErrVerifyFailed", err)
 	}
 }
 

@@ -1,9 +1,8 @@
-package peer
+package peer_test
 
 import (
-	"bytes"
 	"context"
-	"crypto/ed25519"
+	"crypto/rand"
 	"crypto/sha256"
 	"io"
 	"log/slog"
@@ -16,16 +15,14 @@ import (
 	"github.com/pion/datachannel"
 	"github.com/pion/ice/v4"
 	"github.com/pion/webrtc/v4"
-	"go.uber.org/goleak"
 
+	"github.com/parley-chat/parley/app/peer"
+	"github.com/parley-chat/parley/app/peer/peertest"
 	"github.com/parley-chat/parley/signaling/protocol"
 )
 
-func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
-}
-
-const testRoom = "useandom26T198340PX75"
+// The tests in package peer_test build their connections with the
+// peertest kit and reach internals through export_test.go.
 
 func testLogger() *slog.Logger {
 	if os.Getenv("PEER_TEST_LOG") != "" {
@@ -34,156 +31,32 @@ func testLogger() *slog.Logger {
 	return slog.New(slog.DiscardHandler)
 }
 
-func newKey(t *testing.T) ed25519.PublicKey {
+// startPair starts a pair with this package's logger, without waiting
+// for verification.
+func startPair(t *testing.T, opts ...peertest.Option) *peertest.Pair {
 	t.Helper()
-	pub, _, err := ed25519.GenerateKey(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pub
+	return peertest.Start(t, append([]peertest.Option{peertest.WithLogger(testLogger())}, opts...)...)
 }
 
-func testSecret(b byte) []byte { return bytes.Repeat([]byte{b}, 16) }
-
-// endpoint is anything that takes signals: a *Conn or a test rawPeer.
-type endpoint interface {
-	HandleSignal(protocol.Signal) error
-}
-
-// relay is an in-test signaling server for one direction: it forwards
-// signals to a target once the target exists and release is called.
-type relay struct {
-	ch      chan protocol.Signal
-	target  chan endpoint
-	release chan struct{}
-	stop    chan struct{}
-	wg      sync.WaitGroup
-}
-
-func newRelay(t *testing.T) *relay {
+// verifiedPair is startPair, verified: it returns the chat streams too.
+func verifiedPair(t *testing.T, opts ...peertest.Option) (*peertest.Pair, io.ReadWriteCloser, io.ReadWriteCloser) {
 	t.Helper()
-	r := &relay{
-		ch:      make(chan protocol.Signal, 4096),
-		target:  make(chan endpoint, 1),
-		release: make(chan struct{}),
-		stop:    make(chan struct{}),
-	}
-	r.wg.Add(1)
-	go func() {
-		defer r.wg.Done()
-		var dst endpoint
-		select {
-		case dst = <-r.target:
-		case <-r.stop:
-			return
-		}
-		select {
-		case <-r.release:
-		case <-r.stop:
-			return
-		}
-		for {
-			select {
-			case s := <-r.ch:
-				_ = dst.HandleSignal(s)
-			case <-r.stop:
-				return
-			}
-		}
-	}()
-	t.Cleanup(func() {
-		close(r.stop)
-		r.wg.Wait()
-	})
-	return r
+	p := startPair(t, opts...)
+	ra, rb := p.Streams(t, peer.ChannelChat)
+	return p, ra, rb
 }
 
-func (r *relay) send(s protocol.Signal) error {
-	select {
-	case r.ch <- s:
-	case <-r.stop:
-	}
-	return nil
-}
-
-func (r *relay) connect(dst endpoint) { r.target <- dst }
-func (r *relay) open()                { close(r.release) }
-
-// side describes one participant in a test.
+// side is one participant's identity in tests with a rawPeer.
 type side struct {
-	key, peerKey ed25519.PublicKey
+	key, peerKey []byte
 	secret       []byte
 	polite       bool
-	udpBuffer    int
 }
 
-// pairOpts controls newPair.
-type pairOpts struct {
-	hold          bool // create both Conns before any signal flows (forces an offer collision)
-	verifyTimeout time.Duration
-	// onTrack[0] and onTrack[1] become Config.OnTrack of a and b.
-	onTrack [2]func(*webrtc.TrackRemote, *webrtc.RTPReceiver)
-}
-
-// newPair creates two Conns wired through in-test relays. Both are closed
-// in cleanup.
-func newPair(t *testing.T, a, b side, o pairOpts) (*Conn, *Conn) {
-	t.Helper()
-	ab, ba := newRelay(t), newRelay(t)
-	mk := func(s side, out *relay, onTrack func(*webrtc.TrackRemote, *webrtc.RTPReceiver)) *Conn {
-		c, err := New(Config{
-			Polite:         s.polite,
-			RoomID:         testRoom,
-			Secret:         s.secret,
-			LocalKey:       s.key,
-			PeerKey:        s.peerKey,
-			SendSignal:     out.send,
-			Logger:         testLogger(),
-			LoopbackOnly:   true,
-			UDPBufferBytes: s.udpBuffer,
-			VerifyTimeout:  o.verifyTimeout,
-			OnTrack:        onTrack,
-		})
-		if err != nil {
-			t.Fatalf("New: %v", err)
-		}
-		t.Cleanup(func() { _ = c.Close() })
-		return c
-	}
-	if !o.hold {
-		ab.open()
-		ba.open()
-	}
-	ca := mk(a, ab, o.onTrack[0])
-	cb := mk(b, ba, o.onTrack[1])
-	ab.connect(cb)
-	ba.connect(ca)
-	if o.hold {
-		// Let both sides make their offers before either sees the other's.
-		waitSignalingState(t, ca, webrtc.SignalingStateHaveLocalOffer)
-		waitSignalingState(t, cb, webrtc.SignalingStateHaveLocalOffer)
-		ab.open()
-		ba.open()
-	}
-	return ca, cb
-}
-
-func waitSignalingState(t *testing.T, c *Conn, want webrtc.SignalingState) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for c.current().SignalingState() != want {
-		if time.Now().After(deadline) {
-			t.Fatalf("signaling state %s, want %s", c.current().SignalingState(), want)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
-// keyedPair returns matching sides for a well-behaved A (impolite) and B (polite).
-func keyedPair(t *testing.T) (side, side) {
-	ka, kb := newKey(t), newKey(t)
-	return side{key: ka, peerKey: kb, secret: testSecret(7)},
-		side{key: kb, peerKey: ka, secret: testSecret(7), polite: true}
+// keyedSide returns an impolite side and the raw peer's matching key.
+func keyedSide(t *testing.T) (side, []byte) {
+	ka, kr := peertest.Key(t), peertest.Key(t)
+	return side{key: ka, peerKey: kr, secret: peertest.Secret(7)}, kr
 }
 
 func waitCtx(t *testing.T, d time.Duration) context.Context {
@@ -218,7 +91,7 @@ func newRawPeer(t *testing.T, send func(protocol.Signal) error) *rawPeer {
 
 func newRawPeerWith(t *testing.T, send func(protocol.Signal) error, mediaOnly bool) *rawPeer {
 	t.Helper()
-	cert, der, err := newCertificate()
+	cert, der, err := peer.NewCertificate()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -244,8 +117,8 @@ func newRawPeerWith(t *testing.T, send func(protocol.Signal) error, mediaOnly bo
 		}
 		return r
 	}
-	negotiated, id := true, ChatChannelID
-	dc, err := pc.CreateDataChannel(ChatChannelLabel, &webrtc.DataChannelInit{Negotiated: &negotiated, ID: &id})
+	negotiated, id := true, uint16(peer.ChannelChat)
+	dc, err := pc.CreateDataChannel(peer.ChannelChat.String(), &webrtc.DataChannelInit{Negotiated: &negotiated, ID: &id})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -351,45 +224,38 @@ func (r *rawPeer) waitOpen(t *testing.T) datachannel.ReadWriteCloser {
 }
 
 // connectRaw wires a Conn with the given side to a rawPeer.
-func connectRaw(t *testing.T, s side, verifyTimeout time.Duration) (*Conn, *rawPeer) {
+func connectRaw(t *testing.T, s side, verifyTimeout time.Duration) (*peer.Conn, *rawPeer) {
 	t.Helper()
-	toRaw, toConn := newRelay(t), newRelay(t)
-	raw := newRawPeer(t, toConn.send)
-	c, err := New(Config{
-		Polite: s.polite, RoomID: testRoom, Secret: s.secret, LocalKey: s.key, PeerKey: s.peerKey,
-		SendSignal: toRaw.send, Logger: testLogger(), LoopbackOnly: true, VerifyTimeout: verifyTimeout,
-	})
+	return connectRawWith(t, s, func(c peer.Config) peer.Config { c.VerifyTimeout = verifyTimeout; return c }, false)
+}
+
+// connectRawWith wires a Conn with the given side, its config changed by
+// mutate, to a rawPeer (a mediaOnly one that never opens SCTP if asked).
+func connectRawWith(t *testing.T, s side, mutate func(peer.Config) peer.Config, mediaOnly bool) (*peer.Conn, *rawPeer) {
+	t.Helper()
+	toRaw, toConn := peertest.NewRelay(t), peertest.NewRelay(t)
+	raw := newRawPeerWith(t, toConn.Send, mediaOnly)
+	c, err := peer.New(mutate(peer.Config{
+		Polite: s.polite, RoomID: peertest.Room, Secret: s.secret, LocalKey: s.key, PeerKey: s.peerKey,
+		SendSignal: toRaw.Send, Logger: testLogger(), LoopbackOnly: true,
+	}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = c.Close() })
-	toRaw.connect(raw)
-	toConn.connect(c)
-	toRaw.open()
-	toConn.open()
+	toRaw.Connect(raw)
+	toConn.Connect(c)
+	toRaw.Open()
+	toConn.Open()
 	return c, raw
-}
-
-// fileStreams returns the file streams of two verified Conns.
-func fileStreams(t *testing.T, a, b *Conn) (io.ReadWriteCloser, io.ReadWriteCloser) {
-	t.Helper()
-	fa, err := a.FileStream()
-	if err != nil {
-		t.Fatal(err)
-	}
-	fb, err := b.FileStream()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return fa, fb
 }
 
 // openChannel opens a pre-negotiated channel with the given id on the raw
 // peer (call it after waitOpen, once SCTP is up) and returns it detached.
-func (r *rawPeer) openChannel(t *testing.T, id uint16, label string) datachannel.ReadWriteCloser {
+func (r *rawPeer) openChannel(t *testing.T, id peer.ChannelID) datachannel.ReadWriteCloser {
 	t.Helper()
-	negotiated := true
-	dc, err := r.pc.CreateDataChannel(label, &webrtc.DataChannelInit{Negotiated: &negotiated, ID: &id})
+	negotiated, sid := true, uint16(id)
+	dc, err := r.pc.CreateDataChannel(id.String(), &webrtc.DataChannelInit{Negotiated: &negotiated, ID: &sid})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -409,24 +275,39 @@ func (r *rawPeer) openChannel(t *testing.T, id uint16, label string) datachannel
 	}
 }
 
-// waitFor polls cond until it holds or d passes.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // transceivers counts the media sections of c's current PeerConnection.
-func transceivers(c *Conn) int { return len(c.current().GetTransceivers()) }
+func transceivers(c *peer.Conn) int { return len(c.PC().GetTransceivers()) }
 
-// requestsRead is how many well-formed offer requests c has read.
-func requestsRead(c *Conn) int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.offerRequests
+// exchange writes n random bytes on w in one Write and checks r reads them
+// intact, using a small read buffer to exercise partial reads.
+func exchange(t *testing.T, w io.Writer, r io.Reader, n int) {
+	t.Helper()
+	data := make([]byte, n)
+	_, _ = rand.Read(data)
+	errc := make(chan error, 1)
+	go func() {
+		_, err := w.Write(data)
+		errc <- err
+	}()
+	got := make([]byte, 0, n)
+	buf := make([]byte, 1000)
+	// Generous: 8 MiB under the race detector on a loaded machine took
+	// more than 15 s (and then looked like corruption).
+	deadline := time.Now().Add(90 * time.Second)
+	for len(got) < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d of %d bytes arrived in 90 s", len(got), n)
+		}
+		k, err := r.Read(buf)
+		if err != nil {
+			t.Fatalf("Read after %d bytes: %v", len(got), err)
+		}
+		got = append(got, buf[:k]...)
+	}
+	if err := <-errc; err != nil {
+		t.Fatalf("Write: %v", err)
+	}
+	if sha256.Sum256(got) != sha256.Sum256(data) {
+		t.Fatalf("stream corrupted: got %d bytes, want %d", len(got), n)
+	}
 }

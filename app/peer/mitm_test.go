@@ -1,7 +1,8 @@
-package peer
+package peer_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"sync"
@@ -10,7 +11,8 @@ import (
 
 	"github.com/pion/datachannel"
 
-	"github.com/parley-chat/parley/signaling/protocol"
+	"github.com/parley-chat/parley/app/peer"
+	"github.com/parley-chat/parley/app/peer/peertest"
 )
 
 // TestMaliciousRelayIsDetected runs a real man in the middle: the
@@ -21,16 +23,18 @@ import (
 // no chat data may reach either side.
 func TestMaliciousRelayIsDetected(t *testing.T) {
 	t.Parallel()
-	sa, sb := keyedPair(t)
+	ka, kb := peertest.Key(t), peertest.Key(t)
+	sa := side{key: ka, peerKey: kb, secret: peertest.Secret(7)}
+	sb := side{key: kb, peerKey: ka, secret: peertest.Secret(7), polite: true}
 
-	toA, toB := newRelay(t), newRelay(t)     // MITM -> A, MITM -> B
-	fromA, fromB := newRelay(t), newRelay(t) // A -> MITM, B -> MITM
-	mitmA := newRawPeer(t, toA.send)
-	mitmB := newRawPeer(t, toB.send)
+	toA, toB := peertest.NewRelay(t), peertest.NewRelay(t)     // MITM -> A, MITM -> B
+	fromA, fromB := peertest.NewRelay(t), peertest.NewRelay(t) // A -> MITM, B -> MITM
+	mitmA := newRawPeer(t, toA.Send)
+	mitmB := newRawPeer(t, toB.Send)
 
-	mk := func(s side, out *relay) *Conn {
-		c, err := New(Config{Polite: s.polite, RoomID: testRoom, Secret: s.secret, LocalKey: s.key, PeerKey: s.peerKey,
-			SendSignal: out.send, Logger: testLogger(), LoopbackOnly: true})
+	mk := func(s side, out *peertest.Relay) *peer.Conn {
+		c, err := peer.New(peer.Config{Polite: s.polite, RoomID: peertest.Room, Secret: s.secret, LocalKey: s.key, PeerKey: s.peerKey,
+			SendSignal: out.Send, Logger: testLogger(), LoopbackOnly: true})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -38,12 +42,12 @@ func TestMaliciousRelayIsDetected(t *testing.T) {
 		return c
 	}
 	a, b := mk(sa, fromA), mk(sb, fromB)
-	fromA.connect(mitmA)
-	fromB.connect(mitmB)
-	toA.connect(a)
-	toB.connect(b)
-	for _, r := range []*relay{toA, toB, fromA, fromB} {
-		r.open()
+	fromA.Connect(mitmA)
+	fromB.Connect(mitmB)
+	toA.Connect(a)
+	toB.Connect(b)
+	for _, r := range []*peertest.Relay{toA, toB, fromA, fromB} {
+		r.Open()
 	}
 
 	legA, legB := mitmA.waitOpen(t), mitmB.waitOpen(t)
@@ -88,10 +92,10 @@ func TestMaliciousRelayIsDetected(t *testing.T) {
 	if len(seen) != 2 {
 		t.Fatalf("MITM saw %d first messages, want 2", len(seen))
 	}
-	tagA, _ := computeTag(sa.secret, testRoom, sa.key, a.LocalFingerprint(), mitmA.fp)
-	tagB, _ := computeTag(sb.secret, testRoom, sb.key, b.LocalFingerprint(), mitmB.fp)
+	tagA, _ := peer.ComputeTag(sa.secret, peertest.Room, sa.key, a.LocalFingerprint(), mitmA.fp)
+	tagB, _ := peer.ComputeTag(sb.secret, peertest.Room, sb.key, b.LocalFingerprint(), mitmB.fp)
 	for _, m := range seen {
-		if !bytes.Equal(m, tagFrame(tagA)) && !bytes.Equal(m, tagFrame(tagB)) {
+		if !bytes.Equal(m, peer.TagFrame(tagA)) && !bytes.Equal(m, peer.TagFrame(tagB)) {
 			t.Errorf("first message through the MITM is not a tag frame (%d bytes)", len(m))
 		}
 	}
@@ -103,7 +107,7 @@ func TestMaliciousRelayIsDetected(t *testing.T) {
 // after the tag.
 func TestTagIsSentBeforeAnyChatByte(t *testing.T) {
 	t.Parallel()
-	sa, sr := keyedPair(t)
+	sa, kr := keyedSide(t)
 	c, raw := connectRaw(t, sa, 0)
 	ch := raw.waitOpen(t)
 
@@ -112,23 +116,26 @@ func TestTagIsSentBeforeAnyChatByte(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantTag, _ := computeTag(sa.secret, testRoom, sa.key, c.LocalFingerprint(), raw.fp)
-	if !bytes.Equal(buf[:n], tagFrame(wantTag)) {
+	wantTag, _ := peer.ComputeTag(sa.secret, peertest.Room, sa.key, c.LocalFingerprint(), raw.fp)
+	if !bytes.Equal(buf[:n], peer.TagFrame(wantTag)) {
 		t.Fatalf("first message is %d bytes, not the expected tag frame", n)
 	}
 
-	// No stream before our tag arrives.
-	if _, err := c.WaitVerified(waitCtx(t, 300*time.Millisecond)); err == nil {
-		t.Fatal("WaitVerified returned before the peer's tag arrived")
+	// No stream before our tag arrives: the verdict is not in (the
+	// verification timeout is 10 s).
+	pending, cancel := context.WithCancel(context.Background())
+	cancel()
+	if s, err := c.Stream(pending, peer.ChannelChat); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Stream before the peer's tag = %v, %v; want it to wait", s, err)
 	}
 
-	theirs, _ := computeTag(sr.secret, testRoom, sr.key, raw.fp, c.LocalFingerprint())
-	if _, err := ch.Write(tagFrame(theirs)); err != nil {
+	theirs, _ := peer.ComputeTag(sa.secret, peertest.Room, kr, raw.fp, c.LocalFingerprint())
+	if _, err := ch.Write(peer.TagFrame(theirs)); err != nil {
 		t.Fatal(err)
 	}
-	s, err := c.WaitVerified(waitCtx(t, 10*time.Second))
+	s, err := c.Stream(waitCtx(t, 10*time.Second), peer.ChannelChat)
 	if err != nil {
-		t.Fatalf("WaitVerified: %v", err)
+		t.Fatalf("Stream: %v", err)
 	}
 	if _, err := s.Write([]byte("hello")); err != nil {
 		t.Fatal(err)
@@ -149,7 +156,7 @@ func TestTagIsSentBeforeAnyChatByte(t *testing.T) {
 
 func TestPeerChatBytesInsteadOfTagFail(t *testing.T) {
 	t.Parallel()
-	sa, _ := keyedPair(t)
+	sa, _ := keyedSide(t)
 	c, raw := connectRaw(t, sa, 0)
 	ch := raw.waitOpen(t)
 	if _, err := ch.Write([]byte("\x00\x00\x00\x10{\"t\":\"msg\"}")); err != nil {
@@ -160,42 +167,18 @@ func TestPeerChatBytesInsteadOfTagFail(t *testing.T) {
 
 func TestVerifyTimeout(t *testing.T) {
 	t.Parallel()
-	sa, _ := keyedPair(t)
+	sa, _ := keyedSide(t)
 	c, raw := connectRaw(t, sa, 500*time.Millisecond)
 	raw.waitOpen(t) // open, but never send a tag
 	start := time.Now()
-	_, err := c.WaitVerified(waitCtx(t, 10*time.Second))
-	if !errors.Is(err, ErrVerifyFailed) {
-		t.Fatalf("WaitVerified = %v, want ErrVerifyFailed", err)
+	_, err := c.Stream(waitCtx(t, 10*time.Second), peer.ChannelChat)
+	if !errors.Is(err, peer.ErrVerifyFailed) {
+		t.Fatalf("Stream = %v, want ErrVerifyFailed", err)
 	}
 	if time.Since(start) > 5*time.Second {
 		t.Fatalf("timeout took %s", time.Since(start))
 	}
 }
-
-func TestOpenStream(t *testing.T) {
-	t.Parallel()
-	sa, sb := keyedPair(t)
-	a, b := newPair(t, sa, sb, pairOpts{})
-	verifyBoth(t, a, b)
-	if _, err := a.OpenStream(waitCtx(t, time.Second), ChatChannelID, "x"); err == nil {
-		t.Fatal("OpenStream accepted the chat channel id")
-	}
-	ctx := waitCtx(t, 10*time.Second)
-	fa, err := a.OpenStream(ctx, 1, "file")
-	if err != nil {
-		t.Fatal(err)
-	}
-	fb, err := b.OpenStream(ctx, 1, "file")
-	if err != nil {
-		t.Fatal(err)
-	}
-	exchange(t, fa, fb, 100<<10)
-	exchange(t, fb, fa, 10)
-}
-
-// keep the protocol import used by helpers even if tests change.
-var _ = protocol.Signal{}
 
 // TestVerifyTimeoutAfterConnect: a man in the middle that completes DTLS
 // but never opens SCTP (its offer has no data channel) must not leave the
@@ -203,38 +186,28 @@ var _ = protocol.Signal{}
 // starts when the connection comes up.
 func TestVerifyTimeoutAfterConnect(t *testing.T) {
 	t.Parallel()
-	_, sb := keyedPair(t) // polite: it answers the raw peer's offer
+	sb, _ := keyedSide(t)
+	sb.polite = true // it answers the raw peer's offer
 	const bound = time.Second
-	toRaw, toConn := newRelay(t), newRelay(t)
-	raw := newRawPeerWith(t, toConn.send, true)
-	c, err := New(Config{
-		Polite: sb.polite, RoomID: testRoom, Secret: sb.secret, LocalKey: sb.key, PeerKey: sb.peerKey,
-		SendSignal: toRaw.send, Logger: testLogger(), LoopbackOnly: true,
-		VerifyTimeout: 30 * time.Second, verifyAfterConnect: bound,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Close() })
-	toRaw.connect(raw)
-	toConn.connect(c)
-	toRaw.open()
-	toConn.open()
+	c, raw := connectRawWith(t, sb, func(cfg peer.Config) peer.Config {
+		cfg.VerifyTimeout = 30 * time.Second
+		return peer.WithVerifyAfterConnect(cfg, bound)
+	}, true)
 	raw.offer(t)
 
 	deadline := time.After(15 * time.Second)
 	for connected := false; !connected; {
 		select {
 		case s := <-c.States():
-			connected = s == StateConnected
+			connected = s == peer.StateConnected
 		case <-deadline:
 			t.Fatal("the connection never came up")
 		}
 	}
 	up := time.Now()
-	_, err = c.WaitVerified(waitCtx(t, 15*time.Second))
-	if !errors.Is(err, ErrVerifyFailed) {
-		t.Fatalf("WaitVerified = %v, want ErrVerifyFailed", err)
+	_, err := c.Stream(waitCtx(t, 15*time.Second), peer.ChannelChat)
+	if !errors.Is(err, peer.ErrVerifyFailed) {
+		t.Fatalf("Stream = %v, want ErrVerifyFailed", err)
 	}
 	if took := time.Since(up); took > bound+5*time.Second {
 		t.Fatalf("verification failed %s after the connection came up, bound %s", took, bound)

@@ -10,7 +10,7 @@ import (
 
 const (
 	// chatWriteMessage is the largest SCTP message Write sends on the chat
-	// channel and OpenStream channels; bigger writes are split.
+	// and call channels; bigger writes are split.
 	chatWriteMessage = 16 << 10
 	// filesWriteMessage is the message size on the files channel, where
 	// throughput matters (it must not exceed maxReadMessage).

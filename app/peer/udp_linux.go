@@ -59,6 +59,7 @@ type fastUDPConn struct {
 	spare   []*udpBatch
 	free    []*udpBatch
 	queued  int
+	waiting int  // writers blocked on drained (tests)
 	idle    bool // the flusher waits on wake
 	closed  bool
 	wake    chan struct{}
@@ -138,7 +139,9 @@ func (c *fastUDPConn) WriteToAddrPort(b []byte, addr netip.AddrPort) (int, error
 	}
 	c.mu.Lock()
 	for (c.queued >= queueMaxBytes || len(c.pending) >= queueMaxBatches) && !c.closed {
+		c.waiting++
 		c.drained.Wait()
+		c.waiting--
 	}
 	if c.closed {
 		c.mu.Unlock()

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/parley-chat/parley/app/peer"
 	"github.com/parley-chat/parley/app/transfer"
 	"github.com/parley-chat/parley/internal/randid"
 )
@@ -524,14 +525,14 @@ func (s *Session) CancelTransfer(id string) error {
 }
 
 // startFiles runs the file-transfer protocol on the verified connection's
-// files channel, in the background. Sends wait for it (sendFile waits
+// files channel (peer.ChannelFiles), in the background. Sends wait for it (sendFile waits
 // while filesConn is nil). Without a usable files stream, files are
 // simply not offered.
 func (s *Session) startFiles(ctx context.Context, run *peerRun) {
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		fs, err := run.pc.FileStream()
+		fs, err := run.pc.Stream(ctx, peer.ChannelFiles)
 		if err != nil {
 			if ctx.Err() == nil {
 				s.log.Warn("files channel unavailable", "err", err)

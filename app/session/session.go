@@ -941,14 +941,14 @@ func (s *Session) watchStates(ctx context.Context, run *peerRun) {
 
 // runPeer waits for verification, then runs chat until the connection ends.
 func (s *Session) runPeer(ctx context.Context, run *peerRun) {
-	stream, err := run.pc.WaitVerified(ctx)
+	stream, err := run.pc.Stream(ctx, peer.ChannelChat)
 	if err != nil && ctx.Err() != nil {
 		// The run was stopped (often because the peer hung up right after
 		// its own verification failed). Its connection is being closed
 		// now; take its final verdict, so a detected man in the middle is
 		// not lost to the race.
 		wctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-		_, err = run.pc.WaitVerified(wctx)
+		_, err = run.pc.Stream(wctx, peer.ChannelChat)
 		cancel()
 		if err == nil {
 			err = peer.ErrClosed

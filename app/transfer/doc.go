@@ -1,5 +1,5 @@
 // Package transfer sends and receives files over one byte stream (in
-// Parley, peer.Conn's FileStream: the pre-negotiated files data channel):
+// Parley, the pre-negotiated files data channel, peer.ChannelFiles):
 // streamed in bounded chunks, verified end to end with SHA-256, resumable
 // after a disconnect or a crash, several files at once in both directions.
 //
