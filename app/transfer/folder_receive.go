@@ -529,7 +529,7 @@ func (c *Conn) finishFolder(fo *inFolder) {
 
 // endFolder reports a folder's last progress event once and forgets it.
 // Partial files stay in the staging folder for a resume unless the folder
-// was canceled.
+// was canceled (then the staging folder is removed before the event).
 func (c *Conn) endFolder(fo *inFolder, err error, path string) {
 	fo.mu.Lock()
 	if fo.reported {
@@ -539,8 +539,16 @@ func (c *Conn) endFolder(fo *inFolder, err error, path string) {
 	fo.reported = true
 	fo.state = folderEnded
 	p := fo.tr.finish(err, path)
+	staging := fo.staging
 	fo.mu.Unlock()
 	fo.abort()
+	if errors.Is(err, ErrCanceled) && staging != "" {
+		// A canceled folder is never resumed: its partial files go,
+		// whichever frame ended it first (the cancel of the file being
+		// received ends the folder before the folder's own cancel, which
+		// then finds it ended).
+		_ = os.RemoveAll(staging)
+	}
 	c.mu.Lock()
 	if c.folders[fo.id] == fo {
 		delete(c.folders, fo.id)
