@@ -309,8 +309,10 @@ func (a *App) SendFiles(roomID string, paths []string) ([]Transfer, error) {
 		return nil, apiErrorf(session.CodePeerOffline, "the room is not open")
 	}
 	out := []Transfer{}
-	for _, t := range r.sess.SendFiles(paths) {
-		out = append(out, a.recordTransfer(roomID, t, false))
+	for _, st := range r.sess.SendFiles(paths) {
+		t := a.recordTransfer(roomID, st, false)
+		out = append(out, t)
+		a.emitTransfer(t)
 	}
 	return out, nil
 }

@@ -141,7 +141,8 @@ func (ts *transfers) addLocked(e *entry) {
 // (Err: ErrNotAbsolute, ErrUnsendable, ErrFolderLink or the fs error).
 // They are sent one after the other; each waits for the peer and resumes
 // after reconnects. A folder goes whole, as one item (symbolic links
-// inside are left out). Progress and outcome arrive as TransferChanged.
+// inside are left out). Every later change (progress, outcome) arrives as
+// TransferChanged; the states returned here are not sent as events.
 func (s *Session) SendFiles(paths []string) []Transfer {
 	entries := make([]*entry, 0, len(paths))
 	for _, p := range paths {
@@ -163,7 +164,7 @@ func (s *Session) SendFiles(paths []string) []Transfer {
 	}
 	for _, e := range entries {
 		ts.addLocked(e)
-		ts.shouldEmitLocked(e, true)
+		ts.shouldEmitLocked(e, true) // what SendFiles returns is its first state
 		out = append(out, e.t)
 		if e.t.State == TransferWaiting {
 			ts.queue = append(ts.queue, e)
@@ -174,9 +175,10 @@ func (s *Session) SendFiles(paths []string) []Transfer {
 		ts.running = true
 	}
 	ts.mu.Unlock()
-	for _, t := range out {
-		s.emit(TransferChanged{Transfer: t})
-	}
+	// No events here: the caller may not be reading them yet (parley-cli
+	// queues before its event loop), and a long list would fill the
+	// channel and block it. It has the list; TransferChanged reports every
+	// change from now on.
 	if start {
 		s.wg.Add(1)
 		go func() {

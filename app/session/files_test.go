@@ -340,3 +340,31 @@ func TestOfferWaitsForAnswer(t *testing.T) {
 		t.Fatalf("accepted: %+v", got)
 	}
 }
+
+// TestSendFilesDoesNotWaitForReaders: queuing returns at once however
+// many files, before anyone reads events (parley-cli queues before its
+// event loop; an event per file used to fill the channel and block it).
+func TestSendFilesDoesNotWaitForReaders(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	var paths []string
+	for i := range 2 * cap(bareSession(nil).events) {
+		p := filepath.Join(dir, fmt.Sprintf("f%d", i))
+		if err := os.WriteFile(p, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		paths = append(paths, p)
+	}
+	s := bareSession(nil)
+	s.transfers.closed = true // nothing starts: only queuing is measured
+	done := make(chan []Transfer, 1)
+	go func() { done <- s.SendFiles(paths) }()
+	select {
+	case got := <-done:
+		if len(got) != len(paths) {
+			t.Fatalf("%d transfers for %d paths", len(got), len(paths))
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("SendFiles blocked with nobody reading events")
+	}
+}
