@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -38,6 +39,9 @@ func parseCallStats(t *testing.T, who, line string) callStats {
 	return st
 }
 
+// callReceivingRE is --stats' line a second while the call is active.
+var callReceivingRE = regexp.MustCompile(`(?m)^call receiving: ([0-9]+) video frames decoded, ([0-9]+) audio packets$`)
+
 // callBothWays runs two parley-cli call processes with synthetic 640x480
 // video and a sine each way for 10 s and checks what each received.
 func callBothWays(t *testing.T, server string, extra ...string) {
@@ -57,6 +61,11 @@ func callBothWays(t *testing.T, server string, extra ...string) {
 			if !strings.Contains(errs, want+"\n") {
 				t.Fatalf("%s's states lack %q:\n%s", name, want, errs)
 			}
+		}
+		// --stats: the totals every second while active, rising.
+		live := callReceivingRE.FindAllStringSubmatch(errs, -1)
+		if len(live) < 5 || live[0][1] == live[len(live)-1][1] {
+			t.Errorf("%s printed %d 'call receiving' lines (want one a second, rising):\n%s", name, len(live), errs)
 		}
 		st := parseCallStats(t, name, p.Line(time.Second))
 		t.Logf("%s: %+v", name, st)

@@ -65,7 +65,7 @@ func parseCallArgs(e *cliEnv, args []string) (callArgs, error) {
 	videoSrc := fs.String("video", "", "what to send as video: `testsrc` (colour bars), testsrc-busy (camera-like detail and noise), screen (screen 0 of the X11 display in DISPLAY, at its own size, at most 15 fps), screen:N (screen N of that display), a camera id, none, or empty for the default camera")
 	audioSrc := fs.String("audio", "", "what to send as sound: `sine` (440 Hz), a microphone id, none, or empty for the default microphone")
 	duration := fs.Duration("duration", 0, "hang up this long after the call became active (0: until interrupted or the peer hangs up)")
-	stats := fs.Bool("stats", false, "at the end print one JSON line on stdout: videoFramesReceived, videoFramesDecoded, audioPacketsReceived, avgFps, rttMs, freezes; and on stderr the call stats line and 'call video: WIDTHxHEIGHT' (the size of the last frame received)")
+	stats := fs.Bool("stats", false, "while the call is active print 'call receiving: N video frames decoded, M audio packets' on stderr every second; at the end print one JSON line on stdout: videoFramesReceived, videoFramesDecoded, audioPacketsReceived, avgFps, rttMs, freezes; and on stderr the call stats line and 'call video: WIDTHxHEIGHT' (the size of the last frame received)")
 	size := fs.String("size", "640x480", "video size `WIDTHxHEIGHT`")
 	fps := fs.Int("fps", 30, "video frames per second (1-60)")
 	wait := fs.Duration("wait", 5*time.Minute, "how long to wait for the peer and for the call to be answered")
@@ -127,6 +127,7 @@ func cmdCall(ctx context.Context, e *cliEnv, args []string) error {
 	var (
 		m         *call.Manager // the manager of the call (its stats stay after it ended)
 		hangupAt  <-chan time.Time
+		progress  <-chan time.Time // --stats: a line a second while active
 		answered  bool
 		started   bool
 		lastState call.State
@@ -158,6 +159,11 @@ func cmdCall(ctx context.Context, e *cliEnv, args []string) error {
 		case <-timeout:
 			hangUp()
 			return errTimeout
+		case <-progress:
+			if m != nil {
+				st := m.Stats()
+				fmt.Fprintf(e.stderr, "call receiving: %d video frames decoded, %d audio packets\n", st.VideoFramesDecoded, st.AudioPacketsReceived)
+			}
 		case <-hangupAt:
 			hangUp()
 			hangupAt = nil
@@ -208,6 +214,11 @@ func cmdCall(ctx context.Context, e *cliEnv, args []string) error {
 					fmt.Fprintln(e.stderr, "call active")
 					if a.duration > 0 && hangupAt == nil {
 						hangupAt = time.After(a.duration)
+					}
+					if a.stats && progress == nil {
+						t := time.NewTicker(time.Second)
+						defer t.Stop()
+						progress = t.C
 					}
 				case call.StateEnded:
 					if v.Error == "" {
