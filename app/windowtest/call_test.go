@@ -22,34 +22,12 @@ import (
 // small beside them. Ctrl+Shift+H hangs up, and the CLI reports the frames
 // it decoded from the window's camera.
 func TestWindowVideoCall(t *testing.T) {
-	root := repoRoot(t)
-	appBin := appBinary(t, root)
-	xvfbRun, xdotool, importBin := need(t, "xvfb-run"), need(t, "xdotool"), need(t, "import")
-	bins := buildBins(t, root)
-
-	signal := start(t, "parley-signal", nil, filepath.Join(bins, "parley-signal"), "--addr", "127.0.0.1:0", "--metrics-addr", "off")
-	server := "http://" + signal.waitLine(true, `(127\.0\.0\.1:[1-9][0-9]*)`)[1]
-	cliEnv := []string{"PARLEY_PROFILE=cli", "PARLEY_DATA_DIR=" + t.TempDir(), "PARLEY_SECRET_STORE=file", "PARLEY_ICE_LOOPBACK=1"}
-	cli := filepath.Join(bins, "parley-cli")
-	link := run(t, cliEnv, cli, "create", "--server", server)
-
-	window := start(t, "parley (window)", []string{"PARLEY_ICE_LOOPBACK=1", "PARLEY_SERVER=" + server, "PARLEY_LOG_LEVEL=info", "PARLEY_FAKE_MEDIA=1"},
-		xvfbRun, "-a", "-s", "-screen 0 1280x800x24",
-		"sh", "-c", `echo "display=$DISPLAY xauth=$XAUTHORITY pid=$$" >&2; exec "$0" "$@"`,
-		appBin, "--data-dir", t.TempDir(), "--profile", "window", "--secret-store", "file", link)
-	m := window.waitLine(true, `^display=(:[0-9]+) xauth=(\S*) pid=([0-9]+)$`)
-	display := []string{"DISPLAY=" + m[1], "XAUTHORITY=" + m[2]}
-	wid := strings.Fields(run(t, display, xdotool, "search", "--sync", "--onlyvisible", "--name", "^Parley$"))
-	if len(wid) == 0 {
-		t.Fatal("xdotool found no Parley window")
-	}
-	run(t, display, xdotool, "windowmove", wid[0], "0", "0")
-	confirmLink(t, window, display, xdotool, wid[0])
-
+	w := startCallWindow(t)
+	display, xdotool, importBin, cli, cliEnv, link := w.display, w.xdotool, w.importBin, w.cli, w.cliEnv, w.link
 	caller := start(t, "parley-cli call", cliEnv, cli, "call", link, "--video", "testsrc", "--audio", "sine", "--stats", "--wait", "5m")
 	caller.waitLine(true, `^call ringing$`)
 	// Accept with video once the ring shows: the caller hears of the answer.
-	pressUntil(t, caller, true, `^call (connecting|active)$`, display, xdotool, wid[0], []string{"key", "ctrl+shift+o"})
+	pressUntil(t, caller, true, `^call (connecting|active)$`, display, xdotool, w.wid, []string{"key", "ctrl+shift+o"})
 	caller.waitLine(true, `^call active$`)
 	// Video flows both ways once the decoders settle. The first WebKit start
 	// on a fresh machine compiles its GL shaders (no Mesa shader cache yet)
@@ -58,7 +36,7 @@ func TestWindowVideoCall(t *testing.T) {
 	shot := filepath.Join(t.TempDir(), "call.png")
 	started := time.Now()
 	for deadline := started.Add(step); ; time.Sleep(500 * time.Millisecond) {
-		run(t, display, importBin, "-window", wid[0], shot)
+		run(t, display, importBin, "-window", w.wid, shot)
 		var err error
 		if remote, preview, err = findBars(shot); err == nil {
 			break
@@ -68,7 +46,7 @@ func TestWindowVideoCall(t *testing.T) {
 	}
 	if out := os.Getenv("PARLEY_SCREENSHOT_OUT"); out != "" {
 		call := strings.TrimSuffix(out, filepath.Ext(out)) + "-call.png"
-		run(t, display, importBin, "-window", wid[0], call)
+		run(t, display, importBin, "-window", w.wid, call)
 		t.Logf("call screenshot written to %s", call)
 	}
 	t.Logf("yellow bar of the remote video %v, of the local preview %v (on screen %v after the call went active)", remote, preview, time.Since(started).Round(time.Second))
@@ -76,7 +54,7 @@ func TestWindowVideoCall(t *testing.T) {
 	// The window hangs up once the CLI has decoded enough of its camera
 	// and microphone (--stats prints the totals every second).
 	caller.waitLine(true, `^call receiving: ([6-9][0-9]|[1-9][0-9]{2,}) video frames decoded, ([1-9][0-9]{2,}) audio packets$`)
-	run(t, display, xdotool, "windowfocus", "--sync", wid[0])
+	run(t, display, xdotool, "windowfocus", "--sync", w.wid)
 	run(t, display, xdotool, "key", "ctrl+shift+h")
 	caller.waitLine(true, `^call ended$`)
 	line := caller.waitLine(false, `^\{.*\}$`)[0]
@@ -95,6 +73,49 @@ func TestWindowVideoCall(t *testing.T) {
 	case <-time.After(step):
 		t.Fatal("parley-cli call did not exit after the window hung up")
 	}
+}
+
+// callWindow is a real window under Xvfb, with synthetic camera and
+// microphone, opened on a room a parley-cli profile created, ready for
+// that CLI to call it.
+type callWindow struct {
+	window    *proc
+	display   []string // DISPLAY and XAUTHORITY of the window's Xvfb
+	wid       string
+	xdotool   string
+	importBin string
+	cli       string
+	cliEnv    []string
+	link      string
+}
+
+// startCallWindow starts parley-signal, creates a room with parley-cli
+// (cliEnv extra: its environment beyond the profile) and opens the window
+// on its link, link confirmed.
+func startCallWindow(t *testing.T, extraCLIEnv ...string) callWindow {
+	t.Helper()
+	root := repoRoot(t)
+	appBin := appBinary(t, root)
+	xvfbRun := need(t, "xvfb-run")
+	w := callWindow{xdotool: need(t, "xdotool"), importBin: need(t, "import")}
+	bins := buildBins(t, root)
+
+	signal := start(t, "parley-signal", nil, filepath.Join(bins, "parley-signal"), "--addr", "127.0.0.1:0", "--metrics-addr", "off")
+	server := "http://" + signal.waitLine(true, `(127\.0\.0\.1:[1-9][0-9]*)`)[1]
+	w.cliEnv = append([]string{"PARLEY_PROFILE=cli", "PARLEY_DATA_DIR=" + t.TempDir(), "PARLEY_SECRET_STORE=file", "PARLEY_ICE_LOOPBACK=1"}, extraCLIEnv...)
+	w.cli = filepath.Join(bins, "parley-cli")
+	w.link = run(t, w.cliEnv, w.cli, "create", "--server", server)
+
+	w.window = start(t, "parley (window)", []string{"PARLEY_ICE_LOOPBACK=1", "PARLEY_SERVER=" + server, "PARLEY_LOG_LEVEL=info", "PARLEY_FAKE_MEDIA=1"},
+		xvfbRun, "-a", "-s", "-screen 0 1280x800x24",
+		"sh", "-c", `echo "display=$DISPLAY xauth=$XAUTHORITY pid=$$" >&2; exec "$0" "$@"`,
+		appBin, "--data-dir", t.TempDir(), "--profile", "window", "--secret-store", "file", w.link)
+	m := w.window.waitLine(true, `^display=(:[0-9]+) xauth=(\S*) pid=([0-9]+)$`)
+	w.display = []string{"DISPLAY=" + m[1], "XAUTHORITY=" + m[2]}
+	w.wid = findWindow(t, w.display, w.xdotool, "^Parley$")
+	run(t, w.display, w.xdotool, "windowmove", w.wid, "0", "0")
+	confirmLink(t, w.window, w.display, w.xdotool, w.wid)
+	return w
 }
 
 // findBars finds the test card's yellow bar in a screenshot twice: large

@@ -23,45 +23,24 @@ import (
 // the CLI's last decoded frame has that display's size (1280x800, or half of it
 // when the screen's ladder had to halve the picture).
 func TestWindowScreenShare(t *testing.T) {
-	root := repoRoot(t)
-	appBin := appBinary(t, root)
-	xvfbRun, xdotool, importBin := need(t, "xvfb-run"), need(t, "xdotool"), need(t, "import")
-	bins := buildBins(t, root)
 	const cols, rows = 4, 2
 	shared := xvfbtest.Start(t, 1920, 1080)
 	xvfbtest.Paint(t, shared, xvfbtest.Blocks(1920, 1080, cols, rows))
-
-	signal := start(t, "parley-signal", nil, filepath.Join(bins, "parley-signal"), "--addr", "127.0.0.1:0", "--metrics-addr", "off")
-	server := "http://" + signal.waitLine(true, `(127\.0\.0\.1:[1-9][0-9]*)`)[1]
-	cliEnv := []string{"PARLEY_PROFILE=cli", "PARLEY_DATA_DIR=" + t.TempDir(), "PARLEY_SECRET_STORE=file", "PARLEY_ICE_LOOPBACK=1", "DISPLAY=" + shared}
-	cli := filepath.Join(bins, "parley-cli")
-	link := run(t, cliEnv, cli, "create", "--server", server)
-
-	window := start(t, "parley (window)", []string{"PARLEY_ICE_LOOPBACK=1", "PARLEY_SERVER=" + server, "PARLEY_LOG_LEVEL=info", "PARLEY_FAKE_MEDIA=1"},
-		xvfbRun, "-a", "-s", "-screen 0 1280x800x24",
-		"sh", "-c", `echo "display=$DISPLAY xauth=$XAUTHORITY pid=$$" >&2; exec "$0" "$@"`,
-		appBin, "--data-dir", t.TempDir(), "--profile", "window", "--secret-store", "file", link)
-	m := window.waitLine(true, `^display=(:[0-9]+) xauth=(\S*) pid=([0-9]+)$`)
-	display := []string{"DISPLAY=" + m[1], "XAUTHORITY=" + m[2]}
-	wid := strings.Fields(run(t, display, xdotool, "search", "--sync", "--onlyvisible", "--name", "^Parley$"))
-	if len(wid) == 0 {
-		t.Fatal("xdotool found no Parley window")
-	}
-	run(t, display, xdotool, "windowmove", wid[0], "0", "0")
-	confirmLink(t, window, display, xdotool, wid[0])
+	w := startCallWindow(t, "DISPLAY="+shared)
+	display, xdotool, importBin, cli, cliEnv, link := w.display, w.xdotool, w.importBin, w.cli, w.cliEnv, w.link
 
 	// The CLI hangs up a minute after the call is active: time for the
 	// window to show its screen, then to share its own.
 	caller := start(t, "parley-cli call", cliEnv, cli, "call", link, "--video", "screen", "--audio", "sine", "--stats", "--duration", "60s", "--wait", "5m")
 	caller.waitLine(true, `^call ringing$`)
 	// Accept with sound only once the ring shows: the caller hears of the answer.
-	pressUntil(t, caller, true, `^call (connecting|active)$`, display, xdotool, wid[0], []string{"key", "ctrl+shift+y"})
+	pressUntil(t, caller, true, `^call (connecting|active)$`, display, xdotool, w.wid, []string{"key", "ctrl+shift+y"})
 	caller.waitLine(true, `^call active$`)
 
 	shot := filepath.Join(t.TempDir(), "screen.png")
 	started := time.Now()
 	for deadline := started.Add(step); ; time.Sleep(500 * time.Millisecond) {
-		run(t, display, importBin, "-window", wid[0], shot)
+		run(t, display, importBin, "-window", w.wid, shot)
 		share, err := blocksShown(shot, cols*rows)
 		if err == nil {
 			t.Logf("the peer's screen covers %.0f%% of the window (%v after the call went active)", 100*share, time.Since(started).Round(time.Second))
@@ -73,12 +52,12 @@ func TestWindowScreenShare(t *testing.T) {
 	}
 	if out := os.Getenv("PARLEY_SCREENSHOT_OUT"); out != "" {
 		p := strings.TrimSuffix(out, filepath.Ext(out)) + "-screen.png"
-		run(t, display, importBin, "-window", wid[0], p)
+		run(t, display, importBin, "-window", w.wid, p)
 		t.Logf("screen sharing screenshot written to %s", p)
 	}
 
 	// Now the window shares its own display with the CLI.
-	run(t, display, xdotool, "windowfocus", "--sync", wid[0])
+	run(t, display, xdotool, "windowfocus", "--sync", w.wid)
 	run(t, display, xdotool, "key", "ctrl+shift+e")
 	caller.waitLine(true, `^call ended$`)
 	// The display's size, or half of it: on a starved machine the

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -230,6 +231,30 @@ func run(t *testing.T, env []string, bin string, args ...string) string {
 	return strings.TrimSpace(string(out))
 }
 
+// findWindow returns the id of the first visible window named by the
+// regexp name, waiting for it. xdotool's search walks the window tree and
+// fails (BadWindow) when a window it walks goes away meanwhile, as the
+// webview's short-lived helper windows do at start: that is retried.
+func findWindow(t *testing.T, display []string, xdotool, name string) string {
+	t.Helper()
+	var last string
+	for deadline := time.Now().Add(step); time.Now().Before(deadline); {
+		ctx, cancel := context.WithTimeout(context.Background(), step)
+		cmd := exec.CommandContext(ctx, xdotool, "search", "--sync", "--onlyvisible", "--name", name)
+		cmd.Env = append(os.Environ(), display...)
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		cancel()
+		if ids := strings.Fields(string(out)); err == nil && len(ids) > 0 {
+			return ids[0]
+		}
+		last = fmt.Sprintf("%v: %s", err, stderr.String())
+	}
+	t.Fatalf("xdotool found no window named %s: %s", name, last)
+	return ""
+}
+
 // appBinary is the built desktop app, or the test fails saying how to build it.
 func appBinary(t *testing.T, root string) string {
 	t.Helper()
@@ -284,11 +309,8 @@ func dropFile(t *testing.T, display []string, xdotool, wid, path string) {
 	wx, wy, ww, wh := geometry(t, display, xdotool, wid)
 	src := start(t, "drag source", display, python, script, path, strconv.Itoa(wx+ww+20), "100")
 	src.waitLine(false, `^ready$`)
-	sid := strings.Fields(run(t, display, xdotool, "search", "--sync", "--onlyvisible", "--name", "^parley-drag-source$"))
-	if len(sid) == 0 {
-		t.Fatal("xdotool found no drag source window")
-	}
-	sx, sy, sw, sh := geometry(t, display, xdotool, sid[0])
+	sid := findWindow(t, display, xdotool, "^parley-drag-source$")
+	sx, sy, sw, sh := geometry(t, display, xdotool, sid)
 	if sx < wx+ww {
 		t.Fatalf("the drag source (x %d) overlaps the app window (%d+%d)", sx, wx, ww)
 	}
@@ -353,10 +375,7 @@ func TestWindowSendsToCLI(t *testing.T) {
 	display := []string{"DISPLAY=" + m[1], "XAUTHORITY=" + m[2]}
 	appPid, _ := strconv.Atoi(m[3])
 
-	wid := strings.Fields(run(t, display, xdotool, "search", "--sync", "--onlyvisible", "--name", "^Parley$"))
-	if len(wid) == 0 {
-		t.Fatal("xdotool found no Parley window")
-	}
+	wid := []string{findWindow(t, display, xdotool, "^Parley$")}
 	// The UI asks before joining the startup link, then opens it with the
 	// composer focused; once the peers are verified the composer sends on Enter.
 	confirmLink(t, window, display, xdotool, wid[0])
