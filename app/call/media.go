@@ -192,12 +192,7 @@ func CheckSources(src Sources) error {
 		if err != nil {
 			return fmt.Errorf("%w: %v", ErrScreenUnavailable, err)
 		}
-		c, err := openScreenCapture(src.Display, n)
-		if err != nil {
-			return err
-		}
-		c.close()
-		return nil
+		return checkScreenCapture(src.Display, n)
 	}
 	switch src.Video {
 	case SourceNone, SourceTestVideo, SourceBusyVideo, "":

@@ -14,11 +14,13 @@ import (
 )
 
 // Screen sharing: the call's video source is the screen instead of a
-// camera (Sources.Video "screen" or "screen:N"). Capture is X11 only
-// (screen_x11.go, detected at run time); Wayland's desktop portal
-// (xdg-desktop-portal ScreenCast + PipeWire) is not implemented, and a
-// session without a reachable X server says so with ErrScreenUnavailable
-// rather than sending a black picture.
+// camera (Sources.Video "screen" or "screen:N"). Which capture applies is
+// decided at run time (screen_wayland.go): an X11 display that is the
+// desktop (screen_x11.go); else, in a Wayland session, the desktop portal
+// (xdg-desktop-portal ScreenCast + PipeWire: screen_portal.go,
+// screen_pipewire.go). Without either the share fails with
+// ErrScreenUnavailable and a sentence saying why, rather than sending a
+// black picture.
 
 // SourceScreen shares screen 0 of the X11 display ($DISPLAY, or
 // Sources.Display); "screen:N" shares screen N.
@@ -50,18 +52,20 @@ func ParseScreenSource(s string) (screen int, ok bool, err error) {
 // noDisplayError is the error without any DISPLAY to try.
 func noDisplayError() error {
 	if os.Getenv("WAYLAND_DISPLAY") != "" {
-		return fmt.Errorf("%w: no X11 display; Wayland screen capture through the desktop portal is not supported yet", ErrScreenUnavailable)
+		return noX11Error{fmt.Errorf("%w: no X11 display", ErrScreenUnavailable), false}
 	}
-	return fmt.Errorf("%w: no X11 display (DISPLAY is not set)", ErrScreenUnavailable)
+	return noX11Error{fmt.Errorf("%w: no X11 display (DISPLAY is not set)", ErrScreenUnavailable), false}
 }
 
-// waylandHint completes an error about an X display that did not open.
-func waylandHint() string {
-	if os.Getenv("WAYLAND_DISPLAY") != "" {
-		return "; this is a Wayland session, and Wayland screen capture through the desktop portal is not supported yet"
-	}
-	return ""
+// noX11Error is an X11 failure that means "no X11 desktop here" (no
+// display, one that does not open, XWayland, no libX11): in a Wayland
+// session the desktop portal is tried next.
+type noX11Error struct {
+	error
+	xwayland bool // the display is XWayland: a Wayland session for sure
 }
+
+func (e noX11Error) Unwrap() error { return e.error }
 
 // screenCapturer grabs one screen as I420 pictures of a fixed size.
 type screenCapturer interface {

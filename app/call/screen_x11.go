@@ -247,9 +247,9 @@ func openX11Screen(display string, n int) (*x11Screen, error) {
 	switch C.parley_x_init() {
 	case 1:
 	case -1:
-		return nil, fmt.Errorf("%w: libX11 (libX11.so.6) is not installed", ErrScreenUnavailable)
+		return nil, noX11Error{fmt.Errorf("%w: libX11 (libX11.so.6) is not installed", ErrScreenUnavailable), false}
 	case -2:
-		return nil, fmt.Errorf("%w: libXext (libXext.so.6) is not installed", ErrScreenUnavailable)
+		return nil, noX11Error{fmt.Errorf("%w: libXext (libXext.so.6) is not installed", ErrScreenUnavailable), false}
 	default:
 		return nil, fmt.Errorf("%w: libX11 lacks a function screen capture needs", ErrScreenUnavailable)
 	}
@@ -266,11 +266,11 @@ func openX11Screen(display string, n int) (*x11Screen, error) {
 		C.free(unsafe.Pointer(s))
 		switch rc {
 		case -10:
-			return nil, fmt.Errorf("%w: cannot open the X11 display %q (no X server there, or not allowed)%s", ErrScreenUnavailable, display, waylandHint())
+			return nil, noX11Error{fmt.Errorf("%w: cannot open the X11 display %q (no X server there, or not allowed)", ErrScreenUnavailable, display), false}
 		case -11:
 			return nil, fmt.Errorf("%w: the X11 display %q has %d screen(s); there is no screen %d", ErrScreenUnavailable, display, int(screens), n)
 		case -12:
-			return nil, fmt.Errorf("%w: %q is XWayland: its root window is not the desktop; Wayland screen capture through the desktop portal is not supported yet", ErrScreenUnavailable, display)
+			return nil, noX11Error{fmt.Errorf("%w: %q is XWayland: its root window is not the desktop", ErrScreenUnavailable, display), true}
 		default:
 			return nil, fmt.Errorf("%w: X11 capture setup failed (%d)", ErrScreenUnavailable, int(rc))
 		}
@@ -314,9 +314,4 @@ func (x *x11Screen) close() {
 		C.free(unsafe.Pointer(x.s))
 		x.s = nil
 	}
-}
-
-// openScreenCapture is the platform's screen capturer: X11 here.
-func openScreenCapture(display string, n int) (screenCapturer, error) {
-	return openX11Screen(display, n)
 }

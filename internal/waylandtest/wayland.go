@@ -1,0 +1,353 @@
+// Package waylandtest gives tests a private Wayland desktop: a headless
+// sway compositor showing a known picture, its own session D-Bus, and on
+// request PipeWire, WirePlumber and the desktop portal
+// (xdg-desktop-portal with xdg-desktop-portal-wlr, which screen-casts
+// without asking). Everything runs in a throwaway XDG_RUNTIME_DIR and is
+// stopped when the test ends; nothing touches the machine's own session.
+//
+// Debian packages: sway, swaybg, pipewire, wireplumber, xdg-desktop-portal,
+// xdg-desktop-portal-wlr, dbus.
+package waylandtest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"image"
+	"image/png"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	_ "embed" // the shim's source
+
+	"github.com/godbus/dbus/v5"
+)
+
+//go:embed shim/shmshim.c.txt
+var shmShim []byte
+
+// Portal says how much of the screen-casting chain runs.
+type Portal int
+
+const (
+	// NoPortal: the compositor and a session bus, nothing on the bus.
+	NoPortal Portal = iota
+	// PortalWithoutScreenCast: xdg-desktop-portal runs but knows no
+	// backend, so it offers no ScreenCast interface.
+	PortalWithoutScreenCast
+	// ScreenCast: PipeWire, WirePlumber, xdg-desktop-portal-wlr (output
+	// HEADLESS-1, no chooser) and xdg-desktop-portal.
+	ScreenCast
+	// ScreenCastCancelled: as ScreenCast, but the portal's chooser exits
+	// without a choice, as when the user cancels the picker.
+	ScreenCastCancelled
+)
+
+// Options describe the desktop.
+type Options struct {
+	Width, Height int         // the output's size
+	Background    image.Image // stretched over the output; nil is plain grey
+	Portal        Portal
+}
+
+// Session is a running private desktop.
+type Session struct {
+	RuntimeDir     string // XDG_RUNTIME_DIR
+	WaylandDisplay string // WAYLAND_DISPLAY, a socket name in RuntimeDir
+	BusAddress     string // DBUS_SESSION_BUS_ADDRESS
+	logs           string
+	procs          []*exec.Cmd
+}
+
+// Env is the environment a client of this desktop needs.
+func (s *Session) Env() []string {
+	return []string{
+		"XDG_RUNTIME_DIR=" + s.RuntimeDir,
+		"WAYLAND_DISPLAY=" + s.WaylandDisplay,
+		"DBUS_SESSION_BUS_ADDRESS=" + s.BusAddress,
+		"XDG_CURRENT_DESKTOP=sway",
+	}
+}
+
+// Setenv makes this desktop the test process's session (t.Setenv: not
+// for parallel tests) and clears DISPLAY, as in a Wayland-only session.
+func (s *Session) Setenv(t *testing.T) {
+	t.Helper()
+	for _, kv := range s.Env() {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
+	t.Setenv("DISPLAY", "")
+}
+
+// Logs returns the last lines of every program's output (for a failing
+// test's message).
+func (s *Session) Logs() string {
+	var b strings.Builder
+	files, _ := filepath.Glob(filepath.Join(s.logs, "*.log"))
+	for _, f := range files {
+		data, _ := os.ReadFile(f)
+		lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+		if len(lines) > 15 {
+			lines = lines[len(lines)-15:]
+		}
+		fmt.Fprintf(&b, "== %s\n%s\n", filepath.Base(f), strings.Join(lines, "\n"))
+	}
+	return b.String()
+}
+
+// Start runs the desktop for the test; it stops when the test ends.
+func Start(t testing.TB, o Options) *Session {
+	t.Helper()
+	s, err := Run(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Stop)
+	return s
+}
+
+// sway refuses to run as root (it could not drop the privilege), so as
+// root the compositor runs as this user; the runtime directory is its.
+const swayUID = 65534
+
+// Run starts the desktop; Stop ends it.
+func Run(o Options) (s *Session, err error) {
+	if o.Width <= 0 || o.Height <= 0 {
+		return nil, errors.New("waylandtest: the output needs a size")
+	}
+	base, err := os.MkdirTemp("", "waylandtest-")
+	if err != nil {
+		return nil, err
+	}
+	s = &Session{RuntimeDir: filepath.Join(base, "run"), logs: filepath.Join(base, "logs")}
+	defer func() {
+		if err != nil {
+			err = fmt.Errorf("%w\n%s", err, s.Logs())
+			s.Stop()
+		}
+	}()
+	for _, d := range []string{s.RuntimeDir, s.logs} {
+		if err := os.Mkdir(d, 0o700); err != nil {
+			return s, err
+		}
+	}
+	asRoot := os.Getuid() == 0
+	if asRoot {
+		// The compositor's own files live here; root reads them anyway.
+		// It may pass through base, not read it.
+		if err := os.Chmod(base, 0o711); err != nil {
+			return s, err
+		}
+		if err := os.Chown(s.RuntimeDir, swayUID, swayUID); err != nil {
+			return s, err
+		}
+	}
+	env := append(os.Environ(), "XDG_RUNTIME_DIR="+s.RuntimeDir, "XDG_CURRENT_DESKTOP=sway", "DISPLAY=", "WAYLAND_DISPLAY=")
+
+	// A session bus of our own, with no services to start on demand:
+	// what runs on it is exactly what this kit starts.
+	busConf := filepath.Join(base, "bus.conf")
+	s.BusAddress = "unix:path=" + filepath.Join(s.RuntimeDir, "bus")
+	conf := `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN" "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig><type>session</type><listen>` + s.BusAddress + `</listen>
+<policy context="default"><allow user="*"/><allow own="*"/><allow send_destination="*" eavesdrop="true"/><allow eavesdrop="true"/></policy></busconfig>
+`
+	if err := os.WriteFile(busConf, []byte(conf), 0o600); err != nil {
+		return s, err
+	}
+	if err := s.start("dbus", env, "dbus-daemon", "--config-file="+busConf, "--nofork", "--nopidfile"); err != nil {
+		return s, err
+	}
+	if err := waitFor(10*time.Second, "the session bus", func() bool { return isSocket(filepath.Join(s.RuntimeDir, "bus")) }); err != nil {
+		return s, err
+	}
+	env = append(env, "DBUS_SESSION_BUS_ADDRESS="+s.BusAddress)
+
+	// The compositor: headless, software rendering, no input devices,
+	// no seat manager; one output of the asked size showing the picture.
+	swayConf := fmt.Sprintf("output HEADLESS-1 resolution %dx%d position 0,0\n", o.Width, o.Height)
+	if o.Background != nil {
+		bg := filepath.Join(s.RuntimeDir, "background.png")
+		var b bytes.Buffer
+		if err := png.Encode(&b, o.Background); err != nil {
+			return s, err
+		}
+		if err := os.WriteFile(bg, b.Bytes(), 0o644); err != nil {
+			return s, err
+		}
+		swayConf += "output HEADLESS-1 background " + bg + " stretch\n"
+	} else {
+		swayConf += "output HEADLESS-1 background #808080 solid_color\n"
+	}
+	swayConf += "seat * hide_cursor 1\n"
+	cfg := filepath.Join(s.RuntimeDir, "sway.conf")
+	if err := os.WriteFile(cfg, []byte(swayConf), 0o644); err != nil {
+		return s, err
+	}
+	swayEnv := append(env, "WLR_BACKENDS=headless", "WLR_RENDERER=pixman", "WLR_LIBINPUT_NO_DEVICES=1", "LIBSEAT_BACKEND=noop", "HOME="+s.RuntimeDir)
+	swayCmd := []string{"sway", "--config", cfg}
+	if asRoot {
+		id := strconv.Itoa(swayUID)
+		swayCmd = append([]string{"setpriv", "--reuid=" + id, "--regid=" + id, "--clear-groups"}, swayCmd...)
+	}
+	if err := s.start("sway", swayEnv, swayCmd[0], swayCmd[1:]...); err != nil {
+		return s, err
+	}
+	if err := waitFor(20*time.Second, "sway's Wayland socket", func() bool {
+		m, _ := filepath.Glob(filepath.Join(s.RuntimeDir, "wayland-*"))
+		for _, f := range m {
+			if isSocket(f) {
+				s.WaylandDisplay = filepath.Base(f)
+				return true
+			}
+		}
+		return false
+	}); err != nil {
+		return s, err
+	}
+	env = append(env, "WAYLAND_DISPLAY="+s.WaylandDisplay)
+	if o.Portal == NoPortal {
+		return s, nil
+	}
+
+	bus, err := dbus.Connect(s.BusAddress)
+	if err != nil {
+		return s, fmt.Errorf("waylandtest: connect to the test bus: %w", err)
+	}
+	defer bus.Close()
+	owned := func(name string) func() bool {
+		return func() bool {
+			var has bool
+			err := bus.BusObject().Call("org.freedesktop.DBus.NameHasOwner", 0, name).Store(&has)
+			return err == nil && has
+		}
+	}
+	portalEnv := env
+	if o.Portal == PortalWithoutScreenCast {
+		// No backend descriptions: the portal offers only what it does
+		// itself, and screen casting is not among that.
+		empty := filepath.Join(base, "portals")
+		if err := os.Mkdir(empty, 0o700); err != nil {
+			return s, err
+		}
+		portalEnv = append(portalEnv, "XDG_DESKTOP_PORTAL_DIR="+empty)
+	} else {
+		if err := s.start("pipewire", env, "pipewire"); err != nil {
+			return s, err
+		}
+		if err := waitFor(10*time.Second, "PipeWire's socket", func() bool { return isSocket(filepath.Join(s.RuntimeDir, "pipewire-0")) }); err != nil {
+			return s, err
+		}
+		if err := s.start("wireplumber", env, "wireplumber"); err != nil {
+			return s, err
+		}
+		xdpw := "[screencast]\noutput_name=HEADLESS-1\nchooser_type=none\n"
+		if o.Portal == ScreenCastCancelled {
+			xdpw = "[screencast]\nchooser_type=simple\nchooser_cmd=false\n"
+		}
+		xcfg := filepath.Join(base, "xdpw.conf")
+		if err := os.WriteFile(xcfg, []byte(xdpw), 0o600); err != nil {
+			return s, err
+		}
+		// Without a GPU, xdg-desktop-portal-wlr 0.7 needs a shim to
+		// stream at all (see shim/shmshim.c.txt); it is built here with the C
+		// compiler cgo uses anyway.
+		shim := filepath.Join(base, "shmshim.so")
+		src := filepath.Join(base, "shmshim.c")
+		if err := os.WriteFile(src, shmShim, 0o600); err != nil {
+			return s, err
+		}
+		if out, err := exec.Command("cc", "-shared", "-fPIC", "-O2", "-o", shim, src, "-ldl").CombinedOutput(); err != nil {
+			return s, fmt.Errorf("waylandtest: build the xdg-desktop-portal-wlr shim: %v: %s", err, out)
+		}
+		xenv := append(env, "LD_PRELOAD="+shim)
+		if err := s.start("xdg-desktop-portal-wlr", xenv, "/usr/libexec/xdg-desktop-portal-wlr", "-c", xcfg, "-l", "INFO"); err != nil {
+			return s, err
+		}
+		if err := waitFor(20*time.Second, "xdg-desktop-portal-wlr on the bus", owned("org.freedesktop.impl.portal.desktop.wlr")); err != nil {
+			return s, err
+		}
+	}
+	if err := s.start("xdg-desktop-portal", portalEnv, "/usr/libexec/xdg-desktop-portal", "--replace"); err != nil {
+		return s, err
+	}
+	if err := waitFor(20*time.Second, "xdg-desktop-portal on the bus", owned("org.freedesktop.portal.Desktop")); err != nil {
+		return s, err
+	}
+	return s, nil
+}
+
+// start runs a program of the desktop in its own process group (sway
+// starts swaybg) with its output in the logs.
+func (s *Session) start(name string, env []string, prog string, args ...string) error {
+	f, err := os.Create(filepath.Join(s.logs, name+".log"))
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	cmd := exec.Command(prog, args...)
+	cmd.Env = env
+	cmd.Stdout, cmd.Stderr = f, f
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("waylandtest: start %s: %w", name, err)
+	}
+	s.procs = append(s.procs, cmd)
+	return nil
+}
+
+// Stop ends every program (the last started first) and removes the
+// runtime directory.
+func (s *Session) Stop() {
+	for i := len(s.procs) - 1; i >= 0; i-- {
+		cmd := s.procs[i]
+		pg := cmd.Process.Pid
+		_ = syscall.Kill(-pg, syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() {
+			_ = cmd.Wait()
+			close(done)
+		}()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			_ = syscall.Kill(-pg, syscall.SIGKILL)
+			<-done
+		}
+		// Children left in the group (swaybg) go with it.
+		_ = syscall.Kill(-pg, syscall.SIGKILL)
+	}
+	s.procs = nil
+	if s.RuntimeDir != "" {
+		_ = os.RemoveAll(filepath.Dir(s.RuntimeDir))
+	}
+}
+
+func isSocket(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.Mode()&os.ModeSocket != 0
+}
+
+// waitFor polls ok until it holds or the time is up.
+func waitFor(d time.Duration, what string, ok func() bool) error {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for !ok() {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waylandtest: %s did not come up within %v", what, d)
+		case <-tick.C:
+		}
+	}
+	return nil
+}
