@@ -167,7 +167,10 @@ func parseStreams(results map[string]dbus.Variant) ([]portalStream, error) {
 			}
 			w, ok1 := wh[0].(int32)
 			h, ok2 := wh[1].(int32)
-			if !ok1 || !ok2 || w < 1 || h < 1 || w > 16384 || h > 16384 {
+			if !ok1 || !ok2 {
+				return nil, errors.New("a stream's size in the desktop portal's answer is malformed")
+			}
+			if w < 1 || h < 1 || w > 16384 || h > 16384 {
 				return nil, errors.New("a stream's size in the desktop portal's answer is out of range")
 			}
 			s.width, s.height = w, h

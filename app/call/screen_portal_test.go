@@ -3,10 +3,16 @@
 package call
 
 import (
+	"errors"
+	"fmt"
 	"image"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/godbus/dbus/v5"
+	"github.com/parley-chat/parley/app/peer/peertest"
 	"github.com/parley-chat/parley/internal/waylandtest"
 	"github.com/parley-chat/parley/internal/xvfbtest"
 )
@@ -53,4 +59,159 @@ func TestPortalCaptureReadsTheScreen(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	// A still screen is reported unchanged: not converted, not encoded.
+	for range 3 {
+		if changed, err := c.grab(img, false); err != nil || changed {
+			t.Fatalf("grab of a still screen: changed %v, %v", changed, err)
+		}
+	}
+	if changed, err := c.grab(img, true); err != nil || !changed {
+		t.Fatalf("forced grab: changed %v, %v", changed, err)
+	}
+	// Closing the capture closes the portal's session (the desktop's
+	// "sharing" indicator goes away with it).
+	session := c.(*portalScreen).portal.session
+	bus, err := dbus.Connect(s.BusAddress)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bus.Close()
+	alive := func() bool {
+		var v dbus.Variant
+		err := bus.Object(portalName, session).Call("org.freedesktop.DBus.Properties.Get", 0, portalSession, "version").Store(&v)
+		return err == nil
+	}
+	if !alive() {
+		t.Fatalf("the portal session %s is not there while sharing", session)
+	}
+	c.close()
+	if alive() {
+		t.Fatalf("the portal session %s is still open after close", session)
+	}
+}
+
+// When the stream goes away mid-share (here the portal's backend dies,
+// taking its PipeWire node along), the capture ends with a clear
+// SCREEN_UNAVAILABLE error, not a crash and not frozen frames forever.
+func TestPortalShareEndsWithTheStream(t *testing.T) {
+	s := waylandWithPattern(t, 640, 480, waylandtest.ScreenCast)
+	c, err := openScreenCapture("", 0)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, s.Logs())
+	}
+	defer c.close()
+	w, h := c.size()
+	img := image.NewYCbCr(image.Rect(0, 0, w, h), image.YCbCrSubsampleRatio420)
+	if _, err := c.grab(img, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Kill("xdg-desktop-portal-wlr"); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		_, err := c.grab(img, false)
+		if err != nil {
+			if !errors.Is(err, ErrScreenUnavailable) || !strings.Contains(err.Error(), "the screen share ended") {
+				t.Fatalf("grab after the stream went: %v", err)
+			}
+			t.Logf("ended: %v", err)
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the capture still reports frames 20 s after its stream went\n%s", s.Logs())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// A Wayland session where the portal cannot share the screen fails with
+// SCREEN_UNAVAILABLE and the precise reason, and opens no video; the
+// check before a call (CheckSources) shows no picker, so a portal that
+// can screen-cast passes it and only the share itself meets the user's
+// cancel.
+func TestWaylandScreenUnavailableSaysWhy(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		portal  waylandtest.Portal
+		bus     string // DBUS_SESSION_BUS_ADDRESS instead of the desktop's
+		video   string
+		checkOK bool // CheckSources passes (the failure comes at the share)
+		want    string
+	}{
+		{"bus that does not answer", waylandtest.NoPortal, "unix:path=/nonexistent/bus", "screen", false, "no X11 display; this is a Wayland session, and the session D-Bus cannot be reached"},
+		{"no portal on the bus", waylandtest.NoPortal, "", "screen", false, "no X11 display; this is a Wayland session, and no desktop portal is running on the session D-Bus"},
+		{"portal without ScreenCast", waylandtest.PortalWithoutScreenCast, "", "screen", false, "this is a Wayland session, and the desktop portal cannot share screens (no ScreenCast"},
+		{"a screen number", waylandtest.NoPortal, "", "screen:1", false, "the desktop portal asks which screen to share: use screen, not screen:1"},
+		{"user cancels the picker", waylandtest.ScreenCastCancelled, "", "screen", true, "this is a Wayland session, and you cancelled the screen picker"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := waylandtest.Start(t, waylandtest.Options{Width: 640, Height: 480, Portal: tc.portal})
+			s.Setenv(t)
+			if tc.bus != "" {
+				t.Setenv("DBUS_SESSION_BUS_ADDRESS", tc.bus)
+			}
+			src := Sources{Video: tc.video, Audio: SourceNone}
+			err := CheckSources(src)
+			if tc.checkOK {
+				if err != nil {
+					t.Fatalf("CheckSources: %v\n%s", err, s.Logs())
+				}
+			} else if !errors.Is(err, ErrScreenUnavailable) || Reason(err) != ReasonScreenUnavailable || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("CheckSources: %v (%s); want SCREEN_UNAVAILABLE saying %q\n%s", err, Reason(err), tc.want, s.Logs())
+			}
+			v, err := openVideo(src)
+			if v != nil || !errors.Is(err, ErrScreenUnavailable) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("openVideo: %v, %v; want no video and SCREEN_UNAVAILABLE saying %q\n%s", v, err, tc.want, s.Logs())
+			}
+		})
+	}
+}
+
+// TestWaylandScreenShareCall shares a Wayland desktop through the portal
+// in a call between two real pion peers on loopback: the viewer decodes
+// frames of the output's size whose blocks match the picture on it.
+// Sharing ends with the call, and the portal session with it.
+func TestWaylandScreenShareCall(t *testing.T) {
+	s := waylandWithPattern(t, 1280, 720, waylandtest.ScreenCast)
+	p := peertest.New(t)
+	var (
+		mu      sync.Mutex
+		sizes   = map[string]int{}
+		best    = 1 << 30
+		matched = make(chan struct{})
+		once    sync.Once
+	)
+	onFrame := func(f decodedFrame) {
+		mu.Lock()
+		defer mu.Unlock()
+		sizes[fmt.Sprintf("%dx%d", f.width, f.height)]++
+		if f.width != 1280 || f.height != 720 {
+			return
+		}
+		e := blockLumaError(f.y, f.stride, f.width, f.height)
+		best = min(best, e)
+		if e <= 12 {
+			once.Do(func() { close(matched) })
+		}
+	}
+	sharer := Sources{Video: "screen", Audio: SourceTestAudio, FPS: 30}
+	viewer := Sources{Video: SourceNone, Audio: SourceTestAudio}
+	if err := CheckSources(sharer); err != nil {
+		t.Fatalf("CheckSources: %v\n%s", err, s.Logs())
+	}
+	a, b := newSidesWith(t, p, sharer, viewer, onFrame)
+	connect(t, a, b, true, false)
+	select {
+	case <-matched:
+	case <-time.After(30 * time.Second):
+		mu.Lock()
+		defer mu.Unlock()
+		t.Fatalf("no decoded 1280x720 frame matched the screen: sizes %v, best block error %d, stats %+v\n%s", sizes, best, b.m.Stats(), s.Logs())
+	}
+	mu.Lock()
+	t.Logf("viewer: %+v; sizes %v; block error %d", b.m.Stats(), sizes, best)
+	mu.Unlock()
+	a.m.HangUp()
+	b.await(t, StateEnded)
 }

@@ -121,16 +121,20 @@ func TestScreenUnavailableSaysWhy(t *testing.T) {
 		src              Sources
 		want             string
 	}{
-		{"wayland only", "", "wayland-0", Sources{Video: "screen"}, "no X11 display; Wayland screen capture through the desktop portal is not supported yet"},
+		{"wayland only, no session bus", "", "wayland-0", Sources{Video: "screen"}, "no X11 display; this is a Wayland session, and there is no session D-Bus to reach the desktop portal on"},
 		{"no display at all", "", "", Sources{Video: "screen"}, "no X11 display (DISPLAY is not set)"},
 		{"unreachable display", ":187", "", Sources{Video: "screen"}, `cannot open the X11 display ":187"`},
-		{"unreachable display in a wayland session", ":187", "wayland-0", Sources{Video: "screen"}, "Wayland screen capture through the desktop portal is not supported yet"},
+		{"unreachable display in a wayland session", ":187", "wayland-0", Sources{Video: "screen"}, `cannot open the X11 display ":187" (no X server there, or not allowed); this is a Wayland session, and there is no session D-Bus`},
 		{"no such screen", "", "", Sources{Video: "screen:2", Display: d}, "has 1 screen(s); there is no screen 2"},
 		{"bad screen number", d, "", Sources{Video: "screen:x"}, "want screen or screen:N"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Setenv("DISPLAY", tc.display)
 			t.Setenv("WAYLAND_DISPLAY", tc.wayland)
+			// No session bus: the portal's rows are in
+			// TestWaylandScreenUnavailableSaysWhy.
+			t.Setenv("DBUS_SESSION_BUS_ADDRESS", "")
+			t.Setenv("XDG_RUNTIME_DIR", t.TempDir())
 			tc.src.Audio = SourceNone
 			err := CheckSources(tc.src)
 			if !errors.Is(err, ErrScreenUnavailable) || Reason(err) != ReasonScreenUnavailable || !strings.Contains(err.Error(), tc.want) {

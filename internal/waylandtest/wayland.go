@@ -12,6 +12,7 @@ package waylandtest
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"image"
@@ -64,6 +65,7 @@ type Session struct {
 	BusAddress     string // DBUS_SESSION_BUS_ADDRESS
 	logs           string
 	procs          []*exec.Cmd
+	names          []string // of procs
 }
 
 // Env is the environment a client of this desktop needs.
@@ -214,6 +216,33 @@ func Run(o Options) (s *Session, err error) {
 		return s, err
 	}
 	env = append(env, "WAYLAND_DISPLAY="+s.WaylandDisplay)
+	// The socket comes before the output: wait until sway says the
+	// output has its size (sway also ignores SIGTERM until then).
+	if err := waitFor(20*time.Second, "sway's output", func() bool {
+		socks, _ := filepath.Glob(filepath.Join(s.RuntimeDir, "sway-ipc.*.sock"))
+		if len(socks) != 1 {
+			return false
+		}
+		out, err := exec.Command("swaymsg", "-s", socks[0], "-r", "-t", "get_outputs").Output()
+		var outputs []struct {
+			Name string `json:"name"`
+			Mode struct {
+				Width  int `json:"width"`
+				Height int `json:"height"`
+			} `json:"current_mode"`
+		}
+		if err != nil || json.Unmarshal(out, &outputs) != nil {
+			return false
+		}
+		for _, o2 := range outputs {
+			if o2.Name == "HEADLESS-1" && o2.Mode.Width == o.Width && o2.Mode.Height == o.Height {
+				return true
+			}
+		}
+		return false
+	}); err != nil {
+		return s, err
+	}
 	if o.Portal == NoPortal {
 		return s, nil
 	}
@@ -301,7 +330,20 @@ func (s *Session) start(name string, env []string, prog string, args ...string) 
 		return fmt.Errorf("waylandtest: start %s: %w", name, err)
 	}
 	s.procs = append(s.procs, cmd)
+	s.names = append(s.names, name)
 	return nil
+}
+
+// Kill ends one program of the desktop at once (SIGKILL), as a crash
+// would: "xdg-desktop-portal-wlr", "pipewire", "sway", ….
+func (s *Session) Kill(name string) error {
+	for i, cmd := range s.procs {
+		if s.names[i] == name {
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			return nil
+		}
+	}
+	return fmt.Errorf("waylandtest: no program %q", name)
 }
 
 // Stop ends every program (the last started first) and removes the
@@ -325,7 +367,7 @@ func (s *Session) Stop() {
 		// Children left in the group (swaybg) go with it.
 		_ = syscall.Kill(-pg, syscall.SIGKILL)
 	}
-	s.procs = nil
+	s.procs, s.names = nil, nil
 	if s.RuntimeDir != "" {
 		_ = os.RemoveAll(filepath.Dir(s.RuntimeDir))
 	}
