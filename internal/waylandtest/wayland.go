@@ -61,7 +61,7 @@ type Options struct {
 // Session is a running private desktop.
 type Session struct {
 	RuntimeDir     string // XDG_RUNTIME_DIR
-	WaylandDisplay string // WAYLAND_DISPLAY, a socket name in RuntimeDir
+	WaylandDisplay string // WAYLAND_DISPLAY: the compositor's socket, an absolute path
 	BusAddress     string // DBUS_SESSION_BUS_ADDRESS
 	logs           string
 	procs          []*exec.Cmd
@@ -117,7 +117,9 @@ func Start(t testing.TB, o Options) *Session {
 }
 
 // sway refuses to run as root (it could not drop the privilege), so as
-// root the compositor runs as this user; the runtime directory is its.
+// root the compositor runs as this user, with a runtime directory of its
+// own (everyone else's stays root's: PipeWire and PulseAudio clients
+// insist on owning theirs).
 const swayUID = 65534
 
 // Run starts the desktop; Stop ends it.
@@ -136,19 +138,19 @@ func Run(o Options) (s *Session, err error) {
 			s.Stop()
 		}
 	}()
-	for _, d := range []string{s.RuntimeDir, s.logs} {
+	swayDir := filepath.Join(base, "sway")
+	for _, d := range []string{s.RuntimeDir, s.logs, swayDir} {
 		if err := os.Mkdir(d, 0o700); err != nil {
 			return s, err
 		}
 	}
 	asRoot := os.Getuid() == 0
 	if asRoot {
-		// The compositor's own files live here; root reads them anyway.
-		// It may pass through base, not read it.
+		// The compositor may pass through base, not read it.
 		if err := os.Chmod(base, 0o711); err != nil {
 			return s, err
 		}
-		if err := os.Chown(s.RuntimeDir, swayUID, swayUID); err != nil {
+		if err := os.Chown(swayDir, swayUID, swayUID); err != nil {
 			return s, err
 		}
 	}
@@ -177,7 +179,7 @@ func Run(o Options) (s *Session, err error) {
 	// no seat manager; one output of the asked size showing the picture.
 	swayConf := fmt.Sprintf("output HEADLESS-1 resolution %dx%d position 0,0\n", o.Width, o.Height)
 	if o.Background != nil {
-		bg := filepath.Join(s.RuntimeDir, "background.png")
+		bg := filepath.Join(swayDir, "background.png")
 		var b bytes.Buffer
 		if err := png.Encode(&b, o.Background); err != nil {
 			return s, err
@@ -190,11 +192,11 @@ func Run(o Options) (s *Session, err error) {
 		swayConf += "output HEADLESS-1 background #808080 solid_color\n"
 	}
 	swayConf += "seat * hide_cursor 1\n"
-	cfg := filepath.Join(s.RuntimeDir, "sway.conf")
+	cfg := filepath.Join(swayDir, "sway.conf")
 	if err := os.WriteFile(cfg, []byte(swayConf), 0o644); err != nil {
 		return s, err
 	}
-	swayEnv := append(env, "WLR_BACKENDS=headless", "WLR_RENDERER=pixman", "WLR_LIBINPUT_NO_DEVICES=1", "LIBSEAT_BACKEND=noop", "HOME="+s.RuntimeDir)
+	swayEnv := with(env, "XDG_RUNTIME_DIR="+swayDir, "WLR_BACKENDS=headless", "WLR_RENDERER=pixman", "WLR_LIBINPUT_NO_DEVICES=1", "LIBSEAT_BACKEND=noop", "HOME="+swayDir)
 	swayCmd := []string{"sway", "--config", cfg}
 	if asRoot {
 		id := strconv.Itoa(swayUID)
@@ -204,10 +206,10 @@ func Run(o Options) (s *Session, err error) {
 		return s, err
 	}
 	if err := waitFor(20*time.Second, "sway's Wayland socket", func() bool {
-		m, _ := filepath.Glob(filepath.Join(s.RuntimeDir, "wayland-*"))
+		m, _ := filepath.Glob(filepath.Join(swayDir, "wayland-*"))
 		for _, f := range m {
 			if isSocket(f) {
-				s.WaylandDisplay = filepath.Base(f)
+				s.WaylandDisplay = f
 				return true
 			}
 		}
@@ -219,7 +221,7 @@ func Run(o Options) (s *Session, err error) {
 	// The socket comes before the output: wait until sway says the
 	// output has its size (sway also ignores SIGTERM until then).
 	if err := waitFor(20*time.Second, "sway's output", func() bool {
-		socks, _ := filepath.Glob(filepath.Join(s.RuntimeDir, "sway-ipc.*.sock"))
+		socks, _ := filepath.Glob(filepath.Join(swayDir, "sway-ipc.*.sock"))
 		if len(socks) != 1 {
 			return false
 		}
@@ -267,7 +269,7 @@ func Run(o Options) (s *Session, err error) {
 		if err := os.Mkdir(empty, 0o700); err != nil {
 			return s, err
 		}
-		portalEnv = append(portalEnv, "XDG_DESKTOP_PORTAL_DIR="+empty)
+		portalEnv = with(portalEnv, "XDG_DESKTOP_PORTAL_DIR="+empty)
 	} else {
 		if err := s.start("pipewire", env, "pipewire"); err != nil {
 			return s, err
@@ -297,7 +299,7 @@ func Run(o Options) (s *Session, err error) {
 		if out, err := exec.Command("cc", "-shared", "-fPIC", "-O2", "-o", shim, src, "-ldl").CombinedOutput(); err != nil {
 			return s, fmt.Errorf("waylandtest: build the xdg-desktop-portal-wlr shim: %v: %s", err, out)
 		}
-		xenv := append(env, "LD_PRELOAD="+shim)
+		xenv := with(env, "LD_PRELOAD="+shim)
 		if err := s.start("xdg-desktop-portal-wlr", xenv, "/usr/libexec/xdg-desktop-portal-wlr", "-c", xcfg, "-l", "INFO"); err != nil {
 			return s, err
 		}
@@ -371,6 +373,12 @@ func (s *Session) Stop() {
 	if s.RuntimeDir != "" {
 		_ = os.RemoveAll(filepath.Dir(s.RuntimeDir))
 	}
+}
+
+// with is env and kv, in a slice of its own (appending to env could
+// write into an array another program's environment shares).
+func with(env []string, kv ...string) []string {
+	return append(append(make([]string, 0, len(env)+len(kv)), env...), kv...)
 }
 
 func isSocket(path string) bool {
