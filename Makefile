@@ -31,11 +31,12 @@ APT_PACKAGES += redis-server iproute2 iptables libvpx-dev
 # ... screen sharing: the X11 headers (libX11 and libXext are opened at run
 # time, not linked: app/call/screen_x11.go).
 APT_PACKAGES += libx11-dev libxext-dev
-# ... Wayland screen sharing: the PipeWire headers (libpipewire is opened
-# at run time: app/call/screen_pipewire.go), and the private headless
-# desktop its tests share (internal/waylandtest).
-APT_PACKAGES += libpipewire-0.3-dev libspa-0.2-dev
-APT_PACKAGES += sway swaybg pipewire wireplumber xdg-desktop-portal xdg-desktop-portal-wlr
+# ... Wayland screen sharing: the PipeWire and RandR headers (libpipewire and
+# libXrandr are opened at run time: app/call/screen_pipewire.go,
+# screen_xwayland.go), and the private headless desktop its tests share
+# (internal/waylandtest).
+APT_PACKAGES += libpipewire-0.3-dev libspa-0.2-dev libxrandr-dev
+APT_PACKAGES += sway swaybg pipewire wireplumber xdg-desktop-portal xdg-desktop-portal-wlr xwayland x11-xserver-utils
 
 # The keyring recipe from shared/PLATFORM.md: a private session bus with an
 # unlocked gnome-keyring; dbus-run-session tears both down afterwards. The

@@ -90,6 +90,34 @@ func TestPortalCaptureReadsTheScreen(t *testing.T) {
 	}
 }
 
+// An X11 display that is XWayland is not the desktop (its root window
+// shows X clients only): even without WAYLAND_DISPLAY, the share goes
+// through the portal and shows the Wayland desktop's picture.
+func TestXWaylandSharesThroughThePortal(t *testing.T) {
+	s := waylandtest.Start(t, waylandtest.Options{Width: 640, Height: 480, Background: xvfbtest.Blocks(640, 480, patCols, patRows), Portal: waylandtest.ScreenCast, XWayland: true})
+	s.Setenv(t)
+	t.Setenv("WAYLAND_DISPLAY", "")
+	t.Setenv("DISPLAY", s.XDisplay)
+	c, err := openScreenCapture("", 0)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, s.Logs())
+	}
+	defer c.close()
+	if _, ok := c.(*portalScreen); !ok {
+		t.Fatalf("capturer %T, want the portal's", c)
+	}
+	if w, h := c.size(); w != 640 || h != 480 {
+		t.Fatalf("screen size %dx%d, want 640x480", w, h)
+	}
+	// Without the portal, XWayland is SCREEN_UNAVAILABLE with both reasons.
+	t.Setenv("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/bus")
+	err = CheckSources(Sources{Video: "screen", Audio: SourceNone})
+	want := s.XDisplay + `" is XWayland: its root window is not the desktop; this is a Wayland session, and the session D-Bus cannot be reached`
+	if !errors.Is(err, ErrScreenUnavailable) || !strings.Contains(err.Error(), want) {
+		t.Fatalf("CheckSources without a bus: %v; want %q", err, want)
+	}
+}
+
 // When the stream goes away mid-share (here the portal's backend dies,
 // taking its PipeWire node along), the capture ends with a clear
 // SCREEN_UNAVAILABLE error, not a crash and not frozen frames forever.

@@ -17,7 +17,7 @@ import (
 // desktop portal asks the user what to share. Without either the error
 // says why, X11's reason first, then the portal's.
 func openScreenCapture(display string, n int) (screenCapturer, error) {
-	x, xerr := openX11Screen(display, n)
+	x, xerr := openX11(display, n)
 	if xerr == nil {
 		return x, nil
 	}
@@ -38,7 +38,7 @@ func openScreenCapture(display string, n int) (screenCapturer, error) {
 // asking the user anything (CheckSources runs before a call: the portal's
 // picker comes when sharing starts, once).
 func checkScreenCapture(display string, n int) error {
-	x, xerr := openX11Screen(display, n)
+	x, xerr := openX11(display, n)
 	if xerr == nil {
 		x.close()
 		return nil
@@ -55,6 +55,23 @@ func checkScreenCapture(display string, n int) error {
 		return waylandError(xerr, err)
 	}
 	return nil
+}
+
+// openX11 opens screen n of an X11 display that is the desktop: an
+// XWayland (even one without the XWAYLAND extension) is not.
+func openX11(display string, n int) (*x11Screen, error) {
+	x, err := openX11Screen(display, n)
+	if err != nil {
+		return nil, err
+	}
+	if isOldXWayland(display, n) {
+		x.close()
+		if display == "" {
+			display = os.Getenv("DISPLAY")
+		}
+		return nil, noX11Error{fmt.Errorf("%w: %q is XWayland: its root window is not the desktop", ErrScreenUnavailable, display), true}
+	}
+	return x, nil
 }
 
 // tryPortal reports whether an X11 failure leaves the portal to try: no

@@ -6,7 +6,8 @@
 // stopped when the test ends; nothing touches the machine's own session.
 //
 // Debian packages: sway, swaybg, pipewire, wireplumber, xdg-desktop-portal,
-// xdg-desktop-portal-wlr, dbus.
+// xdg-desktop-portal-wlr, dbus; xwayland and x11-xserver-utils (xhost)
+// for Options.XWayland.
 package waylandtest
 
 import (
@@ -19,6 +20,7 @@ import (
 	"image/png"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -56,6 +58,7 @@ type Options struct {
 	Width, Height int         // the output's size
 	Background    image.Image // stretched over the output; nil is plain grey
 	Portal        Portal
+	XWayland      bool // run XWayland too (started when the first X client connects); see Session.XDisplay
 }
 
 // Session is a running private desktop.
@@ -63,6 +66,7 @@ type Session struct {
 	RuntimeDir     string // XDG_RUNTIME_DIR
 	WaylandDisplay string // WAYLAND_DISPLAY: the compositor's socket, an absolute path
 	BusAddress     string // DBUS_SESSION_BUS_ADDRESS
+	XDisplay       string // XWayland's DISPLAY (":N") with Options.XWayland
 	logs           string
 	procs          []*exec.Cmd
 	names          []string // of procs
@@ -192,6 +196,19 @@ func Run(o Options) (s *Session, err error) {
 		swayConf += "output HEADLESS-1 background #808080 solid_color\n"
 	}
 	swayConf += "seat * hide_cursor 1\n"
+	xdisplay := filepath.Join(swayDir, "display")
+	if o.XWayland {
+		// sway binds XWayland's display at start and names it to
+		// what it runs; XWayland lets in only its own user (the
+		// compositor's) until told otherwise.
+		me, err := user.Current()
+		if err != nil {
+			return s, err
+		}
+		swayConf += "xwayland enable\nexec xhost +si:localuser:" + me.Username + " && echo $DISPLAY > " + xdisplay + "\n"
+	} else {
+		swayConf += "xwayland disable\n"
+	}
 	cfg := filepath.Join(swayDir, "sway.conf")
 	if err := os.WriteFile(cfg, []byte(swayConf), 0o644); err != nil {
 		return s, err
@@ -218,6 +235,15 @@ func Run(o Options) (s *Session, err error) {
 		return s, err
 	}
 	env = append(env, "WAYLAND_DISPLAY="+s.WaylandDisplay)
+	if o.XWayland {
+		if err := waitFor(20*time.Second, "XWayland's display", func() bool {
+			b, err := os.ReadFile(xdisplay)
+			s.XDisplay = strings.TrimSpace(string(b))
+			return err == nil && strings.HasPrefix(s.XDisplay, ":")
+		}); err != nil {
+			return s, err
+		}
+	}
 	// The socket comes before the output: wait until sway says the
 	// output has its size (sway also ignores SIGTERM until then).
 	if err := waitFor(20*time.Second, "sway's output", func() bool {
