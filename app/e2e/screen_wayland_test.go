@@ -80,3 +80,29 @@ func TestWaylandScreenShareWithoutPortalSaysSo(t *testing.T) {
 		})
 	}
 }
+
+// When the user cancels the portal's picker (the call has started: the
+// picker comes then), the call goes on with sound only and parley-cli
+// says SCREEN_UNAVAILABLE; nothing black is sent.
+func TestWaylandCancelledPickerLeavesTheCallWithoutVideo(t *testing.T) {
+	desk := waylandtest.Start(t, waylandtest.Options{Width: 640, Height: 480, Portal: waylandtest.ScreenCastCancelled})
+	server := startSignal(t)
+	alice := waylandUser(t, "alice", desk)
+	bob := newUser(t, "bob")
+	bob.extraEnv = []string{"DISPLAY=", "PARLEY_SECRET_STORE=file"}
+	link := strings.TrimSpace(alice.mustRun("create", "--server", server))
+	a := alice.start(nil, "call", link, "--video", "screen", "--audio", "sine", "--duration", "3s", "--stats")
+	b := bob.start(nil, "call", link, "--video", "none", "--audio", "sine", "--duration", "3s", "--stats")
+	for name, p := range map[string]*proc{"alice": a, "bob": b} {
+		if code := p.Wait(60 * time.Second); code != 0 {
+			t.Fatalf("%s's call exited %d:\n%s\n%s", name, code, p.StderrText(), desk.Logs())
+		}
+	}
+	if errs := a.StderrText(); !strings.Contains(errs, "call notice: SCREEN_UNAVAILABLE") {
+		t.Fatalf("alice's stderr does not say the screen is unavailable:\n%s", errs)
+	}
+	st := parseCallStats(t, "bob", b.Line(time.Second))
+	if st.VideoFramesReceived != 0 || st.AudioPacketsReceived == 0 {
+		t.Fatalf("bob received %+v; want sound and no video", st)
+	}
+}
