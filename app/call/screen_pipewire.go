@@ -262,12 +262,14 @@ static int parley_pw_open(parley_pw *p, int fd, uint32_t node) {
 // parley_pw_wait_first waits until the first frame arrived: 0 ok, -1 the
 // stream ended (why says how), -2 no frame within secs seconds.
 static int parley_pw_wait_first(parley_pw *p, int secs) {
-	int rc = -2;
+	int rc = -2, waited = 0;
 	PW.thread_loop_lock(p->loop);
-	for (int i = 0; i < secs * 10 && rc == -2; i++) {
+	// Each wait ends at a signal (a frame, a format, the end) or after a
+	// second; only the seconds count.
+	while (rc == -2 && waited <= secs) {
 		if (p->ended) rc = -1;
 		else if (p->seq > 0) rc = 0;
-		else PW.thread_loop_timed_wait(p->loop, 1);
+		else if (PW.thread_loop_timed_wait(p->loop, 1) != 0) waited++;
 	}
 	if (rc == 0) {
 		p->ow = p->lw;
