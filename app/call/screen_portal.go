@@ -45,7 +45,7 @@ const maxPortalStreams = 8
 
 // How long the portal has to answer: at once for the bookkeeping calls, a
 // while for the ones that may show the user a picker.
-var (
+const (
 	portalQuickTimeout  = 20 * time.Second
 	portalPickerTimeout = 3 * time.Minute
 )
