@@ -17,26 +17,75 @@ func TestParseScreenSource(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		in      string
-		n       int
+		want    ScreenTarget
 		ok, bad bool
 	}{
-		{"screen", 0, true, false},
-		{"screen:0", 0, true, false},
-		{"screen:3", 3, true, false},
-		{"screen:99", 99, true, false},
-		{"screen:100", 0, true, true},
-		{"screen:-1", 0, true, true},
-		{"screen:01", 0, true, true},
-		{"screen:", 0, true, true},
-		{"screen:x", 0, true, true},
-		{"screens", 0, false, false},
-		{"testsrc", 0, false, false},
-		{"", 0, false, false},
-		{"/dev/video0", 0, false, false},
+		{"screen", ScreenTarget{}, true, false},
+		{"screen:0", ScreenTarget{}, true, false},
+		{"screen:3", ScreenTarget{Screen: 3}, true, false},
+		{"screen:99", ScreenTarget{Screen: 99}, true, false},
+		{"screen:100", ScreenTarget{}, true, true},
+		{"screen:-1", ScreenTarget{}, true, true},
+		{"screen:01", ScreenTarget{}, true, true},
+		{"screen:", ScreenTarget{}, true, true},
+		{"screen:x", ScreenTarget{}, true, true},
+		{"window:0x1a00007", ScreenTarget{Window: 0x1a00007}, true, false},
+		{"window:0x1A00007", ScreenTarget{Window: 0x1a00007}, true, false},
+		{"window:0x1", ScreenTarget{Window: 1}, true, false},
+		{"window:0x1fffffff", ScreenTarget{Window: 0x1fffffff}, true, false},
+		{"window:0x20000000", ScreenTarget{}, true, true}, // not an X resource id
+		{"window:0xffffffff", ScreenTarget{}, true, true},
+		{"window:0x100000000", ScreenTarget{}, true, true},
+		{"window:0x0", ScreenTarget{}, true, true},
+		{"window:0x", ScreenTarget{}, true, true},
+		{"window:1a00007", ScreenTarget{}, true, true}, // hex needs its 0x
+		{"window:27262983", ScreenTarget{}, true, true},
+		{"window:0x1a00007 ", ScreenTarget{}, true, true},
+		{"window:0x-1", ScreenTarget{}, true, true},
+		{"window:0x+1", ScreenTarget{}, true, true},
+		{"window:0x1_0", ScreenTarget{}, true, true},
+		{"window:0xg", ScreenTarget{}, true, true},
+		{"window:0x00000000001", ScreenTarget{}, true, true},
+		{"window:", ScreenTarget{}, true, true},
+		{"window", ScreenTarget{}, false, false},
+		{"windows:0x1", ScreenTarget{}, false, false},
+		{"screens", ScreenTarget{}, false, false},
+		{"testsrc", ScreenTarget{}, false, false},
+		{"", ScreenTarget{}, false, false},
+		{"/dev/video0", ScreenTarget{}, false, false},
 	} {
-		n, ok, err := ParseScreenSource(tc.in)
-		if n != tc.n || ok != tc.ok || (err != nil) != tc.bad {
-			t.Errorf("ParseScreenSource(%q) = %d, %v, %v; want %d, %v, error %v", tc.in, n, ok, err, tc.n, tc.ok, tc.bad)
+		got, ok, err := ParseScreenSource(tc.in)
+		if got != tc.want || ok != tc.ok || (err != nil) != tc.bad {
+			t.Errorf("ParseScreenSource(%q) = %+v, %v, %v; want %+v, %v, error %v", tc.in, got, ok, err, tc.want, tc.ok, tc.bad)
+		}
+		if err == nil && ok && tc.in != "screen" && got.String() != strings.ToLower(tc.in) {
+			t.Errorf("%+v.String() = %q, want %q", got, got.String(), tc.in)
+		}
+	}
+}
+
+func TestSanitizeTitle(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat("é", 100)
+	for _, tc := range []struct {
+		name string
+		raw  string
+		utf8 bool
+		want string
+	}{
+		{"plain", "Terminal", true, "Terminal"},
+		{"utf8", "Über – Café ✓", true, "Über – Café ✓"},
+		{"latin1 WM_NAME", "Caf\xe9", false, "Café"},
+		{"invalid utf8 dropped", "a\xffb", true, "ab"},
+		{"controls and newlines", "a\x00b\x1b[31mc\nd\te", true, "ab[31mc d e"},
+		{"bidi override", "gpj.\u202eexe", true, "gpj.exe"},
+		{"zero width", "pa\u200bypal", true, "paypal"},
+		{"spaces collapse and trim", "  a   b  ", true, "a b"},
+		{"only controls", "\x01\x02", true, ""},
+		{"capped", long, true, strings.Repeat("é", maxTitle) + "…"},
+	} {
+		if got := sanitizeTitle([]byte(tc.raw), tc.utf8); got != tc.want {
+			t.Errorf("%s: sanitizeTitle(%q) = %q, want %q", tc.name, tc.raw, got, tc.want)
 		}
 	}
 }
@@ -83,7 +132,7 @@ func screenWithPattern(t *testing.T, w, h int) string {
 func TestX11CaptureReadsTheScreen(t *testing.T) {
 	t.Parallel()
 	d := screenWithPattern(t, 1280, 720)
-	c, err := openScreenCapture(d, 0)
+	c, err := openScreenCapture(d, ScreenTarget{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -372,7 +421,7 @@ func TestShareScreenMidCall(t *testing.T) {
 	}
 	cam := Sources{Video: SourceTestVideo, Audio: SourceTestAudio, Width: 320, Height: 240, FPS: 30}
 	a, b := newSidesWith(t, p, cam, Sources{Video: SourceNone, Audio: SourceTestAudio}, onFrame)
-	if _, err := a.m.ShareScreen(d, 0); !errors.Is(err, ErrNotInCall) {
+	if _, err := a.m.ShareScreen(d, ScreenTarget{}); !errors.Is(err, ErrNotInCall) {
 		t.Fatalf("ShareScreen without a call: %v, want ErrNotInCall", err)
 	}
 	connect(t, a, b, true, false)
@@ -393,10 +442,10 @@ func TestShareScreenMidCall(t *testing.T) {
 	}
 	waitFor("camera", func() bool { return lastSize() == "320x240" })
 
-	if v, err := a.m.ShareScreen(":187", 0); !errors.Is(err, ErrScreenUnavailable) || v.Screen || !v.LocalVideo {
+	if v, err := a.m.ShareScreen(":187", ScreenTarget{}); !errors.Is(err, ErrScreenUnavailable) || v.Screen || !v.LocalVideo {
 		t.Fatalf("ShareScreen of an unreachable display: %+v, %v", v, err)
 	}
-	v, err := a.m.ShareScreen(d, 0)
+	v, err := a.m.ShareScreen(d, ScreenTarget{})
 	if err != nil || !v.Screen || !v.LocalVideo {
 		t.Fatalf("ShareScreen: %+v, %v", v, err)
 	}
