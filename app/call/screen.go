@@ -161,13 +161,15 @@ func sanitizeTitle(raw []byte, isUTF8 bool) string {
 		case unicode.IsControl(r), unicode.Is(unicode.Cf, r), unicode.Is(unicode.Co, r), r == utf8.RuneError:
 			continue
 		}
+		if space {
+			n++
+		}
 		if n >= maxTitle {
 			b.WriteString("…")
 			break
 		}
 		if space {
 			b.WriteByte(' ')
-			n++
 			space = false
 		}
 		b.WriteRune(r)

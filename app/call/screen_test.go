@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/parley-chat/parley/app/peer/peertest"
 	"github.com/parley-chat/parley/internal/xvfbtest"
@@ -464,4 +466,45 @@ func TestShareScreenMidCall(t *testing.T) {
 	waitFor("camera again", func() bool { return lastSize() == "320x240" && !b.m.View().RemoteScreen && b.m.View().RemoteVideo })
 	a.m.HangUp()
 	b.await(t, StateEnded)
+}
+
+// Window ids come from the UI and the command line: whatever parses
+// names one window id or screen, and prints back as it parses.
+func FuzzParseScreenSource(f *testing.F) {
+	for _, s := range []string{"screen", "screen:1", "window:0x1a00007", "window:0x", "window:0x1fffffff", "window:0xFFFFFFFF", "window:0x+1"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, ok, err := ParseScreenSource(s)
+		if !ok || err != nil {
+			return
+		}
+		if got.Window > maxWindowID || got.Screen < 0 || got.Screen > 99 || (got.Window != 0 && got.Screen != 0) {
+			t.Fatalf("%q parsed to %+v", s, got)
+		}
+		again, ok, err := ParseScreenSource(got.String())
+		if !ok || err != nil || again != got {
+			t.Fatalf("%q: %+v prints as %q, which parses to %+v, %v, %v", s, got, got.String(), again, ok, err)
+		}
+	})
+}
+
+// Window titles are any X client's bytes: what is shown is valid UTF-8
+// without control or formatting characters, and short.
+func FuzzSanitizeTitle(f *testing.F) {
+	for _, s := range []string{"Terminal", "a\x00b", "\u202eexe.txt", "Caf\xe9", strings.Repeat("x", 300)} {
+		f.Add([]byte(s), true)
+		f.Add([]byte(s), false)
+	}
+	f.Fuzz(func(t *testing.T, raw []byte, isUTF8 bool) {
+		s := sanitizeTitle(raw, isUTF8)
+		if !utf8.ValidString(s) || utf8.RuneCountInString(s) > maxTitle+1 || s != strings.TrimSpace(s) {
+			t.Fatalf("sanitizeTitle(%q) = %q", raw, s)
+		}
+		for _, r := range s {
+			if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || r == utf8.RuneError {
+				t.Fatalf("sanitizeTitle(%q) = %q keeps %U", raw, s, r)
+			}
+		}
+	})
 }
