@@ -316,3 +316,76 @@ func TestShareWindowMidCall(t *testing.T) {
 	a.m.HangUp()
 	b.await(t, StateEnded)
 }
+
+// countColour counts the picture's pixels within tol (any of Y, Cb, Cr)
+// of colour c.
+func countColour(img *image.YCbCr, c color.RGBA, tol int) int {
+	want, n := yuv(c), 0
+	for y := 0; y < img.Rect.Dy(); y++ {
+		for x := 0; x < img.Rect.Dx(); x++ {
+			yi, ci := img.YOffset(x, y), img.COffset(x, y)
+			if abs(int(img.Y[yi])-want[0]) <= tol && abs(int(img.Cb[ci])-want[1]) <= tol && abs(int(img.Cr[ci])-want[2]) <= tol {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// Under a window manager (openbox: frames, WM_STATE, _NET_CLIENT_LIST),
+// the list names the clients (the ids xdotool and the user know) with
+// their frames' sizes, topmost first; sharing a client captures its frame
+// (decorations and all) from Composite's copy: the whole red client is in
+// the picture although the upper window covers part of it on the screen,
+// where a capture of the screen's region sees only part of it.
+func TestWindowShareUnderAWindowManager(t *testing.T) {
+	t.Parallel()
+	d := xvfbtest.Start(t, 800, 600)
+	xvfbtest.WindowManager(t, d)
+	lower := xvfbtest.Window(t, d, "parley wm lower", 20, 20, 300, 200, red)
+	upper := xvfbtest.Window(t, d, "parley wm upper", 120, 80, 300, 200, blue)
+	if err := upper.Do("windowactivate"); err != nil {
+		t.Fatal(err)
+	}
+	var list []ScreenSource
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var err error
+		if list, err = ListScreenSources(d); err != nil {
+			t.Fatal(err)
+		}
+		if len(list) == 3 && list[1].ID == (ScreenTarget{Window: upper.ID}).String() && list[2].ID == (ScreenTarget{Window: lower.ID}).String() &&
+			list[1].Title == "parley wm upper" && list[2].Title == "parley wm lower" && list[2].Width >= 300 && list[2].Height > 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("ListScreenSources under openbox: %+v", list)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	const whole = 300 * 200
+	c, err := openScreenCapture(d, ScreenTarget{Window: lower.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.close()
+	if w, h := c.size(); w != list[2].Width || h != list[2].Height {
+		t.Fatalf("capture %dx%d, listed %dx%d", w, h, list[2].Width, list[2].Height)
+	}
+	var inWindow, onScreen int
+	grabUntil(t, c, "lower window's frame", func(img *image.YCbCr) bool {
+		inWindow = countColour(img, red, 12)
+		return inWindow >= whole-2*(300+200) && inWindow <= whole+2*(300+200)
+	})
+	s, err := openScreenCapture(d, ScreenTarget{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.close()
+	grabUntil(t, s, "screen", func(img *image.YCbCr) bool {
+		onScreen = countColour(img, red, 12)
+		return onScreen < whole-150*100
+	})
+	t.Logf("red pixels: %d in the shared window, %d on the screen (the client has %d)", inWindow, onScreen, whole)
+}

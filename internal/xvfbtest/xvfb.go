@@ -236,3 +236,47 @@ func xdotool(display string, args ...string) (string, error) {
 	}
 	return string(out), nil
 }
+
+// WindowManager runs a window manager (openbox, Debian package openbox)
+// on display until the test ends, and returns once it manages the
+// display (it has set _NET_SUPPORTING_WM_CHECK on the root window; read
+// with xprop, Debian package x11-utils). Windows opened afterwards get
+// frames (the client window is a child of its frame), WM_STATE, and a
+// place in _NET_CLIENT_LIST, as on a desktop.
+func WindowManager(t testing.TB, display string) {
+	t.Helper()
+	cmd := exec.Command("openbox", "--sm-disable")
+	cmd.Env = append(os.Environ(), "DISPLAY="+display)
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start openbox (Debian package openbox): %v", err)
+	}
+	done := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		close(done)
+	}()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+	})
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		xprop := exec.Command("xprop", "-root", "_NET_SUPPORTING_WM_CHECK")
+		xprop.Env = cmd.Env
+		if out, _ := xprop.Output(); bytes.Contains(out, []byte("window id")) {
+			return
+		}
+		select {
+		case <-done:
+			t.Fatal("openbox exited before it managed the display")
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("openbox did not manage the display within 20 s")
+		}
+	}
+}
