@@ -16,8 +16,8 @@ import (
 )
 
 // Screen sharing: the call's video source is the screen instead of a
-// camera (Sources.Video "screen", "screen:N" or "window:0xID"). Capture is X11 only
-// (screen_x11.go, detected at run time); Wayland's desktop portal
+// camera (Sources.Video "screen", "screen:N" or "window:0xID"). Capture
+// is X11 only (screen_x11.go, detected at run time); Wayland's desktop portal
 // (xdg-desktop-portal ScreenCast + PipeWire) is not implemented, and a
 // session without a reachable X server says so with ErrScreenUnavailable
 // rather than sending a black picture.
@@ -78,7 +78,7 @@ func ParseScreenSource(s string) (t ScreenTarget, ok bool, err error) {
 	if rest, found := strings.CutPrefix(s, SourceWindow+":"); found {
 		hex, isHex := strings.CutPrefix(rest, "0x")
 		v, err := strconv.ParseUint(hex, 16, 32)
-		if !isHex || err != nil || len(hex) > 8 || strings.ContainsAny(hex, "+-_") || v == 0 || v > maxWindowID {
+		if !isHex || err != nil || len(hex) > 8 || v == 0 || v > maxWindowID {
 			return ScreenTarget{}, true, fmt.Errorf("%q: want window:0xID (ID an X11 window id in hex, as parley-cli screens lists it)", truncate(s, 40))
 		}
 		return ScreenTarget{Window: uint32(v)}, true, nil
@@ -194,7 +194,8 @@ func waylandHint() string {
 	return ""
 }
 
-// screenCapturer grabs one screen as I420 pictures of a fixed size.
+// screenCapturer grabs one screen, or one window, as I420 pictures (a
+// screen's of a fixed size, a window's of its size).
 type screenCapturer interface {
 	// size is the picture's size now (a window's changes with it).
 	size() (w, h int)

@@ -97,6 +97,8 @@ func (m *Manager) watchScreenLocked(v *localVideo) {
 			return
 		}
 		m.log.Info("call: screen share ended", "reason", screenEndReason(err))
+		// StopScreenShare's own steps (not a locked copy of them): the
+		// share may change shape (a second video track) without this.
 		m.StopScreenShare()
 		m.mu.Lock()
 		defer m.mu.Unlock()
