@@ -188,6 +188,7 @@ func cmdCall(ctx context.Context, e *cliEnv, args []string) error {
 					return newCallError(err)
 				}
 				if v.Error != "" {
+					notice = v.Error
 					fmt.Fprintf(e.stderr, "call notice: %s\n", v.Error)
 				}
 			case session.CallChanged:
