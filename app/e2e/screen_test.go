@@ -74,7 +74,8 @@ func TestScreenShareWithoutDisplaySaysSo(t *testing.T) {
 }
 
 // parley-cli screens lists the screen and the windows of $DISPLAY, and
-// call --video window:0xID shares one of them at its size. A window id
+// call --video window:0xID shares one of them at its size; when the
+// window closes, the sharer says WINDOW_CLOSED and the call goes on. A window id
 // that is malformed is a usage error (2); one that names no window is
 // SCREEN_UNAVAILABLE (27) with the reason, before waiting for the peer.
 func TestWindowShareBetweenTwoCLIs(t *testing.T) {
@@ -108,8 +109,13 @@ func TestWindowShareBetweenTwoCLIs(t *testing.T) {
 			t.Fatalf("call --video %s exited %d, want %d saying %q:\n%s", tc.video, code, tc.code, tc.want, errs)
 		}
 	}
-	a := alice.start(nil, "call", link, "--video", id, "--audio", "sine", "--duration", "6s", "--stats")
-	b := bob.start(nil, "call", link, "--video", "none", "--audio", "sine", "--duration", "6s", "--stats")
+	a := alice.start(nil, "call", link, "--video", id, "--audio", "sine", "--duration", "20s", "--stats")
+	b := bob.start(nil, "call", link, "--video", "none", "--audio", "sine", "--duration", "20s", "--stats")
+	// Once Bob sees the window, it closes: Alice's share ends, she says
+	// so, the call goes on until its end.
+	b.WaitStderr(`^call receiving: [1-9][0-9]* video frames decoded`, 1, 60*time.Second)
+	win.Close()
+	a.WaitStderr(`^call notice: WINDOW_CLOSED$`, 1, 20*time.Second)
 	for name, p := range map[string]*proc{"alice": a, "bob": b} {
 		if code := p.Wait(60 * time.Second); code != 0 {
 			t.Fatalf("%s's call exited %d:\n%s", name, code, p.StderrText())
