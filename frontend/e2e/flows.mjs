@@ -1284,6 +1284,7 @@ export const flows = {
     await page.keyboard.press('Enter');
     await bar.waitFor();
     assert((await fake(page, () => window.__parleyFake.sharedSource)) === 'window:0x1a00007', 'the window was not shared');
+    await bar.getByText('You are sharing the window “Notes — Text Editor”').waitFor();
     // The window closes: sharing ends, the notice says so, the call goes on.
     await fake(page, () => window.__parleyFake.sharedWindowCloses());
     await bar.waitFor({ state: 'detached' });

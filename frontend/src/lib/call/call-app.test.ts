@@ -158,8 +158,9 @@ describe('calls in the app', () => {
     await fireEvent.click(screen.getByRole('button', { name: 'Share screen' }));
     picker = await screen.findByRole('dialog', { name: 'Share your screen' });
     await fireEvent.click(within(picker).getByRole('button', { name: /Terminal/ }));
-    await screen.findByTestId('screen-sharing');
+    const bar = await screen.findByTestId('screen-sharing');
     expect(fake.sharedSource).toBe('window:0x2200003');
+    expect(bar.textContent).toContain('You are sharing the window “Terminal”');
 
     // The window closes: sharing stops, the notice says so, the call goes on.
     fake.sharedWindowCloses();

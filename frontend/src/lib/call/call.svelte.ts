@@ -91,6 +91,8 @@ export class CallStore {
   mediaConnected = $state(false);
   /** What can be shared, while the screen picker is open (null: closed). */
   screenSources = $state<ScreenSource[] | null>(null);
+  /** The title of the window we share ("" for a whole screen). */
+  sharedWindow = $state('');
 
   /** Called when a call rang here and the caller gave up (a missed call). */
   onmissed: ((roomId: string) => void) | null = null;
@@ -251,13 +253,16 @@ export class CallStore {
 
   /** Shares a source the picker offered (its id) and closes the picker. */
   async shareSource(id: string): Promise<void> {
+    const title = id.startsWith('window:') ? (this.screenSources?.find((s) => s.id === id)?.title ?? 'a window') : '';
     this.screenSources = null;
     const v = this.view;
     if (!isLive(v)) return;
     let gone = false;
     await this.act(v.roomId, async () => {
       try {
-        this.applyResult(await this.api.shareScreen(v.roomId, id));
+        const r = await this.api.shareScreen(v.roomId, id);
+        this.sharedWindow = title;
+        this.applyResult(r);
       } catch (e) {
         // Most likely the window closed since the list was made.
         gone = id.startsWith('window:') && toApiError(e).code === 'SCREEN_UNAVAILABLE';
