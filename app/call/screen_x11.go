@@ -123,7 +123,7 @@ typedef struct {
 	// Composite; pix is its picture, named again when its size changes.
 	Window top;
 	Pixmap pix;
-	int pw, ph;      // the window's size without its border (w, h rounded down to even)
+	int pw, ph;      // the window's size without its border (w, h: rounded down to even)
 	int bw;          // its border width: the pixmap has the border, the capture not
 	int redirected;
 } parley_screen;
