@@ -188,11 +188,11 @@ func CheckSources(src Sources) error {
 			return ErrNoMicrophone
 		}
 	}
-	if n, screen, err := ParseScreenSource(src.Video); screen {
+	if t, screen, err := ParseScreenSource(src.Video); screen {
 		if err != nil {
 			return fmt.Errorf("%w: %v", ErrScreenUnavailable, err)
 		}
-		c, err := openScreenCapture(src.Display, n)
+		c, err := openScreenCapture(src.Display, t)
 		if err != nil {
 			return err
 		}

@@ -6,6 +6,11 @@ import "fmt"
 
 // openScreenCapture has nothing to capture with: screen capture is X11
 // through cgo (screen_x11.go).
-func openScreenCapture(string, int) (screenCapturer, error) {
+func openScreenCapture(string, ScreenTarget) (screenCapturer, error) {
+	return nil, fmt.Errorf("%w: screen capture needs X11 on Linux and a build with cgo", ErrScreenUnavailable)
+}
+
+// listScreenSources has nothing to list without X11 capture.
+func listScreenSources(string) ([]ScreenSource, error) {
 	return nil, fmt.Errorf("%w: screen capture needs X11 on Linux and a build with cgo", ErrScreenUnavailable)
 }
