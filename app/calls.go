@@ -220,20 +220,51 @@ func (a *App) SetCamera(roomID string, on bool) (call.View, error) {
 	return v, nil
 }
 
-// ShareScreen shares this session's X11 screen (screen 0 of $DISPLAY) in
+// ScreenSources lists what ShareScreen can share in the room's call: the
+// screens of this session's X11 display ($DISPLAY), then its shown
+// windows with a title, topmost first (call.ListScreenSources). Rejects
+// with SCREEN_UNAVAILABLE (and why) where there is no X11 display to
+// capture, and with INTERNAL when the room has no call.
+func (a *App) ScreenSources(roomID string) ([]call.ScreenSource, error) {
+	if _, err := a.ready(); err != nil {
+		return nil, err
+	}
+	if a.callManager(roomID, 0) == nil {
+		return nil, apiErrorf(CodeInternal, "there is no call in this room")
+	}
+	list, err := call.ListScreenSources("")
+	if err != nil {
+		return nil, toAPI(err)
+	}
+	return list, nil
+}
+
+// ShareScreen shares source, an id from ScreenSources ("screen:0",
+// "window:0x1a00007"; "" is screen 0), of this session's X11 display in
 // the room's call, in place of the camera (which comes back when sharing
-// stops). Rejects with SCREEN_UNAVAILABLE (and why) where there is no X11
-// display to capture (a Wayland session: the desktop portal is not
-// supported yet), and with INTERNAL when no call is connecting or active.
-func (a *App) ShareScreen(roomID string) (call.View, error) {
+// stops). Rejects with BAD_REQUEST for a malformed source, with
+// SCREEN_UNAVAILABLE (and why) where it cannot be captured (a Wayland
+// session: the desktop portal is not supported yet; a window that closed
+// in the meantime), and with INTERNAL when no call is connecting or
+// active. A shared window that closes ends the share with the call's
+// error WINDOW_CLOSED.
+func (a *App) ShareScreen(roomID, source string) (call.View, error) {
 	if _, err := a.ready(); err != nil {
 		return call.View{}, err
+	}
+	var target call.ScreenTarget
+	if source != "" {
+		t, ok, err := call.ParseScreenSource(source)
+		if err != nil || !ok {
+			return call.View{}, apiErrorf(CodeBadRequest, "not a screen or window to share")
+		}
+		target = t
 	}
 	m := a.callManager(roomID, 0)
 	if m == nil {
 		return call.View{}, apiErrorf(CodeInternal, "there is no call in this room")
 	}
-	v, err := m.ShareScreen("", 0)
+	v, err := m.ShareScreen("", target)
 	if err != nil {
 		return call.View{}, toAPI(err)
 	}

@@ -1,8 +1,11 @@
 package app
 
 import (
+	"fmt"
+	"image/color"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -109,8 +112,11 @@ func TestCallWithoutPeer(t *testing.T) {
 	if _, err := u.SetCamera(v.ID, true); codeOf(err) != CodeInternal {
 		t.Fatalf("SetCamera(no call) = %v", err)
 	}
-	if _, err := u.ShareScreen(v.ID); codeOf(err) != CodeInternal {
+	if _, err := u.ShareScreen(v.ID, ""); codeOf(err) != CodeInternal {
 		t.Fatalf("ShareScreen(no call) = %v", err)
+	}
+	if _, err := u.ScreenSources(v.ID); codeOf(err) != CodeInternal {
+		t.Fatalf("ScreenSources(no call) = %v", err)
 	}
 	if cv, err := u.StopScreenShare(v.ID); err != nil || cv.State != call.StateIdle || cv.Screen {
 		t.Fatalf("StopScreenShare(no call) = %+v, %v", cv, err)
@@ -329,11 +335,14 @@ func TestCallEndsWhenPeerLeaves(t *testing.T) {
 
 // TestShareScreenInCall: in a voice call, Alice shares her X11 screen (a
 // private Xvfb as $DISPLAY): her view says screen, Bob's says the peer's
-// video is a screen; stopping returns both to a voice call. Without an
-// X11 display, ShareScreen rejects with SCREEN_UNAVAILABLE and the call
-// goes on.
+// video is a screen; stopping returns both to a voice call. She lists
+// the screen and a window and shares the window; closing it ends the
+// share with WINDOW_CLOSED. A malformed source is BAD_REQUEST, a window
+// that is not there SCREEN_UNAVAILABLE. Without an X11 display,
+// ShareScreen rejects with SCREEN_UNAVAILABLE and the call goes on.
 func TestShareScreenInCall(t *testing.T) {
-	t.Setenv("DISPLAY", xvfbtest.Start(t, 640, 480))
+	display := xvfbtest.Start(t, 640, 480)
+	t.Setenv("DISPLAY", display)
 	t.Setenv("WAYLAND_DISPLAY", "")
 	alice, bob, roomID := callPair(t)
 	var aFrom, bFrom int
@@ -347,7 +356,7 @@ func TestShareScreenInCall(t *testing.T) {
 	alice.win.waitCall(t, &aFrom, callIs(call.StateActive))
 	bob.win.waitCall(t, &bFrom, callIs(call.StateActive))
 
-	v, err := alice.ShareScreen(roomID)
+	v, err := alice.ShareScreen(roomID, "")
 	if err != nil || !v.Screen || !v.LocalVideo || !v.Video {
 		t.Fatalf("ShareScreen = %+v, %v", v, err)
 	}
@@ -357,9 +366,34 @@ func TestShareScreenInCall(t *testing.T) {
 	}
 	bob.win.waitCall(t, &bFrom, func(v call.View) bool { return !v.RemoteScreen && !v.RemoteVideo })
 
+	win := xvfbtest.Window(t, display, "parley app window", 10, 10, 200, 120, color.RGBA{0, 128, 0, 255})
+	list, err := alice.ScreenSources(roomID)
+	want := []call.ScreenSource{
+		{ID: "screen:0", Title: "Entire screen", Width: 640, Height: 480},
+		{ID: fmt.Sprintf("window:0x%x", win.ID), Title: "parley app window", Width: 200, Height: 120},
+	}
+	if err != nil || !slices.Equal(list, want) {
+		t.Fatalf("ScreenSources = %+v, %v; want %+v", list, err, want)
+	}
+	for _, bad := range []string{"window:42", "window:0x", "/dev/video0", "testsrc", "screen:x"} {
+		if _, err := alice.ShareScreen(roomID, bad); codeOf(err) != CodeBadRequest {
+			t.Fatalf("ShareScreen(%q) = %v, want BAD_REQUEST", bad, err)
+		}
+	}
+	if _, err := alice.ShareScreen(roomID, "window:0x1ffff00"); codeOf(err) != CodeScreenUnavailable || !strings.Contains(err.Error(), "there is no window") {
+		t.Fatalf("ShareScreen(no such window) = %v", err)
+	}
+	if v, err := alice.ShareScreen(roomID, want[1].ID); err != nil || !v.Screen {
+		t.Fatalf("ShareScreen(window) = %+v, %v", v, err)
+	}
+	bob.win.waitCall(t, &bFrom, func(v call.View) bool { return v.RemoteScreen && v.RemoteVideo })
+	win.Close()
+	alice.win.waitCall(t, &aFrom, func(v call.View) bool { return !v.Screen && v.Error == call.ReasonWindowClosed })
+	bob.win.waitCall(t, &bFrom, func(v call.View) bool { return !v.RemoteScreen && !v.RemoteVideo })
+
 	t.Setenv("DISPLAY", "")
 	t.Setenv("WAYLAND_DISPLAY", "wayland-0")
-	if _, err := alice.ShareScreen(roomID); codeOf(err) != CodeScreenUnavailable || !strings.Contains(err.Error(), "Wayland") {
+	if _, err := alice.ShareScreen(roomID, ""); codeOf(err) != CodeScreenUnavailable || !strings.Contains(err.Error(), "Wayland") {
 		t.Fatalf("ShareScreen without X11 = %v", err)
 	}
 	if v, err := alice.SetMicMuted(roomID, false); err != nil || v.Screen || v.State != call.StateActive {

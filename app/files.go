@@ -127,8 +127,9 @@ type fileState struct {
 
 // roomFiles is one room's transfers of this run.
 type roomFiles struct {
-	list []*transferEntry          // newest last
-	byID map[string]*transferEntry // by Transfer.ID
+	list    []*transferEntry          // newest last
+	byID    map[string]*transferEntry // by Transfer.ID
+	pruneAt int                       // list length of the next forgetFinishedLocked
 }
 
 // transferEntry is one transfer as last reported by the room's session.
@@ -147,10 +148,48 @@ func (f *fileState) roomLocked(roomID string) *roomFiles {
 	return rf
 }
 
-// addLocked appends a new entry; f.mu must be held.
+// addLocked appends a new entry; f.mu must be held. Beyond
+// session.KeepFinished finished cards the oldest finished ones go (a peer
+// offering and canceling file after file would otherwise grow the list,
+// and the UI's, for as long as the app runs).
 func (rf *roomFiles) addLocked(e *transferEntry) {
 	rf.list = append(rf.list, e)
 	rf.byID[e.t.ID] = e
+	if len(rf.list) > max(rf.pruneAt, session.KeepFinished+session.KeepFinished/4) {
+		rf.forgetFinishedLocked()
+		rf.pruneAt = len(rf.list) + session.KeepFinished/4
+	}
+}
+
+// forgetFinishedLocked drops the oldest finished cards until at most
+// session.KeepFinished are left; cards under way stay.
+func (rf *roomFiles) forgetFinishedLocked() {
+	finished := 0
+	for _, e := range rf.list {
+		if finishedState(e.t.State) {
+			finished++
+		}
+	}
+	drop := finished - session.KeepFinished
+	if drop <= 0 {
+		return
+	}
+	kept := rf.list[:0]
+	for _, e := range rf.list {
+		if drop > 0 && finishedState(e.t.State) {
+			drop--
+			delete(rf.byID, e.t.ID)
+			continue
+		}
+		kept = append(kept, e)
+	}
+	clear(rf.list[len(kept):])
+	rf.list = kept
+}
+
+// finishedState says whether a card's state is final.
+func finishedState(state string) bool {
+	return state == StateDone || state == StateFailed || state == StateCanceled
 }
 
 func (a *App) emitTransfer(t Transfer) {

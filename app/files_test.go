@@ -459,3 +459,32 @@ func TestReceiveLimitsTwoWindows(t *testing.T) {
 		t.Fatalf("download folder holds %d entries, want only tiny.txt", len(names))
 	}
 }
+
+// TestFinishedCardsAreForgotten: the facade's cards of a room stay
+// bounded when a peer offers and cancels file after file; the card of a
+// transfer under way is kept, and the newest finished ones.
+func TestFinishedCardsAreForgotten(t *testing.T) {
+	t.Parallel()
+	a := &App{}
+	const room = "R"
+	a.recordTransfer(room, session.Transfer{ID: "live", Name: "big.iso", Total: 1 << 30, State: session.TransferActive}, true)
+	const offers = 3 * session.KeepFinished
+	for i := range offers {
+		id := fmt.Sprintf("f%05d", i)
+		a.recordTransfer(room, session.Transfer{ID: id, Name: "x", Total: 10, State: session.TransferActive}, true)
+		a.recordTransfer(room, session.Transfer{ID: id, Name: "x", Total: 10, State: session.TransferCanceled, Err: transfer.ErrCanceled}, true)
+	}
+	a.files.mu.Lock()
+	list := append([]*transferEntry(nil), a.files.rooms[room].list...)
+	n := len(a.files.rooms[room].byID)
+	a.files.mu.Unlock()
+	if len(list) > session.KeepFinished+session.KeepFinished/4+1 || n != len(list) {
+		t.Fatalf("%d cards (%d by id) after %d canceled offers", len(list), n, offers)
+	}
+	if list[0].t.ID != "live" || list[len(list)-1].t.ID != fmt.Sprintf("f%05d", offers-1) {
+		t.Fatalf("kept %s … %s", list[0].t.ID, list[len(list)-1].t.ID)
+	}
+	if list[1].t.ID == "f00000" {
+		t.Fatal("the oldest finished card is still there")
+	}
+}

@@ -472,6 +472,7 @@ func (m *Manager) addVideoLocked() error {
 	if m.cfg.Hub != nil {
 		m.startPreviewLocked(m.video)
 	}
+	m.watchScreenLocked(m.video)
 	return nil
 }
 

@@ -188,11 +188,11 @@ func CheckSources(src Sources) error {
 			return ErrNoMicrophone
 		}
 	}
-	if n, screen, err := ParseScreenSource(src.Video); screen {
+	if t, screen, err := ParseScreenSource(src.Video); screen {
 		if err != nil {
 			return fmt.Errorf("%w: %v", ErrScreenUnavailable, err)
 		}
-		return checkScreenCapture(src.Display, n)
+		return checkScreenCapture(src.Display, t)
 	}
 	switch src.Video {
 	case SourceNone, SourceTestVideo, SourceBusyVideo, "":

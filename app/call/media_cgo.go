@@ -56,11 +56,11 @@ func openVideo(src Sources) (*localVideo, error) {
 	case SourceBusyVideo:
 		t = mediadevices.NewVideoTrack(newBusyVideo("parley-testsrc-busy", src.Width, src.Height, src.FPS), sel)
 	default:
-		if n, screen, err := ParseScreenSource(src.Video); screen {
+		if t, screen, err := ParseScreenSource(src.Video); screen {
 			if err != nil {
 				return nil, fmt.Errorf("%w: %v", ErrScreenUnavailable, err)
 			}
-			return openScreenVideo(src, n)
+			return openScreenVideo(src, t)
 		}
 		if !hasDevice(mediadevices.VideoInput, src.Video) {
 			return nil, ErrNoCamera
@@ -95,10 +95,11 @@ func openVideo(src Sources) (*localVideo, error) {
 	return &localVideo{track: vt, local: newSendTrack(vt), width: src.Width, height: src.Height, fps: src.FPS, shaper: sh}, nil
 }
 
-// openScreenVideo shares screen n of src.Display at its own size, at
-// most maxScreenFPS, with the screen encoder settings (vp8Params.screen).
-func openScreenVideo(src Sources, n int) (*localVideo, error) {
-	c, err := openScreenCapture(src.Display, n)
+// openScreenVideo shares a screen or a window of src.Display at its own
+// size (a window's follows it), at most maxScreenFPS, with the screen
+// encoder settings (vp8Params.screen).
+func openScreenVideo(src Sources, t ScreenTarget) (*localVideo, error) {
+	c, err := openScreenCapture(src.Display, t)
 	if err != nil {
 		return nil, err
 	}

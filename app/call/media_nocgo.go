@@ -18,7 +18,7 @@ func openVideo(Sources) (*localVideo, error) { return nil, ErrNoCodecs }
 
 func openAudio(Sources) (*localAudio, error) { return nil, ErrNoCodecs }
 
-func openScreenVideo(Sources, int) (*localVideo, error) { return nil, ErrNoCodecs }
+func openScreenVideo(Sources, ScreenTarget) (*localVideo, error) { return nil, ErrNoCodecs }
 
 func (v *localVideo) preview() (codec.ReadCloser, int, int, error) {
 	return nil, 0, 0, ErrNoCodecs

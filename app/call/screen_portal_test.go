@@ -31,7 +31,7 @@ func waylandWithPattern(t *testing.T, w, h int, portal waylandtest.Portal) *wayl
 // reported unchanged.
 func TestPortalCaptureReadsTheScreen(t *testing.T) {
 	s := waylandWithPattern(t, 1280, 720, waylandtest.ScreenCast)
-	c, err := openScreenCapture("", 0)
+	c, err := openScreenCapture("", ScreenTarget{})
 	if err != nil {
 		t.Fatalf("%v\n%s", err, s.Logs())
 	}
@@ -98,7 +98,7 @@ func TestXWaylandSharesThroughThePortal(t *testing.T) {
 	s.Setenv(t)
 	t.Setenv("WAYLAND_DISPLAY", "")
 	t.Setenv("DISPLAY", s.XDisplay)
-	c, err := openScreenCapture("", 0)
+	c, err := openScreenCapture("", ScreenTarget{})
 	if err != nil {
 		t.Fatalf("%v\n%s", err, s.Logs())
 	}
@@ -123,7 +123,7 @@ func TestXWaylandSharesThroughThePortal(t *testing.T) {
 // SCREEN_UNAVAILABLE error, not a crash and not frozen frames forever.
 func TestPortalShareEndsWithTheStream(t *testing.T) {
 	s := waylandWithPattern(t, 640, 480, waylandtest.ScreenCast)
-	c, err := openScreenCapture("", 0)
+	c, err := openScreenCapture("", ScreenTarget{})
 	if err != nil {
 		t.Fatalf("%v\n%s", err, s.Logs())
 	}
@@ -170,7 +170,7 @@ func TestWaylandScreenUnavailableSaysWhy(t *testing.T) {
 		{"bus that does not answer", waylandtest.NoPortal, "unix:path=/nonexistent/bus", "screen", false, "no X11 display; this is a Wayland session, and the session D-Bus cannot be reached"},
 		{"no portal on the bus", waylandtest.NoPortal, "", "screen", false, "no X11 display; this is a Wayland session, and no desktop portal is running on the session D-Bus"},
 		{"portal without ScreenCast", waylandtest.PortalWithoutScreenCast, "", "screen", false, "this is a Wayland session, and the desktop portal cannot share screens (no ScreenCast"},
-		{"a screen number", waylandtest.NoPortal, "", "screen:1", false, "the desktop portal asks which screen to share: use screen, not screen:1"},
+		{"a screen number", waylandtest.NoPortal, "", "screen:1", false, "the desktop portal asks what to share: use screen, not screen:1"},
 		{"user cancels the picker", waylandtest.ScreenCastCancelled, "", "screen", true, "this is a Wayland session, and you cancelled the screen picker"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -6,12 +6,12 @@ import "errors"
 // is connecting or active.
 var ErrNotInCall = errors.New("call: no call under way")
 
-// ShareScreen shares screen n of an X11 display ("" is $DISPLAY) in the
-// current call: the screen replaces our camera as the call's video (the
+// ShareScreen shares a screen or one window (target) of an X11 display
+// ("" is $DISPLAY) in the current call: the screen replaces our camera as the call's video (the
 // camera comes back when sharing stops) and the peer is told the video is
 // a screen (View.RemoteScreen on their side). A screen that cannot be
 // captured leaves the call as it was and returns ErrScreenUnavailable.
-func (m *Manager) ShareScreen(display string, n int) (View, error) {
+func (m *Manager) ShareScreen(display string, target ScreenTarget) (View, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.id == "" || (m.view.State != StateConnecting && m.view.State != StateActive) {
@@ -22,7 +22,7 @@ func (m *Manager) ShareScreen(display string, n int) (View, error) {
 	}
 	src := m.cfg.Sources()
 	src.Display = display
-	v, err := openScreenVideo(src, n)
+	v, err := openScreenVideo(src, target)
 	if err != nil {
 		return m.view, err
 	}
@@ -68,4 +68,52 @@ func (m *Manager) StopScreenShare() View {
 	_ = m.sendMediaLocked()
 	m.emitLocked()
 	return m.view
+}
+
+// watchScreenLocked ends the share of v when its capture fails for good
+// (a shared window closed or was unmapped, the X server went away): as
+// StopScreenShare, with the reason as the notice, so the peer sees our
+// camera again (or no video) rather than the last picture for ever.
+func (m *Manager) watchScreenLocked(v *localVideo) {
+	ss, ok := v.shaper.(*screenSource)
+	if !ok {
+		return
+	}
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		select {
+		case <-ss.failed:
+		case <-ss.closed:
+			return
+		case <-m.ctx.Done():
+			return
+		}
+		err := ss.failure()
+		m.mu.Lock()
+		current := m.video == v
+		m.mu.Unlock()
+		if !current {
+			return
+		}
+		m.log.Info("call: screen share ended", "reason", screenEndReason(err))
+		// StopScreenShare's own steps (not a locked copy of them): the
+		// share may change shape (a second video track) without this.
+		m.StopScreenShare()
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		if m.id != "" && !m.view.Screen && m.view.Error == "" {
+			m.view.Error = screenEndReason(err)
+			m.emitLocked()
+		}
+	}()
+}
+
+// screenEndReason is the code of why a share ended: WINDOW_CLOSED, else
+// SCREEN_UNAVAILABLE.
+func screenEndReason(err error) string {
+	if errors.Is(err, ErrWindowClosed) {
+		return ReasonWindowClosed
+	}
+	return Reason(err)
 }

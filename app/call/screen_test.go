@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/parley-chat/parley/app/peer/peertest"
 	"github.com/parley-chat/parley/internal/xvfbtest"
@@ -17,26 +19,75 @@ func TestParseScreenSource(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		in      string
-		n       int
+		want    ScreenTarget
 		ok, bad bool
 	}{
-		{"screen", 0, true, false},
-		{"screen:0", 0, true, false},
-		{"screen:3", 3, true, false},
-		{"screen:99", 99, true, false},
-		{"screen:100", 0, true, true},
-		{"screen:-1", 0, true, true},
-		{"screen:01", 0, true, true},
-		{"screen:", 0, true, true},
-		{"screen:x", 0, true, true},
-		{"screens", 0, false, false},
-		{"testsrc", 0, false, false},
-		{"", 0, false, false},
-		{"/dev/video0", 0, false, false},
+		{"screen", ScreenTarget{}, true, false},
+		{"screen:0", ScreenTarget{}, true, false},
+		{"screen:3", ScreenTarget{Screen: 3}, true, false},
+		{"screen:99", ScreenTarget{Screen: 99}, true, false},
+		{"screen:100", ScreenTarget{}, true, true},
+		{"screen:-1", ScreenTarget{}, true, true},
+		{"screen:01", ScreenTarget{}, true, true},
+		{"screen:", ScreenTarget{}, true, true},
+		{"screen:x", ScreenTarget{}, true, true},
+		{"window:0x1a00007", ScreenTarget{Window: 0x1a00007}, true, false},
+		{"window:0x1A00007", ScreenTarget{Window: 0x1a00007}, true, false},
+		{"window:0x1", ScreenTarget{Window: 1}, true, false},
+		{"window:0x1fffffff", ScreenTarget{Window: 0x1fffffff}, true, false},
+		{"window:0x20000000", ScreenTarget{}, true, true}, // not an X resource id
+		{"window:0xffffffff", ScreenTarget{}, true, true},
+		{"window:0x100000000", ScreenTarget{}, true, true},
+		{"window:0x0", ScreenTarget{}, true, true},
+		{"window:0x", ScreenTarget{}, true, true},
+		{"window:1a00007", ScreenTarget{}, true, true}, // hex needs its 0x
+		{"window:27262983", ScreenTarget{}, true, true},
+		{"window:0x1a00007 ", ScreenTarget{}, true, true},
+		{"window:0x-1", ScreenTarget{}, true, true},
+		{"window:0x+1", ScreenTarget{}, true, true},
+		{"window:0x1_0", ScreenTarget{}, true, true},
+		{"window:0xg", ScreenTarget{}, true, true},
+		{"window:0x00000000001", ScreenTarget{}, true, true},
+		{"window:", ScreenTarget{}, true, true},
+		{"window", ScreenTarget{}, false, false},
+		{"windows:0x1", ScreenTarget{}, false, false},
+		{"screens", ScreenTarget{}, false, false},
+		{"testsrc", ScreenTarget{}, false, false},
+		{"", ScreenTarget{}, false, false},
+		{"/dev/video0", ScreenTarget{}, false, false},
 	} {
-		n, ok, err := ParseScreenSource(tc.in)
-		if n != tc.n || ok != tc.ok || (err != nil) != tc.bad {
-			t.Errorf("ParseScreenSource(%q) = %d, %v, %v; want %d, %v, error %v", tc.in, n, ok, err, tc.n, tc.ok, tc.bad)
+		got, ok, err := ParseScreenSource(tc.in)
+		if got != tc.want || ok != tc.ok || (err != nil) != tc.bad {
+			t.Errorf("ParseScreenSource(%q) = %+v, %v, %v; want %+v, %v, error %v", tc.in, got, ok, err, tc.want, tc.ok, tc.bad)
+		}
+		if err == nil && ok && tc.in != "screen" && got.String() != strings.ToLower(tc.in) {
+			t.Errorf("%+v.String() = %q, want %q", got, got.String(), tc.in)
+		}
+	}
+}
+
+func TestSanitizeTitle(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat("é", 100)
+	for _, tc := range []struct {
+		name string
+		raw  string
+		utf8 bool
+		want string
+	}{
+		{"plain", "Terminal", true, "Terminal"},
+		{"utf8", "Über – Café ✓", true, "Über – Café ✓"},
+		{"latin1 WM_NAME", "Caf\xe9", false, "Café"},
+		{"invalid utf8 dropped", "a\xffb", true, "ab"},
+		{"controls and newlines", "a\x00b\x1b[31mc\nd\te", true, "ab[31mc d e"},
+		{"bidi override", "gpj.\u202eexe", true, "gpj.exe"},
+		{"zero width", "pa\u200bypal", true, "paypal"},
+		{"spaces collapse and trim", "  a   b  ", true, "a b"},
+		{"only controls", "\x01\x02", true, ""},
+		{"capped", long, true, strings.Repeat("é", maxTitle) + "…"},
+	} {
+		if got := sanitizeTitle([]byte(tc.raw), tc.utf8); got != tc.want {
+			t.Errorf("%s: sanitizeTitle(%q) = %q, want %q", tc.name, tc.raw, got, tc.want)
 		}
 	}
 }
@@ -83,7 +134,7 @@ func screenWithPattern(t *testing.T, w, h int) string {
 func TestX11CaptureReadsTheScreen(t *testing.T) {
 	t.Parallel()
 	d := screenWithPattern(t, 1280, 720)
-	c, err := openScreenCapture(d, 0)
+	c, err := openScreenCapture(d, ScreenTarget{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -376,7 +427,7 @@ func TestShareScreenMidCall(t *testing.T) {
 	}
 	cam := Sources{Video: SourceTestVideo, Audio: SourceTestAudio, Width: 320, Height: 240, FPS: 30}
 	a, b := newSidesWith(t, p, cam, Sources{Video: SourceNone, Audio: SourceTestAudio}, onFrame)
-	if _, err := a.m.ShareScreen(d, 0); !errors.Is(err, ErrNotInCall) {
+	if _, err := a.m.ShareScreen(d, ScreenTarget{}); !errors.Is(err, ErrNotInCall) {
 		t.Fatalf("ShareScreen without a call: %v, want ErrNotInCall", err)
 	}
 	connect(t, a, b, true, false)
@@ -397,10 +448,10 @@ func TestShareScreenMidCall(t *testing.T) {
 	}
 	waitFor("camera", func() bool { return lastSize() == "320x240" })
 
-	if v, err := a.m.ShareScreen(":187", 0); !errors.Is(err, ErrScreenUnavailable) || v.Screen || !v.LocalVideo {
+	if v, err := a.m.ShareScreen(":187", ScreenTarget{}); !errors.Is(err, ErrScreenUnavailable) || v.Screen || !v.LocalVideo {
 		t.Fatalf("ShareScreen of an unreachable display: %+v, %v", v, err)
 	}
-	v, err := a.m.ShareScreen(d, 0)
+	v, err := a.m.ShareScreen(d, ScreenTarget{})
 	if err != nil || !v.Screen || !v.LocalVideo {
 		t.Fatalf("ShareScreen: %+v, %v", v, err)
 	}
@@ -419,4 +470,45 @@ func TestShareScreenMidCall(t *testing.T) {
 	waitFor("camera again", func() bool { return lastSize() == "320x240" && !b.m.View().RemoteScreen && b.m.View().RemoteVideo })
 	a.m.HangUp()
 	b.await(t, StateEnded)
+}
+
+// Window ids come from the UI and the command line: whatever parses
+// names one window id or screen, and prints back as it parses.
+func FuzzParseScreenSource(f *testing.F) {
+	for _, s := range []string{"screen", "screen:1", "window:0x1a00007", "window:0x", "window:0x1fffffff", "window:0xFFFFFFFF", "window:0x+1"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, ok, err := ParseScreenSource(s)
+		if !ok || err != nil {
+			return
+		}
+		if got.Window > maxWindowID || got.Screen < 0 || got.Screen > 99 || (got.Window != 0 && got.Screen != 0) {
+			t.Fatalf("%q parsed to %+v", s, got)
+		}
+		again, ok, err := ParseScreenSource(got.String())
+		if !ok || err != nil || again != got {
+			t.Fatalf("%q: %+v prints as %q, which parses to %+v, %v, %v", s, got, got.String(), again, ok, err)
+		}
+	})
+}
+
+// Window titles are any X client's bytes: what is shown is valid UTF-8
+// without control or formatting characters, and short.
+func FuzzSanitizeTitle(f *testing.F) {
+	for _, s := range []string{"Terminal", "a\x00b", "\u202eexe.txt", "Caf\xe9", strings.Repeat("x", 300)} {
+		f.Add([]byte(s), true)
+		f.Add([]byte(s), false)
+	}
+	f.Fuzz(func(t *testing.T, raw []byte, isUTF8 bool) {
+		s := sanitizeTitle(raw, isUTF8)
+		if !utf8.ValidString(s) || utf8.RuneCountInString(s) > maxTitle+1 || s != strings.TrimSpace(s) {
+			t.Fatalf("sanitizeTitle(%q) = %q", raw, s)
+		}
+		for _, r := range s {
+			if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || r == utf8.RuneError {
+				t.Fatalf("sanitizeTitle(%q) = %q keeps %U", raw, s, r)
+			}
+		}
+	})
 }

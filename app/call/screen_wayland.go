@@ -16,16 +16,16 @@ import (
 // Wayland session (WAYLAND_DISPLAY set, or the X display is XWayland) the
 // desktop portal asks the user what to share. Without either the error
 // says why, X11's reason first, then the portal's.
-func openScreenCapture(display string, n int) (screenCapturer, error) {
-	x, xerr := openX11(display, n)
+func openScreenCapture(display string, t ScreenTarget) (screenCapturer, error) {
+	x, xerr := openX11(display, t)
 	if xerr == nil {
 		return x, nil
 	}
 	if !tryPortal(xerr) {
 		return nil, xerr
 	}
-	if n != 0 {
-		return nil, waylandError(xerr, fmt.Errorf("the desktop portal asks which screen to share: use screen, not screen:%d", n))
+	if err := portalTarget(t); err != nil {
+		return nil, waylandError(xerr, err)
 	}
 	s, err := openPortalScreen(context.Background())
 	if err != nil {
@@ -37,8 +37,8 @@ func openScreenCapture(display string, n int) (screenCapturer, error) {
 // checkScreenCapture reports whether sharing could start here, without
 // asking the user anything (CheckSources runs before a call: the portal's
 // picker comes when sharing starts, once).
-func checkScreenCapture(display string, n int) error {
-	x, xerr := openX11(display, n)
+func checkScreenCapture(display string, t ScreenTarget) error {
+	x, xerr := openX11(display, t)
 	if xerr == nil {
 		x.close()
 		return nil
@@ -46,8 +46,8 @@ func checkScreenCapture(display string, n int) error {
 	if !tryPortal(xerr) {
 		return xerr
 	}
-	if n != 0 {
-		return waylandError(xerr, fmt.Errorf("the desktop portal asks which screen to share: use screen, not screen:%d", n))
+	if err := portalTarget(t); err != nil {
+		return waylandError(xerr, err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), portalQuickTimeout)
 	defer cancel()
@@ -57,21 +57,61 @@ func checkScreenCapture(display string, n int) error {
 	return nil
 }
 
-// openX11 opens screen n of an X11 display that is the desktop: an
-// XWayland (even one without the XWAYLAND extension) is not.
-func openX11(display string, n int) (*x11Screen, error) {
-	x, err := openX11Screen(display, n)
+// portalSourceTitle names the one source listed on Wayland: the portal's
+// own dialog chooses the screen or window.
+const portalSourceTitle = "Screen or window (your desktop asks which)"
+
+// listScreenSources lists what can be shared: the X11 display's screens
+// and windows; in a Wayland session one entry, "screen:0", for the
+// portal, whose dialog then chooses (its size is not known before: 0x0).
+func listScreenSources(display string) ([]ScreenSource, error) {
+	list, xerr := listX11Sources(display)
+	if xerr == nil && !isOldXWayland(display, 0) {
+		return list, nil
+	}
+	if xerr == nil {
+		xerr = xwaylandError(display)
+	}
+	if !tryPortal(xerr) {
+		return nil, xerr
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), portalQuickTimeout)
+	defer cancel()
+	if err := checkPortal(ctx); err != nil {
+		return nil, waylandError(xerr, err)
+	}
+	return []ScreenSource{{ID: ScreenTarget{}.String(), Title: portalSourceTitle}}, nil
+}
+
+// portalTarget refuses what the portal cannot be asked for: a screen
+// number or a window id (its dialog chooses).
+func portalTarget(t ScreenTarget) error {
+	if t != (ScreenTarget{}) {
+		return fmt.Errorf("the desktop portal asks what to share: use screen, not %s", t)
+	}
+	return nil
+}
+
+// openX11 opens a screen or window of an X11 display that is the
+// desktop: an XWayland (even one without the XWAYLAND extension) is not.
+func openX11(display string, t ScreenTarget) (*x11Screen, error) {
+	x, err := openX11Screen(display, t)
 	if err != nil {
 		return nil, err
 	}
-	if isOldXWayland(display, n) {
+	if isOldXWayland(display, t.Screen) {
 		x.close()
-		if display == "" {
-			display = os.Getenv("DISPLAY")
-		}
-		return nil, noX11Error{fmt.Errorf("%w: %q is XWayland: its root window is not the desktop", ErrScreenUnavailable, display), true}
+		return nil, xwaylandError(display)
 	}
 	return x, nil
+}
+
+// xwaylandError is the X11 side of the error for an XWayland display.
+func xwaylandError(display string) error {
+	if display == "" {
+		display = os.Getenv("DISPLAY")
+	}
+	return noX11Error{fmt.Errorf("%w: %q is XWayland: its root window is not the desktop", ErrScreenUnavailable, display), true}
 }
 
 // tryPortal reports whether an X11 failure leaves the portal to try: no

@@ -11,7 +11,9 @@ package call
 #include <sys/shm.h>
 #include <X11/Xlib.h>
 #include <X11/Xutil.h>
+#include <X11/Xatom.h>
 #include <X11/extensions/XShm.h>
+#include <X11/extensions/Xcomposite.h>
 
 // libX11 and libXext are opened at run time (dlopen), not linked: a
 // parley-cli on a server without X runs (and calls with a test card)
@@ -30,7 +32,22 @@ typedef struct {
 	Bool (*ShmAttach)(Display *, XShmSegmentInfo *);
 	Bool (*ShmDetach)(Display *, XShmSegmentInfo *);
 	Bool (*ShmGetImage)(Display *, Drawable, XImage *, int, int, unsigned long);
+	// Windows (listing and capture).
+	Status (*QueryTree)(Display *, Window, Window *, Window *, Window **, unsigned int *);
+	int (*GetWindowProperty)(Display *, Window, Atom, long, long, Bool, Atom, Atom *, int *, unsigned long *, unsigned long *, unsigned char **);
+	Atom (*InternAtom)(Display *, const char *, Bool);
+	int (*Free)(void *);
+	int (*FreePixmap)(Display *, Pixmap);
 } parley_xlib;
+
+// libXcomposite, for one window's own picture (window sharing only).
+typedef struct {
+	Bool (*QueryExtension)(Display *, int *, int *);
+	Status (*QueryVersion)(Display *, int *, int *);
+	void (*RedirectWindow)(Display *, Window, int);
+	void (*UnredirectWindow)(Display *, Window, int);
+	Pixmap (*NameWindowPixmap)(Display *, Window);
+} parley_xcomposite;
 
 static parley_xlib X;
 static int parley_x_loaded; // 1: loaded; -1: libX11 missing; -2: libXext missing; -3: a symbol missing
@@ -44,8 +61,27 @@ static void parley_x_load(void) {
 	SYM(x11, OpenDisplay) SYM(x11, CloseDisplay) SYM(x11, GetImage) SYM(x11, GetWindowAttributes)
 	SYM(x11, SetErrorHandler) SYM(x11, Sync) SYM(x11, QueryExtension)
 	SYM(xext, ShmQueryExtension) SYM(xext, ShmCreateImage) SYM(xext, ShmAttach) SYM(xext, ShmDetach) SYM(xext, ShmGetImage)
+	SYM(x11, QueryTree) SYM(x11, GetWindowProperty) SYM(x11, InternAtom) SYM(x11, Free) SYM(x11, FreePixmap)
 #undef SYM
 	parley_x_loaded = 1;
+}
+
+static parley_xcomposite XC;
+static int parley_xc_loaded; // 1: loaded; -1: libXcomposite missing; -3: a symbol missing
+
+static void parley_xc_load(void) {
+	void *xc = dlopen("libXcomposite.so.1", RTLD_NOW | RTLD_LOCAL);
+	if (!xc) { parley_xc_loaded = -1; return; }
+#define SYM(f) if (!(*(void **)(&XC.f) = dlsym(xc, "XComposite" #f))) { parley_xc_loaded = -3; return; }
+	SYM(QueryExtension) SYM(QueryVersion) SYM(RedirectWindow) SYM(UnredirectWindow) SYM(NameWindowPixmap)
+#undef SYM
+	parley_xc_loaded = 1;
+}
+
+static int parley_xc_init(void) {
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, parley_xc_load);
+	return parley_xc_loaded;
 }
 
 // X errors on our displays are recorded, not fatal (Xlib's default
@@ -76,24 +112,29 @@ typedef struct {
 	Window root;
 	int w, h;        // even; the capture's size
 	int shm;         // XShm works; else plain XGetImage
+	int shm_ok;      // the server takes our shared memory (checked once)
 	XShmSegmentInfo si;
 	XImage *img;     // the shared-memory image when shm
 	unsigned char *prev; // the last picture converted (w*h*4 bytes)
+	Visual *vis;
+	int depth;
+	// One window (window sharing): top is the top-level window (the child
+	// of the root that holds the client), redirected off-screen by
+	// Composite; pix is its picture, named again when its size changes.
+	Window top;
+	Pixmap pix;
+	int pw, ph;      // the window's size without its border (w, h: rounded down to even)
+	int bw;          // its border width: the pixmap has the border, the capture not
+	int redirected;
 } parley_screen;
 
-// parley_screen_open: 0 ok; -10 cannot open the display; -11 no such
-// screen (*nscreens says how many); -12 XWayland; -13 no slot.
-static int parley_screen_open(parley_screen *s, const char *name, int screen, int *nscreens) {
+// parley_dpy_open opens a display and gives it an error slot: 0 ok;
+// -10 cannot open the display; -13 no slot.
+static int parley_dpy_open(parley_screen *s, const char *name) {
 	memset(s, 0, sizeof(*s));
 	s->slot = -1;
 	Display *d = X.OpenDisplay(name);
 	if (!d) return -10;
-	*nscreens = ScreenCount(d);
-	if (screen < 0 || screen >= ScreenCount(d)) { X.CloseDisplay(d); return -11; }
-	int op, ev, er;
-	// XWayland's root window shows only X clients, black elsewhere: a
-	// black stream is worse than a clear "unavailable".
-	if (X.QueryExtension(d, "XWAYLAND", &op, &ev, &er)) { X.CloseDisplay(d); return -12; }
 	pthread_mutex_lock(&parley_mu);
 	for (int i = 0; i < PARLEY_MAX_DPY; i++) {
 		if (!parley_dpys[i]) { parley_dpys[i] = d; parley_errs[i] = 0; s->slot = i; break; }
@@ -105,12 +146,33 @@ static int parley_screen_open(parley_screen *s, const char *name, int screen, in
 	pthread_mutex_unlock(&parley_mu);
 	if (s->slot < 0) { X.CloseDisplay(d); return -13; }
 	s->dpy = d;
-	s->root = RootWindow(d, screen);
-	s->w = DisplayWidth(d, screen) & ~1;
-	s->h = DisplayHeight(d, screen) & ~1;
-	if (X.ShmQueryExtension(d)) {
-		s->img = X.ShmCreateImage(d, DefaultVisual(d, screen), DefaultDepth(d, screen), ZPixmap, NULL, &s->si, s->w, s->h);
+	return 0;
+}
+
+static void parley_shm_free(parley_screen *s) {
+	if (s->shm) {
+		X.ShmDetach(s->dpy, &s->si);
+		X.Sync(s->dpy, False);
+		s->img->data = NULL;
+		XDestroyImage(s->img);
+		shmdt(s->si.shmaddr);
+		s->img = NULL;
+		s->shm = 0;
+	}
+}
+
+// parley_shm_setup makes the shared-memory image of w x h (when the
+// server takes our memory) and the comparison buffer: 0, or -14 out of
+// memory.
+static int parley_shm_setup(parley_screen *s, int w, int h) {
+	parley_shm_free(s);
+	free(s->prev);
+	s->w = w;
+	s->h = h;
+	if (s->shm_ok) {
+		s->img = X.ShmCreateImage(s->dpy, s->vis, s->depth, ZPixmap, NULL, &s->si, w, h);
 		if (s->img) {
+			memset(&s->si, 0, sizeof(s->si));
 			s->si.shmid = shmget(IPC_PRIVATE, (size_t)s->img->bytes_per_line * s->img->height, IPC_CREAT | 0600);
 			if (s->si.shmid >= 0) {
 				s->si.shmaddr = s->img->data = shmat(s->si.shmid, NULL, 0);
@@ -120,7 +182,7 @@ static int parley_screen_open(parley_screen *s, const char *name, int screen, in
 					// A server on another host or in another IPC
 					// namespace cannot attach: the error comes back
 					// at the sync, and capture falls back to GetImage.
-					if (X.ShmAttach(d, &s->si) && (X.Sync(d, False), parley_errs[s->slot] == 0)) {
+					if (X.ShmAttach(s->dpy, &s->si) && (X.Sync(s->dpy, False), parley_errs[s->slot] == 0)) {
 						s->shm = 1;
 					}
 				}
@@ -131,24 +193,124 @@ static int parley_screen_open(parley_screen *s, const char *name, int screen, in
 				s->img->data = NULL;
 				XDestroyImage(s->img);
 				s->img = NULL;
+				s->shm_ok = 0;
 			}
 		}
 		parley_errs[s->slot] = 0;
 	}
-	s->prev = calloc((size_t)s->w * s->h, 4);
-	if (!s->prev) return -14;
+	s->prev = calloc((size_t)w * h, 4);
+	return s->prev ? 0 : -14;
+}
+
+// parley_screen_open: 0 ok; -10 cannot open the display; -11 no such
+// screen (*nscreens says how many); -12 XWayland; -13 no slot.
+static int parley_screen_open(parley_screen *s, const char *name, int screen, int *nscreens) {
+	int rc = parley_dpy_open(s, name);
+	if (rc) return rc;
+	Display *d = s->dpy;
+	*nscreens = ScreenCount(d);
+	if (screen < 0 || screen >= ScreenCount(d)) return -11;
+	int op, ev, er;
+	// XWayland's root window shows only X clients, black elsewhere: a
+	// black stream is worse than a clear "unavailable".
+	if (X.QueryExtension(d, "XWAYLAND", &op, &ev, &er)) return -12;
+	s->root = RootWindow(d, screen);
+	s->vis = DefaultVisual(d, screen);
+	s->depth = DefaultDepth(d, screen);
+	s->shm_ok = X.ShmQueryExtension(d);
+	return parley_shm_setup(s, DisplayWidth(d, screen) & ~1, DisplayHeight(d, screen) & ~1);
+}
+
+// The largest window shared: 8192 on a side and twice 4K's pixels (the
+// capture holds three copies of it).
+#define PARLEY_MAX_SIDE 8192
+#define PARLEY_MAX_PIXELS (2 * 3840 * 2160)
+
+// parley_top_level finds the child of the root that holds w (w itself
+// when it is one): 0, or -16 no such window, -18 w is a root window.
+static int parley_top_level(parley_screen *s, Window w, Window *top) {
+	for (int depth = 0; depth < 64; depth++) {
+		Window root, parent, *kids = NULL;
+		unsigned int n = 0;
+		parley_errs[s->slot] = 0;
+		if (!X.QueryTree(s->dpy, w, &root, &parent, &kids, &n) || parley_errs[s->slot]) return -16;
+		if (kids) X.Free(kids);
+		if (parent == 0 || w == root) return -18;
+		if (parent == root) { *top = w; s->root = root; return 0; }
+		w = parent;
+	}
+	return -16;
+}
+
+// parley_window_name (re)names the top-level window's pixmap at its
+// current size: 1 done; 0 the window is smaller than 2x2 (nothing to
+// capture now); -3 the window is gone or no longer shown; -5 too large.
+static int parley_window_name(parley_screen *s) {
+	XWindowAttributes wa;
+	parley_errs[s->slot] = 0;
+	if (!X.GetWindowAttributes(s->dpy, s->top, &wa) || parley_errs[s->slot]) return -3;
+	if (wa.map_state != IsViewable) return -3;
+	int pw = wa.width, ph = wa.height;
+	if (pw > PARLEY_MAX_SIDE || ph > PARLEY_MAX_SIDE || (long)pw * ph > PARLEY_MAX_PIXELS) return -5;
+	if (s->pix && pw == s->pw && ph == s->ph && wa.border_width == s->bw) return 1;
+	if (s->pix) { X.FreePixmap(s->dpy, s->pix); s->pix = 0; }
+	s->pw = pw;
+	s->ph = ph;
+	s->bw = wa.border_width;
+	if (pw < 2 || ph < 2) return 0;
+	s->pix = XC.NameWindowPixmap(s->dpy, s->top);
+	X.Sync(s->dpy, False);
+	if (parley_errs[s->slot]) { s->pix = 0; return -3; }
+	if ((pw & ~1) != s->w || (ph & ~1) != s->h || !s->prev) {
+		if (parley_shm_setup(s, pw & ~1, ph & ~1)) return -14;
+	}
+	return 1;
+}
+
+// parley_window_open starts capturing window win (any window of the
+// application: its top-level window is captured) of display name:
+// 0 ok; -10, -12, -13 as parley_screen_open; -15 no Composite; -16 no
+// such window; -17 the window is not shown; -18 a root window; -19 not a
+// window with a picture (InputOnly); -5 too large; -14 out of memory.
+static int parley_window_open(parley_screen *s, const char *name, unsigned long win) {
+	int rc = parley_dpy_open(s, name);
+	if (rc) return rc;
+	Display *d = s->dpy;
+	int op, ev, er;
+	if (X.QueryExtension(d, "XWAYLAND", &op, &ev, &er)) return -12;
+	int major = 0, minor = 4;
+	// NameWindowPixmap needs Composite 0.2.
+	if (!XC.QueryExtension(d, &ev, &er) || !XC.QueryVersion(d, &major, &minor) || (major == 0 && minor < 2)) return -15;
+	if ((rc = parley_top_level(s, (Window)win, &s->top))) return rc;
+	XWindowAttributes wa;
+	parley_errs[s->slot] = 0;
+	if (!X.GetWindowAttributes(d, s->top, &wa) || parley_errs[s->slot]) return -16;
+	if (wa.class != InputOutput) return -19;
+	if (wa.map_state != IsViewable) return -17;
+	s->vis = wa.visual;
+	s->depth = wa.depth;
+	s->shm_ok = X.ShmQueryExtension(d);
+	// Automatic redirection: the server keeps the window's whole picture
+	// in a pixmap of its own, whatever overlaps it on the screen, and
+	// still shows it on the screen as before. Redirections are counted
+	// per client: a compositing manager's own is not disturbed, and the
+	// server drops ours when our connection closes.
+	XC.RedirectWindow(d, s->top, CompositeRedirectAutomatic);
+	X.Sync(d, False);
+	if (parley_errs[s->slot]) return -16;
+	s->redirected = 1;
+	rc = parley_window_name(s);
+	if (rc == -3) return -17;
+	if (rc < 0) return rc;
 	return 0;
 }
 
 static void parley_screen_close(parley_screen *s) {
 	if (s->dpy) {
-		if (s->shm) {
-			X.ShmDetach(s->dpy, &s->si);
-			X.Sync(s->dpy, False);
-			s->img->data = NULL;
-			XDestroyImage(s->img);
-			shmdt(s->si.shmaddr);
-		}
+		parley_shm_free(s);
+		if (s->pix) X.FreePixmap(s->dpy, s->pix);
+		if (s->redirected) XC.UnredirectWindow(s->dpy, s->top, CompositeRedirectAutomatic);
+		X.Sync(s->dpy, False); // errors (a window already gone) are recorded, not fatal
 		X.CloseDisplay(s->dpy);
 		pthread_mutex_lock(&parley_mu);
 		parley_dpys[s->slot] = NULL;
@@ -165,20 +327,39 @@ static int shift_of(unsigned long mask) {
 	return (mask == 0xff) ? n : -1;
 }
 
-// parley_screen_grab captures the screen. It returns 1 when the picture
-// changed (and writes it as I420 BT.601 into y, u, v), 0 when it is the
-// same as last time (nothing written), negative on an error: -1 X error,
-// -2 a pixel format other than 8 bits per colour in 32-bit pixels.
-static int parley_screen_grab(parley_screen *s, unsigned char *y, unsigned char *u, unsigned char *v, int ys, int cs, int force) {
+// parley_screen_grab captures the screen or the window into a picture of
+// dw x dh. It returns 1 when the picture changed (and writes it as I420
+// BT.601 into y, u, v), 0 when it is the same as last time (nothing
+// written), 2 when the capture's size is no longer dw x dh (nothing
+// written: s->w x s->h is the new size), negative on an error: -1 X
+// error, -2 a pixel format other than 8 bits per colour in 32-bit pixels,
+// -3 the window is gone or no longer shown, -5 the window grew too large.
+static int parley_screen_grab(parley_screen *s, int dw, int dh, unsigned char *y, unsigned char *u, unsigned char *v, int ys, int cs, int force) {
+	Drawable from = s->root;
+	int ox = 0, oy = 0;
+	if (s->top) {
+		// A cheap geometry check per frame (one round trip): a window
+		// that changed size gets a new pixmap from the server.
+		int rc = parley_window_name(s);
+		if (rc <= 0) return rc;
+		from = s->pix;
+		ox = oy = s->bw; // the window's own picture, not its border
+	}
+	if (s->w != dw || s->h != dh) return 2;
 	XImage *img = s->img;
 	parley_errs[s->slot] = 0;
 	if (s->shm) {
-		if (!X.ShmGetImage(s->dpy, s->root, img, 0, 0, AllPlanes) || parley_errs[s->slot]) return -1;
+		if (!X.ShmGetImage(s->dpy, from, img, ox, oy, AllPlanes) || parley_errs[s->slot]) return s->top ? -3 : -1;
 	} else {
-		img = X.GetImage(s->dpy, s->root, 0, 0, s->w, s->h, AllPlanes, ZPixmap);
-		if (!img || parley_errs[s->slot]) { if (img) XDestroyImage(img); return -1; }
+		img = X.GetImage(s->dpy, from, ox, oy, s->w, s->h, AllPlanes, ZPixmap);
+		if (!img || parley_errs[s->slot]) { if (img) XDestroyImage(img); return s->top ? -3 : -1; }
 	}
-	int rs = shift_of(img->red_mask), gs = shift_of(img->green_mask), bs = shift_of(img->blue_mask);
+	// An image of a pixmap carries no colour masks: the window's visual
+	// has them.
+	unsigned long rm = img->red_mask ? img->red_mask : s->vis->red_mask;
+	unsigned long gm = img->green_mask ? img->green_mask : s->vis->green_mask;
+	unsigned long bm = img->blue_mask ? img->blue_mask : s->vis->blue_mask;
+	int rs = shift_of(rm), gs = shift_of(gm), bs = shift_of(bm);
 	int rc = 1;
 	if (img->bits_per_pixel != 32 || rs < 0 || gs < 0 || bs < 0 || img->byte_order != LSBFirst) {
 		rc = -2;
@@ -215,6 +396,153 @@ out:
 	if (!s->shm) XDestroyImage(img);
 	return rc;
 }
+
+// Listing what can be shared.
+#define PARLEY_TITLE_MAX 512
+typedef struct {
+	unsigned long id; // the client window (what a user and xdotool know)
+	int screen;
+	int w, h;         // of its top-level window: what sharing it sends
+	int title_len;
+	int utf8;         // the title is UTF-8 (_NET_WM_NAME), else WM_NAME's bytes
+	char title[PARLEY_TITLE_MAX];
+} parley_window_info;
+
+// parley_prop reads up to max bytes of an 8-bit property: its length, or
+// -1 when it is absent or not 8-bit.
+static int parley_prop(parley_screen *s, Window w, Atom prop, Atom type, char *out, int max) {
+	Atom got;
+	int fmt;
+	unsigned long n, after;
+	unsigned char *data = NULL;
+	parley_errs[s->slot] = 0;
+	if (X.GetWindowProperty(s->dpy, w, prop, 0, (max + 3) / 4, False, type, &got, &fmt, &n, &after, &data) != Success || parley_errs[s->slot]) return -1;
+	int len = -1;
+	if (data && got != None && fmt == 8) {
+		len = n < (unsigned long)max ? (int)n : max;
+		memcpy(out, data, len);
+	}
+	if (data) X.Free(data);
+	return len;
+}
+
+static int parley_has_prop(parley_screen *s, Window w, Atom prop) {
+	Atom got = None;
+	int fmt;
+	unsigned long n, after;
+	unsigned char *data = NULL;
+	parley_errs[s->slot] = 0;
+	if (X.GetWindowProperty(s->dpy, w, prop, 0, 0, False, AnyPropertyType, &got, &fmt, &n, &after, &data) != Success || parley_errs[s->slot]) return 0;
+	if (data) X.Free(data);
+	return got != None;
+}
+
+// parley_find_client finds the window with WM_STATE at or below w (a
+// window manager's frame holds the client a level or two down); 0 when
+// none (no window manager: the top-level window is the client).
+static Window parley_find_client(parley_screen *s, Window w, Atom wm_state, int depth) {
+	if (parley_has_prop(s, w, wm_state)) return w;
+	if (depth >= 3) return 0;
+	Window root, parent, *kids = NULL, found = 0;
+	unsigned int n = 0;
+	parley_errs[s->slot] = 0;
+	if (!X.QueryTree(s->dpy, w, &root, &parent, &kids, &n) || parley_errs[s->slot]) return 0;
+	for (unsigned int i = 0; i < n && !found; i++) found = parley_find_client(s, kids[i], wm_state, depth + 1);
+	if (kids) X.Free(kids);
+	return found;
+}
+
+// parley_add_window describes top-level window top (client: the window
+// with the title) when it can be shared: viewable, not override-redirect,
+// at least 32x32, with a title. 1 added, 0 skipped.
+static int parley_add_window(parley_screen *s, int screen, Window top, Window client, Atom net_name, Atom utf8, parley_window_info *out) {
+	XWindowAttributes wa;
+	parley_errs[s->slot] = 0;
+	if (!X.GetWindowAttributes(s->dpy, top, &wa) || parley_errs[s->slot]) return 0;
+	if (wa.override_redirect || wa.map_state != IsViewable || wa.class != InputOutput || wa.width < 32 || wa.height < 32) return 0;
+	memset(out, 0, sizeof(*out));
+	out->id = client;
+	out->screen = screen;
+	out->w = wa.width & ~1;
+	out->h = wa.height & ~1;
+	int n = parley_prop(s, client, net_name, utf8, out->title, PARLEY_TITLE_MAX);
+	out->utf8 = 1;
+	if (n <= 0) {
+		n = parley_prop(s, client, XA_WM_NAME, AnyPropertyType, out->title, PARLEY_TITLE_MAX);
+		out->utf8 = 0;
+	}
+	if (n <= 0) return 0;
+	out->title_len = n;
+	return 1;
+}
+
+// parley_list_windows lists the windows of every screen that can be
+// shared, topmost last, into out (at most max); the count, or a negative
+// parley_screen_open code.
+// sw and sh get the screens' sizes (at most PARLEY_MAX_SCREENS). Without
+// Composite (or libXcomposite) windows cannot be shared, and none are
+// listed.
+#define PARLEY_MAX_SCREENS 16
+static int parley_list_windows(const char *name, parley_window_info *out, int max, int *nscreens, int *sw, int *sh) {
+	parley_screen s;
+	int rc = parley_dpy_open(&s, name);
+	if (rc) { parley_screen_close(&s); return rc; }
+	Display *d = s.dpy;
+	*nscreens = ScreenCount(d);
+	for (int i = 0; i < ScreenCount(d) && i < PARLEY_MAX_SCREENS; i++) {
+		sw[i] = DisplayWidth(d, i) & ~1;
+		sh[i] = DisplayHeight(d, i) & ~1;
+	}
+	int op, ev, er;
+	if (X.QueryExtension(d, "XWAYLAND", &op, &ev, &er)) { parley_screen_close(&s); return -12; }
+	int major = 0, minor = 4;
+	if (parley_xc_init() != 1 || !XC.QueryExtension(d, &ev, &er) || !XC.QueryVersion(d, &major, &minor) || (major == 0 && minor < 2)) max = 0;
+	int count = 0;
+	Atom client_list = X.InternAtom(d, "_NET_CLIENT_LIST_STACKING", False);
+	Atom client_list2 = X.InternAtom(d, "_NET_CLIENT_LIST", False);
+	Atom wm_state = X.InternAtom(d, "WM_STATE", False);
+	Atom net_name = X.InternAtom(d, "_NET_WM_NAME", False);
+	Atom utf8 = X.InternAtom(d, "UTF8_STRING", False);
+	for (int sc = 0; sc < ScreenCount(d) && count < max; sc++) {
+		Window root = RootWindow(d, sc);
+		s.root = root;
+		// A window manager that lists its clients: those, each with
+		// its top-level window (its frame).
+		Atom got = None;
+		int fmt = 0;
+		unsigned long n = 0, after;
+		unsigned char *data = NULL;
+		parley_errs[s.slot] = 0;
+		int have = 0;
+		for (int k = 0; k < 2 && !have; k++) {
+			if (data) { X.Free(data); data = NULL; }
+			if (X.GetWindowProperty(d, root, k ? client_list2 : client_list, 0, 4096, False, XA_WINDOW, &got, &fmt, &n, &after, &data) == Success
+				&& !parley_errs[s.slot] && got == XA_WINDOW && fmt == 32 && n > 0) have = 1;
+		}
+		if (have) {
+			unsigned long *ids = (unsigned long *)data; // format 32 comes as longs
+			for (unsigned long i = 0; i < n && count < max; i++) {
+				Window top;
+				if (parley_top_level(&s, ids[i], &top)) continue;
+				count += parley_add_window(&s, sc, top, ids[i], net_name, utf8, &out[count]);
+			}
+		}
+		if (data) X.Free(data);
+		if (have) continue;
+		// Else the root's children, bottom to top.
+		Window r, p, *kids = NULL;
+		unsigned int nk = 0;
+		parley_errs[s.slot] = 0;
+		if (!X.QueryTree(d, root, &r, &p, &kids, &nk) || parley_errs[s.slot]) continue;
+		for (unsigned int i = 0; i < nk && count < max; i++) {
+			Window client = parley_find_client(&s, kids[i], wm_state, 0);
+			count += parley_add_window(&s, sc, kids[i], client ? client : kids[i], net_name, utf8, &out[count]);
+		}
+		if (kids) X.Free(kids);
+	}
+	parley_screen_close(&s);
+	return count;
+}
 */
 import "C"
 
@@ -226,8 +554,9 @@ import (
 	"unsafe"
 )
 
-// x11Screen captures the root window of one X screen: XShm when the
-// server shares memory with us, else plain XGetImage.
+// x11Screen captures the root window of one X screen, or one window
+// (through Composite): XShm when the server shares memory with us, else
+// plain XGetImage.
 type x11Screen struct {
 	mu sync.Mutex
 	s  *C.parley_screen // nil once closed
@@ -235,23 +564,43 @@ type x11Screen struct {
 	h  int
 }
 
-// openX11Screen opens screen n of display ("" is $DISPLAY). Every failure
-// wraps ErrScreenUnavailable with a sentence that says why.
-func openX11Screen(display string, n int) (*x11Screen, error) {
+// xlibError is why libX11 (and, for windows, libXcomposite) cannot be
+// used, or nil.
+func xlibError(window bool) error {
+	switch C.parley_x_init() {
+	case 1:
+	case -1:
+		return noX11Error{fmt.Errorf("%w: libX11 (libX11.so.6) is not installed", ErrScreenUnavailable), false}
+	case -2:
+		return noX11Error{fmt.Errorf("%w: libXext (libXext.so.6) is not installed", ErrScreenUnavailable), false}
+	default:
+		return fmt.Errorf("%w: libX11 lacks a function screen capture needs", ErrScreenUnavailable)
+	}
+	if !window {
+		return nil
+	}
+	switch C.parley_xc_init() {
+	case 1:
+		return nil
+	case -1:
+		return fmt.Errorf("%w: sharing one window needs libXcomposite (libXcomposite.so.1), which is not installed; the entire screen can be shared", ErrScreenUnavailable)
+	default:
+		return fmt.Errorf("%w: libXcomposite lacks a function window capture needs; the entire screen can be shared", ErrScreenUnavailable)
+	}
+}
+
+// openX11Screen opens screen t.Screen, or window t.Window, of display (""
+// is $DISPLAY). Every failure wraps ErrScreenUnavailable with a sentence
+// that says why.
+func openX11Screen(display string, t ScreenTarget) (*x11Screen, error) {
 	if display == "" {
 		display = os.Getenv("DISPLAY")
 	}
 	if display == "" {
 		return nil, noDisplayError()
 	}
-	switch C.parley_x_init() {
-	case 1:
-	case -1:
-		return nil, noX11Error{fmt.Errorf("%w: libX11 (libX11.so.6) is not installed", ErrScreenUnavailable), false}
-	case -2:
-		return nil, noX11Error{fmt.Errorf("%w: libXext (libXext.so.6) is not installed", ErrScreenUnavailable), false}
-	default:
-		return nil, fmt.Errorf("%w: libX11 lacks a function screen capture needs", ErrScreenUnavailable)
+	if err := xlibError(t.Window != 0); err != nil {
+		return nil, err
 	}
 	s := (*C.parley_screen)(C.calloc(1, C.size_t(unsafe.Sizeof(C.parley_screen{}))))
 	if s == nil {
@@ -260,28 +609,56 @@ func openX11Screen(display string, n int) (*x11Screen, error) {
 	name := C.CString(display)
 	defer C.free(unsafe.Pointer(name))
 	var screens C.int
-	rc := C.parley_screen_open(s, name, C.int(n), &screens)
+	var rc C.int
+	if t.Window != 0 {
+		rc = C.parley_window_open(s, name, C.ulong(t.Window))
+	} else {
+		rc = C.parley_screen_open(s, name, C.int(t.Screen), &screens)
+	}
 	if rc != 0 {
 		C.parley_screen_close(s)
 		C.free(unsafe.Pointer(s))
-		switch rc {
-		case -10:
-			return nil, noX11Error{fmt.Errorf("%w: cannot open the X11 display %q (no X server there, or not allowed)", ErrScreenUnavailable, display), false}
-		case -11:
-			return nil, fmt.Errorf("%w: the X11 display %q has %d screen(s); there is no screen %d", ErrScreenUnavailable, display, int(screens), n)
-		case -12:
-			return nil, noX11Error{fmt.Errorf("%w: %q is XWayland: its root window is not the desktop", ErrScreenUnavailable, display), true}
-		default:
-			return nil, fmt.Errorf("%w: X11 capture setup failed (%d)", ErrScreenUnavailable, int(rc))
-		}
+		return nil, openError(rc, display, t, int(screens))
 	}
 	return &x11Screen{s: s, w: int(s.w), h: int(s.h)}, nil
 }
 
-func (x *x11Screen) size() (int, int) { return x.w, x.h }
+// openError says why opening a capture failed.
+func openError(rc C.int, display string, t ScreenTarget, screens int) error {
+	switch rc {
+	case -10:
+		return noX11Error{fmt.Errorf("%w: cannot open the X11 display %q (no X server there, or not allowed)", ErrScreenUnavailable, display), false}
+	case -11:
+		return fmt.Errorf("%w: the X11 display %q has %d screen(s); there is no screen %d", ErrScreenUnavailable, display, screens, t.Screen)
+	case -12:
+		return noX11Error{fmt.Errorf("%w: %q is XWayland: its root window is not the desktop", ErrScreenUnavailable, display), true}
+	case -15:
+		return fmt.Errorf("%w: the X11 display %q has no Composite extension, which sharing one window needs; the entire screen can be shared", ErrScreenUnavailable, display)
+	case -16:
+		return fmt.Errorf("%w: there is no window %s on the X11 display %q", ErrScreenUnavailable, t, display)
+	case -17:
+		return fmt.Errorf("%w: the window %s is not shown (unmapped or minimised)", ErrScreenUnavailable, t)
+	case -18:
+		return fmt.Errorf("%w: %s is a root window: share the entire screen instead", ErrScreenUnavailable, t)
+	case -19:
+		return fmt.Errorf("%w: the window %s has no picture (an input-only window)", ErrScreenUnavailable, t)
+	case -5:
+		return fmt.Errorf("%w: the window %s is too large to share (over %d pixels)", ErrScreenUnavailable, t, int(C.PARLEY_MAX_PIXELS))
+	default:
+		return fmt.Errorf("%w: X11 capture setup failed (%d)", ErrScreenUnavailable, int(rc))
+	}
+}
+
+func (x *x11Screen) size() (int, int) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return x.w, x.h
+}
 
 // grab captures into dst (I420 of size()) and reports whether the picture
-// changed since the last grab; force converts even when it did not.
+// changed since the last grab; force converts even when it did not. A
+// window whose size changed gives errCaptureResized (size() is the new
+// size); one that closed gives ErrWindowClosed.
 func (x *x11Screen) grab(dst *image.YCbCr, force bool) (bool, error) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
@@ -292,15 +669,24 @@ func (x *x11Screen) grab(dst *image.YCbCr, force bool) (bool, error) {
 	if force {
 		f = 1
 	}
-	rc := C.parley_screen_grab(x.s, (*C.uchar)(unsafe.Pointer(&dst.Y[0])), (*C.uchar)(unsafe.Pointer(&dst.Cb[0])), (*C.uchar)(unsafe.Pointer(&dst.Cr[0])),
+	dw, dh := dst.Rect.Dx(), dst.Rect.Dy()
+	rc := C.parley_screen_grab(x.s, C.int(dw), C.int(dh),
+		(*C.uchar)(unsafe.Pointer(&dst.Y[0])), (*C.uchar)(unsafe.Pointer(&dst.Cb[0])), (*C.uchar)(unsafe.Pointer(&dst.Cr[0])),
 		C.int(dst.YStride), C.int(dst.CStride), f)
 	switch rc {
 	case 1:
 		return true, nil
 	case 0:
 		return false, nil
+	case 2:
+		x.w, x.h = int(x.s.w), int(x.s.h)
+		return false, errCaptureResized
 	case -2:
 		return false, fmt.Errorf("%w: the X11 screen's pixel format is not 24-bit colour in 32-bit pixels", ErrScreenUnavailable)
+	case -3:
+		return false, ErrWindowClosed
+	case -5:
+		return false, fmt.Errorf("%w: the shared window grew too large to share (over %d pixels)", ErrScreenUnavailable, int(C.PARLEY_MAX_PIXELS))
 	default:
 		return false, fmt.Errorf("%w: capturing the X11 screen failed (its size changed, or the server went away)", ErrScreenUnavailable)
 	}
@@ -314,4 +700,50 @@ func (x *x11Screen) close() {
 		C.free(unsafe.Pointer(x.s))
 		x.s = nil
 	}
+}
+
+// maxListed is the most windows listed.
+const maxListed = 256
+
+// listX11Sources lists the screens and the windows of display (""
+// is $DISPLAY) that can be shared.
+func listX11Sources(display string) ([]ScreenSource, error) {
+	if display == "" {
+		display = os.Getenv("DISPLAY")
+	}
+	if display == "" {
+		return nil, noDisplayError()
+	}
+	if err := xlibError(false); err != nil {
+		return nil, err
+	}
+	infos := (*[maxListed]C.parley_window_info)(C.calloc(maxListed, C.size_t(unsafe.Sizeof(C.parley_window_info{}))))
+	if infos == nil {
+		return nil, fmt.Errorf("%w: out of memory", ErrScreenUnavailable)
+	}
+	defer C.free(unsafe.Pointer(infos))
+	name := C.CString(display)
+	defer C.free(unsafe.Pointer(name))
+	var screens C.int
+	var sw, sh [C.PARLEY_MAX_SCREENS]C.int
+	n := int(C.parley_list_windows(name, &infos[0], maxListed, &screens, &sw[0], &sh[0]))
+	if n < 0 {
+		return nil, openError(C.int(n), display, ScreenTarget{}, int(screens))
+	}
+	var out []ScreenSource
+	ns := min(int(screens), len(sw))
+	for i := range ns {
+		out = append(out, ScreenSource{ID: ScreenTarget{Screen: i}.String(), Title: screenTitle(i, ns), Width: int(sw[i]), Height: int(sh[i])})
+	}
+	// Topmost first: the window just used is the likeliest choice.
+	for i := n - 1; i >= 0; i-- {
+		in := &infos[i]
+		raw := C.GoBytes(unsafe.Pointer(&in.title[0]), in.title_len)
+		title := sanitizeTitle(raw, in.utf8 != 0)
+		if title == "" || in.id == 0 || uint64(in.id) > maxWindowID {
+			continue
+		}
+		out = append(out, ScreenSource{ID: ScreenTarget{Window: uint32(in.id)}.String(), Title: title, Width: int(in.w), Height: int(in.h)})
+	}
+	return out, nil
 }

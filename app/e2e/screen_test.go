@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"fmt"
+	"image/color"
 	"strings"
 	"testing"
 	"time"
@@ -68,5 +70,58 @@ func TestScreenShareWithoutDisplaySaysSo(t *testing.T) {
 				t.Fatalf("took %v: it waited for the peer first", d)
 			}
 		})
+	}
+}
+
+// parley-cli screens lists the screen and the windows of $DISPLAY, and
+// call --video window:0xID shares one of them at its size; when the
+// window closes, the sharer says WINDOW_CLOSED and the call goes on. A window id
+// that is malformed is a usage error (2); one that names no window is
+// SCREEN_UNAVAILABLE (27) with the reason, before waiting for the peer.
+func TestWindowShareBetweenTwoCLIs(t *testing.T) {
+	display := xvfbtest.Start(t, 800, 600)
+	win := xvfbtest.Window(t, display, "parley e2e window", 30, 40, 400, 300, color.RGBA{200, 40, 40, 255})
+	server := startSignal(t)
+	alice, bob := newUser(t, "alice"), newUser(t, "bob")
+	alice.extraEnv = []string{"DISPLAY=" + display}
+	bob.extraEnv = []string{"DISPLAY="}
+	out := alice.mustRun("screens")
+	id := fmt.Sprintf("window:0x%x", win.ID)
+	for _, want := range []string{"screen:0 800x600 Entire screen\n", id + " 400x300 parley e2e window\n"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("parley-cli screens lacks %q:\n%s", want, out)
+		}
+	}
+	if _, errs, code := bob.run("screens"); code != 27 || !strings.Contains(errs, "DISPLAY is not set") {
+		t.Fatalf("screens without a display exited %d:\n%s", code, errs)
+	}
+	link := strings.TrimSpace(alice.mustRun("create", "--server", server))
+	for _, tc := range []struct {
+		video string
+		code  int
+		want  string
+	}{
+		{"window:0xzz", 2, "want window:0xID"},
+		{"window:123", 2, "want window:0xID"},
+		{"window:0x1ffff00", 27, "there is no window window:0x1ffff00"},
+	} {
+		if _, errs, code := alice.run("call", link, "--video", tc.video, "--audio", "sine", "--wait", "30s"); code != tc.code || !strings.Contains(errs, tc.want) {
+			t.Fatalf("call --video %s exited %d, want %d saying %q:\n%s", tc.video, code, tc.code, tc.want, errs)
+		}
+	}
+	a := alice.start(nil, "call", link, "--video", id, "--audio", "sine", "--duration", "20s", "--stats")
+	b := bob.start(nil, "call", link, "--video", "none", "--audio", "sine", "--duration", "20s", "--stats")
+	// Once Bob sees the window, it closes: Alice's share ends, she says
+	// so, the call goes on until its end.
+	b.WaitStderr(`^call receiving: [1-9][0-9]* video frames decoded`, 1, 60*time.Second)
+	win.Close()
+	a.WaitStderr(`^call notice: WINDOW_CLOSED$`, 1, 20*time.Second)
+	for name, p := range map[string]*proc{"alice": a, "bob": b} {
+		if code := p.Wait(60 * time.Second); code != 0 {
+			t.Fatalf("%s's call exited %d:\n%s", name, code, p.StderrText())
+		}
+	}
+	if errs := b.StderrText() + "\n"; !strings.Contains(errs, "call video: 400x300\n") {
+		t.Fatalf("bob's stderr lacks the window's size:\n%s", errs)
 	}
 }

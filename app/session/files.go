@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sort"
 	"sync"
 	"time"
 
@@ -94,7 +95,17 @@ type transfers struct {
 	closed  bool                 // the session ended: nothing is queued any more
 	asks    map[string]chan bool // offers waiting for AnswerOffer, by id
 	now     func() time.Time     // tests move time
+	added   uint64               // entries added so far (entry.seq)
+	pruneAt int                  // table size of the next forgetFinishedLocked
 }
+
+// KeepFinished is how many finished (done, failed or canceled) transfers
+// a session remembers; older ones are forgotten first. Transfers still
+// under way are always kept (their number is bounded by the send queue
+// and transfer.MaxIncoming). Without the bound a peer offering and
+// canceling file after file grows the table for as long as the room is
+// open.
+const KeepFinished = 1000
 
 type entry struct {
 	t        Transfer
@@ -102,6 +113,7 @@ type entry struct {
 	cancel   context.CancelFunc
 	lastEmit time.Time
 	emitted  string // state and error of the last event
+	seq      uint64 // order of addition
 }
 
 func (ts *transfers) clock() time.Time {
@@ -133,7 +145,35 @@ func (ts *transfers) addLocked(e *entry) {
 	if ts.byID == nil {
 		ts.byID, ts.byReal = map[string]*entry{}, map[string]*entry{}
 	}
+	ts.added++
+	e.seq = ts.added
 	ts.byID[e.t.ID] = e
+	if len(ts.byID) > max(ts.pruneAt, KeepFinished+KeepFinished/4) {
+		ts.forgetFinishedLocked()
+		ts.pruneAt = len(ts.byID) + KeepFinished/4
+	}
+}
+
+// forgetFinishedLocked drops the oldest finished transfers until at most
+// KeepFinished of them are left (in batches: the scan is paid once per
+// KeepFinished/4 additions, also when most entries are still under way).
+func (ts *transfers) forgetFinishedLocked() {
+	var done []*entry
+	for _, e := range ts.byID {
+		if e.t.State.Terminal() {
+			done = append(done, e)
+		}
+	}
+	if len(done) <= KeepFinished {
+		return
+	}
+	sort.Slice(done, func(i, j int) bool { return done[i].seq < done[j].seq })
+	for _, e := range done[:len(done)-KeepFinished] {
+		delete(ts.byID, e.t.ID)
+		if e.real != "" && ts.byReal[e.real] == e {
+			delete(ts.byReal, e.real)
+		}
+	}
 }
 
 // SendFiles queues the files and folders at paths (absolute) and returns

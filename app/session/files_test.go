@@ -368,3 +368,38 @@ func TestSendFilesDoesNotWaitForReaders(t *testing.T) {
 		t.Fatal("SendFiles blocked with nobody reading events")
 	}
 }
+
+// TestFinishedTransfersAreForgotten: a peer offering and canceling file
+// after file does not grow the table without bound; the oldest finished
+// transfers go first and one still under way is never forgotten.
+func TestFinishedTransfersAreForgotten(t *testing.T) {
+	t.Parallel()
+	s := bareSession(nil)
+	s.onProgress(transfer.Progress{ID: "live", Name: "big.iso", Total: 1 << 30})
+	const offers = 3 * KeepFinished
+	for i := range offers {
+		id := fmt.Sprintf("f%05d", i)
+		s.onProgress(transfer.Progress{ID: id, Name: "x", Total: 10})
+		s.onProgress(transfer.Progress{ID: id, Name: "x", Total: 10, Done: true, Err: transfer.ErrCanceled})
+		changes(s)
+	}
+	byID := map[string]Transfer{}
+	for _, tr := range s.Transfers() {
+		byID[tr.ID] = tr
+	}
+	if n := len(byID); n > KeepFinished+KeepFinished/4+1 {
+		t.Fatalf("%d transfers remembered after %d canceled offers (keep %d finished)", n, offers, KeepFinished)
+	}
+	if tr, ok := byID["live"]; !ok || tr.State != TransferActive {
+		t.Fatalf("the transfer under way was forgotten: %+v", tr)
+	}
+	if _, ok := byID[fmt.Sprintf("f%05d", offers-1)]; !ok {
+		t.Fatal("the newest finished transfer was forgotten")
+	}
+	if _, ok := byID["f00000"]; ok {
+		t.Fatal("the oldest finished transfer is still there")
+	}
+	if err := s.CancelTransfer("f00000"); !errors.Is(err, ErrNoTransfer) {
+		t.Fatalf("cancel of a forgotten transfer: %v", err)
+	}
+}

@@ -19,7 +19,7 @@ import (
 // with a parley-cli that shares another Xvfb screen (1920x1080, eight
 // large colour blocks): the peer's screen takes the window's main area
 // (every block's colour shows, together over a large part of the window).
-// Then Ctrl+Shift+E in the window shares the window's own display, and
+// Then Ctrl+Shift+E, Enter in the window shares the window's own display, and
 // the CLI's last decoded frame has that display's size (1280x800, or half of it
 // when the screen's ladder had to halve the picture).
 func TestWindowScreenShare(t *testing.T) {
@@ -56,9 +56,13 @@ func TestWindowScreenShare(t *testing.T) {
 		t.Logf("screen sharing screenshot written to %s", p)
 	}
 
-	// Now the window shares its own display with the CLI.
+	// Now the window shares its own display with the CLI: Ctrl+Shift+E
+	// opens the picker with the entire screen focused, Enter shares it
+	// (pressed again until frames arrive: an Enter before the picker is
+	// up goes to the empty message box, which sends nothing).
 	run(t, display, xdotool, "windowfocus", "--sync", w.wid)
 	run(t, display, xdotool, "key", "ctrl+shift+e")
+	pressUntil(t, caller, true, `^call receiving: [1-9][0-9]* video frames decoded`, display, xdotool, w.wid, []string{"key", "Return"})
 	caller.waitLine(true, `^call ended$`)
 	// The display's size, or half of it: on a starved machine the
 	// screen's ladder halves the picture once 5 fps does not fit

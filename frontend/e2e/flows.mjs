@@ -1209,14 +1209,23 @@ export const flows = {
     const share = page.getByRole('button', { name: 'Share screen' });
     assert((await share.getAttribute('aria-keyshortcuts')) === 'Control+Shift+E', 'no shortcut on Share screen');
     await share.click();
+    // The picker: the entire screen first, focused.
+    const picker = page.getByRole('dialog', { name: 'Share your screen' });
+    await picker.getByRole('button', { name: /Entire screen/ }).click();
+    await picker.waitFor({ state: 'detached' });
     const bar = page.getByTestId('screen-sharing');
     await bar.getByText('You are sharing your screen').waitFor();
     await bar.getByRole('button', { name: 'Stop' }).click();
     await bar.waitFor({ state: 'detached' });
-    // The keyboard, from the message box.
+    // The keyboard, from the message box: Ctrl+Shift+E, Enter shares the
+    // entire screen (as before there was a choice); Ctrl+Shift+E stops.
     await page.getByTestId('composer').focus();
     await page.keyboard.press('Control+Shift+E');
+    await picker.waitFor();
+    await page.waitForFunction(() => document.activeElement?.getAttribute('data-source') === 'screen:0');
+    await page.keyboard.press('Enter');
     await bar.waitFor();
+    assert((await fake(page, () => window.__parleyFake.sharedSource)) === 'screen:0', 'Enter did not share the entire screen');
     await page.keyboard.press('Control+Shift+E');
     await bar.waitFor({ state: 'detached' });
 
@@ -1251,6 +1260,36 @@ export const flows = {
     await notice.getByText('Your screen cannot be shared here.').waitFor();
     assert((await callState(page)) === 'active', 'the call did not go on');
     assert((await bar.count()) === 0, 'a sharing bar without a screen');
+  },
+
+  'call: share one window: the picker by keyboard (arrows, Esc, Enter); the window closing stops the share with a notice': async (page, open, srv) => {
+    await activeVoiceCall(page, open, mediaQuery(srv));
+    const picker = page.getByRole('dialog', { name: 'Share your screen' });
+    const bar = page.getByTestId('screen-sharing');
+    await page.getByTestId('composer').focus();
+    await page.keyboard.press('Control+Shift+E');
+    await picker.waitFor();
+    const titles = await picker.getByRole('button').allTextContents();
+    assert(titles.length === 3 && /Entire screen/.test(titles[0]) && /Notes — Text Editor/.test(titles[1]) && /Terminal/.test(titles[2]), `picker lists ${JSON.stringify(titles)}`);
+    // Esc closes it and gives the focus back to the message box.
+    await page.keyboard.press('Escape');
+    await picker.waitFor({ state: 'detached' });
+    assert(await page.evaluate(() => document.activeElement?.getAttribute('data-testid') === 'composer'), 'focus not back in the composer');
+    assert((await bar.count()) === 0, 'Esc shared something');
+    // Down, Down, Up, Enter: the first window.
+    await page.keyboard.press('Control+Shift+E');
+    await picker.waitFor();
+    await page.waitForFunction(() => document.activeElement?.getAttribute('data-source') === 'screen:0');
+    for (const k of ['ArrowDown', 'ArrowDown', 'ArrowUp']) await page.keyboard.press(k);
+    await page.keyboard.press('Enter');
+    await bar.waitFor();
+    assert((await fake(page, () => window.__parleyFake.sharedSource)) === 'window:0x1a00007', 'the window was not shared');
+    await bar.getByText('You are sharing the window “Notes — Text Editor”').waitFor();
+    // The window closes: sharing ends, the notice says so, the call goes on.
+    await fake(page, () => window.__parleyFake.sharedWindowCloses());
+    await bar.waitFor({ state: 'detached' });
+    await page.locator('[data-testid="call-notice"][data-code="WINDOW_CLOSED"]').getByText('The window you shared was closed').waitFor();
+    assert((await callState(page)) === 'active', 'the call did not go on');
   },
 
   'call: decline, peer declines, no answer': async (page, open) => {

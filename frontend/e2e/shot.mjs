@@ -1,6 +1,7 @@
 // Takes screenshots of the home and room views, a room with file-transfer
-// cards, the big-file prompt, the drop hint, an incoming call and a video
-// call (fake backend; the video is real VP8 through the e2e relay) for review.
+// cards, the big-file prompt, the drop hint, an incoming call, a video
+// call (fake backend; the video is real VP8 through the e2e relay) and the
+// screen picker for review.
 // Usage: node e2e/shot.mjs [outdir] [light|dark]
 import { chromium } from 'playwright-core';
 import { serve } from './serve.mjs';
@@ -128,6 +129,12 @@ try {
   await page.waitForTimeout(2200);
   await page.screenshot({ path: `${out}/ui-call${sfx}.png` });
   await page.evaluate(() => window.__stopPicture());
+
+  // The picker of what to share (Ctrl+Shift+E).
+  await page.getByRole('button', { name: 'Share screen' }).click();
+  await page.getByRole('dialog', { name: 'Share your screen' }).waitFor();
+  await page.waitForTimeout(300);
+  await page.screenshot({ path: `${out}/ui-screen-picker${sfx}.png` });
 } finally {
   await browser.close();
   await srv.close();

@@ -5,6 +5,7 @@ package xvfbtest
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"image"
@@ -15,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -22,11 +24,12 @@ import (
 	"time"
 )
 
-// Start runs Xvfb with one screen of w x h at 24-bit colour for the test
+// Start runs Xvfb with one screen of w x h at 24-bit colour (and any
+// further Xvfb arguments, such as "-extension", "Composite") for the test
 // and returns its display name (":N"); it stops when the test ends.
-func Start(t testing.TB, w, h int) string {
+func Start(t testing.TB, w, h int, args ...string) string {
 	t.Helper()
-	d, stop, err := Run(w, h)
+	d, stop, err := Run(w, h, args...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,14 +41,14 @@ func Start(t testing.TB, w, h int) string {
 // its display name (":N") once it serves clients, and a function that
 // stops it. Xvfb picks the number itself (-displayfd), so parallel runs
 // and other displays on the machine never collide.
-func Run(w, h int) (string, func(), error) {
+func Run(w, h int, args ...string) (string, func(), error) {
 	r, wr, err := os.Pipe()
 	if err != nil {
 		return "", nil, err
 	}
 	defer r.Close()
 	var stderr bytes.Buffer
-	cmd := exec.Command("Xvfb", "-displayfd", "3", "-screen", "0", strconv.Itoa(w)+"x"+strconv.Itoa(h)+"x24", "-nolisten", "tcp", "-noreset")
+	cmd := exec.Command("Xvfb", append([]string{"-displayfd", "3", "-screen", "0", strconv.Itoa(w) + "x" + strconv.Itoa(h) + "x24", "-nolisten", "tcp", "-noreset"}, args...)...)
 	cmd.ExtraFiles = []*os.File{wr}
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
@@ -164,4 +167,116 @@ func PaintFile(display, path string) error {
 		return errors.New("display -window root: " + string(bytes.TrimSpace(out)))
 	}
 	return nil
+}
+
+// Win is a window a test opened (Window).
+type Win struct {
+	// ID is its X11 window id.
+	ID      uint32
+	display string
+	cmd     *exec.Cmd
+	done    chan struct{}
+}
+
+// Window opens a top-level window of w x h at (x, y) on display, filled
+// with colour c and titled title (ImageMagick's display, Debian package
+// imagemagick), raised above the others; it closes when the test ends.
+// The title must be unique on the display.
+func Window(t testing.TB, display, title string, x, y, w, h int, c color.RGBA) *Win {
+	t.Helper()
+	cmd := exec.Command("display", "-display", display, "-title", title, "-geometry", fmt.Sprintf("+%d+%d", x, y),
+		"-size", fmt.Sprintf("%dx%d", w, h), fmt.Sprintf("xc:#%02x%02x%02x", c.R, c.G, c.B))
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start display (Debian package imagemagick): %v", err)
+	}
+	win := &Win{display: display, cmd: cmd, done: make(chan struct{})}
+	go func() {
+		_ = cmd.Wait()
+		close(win.done)
+	}()
+	t.Cleanup(win.Close)
+	out, err := xdotool(display, "search", "--sync", "--onlyvisible", "--name", "^"+regexp.QuoteMeta(title)+"$")
+	if err != nil {
+		t.Fatalf("find window %q: %v", title, err)
+	}
+	id, err := strconv.ParseUint(strings.Fields(out)[0], 10, 32)
+	if err != nil {
+		t.Fatalf("window id %q: %v", out, err)
+	}
+	win.ID = uint32(id)
+	if err := win.Do("windowraise"); err != nil {
+		t.Fatal(err)
+	}
+	return win
+}
+
+// Do runs an xdotool window command (windowsize W H, windowunmap,
+// windowraise, ...) on the window.
+func (w *Win) Do(command string, args ...string) error {
+	_, err := xdotool(w.display, append([]string{command, strconv.FormatUint(uint64(w.ID), 10)}, args...)...)
+	return err
+}
+
+// Close closes the window (its program ends) and waits for it.
+func (w *Win) Close() {
+	_ = w.cmd.Process.Kill()
+	<-w.done
+}
+
+// xdotool runs xdotool (Debian package xdotool) on display, for at most
+// 20 s (a search --sync that never finds its window).
+func xdotool(display string, args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "xdotool", args...)
+	cmd.Env = append(os.Environ(), "DISPLAY="+display)
+	out, err := cmd.CombinedOutput()
+	if err != nil || len(bytes.TrimSpace(out)) == 0 && args[0] == "search" {
+		return "", fmt.Errorf("xdotool %s: %v: %s", strings.Join(args, " "), err, bytes.TrimSpace(out))
+	}
+	return string(out), nil
+}
+
+// WindowManager runs a window manager (openbox, Debian package openbox)
+// on display until the test ends, and returns once it manages the
+// display (it has set _NET_SUPPORTING_WM_CHECK on the root window; read
+// with xprop, Debian package x11-utils). Windows opened afterwards get
+// frames (the client window is a child of its frame), WM_STATE, and a
+// place in _NET_CLIENT_LIST, as on a desktop.
+func WindowManager(t testing.TB, display string) {
+	t.Helper()
+	cmd := exec.Command("openbox", "--sm-disable")
+	cmd.Env = append(os.Environ(), "DISPLAY="+display)
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start openbox (Debian package openbox): %v", err)
+	}
+	done := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		close(done)
+	}()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+	})
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		xprop := exec.Command("xprop", "-root", "_NET_SUPPORTING_WM_CHECK")
+		xprop.Env = cmd.Env
+		if out, _ := xprop.Output(); bytes.Contains(out, []byte("window id")) {
+			return
+		}
+		select {
+		case <-done:
+			t.Fatal("openbox exited before it managed the display")
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("openbox did not manage the display within 20 s")
+		}
+	}
 }

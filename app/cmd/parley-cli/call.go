@@ -62,7 +62,7 @@ type callArgs struct {
 
 func parseCallArgs(e *cliEnv, args []string) (callArgs, error) {
 	fs := newFlagSet("call", e)
-	videoSrc := fs.String("video", "", "what to send as video: `testsrc` (colour bars), testsrc-busy (camera-like detail and noise), screen (screen 0 of the X11 display in DISPLAY, at its own size, at most 15 fps), screen:N (screen N of that display), a camera id, none, or empty for the default camera")
+	videoSrc := fs.String("video", "", "what to send as video: `testsrc` (colour bars), testsrc-busy (camera-like detail and noise), screen (screen 0 of the X11 display in DISPLAY, at its own size, at most 15 fps), screen:N (screen N of that display), window:0xID (one window of that display, at its size; 'parley-cli screens' lists them), a camera id, none, or empty for the default camera")
 	audioSrc := fs.String("audio", "", "what to send as sound: `sine` (440 Hz), a microphone id, none, or empty for the default microphone")
 	duration := fs.Duration("duration", 0, "hang up this long after the call became active (0: until interrupted or the peer hangs up)")
 	stats := fs.Bool("stats", false, "while the call is active print 'call receiving: N video frames decoded, M audio packets' on stderr every second; at the end print one JSON line on stdout: videoFramesReceived, videoFramesDecoded, audioPacketsReceived, avgFps, rttMs, freezes; and on stderr the call stats line and 'call video: WIDTHxHEIGHT' (the size of the last frame received)")
@@ -131,6 +131,7 @@ func cmdCall(ctx context.Context, e *cliEnv, args []string) error {
 		answered  bool
 		started   bool
 		lastState call.State
+		notice    string
 	)
 	finish := func(reason string) error {
 		if m != nil && a.stats {
@@ -187,10 +188,17 @@ func cmdCall(ctx context.Context, e *cliEnv, args []string) error {
 					return newCallError(err)
 				}
 				if v.Error != "" {
+					notice = v.Error
 					fmt.Fprintf(e.stderr, "call notice: %s\n", v.Error)
 				}
 			case session.CallChanged:
 				v := ev.View
+				if v.Error != notice && v.State != call.StateEnded {
+					// A change within the call (a shared window closed).
+					if notice = v.Error; notice != "" {
+						fmt.Fprintf(e.stderr, "call notice: %s\n", notice)
+					}
+				}
 				if v.State == lastState {
 					continue // a change within the state (mute, camera)
 				}
@@ -233,4 +241,25 @@ func cmdCall(ctx context.Context, e *cliEnv, args []string) error {
 			}
 		}
 	}
+}
+
+// cmdScreens lists the screens and windows of $DISPLAY that --video can
+// share.
+func cmdScreens(_ context.Context, e *cliEnv, args []string) error {
+	fs := newFlagSet("screens", e)
+	pos, err := parseInterspersed(fs, args, false)
+	if err != nil {
+		return err
+	}
+	if err := positional("screens", pos); err != nil {
+		return err
+	}
+	list, err := call.ListScreenSources("")
+	if err != nil {
+		return newCallError(err)
+	}
+	for _, s := range list {
+		fmt.Fprintf(e.stdout, "%s %dx%d %s\n", s.ID, s.Width, s.Height, s.Title)
+	}
+	return nil
 }

@@ -7,6 +7,7 @@ import type {
   AboutInfo,
   Api,
   CallDevices,
+  ScreenSource,
   CallView,
   EventName,
   Events,
@@ -73,7 +74,8 @@ interface WailsApp {
   HangUp(roomId: string): Promise<void>;
   SetMicMuted(roomId: string, muted: boolean): Promise<CallView>;
   SetCamera(roomId: string, on: boolean): Promise<CallView>;
-  ShareScreen(roomId: string): Promise<CallView>;
+  ScreenSources(roomId: string): Promise<ScreenSource[]>;
+  ShareScreen(roomId: string, source: string): Promise<CallView>;
   StopScreenShare(roomId: string): Promise<CallView>;
   CallDevices(): Promise<CallDevices>;
   SetCallDevices(mic: string, camera: string, speaker: string): Promise<void>;
@@ -181,7 +183,8 @@ export class WailsApi implements Api {
   hangUp = (id: string) => call(() => this.app.HangUp(id));
   setMicMuted = (id: string, muted: boolean) => call(() => this.app.SetMicMuted(id, muted));
   setCamera = (id: string, on: boolean) => call(() => this.app.SetCamera(id, on));
-  shareScreen = (id: string) => call(() => this.app.ShareScreen(id));
+  screenSources = (id: string) => call(async () => (await this.app.ScreenSources(id)) ?? []);
+  shareScreen = (id: string, source: string) => call(() => this.app.ShareScreen(id, source));
   stopScreenShare = (id: string) => call(() => this.app.StopScreenShare(id));
   callDevices = () => call(async () => fixDevices(await this.app.CallDevices()));
   setCallDevices = (mic: string, camera: string, speaker: string) => call(() => this.app.SetCallDevices(mic, camera, speaker));

@@ -40,6 +40,7 @@ export const ERROR_CODES = [
   'DEVICE_BUSY',
   'PERMISSION_DENIED',
   'SCREEN_UNAVAILABLE',
+  'WINDOW_CLOSED',
   'CALL_FAILED',
   'BAD_REQUEST',
   'INTERNAL',
@@ -207,6 +208,10 @@ const TEXT: Record<ErrorCode, { sentence: string; next: string }> = {
   SCREEN_UNAVAILABLE: {
     sentence: 'Your screen cannot be shared here.',
     next: 'Parley shares screens on X11 desktops; sharing from a Wayland session is not supported yet. The call goes on.',
+  },
+  WINDOW_CLOSED: {
+    sentence: 'The window you shared was closed, so sharing stopped.',
+    next: 'Share again to choose another window or the entire screen. The call goes on.',
   },
   CALL_FAILED: {
     sentence: 'The call could not be connected.',

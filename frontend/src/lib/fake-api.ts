@@ -7,6 +7,7 @@ import type {
   AboutInfo,
   Api,
   CallDevices,
+  ScreenSource,
   CallView,
   EventName,
   Events,
@@ -190,6 +191,14 @@ export class FakeApi implements Api {
   private readonly cameraBeforeScreen = new Map<string, boolean>();
   /** Whether shareScreen finds an X11 screen (false: SCREEN_UNAVAILABLE, as on Wayland). */
   screenAvailable = true;
+  /** What screenSources lists: the screen, then the windows. */
+  screens: ScreenSource[] = [
+    { id: 'screen:0', title: 'Entire screen', width: 1920, height: 1080 },
+    { id: 'window:0x1a00007', title: 'Notes — Text Editor', width: 800, height: 600 },
+    { id: 'window:0x2200003', title: 'Terminal', width: 640, height: 400 },
+  ];
+  /** The source shared now ("" when none). */
+  sharedSource = '';
   /** Seq of the last room:status event, as Go counts it. */
   private statusSeq = 0;
   /** The link from outside the app waiting for confirmation, like Go holds it. */
@@ -768,13 +777,26 @@ export class FakeApi implements Api {
     return { ...c };
   }
 
-  async shareScreen(roomId: string): Promise<CallView> {
+  async screenSources(roomId: string): Promise<ScreenSource[]> {
+    this.maybeFail('screenSources');
+    this.liveCall(roomId);
+    if (!this.screenAvailable) {
+      fail('SCREEN_UNAVAILABLE', 'no X11 display; Wayland screen capture through the desktop portal is not supported yet');
+    }
+    return this.screens.map((s) => ({ ...s }));
+  }
+
+  async shareScreen(roomId: string, source: string): Promise<CallView> {
     this.maybeFail('shareScreen');
     const c = this.liveCall(roomId);
     if (!this.screenAvailable) {
       fail('SCREEN_UNAVAILABLE', 'no X11 display; Wayland screen capture through the desktop portal is not supported yet');
     }
+    const id = source || 'screen:0';
+    if (!/^(screen:\d{1,2}|window:0x[0-9a-fA-F]{1,8})$/.test(id)) fail('BAD_REQUEST', 'not a screen or window to share');
+    if (!this.screens.some((s) => s.id === id)) fail('SCREEN_UNAVAILABLE', `there is no window ${id}`);
     if (!c.screen) {
+      this.sharedSource = id;
       this.cameraBeforeScreen.set(roomId, c.localVideo);
       c.screen = true;
       c.localVideo = true;
@@ -792,6 +814,7 @@ export class FakeApi implements Api {
     c.screen = false;
     c.localVideo = this.cameraBeforeScreen.get(roomId) ?? false;
     this.cameraBeforeScreen.delete(roomId);
+    this.sharedSource = '';
     this.emitCall(c);
     return { ...c };
   }
@@ -1070,6 +1093,19 @@ export class FakeApi implements Api {
     this.emitCall(c);
   }
 
+  /** The shared window closes: sharing ends with WINDOW_CLOSED, the call goes on. */
+  sharedWindowCloses(roomId = this.lastRoom): void {
+    const c = this.calls.get(roomId);
+    if (!c || !this.live(c) || !c.screen || !this.sharedSource.startsWith('window:')) return;
+    this.screens = this.screens.filter((s) => s.id !== this.sharedSource);
+    c.screen = false;
+    c.localVideo = this.cameraBeforeScreen.get(roomId) ?? false;
+    this.cameraBeforeScreen.delete(roomId);
+    this.sharedSource = '';
+    c.error = 'WINDOW_CLOSED';
+    this.emitCall(c);
+  }
+
   /** The peer starts or stops sharing their screen (it takes their video). */
   peerSharesScreen(on: boolean, roomId = this.lastRoom): void {
     const c = this.calls.get(roomId);
@@ -1187,6 +1223,7 @@ export class FakeApi implements Api {
     c.screen = false;
     c.remoteScreen = false;
     this.cameraBeforeScreen.delete(roomId);
+    this.sharedSource = '';
     this.emitCall(c);
     const ended = { ...c };
     this.calls.delete(roomId);

@@ -182,6 +182,17 @@ export interface Device {
   label: string;
 }
 
+/** Something a call can share: a whole screen or one window (screenSources). */
+export interface ScreenSource {
+  /** What to pass to shareScreen: "screen:0", "window:0x1a00007". */
+  id: string;
+  /** "Entire screen", or the window's title. */
+  title: string;
+  /** The size sharing it sends now. */
+  width: number;
+  height: number;
+}
+
 export interface CallDevices {
   microphones: Device[];
   cameras: Device[];
@@ -331,8 +342,15 @@ export interface Api {
   setMicMuted(roomId: string, muted: boolean): Promise<CallView>;
   /** Camera on during a voice call turns it into a video call. */
   setCamera(roomId: string, on: boolean): Promise<CallView>;
-  /** Shares our screen in the room's call in place of the camera (SCREEN_UNAVAILABLE: no X11 screen). */
-  shareScreen(roomId: string): Promise<CallView>;
+  /** What the room's call can share: the screens, then the windows (SCREEN_UNAVAILABLE: no X11 screen). */
+  screenSources(roomId: string): Promise<ScreenSource[]>;
+  /**
+   * Shares a screen or one window (an id from screenSources; "" = the
+   * whole screen) in the room's call in place of the camera
+   * (SCREEN_UNAVAILABLE: cannot be captured). A shared window that closes
+   * ends the share with the call's error WINDOW_CLOSED.
+   */
+  shareScreen(roomId: string, source: string): Promise<CallView>;
   /** Stops sharing; the camera comes back if it was on. */
   stopScreenShare(roomId: string): Promise<CallView>;
   callDevices(): Promise<CallDevices>;

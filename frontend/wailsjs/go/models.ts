@@ -447,6 +447,24 @@ export namespace call {
 	        this.label = source["label"];
 	    }
 	}
+	export class ScreenSource {
+	    id: string;
+	    title: string;
+	    width: number;
+	    height: number;
+	
+	    static createFrom(source: any = {}) {
+	        return new ScreenSource(source);
+	    }
+	
+	    constructor(source: any = {}) {
+	        if ('string' === typeof source) source = JSON.parse(source);
+	        this.id = source["id"];
+	        this.title = source["title"];
+	        this.width = source["width"];
+	        this.height = source["height"];
+	    }
+	}
 	export class View {
 	    roomId: string;
 	    state: string;

@@ -87,6 +87,17 @@ describe('calls in the app', () => {
     expect(share.getAttribute('aria-pressed')).toBe('false');
     expect(screen.queryByTestId('screen-sharing')).toBeNull();
     await fireEvent.click(share);
+    // The picker, the entire screen first and focused.
+    const picker = await screen.findByRole('dialog', { name: 'Share your screen' });
+    const options = within(picker).getAllByRole('button');
+    expect(options.map((o) => o.textContent?.replace(/\s+/g, ' ').trim())).toEqual([
+      'Entire screen 1920×1080',
+      'Notes — Text Editor 800×600',
+      'Terminal 640×400',
+    ]);
+    await vi.waitFor(() => expect(document.activeElement).toBe(options[0]));
+    await fireEvent.click(options[0]!);
+    expect(screen.queryByRole('dialog', { name: 'Share your screen' })).toBeNull();
     const bar = await screen.findByTestId('screen-sharing');
     expect(bar.getAttribute('role')).toBe('status');
     expect(bar.textContent).toContain('You are sharing your screen');
@@ -98,7 +109,11 @@ describe('calls in the app', () => {
 
     // The keyboard, from the message box.
     await fireEvent.keyDown(screen.getByLabelText('Message'), { key: 'E', ctrlKey: true, shiftKey: true });
+    const again = await screen.findByRole('dialog', { name: 'Share your screen' });
+    await vi.waitFor(() => expect(document.activeElement?.textContent).toContain('Entire screen'));
+    await fireEvent.click(document.activeElement!); // Enter on the focused button
     await screen.findByTestId('screen-sharing');
+    expect(again.isConnected).toBe(false);
     await fireEvent.keyDown(screen.getByLabelText('Message'), { key: 'E', ctrlKey: true, shiftKey: true });
     await vi.waitFor(() => expect(screen.queryByTestId('screen-sharing')).toBeNull());
 
@@ -110,6 +125,50 @@ describe('calls in the app', () => {
     expect(screen.getByTestId('remote-video').classList.contains('off')).toBe(false);
     fake.peerSharesScreen(false);
     await vi.waitFor(() => expect(screen.queryByTestId('remote-screen')).toBeNull());
+  });
+
+  it('screen picker: arrows, Home/End move the focus, Esc closes it, a window is shared by its id', async () => {
+    await inRoom();
+    await fireEvent.click(screen.getByRole('button', { name: 'Start a voice call' }));
+    fake.peerAnswers();
+    await vi.waitFor(() => expect(callArea().dataset.state).toBe('active'));
+    const box = screen.getByLabelText('Message');
+    await fireEvent.keyDown(box, { key: 'E', ctrlKey: true, shiftKey: true });
+    let picker = await screen.findByRole('dialog', { name: 'Share your screen' });
+    const options = within(picker).getAllByRole('button');
+    await vi.waitFor(() => expect(document.activeElement).toBe(options[0]));
+    const key = (k: string) => fireEvent.keyDown(document.activeElement!, { key: k });
+    await key('ArrowUp');
+    expect(document.activeElement).toBe(options[0]);
+    await key('ArrowDown');
+    expect(document.activeElement).toBe(options[1]);
+    await key('ArrowDown');
+    await key('ArrowDown');
+    expect(document.activeElement).toBe(options[2]);
+    await key('Home');
+    expect(document.activeElement).toBe(options[0]);
+    await key('End');
+    expect(document.activeElement).toBe(options[2]);
+    await key('Escape');
+    await vi.waitFor(() => expect(screen.queryByRole('dialog', { name: 'Share your screen' })).toBeNull());
+    expect(fake.callOf()?.screen).toBe(false);
+    // Focus goes back to where it was.
+    expect(document.activeElement).toBe(box);
+
+    await fireEvent.click(screen.getByRole('button', { name: 'Share screen' }));
+    picker = await screen.findByRole('dialog', { name: 'Share your screen' });
+    await fireEvent.click(within(picker).getByRole('button', { name: /Terminal/ }));
+    const bar = await screen.findByTestId('screen-sharing');
+    expect(fake.sharedSource).toBe('window:0x2200003');
+    expect(bar.textContent).toContain('You are sharing the window “Terminal”');
+
+    // The window closes: sharing stops, the notice says so, the call goes on.
+    fake.sharedWindowCloses();
+    const notice = await screen.findByTestId('call-notice');
+    expect(notice.dataset.code).toBe('WINDOW_CLOSED');
+    expect(notice.textContent).toContain('The window you shared was closed');
+    expect(screen.queryByTestId('screen-sharing')).toBeNull();
+    expect(callArea().dataset.state).toBe('active');
   });
 
   it('no screen to share: the notice says why and the call goes on', async () => {

@@ -4,7 +4,7 @@
 // event keeps this store current and every action goes through the Api.
 
 import { getContext, setContext } from 'svelte';
-import type { Api, CallDevices, CallState, CallView } from '../types';
+import type { Api, CallDevices, CallState, CallView, ScreenSource } from '../types';
 import { explain, toApiError, type Explained } from '../errors';
 import { MediaClient, webCodecsAvailable } from './media';
 import { audioContext, holdAudio, unlockAudio } from './sound';
@@ -89,6 +89,10 @@ export class CallStore {
   media = $state.raw<MediaClient | null>(null);
   /** The media connection is up. */
   mediaConnected = $state(false);
+  /** What can be shared, while the screen picker is open (null: closed). */
+  screenSources = $state<ScreenSource[] | null>(null);
+  /** The title of the window we share ("" for a whole screen). */
+  sharedWindow = $state('');
 
   /** Called when a call rang here and the caller gave up (a missed call). */
   onmissed: ((roomId: string) => void) | null = null;
@@ -217,14 +221,64 @@ export class CallStore {
     });
   }
 
-  /** Share the screen (in place of the camera), or stop sharing it. */
+  /**
+   * Stop sharing; or open the screen picker (the screens and windows Go
+   * lists), or share at once when there is only one screen and no window.
+   * Again while the picker is open closes it.
+   */
   async toggleScreen(): Promise<void> {
     const v = this.view;
     if (!isLive(v)) return;
-    const sharing = v.screen;
+    if (this.screenSources) {
+      this.closeScreenPicker();
+      return;
+    }
+    if (v.screen) {
+      await this.act(v.roomId, async () => this.applyResult(await this.api.stopScreenShare(v.roomId)));
+      return;
+    }
+    let list: ScreenSource[] = [];
     await this.act(v.roomId, async () => {
-      this.applyResult(await (sharing ? this.api.stopScreenShare(v.roomId) : this.api.shareScreen(v.roomId)));
+      list = await this.api.screenSources(v.roomId);
     });
+    if (this.view !== v || !isLive(v) || v.screen) return;
+    const only = list.length === 1 ? list[0] : undefined;
+    if (list.length === 0) return; // the notice says why
+    if (only) {
+      await this.shareSource(only.id);
+      return;
+    }
+    this.screenSources = list;
+  }
+
+  /** Shares a source the picker offered (its id) and closes the picker. */
+  async shareSource(id: string): Promise<void> {
+    const title = id.startsWith('window:') ? (this.screenSources?.find((s) => s.id === id)?.title ?? 'a window') : '';
+    this.screenSources = null;
+    const v = this.view;
+    if (!isLive(v)) return;
+    let gone = false;
+    await this.act(v.roomId, async () => {
+      try {
+        const r = await this.api.shareScreen(v.roomId, id);
+        this.sharedWindow = title;
+        this.applyResult(r);
+      } catch (e) {
+        // Most likely the window closed since the list was made.
+        gone = id.startsWith('window:') && toApiError(e).code === 'SCREEN_UNAVAILABLE';
+        throw e;
+      }
+    });
+    if (gone) {
+      this.notice = {
+        roomId: v.roomId,
+        x: { code: 'SCREEN_UNAVAILABLE', sentence: 'That window cannot be shared.', next: 'It may have closed. Share again to choose another window or the entire screen.' },
+      };
+    }
+  }
+
+  closeScreenPicker(): void {
+    this.screenSources = null;
   }
 
   async loadDevices(): Promise<CallDevices> {
@@ -347,7 +401,8 @@ export class CallStore {
     this.endedAfter = started ? Math.max(0, this.clock() - started) : 0;
     this.stopMedia();
     this.stopTick();
-    if (this.notice?.roomId === v.roomId && this.notice.x.code === 'NO_CAMERA') this.notice = null;
+    if (this.notice?.roomId === v.roomId && (this.notice.x.code === 'NO_CAMERA' || this.notice.x.code === 'WINDOW_CLOSED')) this.notice = null;
+    if (this.view?.roomId === v.roomId) this.screenSources = null;
     const own = this.localEnd;
     this.localEnd = false;
     if (own && v.error === 'DECLINED') {
@@ -365,7 +420,7 @@ export class CallStore {
   }
 
   private noticeFrom(v: CallView): void {
-    if (v.error === 'NO_CAMERA') this.notice = { roomId: v.roomId, x: explain('NO_CAMERA') };
+    if (v.error === 'NO_CAMERA' || v.error === 'WINDOW_CLOSED') this.notice = { roomId: v.roomId, x: explain(v.error) };
     else if (!v.error && this.notice?.roomId === v.roomId && this.notice.x.code === 'NO_CAMERA' && v.localVideo) this.notice = null;
   }
 

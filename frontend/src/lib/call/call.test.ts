@@ -221,10 +221,73 @@ describe('CallStore', () => {
     fake.peerAnswers(false, id);
     advance(100);
     await store.toggleScreen();
+    // The picker: the screen first, then the windows.
+    expect(store.screenSources?.map((s) => s.id)).toEqual(['screen:0', 'window:0x1a00007', 'window:0x2200003']);
+    expect(store.view?.screen).toBe(false);
+    await store.shareSource('screen:0');
+    expect(store.screenSources).toBeNull();
+    expect(fake.sharedSource).toBe('screen:0');
     expect(store.view).toMatchObject({ screen: true, localVideo: true, video: true, state: 'active' });
     await store.toggleScreen();
     expect(store.view).toMatchObject({ screen: false, localVideo: true });
     expect(store.notice).toBeNull();
+  });
+
+  it('one screen and no window: shared at once, no picker', async () => {
+    const id = await room();
+    await store.call(id, false);
+    fake.peerAnswers(false, id);
+    advance(100);
+    fake.screens = fake.screens.slice(0, 1);
+    await store.toggleScreen();
+    expect(store.screenSources).toBeNull();
+    expect(fake.sharedSource).toBe('screen:0');
+    expect(store.view?.screen).toBe(true);
+  });
+
+  it('a window: shared by its id; when it closes the share ends with WINDOW_CLOSED and the call goes on', async () => {
+    const id = await room();
+    await store.call(id, true);
+    fake.peerAnswers(false, id);
+    advance(100);
+    await store.toggleScreen();
+    await store.shareSource('window:0x1a00007');
+    expect(fake.sharedSource).toBe('window:0x1a00007');
+    expect(store.view?.screen).toBe(true);
+    fake.sharedWindowCloses(id);
+    expect(store.view).toMatchObject({ screen: false, localVideo: true, state: 'active' });
+    expect(store.notice?.x.code).toBe('WINDOW_CLOSED');
+    expect(store.notice?.x.sentence).toBe('The window you shared was closed, so sharing stopped.');
+    // The picker no longer offers it.
+    await store.toggleScreen();
+    expect(store.screenSources?.map((s) => s.id)).toEqual(['screen:0', 'window:0x2200003']);
+  });
+
+  it('a window that closed before it was chosen: a notice, nothing shared', async () => {
+    const id = await room();
+    await store.call(id, false);
+    fake.peerAnswers(false, id);
+    advance(100);
+    await store.toggleScreen();
+    fake.screens = fake.screens.slice(0, 2);
+    await store.shareSource('window:0x2200003');
+    expect(store.view?.screen).toBe(false);
+    expect(store.notice?.x).toMatchObject({ code: 'SCREEN_UNAVAILABLE', sentence: 'That window cannot be shared.' });
+  });
+
+  it('the picker closes on the share key again, and when the call ends', async () => {
+    const id = await room();
+    await store.call(id, false);
+    fake.peerAnswers(false, id);
+    advance(100);
+    await store.toggleScreen();
+    expect(store.screenSources).not.toBeNull();
+    await store.toggleScreen();
+    expect(store.screenSources).toBeNull();
+    expect(fake.sharedSource).toBe('');
+    await store.toggleScreen();
+    fake.peerLeaves(id);
+    expect(store.screenSources).toBeNull();
   });
 
   it('no screen to share (Wayland): a notice, the call goes on', async () => {
@@ -298,6 +361,8 @@ describe('CallStore', () => {
     expect(store.shortcut(key('O'))).toBe(true);
     await vi.waitFor(() => expect(fake.callOf(id)?.localVideo).toBe(true));
     expect(store.shortcut(key('E'))).toBe(true);
+    await vi.waitFor(() => expect([store.screenSources?.length, store.pending]).toEqual([3, false]));
+    await store.shareSource('screen:0');
     await vi.waitFor(() => expect([store.view?.screen, store.pending]).toEqual([true, false]));
     expect(store.shortcut(key('E'))).toBe(true);
     await vi.waitFor(() => expect([fake.callOf(id)?.screen, store.view?.screen, store.pending]).toEqual([false, false, false]));

@@ -9,6 +9,15 @@ import type { Api, ImageView, Offer, Transfer } from '../types';
 /** How long the "Sending N files" hint stays after a drop. */
 export const DROP_HINT_MS = 1800;
 
+/**
+ * How many finished cards a room keeps (Go's session.KeepFinished): a peer
+ * offering and canceling file after file must not grow the list for as
+ * long as the app runs. Cards under way are always kept.
+ */
+export const KEEP_FINISHED = 1000;
+
+const finished = (t: Transfer) => t.state === 'done' || t.state === 'failed' || t.state === 'canceled';
+
 /** The largest image a paste sends (Go's MaxPasteBytes). */
 export const MAX_PASTE_BYTES = 32 << 20;
 
@@ -76,6 +85,8 @@ export class TransfersStore {
   pasting = $state(false);
 
   private readonly thumbLoads = new Set<string>();
+  /** The stored (reactive) entries by thumbKey: an update finds its card at once. */
+  private readonly index = new Map<string, TransferEntry>();
 
   private readonly offs: (() => void)[] = [];
   private hintTimer: ReturnType<typeof setTimeout> | null = null;
@@ -227,7 +238,20 @@ export class TransfersStore {
     for (const k of Object.keys(this.thumbs)) if (k.startsWith(`${roomId}/`)) delete this.thumbs[k];
     const list = this.byRoom[roomId];
     if (!list) return;
-    this.byRoom[roomId] = list.filter((e) => e.t.state === 'waiting' || e.t.state === 'active');
+    this.setRoom(roomId, list.filter((e) => e.t.state === 'waiting' || e.t.state === 'active'));
+  }
+
+  /** Replaces a room's cards; the cards left out lose their index entry and thumbnail. */
+  private setRoom(roomId: string, list: TransferEntry[]): void {
+    const kept = new Set(list.map((e) => thumbKey(e.t)));
+    for (const e of this.byRoom[roomId] ?? []) {
+      const k = thumbKey(e.t);
+      if (kept.has(k)) continue;
+      this.index.delete(k);
+      if (k in this.thumbs) delete this.thumbs[k];
+    }
+    this.byRoom[roomId] = list;
+    for (const e of this.byRoom[roomId]!) this.index.set(thumbKey(e.t), e);
   }
 
   private upsert(t: Transfer): void {
@@ -235,11 +259,26 @@ export class TransfersStore {
     // Read back after assigning: the stored array is the reactive proxy.
     if (!this.byRoom[t.roomId]) this.byRoom[t.roomId] = [];
     const list = this.byRoom[t.roomId]!;
-    const known = list.find((e) => e.t.id === t.id);
+    const known = this.index.get(thumbKey(t));
     if (known) Object.assign(known.t, t);
-    else list.push({ at: this.now(), t });
+    else {
+      list.push({ at: this.now(), t });
+      this.index.set(thumbKey(t), list[list.length - 1]!);
+      if (list.length > KEEP_FINISHED + KEEP_FINISHED / 4) this.forgetFinished(t.roomId);
+    }
     // An offer answered elsewhere (or canceled by the peer) needs no answer.
     if (t.state !== 'waiting') this.dropOffer(t.roomId, t.id);
+  }
+
+  /** Drops the room's oldest finished cards beyond KEEP_FINISHED. */
+  private forgetFinished(roomId: string): void {
+    const list = this.byRoom[roomId] ?? [];
+    let drop = list.filter((e) => finished(e.t)).length - KEEP_FINISHED;
+    if (drop <= 0) return;
+    this.setRoom(
+      roomId,
+      list.filter((e) => !(drop > 0 && finished(e.t) && drop-- > 0)),
+    );
   }
 
   private dropOffer(roomId: string, id: string): void {

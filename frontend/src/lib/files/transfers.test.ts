@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { FakeApi, FAKE_DOWNLOAD_DIR } from '../fake-api';
-import { DROP_HINT_MS, TransfersStore } from './transfers.svelte';
+import { DROP_HINT_MS, KEEP_FINISHED, TransfersStore } from './transfers.svelte';
 
 let fake: FakeApi;
 let store: TransfersStore;
@@ -49,6 +49,23 @@ describe('TransfersStore', () => {
     vi.advanceTimersByTime(300);
     expect(states(id)).toEqual(['done', 'done']);
     expect(store.running(id)).toBe(0);
+  });
+
+  it('forgets the oldest finished cards when a peer floods offers', async () => {
+    const id = await connectedRoom();
+    const live = fake.peerSendsFile('big.iso', 1 << 30, id);
+    const offers = 2 * KEEP_FINISHED;
+    const ids: string[] = [];
+    for (let i = 0; i < offers; i++) {
+      const t = fake.peerSendsFile(`f${i}.bin`, 1 << 30, id);
+      fake.failTransfer(t, 'CANCELED', 'the sender canceled');
+      ids.push(t);
+    }
+    const list = store.forRoom(id);
+    expect(list.length).toBeLessThanOrEqual(KEEP_FINISHED + KEEP_FINISHED / 4 + 1);
+    expect(list[0]!.t.id).toBe(live);
+    expect(list.at(-1)!.t.id).toBe(ids.at(-1));
+    expect(list.some((e) => e.t.id === ids[0])).toBe(false);
   });
 
   it('returns 0 when the dialog is canceled', async () => {

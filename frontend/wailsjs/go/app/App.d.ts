@@ -73,6 +73,8 @@ export function Room(arg1:string):Promise<app.RoomView>;
 
 export function Rooms():Promise<Array<app.RoomSummary>>;
 
+export function ScreenSources(arg1:string):Promise<Array<call.ScreenSource>>;
+
 export function SearchMessages(arg1:string,arg2:string,arg3:string):Promise<app.SearchResult>;
 
 export function Send(arg1:string,arg2:string):Promise<app.Message>;
@@ -95,7 +97,7 @@ export function SetRelayOnly(arg1:boolean):Promise<app.Settings>;
 
 export function SetServer(arg1:string):Promise<app.Settings>;
 
-export function ShareScreen(arg1:string):Promise<call.View>;
+export function ShareScreen(arg1:string,arg2:string):Promise<call.View>;
 
 export function ShowInFolder(arg1:string):Promise<void>;
 

@@ -138,6 +138,10 @@ export function Rooms() {
   return window['go']['app']['App']['Rooms']();
 }
 
+export function ScreenSources(arg1) {
+  return window['go']['app']['App']['ScreenSources'](arg1);
+}
+
 export function SearchMessages(arg1, arg2, arg3) {
   return window['go']['app']['App']['SearchMessages'](arg1, arg2, arg3);
 }
@@ -182,8 +186,8 @@ export function SetServer(arg1) {
   return window['go']['app']['App']['SetServer'](arg1);
 }
 
-export function ShareScreen(arg1) {
-  return window['go']['app']['App']['ShareScreen'](arg1);
+export function ShareScreen(arg1, arg2) {
+  return window['go']['app']['App']['ShareScreen'](arg1, arg2);
 }
 
 export function ShowInFolder(arg1) {
