@@ -97,9 +97,7 @@ typedef struct {
 	size_t prev_cap;
 	int pw, ph, pfmt;
 	unsigned long long pseq;
-	int ow, oh;             // the size frames are delivered at (the first one's)
-	int *xmap;              // output column -> source column
-	int xmap_w, xmap_sw;
+	int ow, oh;             // the size the last grab found (under the loop's lock)
 } parley_pw;
 
 static void pw_fail(parley_pw *p, const char *why) {
@@ -293,17 +291,23 @@ static void parley_pw_close(parley_pw *p) {
 	if (p->loop) PW.thread_loop_destroy(p->loop);
 	free(p->latest);
 	free(p->prev);
-	free(p->xmap);
 	memset(p, 0, sizeof(*p));
 }
 
-// parley_pw_grab writes the newest frame as I420 BT.601 of ow x oh into
-// y, u, v: 1 when it differs from the last one converted (or force), 0
-// when it does not (nothing written), -1 when the stream ended. A frame
-// of another size (the output was resized) is scaled to ow x oh.
-static int parley_pw_grab(parley_pw *p, unsigned char *y, unsigned char *u, unsigned char *v, int ys, int cs, int force) {
+// parley_pw_grab writes the newest frame as I420 BT.601 into y, u, v (of
+// dw x dh): 1 when it differs from the last one converted (or force), 0
+// when it does not (nothing written), -1 when the stream ended, -3 when
+// the frame is not dw x dh (the output or window was resized: ow x oh is
+// the new size; nothing written).
+static int parley_pw_grab(parley_pw *p, unsigned char *y, unsigned char *u, unsigned char *v, int ys, int cs, int dw, int dh, int force) {
 	PW.thread_loop_lock(p->loop);
 	if (p->ended) { PW.thread_loop_unlock(p->loop); return -1; }
+	if (p->lw != dw || p->lh != dh) {
+		p->ow = p->lw;
+		p->oh = p->lh;
+		PW.thread_loop_unlock(p->loop);
+		return -3;
+	}
 	if (p->seq == p->pseq && !force) { PW.thread_loop_unlock(p->loop); return 0; }
 	size_t n = (size_t)p->lw * p->lh * 4;
 	int same = !force && p->lw == p->pw && p->lh == p->ph && p->lfmt == p->pfmt && memcmp(p->latest, p->prev, n) == 0;
@@ -322,23 +326,14 @@ static int parley_pw_grab(parley_pw *p, unsigned char *y, unsigned char *u, unsi
 	p->pseq = p->seq;
 	PW.thread_loop_unlock(p->loop);
 	if (same) return 0;
-	if (p->xmap_w != p->ow || p->xmap_sw != p->pw) {
-		free(p->xmap);
-		p->xmap = malloc(sizeof(int) * p->ow);
-		if (!p->xmap) { p->xmap_w = 0; return -2; }
-		for (int c = 0; c < p->ow; c++) p->xmap[c] = (int)((long long)c * p->pw / p->ow);
-		p->xmap_w = p->ow;
-		p->xmap_sw = p->pw;
-	}
 	int ri = p->pfmt == 1 ? 2 : 0, bi = p->pfmt == 1 ? 0 : 2;
-	size_t srow = (size_t)p->pw * 4;
-	for (int r = 0; r < p->oh; r += 2) {
-		unsigned char *s0 = p->prev + (size_t)((long long)r * p->ph / p->oh) * srow;
-		unsigned char *s1 = p->prev + (size_t)((long long)(r + 1) * p->ph / p->oh) * srow;
+	size_t row = (size_t)p->pw * 4;
+	for (int r = 0; r < p->ph; r += 2) {
+		unsigned char *s0 = p->prev + (size_t)r * row, *s1 = s0 + row;
 		unsigned char *y0 = y + (size_t)r * ys, *y1 = y0 + ys;
 		unsigned char *uo = u + (size_t)(r / 2) * cs, *vo = v + (size_t)(r / 2) * cs;
-		for (int c = 0; c < p->ow; c += 2) {
-			unsigned char *px[4] = {s0 + p->xmap[c] * 4, s0 + p->xmap[c + 1] * 4, s1 + p->xmap[c] * 4, s1 + p->xmap[c + 1] * 4};
+		for (int c = 0; c < p->pw; c += 2) {
+			unsigned char *px[4] = {s0 + c * 4, s0 + c * 4 + 4, s1 + c * 4, s1 + c * 4 + 4};
 			unsigned char *yo[4] = {&y0[c], &y0[c + 1], &y1[c], &y1[c + 1]};
 			int sr = 0, sg = 0, sb = 0;
 			for (int k = 0; k < 4; k++) {
@@ -381,7 +376,8 @@ func pipewireLoadable() error {
 // its first picture.
 const firstFrameTimeout = 10 // seconds
 
-// pwStream receives the portal's screen stream from PipeWire.
+// pwStream receives the portal's screen stream from PipeWire. Its size
+// follows the stream's (a resized output or window).
 type pwStream struct {
 	mu sync.Mutex
 	p  *C.parley_pw // nil once closed
@@ -424,10 +420,15 @@ func openPipeWireStream(fd int, node uint32) (*pwStream, error) {
 	return &pwStream{p: p, w: int(p.ow), h: int(p.oh)}, nil
 }
 
-func (s *pwStream) size() (int, int) { return s.w, s.h }
+func (s *pwStream) size() (int, int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w, s.h
+}
 
 // grab converts the newest frame into dst (I420 of size()) when it
-// differs from the last one converted (or force).
+// differs from the last one converted (or force); errCaptureResized when
+// the stream's size changed (size() is the new one, nothing written).
 func (s *pwStream) grab(dst *image.YCbCr, force bool) (bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -439,12 +440,15 @@ func (s *pwStream) grab(dst *image.YCbCr, force bool) (bool, error) {
 		f = 1
 	}
 	rc := C.parley_pw_grab(s.p, (*C.uchar)(unsafe.Pointer(&dst.Y[0])), (*C.uchar)(unsafe.Pointer(&dst.Cb[0])), (*C.uchar)(unsafe.Pointer(&dst.Cr[0])),
-		C.int(dst.YStride), C.int(dst.CStride), f)
+		C.int(dst.YStride), C.int(dst.CStride), C.int(dst.Rect.Dx()), C.int(dst.Rect.Dy()), f)
 	switch rc {
 	case 1:
 		return true, nil
 	case 0:
 		return false, nil
+	case -3:
+		s.w, s.h = int(s.p.ow), int(s.p.oh)
+		return false, errCaptureResized
 	case -1:
 		var why [200]C.char
 		C.parley_pw_why(s.p, &why[0], C.size_t(len(why)))

@@ -31,6 +31,10 @@ func waylandWithPattern(t *testing.T, w, h int, portal waylandtest.Portal) *wayl
 // reported unchanged.
 func TestPortalCaptureReadsTheScreen(t *testing.T) {
 	s := waylandWithPattern(t, 1280, 720, waylandtest.ScreenCast)
+	// What can be shared: one entry, the portal's dialog chooses.
+	if list, err := ListScreenSources(""); err != nil || len(list) != 1 || list[0] != (ScreenSource{ID: "screen:0", Title: portalSourceTitle}) {
+		t.Fatalf("ListScreenSources = %+v, %v", list, err)
+	}
 	c, err := openScreenCapture("", ScreenTarget{})
 	if err != nil {
 		t.Fatalf("%v\n%s", err, s.Logs())
@@ -109,12 +113,55 @@ func TestXWaylandSharesThroughThePortal(t *testing.T) {
 	if w, h := c.size(); w != 640 || h != 480 {
 		t.Fatalf("screen size %dx%d, want 640x480", w, h)
 	}
+	if list, err := ListScreenSources(""); err != nil || len(list) != 1 || list[0].Title != portalSourceTitle {
+		t.Fatalf("ListScreenSources on XWayland = %+v, %v; want the portal's entry", list, err)
+	}
 	// Without the portal, XWayland is SCREEN_UNAVAILABLE with both reasons.
 	t.Setenv("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/bus")
 	err = CheckSources(Sources{Video: "screen", Audio: SourceNone})
 	want := s.XDisplay + `" is XWayland: its root window is not the desktop; this is a Wayland session, and the session D-Bus cannot be reached`
 	if !errors.Is(err, ErrScreenUnavailable) || !strings.Contains(err.Error(), want) {
 		t.Fatalf("CheckSources without a bus: %v; want %q", err, want)
+	}
+}
+
+// When the output's size changes mid-share the capture follows it
+// (errCaptureResized, then pictures of the new size), as a shared X11
+// window does; the screen source reads on at the new size.
+func TestPortalCaptureFollowsAResize(t *testing.T) {
+	s := waylandWithPattern(t, 640, 480, waylandtest.ScreenCast)
+	c, err := openScreenCapture("", ScreenTarget{})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, s.Logs())
+	}
+	src := newScreenSource("test", c, 15)
+	defer src.Close()
+	read := func() image.Rectangle {
+		t.Helper()
+		img, release, err := src.Read()
+		if err != nil {
+			t.Fatalf("%v\n%s", err, s.Logs())
+		}
+		release()
+		return img.Bounds()
+	}
+	if r := read(); r.Dx() != 640 || r.Dy() != 480 {
+		t.Fatalf("first picture %v, want 640x480", r)
+	}
+	if err := s.Resize(800, 600); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for r := read(); r.Dx() != 800 || r.Dy() != 600; r = read() {
+		if r.Dx() != 640 || r.Dy() != 480 {
+			t.Fatalf("picture %v while resizing from 640x480 to 800x600", r)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("still %v 20 s after the output became 800x600\n%s", r, s.Logs())
+		}
+	}
+	if w, h := c.size(); w != 800 || h != 600 {
+		t.Fatalf("size() %dx%d after the resize", w, h)
 	}
 }
 
@@ -171,6 +218,7 @@ func TestWaylandScreenUnavailableSaysWhy(t *testing.T) {
 		{"no portal on the bus", waylandtest.NoPortal, "", "screen", false, "no X11 display; this is a Wayland session, and no desktop portal is running on the session D-Bus"},
 		{"portal without ScreenCast", waylandtest.PortalWithoutScreenCast, "", "screen", false, "this is a Wayland session, and the desktop portal cannot share screens (no ScreenCast"},
 		{"a screen number", waylandtest.NoPortal, "", "screen:1", false, "the desktop portal asks what to share: use screen, not screen:1"},
+		{"a window id", waylandtest.NoPortal, "", "window:0x1a00007", false, "the desktop portal asks what to share: use screen, not window:0x1a00007"},
 		{"user cancels the picker", waylandtest.ScreenCastCancelled, "", "screen", true, "this is a Wayland session, and you cancelled the screen picker"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -191,6 +239,19 @@ func TestWaylandScreenUnavailableSaysWhy(t *testing.T) {
 			v, err := openVideo(src)
 			if v != nil || !errors.Is(err, ErrScreenUnavailable) || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("openVideo: %v, %v; want no video and SCREEN_UNAVAILABLE saying %q\n%s", v, err, tc.want, s.Logs())
+			}
+			// The list of what can be shared says the same (it shows no
+			// picker either); a target the portal cannot take is the
+			// list's business only when it is shared.
+			list, err := ListScreenSources("")
+			switch {
+			case tc.video != "screen":
+			case tc.checkOK:
+				if err != nil || len(list) != 1 {
+					t.Fatalf("ListScreenSources = %+v, %v; want the portal's entry", list, err)
+				}
+			case !errors.Is(err, ErrScreenUnavailable) || !strings.Contains(err.Error(), tc.want):
+				t.Fatalf("ListScreenSources = %+v, %v; want SCREEN_UNAVAILABLE saying %q", list, err, tc.want)
 			}
 		})
 	}

@@ -29,6 +29,9 @@ func TestWaylandScreenShareBetweenTwoCLIs(t *testing.T) {
 	alice := waylandUser(t, "alice", desk)
 	bob := newUser(t, "bob")
 	bob.extraEnv = []string{"DISPLAY=", "PARLEY_SECRET_STORE=file"}
+	if out := alice.mustRun("screens"); out != "screen:0 0x0 Screen or window (your desktop asks which)\n" {
+		t.Fatalf("parley-cli screens on Wayland:\n%s", out)
+	}
 	link := strings.TrimSpace(alice.mustRun("create", "--server", server))
 	a := alice.start(nil, "call", link, "--video", "screen", "--audio", "sine", "--duration", "6s", "--stats")
 	b := bob.start(nil, "call", link, "--video", "none", "--audio", "sine", "--duration", "6s", "--stats")

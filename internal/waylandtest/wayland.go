@@ -62,6 +62,7 @@ type Session struct {
 	logs           string
 	procs          []*exec.Cmd
 	names          []string // of procs
+	swaySock       string   // sway's IPC socket
 }
 
 // Env is the environment a client of this desktop needs.
@@ -243,6 +244,7 @@ func Run(o Options) (s *Session, err error) {
 		if len(socks) != 1 {
 			return false
 		}
+		s.swaySock = socks[0]
 		out, err := exec.Command("swaymsg", "-s", socks[0], "-r", "-t", "get_outputs").Output()
 		var outputs []struct {
 			Name string `json:"name"`
@@ -351,6 +353,16 @@ func (s *Session) start(name string, env []string, prog string, args ...string) 
 	}
 	s.procs = append(s.procs, cmd)
 	s.names = append(s.names, name)
+	return nil
+}
+
+// Resize gives the output another size (as a user changing the
+// resolution would).
+func (s *Session) Resize(w, h int) error {
+	out, err := exec.Command("swaymsg", "-s", s.swaySock, "output", "HEADLESS-1", "resolution", fmt.Sprintf("%dx%d", w, h)).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("waylandtest: resize to %dx%d: %v: %s", w, h, err, out)
+	}
 	return nil
 }
 
