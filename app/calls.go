@@ -242,9 +242,10 @@ func (a *App) ScreenSources(roomID string) ([]call.ScreenSource, error) {
 // ShareScreen shares source, an id from ScreenSources ("screen:0",
 // "window:0x1a00007"; "" is screen 0), of this session's X11 display in
 // the room's call, in place of the camera (which comes back when sharing
-// stops). Rejects with BAD_REQUEST for a malformed source, with
-// SCREEN_UNAVAILABLE (and why) where it cannot be captured (a Wayland
-// session: the desktop portal is not supported yet; a window that closed
+// stops); in a Wayland session the desktop portal's dialog asks the user
+// what to share. Rejects with BAD_REQUEST for a malformed source, with
+// SCREEN_UNAVAILABLE (and why) where it cannot be captured (no portal in a
+// Wayland session, the user cancelled its dialog, a window that closed
 // in the meantime), and with INTERNAL when no call is connecting or
 // active. A shared window that closes ends the share with the call's
 // error WINDOW_CLOSED.
