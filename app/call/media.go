@@ -9,6 +9,7 @@ import (
 	"syscall"
 
 	"github.com/pion/mediadevices"
+	"github.com/pion/mediadevices/pkg/codec"
 	"github.com/pion/mediadevices/pkg/driver"
 	"github.com/pion/mediadevices/pkg/wave"
 )
@@ -84,6 +85,18 @@ type localVideo struct {
 	shaper levelSetter
 	// screen: the picture is a shared screen (screen_adapt.go's ladder).
 	screen bool
+	// previewing: the UI gets a preview of it (startPreviewLocked), whose
+	// encoder previewKey forces keyframes. Under the Manager's lock.
+	previewing bool
+	previewKey codec.KeyFrameController
+}
+
+// setTile makes a camera a small tile (beside a shared screen) or full
+// size again; the encoder starts a new stream at the new size.
+func (v *localVideo) setTile(on bool) {
+	if sh, ok := v.shaper.(*videoShaper); ok {
+		sh.tile.Store(on)
+	}
 }
 
 // localAudio is our microphone while it sends; muted sends silence (the

@@ -177,3 +177,14 @@ func (c *Conn) SetOnTrack(fn func(*webrtc.TrackRemote, *webrtc.RTPReceiver)) {
 	c.onTrack = fn
 	c.mu.Unlock()
 }
+
+// MediaSections is the number of media sections (transceivers) of the
+// current PeerConnection, which AddTrack caps at maxMediaSections (for
+// logs and tests).
+func (c *Conn) MediaSections() int {
+	pc := c.current()
+	if pc == nil {
+		return 0
+	}
+	return len(pc.GetTransceivers())
+}
