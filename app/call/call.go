@@ -113,13 +113,13 @@ type Manager struct {
 
 	// mu guards the fields below and serialises control writes and
 	// view changes, so OnChange sees changes in order.
-	mu        sync.Mutex
-	view      View
-	id        string // current call id, "" when idle
-	outgoing  bool   // we offered the current call
-	audio     *localAudio
-	video     *localVideo // our camera
-	screen    *localVideo // our shared screen
+	mu       sync.Mutex
+	view     View
+	id       string // current call id, "" when idle
+	outgoing bool   // we offered the current call
+	audio    *localAudio
+	video    *localVideo // our camera
+	screen   *localVideo // our shared screen
 	// slots are our senders, kept for the connection (see slot).
 	slots     map[string]*slot
 	callStop  context.CancelFunc // stops the current call's goroutines

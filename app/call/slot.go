@@ -50,10 +50,10 @@ type slot struct {
 	lastTS  uint32
 	lastAt  time.Time
 	// offsets of the current source (valid once it wrote, rebase false)
-	rebase         bool
-	seqOff         uint16
-	tsOff          uint32
-	srcBinding     *binding
+	rebase     bool
+	seqOff     uint16
+	tsOff      uint32
+	srcBinding *binding
 }
 
 // slotBinding is what pion gave the slot when the sender started.
