@@ -98,6 +98,10 @@ type Config struct {
 	// decodedForTest, when Decode, sees every decoded picture (valid only
 	// during the call): the tests compare what arrived with what was sent.
 	decodedForTest func(decodedFrame)
+	// olderPeerForTest makes the manager speak as a Parley from before
+	// the camera tile: no Tile or Camera in its control messages, and
+	// its one video track named "video" whatever it carries.
+	olderPeerForTest bool
 }
 
 // Manager runs the calls of one peer connection, one at a time.
@@ -460,7 +464,11 @@ func (m *Manager) feedLocked(id string, kind webrtc.RTPCodecType, src *sendTrack
 		if src == nil {
 			return
 		}
-		sl = newSlot(id, kind)
+		name := id
+		if m.cfg.olderPeerForTest && id != slotAudio {
+			name = "video"
+		}
+		sl = newSlot(name, kind)
 		if _, err := m.cfg.Conn.AddTrack(sl); err != nil {
 			m.log.Warn("call: add track", "track", id, "err", err)
 			return
@@ -476,7 +484,7 @@ func (m *Manager) feedLocked(id string, kind webrtc.RTPCodecType, src *sendTrack
 // the screen); beside a screen the camera is a small tile (tileMaxWidth,
 // tileFPS). Once the call is live both go to their slots.
 func (m *Manager) applyVideoLocked() {
-	cameraOn := m.wantCamera && (m.screen == nil || m.peerTile)
+	cameraOn := m.wantCamera && (m.screen == nil || m.peerTile && !m.cfg.olderPeerForTest)
 	if cameraOn && m.video == nil {
 		v, err := openVideo(m.cfg.Sources())
 		if err == nil && (v == nil || v.screen) {
@@ -802,6 +810,9 @@ func (m *Manager) emitLocked() {
 }
 
 func (m *Manager) sendLocked(c Control) error {
+	if m.cfg.olderPeerForTest {
+		c.Tile = false
+	}
 	b, err := EncodeControl(c)
 	if err != nil {
 		return err
@@ -821,8 +832,12 @@ func (m *Manager) sendMediaLocked() error {
 	if video {
 		kind = KindVideo
 	}
-	return m.sendLocked(Control{Type: TypeMedia, CallID: m.id, Kind: kind, Muted: m.view.MicMuted, CameraOff: !video,
-		Screen: m.screen != nil, Camera: m.video != nil, Tile: true})
+	c := Control{Type: TypeMedia, CallID: m.id, Kind: kind, Muted: m.view.MicMuted, CameraOff: !video,
+		Screen: m.screen != nil, Camera: m.video != nil, Tile: true}
+	if m.cfg.olderPeerForTest {
+		c.Camera, c.Tile = false, false
+	}
+	return m.sendLocked(c)
 }
 
 func (m *Manager) sendPLI(ssrc uint32) {
