@@ -52,7 +52,7 @@ describe('parseFrame', () => {
   it.each([
     ['too short', new Uint8Array(HEADER_SIZE - 1)],
     ['unknown kind 0', new Uint8Array(HEADER_SIZE)],
-    ['unknown kind 4', Uint8Array.from({ length: HEADER_SIZE + 2 }, (_, i) => (i === 0 ? 4 : 0))],
+    ['unknown kind 6', Uint8Array.from({ length: HEADER_SIZE + 2 }, (_, i) => (i === 0 ? 6 : 0))],
   ])('rejects %s', (_n, b) => {
     expect(parseFrame(b.buffer as ArrayBuffer)).toBeNull();
   });
@@ -352,8 +352,11 @@ describe('MediaClient', () => {
     s.onmessage?.({ data: buf(frame({ keyframe: true })) });
     s.onmessage?.({ data: buf(frame({ kind: Kind.LocalPreview, keyframe: true })) });
     s.onmessage?.({ data: buf(frame({ kind: Kind.RemoteAudio })) });
+    s.onmessage?.({ data: buf(frame({ kind: Kind.RemoteScreen, keyframe: true })) });
+    s.onmessage?.({ data: buf(frame({ kind: Kind.RemoteScreen, keyframe: false })) });
+    s.onmessage?.({ data: buf(frame({ kind: Kind.LocalCamera, keyframe: true })) });
     s.onmessage?.({ data: '{"stats":1}' });
-    expect([c.remote.frames, c.local.frames, c.audio.packets]).toEqual([1, 1, 1]);
+    expect([c.remote.frames, c.screen.frames, c.local.frames, c.localCamera.frames, c.audio.packets]).toEqual([1, 2, 1, 1, 1]);
   });
 
   it('reconnects with a fresh endpoint until closed', async () => {
