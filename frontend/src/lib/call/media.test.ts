@@ -128,6 +128,22 @@ describe('VideoSink', () => {
     expect([canvas.width, canvas.height]).toEqual([320, 180]);
   });
 
+  it('moves to another canvas at its size, and handing back the same canvas keeps its picture', () => {
+    const v = fakeVideo();
+    const sink = new VideoSink(v.deps);
+    sink.push(frame({ keyframe: true }));
+    const tile = document.createElement('canvas');
+    sink.attach(tile);
+    expect([tile.width, tile.height]).toEqual([640, 480]);
+    // Setting a canvas's size clears it, even to the same size.
+    let resized = 0;
+    const w = Object.getOwnPropertyDescriptor(HTMLCanvasElement.prototype, 'width')!;
+    Object.defineProperty(tile, 'width', { get: () => w.get!.call(tile), set: (x: number) => (resized++, w.set!.call(tile, x)) });
+    sink.attach(null);
+    sink.attach(tile);
+    expect(resized).toBe(0);
+  });
+
   it('after a decoder error starts over at the next keyframe with a new decoder', () => {
     const v = fakeVideo();
     const sink = new VideoSink(v.deps);

@@ -119,7 +119,9 @@ export class VideoSink {
 
   attach(canvas: HTMLCanvasElement | null): void {
     this.canvas = canvas;
-    if (canvas && this.width && this.height) {
+    // Only when the size differs: setting it clears the picture (the
+    // stage's canvases are handed over again whenever the layout changes).
+    if (canvas && this.width && this.height && (canvas.width !== this.width || canvas.height !== this.height)) {
       canvas.width = this.width;
       canvas.height = this.height;
     }
