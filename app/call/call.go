@@ -928,8 +928,10 @@ func (m *Manager) handle(c Control) {
 		}
 		m.recv.legacyScreen.Store(!c.Tile && m.view.RemoteScreen)
 		m.view.Video = m.view.Video || m.view.RemoteVideo
-		if c.Tile != m.peerTile {
-			m.peerTile = c.Tile
+		if c.Tile && !m.peerTile {
+			// Once per call at most: a peer that flips the flag cannot
+			// make us open and close the camera over and over.
+			m.peerTile = true
 			m.applyVideoLocked()
 			if m.view.State != StateEnded {
 				_ = m.sendMediaLocked()
