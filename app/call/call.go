@@ -378,8 +378,14 @@ func (m *Manager) openLocked(video bool) (notice string, err error) {
 		case v == nil:
 			notice = ""
 		case v.screen:
-			// --video screen: the screen is the call's video.
+			// --video screen: the screen is the call's video, with the
+			// camera beside it when Sources.Camera names one.
 			m.screen = v
+			if c, err := openVideo(src.camera()); err == nil && c != nil {
+				m.video, m.wantCamera = c, true
+			} else if err != nil {
+				notice = Reason(err)
+			}
 		default:
 			m.video, m.wantCamera = v, true
 		}
@@ -486,7 +492,7 @@ func (m *Manager) feedLocked(id string, kind webrtc.RTPCodecType, src *sendTrack
 func (m *Manager) applyVideoLocked() {
 	cameraOn := m.wantCamera && (m.screen == nil || m.peerTile && !m.cfg.olderPeerForTest)
 	if cameraOn && m.video == nil {
-		v, err := openVideo(m.cfg.Sources())
+		v, err := openVideo(m.cfg.Sources().camera())
 		if err == nil && (v == nil || v.screen) {
 			if v != nil {
 				_ = v.track.Close()

@@ -50,8 +50,9 @@ type Stats struct {
 	// while it shares its screen (the small tile); TileWidth and
 	// TileHeight are the last one's size. Frame rate, freezes and latency
 	// are those of the main video.
-	TileFramesDecoded     int `json:"-"`
-	TileWidth, TileHeight int `json:"-"`
+	TileFramesDecoded     int     `json:"-"`
+	TileWidth, TileHeight int     `json:"-"`
+	TileFps               float64 `json:"-"`
 	// SecondsPlayed is how much of the peer's voice went to the speaker
 	// (Config.Play) in the current call.
 	SecondsPlayed float64 `json:"-"`
@@ -88,6 +89,8 @@ type receiver struct {
 	haveStamp   bool
 	lastPLI     map[uint32]time.Time // per video track: the last keyframe request
 	lastScreen  time.Time            // the last decoded frame of a screen
+	tileFirst   time.Time            // the first and last decoded tile frames
+	tileLast    time.Time
 	wg          sync.WaitGroup
 }
 
@@ -326,6 +329,10 @@ func (r *receiver) decoded(f decodedFrame) {
 	} else if !r.lastScreen.IsZero() && now.Sub(r.lastScreen) < time.Second {
 		r.st.TileFramesDecoded++
 		r.st.TileWidth, r.st.TileHeight = f.width, f.height
+		if r.tileFirst.IsZero() {
+			r.tileFirst = now
+		}
+		r.tileLast = now
 		return
 	}
 	stamp, stamped := readStamp(f.y, f.stride, f.width, f.height)
@@ -367,6 +374,11 @@ func (r *receiver) stats() Stats {
 	if n := st.VideoFramesDecoded; n > 1 {
 		if d := r.lastFrame.Sub(r.firstFrame).Seconds(); d > 0 {
 			st.AvgFps = math.Round(float64(n-1)/d*10) / 10
+		}
+	}
+	if n := st.TileFramesDecoded; n > 1 {
+		if d := r.tileLast.Sub(r.tileFirst).Seconds(); d > 0 {
+			st.TileFps = math.Round(float64(n-1)/d*10) / 10
 		}
 	}
 	if len(r.latencies) > 0 {
