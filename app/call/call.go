@@ -800,6 +800,7 @@ func (m *Manager) endLocked(reason string) {
 	}
 	m.id, m.outgoing, m.wantCamera, m.peerTile = "", false, false, false
 	m.recv.legacyScreen.Store(false)
+	m.recv.peerSharing.Store(false)
 	m.sharing.Store(false)
 	m.view.Screen, m.view.LocalCamera = false, false
 	m.view.State = StateEnded
@@ -933,6 +934,7 @@ func (m *Manager) handle(c Control) {
 			m.view.RemoteCamera = video && !c.Screen
 		}
 		m.recv.legacyScreen.Store(!c.Tile && m.view.RemoteScreen)
+		m.recv.peerSharing.Store(m.view.RemoteScreen)
 		m.view.Video = m.view.Video || m.view.RemoteVideo
 		if c.Tile && !m.peerTile {
 			// Once per call at most: a peer that flips the flag cannot

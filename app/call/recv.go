@@ -77,6 +77,9 @@ type receiver struct {
 	// legacyScreen: the peer is an older Parley sharing its screen on its
 	// one video track (Control.Tile false): that track is the screen.
 	legacyScreen atomic.Bool
+	// peerSharing: the peer's control messages say it shares its screen,
+	// so its camera frames are the tile's.
+	peerSharing atomic.Bool
 
 	mu          sync.Mutex
 	speaker     *player // of the current call, when playing in Go
@@ -88,7 +91,6 @@ type receiver struct {
 	lastStamp   uint32
 	haveStamp   bool
 	lastPLI     map[uint32]time.Time // per video track: the last keyframe request
-	lastScreen  time.Time            // the last decoded frame of a screen
 	tileFirst   time.Time            // the first and last decoded tile frames
 	tileLast    time.Time
 	wg          sync.WaitGroup
@@ -316,17 +318,14 @@ func (r *receiver) requestKeyframes() {
 // three average frame times and 150 ms more than one, as WebRTC's
 // freezeCount), and the stamp's latency and frame number.
 //
-// While the peer shares its screen (a screen frame decoded in the last
-// second) its camera frames are the tile's: counted, but not in the
-// main video's frame rate, freezes and latency.
+// While the peer shares its screen its camera frames are the tile's:
+// counted, but not in the main video's frame rate, freezes and latency.
 func (r *receiver) decoded(f decodedFrame) {
 	now := time.Now()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.st.VideoFramesDecoded++
-	if f.screen {
-		r.lastScreen = now
-	} else if !r.lastScreen.IsZero() && now.Sub(r.lastScreen) < time.Second {
+	if !f.screen && r.peerSharing.Load() {
 		r.st.TileFramesDecoded++
 		r.st.TileWidth, r.st.TileHeight = f.width, f.height
 		if r.tileFirst.IsZero() {
