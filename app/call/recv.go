@@ -370,7 +370,7 @@ func (r *receiver) stats() Stats {
 	if r.speaker != nil {
 		st.SecondsPlayed = float64(r.speaker.samplesPlayed()) / audioRate
 	}
-	if n := st.VideoFramesDecoded; n > 1 {
+	if n := st.VideoFramesDecoded - st.TileFramesDecoded; n > 1 {
 		if d := r.lastFrame.Sub(r.firstFrame).Seconds(); d > 0 {
 			st.AvgFps = math.Round(float64(n-1)/d*10) / 10
 		}
