@@ -95,7 +95,12 @@ func (s *slot) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameters, er
 	b := &slotBinding{id: ctx.ID(), codec: *chosen, ssrc: uint32(ctx.SSRC()), w: ctx.WriteStream(), stop: make(chan struct{})}
 	s.mu.Lock()
 	if old := s.bound; old != nil {
+		// Bound again (pion does not, today): the source starts over on
+		// the new stream, and what the old one still writes is dropped.
 		old.once.Do(func() { close(old.stop) })
+		s.stopSourceLocked()
+		s.srcGen++
+		s.started = false
 	}
 	s.bound = b
 	s.startSourceLocked()
