@@ -1311,6 +1311,33 @@ export const flows = {
     } finally {
       await page.evaluate(() => window.__stopSource?.());
     }
+
+    // Ours: camera on, then share: our screen is the preview, our camera a small tile.
+    await page.getByRole('button', { name: 'Camera' }).click();
+    await page.locator('[data-testid="call-camera"][aria-pressed="true"]').waitFor();
+    await page.getByRole('button', { name: 'Share screen' }).click();
+    const mine = page.getByTestId('local-camera');
+    await mine.waitFor();
+    assert((await mine.getAttribute('aria-label')) === 'Your camera', 'our tile is not labelled');
+    const BLUE = [40, 60, 220];
+    const GREY = [128, 128, 128];
+    await startSource(page, srv, [
+      { kind: 2, rgb: GREY, w: 640, h: 360 },
+      { kind: 5, rgb: BLUE, w: 160, h: 120 },
+    ], false);
+    try {
+      assert(near(await canvasColour(page, 'local-camera', 'localCamera'), BLUE), 'no camera in our tile');
+      assert(near(await canvasColour(page, 'local-preview'), GREY), 'no screen in our preview');
+      const stage = await page.getByTestId('call-stage').boundingBox();
+      const mb = await mine.boundingBox();
+      assert(mb.width < stage.width / 4 && mb.x < stage.x + stage.width * 0.3, 'our tile is not small on the left');
+    } finally {
+      await page.evaluate(() => window.__stopSource?.());
+    }
+    // The camera button turns only the tile off; the share goes on.
+    await page.getByRole('button', { name: 'Camera' }).click();
+    await mine.waitFor({ state: 'detached' });
+    await page.getByTestId('screen-sharing').waitFor();
   },
 
   'call: decline, peer declines, no answer': async (page, open) => {
