@@ -11,8 +11,10 @@
 # reported, not an error. Then the screen sharing rows: one parley-cli
 # shares a 1920x1080 Xvfb screen (call --video screen) with the other, a
 # still screen and one repainted whole a few times a second: the sharer's
-# CPU (capture, conversion, VP8) and the viewer's decoded fps. A table,
-# then one JSON line.
+# CPU (capture, conversion, VP8) and the viewer's decoded fps; and a still
+# screen with the sharer's test camera beside it as a tile (--camera
+# testsrc): the viewer's fps of the screen and of the tile. A table, then
+# one JSON line.
 #
 # Usage: scripts/bench-call.sh [--sizes 640x480,1280x720|none] [--screen 1920x1080|none] [--duration 10s]
 set -euo pipefail

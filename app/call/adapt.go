@@ -156,8 +156,19 @@ func (p *adaptPolicy) next(now time.Time, estimate, quantizer int) adaptDecision
 type videoShaper struct {
 	srcFPS int
 	level  atomic.Int32
-	now    func() time.Time // time.Now; tests drive it
+	// tile: the camera is a small tile beside a shared screen, at most
+	// tileMaxWidth wide and tileFPS.
+	tile atomic.Bool
+	now  func() time.Time // time.Now; tests drive it
 }
+
+// A camera tile beside a shared screen: the peer shows it small in a
+// corner, so it is sent small (halved until at most this wide: 320x240
+// from 640x480, 320x180 from 1280x720) and at a low frame rate.
+const (
+	tileMaxWidth = 320
+	tileFPS      = 15
+)
 
 func (s *videoShaper) set(level int) { s.level.Store(int32(level)) }
 
@@ -180,6 +191,10 @@ func (s *videoShaper) transform(r video.Reader) video.Reader {
 				return img, release, err
 			}
 			l := s.current()
+			tile := s.tile.Load()
+			if tile {
+				l.fps = min(l.fps, tileFPS)
+			}
 			now := time.Now()
 			if s.now != nil {
 				now = s.now()
@@ -189,10 +204,18 @@ func (s *videoShaper) transform(r video.Reader) video.Reader {
 				continue
 			}
 			last = now
-			if y, ok := img.(*image.YCbCr); ok && l.scale == 2 && y.SubsampleRatio == image.YCbCrSubsampleRatio420 {
-				half := halve(y)
-				release()
-				return half, func() {}, nil
+			if y, ok := img.(*image.YCbCr); ok && y.SubsampleRatio == image.YCbCrSubsampleRatio420 {
+				out := y
+				if l.scale == 2 {
+					out = halve(out)
+				}
+				for tile && out.Rect.Dx() > tileMaxWidth {
+					out = halve(out)
+				}
+				if out != y {
+					release()
+					return out, func() {}, nil
+				}
 			}
 			return img, release, nil
 		}

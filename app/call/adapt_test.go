@@ -288,28 +288,37 @@ func TestKeyframeGate(t *testing.T) {
 
 // TestVideoShaperFrames: the shaper keeps the frame rate of the rung
 // (dropping source frames evenly) and halves the picture on the rungs that
-// say so.
+// say so; a camera tile beside a shared screen is at most tileMaxWidth
+// wide and tileFPS.
 func TestVideoShaperFrames(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
-		level      int
-		wantFrames int // of 30 source frames a second
-		wantWidth  int
+		level         int
+		tile          bool
+		width, height int // of the source
+		wantFrames    int // of 30 source frames a second
+		wantWidth     int
 	}{
-		{0, 30, 640},
-		{1, 30, 320},
-		{2, 15, 320},
-		{3, 10, 320},
+		{level: 0, width: 640, height: 480, wantFrames: 30, wantWidth: 640},
+		{level: 1, width: 640, height: 480, wantFrames: 30, wantWidth: 320},
+		{level: 2, width: 640, height: 480, wantFrames: 15, wantWidth: 320},
+		{level: 3, width: 640, height: 480, wantFrames: 10, wantWidth: 320},
+		{level: 0, tile: true, width: 640, height: 480, wantFrames: 15, wantWidth: 320},
+		{level: 0, tile: true, width: 1280, height: 720, wantFrames: 15, wantWidth: 320},
+		{level: 1, tile: true, width: 1280, height: 720, wantFrames: 15, wantWidth: 320},
+		{level: 3, tile: true, width: 640, height: 480, wantFrames: 10, wantWidth: 320},
+		{level: 0, tile: true, width: 320, height: 240, wantFrames: 15, wantWidth: 320},
 	}
 	for _, c := range cases {
 		// A source that delivers 30 frames a second of a fake clock.
 		clock := time.Unix(1000, 0)
 		src := video.ReaderFunc(func() (image.Image, func(), error) {
 			clock = clock.Add(time.Second / 30)
-			return image.NewYCbCr(image.Rect(0, 0, 640, 480), image.YCbCrSubsampleRatio420), func() {}, nil
+			return image.NewYCbCr(image.Rect(0, 0, c.width, c.height), image.YCbCrSubsampleRatio420), func() {}, nil
 		})
 		s := &videoShaper{srcFPS: 30, now: func() time.Time { return clock }}
 		s.set(c.level)
+		s.tile.Store(c.tile)
 		r := s.transform(src)
 		end := clock.Add(time.Second)
 		n := 0
@@ -323,12 +332,30 @@ func TestVideoShaperFrames(t *testing.T) {
 				break
 			}
 			if w := img.Bounds().Dx(); w != c.wantWidth {
-				t.Fatalf("level %d: width %d, want %d", c.level, w, c.wantWidth)
+				t.Fatalf("%+v: width %d, want %d", c, w, c.wantWidth)
 			}
 			n++
 		}
 		if n != c.wantFrames {
-			t.Errorf("level %d: %d frames in a second, want %d", c.level, n, c.wantFrames)
+			t.Errorf("%+v: %d frames in a second, want %d", c, n, c.wantFrames)
+		}
+	}
+}
+
+// TestSplitEstimate: beside a screen, the camera tile gets a fifth of the
+// video budget within 80-200 kbit/s, the screen the rest (each share
+// includes the audio reserve the policies take off).
+func TestSplitEstimate(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct{ est, screen, tile int }{
+		{est: 2_064_000, screen: 1_864_000, tile: 264_000},
+		{est: 564_000, screen: 464_000, tile: 164_000},
+		{est: 200_000, screen: 144_000, tile: 144_000},
+		{est: 100_000, screen: 144_000, tile: 144_000},
+	} {
+		s, tl := splitEstimate(c.est)
+		if s != c.screen || tl != c.tile {
+			t.Errorf("splitEstimate(%d) = %d, %d; want %d, %d", c.est, s, tl, c.screen, c.tile)
 		}
 	}
 }

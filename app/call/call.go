@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/mediadevices"
@@ -61,10 +62,15 @@ type View struct {
 	StartedAt   *int64 `json:"startedAt"`
 	Error       string `json:"error"`
 
-	// Screen: our video is our shared screen (ShareScreen);
-	// RemoteScreen: the peer's video is theirs.
+	// Screen: we share our screen (ShareScreen); RemoteScreen: the peer
+	// shares theirs. Either takes the stage.
 	Screen       bool `json:"screen"`
 	RemoteScreen bool `json:"remoteScreen"`
+	// LocalCamera: our camera sends (while sharing: a small tile beside
+	// the screen); RemoteCamera: the peer's does. LocalVideo and
+	// RemoteVideo are "any video" (camera or screen).
+	LocalCamera  bool `json:"localCamera"`
+	RemoteCamera bool `json:"remoteCamera"`
 }
 
 // Config configures the call side of one verified peer connection.
@@ -92,6 +98,10 @@ type Config struct {
 	// decodedForTest, when Decode, sees every decoded picture (valid only
 	// during the call): the tests compare what arrived with what was sent.
 	decodedForTest func(decodedFrame)
+	// olderPeerForTest makes the manager speak as a Parley from before
+	// the camera tile: no Tile or Camera in its control messages, and
+	// its one video track named "video" whatever it carries.
+	olderPeerForTest bool
 }
 
 // Manager runs the calls of one peer connection, one at a time.
@@ -107,13 +117,15 @@ type Manager struct {
 
 	// mu guards the fields below and serialises control writes and
 	// view changes, so OnChange sees changes in order.
-	mu        sync.Mutex
-	view      View
-	id        string // current call id, "" when idle
-	outgoing  bool   // we offered the current call
-	audio     *localAudio
-	video     *localVideo
-	senders   []*webrtc.RTPSender
+	mu       sync.Mutex
+	view     View
+	id       string // current call id, "" when idle
+	outgoing bool   // we offered the current call
+	audio    *localAudio
+	video    *localVideo // our camera
+	screen   *localVideo // our shared screen
+	// slots are our senders, kept for the connection (see slot).
+	slots     map[string]*slot
 	callStop  context.CancelFunc // stops the current call's goroutines
 	ringTimer *time.Timer
 	closed    bool
@@ -123,14 +135,18 @@ type Manager struct {
 	receivers []*webrtc.RTPReceiver
 	// speaker plays the current call's sound, when Config.Play.
 	speaker *player
-	// previewKey forces a keyframe of the local preview's encoder.
-	previewKey codec.KeyFrameController
 	// lastRTT is the last round-trip time measured (ms): Stats falls back
 	// on it once the connection is gone, as when the peer hung up first.
 	lastRTT float64
-	// cameraBeforeScreen: the camera was on when sharing the screen
-	// replaced it, so stopping turns it back on.
-	cameraBeforeScreen bool
+	// wantCamera is the user's camera choice in this call: while we
+	// share to a peer that shows no tile (peerTile false) the camera is
+	// off and comes back when sharing stops.
+	wantCamera bool
+	// sharing mirrors screen != nil for the preview goroutines.
+	sharing atomic.Bool
+	// peerTile: the peer's control messages say it shows our camera as a
+	// tile beside our screen (Control.Tile), so both are sent.
+	peerTile bool
 }
 
 // New opens the call control channel on a verified conn (the other side
@@ -153,7 +169,7 @@ func New(ctx context.Context, cfg Config) (*Manager, error) {
 	if err != nil {
 		return nil, fmt.Errorf("call: open control channel: %w", err)
 	}
-	m := &Manager{cfg: cfg, log: log, ctl: ctl, view: View{RoomID: cfg.RoomID, State: StateIdle}}
+	m := &Manager{cfg: cfg, log: log, ctl: ctl, view: View{RoomID: cfg.RoomID, State: StateIdle}, slots: map[string]*slot{}}
 	m.ctx, m.cancel = context.WithCancel(context.Background())
 	m.recv = newReceiver(log, cfg.Hub, cfg.RoomID, cfg.Decode, cfg.Play, m.sendPLI, m.mediaArrived)
 	m.recv.onDecoded = cfg.decodedForTest
@@ -222,12 +238,13 @@ func (m *Manager) Start(video bool) (View, error) {
 		return m.view, err
 	}
 	m.id, m.outgoing = newCallID(), true
-	m.view = View{RoomID: m.cfg.RoomID, State: StateOutgoing, Video: m.video != nil, LocalVideo: m.video != nil, Error: notice}
+	m.view = View{RoomID: m.cfg.RoomID, State: StateOutgoing, Error: notice, MicMuted: m.view.MicMuted}
+	m.syncViewLocked()
 	kind := KindAudio
-	if m.video != nil {
+	if m.view.LocalVideo {
 		kind = KindVideo
 	}
-	if err := m.sendLocked(Control{Type: TypeOffer, CallID: m.id, Kind: kind}); err != nil {
+	if err := m.sendLocked(Control{Type: TypeOffer, CallID: m.id, Kind: kind, Tile: true}); err != nil {
 		m.endLocked(ReasonCallFailed)
 		return m.view, err
 	}
@@ -255,14 +272,13 @@ func (m *Manager) Answer(accept, video bool) (View, error) {
 		m.endLocked(Reason(err))
 		return m.view, err
 	}
-	if err := m.sendLocked(Control{Type: TypeAccept, CallID: m.id}); err != nil {
+	if err := m.sendLocked(Control{Type: TypeAccept, CallID: m.id, Tile: true}); err != nil {
 		m.endLocked(ReasonCallFailed)
 		return m.view, err
 	}
 	m.stopRingLocked()
 	m.view.Error = notice
-	m.view.LocalVideo = m.video != nil
-	m.view.Video = m.view.Video || m.video != nil
+	m.syncViewLocked()
 	m.connectLocked()
 	return m.view, nil
 }
@@ -299,44 +315,18 @@ func (m *Manager) SetMuted(muted bool) View {
 }
 
 // SetCamera turns our camera on or off during a call; on switches a voice
-// call to video by renegotiating the same PeerConnection.
+// call to video. While we share our screen the camera is a small tile
+// beside it (or, to a peer that shows no tile, waits for the end of the
+// share).
 func (m *Manager) SetCamera(on bool) (View, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.id == "" {
 		return m.view, ErrNotRinging
 	}
-	if m.video != nil && m.video.screen {
-		// The screen has the video; the camera comes back (or not) when
-		// sharing stops.
-		m.cameraBeforeScreen = on
-		return m.view, nil
-	}
-	live := m.view.State == StateConnecting || m.view.State == StateActive
-	switch {
-	case on && m.video == nil:
-		v, err := openVideo(m.cfg.Sources())
-		if err == nil && v == nil {
-			err = ErrNoCamera
-		}
-		if err != nil {
-			m.view.Error = Reason(err)
-			m.view.LocalVideo = false
-			m.emitLocked()
-			return m.view, nil
-		}
-		m.video = v
-		if live {
-			if err := m.addVideoLocked(); err != nil {
-				m.log.Warn("call: add camera", "err", err)
-			}
-		}
-	case !on && m.video != nil:
-		m.removeVideoLocked()
-	}
-	m.view.LocalVideo = m.video != nil
-	m.view.Video = m.view.Video || m.video != nil
 	m.view.Error = ""
+	m.wantCamera = on
+	m.applyVideoLocked()
 	_ = m.sendMediaLocked()
 	m.emitLocked()
 	return m.view, nil
@@ -355,6 +345,9 @@ func (m *Manager) Close() {
 	}
 	receivers := m.receivers
 	m.receivers = nil
+	for _, sl := range m.slots {
+		sl.setSource(nil)
+	}
 	m.mu.Unlock()
 	m.cfg.Conn.SetOnTrack(nil)
 	m.recv.closed.Store(true)
@@ -377,15 +370,25 @@ func (m *Manager) openLocked(video bool) (notice string, err error) {
 	if a != nil {
 		a.muted.Store(m.view.MicMuted)
 	}
-	if video {
+	if video && m.video == nil && m.screen == nil {
 		v, err := openVideo(src)
 		switch {
 		case err != nil:
 			notice = Reason(err)
 		case v == nil:
 			notice = ""
+		case v.screen:
+			// --video screen: the screen is the call's video, with the
+			// camera beside it when Sources.Camera names one.
+			m.screen = v
+			m.watchScreenLocked(v)
+			if c, err := openVideo(src.camera()); err == nil && c != nil {
+				m.video, m.wantCamera = c, true
+			} else if err != nil {
+				notice = Reason(err)
+			}
 		default:
-			m.video = v
+			m.video, m.wantCamera = v, true
 		}
 	}
 	return notice, nil
@@ -431,17 +434,9 @@ func (m *Manager) connectLocked() {
 	ctx, cancel := context.WithCancel(m.ctx)
 	m.callStop = cancel
 	if m.audio != nil {
-		if s, err := m.cfg.Conn.AddTrack(m.audio.local); err != nil {
-			m.log.Warn("call: add microphone", "err", err)
-		} else {
-			m.senders = append(m.senders, s)
-		}
+		m.feedLocked(slotAudio, webrtc.RTPCodecTypeAudio, m.audio.local)
 	}
-	if m.video != nil {
-		if err := m.addVideoLocked(); err != nil {
-			m.log.Warn("call: add camera", "err", err)
-		}
-	}
+	m.applyVideoLocked()
 	_ = m.sendMediaLocked()
 	id := m.id
 	m.wg.Add(1)
@@ -463,58 +458,131 @@ func (m *Manager) connectLocked() {
 	m.emitLocked()
 }
 
-func (m *Manager) addVideoLocked() error {
-	s, err := m.cfg.Conn.AddTrack(m.video.local)
-	if err != nil {
-		return err
-	}
-	m.senders = append(m.senders, s)
-	if m.cfg.Hub != nil {
-		m.startPreviewLocked(m.video)
-	}
-	m.watchScreenLocked(m.video)
-	return nil
+// live reports whether the call's media flows (or is being set up).
+func (m *Manager) liveLocked() bool {
+	return m.view.State == StateConnecting || m.view.State == StateActive
 }
 
-func (m *Manager) removeVideoLocked() {
-	v := m.video
-	m.video = nil
-	m.previewKey = nil
-	for i, s := range m.senders {
-		if s.Track() == webrtc.TrackLocal(v.local) {
-			if err := m.cfg.Conn.RemoveTrack(s); err != nil {
-				m.log.Debug("call: remove camera", "err", err)
+// feedLocked makes src what slot id sends, adding the slot to the
+// PeerConnection the first time (its one m-line for the connection).
+func (m *Manager) feedLocked(id string, kind webrtc.RTPCodecType, src *sendTrack) {
+	sl := m.slots[id]
+	if sl == nil {
+		if src == nil {
+			return
+		}
+		name := id
+		if m.cfg.olderPeerForTest && id != slotAudio {
+			name = "video"
+		}
+		sl = newSlot(name, kind)
+		if _, err := m.cfg.Conn.AddTrack(sl); err != nil {
+			m.log.Warn("call: add track", "track", id, "err", err)
+			return
+		}
+		m.slots[id] = sl
+	}
+	sl.setSource(src)
+}
+
+// applyVideoLocked brings the camera and the screen in line with what the
+// user asked for: the camera sends when it is wanted, unless we share our
+// screen with a peer that shows no tile (an older Parley shows one video:
+// the screen); beside a screen the camera is a small tile (tileMaxWidth,
+// tileFPS). Once the call is live both go to their slots.
+func (m *Manager) applyVideoLocked() {
+	cameraOn := m.wantCamera && (m.screen == nil || m.peerTile && !m.cfg.olderPeerForTest)
+	if cameraOn && m.video == nil {
+		v, err := openVideo(m.cfg.Sources().camera())
+		if err == nil && (v == nil || v.screen) {
+			if v != nil {
+				_ = v.track.Close()
 			}
-			m.senders = append(m.senders[:i], m.senders[i+1:]...)
-			break
+			err = ErrNoCamera
+		}
+		if err != nil {
+			m.view.Error = Reason(err)
+			m.wantCamera = false
+		} else {
+			m.video = v
 		}
 	}
-	_ = v.track.Close()
+	if !cameraOn && m.video != nil {
+		v := m.video
+		m.video = nil
+		m.feedLocked(slotCamera, webrtc.RTPCodecTypeVideo, nil)
+		_ = v.track.Close()
+	}
+	if m.video != nil {
+		m.video.setTile(m.screen != nil)
+	}
+	if m.liveLocked() {
+		for _, x := range []struct {
+			id string
+			v  *localVideo
+		}{{slotCamera, m.video}, {slotScreen, m.screen}} {
+			var src *sendTrack
+			if x.v != nil {
+				src = x.v.local
+				if m.cfg.Hub != nil && !x.v.previewing {
+					m.startPreviewLocked(x.v)
+				}
+			}
+			m.feedLocked(x.id, webrtc.RTPCodecTypeVideo, src)
+		}
+	}
+	m.syncViewLocked()
 }
 
-// startPreviewLocked streams a small encoded copy of our camera to the UI.
+// syncViewLocked sets the view's own media fields from what sends.
+func (m *Manager) syncViewLocked() {
+	m.view.LocalCamera = m.video != nil
+	m.view.Screen = m.screen != nil
+	m.view.LocalVideo = m.view.LocalCamera || m.view.Screen
+	m.view.Video = m.view.Video || m.view.LocalVideo
+	m.sharing.Store(m.screen != nil)
+}
+
+// startPreviewLocked streams a small encoded copy of our camera or screen
+// to the UI: the screen, or the camera when we do not share, as the local
+// preview; the camera beside a shared screen as the local camera tile. A
+// stream that moves to the other kind starts again at a keyframe.
 func (m *Manager) startPreviewLocked(v *localVideo) {
 	enc, w, h, err := v.preview()
 	if err != nil {
 		m.log.Warn("call: preview", "err", err)
 		return
 	}
+	v.previewing = true
 	start := time.Now()
-	if kc, ok := enc.Controller().(codec.KeyFrameController); ok {
-		m.previewKey = kc
-	}
+	kc, _ := enc.Controller().(codec.KeyFrameController)
+	v.previewKey = kc
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()
 		defer enc.Close()
+		var kind mediahub.Kind
 		for {
 			data, release, err := enc.Read()
 			if err != nil {
 				return
 			}
+			k := mediahub.LocalPreview
+			if !v.screen && m.sharing.Load() {
+				k = mediahub.LocalCamera
+			}
+			key := len(data) > 0 && data[0]&1 == 0
+			if k != kind && !key {
+				if kc != nil {
+					_ = kc.ForceKeyFrame()
+				}
+				release()
+				continue
+			}
+			kind = k
 			if len(data) > 0 {
 				m.cfg.Hub.Publish(m.cfg.RoomID, mediahub.Frame{
-					Kind: mediahub.LocalPreview, Keyframe: data[0]&1 == 0, Timestamp: time.Since(start),
+					Kind: kind, Keyframe: key, Timestamp: time.Since(start),
 					Width: uint16(w), Height: uint16(h), Data: append([]byte(nil), data...),
 				})
 			}
@@ -523,18 +591,81 @@ func (m *Manager) startPreviewLocked(v *localVideo) {
 	}()
 }
 
+// Bandwidth of a camera tile beside a shared screen: a fifth of the video
+// budget, between minVideoBitrate and tileMaxBitrate; the screen has the
+// rest, on its own ladder (a 320x240 tile at 15 fps looks fine at 150
+// kbit/s, and the screen is what the peer reads).
+const tileMaxBitrate = 200_000
+
+// splitEstimate shares the estimate (audio included) between the screen
+// and the camera tile: each gets an estimate of its own, audio reserve
+// included, as the policies expect.
+func splitEstimate(est int) (screen, tile int) {
+	budget := max(est-audioReserve, 0)
+	t := min(max(budget/5, minVideoBitrate), tileMaxBitrate)
+	return max(est-t, audioReserve+minVideoBitrate), t + audioReserve
+}
+
+// videoAdapt is the adaptation state of one video that sends.
+type videoAdapt struct {
+	name  string
+	v     *localVideo
+	pol   *adaptPolicy
+	last  adaptDecision
+	lastQ int
+	sent  sendSample
+}
+
+// follow starts over when the video (re)started: a new encoder at its
+// first level.
+func (a *videoAdapt) follow(v *localVideo) {
+	if v != a.v {
+		a.v, a.last, a.lastQ, a.pol = v, adaptDecision{}, -1, nil
+		if v != nil {
+			a.pol = v.newPolicy()
+		}
+	}
+	if v != nil {
+		a.sent = v.local.sent.take()
+	} else {
+		a.sent = sendSample{}
+	}
+}
+
+// step applies the policy's decision for est at now.
+func (a *videoAdapt) step(now time.Time, est int) adaptDecision {
+	v := a.v
+	q := -1
+	if qc, ok := v.local.controller().(interface{ takeQuantizer() (int, bool) }); ok {
+		if mean, ok := qc.takeQuantizer(); ok {
+			q = mean
+		} else {
+			q = a.lastQ
+		}
+	}
+	a.lastQ = q
+	d := a.pol.next(now, est, q)
+	v.shaper.set(d.level)
+	if ctrl, ok := v.local.controller().(codec.BitRateController); ok && (d.level != a.last.level || abs(d.bitrate-a.last.bitrate) > a.last.bitrate/10) {
+		if err := ctrl.SetBitRate(d.bitrate); err == nil {
+			a.last = d
+			v.local.keys.setBitrate(d.bitrate)
+		}
+	}
+	return d
+}
+
 // adapt follows the congestion controller's estimate with the video
-// encoder's target bitrate, picture size and frame rate (adaptPolicy),
-// leaving room for audio.
+// encoders' target bitrates, picture sizes and frame rates (adaptPolicy),
+// leaving room for audio. With a screen and a camera tile, the tile takes
+// a small fixed share (splitEstimate) and the screen the rest.
 func (m *Manager) adapt(ctx context.Context) {
 	t := time.NewTicker(500 * time.Millisecond)
 	defer t.Stop()
 	var (
-		cur   *localVideo
-		pol   *adaptPolicy
 		guard queueGuard
-		last  adaptDecision
-		lastQ = -1
+		cam   = videoAdapt{name: slotCamera}
+		scr   = videoAdapt{name: slotScreen}
 	)
 	for first := true; ; first = false {
 		if !first {
@@ -546,57 +677,51 @@ func (m *Manager) adapt(ctx context.Context) {
 		}
 		rtt := m.sampleRTT()
 		m.mu.Lock()
-		v := m.video
+		cv, sv := m.video, m.screen
 		m.mu.Unlock()
-		if v == nil {
-			cur = nil
+		cam.follow(cv)
+		scr.follow(sv)
+		if cv == nil && sv == nil {
 			continue
-		}
-		if v != cur {
-			// A camera (re)started: a new encoder at its first level.
-			cur, last, lastQ = v, adaptDecision{}, -1
-			pol = v.newPolicy()
 		}
 		gcc := m.cfg.Conn.TargetBitrate()
 		if gcc <= 0 {
 			continue
 		}
-		sent := v.local.sent.take()
+		sentBits := int((cam.sent.bytes+scr.sent.bytes)*8*2) + audioReserve
+		packets := cam.sent.packets + scr.sent.packets
 		now := time.Now()
 		// The guard's RTT: the one the other side's feedback measured, fresh
 		// every 100 ms, while it comes; else the connection's statistics.
 		guardRTT := rtt
 		if fbAt, fbRTT := m.cfg.Conn.LastFeedback(); !fbAt.IsZero() {
-			if sent.packets > 0 {
-				guard.starved(now, now.Sub(fbAt), int(sent.bytes*8*2)+audioReserve)
+			if packets > 0 {
+				guard.starved(now, now.Sub(fbAt), sentBits)
 			}
 			if fbRTT > 0 && now.Sub(fbAt) < feedbackTimeout {
 				guardRTT = float64(fbRTT) / float64(time.Millisecond)
 			}
 		}
-		est := guard.next(now, gcc, guardRTT, int(sent.bytes*8*2)+audioReserve)
-		q := -1
-		if qc, ok := v.local.controller().(interface{ takeQuantizer() (int, bool) }); ok {
-			if mean, ok := qc.takeQuantizer(); ok {
-				q = mean
-			} else {
-				q = lastQ
-			}
-		}
-		lastQ = q
-		d := pol.next(now, est, q)
-		v.shaper.set(d.level)
-		if ctrl, ok := v.local.controller().(codec.BitRateController); ok && (d.level != last.level || abs(d.bitrate-last.bitrate) > last.bitrate/10) {
-			if err := ctrl.SetBitRate(d.bitrate); err == nil {
-				last = d
-				v.local.keys.setBitrate(d.bitrate)
-			}
+		est := guard.next(now, gcc, guardRTT, sentBits)
+		camEst, scrEst := est, est
+		if cv != nil && sv != nil {
+			scrEst, camEst = splitEstimate(est)
 		}
 		bs := m.cfg.Conn.BandwidthStats()
-		m.log.Debug("call: video sender", "estimate", gcc, "rtt", rtt, "guard_rtt", guardRTT, "guard_cap", guard.cap, "quantizer", q, "loss_target", bs["lossTargetBitrate"], "delay_target", bs["delayTargetBitrate"],
-			"avg_loss", bs["averageLoss"], "usage", bs["usage"], "state", bs["state"], "level", d.level, "target", last.bitrate,
-			"sent_kbps", sent.bytes*8*2/1000, "packets", sent.packets, "frames", sent.frames, "keyframes", sent.keyframes,
-			"key_bytes_max", sent.keyBytesMax, "key_requests", sent.keyRequests, "rtcp_errors", sent.rtcpErrors)
+		for _, x := range []struct {
+			a   *videoAdapt
+			est int
+		}{{&cam, camEst}, {&scr, scrEst}} {
+			if x.a.v == nil {
+				continue
+			}
+			d := x.a.step(now, x.est)
+			sent := x.a.sent
+			m.log.Debug("call: video sender", "video", x.a.name, "estimate", gcc, "share", x.est, "rtt", rtt, "guard_rtt", guardRTT, "guard_cap", guard.cap, "quantizer", x.a.lastQ, "loss_target", bs["lossTargetBitrate"], "delay_target", bs["delayTargetBitrate"],
+				"avg_loss", bs["averageLoss"], "usage", bs["usage"], "state", bs["state"], "level", d.level, "target", x.a.last.bitrate,
+				"sent_kbps", sent.bytes*8*2/1000, "packets", sent.packets, "frames", sent.frames, "keyframes", sent.keyframes,
+				"key_bytes_max", sent.keyBytesMax, "key_requests", sent.keyRequests, "rtcp_errors", sent.rtcpErrors)
+		}
 	}
 }
 
@@ -644,28 +769,28 @@ func (m *Manager) stopRingLocked() {
 	}
 }
 
-// endLocked tears the call down: tracks off the PeerConnection, capture
-// stopped, goroutines of the call stopped; one ended view goes out.
+// endLocked tears the call down: our slots fall silent (they stay on the
+// PeerConnection for the next call), capture stopped, goroutines of the
+// call stopped; one ended view goes out.
 func (m *Manager) endLocked(reason string) {
 	m.stopRingLocked()
 	if m.callStop != nil {
 		m.callStop()
 		m.callStop = nil
 	}
-	for _, s := range m.senders {
-		if err := m.cfg.Conn.RemoveTrack(s); err != nil {
-			m.log.Debug("call: remove track", "err", err)
-		}
+	for _, sl := range m.slots {
+		sl.setSource(nil)
 	}
-	m.senders = nil
 	var tracks []mediadevices.Track
 	if m.audio != nil {
 		tracks = append(tracks, m.audio.track)
 	}
-	if m.video != nil {
-		tracks = append(tracks, m.video.track)
+	for _, v := range []*localVideo{m.video, m.screen} {
+		if v != nil {
+			tracks = append(tracks, v.track)
+		}
 	}
-	m.audio, m.video, m.previewKey = nil, nil, nil
+	m.audio, m.video, m.screen = nil, nil, nil
 	if m.speaker != nil {
 		m.recv.setSpeaker(nil)
 		m.speaker.close()
@@ -674,8 +799,11 @@ func (m *Manager) endLocked(reason string) {
 	for _, t := range tracks {
 		_ = t.Close()
 	}
-	m.id, m.outgoing, m.cameraBeforeScreen = "", false, false
-	m.view.Screen = false
+	m.id, m.outgoing, m.wantCamera, m.peerTile = "", false, false, false
+	m.recv.legacyScreen.Store(false)
+	m.recv.peerSharing.Store(false)
+	m.sharing.Store(false)
+	m.view.Screen, m.view.LocalCamera = false, false
 	m.view.State = StateEnded
 	m.view.Error = reason
 	m.view.LocalVideo = false
@@ -690,6 +818,9 @@ func (m *Manager) emitLocked() {
 }
 
 func (m *Manager) sendLocked(c Control) error {
+	if m.cfg.olderPeerForTest {
+		c.Tile = false
+	}
 	b, err := EncodeControl(c)
 	if err != nil {
 		return err
@@ -704,11 +835,17 @@ func (m *Manager) sendMediaLocked() error {
 	if m.id == "" || m.view.State == StateIncoming || m.view.State == StateOutgoing {
 		return nil
 	}
+	video := m.video != nil || m.screen != nil
 	kind := KindAudio
-	if m.video != nil {
+	if video {
 		kind = KindVideo
 	}
-	return m.sendLocked(Control{Type: TypeMedia, CallID: m.id, Kind: kind, Muted: m.view.MicMuted, CameraOff: m.video == nil, Screen: m.video != nil && m.video.screen})
+	c := Control{Type: TypeMedia, CallID: m.id, Kind: kind, Muted: m.view.MicMuted, CameraOff: !video,
+		Screen: m.screen != nil, Camera: m.video != nil, Tile: true}
+	if m.cfg.olderPeerForTest {
+		c.Camera, c.Tile = false, false
+	}
+	return m.sendLocked(c)
 }
 
 func (m *Manager) sendPLI(ssrc uint32) {
@@ -721,11 +858,16 @@ func (m *Manager) sendPLI(ssrc uint32) {
 // preview encoder for one of ours (the UI's decoder joined or fell
 // behind: mediahub.Hub.NeedKeyframe).
 func (m *Manager) RequestKeyframe() {
-	m.recv.requestKeyframe()
+	m.recv.requestKeyframes()
 	m.mu.Lock()
-	kc := m.previewKey
+	var kcs []codec.KeyFrameController
+	for _, v := range []*localVideo{m.video, m.screen} {
+		if v != nil && v.previewKey != nil {
+			kcs = append(kcs, v.previewKey)
+		}
+	}
 	m.mu.Unlock()
-	if kc != nil {
+	for _, kc := range kcs {
 		_ = kc.ForceKeyFrame()
 	}
 }
@@ -769,6 +911,7 @@ func (m *Manager) handle(c Control) {
 	case TypeRinging:
 	case TypeAccept:
 		if m.view.State == StateOutgoing && m.outgoing {
+			m.peerTile = c.Tile
 			m.stopRingLocked()
 			m.connectLocked()
 		}
@@ -782,9 +925,27 @@ func (m *Manager) handle(c Control) {
 		}
 	case TypeMedia:
 		m.view.RemoteMuted = c.Muted
-		m.view.RemoteVideo = c.Kind == KindVideo && !c.CameraOff
-		m.view.RemoteScreen = m.view.RemoteVideo && c.Screen
+		video := c.Kind == KindVideo && !c.CameraOff
+		m.view.RemoteVideo = video
+		m.view.RemoteScreen = video && c.Screen
+		if c.Tile {
+			m.view.RemoteCamera = video && c.Camera
+		} else {
+			// An older Parley sends one video: its screen or its camera.
+			m.view.RemoteCamera = video && !c.Screen
+		}
+		m.recv.legacyScreen.Store(!c.Tile && m.view.RemoteScreen)
+		m.recv.peerSharing.Store(m.view.RemoteScreen)
 		m.view.Video = m.view.Video || m.view.RemoteVideo
+		if c.Tile && !m.peerTile {
+			// Once per call at most: a peer that flips the flag cannot
+			// make us open and close the camera over and over.
+			m.peerTile = true
+			m.applyVideoLocked()
+			if m.view.State != StateEnded {
+				_ = m.sendMediaLocked()
+			}
+		}
 		m.emitLocked()
 	}
 }
@@ -795,7 +956,7 @@ func (m *Manager) handle(c Control) {
 func (m *Manager) offerLocked(c Control) {
 	switch {
 	case m.id == "":
-		m.id, m.outgoing = c.CallID, false
+		m.id, m.outgoing, m.peerTile = c.CallID, false, c.Tile
 		m.view = View{RoomID: m.cfg.RoomID, State: StateIncoming, Video: c.Kind == KindVideo, RemoteVideo: c.Kind == KindVideo, MicMuted: m.view.MicMuted}
 		_ = m.sendLocked(Control{Type: TypeRinging, CallID: m.id})
 		id := m.id
@@ -809,9 +970,9 @@ func (m *Manager) offerLocked(c Control) {
 		m.emitLocked()
 	case m.view.State == StateOutgoing && c.CallID < m.id:
 		m.stopRingLocked()
-		m.id, m.outgoing = c.CallID, false
+		m.id, m.outgoing, m.peerTile = c.CallID, false, c.Tile
 		m.view.Video = m.view.Video || c.Kind == KindVideo
-		_ = m.sendLocked(Control{Type: TypeAccept, CallID: m.id})
+		_ = m.sendLocked(Control{Type: TypeAccept, CallID: m.id, Tile: true})
 		m.connectLocked()
 	}
 }

@@ -24,6 +24,16 @@ func newSides(t *testing.T, p *peertest.Pair, src Sources) (a, b *side) {
 // look at every picture b decodes.
 func newSidesWith(t *testing.T, p *peertest.Pair, srcA, srcB Sources, bDecoded func(decodedFrame)) (a, b *side) {
 	t.Helper()
+	return newSidesConf(t, p, srcA, srcB, bDecoded, nil)
+}
+
+// newSidesConf is newSidesWith with a change to each side's Config (side
+// 0 is a, 1 is b) when conf is set.
+func newSidesConf(t *testing.T, p *peertest.Pair, srcA, srcB Sources, bDecoded func(decodedFrame), conf func(side int, c *Config)) (a, b *side) {
+	t.Helper()
+	if conf == nil {
+		conf = func(int, *Config) {}
+	}
 	mk := func(c *Manager, err error, views chan View) *side {
 		if err != nil {
 			t.Fatal(err)
@@ -40,10 +50,14 @@ func newSidesWith(t *testing.T, p *peertest.Pair, srcA, srcB Sources, bDecoded f
 	defer cancel()
 	rb := make(chan res, 1)
 	go func() {
-		m, err := New(ctx, Config{RoomID: "room-b", Conn: p.B, Sources: func() Sources { return srcB }, Decode: true, OnChange: func(v View) { vb <- v }, decodedForTest: bDecoded})
+		cb := Config{RoomID: "room-b", Conn: p.B, Sources: func() Sources { return srcB }, Decode: true, OnChange: func(v View) { vb <- v }, decodedForTest: bDecoded}
+		conf(1, &cb)
+		m, err := New(ctx, cb)
 		rb <- res{m, err}
 	}()
-	ma, err := New(ctx, Config{RoomID: "room-a", Conn: p.A, Sources: func() Sources { return srcA }, Decode: true, OnChange: func(v View) { va <- v }})
+	ca := Config{RoomID: "room-a", Conn: p.A, Sources: func() Sources { return srcA }, Decode: true, OnChange: func(v View) { va <- v }}
+	conf(0, &ca)
+	ma, err := New(ctx, ca)
 	a = mk(ma, err, va)
 	r := <-rb
 	b = mk(r.m, r.err, vb)

@@ -44,9 +44,18 @@ var ErrBadControl = errors.New("call: bad control message")
 
 // Control is one call control message. Kind is set on offer and media
 // (switching audio and video mid-call is a media message); Muted,
-// CameraOff and Screen only on media. Screen says the video is a shared
-// screen (a peer from before screen sharing ignores it and shows the
-// screen as a camera picture).
+// CameraOff, Screen and Camera only on media.
+//
+// Video on a media message: Kind "video" and CameraOff false mean some
+// video sends (for every version). Screen says a shared screen sends (a
+// peer from before screen sharing ignores it and shows the screen as a
+// camera picture); Camera that the camera sends too, as a second track
+// (track id "camera" beside "screen"). Tile, on offer, accept and media,
+// says the sender shows the peer's camera as a tile beside its screen:
+// only then does a sharer send both; to a peer without it (an older
+// Parley, which shows any video it receives on one stage) the screen
+// replaces the camera, as before. Without Tile, Camera is not set, and
+// the one video is the screen when Screen is set, else the camera.
 type Control struct {
 	V         int    `json:"v"`
 	Type      Type   `json:"type"`
@@ -55,6 +64,8 @@ type Control struct {
 	Muted     bool   `json:"muted,omitempty"`
 	CameraOff bool   `json:"cameraOff,omitempty"`
 	Screen    bool   `json:"screen,omitempty"`
+	Camera    bool   `json:"camera,omitempty"`
+	Tile      bool   `json:"tile,omitempty"`
 }
 
 // EncodeControl returns the wire form of m (version 1 JSON).
@@ -93,11 +104,22 @@ func (m Control) validate() error {
 		if m.Kind != KindAudio && m.Kind != KindVideo {
 			return fmt.Errorf("%w: kind %q", ErrBadControl, m.Kind)
 		}
-		if m.Screen && (m.Type != TypeMedia || m.Kind != KindVideo || m.CameraOff) {
+		video := m.Type == TypeMedia && m.Kind == KindVideo && !m.CameraOff
+		if m.Screen && !video {
 			return fmt.Errorf("%w: screen on %s without video", ErrBadControl, m.Type)
 		}
-	case TypeRinging, TypeAccept, TypeDecline, TypeHangup:
-		if m.Kind != "" || m.Muted || m.CameraOff || m.Screen {
+		if m.Camera && (!video || !m.Tile) {
+			return fmt.Errorf("%w: camera on %s without video or tile", ErrBadControl, m.Type)
+		}
+		if video && m.Tile && !m.Screen && !m.Camera {
+			return fmt.Errorf("%w: video on, but neither screen nor camera", ErrBadControl)
+		}
+	case TypeAccept:
+		if m.Kind != "" || m.Muted || m.CameraOff || m.Screen || m.Camera {
+			return fmt.Errorf("%w: fields on %s", ErrBadControl, m.Type)
+		}
+	case TypeRinging, TypeDecline, TypeHangup:
+		if m.Kind != "" || m.Muted || m.CameraOff || m.Screen || m.Camera || m.Tile {
 			return fmt.Errorf("%w: fields on %s", ErrBadControl, m.Type)
 		}
 	default:

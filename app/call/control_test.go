@@ -15,6 +15,12 @@ func TestControlRoundTrip(t *testing.T) {
 		{Type: TypeHangup, CallID: "c1"},
 		{Type: TypeMedia, CallID: "c1", Kind: KindAudio, Muted: true, CameraOff: true},
 		{Type: TypeMedia, CallID: "c1", Kind: KindVideo, Screen: true},
+		{Type: TypeOffer, CallID: "c1", Kind: KindAudio, Tile: true},
+		{Type: TypeAccept, CallID: "c1", Tile: true},
+		{Type: TypeMedia, CallID: "c1", Kind: KindVideo, Screen: true, Camera: true, Tile: true},
+		{Type: TypeMedia, CallID: "c1", Kind: KindVideo, Camera: true, Tile: true},
+		{Type: TypeMedia, CallID: "c1", Kind: KindVideo, Screen: true, Tile: true},
+		{Type: TypeMedia, CallID: "c1", Kind: KindAudio, CameraOff: true, Tile: true},
 	} {
 		b, err := EncodeControl(m)
 		if err != nil {
@@ -42,6 +48,15 @@ func TestDecodeControlRejects(t *testing.T) {
 		"screen on hangup":           `{"v":1,"type":"hangup","callId":"c","screen":true}`,
 		"screen without video":       `{"v":1,"type":"media","callId":"c","kind":"audio","screen":true}`,
 		"screen with the camera off": `{"v":1,"type":"media","callId":"c","kind":"video","cameraOff":true,"screen":true}`,
+		"camera on offer":            `{"v":1,"type":"offer","callId":"c","kind":"video","camera":true,"tile":true}`,
+		"camera on accept":           `{"v":1,"type":"accept","callId":"c","camera":true,"tile":true}`,
+		"camera without tile":        `{"v":1,"type":"media","callId":"c","kind":"video","camera":true}`,
+		"camera without video":       `{"v":1,"type":"media","callId":"c","kind":"audio","camera":true,"tile":true}`,
+		"camera with video off":      `{"v":1,"type":"media","callId":"c","kind":"video","cameraOff":true,"camera":true,"tile":true}`,
+		"tile video of nothing":      `{"v":1,"type":"media","callId":"c","kind":"video","tile":true}`,
+		"tile on ringing":            `{"v":1,"type":"ringing","callId":"c","tile":true}`,
+		"tile on hangup":             `{"v":1,"type":"hangup","callId":"c","tile":true}`,
+		"camera not a bool":          `{"v":1,"type":"media","callId":"c","kind":"video","camera":1,"tile":true}`,
 	} {
 		if _, err := DecodeControl([]byte(in)); !errors.Is(err, ErrBadControl) {
 			t.Errorf("%s: err %v, want ErrBadControl", name, err)
@@ -53,6 +68,9 @@ func FuzzDecodeControl(f *testing.F) {
 	f.Add([]byte(`{"v":1,"type":"offer","callId":"c","kind":"video"}`))
 	f.Add([]byte(`{"v":1,"type":"media","callId":"c","kind":"audio","muted":true}`))
 	f.Add([]byte(`{"v":1,"type":"media","callId":"c","kind":"video","screen":true}`))
+	f.Add([]byte(`{"v":1,"type":"media","callId":"c","kind":"video","screen":true,"camera":true,"tile":true}`))
+	f.Add([]byte(`{"v":1,"type":"accept","callId":"c","tile":true}`))
+	f.Add([]byte(`{"v":1,"type":"offer","callId":"c","kind":"audio","tile":true}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, err := DecodeControl(b)
 		if err != nil {

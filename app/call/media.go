@@ -9,6 +9,7 @@ import (
 	"syscall"
 
 	"github.com/pion/mediadevices"
+	"github.com/pion/mediadevices/pkg/codec"
 	"github.com/pion/mediadevices/pkg/driver"
 	"github.com/pion/mediadevices/pkg/wave"
 )
@@ -46,6 +47,21 @@ type Sources struct {
 	Width, Height, FPS int
 	// Display is the X11 display a "screen" video shares ("" is $DISPLAY).
 	Display string
+	// Camera, when Video is a screen, is a camera (an id, SourceTestVideo,
+	// ...) sent beside it as a small tile ("" or SourceNone: none).
+	Camera string
+}
+
+// camera returns s with Video naming the camera to open: Camera when
+// Video is a screen (parley-cli call --video screen --camera C).
+func (s Sources) camera() Sources {
+	if _, screen, _ := ParseScreenSource(s.Video); screen {
+		s.Video = s.Camera
+		if s.Video == "" {
+			s.Video = SourceNone
+		}
+	}
+	return s
 }
 
 func (s Sources) withDefaults() Sources {
@@ -84,6 +100,18 @@ type localVideo struct {
 	shaper levelSetter
 	// screen: the picture is a shared screen (screen_adapt.go's ladder).
 	screen bool
+	// previewing: the UI gets a preview of it (startPreviewLocked), whose
+	// encoder previewKey forces keyframes. Under the Manager's lock.
+	previewing bool
+	previewKey codec.KeyFrameController
+}
+
+// setTile makes a camera a small tile (beside a shared screen) or full
+// size again; the encoder starts a new stream at the new size.
+func (v *localVideo) setTile(on bool) {
+	if sh, ok := v.shaper.(*videoShaper); ok {
+		sh.tile.Store(on)
+	}
 }
 
 // localAudio is our microphone while it sends; muted sends silence (the
@@ -192,12 +220,20 @@ func CheckSources(src Sources) error {
 		if err != nil {
 			return fmt.Errorf("%w: %v", ErrScreenUnavailable, err)
 		}
-		return checkScreenCapture(src.Display, t)
+		if err := checkScreenCapture(src.Display, t); err != nil {
+			return err
+		}
+		return checkCamera(src.Camera)
 	}
-	switch src.Video {
+	return checkCamera(src.Video)
+}
+
+// checkCamera reports a camera that src names and that does not exist.
+func checkCamera(video string) error {
+	switch video {
 	case SourceNone, SourceTestVideo, SourceBusyVideo, "":
 	default:
-		if !hasDevice(mediadevices.VideoInput, src.Video) {
+		if !hasDevice(mediadevices.VideoInput, video) {
 			return ErrNoCamera
 		}
 	}

@@ -54,4 +54,7 @@ type decodedFrame struct {
 	y             []byte
 	stride        int
 	width, height int
+	// screen: the frame is of the peer's shared screen, not its camera
+	// (set by the receiver).
+	screen bool
 }

@@ -43,8 +43,16 @@ type Stats struct {
 	MaxFreezeMs float64 `json:"-"`
 	// KeyframeRequests counts picture loss indications we sent.
 	KeyframeRequests int `json:"-"`
-	// Width and Height of the last decoded frame.
+	// Width and Height of the last decoded frame of the main video: the
+	// peer's screen while it shares, else its camera.
 	Width, Height int `json:"-"`
+	// TileFramesDecoded counts the decoded frames of the peer's camera
+	// while it shares its screen (the small tile); TileWidth and
+	// TileHeight are the last one's size. Frame rate, freezes and latency
+	// are those of the main video.
+	TileFramesDecoded     int     `json:"-"`
+	TileWidth, TileHeight int     `json:"-"`
+	TileFps               float64 `json:"-"`
 	// SecondsPlayed is how much of the peer's voice went to the speaker
 	// (Config.Play) in the current call.
 	SecondsPlayed float64 `json:"-"`
@@ -66,6 +74,12 @@ type receiver struct {
 
 	armed  atomic.Bool // the next media to arrive calls onData
 	closed atomic.Bool // the manager closed: readers stop at their deadline
+	// legacyScreen: the peer is an older Parley sharing its screen on its
+	// one video track (Control.Tile false): that track is the screen.
+	legacyScreen atomic.Bool
+	// peerSharing: the peer's control messages say it shares its screen,
+	// so its camera frames are the tile's.
+	peerSharing atomic.Bool
 
 	mu          sync.Mutex
 	speaker     *player // of the current call, when playing in Go
@@ -76,13 +90,14 @@ type receiver struct {
 	latencies   []float64
 	lastStamp   uint32
 	haveStamp   bool
-	lastPLI     time.Time
-	videoSSRC   uint32
+	lastPLI     map[uint32]time.Time // per video track: the last keyframe request
+	tileFirst   time.Time            // the first and last decoded tile frames
+	tileLast    time.Time
 	wg          sync.WaitGroup
 }
 
 func newReceiver(log *slog.Logger, hub *mediahub.Hub, room string, decode, play bool, pli func(uint32), onData func()) *receiver {
-	return &receiver{log: log, hub: hub, room: room, decode: decode, play: play, pli: pli, onData: onData, start: time.Now()}
+	return &receiver{log: log, hub: hub, room: room, decode: decode, play: play, pli: pli, onData: onData, start: time.Now(), lastPLI: map[uint32]time.Time{}}
 }
 
 // handle reads one remote track until it ends.
@@ -181,11 +196,21 @@ func (r *receiver) setSpeaker(p *player) {
 // video reassembles VP8 frames (NACK retransmissions get up to 150 ms),
 // hands them to the hub and the decoder, and asks for a keyframe when a
 // frame was lost: until one arrives, later frames would decode to garbage.
+//
+// The peer's track id says which video it is: "screen" is its shared
+// screen, anything else its camera (an older Parley names its one video
+// track "video", and shares its screen on it: legacyScreen).
 func (r *receiver) video(t *webrtc.TrackRemote) {
 	ssrc := uint32(t.SSRC())
+	screenTrack := t.ID() == slotScreen
 	r.mu.Lock()
-	r.videoSSRC = ssrc
+	r.lastPLI[ssrc] = time.Time{}
 	r.mu.Unlock()
+	defer func() {
+		r.mu.Lock()
+		delete(r.lastPLI, ssrc)
+		r.mu.Unlock()
+	}()
 	sb := samplebuilder.New(512, &codecs.VP8Packet{}, 90000, samplebuilder.WithMaxTimeDelay(150*time.Millisecond))
 	var dec *vp8Decoder
 	if r.decode {
@@ -228,21 +253,27 @@ func (r *receiver) video(t *webrtc.TrackRemote) {
 				needKey = true
 			}
 			if needKey && !key {
-				r.requestKeyframe()
+				r.requestKeyframe(ssrc)
 				continue
 			}
 			needKey = false
+			screen := screenTrack || r.legacyScreen.Load()
 			if r.hub != nil {
-				r.hub.Publish(r.room, mediahub.Frame{Kind: mediahub.RemoteVideo, Keyframe: key, Timestamp: r.since(), Width: width, Height: height, Data: s.Data})
+				kind := mediahub.RemoteVideo
+				if screen {
+					kind = mediahub.RemoteScreen
+				}
+				r.hub.Publish(r.room, mediahub.Frame{Kind: kind, Keyframe: key, Timestamp: r.since(), Width: width, Height: height, Data: s.Data})
 			}
 			if dec != nil {
 				f, ok, err := dec.decode(s.Data)
 				if err != nil {
 					needKey = true
-					r.requestKeyframe()
+					r.requestKeyframe(ssrc)
 					continue
 				}
 				if ok {
+					f.screen = screen
 					r.decoded(f)
 					if r.onDecoded != nil {
 						r.onDecoded(f)
@@ -253,15 +284,16 @@ func (r *receiver) video(t *webrtc.TrackRemote) {
 	}
 }
 
-// requestKeyframe sends a picture loss indication, at most every 200 ms.
-func (r *receiver) requestKeyframe() {
+// requestKeyframe sends a picture loss indication for the video track
+// ssrc, at most every 200 ms.
+func (r *receiver) requestKeyframe(ssrc uint32) {
 	r.mu.Lock()
-	ssrc := r.videoSSRC
-	if ssrc == 0 || time.Since(r.lastPLI) < 200*time.Millisecond {
+	last, ok := r.lastPLI[ssrc]
+	if !ok || time.Since(last) < 200*time.Millisecond {
 		r.mu.Unlock()
 		return
 	}
-	r.lastPLI = time.Now()
+	r.lastPLI[ssrc] = time.Now()
 	r.st.KeyframeRequests++
 	r.mu.Unlock()
 	if r.pli != nil {
@@ -269,15 +301,40 @@ func (r *receiver) requestKeyframe() {
 	}
 }
 
+// requestKeyframes asks for a keyframe of every video track.
+func (r *receiver) requestKeyframes() {
+	r.mu.Lock()
+	ssrcs := make([]uint32, 0, len(r.lastPLI))
+	for s := range r.lastPLI {
+		ssrcs = append(ssrcs, s)
+	}
+	r.mu.Unlock()
+	for _, s := range ssrcs {
+		r.requestKeyframe(s)
+	}
+}
+
 // decoded counts a decoded picture: frame rate, freezes (a gap longer than
 // three average frame times and 150 ms more than one, as WebRTC's
 // freezeCount), and the stamp's latency and frame number.
+//
+// While the peer shares its screen its camera frames are the tile's:
+// counted, but not in the main video's frame rate, freezes and latency.
 func (r *receiver) decoded(f decodedFrame) {
 	now := time.Now()
-	stamp, stamped := readStamp(f.y, f.stride, f.width, f.height)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.st.VideoFramesDecoded++
+	if !f.screen && r.peerSharing.Load() {
+		r.st.TileFramesDecoded++
+		r.st.TileWidth, r.st.TileHeight = f.width, f.height
+		if r.tileFirst.IsZero() {
+			r.tileFirst = now
+		}
+		r.tileLast = now
+		return
+	}
+	stamp, stamped := readStamp(f.y, f.stride, f.width, f.height)
 	r.st.Width, r.st.Height = f.width, f.height
 	if r.firstFrame.IsZero() {
 		r.firstFrame = now
@@ -313,9 +370,14 @@ func (r *receiver) stats() Stats {
 	if r.speaker != nil {
 		st.SecondsPlayed = float64(r.speaker.samplesPlayed()) / audioRate
 	}
-	if n := st.VideoFramesDecoded; n > 1 {
+	if n := st.VideoFramesDecoded - st.TileFramesDecoded; n > 1 {
 		if d := r.lastFrame.Sub(r.firstFrame).Seconds(); d > 0 {
 			st.AvgFps = math.Round(float64(n-1)/d*10) / 10
+		}
+	}
+	if n := st.TileFramesDecoded; n > 1 {
+		if d := r.tileLast.Sub(r.tileFirst).Seconds(); d > 0 {
+			st.TileFps = math.Round(float64(n-1)/d*10) / 10
 		}
 	}
 	if len(r.latencies) > 0 {

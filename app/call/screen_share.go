@@ -7,17 +7,19 @@ import "errors"
 var ErrNotInCall = errors.New("call: no call under way")
 
 // ShareScreen shares a screen or one window (target) of an X11 display
-// ("" is $DISPLAY) in the current call: the screen replaces our camera as the call's video (the
-// camera comes back when sharing stops) and the peer is told the video is
-// a screen (View.RemoteScreen on their side). A screen that cannot be
-// captured leaves the call as it was and returns ErrScreenUnavailable.
+// ("" is $DISPLAY) in the current call, as a second video track beside our camera: the peer shows
+// the screen large and our camera (if on) as a small tile (View.Screen
+// here, View.RemoteScreen there). To an older peer that shows one video
+// only, the screen replaces the camera until sharing stops. A screen that
+// cannot be captured leaves the call as it was and returns
+// ErrScreenUnavailable.
 func (m *Manager) ShareScreen(display string, target ScreenTarget) (View, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.id == "" || (m.view.State != StateConnecting && m.view.State != StateActive) {
+	if m.id == "" || !m.liveLocked() {
 		return m.view, ErrNotInCall
 	}
-	if m.video != nil && m.video.screen {
+	if m.screen != nil {
 		return m.view, nil
 	}
 	src := m.cfg.Sources()
@@ -26,45 +28,30 @@ func (m *Manager) ShareScreen(display string, target ScreenTarget) (View, error)
 	if err != nil {
 		return m.view, err
 	}
-	m.cameraBeforeScreen = m.video != nil
-	if m.video != nil {
-		m.removeVideoLocked()
-	}
-	m.video = v
-	if err := m.addVideoLocked(); err != nil {
-		m.log.Warn("call: add screen", "err", err)
-	}
-	m.view.Screen, m.view.LocalVideo, m.view.Video = true, true, true
+	m.screen = v
+	m.watchScreenLocked(v)
 	m.view.Error = ""
+	m.applyVideoLocked()
 	_ = m.sendMediaLocked()
 	m.emitLocked()
 	return m.view, nil
 }
 
-// StopScreenShare stops sharing the screen and turns the camera back on
-// if it was on before; a no-op when not sharing.
+// StopScreenShare stops sharing the screen; our camera, if on, is full
+// size again (or, with an older peer, comes back). A no-op when not
+// sharing.
 func (m *Manager) StopScreenShare() View {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.video == nil || !m.video.screen {
+	if m.screen == nil {
 		return m.view
 	}
-	m.removeVideoLocked()
-	m.view.Screen, m.view.Error = false, ""
-	if m.cameraBeforeScreen {
-		v, err := openVideo(m.cfg.Sources())
-		switch {
-		case err != nil:
-			m.view.Error = Reason(err)
-		case v != nil:
-			m.video = v
-			if err := m.addVideoLocked(); err != nil {
-				m.log.Warn("call: add camera", "err", err)
-			}
-		}
-	}
-	m.cameraBeforeScreen = false
-	m.view.LocalVideo = m.video != nil
+	v := m.screen
+	m.screen = nil
+	m.feedLocked(slotScreen, v.local.kind, nil)
+	_ = v.track.Close()
+	m.view.Error = ""
+	m.applyVideoLocked()
 	_ = m.sendMediaLocked()
 	m.emitLocked()
 	return m.view
@@ -91,14 +78,12 @@ func (m *Manager) watchScreenLocked(v *localVideo) {
 		}
 		err := ss.failure()
 		m.mu.Lock()
-		current := m.video == v
+		current := m.screen == v
 		m.mu.Unlock()
 		if !current {
 			return
 		}
 		m.log.Info("call: screen share ended", "reason", screenEndReason(err))
-		// StopScreenShare's own steps (not a locked copy of them): the
-		// share may change shape (a second video track) without this.
 		m.StopScreenShare()
 		m.mu.Lock()
 		defer m.mu.Unlock()

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"image/color"
 	"strings"
 	"sync"
 	"testing"
@@ -511,4 +512,39 @@ func FuzzSanitizeTitle(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestX11ServerGoneEndsCapture: an X server that goes away mid-share is a
+// failed capture with the reason, not the end of the process (Xlib's
+// default is to exit on a broken connection; the test binary would die).
+func TestX11ServerGoneEndsCapture(t *testing.T) {
+	t.Parallel()
+	for _, window := range []bool{false, true} {
+		d, stop, err := xvfbtest.Run(640, 480)
+		if err != nil {
+			t.Fatal(err)
+		}
+		target := ScreenTarget{}
+		if window {
+			w := xvfbtest.Window(t, d, "gone", 10, 10, 200, 150, color.RGBA{R: 200, A: 255})
+			target = ScreenTarget{Window: w.ID}
+		}
+		c, err := openScreenCapture(d, target)
+		if err != nil {
+			stop()
+			t.Fatal(err)
+		}
+		cw, ch := c.size()
+		img := image.NewYCbCr(image.Rect(0, 0, cw, ch), image.YCbCrSubsampleRatio420)
+		if _, err := c.grab(img, true); err != nil {
+			stop()
+			t.Fatalf("window %v: first grab: %v", window, err)
+		}
+		stop()
+		_, err = c.grab(img, true)
+		if !errors.Is(err, ErrScreenUnavailable) || !strings.Contains(err.Error(), "went away") {
+			t.Fatalf("window %v: grab after the server went away: %v", window, err)
+		}
+		c.close()
+	}
 }

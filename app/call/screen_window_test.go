@@ -238,21 +238,28 @@ func TestListScreenSources(t *testing.T) {
 
 // Mid-call, sharing one window sends its picture at its size; the size
 // follows the window; closing the window ends the share with
-// WINDOW_CLOSED and the peer sees the camera again.
+// WINDOW_CLOSED; the camera, a tile beside the window meanwhile, goes on.
 func TestShareWindowMidCall(t *testing.T) {
 	d := xvfbtest.Start(t, 640, 480)
 	win := xvfbtest.Window(t, d, "parley shared", 20, 20, 320, 240, red)
 	xvfbtest.Window(t, d, "parley cover", 100, 100, 300, 200, blue)
 	p := peertest.New(t)
 	var (
-		mu    sync.Mutex
-		sizes []string
-		red   bool // a frame of the window, red where the cover overlaps
+		mu        sync.Mutex
+		sizes     []string // of the screen track: what the window share sent
+		camera    string   // the last size of the camera track
+		camFrames int
+		red       bool // a frame of the window, red where the cover overlaps
 	)
 	onFrame := func(f decodedFrame) {
 		mu.Lock()
 		defer mu.Unlock()
 		s := fmt.Sprintf("%dx%d", f.width, f.height)
+		if !f.screen {
+			camera = s
+			camFrames++
+			return
+		}
 		if len(sizes) == 0 || sizes[len(sizes)-1] != s {
 			sizes = append(sizes, s)
 		}
@@ -276,6 +283,11 @@ func TestShareWindowMidCall(t *testing.T) {
 		}
 		return sizes[len(sizes)-1], red
 	}
+	cameraState := func() (string, int) {
+		mu.Lock()
+		defer mu.Unlock()
+		return camera, camFrames
+	}
 	cam := Sources{Video: SourceTestVideo, Audio: SourceTestAudio, Width: 160, Height: 120, FPS: 30}
 	a, b := newSidesWith(t, p, cam, Sources{Video: SourceNone, Audio: SourceTestAudio}, onFrame)
 	connect(t, a, b, true, false)
@@ -289,12 +301,12 @@ func TestShareWindowMidCall(t *testing.T) {
 			case <-deadline:
 				mu.Lock()
 				defer mu.Unlock()
-				t.Fatalf("%s: sizes decoded %v, viewer %+v, sharer %+v", what, sizes, b.m.View(), a.m.View())
+				t.Fatalf("%s: screen sizes decoded %v, camera %s (%d frames), viewer %+v, sharer %+v", what, sizes, camera, camFrames, b.m.View(), a.m.View())
 			case <-tick.C:
 			}
 		}
 	}
-	waitFor("camera", func() bool { s, _ := state(); return s == "160x120" })
+	waitFor("camera", func() bool { s, _ := cameraState(); return s == "160x120" })
 	v, err := a.m.ShareScreen(d, ScreenTarget{Window: win.ID})
 	if err != nil || !v.Screen {
 		t.Fatalf("ShareScreen(window): %+v, %v", v, err)
@@ -309,9 +321,10 @@ func TestShareWindowMidCall(t *testing.T) {
 		v := a.m.View()
 		return !v.Screen && v.Error == ReasonWindowClosed && v.LocalVideo
 	})
+	_, n := cameraState()
 	waitFor("camera again", func() bool {
-		s, _ := state()
-		return s == "160x120" && !b.m.View().RemoteScreen && b.m.View().RemoteVideo
+		s, frames := cameraState()
+		return s == "160x120" && frames > n+5 && !b.m.View().RemoteScreen && b.m.View().RemoteVideo
 	})
 	a.m.HangUp()
 	b.await(t, StateEnded)

@@ -38,6 +38,10 @@ typedef struct {
 	Atom (*InternAtom)(Display *, const char *, Bool);
 	int (*Free)(void *);
 	int (*FreePixmap)(Display *, Pixmap);
+	XIOErrorHandler (*SetIOErrorHandler)(XIOErrorHandler);
+	// libX11 1.7 and later (NULL before): a display whose connection
+	// breaks calls this instead of exit().
+	void (*SetIOErrorExitHandler)(Display *, XIOErrorExitHandler, void *);
 } parley_xlib;
 
 // libXcomposite, for one window's own picture (window sharing only).
@@ -62,7 +66,9 @@ static void parley_x_load(void) {
 	SYM(x11, SetErrorHandler) SYM(x11, Sync) SYM(x11, QueryExtension)
 	SYM(xext, ShmQueryExtension) SYM(xext, ShmCreateImage) SYM(xext, ShmAttach) SYM(xext, ShmDetach) SYM(xext, ShmGetImage)
 	SYM(x11, QueryTree) SYM(x11, GetWindowProperty) SYM(x11, InternAtom) SYM(x11, Free) SYM(x11, FreePixmap)
+	SYM(x11, SetIOErrorHandler)
 #undef SYM
+	*(void **)(&X.SetIOErrorExitHandler) = dlsym(x11, "XSetIOErrorExitHandler");
 	parley_x_loaded = 1;
 }
 
@@ -98,6 +104,33 @@ static int parley_x_error(Display *d, XErrorEvent *ev) {
 		if (parley_dpys[i] == d) { parley_errs[i] = ev->error_code ? ev->error_code : 1; return 0; }
 	}
 	return parley_prev_handler ? parley_prev_handler(d, ev) : 0;
+}
+
+// A broken connection (the X server went away) is an "I/O error": Xlib
+// calls the process-wide I/O error handler, then exits the process unless
+// the display has an exit handler that returns (libX11 1.7+). On our
+// displays both only record it, and the capture's next call fails; on
+// anyone else's (GTK's in the app) the handler that was there decides.
+static int parley_broken[PARLEY_MAX_DPY];
+static XIOErrorHandler parley_prev_io_handler;
+
+static int parley_slot_of(Display *d) {
+	for (int i = 0; i < PARLEY_MAX_DPY; i++) if (parley_dpys[i] == d) return i;
+	return -1;
+}
+
+static int parley_x_io_error(Display *d) {
+	int i = parley_slot_of(d);
+	if (i >= 0) { parley_broken[i] = 1; return 0; }
+	return parley_prev_io_handler ? parley_prev_io_handler(d) : 0;
+}
+
+static void parley_x_io_exit(Display *d, void *data) {
+	(void)data;
+	int i = parley_slot_of(d);
+	if (i >= 0) parley_broken[i] = 1;
+	// Returning leaves the display unusable: every later call on it
+	// fails at once, and the capture reports the server gone.
 }
 
 static int parley_x_init(void) {
@@ -137,11 +170,16 @@ static int parley_dpy_open(parley_screen *s, const char *name) {
 	if (!d) return -10;
 	pthread_mutex_lock(&parley_mu);
 	for (int i = 0; i < PARLEY_MAX_DPY; i++) {
-		if (!parley_dpys[i]) { parley_dpys[i] = d; parley_errs[i] = 0; s->slot = i; break; }
+		if (!parley_dpys[i]) { parley_dpys[i] = d; parley_errs[i] = 0; parley_broken[i] = 0; s->slot = i; break; }
 	}
 	if (s->slot >= 0) {
 		XErrorHandler old = X.SetErrorHandler(parley_x_error);
 		if (old != parley_x_error) parley_prev_handler = old;
+		if (X.SetIOErrorExitHandler) {
+			XIOErrorHandler oldio = X.SetIOErrorHandler(parley_x_io_error);
+			if (oldio != parley_x_io_error) parley_prev_io_handler = oldio;
+			X.SetIOErrorExitHandler(d, parley_x_io_exit, NULL);
+		}
 	}
 	pthread_mutex_unlock(&parley_mu);
 	if (s->slot < 0) { X.CloseDisplay(d); return -13; }
@@ -307,6 +345,19 @@ static int parley_window_open(parley_screen *s, const char *name, unsigned long 
 
 static void parley_screen_close(parley_screen *s) {
 	if (s->dpy) {
+		if (parley_broken[s->slot]) {
+			// The server is gone, and with it the shared memory's
+			// attachment and the pixmap: only our side is left.
+			if (s->shm) {
+				s->img->data = NULL;
+				XDestroyImage(s->img);
+				shmdt(s->si.shmaddr);
+				s->img = NULL;
+				s->shm = 0;
+			}
+			s->pix = 0;
+			s->redirected = 0;
+		}
 		parley_shm_free(s);
 		if (s->pix) X.FreePixmap(s->dpy, s->pix);
 		if (s->redirected) XC.UnredirectWindow(s->dpy, s->top, CompositeRedirectAutomatic);
@@ -327,14 +378,14 @@ static int shift_of(unsigned long mask) {
 	return (mask == 0xff) ? n : -1;
 }
 
-// parley_screen_grab captures the screen or the window into a picture of
+// parley_screen_grab1 captures the screen or the window into a picture of
 // dw x dh. It returns 1 when the picture changed (and writes it as I420
 // BT.601 into y, u, v), 0 when it is the same as last time (nothing
 // written), 2 when the capture's size is no longer dw x dh (nothing
 // written: s->w x s->h is the new size), negative on an error: -1 X
 // error, -2 a pixel format other than 8 bits per colour in 32-bit pixels,
 // -3 the window is gone or no longer shown, -5 the window grew too large.
-static int parley_screen_grab(parley_screen *s, int dw, int dh, unsigned char *y, unsigned char *u, unsigned char *v, int ys, int cs, int force) {
+static int parley_screen_grab1(parley_screen *s, int dw, int dh, unsigned char *y, unsigned char *u, unsigned char *v, int ys, int cs, int force) {
 	Drawable from = s->root;
 	int ox = 0, oy = 0;
 	if (s->top) {
@@ -395,6 +446,11 @@ static int parley_screen_grab(parley_screen *s, int dw, int dh, unsigned char *y
 out:
 	if (!s->shm) XDestroyImage(img);
 	return rc;
+}
+
+static int parley_screen_grab(parley_screen *s, int dw, int dh, unsigned char *y, unsigned char *u, unsigned char *v, int ys, int cs, int force) {
+	int rc = parley_screen_grab1(s, dw, dh, y, u, v, ys, cs, force);
+	return (rc < 0 && parley_broken[s->slot]) ? -4 : rc;
 }
 
 // Listing what can be shared.
@@ -687,6 +743,8 @@ func (x *x11Screen) grab(dst *image.YCbCr, force bool) (bool, error) {
 		return false, ErrWindowClosed
 	case -5:
 		return false, fmt.Errorf("%w: the shared window grew too large to share (over %d pixels)", ErrScreenUnavailable, int(C.PARLEY_MAX_PIXELS))
+	case -4:
+		return false, fmt.Errorf("%w: the connection to the X11 display was lost (the X server went away)", ErrScreenUnavailable)
 	default:
 		return false, fmt.Errorf("%w: capturing the X11 screen failed (its size changed, or the server went away)", ErrScreenUnavailable)
 	}

@@ -10,10 +10,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/pion/interceptor"
 	"github.com/pion/mediadevices"
 	"github.com/pion/mediadevices/pkg/codec"
-	"github.com/pion/rtcp"
 	"github.com/pion/rtp/codecs"
 	"github.com/pion/webrtc/v4"
 )
@@ -28,19 +26,17 @@ type rtpSource interface {
 	NewRTPReader(codecName string, ssrc uint32, mtu int) (mediadevices.RTPReadCloser, error)
 }
 
-// sendTrack puts a mediadevices track on a PeerConnection. It replaces
-// mediadevices' own binding, which has two problems here: its stream id
-// is a new random UUID each time pion asks (so renegotiation never
-// settles), and its Unbind can wait forever when the sending goroutine
-// already stopped (which blocks PeerConnection.Close when the peer goes
-// away mid-call).
+// sendTrack is one capture track's encoding for a slot: an encoder per
+// start, its counters and its keyframe gate. It replaces mediadevices' own
+// binding, whose stream id is a new random UUID each time pion asks (so
+// renegotiation never settles) and whose Unbind can wait forever when the
+// sending goroutine already stopped.
 type sendTrack struct {
 	src  rtpSource
 	kind webrtc.RTPCodecType
 
-	mu    sync.Mutex
-	binds map[string]*binding
-	ctrl  codec.EncoderController // of the latest binding
+	mu   sync.Mutex
+	ctrl codec.EncoderController // of the latest start
 
 	// counters of what was sent, read and reset by the adaptation loop
 	sent sendCounters
@@ -80,52 +76,23 @@ type binding struct {
 }
 
 func newSendTrack(src rtpSource) *sendTrack {
-	return &sendTrack{src: src, kind: src.Kind(), binds: map[string]*binding{}, keys: keyframeGate{minGap: keyframeMinGap}}
+	return &sendTrack{src: src, kind: src.Kind(), keys: keyframeGate{minGap: keyframeMinGap}}
 }
 
-func (t *sendTrack) ID() string                { return t.kind.String() }
-func (t *sendTrack) RID() string               { return "" }
-func (t *sendTrack) StreamID() string          { return "parley" }
-func (t *sendTrack) Kind() webrtc.RTPCodecType { return t.kind }
-
-// Bind starts an encoder for the codec pion negotiated and a goroutine
-// that sends its packets; PLI and FIR from the receiver force keyframes.
-func (t *sendTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameters, error) {
-	var reasons []string
-	for _, c := range ctx.CodecParameters() {
-		r, err := t.src.NewRTPReader(c.MimeType, uint32(ctx.SSRC()), rtpMTU)
-		if err != nil {
-			reasons = append(reasons, fmt.Sprintf("%s: %v", c.MimeType, err))
-			continue
-		}
-		b := &binding{stop: make(chan struct{})}
-		t.mu.Lock()
-		t.binds[ctx.ID()] = b
-		t.ctrl = r.Controller()
-		t.mu.Unlock()
-		kc, _ := r.Controller().(codec.KeyFrameController)
-		go t.send(r, ctx.WriteStream(), uint8(c.PayloadType), b, kc)
-		// Every sender's RTCP is read, audio's too: pion's interceptors
-		// (the congestion controller among them) see only the RTCP
-		// someone reads, and transport-wide feedback names whichever
-		// stream's SSRC arrived last, often the audio's.
-		go t.readRTCP(ctx.RTCPReader(), kc != nil, b)
-		return c, nil
+// start starts an encoder for the codec of a slot's sender and a goroutine
+// that sends its packets to w until the binding stops (slot.setSource).
+func (t *sendTrack) start(c webrtc.RTPCodecParameters, ssrc uint32, w webrtc.TrackLocalWriter) (*binding, error) {
+	r, err := t.src.NewRTPReader(c.MimeType, ssrc, rtpMTU)
+	if err != nil {
+		return nil, fmt.Errorf("call: %s encoder: %w", c.MimeType, err)
 	}
-	return webrtc.RTPCodecParameters{}, errors.New("call: no codec to send with: " + strings.Join(reasons, "; "))
-}
-
-// Unbind stops the binding's goroutine without waiting for it: it ends
-// after the frame it is encoding (the sources are paced).
-func (t *sendTrack) Unbind(ctx webrtc.TrackLocalContext) error {
+	b := &binding{stop: make(chan struct{})}
 	t.mu.Lock()
-	b := t.binds[ctx.ID()]
-	delete(t.binds, ctx.ID())
+	t.ctrl = r.Controller()
 	t.mu.Unlock()
-	if b != nil {
-		b.once.Do(func() { close(b.stop) })
-	}
-	return nil
+	kc, _ := r.Controller().(codec.KeyFrameController)
+	go t.send(r, w, uint8(c.PayloadType), b, kc)
+	return b, nil
 }
 
 // controller returns the encoder controller of the latest binding (for
@@ -174,48 +141,6 @@ func (t *sendTrack) send(r mediadevices.RTPReadCloser, w webrtc.TrackLocalWriter
 			}
 		}
 		release()
-	}
-}
-
-// readRTCP reads the sender's RTCP, which drives pion's interceptors
-// (transport-wide feedback into the congestion controller, NACK, reports),
-// and passes the receiver's keyframe requests to the gate when the
-// encoder can force keyframes; it ends with the sender's RTCP stream (the
-// PeerConnection closes).
-func (t *sendTrack) readRTCP(r interceptor.RTCPReader, keyframes bool, b *binding) {
-	buf := make([]byte, 1500)
-	for failed := 0; ; {
-		n, _, err := r.Read(buf, interceptor.Attributes{})
-		select {
-		case <-b.stop:
-			return
-		default:
-		}
-		if err != nil {
-			if failed++; rtcpStreamEnded(err) || failed > 1000 {
-				return
-			}
-			// An interceptor refused one packet (the congestion
-			// controller cannot match feedback for packets it no longer
-			// remembers, after seconds in a full queue): the stream goes
-			// on, and so must its feedback.
-			t.sent.rtcpErrors.Add(1)
-			continue
-		}
-		failed = 0
-		pkts, err := rtcp.Unmarshal(buf[:n])
-		if err != nil {
-			continue
-		}
-		for _, p := range pkts {
-			switch p.(type) {
-			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
-				if keyframes {
-					t.sent.keyRequests.Add(1)
-					t.keys.request()
-				}
-			}
-		}
 	}
 }
 

@@ -45,6 +45,9 @@ type decodedFrame struct {
 	y             []byte
 	stride        int
 	width, height int
+	// screen: the frame is of the peer's shared screen, not its camera
+	// (set by the receiver).
+	screen bool
 }
 
 // decode decodes one complete VP8 frame. ok is false when the decoder

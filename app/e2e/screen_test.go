@@ -13,32 +13,54 @@ import (
 // Alice shares a 1920x1080 Xvfb screen (call --video screen) with Bob
 // through a real parley-signal; Bob's parley-cli decodes the screen at its
 // full size and says so (call video: 1920x1080), and the stats JSON line
-// keeps its six keys.
+// keeps its six keys. With --camera testsrc, Alice's camera comes beside
+// the screen as a tile, and Bob decodes it at tile size (call tile:
+// 320x240) while the main video stays the screen.
 func TestScreenShareBetweenTwoCLIs(t *testing.T) {
 	display := xvfbtest.Start(t, 1920, 1080)
 	xvfbtest.Paint(t, display, xvfbtest.Blocks(1920, 1080, 8, 4))
 	server := startSignal(t)
-	alice, bob := newUser(t, "alice"), newUser(t, "bob")
-	alice.extraEnv = []string{"DISPLAY=" + display}
-	bob.extraEnv = []string{"DISPLAY="} // Bob shares nothing: no display needed
-	link := strings.TrimSpace(alice.mustRun("create", "--server", server))
-	a := alice.start(nil, "call", link, "--video", "screen", "--audio", "sine", "--duration", "6s", "--stats")
-	b := bob.start(nil, "call", link, "--video", "none", "--audio", "sine", "--duration", "6s", "--stats")
-	for name, p := range map[string]*proc{"alice": a, "bob": b} {
-		if code := p.Wait(60 * time.Second); code != 0 {
-			t.Fatalf("%s's call exited %d:\n%s", name, code, p.StderrText())
-		}
-	}
-	st := parseCallStats(t, "bob", b.Line(time.Second))
-	t.Logf("bob: %+v", st)
-	if st.VideoFramesDecoded < 3 {
-		t.Errorf("bob decoded %d frames of the screen", st.VideoFramesDecoded)
-	}
-	if errs := b.StderrText() + "\n"; !strings.Contains(errs, "call video: 1920x1080\n") {
-		t.Fatalf("bob's stderr lacks the screen's size:\n%s", errs)
-	}
-	if errs := a.StderrText() + "\n"; !strings.Contains(errs, "call video: 0x0\n") {
-		t.Fatalf("alice received no video, yet her stderr says:\n%s", errs)
+	for _, tc := range []struct {
+		name  string
+		extra []string
+		tile  bool
+	}{
+		{name: "screen"},
+		{name: "screen and camera tile", extra: []string{"--camera", "testsrc", "--size", "640x480"}, tile: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			alice, bob := newUser(t, "alice"), newUser(t, "bob")
+			alice.extraEnv = []string{"DISPLAY=" + display}
+			bob.extraEnv = []string{"DISPLAY="} // Bob shares nothing: no display needed
+			link := strings.TrimSpace(alice.mustRun("create", "--server", server))
+			a := alice.start(nil, append([]string{"call", link, "--video", "screen", "--audio", "sine", "--duration", "6s", "--stats"}, tc.extra...)...)
+			b := bob.start(nil, "call", link, "--video", "none", "--audio", "sine", "--duration", "6s", "--stats")
+			for name, p := range map[string]*proc{"alice": a, "bob": b} {
+				if code := p.Wait(60 * time.Second); code != 0 {
+					t.Fatalf("%s's call exited %d:\n%s", name, code, p.StderrText())
+				}
+			}
+			st := parseCallStats(t, "bob", b.Line(time.Second))
+			t.Logf("bob: %+v", st)
+			if st.VideoFramesDecoded < 3 {
+				t.Errorf("bob decoded %d frames of the screen", st.VideoFramesDecoded)
+			}
+			errs := b.StderrText() + "\n"
+			if !strings.Contains(errs, "call video: 1920x1080\n") {
+				t.Fatalf("bob's stderr lacks the screen's size:\n%s", errs)
+			}
+			// The main video's frame rate is the screen's (at most 15 fps), not
+			// the tile's frames added to it.
+			if st.AvgFps > 15.5 {
+				t.Errorf("bob's main video at %.1f fps", st.AvgFps)
+			}
+			if got := strings.Contains(errs, "call tile: 320x240, "); got != tc.tile {
+				t.Fatalf("bob's stderr has a 320x240 tile: %v, want %v:\n%s", got, tc.tile, errs)
+			}
+			if errs := a.StderrText() + "\n"; !strings.Contains(errs, "call video: 0x0\n") {
+				t.Fatalf("alice received no video, yet her stderr says:\n%s", errs)
+			}
+		})
 	}
 }
 

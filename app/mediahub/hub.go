@@ -6,7 +6,8 @@
 // ws://127.0.0.1:PORT/media?token=T&room=ID and receives one binary message
 // per encoded frame (docs/app-api.md, "Calls"):
 //
-//	byte 0       kind: 1 remote video (VP8), 2 local preview (VP8), 3 remote audio (Opus)
+//	byte 0       kind: 1 remote video (VP8), 2 local preview (VP8), 3 remote audio (Opus),
+//	             4 remote screen (VP8), 5 local camera tile (VP8)
 //	byte 1       flags: bit 0 keyframe
 //	bytes 2-9    timestamp, microseconds, uint64 big-endian
 //	bytes 10-11  width, 12-13 height (uint16 big-endian; 0 for audio)
@@ -38,10 +39,17 @@ import (
 type Kind byte
 
 // Frame kinds on the wire.
+//
+// RemoteVideo is the peer's camera (or the one video of an older peer);
+// RemoteScreen the peer's shared screen, beside which their camera (if
+// on) is a small tile; LocalPreview our screen while we share, else our
+// camera; LocalCamera our camera while we share (a small tile).
 const (
 	RemoteVideo  Kind = 1
 	LocalPreview Kind = 2
 	RemoteAudio  Kind = 3
+	RemoteScreen Kind = 4
+	LocalCamera  Kind = 5
 )
 
 // HeaderSize is the size of a frame's header on the wire.
@@ -76,7 +84,7 @@ func Decode(b []byte) (Frame, error) {
 		return Frame{}, errors.New("mediahub: short frame")
 	}
 	k := Kind(b[0])
-	if k < RemoteVideo || k > RemoteAudio {
+	if k < RemoteVideo || k > LocalCamera {
 		return Frame{}, fmt.Errorf("mediahub: unknown kind %d", b[0])
 	}
 	return Frame{
@@ -122,7 +130,7 @@ type sub struct {
 	room    string
 	ws      *websocket.Conn
 	out     chan []byte
-	needKey [RemoteAudio + 1]bool // per video kind: drop until a keyframe
+	needKey [LocalCamera + 1]bool // per video kind: drop until a keyframe
 	done    chan struct{}
 }
 
@@ -177,7 +185,7 @@ func (h *Hub) serveWS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s := &sub{room: room, ws: ws, out: make(chan []byte, queueLen), done: make(chan struct{})}
-	s.needKey[RemoteVideo], s.needKey[LocalPreview] = true, true
+	s.needKey[RemoteVideo], s.needKey[LocalPreview], s.needKey[RemoteScreen], s.needKey[LocalCamera] = true, true, true, true
 	h.mu.Lock()
 	if h.closed {
 		h.mu.Unlock()

@@ -19,7 +19,12 @@ func TestFrameRoundTrip(t *testing.T) {
 	if err != nil || got.Kind != f.Kind || !got.Keyframe || got.Timestamp != f.Timestamp || got.Width != 640 || got.Height != 480 || !bytes.Equal(got.Data, f.Data) {
 		t.Fatalf("round trip: %+v, %v", got, err)
 	}
-	for _, bad := range [][]byte{nil, make([]byte, HeaderSize-1), append([]byte{9}, make([]byte, HeaderSize)...)} {
+	for _, k := range []Kind{RemoteScreen, LocalCamera} {
+		if got, err := Decode(Frame{Kind: k, Data: []byte{1}}.Encode()); err != nil || got.Kind != k {
+			t.Errorf("kind %d: %+v, %v", k, got, err)
+		}
+	}
+	for _, bad := range [][]byte{nil, make([]byte, HeaderSize-1), append([]byte{9}, make([]byte, HeaderSize)...), append([]byte{6}, make([]byte, HeaderSize)...)} {
 		if _, err := Decode(bad); err == nil {
 			t.Errorf("Decode(%x) accepted", bad)
 		}
@@ -90,7 +95,14 @@ func TestHubDeliversFromKeyframeAndRefusesStrangers(t *testing.T) {
 	h.Publish("r1", Frame{Kind: RemoteAudio, Data: []byte("opus")})
 	h.Publish("r1", Frame{Kind: RemoteVideo, Keyframe: true, Width: 640, Height: 480, Data: []byte("key")})
 	h.Publish("r1", Frame{Kind: RemoteVideo, Data: []byte("delta2")})
-	for _, want := range []string{"opus", "key", "delta2"} {
+	// The screen and our camera tile are streams of their own: each
+	// starts at its own keyframe.
+	h.Publish("r1", Frame{Kind: RemoteScreen, Data: []byte("screen delta")})
+	h.Publish("r1", Frame{Kind: LocalCamera, Data: []byte("tile delta")})
+	h.Publish("r1", Frame{Kind: RemoteScreen, Keyframe: true, Data: []byte("screen key")})
+	h.Publish("r1", Frame{Kind: LocalCamera, Keyframe: true, Data: []byte("tile key")})
+	h.Publish("r1", Frame{Kind: RemoteVideo, Data: []byte("delta3")})
+	for _, want := range []string{"opus", "key", "delta2", "screen key", "tile key", "delta3"} {
 		if f := readFrame(t, ws); string(f.Data) != want {
 			t.Fatalf("got %q, want %q", f.Data, want)
 		}

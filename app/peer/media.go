@@ -144,7 +144,9 @@ func (c *Conn) AddTrack(t webrtc.TrackLocal) (*webrtc.RTPSender, error) {
 	// A new transceiver (m-line) for every track, never a reused one:
 	// pion gives a reused receiver a new remote track without ending the
 	// reads of the old one, so each call after the first on a connection
-	// would leave the other side's reader blocked for good.
+	// would leave the other side's reader blocked for good. Callers keep
+	// their tracks for the connection instead (app/call's slots change
+	// what a track sends), so m-lines do not pile up call after call.
 	if len(pc.GetTransceivers()) >= maxMediaSections {
 		return nil, ErrTooManyTracks
 	}
@@ -176,4 +178,15 @@ func (c *Conn) SetOnTrack(fn func(*webrtc.TrackRemote, *webrtc.RTPReceiver)) {
 	c.mu.Lock()
 	c.onTrack = fn
 	c.mu.Unlock()
+}
+
+// MediaSections is the number of media sections (transceivers) of the
+// current PeerConnection, which AddTrack caps at maxMediaSections (for
+// logs and tests).
+func (c *Conn) MediaSections() int {
+	pc := c.current()
+	if pc == nil {
+		return 0
+	}
+	return len(pc.GetTransceivers())
 }

@@ -25,14 +25,16 @@ const renegotiateRequest = "offer-please"
 // negotiate channel and the m-lines of its offers are all bounded.
 const (
 	// maxMediaSections bounds the media sections (m-lines, one per
-	// transceiver) of a PeerConnection. A call uses 4 (audio and video
-	// each way), but m-lines are never reused (see AddTrack): each call on
-	// the same connection and each camera turned back on adds new ones.
-	// 16 covers voice, then video, camera off and on, and a second video
-	// call (9), with margin; it also keeps every offer and answer (about
-	// 2.7 KiB of SDP per m-line with pion's default codecs) under the
-	// signaling server's 64 KiB message limit, past which renegotiation
-	// would fail anyway.
+	// transceiver) of a PeerConnection. AddTrack never reuses an m-line,
+	// so app/call adds each of its senders (audio, camera, screen) once
+	// per connection and keeps it for every later call: a connection
+	// needs at most 6 plus the receive-only ones added for the polite
+	// side's first requests. (Parley before that added m-lines for every
+	// call and every camera turned back on, and an older peer still does
+	// on its side.) 16 leaves margin; it also keeps every offer and
+	// answer (about 2.7 KiB of SDP per m-line with pion's default codecs)
+	// under the signaling server's 64 KiB message limit, past which
+	// renegotiation would fail anyway.
 	maxMediaSections = 16
 	// maxRequestKinds bounds the kinds one offer request may list: the
 	// polite side's transceivers not yet negotiated (2 when a video call

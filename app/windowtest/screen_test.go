@@ -4,6 +4,7 @@ package windowtest
 
 import (
 	"fmt"
+	"image"
 	"image/color"
 	"image/png"
 	"os"
@@ -18,8 +19,9 @@ import (
 // TestWindowScreenShare runs the real window under Xvfb in a voice call
 // with a parley-cli that shares another Xvfb screen (1920x1080, eight
 // large colour blocks): the peer's screen takes the window's main area
-// (every block's colour shows, together over a large part of the window).
-// Then Ctrl+Shift+E, Enter in the window shares the window's own display, and
+// (every block's colour shows, together over a large part of the window),
+// and the CLI's camera (the test card, --camera testsrc) is a small tile in
+// the top right corner of the stage. Then Ctrl+Shift+E, Enter in the window shares the window's own display, and
 // the CLI's last decoded frame has that display's size (1280x800, or half of it
 // when the screen's ladder had to halve the picture).
 func TestWindowScreenShare(t *testing.T) {
@@ -31,7 +33,7 @@ func TestWindowScreenShare(t *testing.T) {
 
 	// The CLI hangs up a minute after the call is active: time for the
 	// window to show its screen, then to share its own.
-	caller := start(t, "parley-cli call", cliEnv, cli, "call", link, "--video", "screen", "--audio", "sine", "--stats", "--duration", "60s", "--wait", "5m")
+	caller := start(t, "parley-cli call", cliEnv, cli, "call", link, "--video", "screen", "--camera", "testsrc", "--audio", "sine", "--stats", "--duration", "60s", "--wait", "5m")
 	caller.waitLine(true, `^call ringing$`)
 	// Accept with sound only once the ring shows: the caller hears of the answer.
 	pressUntil(t, caller, true, `^call (connecting|active)$`, display, xdotool, w.wid, []string{"key", "ctrl+shift+y"})
@@ -42,8 +44,12 @@ func TestWindowScreenShare(t *testing.T) {
 	for deadline := started.Add(step); ; time.Sleep(500 * time.Millisecond) {
 		run(t, display, importBin, "-window", w.wid, shot)
 		share, err := blocksShown(shot, cols*rows)
+		var tile image.Rectangle
 		if err == nil {
-			t.Logf("the peer's screen covers %.0f%% of the window (%v after the call went active)", 100*share, time.Since(started).Round(time.Second))
+			tile, err = cameraTile(shot)
+		}
+		if err == nil {
+			t.Logf("the peer's screen covers %.0f%% of the window, its camera's yellow bar shows at %v (%v after the call went active)", 100*share, tile, time.Since(started).Round(time.Second))
 			break
 		}
 		if time.Now().After(deadline) {
@@ -68,6 +74,28 @@ func TestWindowScreenShare(t *testing.T) {
 	// screen's ladder halves the picture once 5 fps does not fit
 	// (app/call/screen_adapt.go), and the line is the last frame's size.
 	caller.waitLine(true, `^call video: (1280x800|640x400)$`)
+}
+
+// cameraTile finds the peer's camera (the test card's yellow bar) as a
+// small tile in the top right of the window, or says where it is not.
+func cameraTile(path string) (image.Rectangle, error) {
+	bar, _, _ := findBars(path) // the largest yellow area; no preview here
+	if bar.Empty() {
+		return bar, fmt.Errorf("no camera tile (no colour bars) in %s", path)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return bar, err
+	}
+	defer f.Close()
+	cfg, err := png.DecodeConfig(f)
+	if err != nil {
+		return bar, err
+	}
+	if bar.Min.X < cfg.Width*3/4 || bar.Max.Y > cfg.Height/2 || bar.Dx() > cfg.Width/12 {
+		return bar, fmt.Errorf("the camera's yellow bar is at %v in a %dx%d window: not a small tile in the top right", bar, cfg.Width, cfg.Height)
+	}
+	return bar, nil
 }
 
 // blocksShown reports how much of the screenshot shows the shared

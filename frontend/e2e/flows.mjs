@@ -226,9 +226,11 @@ async function startSource(page, srv, streams, audio = true) {
   );
 }
 
-/** The colour at the centre of a canvas, once it has a picture. */
-async function canvasColour(page, testId) {
-  const sink = testId === 'remote-video' ? 'remote' : 'local';
+/**
+ * The colour at the centre of a canvas, once it has a picture (sink: the
+ * media connection's stream drawn on it, when not the usual one).
+ */
+async function canvasColour(page, testId, sink = testId === 'remote-video' ? 'remote' : 'local') {
   await page.waitForFunction((s) => window.__parleyCall?.media?.[s].frames > 1, sink);
   return page.evaluate((id) => {
     const c = document.querySelector(`[data-testid="${id}"]`);
@@ -1234,9 +1236,9 @@ export const flows = {
     await page.getByTestId('remote-screen').getByText('is sharing their screen').waitFor();
     await page.waitForFunction(() => window.__parleyCall?.mediaConnected === true);
     const GREEN = [40, 200, 60];
-    await startSource(page, srv, [{ kind: 1, rgb: GREEN, w: 1280, h: 720 }], false);
+    await startSource(page, srv, [{ kind: 4, rgb: GREEN, w: 1280, h: 720 }], false);
     try {
-      assert(near(await canvasColour(page, 'remote-video'), GREEN), 'no screen on the stage');
+      assert(near(await canvasColour(page, 'remote-video', 'screen'), GREEN), 'no screen on the stage');
       const [rw, rh] = await page.evaluate(() => {
         const c = document.querySelector('[data-testid="remote-video"]');
         return [c.width, c.height];
@@ -1290,6 +1292,92 @@ export const flows = {
     await bar.waitFor({ state: 'detached' });
     await page.locator('[data-testid="call-notice"][data-code="WINDOW_CLOSED"]').getByText('The window you shared was closed').waitFor();
     assert((await callState(page)) === 'active', 'the call did not go on');
+  },
+
+  'call: camera tile: the peer’s screen large, their camera a small tile in a corner; camera off ends the tile; stop returns to the camera': async (page, open, srv) => {
+    await activeVoiceCall(page, open, mediaQuery(srv));
+    await fake(page, () => {
+      window.__parleyFake.peerCamera(true);
+      window.__parleyFake.peerSharesScreen(true);
+    });
+    await page.getByTestId('remote-screen').getByText('is sharing their screen').waitFor();
+    await page.waitForFunction(() => window.__parleyCall?.mediaConnected === true);
+    const GREEN = [40, 200, 60];
+    const RED = [220, 40, 40];
+    // Go sends the screen as kind 4 and the camera (the tile) as kind 1.
+    await startSource(page, srv, [
+      { kind: 4, rgb: GREEN, w: 1280, h: 720 },
+      { kind: 1, rgb: RED, w: 320, h: 240 },
+    ], false);
+    try {
+      assert(near(await canvasColour(page, 'remote-video', 'screen'), GREEN), 'no screen on the stage');
+      assert(near(await canvasColour(page, 'remote-tile', 'remote'), RED), 'no camera in the tile');
+      const big = page.getByTestId('remote-video');
+      const tile = page.getByTestId('remote-tile');
+      assert((await big.getAttribute('aria-label')).endsWith('’s screen'), 'the stage is not labelled as a screen');
+      assert((await tile.getAttribute('aria-label')).endsWith('’s camera'), 'the tile is not labelled as a camera');
+      const [tw, th] = await page.evaluate(() => {
+        const c = document.querySelector('[data-testid="remote-tile"]');
+        return [c.width, c.height];
+      });
+      assert(tw === 320 && th === 240, `tile size ${tw}x${th}`);
+      // Small, in the top right corner of the stage, over the screen.
+      const stage = await page.getByTestId('call-stage').boundingBox();
+      const tb = await tile.boundingBox();
+      assert(tb.width < stage.width / 4, `tile too big: ${tb.width} of ${stage.width}`);
+      assert(tb.x + tb.width > stage.x + stage.width * 0.8 && tb.y < stage.y + stage.height * 0.3, 'tile not top right');
+      // Their camera off: the tile goes, the screen stays.
+      await fake(page, () => window.__parleyFake.peerCamera(false));
+      await tile.waitFor({ state: 'detached' });
+      const shown = await page.evaluate(() => window.__parleyCall.media.screen.frames);
+      await page.waitForFunction((n) => window.__parleyCall.media.screen.frames > n + 2, shown);
+      assert(near(await canvasColour(page, 'remote-video', 'screen'), GREEN), 'the screen left with the camera');
+      // They stop sharing with the camera on: the camera takes the stage again.
+      await fake(page, () => {
+        window.__parleyFake.peerCamera(true);
+        window.__parleyFake.peerSharesScreen(false);
+      });
+      await page.getByTestId('remote-screen').waitFor({ state: 'detached' });
+      await page.locator('[data-testid="remote-video"][data-shows="camera"]').waitFor();
+      const before = await page.evaluate(() => window.__parleyCall.media.remote.frames);
+      await page.waitForFunction((n) => window.__parleyCall.media.remote.frames > n + 2, before);
+      assert(near(await canvasColour(page, 'remote-video'), RED), 'the camera is not back on the stage');
+      const errors = await page.evaluate(() => {
+        const x = window.__parleyCall.media;
+        return x.remote.errors + x.screen.errors;
+      });
+      assert(errors === 0, `${errors} decoder errors`);
+    } finally {
+      await page.evaluate(() => window.__stopSource?.());
+    }
+
+    // Ours: camera on, then share: our screen is the preview, our camera a small tile.
+    await page.getByRole('button', { name: 'Camera' }).click();
+    await page.locator('[data-testid="call-camera"][aria-pressed="true"]').waitFor();
+    await page.getByRole('button', { name: 'Share screen' }).click();
+    await page.getByRole('dialog', { name: 'Share your screen' }).getByRole('button', { name: /Entire screen/ }).click();
+    const mine = page.getByTestId('local-camera');
+    await mine.waitFor();
+    assert((await mine.getAttribute('aria-label')) === 'Your camera', 'our tile is not labelled');
+    const BLUE = [40, 60, 220];
+    const GREY = [128, 128, 128];
+    await startSource(page, srv, [
+      { kind: 2, rgb: GREY, w: 640, h: 360 },
+      { kind: 5, rgb: BLUE, w: 160, h: 120 },
+    ], false);
+    try {
+      assert(near(await canvasColour(page, 'local-camera', 'localCamera'), BLUE), 'no camera in our tile');
+      assert(near(await canvasColour(page, 'local-preview'), GREY), 'no screen in our preview');
+      const stage = await page.getByTestId('call-stage').boundingBox();
+      const mb = await mine.boundingBox();
+      assert(mb.width < stage.width / 4 && mb.x < stage.x + stage.width * 0.3, 'our tile is not small on the left');
+    } finally {
+      await page.evaluate(() => window.__stopSource?.());
+    }
+    // The camera button turns only the tile off; the share goes on.
+    await page.getByRole('button', { name: 'Camera' }).click();
+    await mine.waitFor({ state: 'detached' });
+    await page.getByTestId('screen-sharing').waitFor();
   },
 
   'call: decline, peer declines, no answer': async (page, open) => {

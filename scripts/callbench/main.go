@@ -136,15 +136,19 @@ type side struct {
 	KeyframeRequests     int     `json:"keyframeRequests"`
 	RttMs                float64 `json:"rttMs"`
 	DecodedSize          string  `json:"decodedSize"`
-	CPUSeconds           float64 `json:"cpuSeconds"`
-	WallSeconds          float64 `json:"wallSeconds"`           // "call active" → exit
-	CallSeconds          float64 `json:"callSeconds"`           // "call active" → "call ended"
-	ExitAfterEndedSecs   float64 `json:"exitAfterEndedSeconds"` // "call ended" → exit
-	CPUPercent           float64 `json:"cpuPercent"`
-	PeakRSSMiB           float64 `json:"peakRssMiB"`
-	CPURatio             float64 `json:"cpuRatioToCodecAlone"` // CPU seconds / codec alone's
-	FpsPass              bool    `json:"fpsPass"`
-	LatencyPass          bool    `json:"latencyPass"`
+	// TileSize and TileFps: the peer's camera beside its shared screen
+	// (parley-cli's "call tile:" line), when it sent one.
+	TileSize           string  `json:"tileSize,omitempty"`
+	TileFps            float64 `json:"tileFps,omitempty"`
+	CPUSeconds         float64 `json:"cpuSeconds"`
+	WallSeconds        float64 `json:"wallSeconds"`           // "call active" → exit
+	CallSeconds        float64 `json:"callSeconds"`           // "call active" → "call ended"
+	ExitAfterEndedSecs float64 `json:"exitAfterEndedSeconds"` // "call ended" → exit
+	CPUPercent         float64 `json:"cpuPercent"`
+	PeakRSSMiB         float64 `json:"peakRssMiB"`
+	CPURatio           float64 `json:"cpuRatioToCodecAlone"` // CPU seconds / codec alone's
+	FpsPass            bool    `json:"fpsPass"`
+	LatencyPass        bool    `json:"latencyPass"`
 }
 
 // codecAlone is the baseline: VP8 encode + decode of the same frames in
@@ -432,6 +436,7 @@ func measureCall(cliBin, server, dir string, d time.Duration, spec callSpec) (al
 var (
 	latencyRE = regexp.MustCompile(`call stats: latency p50 ([0-9.]+) ms p95 ([0-9.]+) ms`)
 	restRE    = regexp.MustCompile(`frames lost ([0-9]+), freezes [0-9]+ \(longest [0-9.]+ ms\), keyframe requests ([0-9]+), ([0-9]+x[0-9]+)`)
+	tileRE    = regexp.MustCompile(`^call tile: ([0-9]+x[0-9]+), [0-9]+ frames, ([0-9.]+) fps`)
 )
 
 // figures reads a finished call's stats lines and resource usage.
@@ -457,6 +462,10 @@ func (p *proc) figures() (side, error) {
 	for _, l := range p.stderr.all() {
 		if strings.HasPrefix(l, "call stats: ") {
 			statsLine = l
+		}
+		if m := tileRE.FindStringSubmatch(l); m != nil {
+			s.TileSize = m[1]
+			s.TileFps, _ = strconv.ParseFloat(m[2], 64)
 		}
 	}
 	m := latencyRE.FindStringSubmatch(statsLine)

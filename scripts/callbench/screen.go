@@ -15,8 +15,10 @@ import (
 // (parley-cli call --video screen: capture, I420 conversion, VP8 at most
 // 15 fps), bob sends nothing but sound and decodes the screen.
 type screenResult struct {
-	Size    string `json:"size"`
-	Content string `json:"content"` // still, or changing (repaints a second)
+	Size string `json:"size"`
+	// Content is still, changing (repaints a second), or still+tile (a
+	// still screen with alice's 640x480 test camera beside it as a tile).
+	Content string `json:"content"`
 	// Repaints is how many times the whole screen changed during the call.
 	Repaints int  `json:"repaints"`
 	Sharer   side `json:"sharer"`
@@ -45,9 +47,13 @@ func measureScreens(cliBin, server, work string, sz size, d time.Duration) ([]sc
 	if err := xvfbtest.PaintFile(display, pics[0]); err != nil {
 		return nil, err
 	}
+	tile := false
 	spec := callSpec{
 		args: func(who string) []string {
 			if who == "alice" {
+				if tile {
+					return []string{"--video", "screen", "--camera", "testsrc", "--size", "640x480", "--audio", "sine"}
+				}
 				return []string{"--video", "screen", "--audio", "sine"}
 			}
 			return []string{"--video", "none", "--audio", "sine"}
@@ -60,7 +66,8 @@ func measureScreens(cliBin, server, work string, sz size, d time.Duration) ([]sc
 		},
 	}
 	var out []screenResult
-	for _, content := range []string{"still", "changing"} {
+	for _, content := range []string{"still", "changing", "still+tile"} {
+		tile = content == "still+tile"
 		fmt.Fprintf(os.Stderr, "callbench: screen %s (%s): alice shares it with bob for %v...\n", sz, content, d)
 		done := make(chan int)
 		quit := make(chan struct{})
@@ -97,11 +104,16 @@ func printScreenTable(rows []screenResult, d time.Duration) {
 	}
 	fmt.Printf("screen sharing over loopback: alice shares an Xvfb screen (parley-cli call --video screen, at most 15 fps; a still screen sends a frame a second), bob decodes it; %v active\n", d)
 	fmt.Printf("changing = the whole screen repainted (two pictures alternating) as fast as ImageMagick sets it; repaints counts them (the repainting's own CPU is not in any figure)\n\n")
-	fmt.Printf("%-9s %-8s %8s %10s %10s %11s %11s %10s %10s\n", "screen", "content", "repaints", "sharer CPU", "sharer RSS", "viewer fps", "decoded/rx", "size", "viewer CPU")
+	fmt.Printf("still+tile = a still screen with the sharer's 640x480 test camera beside it (--camera testsrc): sent as a tile, at most 320 wide and 15 fps\n\n")
+	fmt.Printf("%-9s %-10s %8s %10s %10s %11s %11s %10s %16s %10s\n", "screen", "content", "repaints", "sharer CPU", "sharer RSS", "viewer fps", "decoded/rx", "size", "tile fps (size)", "viewer CPU")
 	for _, r := range rows {
-		fmt.Printf("%-9s %-8s %8d %9.1f%% %6.1f MiB %11.1f %11s %10s %9.1f%%\n",
+		tile := "-"
+		if r.Viewer.TileSize != "" {
+			tile = fmt.Sprintf("%.1f (%s)", r.Viewer.TileFps, r.Viewer.TileSize)
+		}
+		fmt.Printf("%-9s %-10s %8d %9.1f%% %6.1f MiB %11.1f %11s %10s %16s %9.1f%%\n",
 			r.Size, r.Content, r.Repaints, r.Sharer.CPUPercent, r.Sharer.PeakRSSMiB, r.Viewer.AvgFps,
-			fmt.Sprintf("%d/%d", r.Viewer.VideoFramesDecoded, r.Viewer.VideoFramesReceived), r.Viewer.DecodedSize, r.Viewer.CPUPercent)
+			fmt.Sprintf("%d/%d", r.Viewer.VideoFramesDecoded, r.Viewer.VideoFramesReceived), r.Viewer.DecodedSize, tile, r.Viewer.CPUPercent)
 	}
 	fmt.Println()
 }

@@ -63,9 +63,10 @@ type callArgs struct {
 func parseCallArgs(e *cliEnv, args []string) (callArgs, error) {
 	fs := newFlagSet("call", e)
 	videoSrc := fs.String("video", "", "what to send as video: `testsrc` (colour bars), testsrc-busy (camera-like detail and noise), screen (screen 0 of the X11 display in DISPLAY, at its own size, at most 15 fps), screen:N (screen N of that display), window:0xID (one window of that display, at its size; 'parley-cli screens' lists them), a camera id, none, or empty for the default camera")
+	cameraSrc := fs.String("camera", "", "with --video screen[:N] or window:0xID: also send this camera (`testsrc`, testsrc-busy, a camera id) beside the screen, as a small tile (at most 320 wide, 15 fps)")
 	audioSrc := fs.String("audio", "", "what to send as sound: `sine` (440 Hz), a microphone id, none, or empty for the default microphone")
 	duration := fs.Duration("duration", 0, "hang up this long after the call became active (0: until interrupted or the peer hangs up)")
-	stats := fs.Bool("stats", false, "while the call is active print 'call receiving: N video frames decoded, M audio packets' on stderr every second; at the end print one JSON line on stdout: videoFramesReceived, videoFramesDecoded, audioPacketsReceived, avgFps, rttMs, freezes; and on stderr the call stats line and 'call video: WIDTHxHEIGHT' (the size of the last frame received)")
+	stats := fs.Bool("stats", false, "while the call is active print 'call receiving: N video frames decoded, M audio packets' on stderr every second; at the end print one JSON line on stdout: videoFramesReceived, videoFramesDecoded, audioPacketsReceived, avgFps, rttMs, freezes; and on stderr the call stats line, 'call video: WIDTHxHEIGHT' (the size of the last frame received; the screen's while the peer shares) and, when the peer sent its camera beside its screen, 'call tile: WIDTHxHEIGHT, N frames, F fps'")
 	size := fs.String("size", "640x480", "video size `WIDTHxHEIGHT`")
 	fps := fs.Int("fps", 30, "video frames per second (1-60)")
 	wait := fs.Duration("wait", 5*time.Minute, "how long to wait for the peer and for the call to be answered")
@@ -89,7 +90,10 @@ func parseCallArgs(e *cliEnv, args []string) (callArgs, error) {
 	if _, _, err := call.ParseScreenSource(*videoSrc); err != nil {
 		return callArgs{}, usagef("--video: %v", err)
 	}
-	src := call.Sources{Video: *videoSrc, Audio: *audioSrc, Width: w, Height: h, FPS: *fps}
+	if _, screen, _ := call.ParseScreenSource(*videoSrc); *cameraSrc != "" && !screen {
+		return callArgs{}, usagef("--camera goes with --video screen or window:0xID (the camera is then a tile beside the screen)")
+	}
+	src := call.Sources{Video: *videoSrc, Audio: *audioSrc, Width: w, Height: h, FPS: *fps, Camera: *cameraSrc}
 	if err := call.CheckSources(src); err != nil {
 		return callArgs{}, newCallError(err) // say so now, not after waiting for the peer
 	}
@@ -102,6 +106,10 @@ func printCallStats(e *cliEnv, m *call.Manager) {
 	fmt.Fprintf(e.stderr, "call stats: latency p50 %.0f ms p95 %.0f ms, frames lost %d, freezes %d (longest %.0f ms), keyframe requests %d, %dx%d\n",
 		st.LatencyP50Ms, st.LatencyP95Ms, st.FramesLost, st.Freezes, st.MaxFreezeMs, st.KeyframeRequests, st.Width, st.Height)
 	fmt.Fprintf(e.stderr, "call video: %dx%d\n", st.Width, st.Height)
+	if st.TileFramesDecoded > 0 {
+		// The peer's camera beside its shared screen.
+		fmt.Fprintf(e.stderr, "call tile: %dx%d, %d frames, %.1f fps\n", st.TileWidth, st.TileHeight, st.TileFramesDecoded, st.TileFps)
+	}
 	b, _ := json.Marshal(callStatsLine{st.VideoFramesReceived, st.VideoFramesDecoded, st.AudioPacketsReceived, st.AvgFps, st.RttMs, st.Freezes})
 	fmt.Fprintln(e.stdout, string(b))
 }

@@ -187,8 +187,6 @@ export class FakeApi implements Api {
   private lastRoom = '';
   private readonly calls = new Map<string, CallView>();
   private callSeq = 0;
-  /** The camera was on when the screen replaced it (per room). */
-  private readonly cameraBeforeScreen = new Map<string, boolean>();
   /** Whether shareScreen finds an X11 screen (false: SCREEN_UNAVAILABLE, as on Wayland). */
   screenAvailable = true;
   /** What screenSources lists: the screen, then the windows. */
@@ -722,6 +720,7 @@ export class FakeApi implements Api {
     const c = this.newCall(roomId, 'outgoing', video);
     if (this.devices.microphones.length === 0) return this.endCall(roomId, 'NO_MICROPHONE');
     c.localVideo = video && this.devices.cameras.length > 0;
+    c.localCamera = c.localVideo;
     c.error = video && !c.localVideo ? 'NO_CAMERA' : '';
     this.emitCall(c);
     const seq = this.callSeq;
@@ -740,6 +739,7 @@ export class FakeApi implements Api {
     if (this.devices.microphones.length === 0) return this.endCall(roomId, 'NO_MICROPHONE');
     c.state = 'connecting';
     c.localVideo = video && this.devices.cameras.length > 0;
+    c.localCamera = c.localVideo;
     c.video = c.video || c.localVideo;
     c.error = video && !c.localVideo ? 'NO_CAMERA' : '';
     this.emitCall(c);
@@ -766,13 +766,15 @@ export class FakeApi implements Api {
     this.maybeFail('setCamera');
     const c = this.liveCall(roomId);
     if (on && this.devices.cameras.length === 0) {
-      c.localVideo = false;
+      c.localCamera = false;
       c.error = 'NO_CAMERA';
     } else {
-      c.localVideo = on;
+      c.localCamera = on;
       c.video = c.video || on;
       c.error = '';
     }
+    // Beside a shared screen the camera is a small tile; the screen stays.
+    c.localVideo = c.localCamera || c.screen;
     this.emitCall(c);
     return { ...c };
   }
@@ -797,7 +799,7 @@ export class FakeApi implements Api {
     if (!this.screens.some((s) => s.id === id)) fail('SCREEN_UNAVAILABLE', `there is no window ${id}`);
     if (!c.screen) {
       this.sharedSource = id;
-      this.cameraBeforeScreen.set(roomId, c.localVideo);
+      // The camera, if on, stays on as a small tile beside the screen.
       c.screen = true;
       c.localVideo = true;
       c.video = true;
@@ -812,9 +814,8 @@ export class FakeApi implements Api {
     const c = this.liveCall(roomId);
     if (!c.screen) return { ...c };
     c.screen = false;
-    c.localVideo = this.cameraBeforeScreen.get(roomId) ?? false;
-    this.cameraBeforeScreen.delete(roomId);
     this.sharedSource = '';
+    c.localVideo = c.localCamera;
     this.emitCall(c);
     return { ...c };
   }
@@ -1047,6 +1048,7 @@ export class FakeApi implements Api {
     if (!r || !r.peerOnline) return;
     const c = this.newCall(roomId, 'incoming', video);
     c.remoteVideo = video;
+    c.remoteCamera = video;
     this.emitCall(c);
     const seq = this.callSeq;
     this.later(this.opts.ringTimeoutMs, () => {
@@ -1060,6 +1062,7 @@ export class FakeApi implements Api {
     if (!c || c.state !== 'outgoing') return;
     c.state = 'connecting';
     c.remoteVideo = video;
+    c.remoteCamera = video;
     c.video = c.video || video;
     this.emitCall(c);
     this.connectLater(roomId);
@@ -1084,11 +1087,12 @@ export class FakeApi implements Api {
     this.emitCall(c);
   }
 
-  /** The peer's camera goes on or off (on makes it a video call). */
+  /** The peer's camera goes on or off (on makes it a video call; beside their screen it is a tile). */
   peerCamera(on: boolean, roomId = this.lastRoom): void {
     const c = this.calls.get(roomId);
     if (!c || !this.live(c)) return;
-    c.remoteVideo = on;
+    c.remoteCamera = on;
+    c.remoteVideo = on || c.remoteScreen;
     c.video = c.video || on;
     this.emitCall(c);
   }
@@ -1099,19 +1103,18 @@ export class FakeApi implements Api {
     if (!c || !this.live(c) || !c.screen || !this.sharedSource.startsWith('window:')) return;
     this.screens = this.screens.filter((s) => s.id !== this.sharedSource);
     c.screen = false;
-    c.localVideo = this.cameraBeforeScreen.get(roomId) ?? false;
-    this.cameraBeforeScreen.delete(roomId);
+    c.localVideo = c.localCamera;
     this.sharedSource = '';
     c.error = 'WINDOW_CLOSED';
     this.emitCall(c);
   }
 
-  /** The peer starts or stops sharing their screen (it takes their video). */
+  /** The peer starts or stops sharing their screen (it takes the stage; their camera, if on, becomes a tile). */
   peerSharesScreen(on: boolean, roomId = this.lastRoom): void {
     const c = this.calls.get(roomId);
     if (!c || !this.live(c)) return;
     c.remoteScreen = on;
-    c.remoteVideo = on;
+    c.remoteVideo = on || c.remoteCamera;
     c.video = c.video || on;
     this.emitCall(c);
   }
@@ -1124,7 +1127,8 @@ export class FakeApi implements Api {
     const c = this.calls.get(roomId);
     if (!c || c.state === 'ended' || c.state === 'idle') return;
     if (code === 'NO_CAMERA') {
-      c.localVideo = false;
+      c.localCamera = false;
+      c.localVideo = c.screen;
       c.error = 'NO_CAMERA';
       this.emitCall(c);
       return;
@@ -1197,6 +1201,8 @@ export class FakeApi implements Api {
       error: '',
       screen: false,
       remoteScreen: false,
+      localCamera: false,
+      remoteCamera: false,
     };
     this.calls.set(roomId, c);
     return c;
@@ -1222,8 +1228,9 @@ export class FakeApi implements Api {
     c.remoteVideo = false;
     c.screen = false;
     c.remoteScreen = false;
-    this.cameraBeforeScreen.delete(roomId);
     this.sharedSource = '';
+    c.localCamera = false;
+    c.remoteCamera = false;
     this.emitCall(c);
     const ended = { ...c };
     this.calls.delete(roomId);

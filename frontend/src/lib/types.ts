@@ -161,9 +161,9 @@ export interface CallView {
   state: CallState;
   /** The kind of call: true once either side sends video. */
   video: boolean;
-  /** Our camera is sending. */
+  /** We send video (our camera or our screen). */
   localVideo: boolean;
-  /** The peer's camera is sending. */
+  /** The peer sends video (their camera or their screen). */
   remoteVideo: boolean;
   micMuted: boolean;
   remoteMuted: boolean;
@@ -171,10 +171,14 @@ export interface CallView {
   startedAt: number | null;
   /** A code or "": why it ended (state ended), or a notice such as NO_CAMERA. */
   error: string;
-  /** Our video is our shared screen (shareScreen). */
+  /** We share our screen (shareScreen). */
   screen: boolean;
-  /** The peer's video is their shared screen. */
+  /** The peer shares their screen: it takes the stage. */
   remoteScreen: boolean;
+  /** Our camera sends (beside our shared screen: a small tile). */
+  localCamera: boolean;
+  /** The peer's camera sends (beside their shared screen: a small tile). */
+  remoteCamera: boolean;
 }
 
 export interface Device {

@@ -477,6 +477,8 @@ export namespace call {
 	    error: string;
 	    screen: boolean;
 	    remoteScreen: boolean;
+	    localCamera: boolean;
+	    remoteCamera: boolean;
 	
 	    static createFrom(source: any = {}) {
 	        return new View(source);
@@ -495,6 +497,8 @@ export namespace call {
 	        this.error = source["error"];
 	        this.screen = source["screen"];
 	        this.remoteScreen = source["remoteScreen"];
+	        this.localCamera = source["localCamera"];
+	        this.remoteCamera = source["remoteCamera"];
 	    }
 	}
 

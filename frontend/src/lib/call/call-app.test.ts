@@ -171,6 +171,61 @@ describe('calls in the app', () => {
     expect(callArea().dataset.state).toBe('active');
   });
 
+  it('camera tiles: the peer’s camera is a small labelled tile beside their screen, ours beside ours; stopping returns to the camera', async () => {
+    await inRoom();
+    await fireEvent.click(screen.getByRole('button', { name: 'Start a video call' }));
+    fake.peerAnswers(true);
+    await vi.waitFor(() => expect(callArea().dataset.state).toBe('active'));
+    const stage = () => screen.getByTestId('call-stage');
+    const big = () => screen.getByTestId('remote-video');
+    const who = big().getAttribute('aria-label')!.replace(/’s video$/, '');
+    expect(who).not.toBe('');
+    expect(big().dataset.shows).toBe('camera');
+    expect(screen.queryByTestId('remote-tile')).toBeNull();
+
+    // Theirs: the screen on the stage, their camera a tile.
+    fake.peerSharesScreen(true);
+    const tile = await screen.findByTestId('remote-tile');
+    expect(tile.tagName).toBe('CANVAS');
+    expect(tile.getAttribute('aria-label')).toBe(`${who}’s camera`);
+    expect(stage().contains(tile)).toBe(true);
+    expect(big().dataset.shows).toBe('screen');
+    expect(big().getAttribute('aria-label')).toBe(`${who}’s screen`);
+    // Their camera off: the tile goes, the screen stays.
+    fake.peerCamera(false);
+    await vi.waitFor(() => expect(screen.queryByTestId('remote-tile')).toBeNull());
+    expect(big().dataset.shows).toBe('screen');
+    expect(big().classList.contains('off')).toBe(false);
+    fake.peerCamera(true);
+    await screen.findByTestId('remote-tile');
+    // They stop: their camera is back on the stage.
+    fake.peerSharesScreen(false);
+    await vi.waitFor(() => expect(screen.queryByTestId('remote-tile')).toBeNull());
+    expect(big().dataset.shows).toBe('camera');
+    expect(big().getAttribute('aria-label')).toBe(`${who}’s video`);
+
+    // Ours: the camera stays on as a tile; the camera button turns only it off.
+    const camera = screen.getByRole('button', { name: 'Camera' });
+    expect(camera.getAttribute('aria-pressed')).toBe('true');
+    await fireEvent.click(screen.getByRole('button', { name: 'Share screen' }));
+    const picker = await screen.findByRole('dialog', { name: 'Share your screen' });
+    await fireEvent.click(within(picker).getByRole('button', { name: /Entire screen/ }));
+    const mine = await screen.findByTestId('local-camera');
+    expect(mine.getAttribute('aria-label')).toBe('Your camera');
+    expect(screen.getByTestId('local-preview').getAttribute('aria-label')).toBe('Your screen (drag to move)');
+    expect(camera.getAttribute('aria-pressed')).toBe('true');
+    await fireEvent.click(camera);
+    await vi.waitFor(() => expect(screen.queryByTestId('local-camera')).toBeNull());
+    expect(fake.callOf()).toMatchObject({ screen: true, localCamera: false, localVideo: true });
+    expect(camera.getAttribute('aria-pressed')).toBe('false');
+    await fireEvent.click(camera);
+    await screen.findByTestId('local-camera');
+    await fireEvent.click(within(screen.getByTestId('screen-sharing')).getByRole('button', { name: 'Stop' }));
+    await vi.waitFor(() => expect(screen.queryByTestId('local-camera')).toBeNull());
+    expect(fake.callOf()).toMatchObject({ screen: false, localCamera: true, localVideo: true });
+    expect(screen.getByTestId('local-preview').getAttribute('aria-label')).toBe('Your camera (drag to move)');
+  });
+
   it('no screen to share: the notice says why and the call goes on', async () => {
     await inRoom();
     await fireEvent.click(screen.getByRole('button', { name: 'Start a voice call' }));

@@ -211,11 +211,11 @@ export class CallStore {
     });
   }
 
-  /** Camera off/on; on during a voice call makes it a video call. */
+  /** Camera off/on; on during a voice call makes it a video call (beside our shared screen: a tile). */
   async toggleCamera(): Promise<void> {
     const v = this.view;
     if (!isLive(v)) return;
-    const on = !v.localVideo;
+    const on = !v.localCamera;
     await this.act(v.roomId, async () => {
       this.applyResult(await this.api.setCamera(v.roomId, on));
     });
@@ -224,7 +224,8 @@ export class CallStore {
   /**
    * Stop sharing; or open the screen picker (the screens and windows Go
    * lists), or share at once when there is only one screen and no window.
-   * Again while the picker is open closes it.
+   * Again while the picker is open closes it. Our camera, if on, becomes a
+   * tile beside the screen.
    */
   async toggleScreen(): Promise<void> {
     const v = this.view;
@@ -388,7 +389,7 @@ export class CallStore {
     const cur = this.view;
     if (cur && cur.roomId === v.roomId && RANK[v.state] < RANK[cur.state] && v.state !== 'idle') {
       // Keep the newer state; take the flags the method set.
-      Object.assign(cur, { micMuted: v.micMuted, localVideo: v.localVideo, video: cur.video || v.video });
+      Object.assign(cur, { micMuted: v.micMuted, localVideo: v.localVideo, localCamera: v.localCamera, video: cur.video || v.video });
       this.noticeFrom(v);
       return;
     }
@@ -421,7 +422,7 @@ export class CallStore {
 
   private noticeFrom(v: CallView): void {
     if (v.error === 'NO_CAMERA' || v.error === 'WINDOW_CLOSED') this.notice = { roomId: v.roomId, x: explain(v.error) };
-    else if (!v.error && this.notice?.roomId === v.roomId && this.notice.x.code === 'NO_CAMERA' && v.localVideo) this.notice = null;
+    else if (!v.error && this.notice?.roomId === v.roomId && this.notice.x.code === 'NO_CAMERA' && v.localCamera) this.notice = null;
   }
 
   private async act(roomId: string, f: () => Promise<void>): Promise<void> {

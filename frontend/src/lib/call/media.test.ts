@@ -52,7 +52,7 @@ describe('parseFrame', () => {
   it.each([
     ['too short', new Uint8Array(HEADER_SIZE - 1)],
     ['unknown kind 0', new Uint8Array(HEADER_SIZE)],
-    ['unknown kind 4', Uint8Array.from({ length: HEADER_SIZE + 2 }, (_, i) => (i === 0 ? 4 : 0))],
+    ['unknown kind 6', Uint8Array.from({ length: HEADER_SIZE + 2 }, (_, i) => (i === 0 ? 6 : 0))],
   ])('rejects %s', (_n, b) => {
     expect(parseFrame(b.buffer as ArrayBuffer)).toBeNull();
   });
@@ -126,6 +126,22 @@ describe('VideoSink', () => {
     v.setSize(320, 180);
     sink.push(frame());
     expect([canvas.width, canvas.height]).toEqual([320, 180]);
+  });
+
+  it('moves to another canvas at its size, and handing back the same canvas keeps its picture', () => {
+    const v = fakeVideo();
+    const sink = new VideoSink(v.deps);
+    sink.push(frame({ keyframe: true }));
+    const tile = document.createElement('canvas');
+    sink.attach(tile);
+    expect([tile.width, tile.height]).toEqual([640, 480]);
+    // Setting a canvas's size clears it, even to the same size.
+    let resized = 0;
+    const w = Object.getOwnPropertyDescriptor(HTMLCanvasElement.prototype, 'width')!;
+    Object.defineProperty(tile, 'width', { get: () => w.get!.call(tile), set: (x: number) => (resized++, w.set!.call(tile, x)) });
+    sink.attach(null);
+    sink.attach(tile);
+    expect(resized).toBe(0);
   });
 
   it('after a decoder error starts over at the next keyframe with a new decoder', () => {
@@ -352,8 +368,11 @@ describe('MediaClient', () => {
     s.onmessage?.({ data: buf(frame({ keyframe: true })) });
     s.onmessage?.({ data: buf(frame({ kind: Kind.LocalPreview, keyframe: true })) });
     s.onmessage?.({ data: buf(frame({ kind: Kind.RemoteAudio })) });
+    s.onmessage?.({ data: buf(frame({ kind: Kind.RemoteScreen, keyframe: true })) });
+    s.onmessage?.({ data: buf(frame({ kind: Kind.RemoteScreen, keyframe: false })) });
+    s.onmessage?.({ data: buf(frame({ kind: Kind.LocalCamera, keyframe: true })) });
     s.onmessage?.({ data: '{"stats":1}' });
-    expect([c.remote.frames, c.local.frames, c.audio.packets]).toEqual([1, 1, 1]);
+    expect([c.remote.frames, c.screen.frames, c.local.frames, c.localCamera.frames, c.audio.packets]).toEqual([1, 2, 1, 1, 1]);
   });
 
   it('reconnects with a fresh endpoint until closed', async () => {

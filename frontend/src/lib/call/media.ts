@@ -7,8 +7,13 @@
 
 import type { MediaEndpoint } from '../types';
 
-/** What a frame carries (byte 0 on the wire). */
-export const Kind = { RemoteVideo: 1, LocalPreview: 2, RemoteAudio: 3 } as const;
+/**
+ * What a frame carries (byte 0 on the wire). RemoteVideo is the peer's
+ * camera (a small tile while they share their screen), RemoteScreen their
+ * shared screen; LocalPreview our screen while we share, else our camera;
+ * LocalCamera our camera while we share.
+ */
+export const Kind = { RemoteVideo: 1, LocalPreview: 2, RemoteAudio: 3, RemoteScreen: 4, LocalCamera: 5 } as const;
 export type Kind = (typeof Kind)[keyof typeof Kind];
 
 export const HEADER_SIZE = 14;
@@ -29,8 +34,8 @@ export interface MediaFrame {
 export function parseFrame(buf: ArrayBuffer): MediaFrame | null {
   if (buf.byteLength < HEADER_SIZE) return null;
   const v = new DataView(buf);
-  const kind = v.getUint8(0);
-  if (kind !== Kind.RemoteVideo && kind !== Kind.LocalPreview && kind !== Kind.RemoteAudio) return null;
+  const kind = v.getUint8(0) as Kind;
+  if (kind < Kind.RemoteVideo || kind > Kind.LocalCamera) return null;
   return {
     kind,
     keyframe: (v.getUint8(1) & 1) === 1,
@@ -114,7 +119,9 @@ export class VideoSink {
 
   attach(canvas: HTMLCanvasElement | null): void {
     this.canvas = canvas;
-    if (canvas && this.width && this.height) {
+    // Only when the size differs: setting it clears the picture (the
+    // stage's canvases are handed over again whenever the layout changes).
+    if (canvas && this.width && this.height && (canvas.width !== this.width || canvas.height !== this.height)) {
       canvas.width = this.width;
       canvas.height = this.height;
     }
@@ -411,13 +418,20 @@ export function mediaURL(ep: MediaEndpoint, roomId: string): string {
 }
 
 /**
- * One call's media connection: routes each frame to the remote video, the
- * local preview or the audio sink, and reconnects (asking Go again for the
- * endpoint) until closed. Text messages (stats) are ignored.
+ * One call's media connection: routes each frame to the peer's camera, the
+ * peer's screen, our preview, our camera tile or the audio sink, and
+ * reconnects (asking Go again for the endpoint) until closed. Text
+ * messages (stats) are ignored.
  */
 export class MediaClient {
+  /** The peer's camera. */
   readonly remote: VideoSink;
+  /** The peer's shared screen. */
+  readonly screen: VideoSink;
+  /** Our screen while we share, else our camera. */
   readonly local: VideoSink;
+  /** Our camera while we share our screen. */
+  readonly localCamera: VideoSink;
   readonly audio: AudioSink;
   connected = false;
   /** Set when WebCodecs is missing: the call still has sound from Go, or none. */
@@ -434,7 +448,9 @@ export class MediaClient {
     private readonly opts: MediaClientOptions,
   ) {
     this.remote = new VideoSink(opts.video);
+    this.screen = new VideoSink(opts.video);
     this.local = new VideoSink(opts.video);
+    this.localCamera = new VideoSink(opts.video);
     this.audio = new AudioSink(opts.audioContext, opts.audio);
     this.delay = opts.retryMs ?? 250;
   }
@@ -481,7 +497,9 @@ export class MediaClient {
     const f = parseFrame(buf);
     if (!f) return;
     if (f.kind === Kind.RemoteVideo) this.remote.push(f);
+    else if (f.kind === Kind.RemoteScreen) this.screen.push(f);
     else if (f.kind === Kind.LocalPreview) this.local.push(f);
+    else if (f.kind === Kind.LocalCamera) this.localCamera.push(f);
     else this.audio.push(f);
   }
 
@@ -498,7 +516,9 @@ export class MediaClient {
       // Never opened.
     }
     this.remote.close();
+    this.screen.close();
     this.local.close();
+    this.localCamera.close();
     this.audio.close();
   }
 
