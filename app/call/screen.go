@@ -205,7 +205,8 @@ type screenCapturer interface {
 	size() (w, h int)
 	// grab writes the picture into dst when it changed since the last
 	// grab (or force) and reports whether it did; errCaptureResized when
-	// dst is no longer size() (nothing written).
+	// dst is no longer size() (nothing written). Before its first picture
+	// a capturer may report no change even when forced.
 	grab(dst *image.YCbCr, force bool) (bool, error)
 	close()
 }
@@ -331,7 +332,9 @@ func (s *screenSource) Read() (image.Image, func(), error) {
 		switch {
 		case changed:
 			s.spare = nil // handed out: encoders may hold it
-		case now.Sub(s.lastSent) < staticRefresh:
+		case s.last == nil, now.Sub(s.lastSent) < staticRefresh:
+			// (No picture yet: a portal stream sends its first frame
+			// when the screen first changes. Nothing, never black.)
 			continue
 		default:
 			img = s.last // encoders only read it

@@ -257,21 +257,23 @@ static int parley_pw_open(parley_pw *p, int fd, uint32_t node) {
 	return 0;
 }
 
-// parley_pw_wait_first waits until the first frame arrived: 0 ok, -1 the
-// stream ended (why says how), -2 no frame within secs seconds.
-static int parley_pw_wait_first(parley_pw *p, int secs) {
+// parley_pw_wait_format waits until the stream's format (so its size) is
+// known: 0 ok, -1 the stream ended (why says how), -2 not within secs
+// seconds. The first frame may come much later: xdg-desktop-portal-wlr,
+// for one, sends a frame only when the screen changes.
+static int parley_pw_wait_format(parley_pw *p, int secs) {
 	int rc = -2, waited = 0;
 	PW.thread_loop_lock(p->loop);
 	// Each wait ends at a signal (a frame, a format, the end) or after a
 	// second; only the seconds count.
 	while (rc == -2 && waited <= secs) {
 		if (p->ended) rc = -1;
-		else if (p->seq > 0) rc = 0;
+		else if (p->fmt) rc = 0;
 		else if (PW.thread_loop_timed_wait(p->loop, 1) != 0) waited++;
 	}
 	if (rc == 0) {
-		p->ow = p->lw;
-		p->oh = p->lh;
+		p->ow = p->w;
+		p->oh = p->h;
 	}
 	PW.thread_loop_unlock(p->loop);
 	return rc;
@@ -296,12 +298,13 @@ static void parley_pw_close(parley_pw *p) {
 
 // parley_pw_grab writes the newest frame as I420 BT.601 into y, u, v (of
 // dw x dh): 1 when it differs from the last one converted (or force), 0
-// when it does not (nothing written), -1 when the stream ended, -3 when
-// the frame is not dw x dh (the output or window was resized: ow x oh is
-// the new size; nothing written).
+// when it does not or there is no frame yet (nothing written), -1 when
+// the stream ended, -3 when the frame is not dw x dh (the output or
+// window was resized: ow x oh is the new size; nothing written).
 static int parley_pw_grab(parley_pw *p, unsigned char *y, unsigned char *u, unsigned char *v, int ys, int cs, int dw, int dh, int force) {
 	PW.thread_loop_lock(p->loop);
 	if (p->ended) { PW.thread_loop_unlock(p->loop); return -1; }
+	if (p->seq == 0) { PW.thread_loop_unlock(p->loop); return 0; }
 	if (p->lw != dw || p->lh != dh) {
 		p->ow = p->lw;
 		p->oh = p->lh;
@@ -372,9 +375,9 @@ func pipewireLoadable() error {
 	}
 }
 
-// firstFrameTimeout is how long a started screen stream may take to send
-// its first picture.
-const firstFrameTimeout = 10 // seconds
+// formatTimeout is how long a started screen stream may take to agree on
+// its format (and so its size).
+const formatTimeout = 10 // seconds
 
 // pwStream receives the portal's screen stream from PipeWire. Its size
 // follows the stream's (a resized output or window).
@@ -387,8 +390,9 @@ type pwStream struct {
 
 // openPipeWireStream consumes node over the PipeWire connection fd (the
 // portal's OpenPipeWireRemote; owned by the stream from here on, closed
-// on every path) and waits for the first frame, so that the size is known
-// and no black picture is ever sent.
+// on every path) and waits for its format, so that the size is known.
+// Until the first frame arrives grab has nothing to give: no black
+// picture is ever sent.
 func openPipeWireStream(fd int, node uint32) (*pwStream, error) {
 	if err := pipewireLoadable(); err != nil {
 		closeFD(fd)
@@ -404,7 +408,7 @@ func openPipeWireStream(fd int, node uint32) (*pwStream, error) {
 		C.free(unsafe.Pointer(p))
 		return nil, fmt.Errorf("connecting to the portal's PipeWire stream failed (%d)", int(rc))
 	}
-	switch C.parley_pw_wait_first(p, firstFrameTimeout) {
+	switch C.parley_pw_wait_format(p, formatTimeout) {
 	case 0:
 	case -1:
 		var why [200]C.char
@@ -415,7 +419,7 @@ func openPipeWireStream(fd int, node uint32) (*pwStream, error) {
 	default:
 		C.parley_pw_close(p)
 		C.free(unsafe.Pointer(p))
-		return nil, fmt.Errorf("the portal's screen stream sent no picture within %d s", firstFrameTimeout)
+		return nil, fmt.Errorf("the portal's screen stream agreed on no picture format within %d s", formatTimeout)
 	}
 	return &pwStream{p: p, w: int(p.ow), h: int(p.oh)}, nil
 }

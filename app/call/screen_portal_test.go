@@ -26,6 +26,32 @@ func waylandWithPattern(t *testing.T, w, h int, portal waylandtest.Portal) *wayl
 	return s
 }
 
+// keepRedrawing draws the desktop again every second until stop (or the
+// test's end): xdg-desktop-portal-wlr sends a frame only when the screen
+// changes, and a test desktop does not change by itself.
+func keepRedrawing(t *testing.T, s *waylandtest.Session) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				_ = s.Redraw()
+			}
+		}
+	}()
+	var once sync.Once
+	stop = func() { once.Do(func() { close(done); wg.Wait() }) }
+	t.Cleanup(stop)
+	return stop
+}
+
 // Through the desktop portal and PipeWire, a Wayland screen is captured
 // at the output's size with the picture on it; an unchanged screen is
 // reported unchanged.
@@ -48,29 +74,49 @@ func TestPortalCaptureReadsTheScreen(t *testing.T) {
 		t.Fatalf("screen size %dx%d, want 1280x720", w, h)
 	}
 	img := image.NewYCbCr(image.Rect(0, 0, w, h), image.YCbCrSubsampleRatio420)
-	// The first frames may show the output before swaybg drew on it.
+	// Frames come when the screen changes; those in a redraw show the
+	// output before swaybg drew on it.
+	stop := keepRedrawing(t, s)
 	deadline := time.Now().Add(20 * time.Second)
+	e := 1 << 30
 	for {
-		if _, err := c.grab(img, true); err != nil {
+		changed, err := c.grab(img, true)
+		if err != nil {
 			t.Fatal(err)
 		}
-		e := blockLumaError(img.Y, img.YStride, w, h)
-		if e <= 2 {
-			break
+		if changed {
+			if e = blockLumaError(img.Y, img.YStride, w, h); e <= 2 {
+				break
+			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("captured luma differs from the pattern by up to %d", e)
+			t.Fatalf("no frame matched the pattern in 20 s (last: block error %d)\n%s", e, s.Logs())
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	// A still screen is reported unchanged: not converted, not encoded.
-	for range 3 {
-		if changed, err := c.grab(img, false); err != nil || changed {
-			t.Fatalf("grab of a still screen: changed %v, %v", changed, err)
+	stop()
+	// Once the screen is still it is reported unchanged (not converted,
+	// not encoded): three grabs in a row, within a few seconds of the last
+	// redraw settling.
+	deadline = time.Now().Add(10 * time.Second)
+	for still := 0; still < 3; {
+		changed, err := c.grab(img, false)
+		if err != nil {
+			t.Fatal(err)
 		}
+		if still++; changed {
+			still = 0
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("a still screen keeps reporting changes")
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 	if changed, err := c.grab(img, true); err != nil || !changed {
 		t.Fatalf("forced grab: changed %v, %v", changed, err)
+	}
+	if e := blockLumaError(img.Y, img.YStride, w, h); e > 2 {
+		t.Fatalf("the still screen differs from the pattern by up to %d", e)
 	}
 	// Closing the capture closes the portal's session (the desktop's
 	// "sharing" indicator goes away with it).
@@ -136,6 +182,7 @@ func TestPortalCaptureFollowsAResize(t *testing.T) {
 	}
 	src := newScreenSource("test", c, 15)
 	defer src.Close()
+	keepRedrawing(t, s)
 	read := func() image.Rectangle {
 		t.Helper()
 		img, release, err := src.Read()
@@ -291,6 +338,8 @@ func TestWaylandScreenShareCall(t *testing.T) {
 	}
 	a, b := newSidesWith(t, p, sharer, viewer, onFrame)
 	connect(t, a, b, true, false)
+	stop := keepRedrawing(t, s)
+	defer stop()
 	select {
 	case <-matched:
 	case <-time.After(30 * time.Second):
@@ -303,4 +352,46 @@ func TestWaylandScreenShareCall(t *testing.T) {
 	mu.Unlock()
 	a.m.HangUp()
 	b.await(t, StateEnded)
+}
+
+// lateScreen is a capturer without a picture until its first frame
+// (as a portal stream before the screen first changes).
+type lateScreen struct {
+	fakeScreen
+	before int // forced grabs that find no picture yet
+}
+
+func (l *lateScreen) grab(dst *image.YCbCr, force bool) (bool, error) {
+	l.mu.Lock()
+	if l.before > 0 {
+		l.before--
+		l.grabs++
+		l.mu.Unlock()
+		return false, nil
+	}
+	l.mu.Unlock()
+	return l.fakeScreen.grab(dst, force)
+}
+
+// Until the capturer has a first picture the screen source sends
+// nothing (no black frame, no nil picture), then that picture.
+func TestScreenSourceWaitsForAFirstPicture(t *testing.T) {
+	t.Parallel()
+	l := &lateScreen{before: 4}
+	s := newScreenSource("test", l, 15)
+	defer s.Close()
+	img, release, err := s.Read()
+	if err != nil {
+		t.Fatal(err)
+	}
+	release()
+	y, ok := img.(*image.YCbCr)
+	if !ok || y == nil || y.Rect.Dx() != 64 {
+		t.Fatalf("first picture %T %v", img, img)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.grabs != 5 || y.Y[0] != 5 {
+		t.Fatalf("%d grabs, picture %d: want the 5th grab's picture", l.grabs, y.Y[0])
+	}
 }

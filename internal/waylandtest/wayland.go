@@ -63,6 +63,7 @@ type Session struct {
 	procs          []*exec.Cmd
 	names          []string // of procs
 	swaySock       string   // sway's IPC socket
+	background     []string // the sway command that sets the background
 }
 
 // Env is the environment a client of this desktop needs.
@@ -184,10 +185,11 @@ func Run(o Options) (s *Session, err error) {
 		if err := os.WriteFile(bg, b.Bytes(), 0o644); err != nil {
 			return s, err
 		}
-		swayConf += "output HEADLESS-1 background " + bg + " stretch\n"
+		s.background = []string{"output", "HEADLESS-1", "background", bg, "stretch"}
 	} else {
-		swayConf += "output HEADLESS-1 background #808080 solid_color\n"
+		s.background = []string{"output", "HEADLESS-1", "background", "#808080", "solid_color"}
 	}
+	swayConf += strings.Join(s.background, " ") + "\n"
 	swayConf += "seat * hide_cursor 1\n"
 	xdisplay := filepath.Join(swayDir, "display")
 	if o.XWayland {
@@ -362,6 +364,18 @@ func (s *Session) Resize(w, h int) error {
 	out, err := exec.Command("swaymsg", "-s", s.swaySock, "output", "HEADLESS-1", "resolution", fmt.Sprintf("%dx%d", w, h)).CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("waylandtest: resize to %dx%d: %v: %s", w, h, err, out)
+	}
+	return nil
+}
+
+// Redraw draws the background again (sway restarts swaybg), which
+// damages the whole output. xdg-desktop-portal-wlr sends a frame only
+// when the screen changes, so a test of a still desktop calls this after
+// the share started.
+func (s *Session) Redraw() error {
+	out, err := exec.Command("swaymsg", append([]string{"-s", s.swaySock}, s.background...)...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("waylandtest: redraw: %v: %s", err, out)
 	}
 	return nil
 }
