@@ -241,8 +241,8 @@ func (a *App) ScreenSources(roomID string) ([]call.ScreenSource, error) {
 
 // ShareScreen shares source, an id from ScreenSources ("screen:0",
 // "window:0x1a00007"; "" is screen 0), of this session's X11 display in
-// the room's call, in place of the camera (which comes back when sharing
-// stops); in a Wayland session the desktop portal's dialog asks the user
+// the room's call, beside the camera (the peer shows our camera as a
+// small tile while the screen takes the stage); in a Wayland session the desktop portal's dialog asks the user
 // what to share. Rejects with BAD_REQUEST for a malformed source, with
 // SCREEN_UNAVAILABLE (and why) where it cannot be captured (no portal in a
 // Wayland session, the user cancelled its dialog, a window that closed

@@ -124,6 +124,9 @@ type Manager struct {
 	audio    *localAudio
 	video    *localVideo // our camera
 	screen   *localVideo // our shared screen
+	// opening: ShareScreen is opening a screen without the lock (the
+	// desktop portal's picker can take minutes).
+	opening bool
 	// slots are our senders, kept for the connection (see slot).
 	slots     map[string]*slot
 	callStop  context.CancelFunc // stops the current call's goroutines

@@ -12,21 +12,38 @@ var ErrNotInCall = errors.New("call: no call under way")
 // here, View.RemoteScreen there). To an older peer that shows one video
 // only, the screen replaces the camera until sharing stops. A screen that
 // cannot be captured leaves the call as it was and returns
-// ErrScreenUnavailable.
+// ErrScreenUnavailable. The screen is opened without holding the call:
+// a call that ends meanwhile gets ErrNotInCall and nothing is shared; a
+// second ShareScreen meanwhile is a no-op.
 func (m *Manager) ShareScreen(display string, target ScreenTarget) (View, error) {
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	if m.id == "" || !m.liveLocked() {
+		defer m.mu.Unlock()
 		return m.view, ErrNotInCall
 	}
-	if m.screen != nil {
+	if m.screen != nil || m.opening {
+		defer m.mu.Unlock()
 		return m.view, nil
 	}
+	id := m.id
 	src := m.cfg.Sources()
 	src.Display = display
+	m.opening = true
+	m.mu.Unlock()
+	// Without the lock: on Wayland the desktop's picker is up until the
+	// user chooses, and the call's controls (hang up, mute) must not
+	// wait for it.
 	v, err := openScreenVideo(src, target)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.opening = false
 	if err != nil {
 		return m.view, err
+	}
+	if m.id != id || !m.liveLocked() || m.closed {
+		// The call ended (or another began) while the screen opened.
+		_ = v.track.Close()
+		return m.view, ErrNotInCall
 	}
 	m.screen = v
 	m.watchScreenLocked(v)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"image"
 	"image/color"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -546,5 +547,71 @@ func TestX11ServerGoneEndsCapture(t *testing.T) {
 			t.Fatalf("window %v: grab after the server went away: %v", window, err)
 		}
 		c.close()
+	}
+}
+
+// TestHangUpWhileTheScreenOpens: opening a screen can take as long as
+// the user looks at the desktop's picker (Wayland) or a display takes to
+// answer; the call's controls do not wait for it, and a screen that opens
+// after the call ended is not shared. The display here is an X11 socket
+// that accepts and never answers, so XOpenDisplay blocks until the test
+// closes it.
+func TestHangUpWhileTheScreenOpens(t *testing.T) {
+	var display string
+	var ln net.Listener
+	for n := 190; n < 290 && ln == nil; n++ {
+		l, err := net.Listen("unix", fmt.Sprintf("@/tmp/.X11-unix/X%d", n)) // Linux's abstract sockets, tried first by libxcb
+		if err == nil {
+			ln, display = l, fmt.Sprintf(":%d", n)
+		}
+	}
+	if ln == nil {
+		t.Fatal("no free abstract X11 socket in :190-:289")
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 4)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted <- c
+		}
+	}()
+	p := peertest.New(t)
+	a, b := newSides(t, p, Sources{Video: SourceNone, Audio: SourceTestAudio})
+	connect(t, a, b, false, false)
+	shared := make(chan error, 1)
+	go func() {
+		_, err := a.m.ShareScreen(display, ScreenTarget{})
+		shared <- err
+	}()
+	var conn net.Conn
+	select {
+	case conn = <-accepted:
+	case <-time.After(20 * time.Second):
+		t.Fatal("ShareScreen never connected to the display")
+	}
+	// The screen is opening: the call answers at once.
+	hung := make(chan struct{})
+	go func() {
+		a.m.HangUp()
+		close(hung)
+	}()
+	select {
+	case <-hung:
+	case <-time.After(10 * time.Second):
+		conn.Close()
+		t.Fatal("HangUp waited for the screen to open")
+	}
+	b.await(t, StateEnded)
+	conn.Close() // the display gives up: XOpenDisplay returns
+	ln.Close()
+	if err := <-shared; err == nil {
+		t.Fatal("ShareScreen succeeded after the call ended")
+	}
+	if v := a.m.View(); v.Screen {
+		t.Fatalf("sharing after the call ended: %+v", v)
 	}
 }

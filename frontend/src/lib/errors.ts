@@ -207,7 +207,7 @@ const TEXT: Record<ErrorCode, { sentence: string; next: string }> = {
   },
   SCREEN_UNAVAILABLE: {
     sentence: 'Your screen cannot be shared here.',
-    next: 'Parley shares screens on X11 desktops; sharing from a Wayland session is not supported yet. The call goes on.',
+    next: 'Parley shares X11 desktops directly and Wayland desktops through the desktop portal (xdg-desktop-portal with PipeWire); the detail says what is missing. The call goes on.',
   },
   WINDOW_CLOSED: {
     sentence: 'The window you shared was closed, so sharing stopped.',

@@ -783,7 +783,7 @@ export class FakeApi implements Api {
     this.maybeFail('screenSources');
     this.liveCall(roomId);
     if (!this.screenAvailable) {
-      fail('SCREEN_UNAVAILABLE', 'no X11 display; Wayland screen capture through the desktop portal is not supported yet');
+      fail('SCREEN_UNAVAILABLE', 'no X11 display (DISPLAY is not set); this is a Wayland session, and there is no desktop portal on the session bus');
     }
     return this.screens.map((s) => ({ ...s }));
   }
@@ -792,7 +792,7 @@ export class FakeApi implements Api {
     this.maybeFail('shareScreen');
     const c = this.liveCall(roomId);
     if (!this.screenAvailable) {
-      fail('SCREEN_UNAVAILABLE', 'no X11 display; Wayland screen capture through the desktop portal is not supported yet');
+      fail('SCREEN_UNAVAILABLE', 'no X11 display (DISPLAY is not set); this is a Wayland session, and there is no desktop portal on the session bus');
     }
     const id = source || 'screen:0';
     if (!/^(screen:\d{1,2}|window:0x[0-9a-fA-F]{1,8})$/.test(id)) fail('BAD_REQUEST', 'not a screen or window to share');

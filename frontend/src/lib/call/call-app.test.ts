@@ -226,6 +226,27 @@ describe('calls in the app', () => {
     expect(screen.getByTestId('local-preview').getAttribute('aria-label')).toBe('Your camera (drag to move)');
   });
 
+  it('a source of unknown size (Wayland: the desktop asks) shows no 0×0; alone, it is shared at once', async () => {
+    await inRoom();
+    await fireEvent.click(screen.getByRole('button', { name: 'Start a voice call' }));
+    fake.peerAnswers();
+    await vi.waitFor(() => expect(callArea().dataset.state).toBe('active'));
+    const desktop = { id: 'screen:0', title: 'Screen or window (your desktop asks which)', width: 0, height: 0 };
+    fake.screens = [desktop, { id: 'screen:1', title: 'Screen 2', width: 1280, height: 1024 }];
+    await fireEvent.click(screen.getByRole('button', { name: 'Share screen' }));
+    const picker = await screen.findByRole('dialog', { name: 'Share your screen' });
+    const options = within(picker).getAllByRole('button');
+    expect(options[0]!.textContent).not.toContain('×');
+    expect(options[1]!.textContent).toContain('1280×1024');
+    await fireEvent.keyDown(document.activeElement!, { key: 'Escape' });
+    await vi.waitFor(() => expect(screen.queryByRole('dialog', { name: 'Share your screen' })).toBeNull());
+    fake.screens = [desktop];
+    await fireEvent.click(screen.getByRole('button', { name: 'Share screen' }));
+    await screen.findByTestId('screen-sharing');
+    expect(screen.queryByRole('dialog', { name: 'Share your screen' })).toBeNull();
+    expect(fake.sharedSource).toBe('screen:0');
+  });
+
   it('no screen to share: the notice says why and the call goes on', async () => {
     await inRoom();
     await fireEvent.click(screen.getByRole('button', { name: 'Start a voice call' }));
