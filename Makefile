@@ -28,9 +28,10 @@ APT_PACKAGES += python3-gi gir1.2-gtk-3.0
 # ... the multi-node signaling tests (a real Redis), the NAT test (namespaces,
 # veth, masquerade) and calls (VP8 via libvpx).
 APT_PACKAGES += redis-server iproute2 iptables libvpx-dev
-# ... screen sharing: the X11 headers (libX11, libXext and, for one window,
-# libXcomposite are opened at run time, not linked: app/call/screen_x11.go).
-APT_PACKAGES += libx11-dev libxext-dev libxcomposite-dev
+# ... screen sharing: the X11 headers (libX11, libXext, libXfixes for the
+# pointer and, for one window, libXcomposite are opened at run time, not
+# linked: app/call/screen_x11.go).
+APT_PACKAGES += libx11-dev libxext-dev libxfixes-dev libxcomposite-dev
 # ... and its tests under a real window manager (frames, _NET_CLIENT_LIST).
 APT_PACKAGES += openbox x11-utils
 # ... Wayland screen sharing: the PipeWire and RandR headers (libpipewire and

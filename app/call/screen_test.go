@@ -6,6 +6,8 @@ import (
 	"image"
 	"image/color"
 	"net"
+	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -613,5 +615,71 @@ func TestHangUpWhileTheScreenOpens(t *testing.T) {
 	}
 	if v := a.m.View(); v.Screen {
 		t.Fatalf("sharing after the call ended: %+v", v)
+	}
+}
+
+// TestX11CaptureDrawsThePointer: the screen's picture has no mouse
+// pointer of its own; the capture draws it in where the pointer is, and a
+// pointer that moves over a still screen is a change (the peer follows
+// what the sharer points at).
+func TestX11CaptureDrawsThePointer(t *testing.T) {
+	t.Parallel()
+	const w, h = 320, 240
+	d := xvfbtest.Start(t, w, h)
+	grey := color.RGBA{128, 128, 128, 255}
+	bg := image.NewRGBA(image.Rect(0, 0, w, h))
+	for i := 0; i < len(bg.Pix); i += 4 {
+		bg.Pix[i], bg.Pix[i+1], bg.Pix[i+2], bg.Pix[i+3] = grey.R, grey.G, grey.B, grey.A
+	}
+	xvfbtest.Paint(t, d, bg)
+	pointAt := func(x, y int) {
+		t.Helper()
+		cmd := exec.Command("xdotool", "mousemove", fmt.Sprint(x), fmt.Sprint(y))
+		cmd.Env = append(os.Environ(), "DISPLAY="+d)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("xdotool mousemove: %v: %s", err, out)
+		}
+	}
+	// Pixels within 20 px of (x, y) that are not the background.
+	marked := func(img *image.YCbCr, x, y int) int {
+		n := 0
+		for yy := max(y-20, 0); yy < min(y+20, h); yy++ {
+			for xx := max(x-20, 0); xx < min(x+20, w); xx++ {
+				if abs(int(img.Y[img.YOffset(xx, yy)])-yuv(grey)[0]) > 30 {
+					n++
+				}
+			}
+		}
+		return n
+	}
+	pointAt(80, 60)
+	c, err := openScreenCapture(d, ScreenTarget{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.close()
+	img := image.NewYCbCr(image.Rect(0, 0, w, h), image.YCbCrSubsampleRatio420)
+	if _, err := c.grab(img, true); err != nil {
+		t.Fatal(err)
+	}
+	if y, want := int(img.Y[img.YOffset(5, 5)]), yuv(grey)[0]; abs(y-want) > 2 {
+		t.Fatalf("background luma %d, want %d", y, want)
+	}
+	if n := marked(img, 80, 60); n < 20 {
+		t.Fatalf("%d pointer pixels around (80, 60)", n)
+	}
+	if changed, err := c.grab(img, false); err != nil || changed {
+		t.Fatalf("still screen, still pointer: changed %v, %v", changed, err)
+	}
+	pointAt(240, 180)
+	changed, err := c.grab(img, false)
+	if err != nil || !changed {
+		t.Fatalf("the pointer moved: changed %v, %v", changed, err)
+	}
+	if n := marked(img, 240, 180); n < 20 {
+		t.Fatalf("%d pointer pixels around (240, 180) after the move", n)
+	}
+	if n := marked(img, 80, 60); n != 0 {
+		t.Fatalf("%d pointer pixels left at the old place", n)
 	}
 }

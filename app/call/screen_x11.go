@@ -14,6 +14,7 @@ package call
 #include <X11/Xatom.h>
 #include <X11/extensions/XShm.h>
 #include <X11/extensions/Xcomposite.h>
+#include <X11/extensions/Xfixes.h>
 
 // libX11 and libXext are opened at run time (dlopen), not linked: a
 // parley-cli on a server without X runs (and calls with a test card)
@@ -82,6 +83,31 @@ static void parley_xc_load(void) {
 	SYM(QueryExtension) SYM(QueryVersion) SYM(RedirectWindow) SYM(UnredirectWindow) SYM(NameWindowPixmap)
 #undef SYM
 	parley_xc_loaded = 1;
+}
+
+// libXfixes, for the mouse pointer's picture (drawn into the capture:
+// the screen's picture has no pointer). Optional: without it, or without
+// the extension, the capture has no pointer.
+typedef struct {
+	Bool (*QueryExtension)(Display *, int *, int *);
+	XFixesCursorImage *(*GetCursorImage)(Display *);
+} parley_xfixes;
+
+static parley_xfixes XF;
+static int parley_xf_loaded; // 1: loaded; -1: libXfixes missing; -3: a symbol missing
+
+static void parley_xf_load(void) {
+	void *xf = dlopen("libXfixes.so.3", RTLD_NOW | RTLD_LOCAL);
+	if (!xf) { parley_xf_loaded = -1; return; }
+	if (!(*(void **)(&XF.QueryExtension) = dlsym(xf, "XFixesQueryExtension")) ||
+		!(*(void **)(&XF.GetCursorImage) = dlsym(xf, "XFixesGetCursorImage"))) { parley_xf_loaded = -3; return; }
+	parley_xf_loaded = 1;
+}
+
+static int parley_xf_init(void) {
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, parley_xf_load);
+	return parley_xf_loaded;
 }
 
 static int parley_xc_init(void) {
@@ -159,6 +185,8 @@ typedef struct {
 	int pw, ph;      // the window's size without its border (w, h: rounded down to even)
 	int bw;          // its border width: the pixmap has the border, the capture not
 	int redirected;
+	int wx, wy;      // the window's position on the root (its picture's origin: wx+bw, wy+bw)
+	int cursor;      // the pointer is drawn in (XFixes works on this display)
 } parley_screen;
 
 // parley_dpy_open opens a display and gives it an error slot: 0 ok;
@@ -256,6 +284,7 @@ static int parley_screen_open(parley_screen *s, const char *name, int screen, in
 	s->vis = DefaultVisual(d, screen);
 	s->depth = DefaultDepth(d, screen);
 	s->shm_ok = X.ShmQueryExtension(d);
+	s->cursor = parley_xf_init() == 1 && XF.QueryExtension(d, &ev, &er);
 	return parley_shm_setup(s, DisplayWidth(d, screen) & ~1, DisplayHeight(d, screen) & ~1);
 }
 
@@ -289,6 +318,8 @@ static int parley_window_name(parley_screen *s) {
 	if (!X.GetWindowAttributes(s->dpy, s->top, &wa) || parley_errs[s->slot]) return -3;
 	if (wa.map_state != IsViewable) return -3;
 	int pw = wa.width, ph = wa.height;
+	s->wx = wa.x;
+	s->wy = wa.y;
 	if (pw > PARLEY_MAX_SIDE || ph > PARLEY_MAX_SIDE || (long)pw * ph > PARLEY_MAX_PIXELS) return -5;
 	if (s->pix && pw == s->pw && ph == s->ph && wa.border_width == s->bw) return 1;
 	if (s->pix) { X.FreePixmap(s->dpy, s->pix); s->pix = 0; }
@@ -328,6 +359,7 @@ static int parley_window_open(parley_screen *s, const char *name, unsigned long 
 	s->vis = wa.visual;
 	s->depth = wa.depth;
 	s->shm_ok = X.ShmQueryExtension(d);
+	s->cursor = parley_xf_init() == 1 && XF.QueryExtension(d, &ev, &er);
 	// Automatic redirection: the server keeps the window's whole picture
 	// in a pixmap of its own, whatever overlaps it on the screen, and
 	// still shows it on the screen as before. Redirections are counted
@@ -378,6 +410,37 @@ static int shift_of(unsigned long mask) {
 	return (mask == 0xff) ? n : -1;
 }
 
+// parley_draw_cursor draws the pointer's picture (premultiplied ARGB)
+// into img, a capture whose top left corner is at (ox, oy) on the root,
+// with the colour shifts rs, gs, bs. The pointer's shape and position
+// come from the server each frame, so a moving pointer is a change.
+static void parley_draw_cursor(parley_screen *s, XImage *img, int ox, int oy, int rs, int gs, int bs) {
+	parley_errs[s->slot] = 0;
+	XFixesCursorImage *c = XF.GetCursorImage(s->dpy);
+	if (!c || parley_errs[s->slot]) { if (c) X.Free(c); return; }
+	int x0 = c->x - c->xhot - ox, y0 = c->y - c->yhot - oy;
+	for (int r = 0; r < c->height; r++) {
+		int y = y0 + r;
+		if (y < 0 || y >= s->h) continue;
+		unsigned int *row = (unsigned int *)((unsigned char *)img->data + (size_t)y * img->bytes_per_line);
+		for (int k = 0; k < c->width; k++) {
+			int x = x0 + k;
+			if (x < 0 || x >= s->w) continue;
+			unsigned long p = c->pixels[(size_t)r * c->width + k]; // 32-bit ARGB in a long
+			unsigned int a = (p >> 24) & 0xff;
+			if (!a) continue;
+			unsigned int cr = (p >> 16) & 0xff, cg = (p >> 8) & 0xff, cb = p & 0xff;
+			unsigned int d = row[x];
+			unsigned int dr = (d >> rs) & 0xff, dg = (d >> gs) & 0xff, db = (d >> bs) & 0xff;
+			dr = cr + dr * (255 - a) / 255;
+			dg = cg + dg * (255 - a) / 255;
+			db = cb + db * (255 - a) / 255;
+			row[x] = (d & ~((0xffu << rs) | (0xffu << gs) | (0xffu << bs))) | (dr > 255 ? 255 : dr) << rs | (dg > 255 ? 255 : dg) << gs | (db > 255 ? 255 : db) << bs;
+		}
+	}
+	X.Free(c);
+}
+
 // parley_screen_grab1 captures the screen or the window into a picture of
 // dw x dh. It returns 1 when the picture changed (and writes it as I420
 // BT.601 into y, u, v), 0 when it is the same as last time (nothing
@@ -416,6 +479,7 @@ static int parley_screen_grab1(parley_screen *s, int dw, int dh, unsigned char *
 		rc = -2;
 		goto out;
 	}
+	if (s->cursor) parley_draw_cursor(s, img, s->top ? s->wx + s->bw : 0, s->top ? s->wy + s->bw : 0, rs, gs, bs);
 	size_t row = (size_t)s->w * 4;
 	int same = !force;
 	for (int r = 0; r < s->h; r++) {
