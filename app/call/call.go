@@ -226,12 +226,19 @@ func newCallID() string { return randid.Hex(12) }
 
 // Start calls the peer; video turns our camera on. A camera that cannot
 // start leaves a voice call with the reason as a notice; a microphone
-// that cannot start fails the call.
+// that cannot start fails the call. While the peer's call rings here,
+// Start answers it.
 func (m *Manager) Start(video bool) (View, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed {
 		return m.view, ErrClosed
+	}
+	if m.id != "" && m.view.State == StateIncoming {
+		// The peer's call got here first while we pressed call: both
+		// want to talk, so this answers it (calling back would be
+		// refused as busy on both sides).
+		return m.acceptLocked(video)
 	}
 	if m.id != "" {
 		return m.view, ErrBusy
@@ -269,6 +276,11 @@ func (m *Manager) Answer(accept, video bool) (View, error) {
 		m.endLocked(ReasonDeclined)
 		return m.view, nil
 	}
+	return m.acceptLocked(video)
+}
+
+// acceptLocked answers the ringing call.
+func (m *Manager) acceptLocked(video bool) (View, error) {
 	notice, err := m.openLocked(video)
 	if err != nil {
 		_ = m.sendLocked(Control{Type: TypeDecline, CallID: m.id})

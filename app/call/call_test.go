@@ -247,6 +247,20 @@ func TestDeclineAndCallingAtOnce(t *testing.T) {
 	if v := a.await(t, StateEnded); v.Error != "" {
 		t.Fatalf("ended with %q", v.Error)
 	}
+	b.await(t, StateEnded)
+
+	// Calling while the peer's call rings here answers it.
+	if _, err := a.m.Start(false); err != nil {
+		t.Fatal(err)
+	}
+	b.await(t, StateIncoming)
+	if _, err := b.m.Start(false); err != nil {
+		t.Fatalf("Start while the peer's call rings: %v", err)
+	}
+	a.await(t, StateActive)
+	b.await(t, StateActive)
+	a.m.HangUp()
+	b.await(t, StateEnded)
 }
 
 // An unanswered call gives up with NO_ANSWER on both sides (a missed call
