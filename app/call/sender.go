@@ -81,18 +81,23 @@ func newSendTrack(src rtpSource) *sendTrack {
 
 // start starts an encoder for the codec of a slot's sender and a goroutine
 // that sends its packets to w until the binding stops (slot.setSource).
-func (t *sendTrack) start(c webrtc.RTPCodecParameters, ssrc uint32, w webrtc.TrackLocalWriter) (*binding, error) {
+func (t *sendTrack) start(c webrtc.RTPCodecParameters, ssrc uint32, w webrtc.TrackLocalWriter, b *binding) error {
 	r, err := t.src.NewRTPReader(c.MimeType, ssrc, rtpMTU)
 	if err != nil {
-		return nil, fmt.Errorf("call: %s encoder: %w", c.MimeType, err)
+		return fmt.Errorf("call: %s encoder: %w", c.MimeType, err)
 	}
-	b := &binding{stop: make(chan struct{})}
+	select {
+	case <-b.stop: // replaced or unbound while the encoder started
+		_ = r.Close()
+		return nil
+	default:
+	}
 	t.mu.Lock()
 	t.ctrl = r.Controller()
 	t.mu.Unlock()
 	kc, _ := r.Controller().(codec.KeyFrameController)
 	go t.send(r, w, uint8(c.PayloadType), b, kc)
-	return b, nil
+	return nil
 }
 
 // controller returns the encoder controller of the latest binding (for

@@ -161,14 +161,26 @@ func (s *slot) startSourceLocked() {
 	if s.src == nil || s.bound == nil || s.srcBinding != nil {
 		return
 	}
-	gen := s.srcGen
-	b, err := s.src.start(s.bound.codec, s.bound.ssrc, &slotWriter{s: s, gen: gen, w: s.bound.w})
-	if err != nil {
-		// Only a codec the source cannot encode: the call goes on
-		// without this track.
-		return
-	}
+	b := &binding{stop: make(chan struct{})}
 	s.srcBinding = b
+	src, c, ssrc := s.src, s.bound.codec, s.bound.ssrc
+	w := &slotWriter{s: s, gen: s.srcGen, w: s.bound.w}
+	// Without the locks (the slot's, and the call manager's around it):
+	// the encoder's reader reads a first picture to learn the source's
+	// size, and a screen may have none yet (a still Wayland desktop sends
+	// one only when something changes). A source replaced meanwhile
+	// (b.stop closed) is not started.
+	go func() {
+		if err := src.start(c, ssrc, w, b); err != nil {
+			// Only a codec the source cannot encode: the call goes
+			// on without this track (a later source may start).
+			s.mu.Lock()
+			if s.srcBinding == b {
+				s.srcBinding = nil
+			}
+			s.mu.Unlock()
+		}
+	}()
 }
 
 // slotWriter writes one source's packets into the slot's stream.

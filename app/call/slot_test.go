@@ -2,7 +2,9 @@ package call
 
 import (
 	"testing"
+	"time"
 
+	"github.com/pion/mediadevices"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 )
@@ -62,5 +64,60 @@ func TestSlotContinuesTheStreamAcrossSources(t *testing.T) {
 	}
 	if out.ts[4]-out.ts[3] != 3000 {
 		t.Fatalf("timestamps %v: the new source's own spacing is kept", out.ts)
+	}
+}
+
+// slowSource is a source whose encoder takes until release to start (a
+// screen that has no picture yet: the reader waits for a first one).
+type slowSource struct {
+	mediadevices.Track // only Kind is used
+	release            chan struct{}
+	started            chan struct{}
+	closed             chan struct{}
+}
+
+func (s *slowSource) Kind() webrtc.RTPCodecType { return webrtc.RTPCodecTypeVideo }
+
+func (s *slowSource) NewRTPReader(string, uint32, int) (mediadevices.RTPReadCloser, error) {
+	close(s.started)
+	<-s.release
+	return &closeOnly{closed: s.closed}, nil
+}
+
+type closeOnly struct {
+	mediadevices.RTPReadCloser
+	closed chan struct{}
+}
+
+func (c *closeOnly) Close() error {
+	close(c.closed)
+	return nil
+}
+
+// A source whose encoder is slow to start does not hold the slot (nor
+// the call manager, which changes sources under its lock); replaced
+// before it started, it is closed once it does, never sent.
+func TestSlowSourceDoesNotHoldTheSlot(t *testing.T) {
+	s := newSlot(slotScreen, webrtc.RTPCodecTypeVideo)
+	s.bound = &slotBinding{codec: webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}}, ssrc: 1, w: &rtpLog{}, stop: make(chan struct{})}
+	src := &slowSource{release: make(chan struct{}), started: make(chan struct{}), closed: make(chan struct{})}
+	done := make(chan struct{})
+	go func() {
+		s.setSource(newSendTrack(src))
+		close(done)
+	}()
+	<-src.started
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		close(src.release)
+		t.Fatal("setSource waited for the encoder to start")
+	}
+	s.setSource(nil) // replaced before it started
+	close(src.release)
+	select {
+	case <-src.closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the replaced source's reader was not closed")
 	}
 }
