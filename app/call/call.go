@@ -124,9 +124,10 @@ type Manager struct {
 	audio    *localAudio
 	video    *localVideo // our camera
 	screen   *localVideo // our shared screen
-	// opening: ShareScreen is opening a screen without the lock (the
-	// desktop portal's picker can take minutes).
-	opening bool
+	// opening: the call whose ShareScreen is opening a screen without
+	// the lock (the desktop portal's picker can take minutes); a later
+	// call may share meanwhile.
+	opening string
 	// slots are our senders, kept for the connection (see slot).
 	slots     map[string]*slot
 	callStop  context.CancelFunc // stops the current call's goroutines

@@ -47,6 +47,7 @@ const maxPortalStreams = 8
 // while for the ones that may show the user a picker.
 const (
 	portalQuickTimeout  = 20 * time.Second
+	portalCloseTimeout  = 2 * time.Second
 	portalPickerTimeout = 3 * time.Minute
 )
 
@@ -363,7 +364,12 @@ func (p *portalConn) start(ctx context.Context) (fd int, stream portalStream, er
 // its "sharing" indicator) and the bus connection.
 func (p *portalConn) close() {
 	if p.session != "" {
-		_ = p.conn.Object(portalName, p.session).Call(portalSession+".Close", 0).Err
+		// Bounded: a portal that no longer answers must not hold the
+		// call (this runs when sharing stops); it closes the session
+		// itself when our connection goes.
+		ctx, cancel := context.WithTimeout(context.Background(), portalCloseTimeout)
+		_ = p.conn.Object(portalName, p.session).CallWithContext(ctx, portalSession+".Close", 0).Err
+		cancel()
 		p.session = ""
 	}
 	_ = p.conn.Close()

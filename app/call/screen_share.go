@@ -21,14 +21,14 @@ func (m *Manager) ShareScreen(display string, target ScreenTarget) (View, error)
 		defer m.mu.Unlock()
 		return m.view, ErrNotInCall
 	}
-	if m.screen != nil || m.opening {
+	if m.screen != nil || m.opening == m.id {
 		defer m.mu.Unlock()
 		return m.view, nil
 	}
 	id := m.id
 	src := m.cfg.Sources()
 	src.Display = display
-	m.opening = true
+	m.opening = id
 	m.mu.Unlock()
 	// Without the lock: on Wayland the desktop's picker is up until the
 	// user chooses, and the call's controls (hang up, mute) must not
@@ -36,7 +36,9 @@ func (m *Manager) ShareScreen(display string, target ScreenTarget) (View, error)
 	v, err := openScreenVideo(src, target)
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.opening = false
+	if m.opening == id {
+		m.opening = ""
+	}
 	if err != nil {
 		return m.view, err
 	}
@@ -60,18 +62,25 @@ func (m *Manager) ShareScreen(display string, target ScreenTarget) (View, error)
 func (m *Manager) StopScreenShare() View {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.screen == nil {
-		return m.view
+	if m.screen != nil {
+		m.stopScreenLocked(m.screen, "")
 	}
-	v := m.screen
+	return m.view
+}
+
+// stopScreenLocked stops sharing v, if it is still what we share, with
+// notice as the call's notice ("" for none).
+func (m *Manager) stopScreenLocked(v *localVideo, notice string) {
+	if m.screen != v {
+		return
+	}
 	m.screen = nil
 	m.feedLocked(slotScreen, v.local.kind, nil)
 	_ = v.track.Close()
-	m.view.Error = ""
+	m.view.Error = notice
 	m.applyVideoLocked()
 	_ = m.sendMediaLocked()
 	m.emitLocked()
-	return m.view
 }
 
 // watchScreenLocked ends the share of v when its capture fails for good
@@ -93,21 +102,14 @@ func (m *Manager) watchScreenLocked(v *localVideo) {
 		case <-m.ctx.Done():
 			return
 		}
-		err := ss.failure()
-		m.mu.Lock()
-		current := m.screen == v
-		m.mu.Unlock()
-		if !current {
-			return
-		}
-		m.log.Info("call: screen share ended", "reason", screenEndReason(err))
-		m.StopScreenShare()
+		reason := screenEndReason(ss.failure())
 		m.mu.Lock()
 		defer m.mu.Unlock()
-		if m.id != "" && !m.view.Screen && m.view.Error == "" {
-			m.view.Error = screenEndReason(err)
-			m.emitLocked()
+		if m.screen != v { // stopped, or another share since
+			return
 		}
+		m.log.Info("call: screen share ended", "reason", reason)
+		m.stopScreenLocked(v, reason)
 	}()
 }
 

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"image"
 	"image/color"
+	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -166,6 +168,8 @@ func TestWindowShareRefusesWhatItCannot(t *testing.T) {
 	if err := hidden.Do("windowunmap"); err != nil {
 		t.Fatal(err)
 	}
+	sliver := xvfbtest.Window(t, d, "parley sliver", 200, 10, 1, 40, red)
+	tiny := xvfbtest.Window(t, d, "parley tiny", 300, 10, 10, 10, red)
 	noComposite := xvfbtest.Start(t, 640, 480, "-extension", "Composite")
 	other := xvfbtest.Window(t, noComposite, "parley plain", 10, 10, 100, 100, red)
 	for _, tc := range []struct {
@@ -177,6 +181,9 @@ func TestWindowShareRefusesWhatItCannot(t *testing.T) {
 		{"no such window", d, ScreenTarget{Window: 0x1ffff00}, "there is no window window:0x1ffff00"},
 		{"largest id", d, ScreenTarget{Window: maxWindowID}, "there is no window"},
 		{"unmapped", d, ScreenTarget{Window: hidden.ID}, "is not shown"},
+		// Not a 0x0 picture (the capture would index an empty image).
+		{"one pixel wide", d, ScreenTarget{Window: sliver.ID}, "too small to share"},
+		{"tiny", d, ScreenTarget{Window: tiny.ID}, "too small to share"},
 		{"no composite", noComposite, ScreenTarget{Window: other.ID}, "no Composite extension"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -401,4 +408,104 @@ func TestWindowShareUnderAWindowManager(t *testing.T) {
 		return onScreen < whole-150*100
 	})
 	t.Logf("red pixels: %d in the shared window, %d on the screen (the client has %d)", inWindow, onScreen, whole)
+}
+
+// A window resized and back between two grabs (a drag that ends where it
+// began) has a new picture of the old size: the capture follows it, not
+// the first picture it was given (which the server no longer draws to).
+func TestWindowCaptureAfterResizeAndBack(t *testing.T) {
+	t.Parallel()
+	d := xvfbtest.Start(t, 640, 480)
+	win := xvfbtest.Window(t, d, "parley there and back", 10, 10, 200, 150, red)
+	c, err := openScreenCapture(d, ScreenTarget{Window: win.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.close()
+	grabUntil(t, c, "red", func(img *image.YCbCr) bool { return regionColour(img, image.Rect(0, 0, 200, 150), red) <= 4 })
+	// Its program stops: nothing but the test paints the window now.
+	if err := win.Pause(); err != nil {
+		t.Fatal(err)
+	}
+	for _, size := range [][2]string{{"120", "90"}, {"200", "150"}} {
+		if err := win.Do("windowsize", size[0], size[1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	paint := exec.Command("display", "-display", d, "-window", fmt.Sprint(win.ID), "xc:blue")
+	_ = paint.Run() // exits 1 by design; the capture is the check
+	deadline := time.Now().Add(20 * time.Second)
+	img := image.NewYCbCr(image.Rect(0, 0, 200, 150), image.YCbCrSubsampleRatio420)
+	for {
+		if _, err := c.grab(img, true); err != nil && !errors.Is(err, errCaptureResized) {
+			t.Fatal(err)
+		}
+		if regionColour(img, image.Rect(50, 40, 150, 110), blue) <= 4 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the capture still shows the window's picture from before the resizes")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Sharing one window draws the pointer only while it is over that
+// window: where another window covers it, the pointer belongs to what
+// the sharer does elsewhere.
+func TestWindowCaptureDrawsThePointerOnlyOverTheWindow(t *testing.T) {
+	t.Parallel()
+	d := xvfbtest.Start(t, 640, 480)
+	lower := xvfbtest.Window(t, d, "parley pointer lower", 20, 20, 320, 240, red)
+	xvfbtest.Window(t, d, "parley pointer upper", 100, 100, 300, 200, blue)
+	c, err := openScreenCapture(d, ScreenTarget{Window: lower.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.close()
+	pointAt := func(x, y int) {
+		t.Helper()
+		cmd := exec.Command("xdotool", "mousemove", fmt.Sprint(x), fmt.Sprint(y))
+		cmd.Env = append(os.Environ(), "DISPLAY="+d)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("xdotool mousemove: %v: %s", err, out)
+		}
+	}
+	// Pixels within 12 px of (x, y) in the window's picture that are
+	// not its red.
+	marked := func(img *image.YCbCr, x, y int) int {
+		n, want := 0, yuv(red)[0]
+		for yy := y - 12; yy < y+12; yy++ {
+			for xx := x - 12; xx < x+12; xx++ {
+				if abs(int(img.Y[img.YOffset(xx, yy)])-want) > 30 {
+					n++
+				}
+			}
+		}
+		return n
+	}
+	w, h := c.size()
+	img := image.NewYCbCr(image.Rect(0, 0, w, h), image.YCbCrSubsampleRatio420)
+	grab := func() {
+		t.Helper()
+		if _, err := c.grab(img, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Over the window's own part (screen 60,60 is its 40,40; the window
+	// has no frame here, no window manager).
+	pointAt(60, 60)
+	grab()
+	if n := marked(img, 40, 40); n < 20 {
+		t.Fatalf("%d pointer pixels over the window", n)
+	}
+	// Over the part the upper window covers (screen 200,200 is its 180,180).
+	pointAt(200, 200)
+	grab()
+	if n := marked(img, 180, 180); n != 0 {
+		t.Fatalf("%d pointer pixels drawn where another window covers the shared one", n)
+	}
+	if n := marked(img, 40, 40); n != 0 {
+		t.Fatalf("%d pointer pixels left at the old place", n)
+	}
 }

@@ -40,6 +40,7 @@ typedef struct {
 	int (*Free)(void *);
 	int (*FreePixmap)(Display *, Pixmap);
 	XIOErrorHandler (*SetIOErrorHandler)(XIOErrorHandler);
+	Bool (*QueryPointer)(Display *, Window, Window *, Window *, int *, int *, int *, int *, unsigned int *);
 	// libX11 1.7 and later (NULL before): a display whose connection
 	// breaks calls this instead of exit().
 	void (*SetIOErrorExitHandler)(Display *, XIOErrorExitHandler, void *);
@@ -67,7 +68,7 @@ static void parley_x_load(void) {
 	SYM(x11, SetErrorHandler) SYM(x11, Sync) SYM(x11, QueryExtension)
 	SYM(xext, ShmQueryExtension) SYM(xext, ShmCreateImage) SYM(xext, ShmAttach) SYM(xext, ShmDetach) SYM(xext, ShmGetImage)
 	SYM(x11, QueryTree) SYM(x11, GetWindowProperty) SYM(x11, InternAtom) SYM(x11, Free) SYM(x11, FreePixmap)
-	SYM(x11, SetIOErrorHandler)
+	SYM(x11, SetIOErrorHandler) SYM(x11, QueryPointer)
 #undef SYM
 	*(void **)(&X.SetIOErrorExitHandler) = dlsym(x11, "XSetIOErrorExitHandler");
 	parley_x_loaded = 1;
@@ -291,6 +292,9 @@ static int parley_screen_open(parley_screen *s, const char *name, int screen, in
 // The largest window shared: 8192 on a side and twice 4K's pixels (the
 // capture holds three copies of it).
 #define PARLEY_MAX_SIDE 8192
+// The smallest window shared: 16 on a side (smaller is nothing to look
+// at, and the screen's ladder halves the picture).
+#define PARLEY_MIN_SIDE 16
 #define PARLEY_MAX_PIXELS (2 * 3840 * 2160)
 
 // parley_top_level finds the child of the root that holds w (w itself
@@ -311,7 +315,8 @@ static int parley_top_level(parley_screen *s, Window w, Window *top) {
 
 // parley_window_name (re)names the top-level window's pixmap at its
 // current size: 1 done; 0 the window is smaller than 2x2 (nothing to
-// capture now); -3 the window is gone or no longer shown; -5 too large.
+// capture now; smaller than PARLEY_MIN_SIDE counts as that); -3 the
+// window is gone or no longer shown; -5 too large.
 static int parley_window_name(parley_screen *s) {
 	XWindowAttributes wa;
 	parley_errs[s->slot] = 0;
@@ -321,12 +326,15 @@ static int parley_window_name(parley_screen *s) {
 	s->wx = wa.x;
 	s->wy = wa.y;
 	if (pw > PARLEY_MAX_SIDE || ph > PARLEY_MAX_SIDE || (long)pw * ph > PARLEY_MAX_PIXELS) return -5;
-	if (s->pix && pw == s->pw && ph == s->ph && wa.border_width == s->bw) return 1;
+	// Named again every frame: the server gives the window a new pixmap
+	// on every resize and every unmap and map, so one kept while the
+	// size looks the same (A, B, A between two grabs) would be a stale
+	// picture for good.
 	if (s->pix) { X.FreePixmap(s->dpy, s->pix); s->pix = 0; }
 	s->pw = pw;
 	s->ph = ph;
 	s->bw = wa.border_width;
-	if (pw < 2 || ph < 2) return 0;
+	if (pw < PARLEY_MIN_SIDE || ph < PARLEY_MIN_SIDE) return 0;
 	s->pix = XC.NameWindowPixmap(s->dpy, s->top);
 	X.Sync(s->dpy, False);
 	if (parley_errs[s->slot]) { s->pix = 0; return -3; }
@@ -340,7 +348,8 @@ static int parley_window_name(parley_screen *s) {
 // application: its top-level window is captured) of display name:
 // 0 ok; -10, -12, -13 as parley_screen_open; -15 no Composite; -16 no
 // such window; -17 the window is not shown; -18 a root window; -19 not a
-// window with a picture (InputOnly); -5 too large; -14 out of memory.
+// window with a picture (InputOnly); -5 too large; -20 too small;
+// -14 out of memory.
 static int parley_window_open(parley_screen *s, const char *name, unsigned long win) {
 	int rc = parley_dpy_open(s, name);
 	if (rc) return rc;
@@ -371,6 +380,7 @@ static int parley_window_open(parley_screen *s, const char *name, unsigned long 
 	s->redirected = 1;
 	rc = parley_window_name(s);
 	if (rc == -3) return -17;
+	if (rc == 0) return -20; // nothing to capture: no picture of 0x0
 	if (rc < 0) return rc;
 	return 0;
 }
@@ -410,12 +420,31 @@ static int shift_of(unsigned long mask) {
 	return (mask == 0xff) ? n : -1;
 }
 
+// parley_read_failed says what a failed read means: for the screen an
+// X error (-1); for a window, gone or hidden (-3), unless it is still
+// shown, when it only changed size between the check and the read (a
+// drag): nothing this time (0), and the next grab names its new picture.
+static int parley_read_failed(parley_screen *s) {
+	if (!s->top) return -1;
+	XWindowAttributes wa;
+	parley_errs[s->slot] = 0;
+	if (X.GetWindowAttributes(s->dpy, s->top, &wa) && !parley_errs[s->slot] && wa.map_state == IsViewable) return 0;
+	return -3;
+}
+
 // parley_draw_cursor draws the pointer's picture (premultiplied ARGB)
 // into img, a capture whose top left corner is at (ox, oy) on the root,
 // with the colour shifts rs, gs, bs. The pointer's shape and position
 // come from the server each frame, so a moving pointer is a change.
 static void parley_draw_cursor(parley_screen *s, XImage *img, int ox, int oy, int rs, int gs, int bs) {
+	// Only a pointer on this screen and, for one window, over that
+	// window: moving over the windows that cover it is not shared.
+	Window rr = 0, child = 0;
+	int rx, ry, wx, wy;
+	unsigned int mask;
 	parley_errs[s->slot] = 0;
+	if (!X.QueryPointer(s->dpy, s->root, &rr, &child, &rx, &ry, &wx, &wy, &mask) || parley_errs[s->slot]) return;
+	if (s->top && child != s->top) return;
 	XFixesCursorImage *c = XF.GetCursorImage(s->dpy);
 	if (!c || parley_errs[s->slot]) { if (c) X.Free(c); return; }
 	int x0 = c->x - c->xhot - ox, y0 = c->y - c->yhot - oy;
@@ -463,10 +492,10 @@ static int parley_screen_grab1(parley_screen *s, int dw, int dh, unsigned char *
 	XImage *img = s->img;
 	parley_errs[s->slot] = 0;
 	if (s->shm) {
-		if (!X.ShmGetImage(s->dpy, from, img, ox, oy, AllPlanes) || parley_errs[s->slot]) return s->top ? -3 : -1;
+		if (!X.ShmGetImage(s->dpy, from, img, ox, oy, AllPlanes) || parley_errs[s->slot]) return parley_read_failed(s);
 	} else {
 		img = X.GetImage(s->dpy, from, ox, oy, s->w, s->h, AllPlanes, ZPixmap);
-		if (!img || parley_errs[s->slot]) { if (img) XDestroyImage(img); return s->top ? -3 : -1; }
+		if (!img || parley_errs[s->slot]) { if (img) XDestroyImage(img); return parley_read_failed(s); }
 	}
 	// An image of a pixmap carries no colour masks: the window's visual
 	// has them.
@@ -764,6 +793,8 @@ func openError(rc C.int, display string, t ScreenTarget, screens int) error {
 		return fmt.Errorf("%w: the window %s has no picture (an input-only window)", ErrScreenUnavailable, t)
 	case -5:
 		return fmt.Errorf("%w: the window %s is too large to share (over %d pixels)", ErrScreenUnavailable, t, int(C.PARLEY_MAX_PIXELS))
+	case -20:
+		return fmt.Errorf("%w: the window %s is too small to share (under %d pixels on a side)", ErrScreenUnavailable, t, int(C.PARLEY_MIN_SIDE))
 	default:
 		return fmt.Errorf("%w: X11 capture setup failed (%d)", ErrScreenUnavailable, int(rc))
 	}
@@ -790,6 +821,9 @@ func (x *x11Screen) grab(dst *image.YCbCr, force bool) (bool, error) {
 		f = 1
 	}
 	dw, dh := dst.Rect.Dx(), dst.Rect.Dy()
+	if dw < 2 || dh < 2 || len(dst.Y) < dw*dh {
+		return false, fmt.Errorf("%w: no picture to capture into (%dx%d)", ErrScreenUnavailable, dw, dh)
+	}
 	rc := C.parley_screen_grab(x.s, C.int(dw), C.int(dh),
 		(*C.uchar)(unsafe.Pointer(&dst.Y[0])), (*C.uchar)(unsafe.Pointer(&dst.Cb[0])), (*C.uchar)(unsafe.Pointer(&dst.Cr[0])),
 		C.int(dst.YStride), C.int(dst.CStride), f)

@@ -217,6 +217,13 @@ func (w *Win) Do(command string, args ...string) error {
 	return err
 }
 
+// Pause stops the window's program (SIGSTOP): the window stays, and
+// nothing repaints it (a test that paints into it keeps its picture).
+// Close still ends it.
+func (w *Win) Pause() error {
+	return w.cmd.Process.Signal(stopSignal)
+}
+
 // Close closes the window (its program ends) and waits for it.
 func (w *Win) Close() {
 	_ = w.cmd.Process.Kill()
