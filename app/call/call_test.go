@@ -351,3 +351,19 @@ func TestVoicePlaysInGo(t *testing.T) {
 	a.m.HangUp()
 	b.await(t, StateEnded)
 }
+
+// waitSaying waits up to d for ok, and fails with what and state() (what
+// the test saw) when it does not come.
+func waitSaying(t *testing.T, d time.Duration, what string, ok func() bool, state func() string) {
+	t.Helper()
+	deadline := time.After(d)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for !ok() {
+		select {
+		case <-deadline:
+			t.Fatalf("%s: %s", what, state())
+		case <-tick.C:
+		}
+	}
+}

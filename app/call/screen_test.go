@@ -6,8 +6,6 @@ import (
 	"image"
 	"image/color"
 	"net"
-	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -437,18 +435,11 @@ func TestShareScreenMidCall(t *testing.T) {
 	connect(t, a, b, true, false)
 	waitFor := func(what string, ok func() bool) {
 		t.Helper()
-		deadline := time.After(20 * time.Second)
-		tick := time.NewTicker(50 * time.Millisecond)
-		defer tick.Stop()
-		for !ok() {
-			select {
-			case <-deadline:
-				mu.Lock()
-				defer mu.Unlock()
-				t.Fatalf("%s: sizes decoded %v, view %+v", what, sizes, b.m.View())
-			case <-tick.C:
-			}
-		}
+		waitSaying(t, 20*time.Second, what, ok, func() string {
+			mu.Lock()
+			defer mu.Unlock()
+			return fmt.Sprintf("sizes decoded %v, view %+v", sizes, b.m.View())
+		})
 	}
 	waitFor("camera", func() bool { return lastSize() == "320x240" })
 
@@ -632,14 +623,7 @@ func TestX11CaptureDrawsThePointer(t *testing.T) {
 		bg.Pix[i], bg.Pix[i+1], bg.Pix[i+2], bg.Pix[i+3] = grey.R, grey.G, grey.B, grey.A
 	}
 	xvfbtest.Paint(t, d, bg)
-	pointAt := func(x, y int) {
-		t.Helper()
-		cmd := exec.Command("xdotool", "mousemove", fmt.Sprint(x), fmt.Sprint(y))
-		cmd.Env = append(os.Environ(), "DISPLAY="+d)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("xdotool mousemove: %v: %s", err, out)
-		}
-	}
+	pointAt := func(x, y int) { xvfbtest.PointAt(t, d, x, y) }
 	// Pixels within 20 px of (x, y) that are not the background.
 	marked := func(img *image.YCbCr, x, y int) int {
 		n := 0

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"image"
 	"image/color"
-	"os"
 	"os/exec"
 	"strings"
 	"sync"
@@ -300,18 +299,11 @@ func TestShareWindowMidCall(t *testing.T) {
 	connect(t, a, b, true, false)
 	waitFor := func(what string, ok func() bool) {
 		t.Helper()
-		deadline := time.After(20 * time.Second)
-		tick := time.NewTicker(50 * time.Millisecond)
-		defer tick.Stop()
-		for !ok() {
-			select {
-			case <-deadline:
-				mu.Lock()
-				defer mu.Unlock()
-				t.Fatalf("%s: screen sizes decoded %v, camera %s (%d frames), viewer %+v, sharer %+v", what, sizes, camera, camFrames, b.m.View(), a.m.View())
-			case <-tick.C:
-			}
-		}
+		waitSaying(t, 20*time.Second, what, ok, func() string {
+			mu.Lock()
+			defer mu.Unlock()
+			return fmt.Sprintf("screen sizes decoded %v, camera %s (%d frames), viewer %+v, sharer %+v", sizes, camera, camFrames, b.m.View(), a.m.View())
+		})
 	}
 	waitFor("camera", func() bool { s, _ := cameraState(); return s == "160x120" })
 	v, err := a.m.ShareScreen(d, ScreenTarget{Window: win.ID})
@@ -463,14 +455,7 @@ func TestWindowCaptureDrawsThePointerOnlyOverTheWindow(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.close()
-	pointAt := func(x, y int) {
-		t.Helper()
-		cmd := exec.Command("xdotool", "mousemove", fmt.Sprint(x), fmt.Sprint(y))
-		cmd.Env = append(os.Environ(), "DISPLAY="+d)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("xdotool mousemove: %v: %s", err, out)
-		}
-	}
+	pointAt := func(x, y int) { xvfbtest.PointAt(t, d, x, y) }
 	// Pixels within 12 px of (x, y) in the window's picture that are
 	// not its red.
 	marked := func(img *image.YCbCr, x, y int) int {

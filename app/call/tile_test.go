@@ -131,17 +131,10 @@ func TestScreenWithCameraTile(t *testing.T) {
 			})
 			waitFor := func(what string, ok func() bool) {
 				t.Helper()
-				deadline := time.After(30 * time.Second)
-				tick := time.NewTicker(20 * time.Millisecond)
-				defer tick.Stop()
-				for !ok() {
-					select {
-					case <-deadline:
-						s, c, ss, cs, m := log.get()
-						t.Fatalf("%s: %d screen frames (last %s, pattern seen %v), %d camera frames (last %s), viewer %+v", what, s, ss, m, c, cs, b.m.View())
-					case <-tick.C:
-					}
-				}
+				waitSaying(t, 30*time.Second, what, ok, func() string {
+					s, c, ss, cs, m := log.get()
+					return fmt.Sprintf("%d screen frames (last %s, pattern seen %v), %d camera frames (last %s), viewer %+v", s, ss, m, c, cs, b.m.View())
+				})
 			}
 			connect(t, a, b, true, false)
 			waitFor("the camera full size", func() bool {

@@ -217,6 +217,14 @@ func (w *Win) Do(command string, args ...string) error {
 	return err
 }
 
+// PointAt moves the mouse pointer of display to (x, y) on the root.
+func PointAt(t testing.TB, display string, x, y int) {
+	t.Helper()
+	if _, err := xdotool(display, "mousemove", strconv.Itoa(x), strconv.Itoa(y)); err != nil {
+		t.Fatalf("move the pointer: %v", err)
+	}
+}
+
 // Pause stops the window's program (SIGSTOP): the window stays, and
 // nothing repaints it (a test that paints into it keeps its picture).
 // Close still ends it.
