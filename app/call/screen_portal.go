@@ -225,6 +225,9 @@ type portalConn struct {
 	info    portalInfo
 	signals chan *dbus.Signal
 	session dbus.ObjectPath
+	// owner is the portal's unique bus name: signals from anyone else
+	// (any process of the user may send one to us) are not its answers.
+	owner string
 }
 
 // dialPortal connects to the session bus and reads what the ScreenCast
@@ -260,6 +263,10 @@ func dialPortal(ctx context.Context) (*portalConn, error) {
 	if p.info, err = parsePortalInfo(props); err != nil {
 		_ = conn.Close()
 		return nil, err
+	}
+	if err := conn.BusObject().CallWithContext(ctx, "org.freedesktop.DBus.GetNameOwner", 0, portalName).Store(&p.owner); err != nil || p.owner == "" {
+		_ = conn.Close()
+		return nil, fmt.Errorf("the desktop portal's bus name has no owner (%v)", err)
 	}
 	return p, nil
 }
@@ -312,7 +319,7 @@ func (p *portalConn) request(ctx context.Context, method string, timeout time.Du
 			if !ok {
 				return nil, errors.New("the session D-Bus connection closed")
 			}
-			if sig.Name != portalRequest+".Response" || (sig.Path != handle && sig.Path != want) {
+			if sig.Sender != p.owner || sig.Name != portalRequest+".Response" || (sig.Path != handle && sig.Path != want) {
 				continue
 			}
 			return parseResponse(sig.Body)

@@ -395,3 +395,65 @@ func TestScreenSourceWaitsForAFirstPicture(t *testing.T) {
 		t.Fatalf("%d grabs, picture %d: want the 5th grab's picture", l.grabs, y.Y[0])
 	}
 }
+
+// Another process on the session bus (any program of the user's) can
+// send us a signal that looks like the portal's: only the portal's own
+// "session closed" ends the share.
+func TestPortalIgnoresSignalsFromOthers(t *testing.T) {
+	s := waylandWithPattern(t, 640, 480, waylandtest.ScreenCast)
+	c, err := openScreenCapture("", ScreenTarget{})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, s.Logs())
+	}
+	defer c.close()
+	ps := c.(*portalScreen)
+	other, err := dbus.Connect(s.BusAddress)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	spoof := &dbus.Message{Type: dbus.TypeSignal, Headers: map[dbus.HeaderField]dbus.Variant{
+		dbus.FieldPath:        dbus.MakeVariant(ps.portal.session),
+		dbus.FieldInterface:   dbus.MakeVariant(portalSession),
+		dbus.FieldMember:      dbus.MakeVariant("Closed"),
+		dbus.FieldDestination: dbus.MakeVariant(ps.portal.conn.Names()[0]),
+	}}
+	spoof.Headers[dbus.FieldSignature] = dbus.MakeVariant(dbus.SignatureOf())
+	if call := other.Send(spoof, nil); call != nil && call.Err != nil {
+		t.Fatal(call.Err)
+	}
+	// Grab until the spoofed signal has surely been read (a marker
+	// signal from the same sender, sent after it, arrives after it).
+	marker := &dbus.Message{Type: dbus.TypeSignal, Headers: map[dbus.HeaderField]dbus.Variant{
+		dbus.FieldPath:        dbus.MakeVariant(dbus.ObjectPath("/parley/test")),
+		dbus.FieldInterface:   dbus.MakeVariant("org.parley.Test"),
+		dbus.FieldMember:      dbus.MakeVariant("Marker"),
+		dbus.FieldDestination: dbus.MakeVariant(ps.portal.conn.Names()[0]),
+	}}
+	marker.Headers[dbus.FieldSignature] = dbus.MakeVariant(dbus.SignatureOf())
+	seen := make(chan struct{})
+	mark := make(chan *dbus.Signal, 4)
+	ps.portal.conn.Signal(mark)
+	go func() {
+		for sig := range mark {
+			if sig.Name == "org.parley.Test.Marker" {
+				close(seen)
+				return
+			}
+		}
+	}()
+	if call := other.Send(marker, nil); call != nil && call.Err != nil {
+		t.Fatal(call.Err)
+	}
+	select {
+	case <-seen:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the marker signal never arrived")
+	}
+	ps.portal.conn.RemoveSignal(mark)
+	w, h := c.size()
+	img := image.NewYCbCr(image.Rect(0, 0, w, h), image.YCbCrSubsampleRatio420)
+	if _, err := c.grab(img, true); err != nil {
+		t.Fatalf("a signal from another process ended the share: %v", err)
+	}
+}

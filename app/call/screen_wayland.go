@@ -138,7 +138,7 @@ func (s *portalScreen) grab(dst *image.YCbCr, force bool) (bool, error) {
 		case sig, ok := <-s.portal.signals:
 			if !ok {
 				drained = true
-			} else if sig.Name == portalSession+".Closed" && sig.Path == s.portal.session {
+			} else if sig.Sender == s.portal.owner && sig.Name == portalSession+".Closed" && sig.Path == s.portal.session {
 				return false, fmt.Errorf("%w: the screen share ended: the desktop portal closed the session", ErrScreenUnavailable)
 			}
 		default:
