@@ -15,6 +15,7 @@ package call
 #include <X11/extensions/XShm.h>
 #include <X11/extensions/Xcomposite.h>
 #include <X11/extensions/Xfixes.h>
+#include <X11/extensions/Xrandr.h>
 
 // libX11 and libXext are opened at run time (dlopen), not linked: a
 // parley-cli on a server without X runs (and calls with a test card)
@@ -544,6 +545,65 @@ out:
 static int parley_screen_grab(parley_screen *s, int dw, int dh, unsigned char *y, unsigned char *u, unsigned char *v, int ys, int cs, int force) {
 	int rc = parley_screen_grab1(s, dw, dh, y, u, v, ys, cs, force);
 	return (rc < 0 && parley_broken[s->slot]) ? -4 : rc;
+}
+
+// XWayland before 23.1 (Debian 12 has 22.1) has no XWAYLAND extension;
+// its RandR outputs are named XWAYLAND0, XWAYLAND1, … instead. libXrandr
+// is opened at run time like libX11 (only the header is needed to build).
+typedef struct {
+	Bool (*QueryExtension)(Display *, int *, int *);
+	Status (*QueryVersion)(Display *, int *, int *);
+	XRRScreenResources *(*GetScreenResourcesCurrent)(Display *, Window);
+	void (*FreeScreenResources)(XRRScreenResources *);
+	XRROutputInfo *(*GetOutputInfo)(Display *, XRRScreenResources *, RROutput);
+	void (*FreeOutputInfo)(XRROutputInfo *);
+} parley_xrr;
+
+static parley_xrr XR;
+static int parley_xrr_loaded; // 1 loaded; <0 not
+
+static void parley_xrr_load(void) {
+	void *xrr = dlopen("libXrandr.so.2", RTLD_NOW | RTLD_LOCAL);
+	if (!xrr) { parley_xrr_loaded = -1; return; }
+#define SYM(f) if (!(*(void **)(&XR.f) = dlsym(xrr, "XRR" #f))) { parley_xrr_loaded = -2; return; }
+	SYM(QueryExtension) SYM(QueryVersion) SYM(GetScreenResourcesCurrent)
+	SYM(FreeScreenResources) SYM(GetOutputInfo) SYM(FreeOutputInfo)
+#undef SYM
+	parley_xrr_loaded = 1;
+}
+
+// parley_xwayland_outputs: 1 when screen n of the display has an output
+// named XWAYLAND…, 0 when not, -1 when it cannot tell. The display is one
+// of ours (parley_dpy_open): an X error (an output unplugged meanwhile)
+// or the server going away is an answer of -1, not the end of the process.
+int parley_xwayland_outputs(const char *name, int screen) {
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	if (parley_x_init() != 1) return -1;
+	pthread_once(&once, parley_xrr_load);
+	if (parley_xrr_loaded != 1) return -1;
+	parley_screen s;
+	if (parley_dpy_open(&s, name)) { parley_screen_close(&s); return -1; }
+	Display *d = s.dpy;
+	int rc = -1, ev, er, major = 0, minor = 0;
+	parley_errs[s.slot] = 0;
+	if (screen >= 0 && screen < ScreenCount(d) && XR.QueryExtension(d, &ev, &er) &&
+	    XR.QueryVersion(d, &major, &minor) && (major > 1 || (major == 1 && minor >= 3))) {
+		XRRScreenResources *res = XR.GetScreenResourcesCurrent(d, RootWindow(d, screen));
+		if (res && !parley_errs[s.slot]) {
+			rc = 0;
+			for (int i = 0; i < res->noutput && rc == 0; i++) {
+				XRROutputInfo *o = XR.GetOutputInfo(d, res, res->outputs[i]);
+				if (o) {
+					if (o->name && o->nameLen >= 8 && strncmp(o->name, "XWAYLAND", 8) == 0) rc = 1;
+					XR.FreeOutputInfo(o);
+				}
+			}
+		}
+		if (res) XR.FreeScreenResources(res);
+		if (parley_errs[s.slot] || parley_broken[s.slot]) rc = -1;
+	}
+	parley_screen_close(&s);
+	return rc;
 }
 
 // Listing what can be shared.
