@@ -17,29 +17,39 @@ APP_BIN   := build/bin/parley
 APP_TAGS  := desktop,production,webkit2_41
 PARLEY_VERSION ?= 0.1.0
 
-# Debian packages the tests need: a real OS keyring in a D-Bus session.
-APT_PACKAGES := gnome-keyring dbus libsecret-tools
-# ... the desktop app's build (installed with their Recommends: WebKit's codecs) ...
-APT_PACKAGES += libgtk-3-dev libwebkit2gtk-4.1-dev pkg-config build-essential
-# ... the real-window test (Xvfb, input, screenshots) and the UI's browser flows.
-APT_PACKAGES += xvfb xdotool imagemagick x11-apps chromium
-# ... and the GTK drag source that drops a file on the window (app/windowtest/testdata/dragsource.py).
-APT_PACKAGES += python3-gi gir1.2-gtk-3.0
-# ... the multi-node signaling tests (a real Redis), the NAT test (namespaces,
-# veth, masquerade) and calls (VP8 via libvpx).
-APT_PACKAGES += redis-server iproute2 iptables libvpx-dev
+# Debian packages. BUILD_APT_PACKAGES are what building needs (make run
+# installs only these); TEST_APT_PACKAGES are the tests' own (make test,
+# make bench): servers, browsers and a headless desktop a developer's
+# machine should not get from make run.
+# The desktop app's build (installed with their Recommends: WebKit's codecs) ...
+BUILD_APT_PACKAGES := libgtk-3-dev libwebkit2gtk-4.1-dev pkg-config build-essential
+# ... calls (VP8 via libvpx) ...
+BUILD_APT_PACKAGES += libvpx-dev
 # ... screen sharing: the X11 headers (libX11, libXext, libXfixes for the
 # pointer and, for one window, libXcomposite are opened at run time, not
-# linked: app/call/screen_x11.go).
-APT_PACKAGES += libx11-dev libxext-dev libxfixes-dev libxcomposite-dev
-# ... and its tests under a real window manager (frames, _NET_CLIENT_LIST).
-APT_PACKAGES += openbox x11-utils
-# ... Wayland screen sharing: the PipeWire and RandR headers (libpipewire and
+# linked: app/call/screen_x11.go) ...
+BUILD_APT_PACKAGES += libx11-dev libxext-dev libxfixes-dev libxcomposite-dev
+# ... and Wayland's: the PipeWire and RandR headers (libpipewire and
 # libXrandr are opened at run time: app/call/screen_pipewire.go,
-# screen_xwayland.go), and the private headless desktop its tests share
-# (internal/waylandtest).
-APT_PACKAGES += libpipewire-0.3-dev libspa-0.2-dev libxrandr-dev
-APT_PACKAGES += sway swaybg pipewire wireplumber xdg-desktop-portal xdg-desktop-portal-wlr xwayland x11-xserver-utils
+# screen_x11.go).
+BUILD_APT_PACKAGES += libpipewire-0.3-dev libspa-0.2-dev libxrandr-dev
+
+# The tests: a real OS keyring in a D-Bus session ...
+TEST_APT_PACKAGES := gnome-keyring dbus libsecret-tools
+# ... the real-window test (Xvfb, input, screenshots) and the UI's browser flows ...
+TEST_APT_PACKAGES += xvfb xdotool imagemagick x11-apps chromium
+# ... the GTK drag source that drops a file on the window (app/windowtest/testdata/dragsource.py) ...
+TEST_APT_PACKAGES += python3-gi gir1.2-gtk-3.0
+# ... the multi-node signaling tests (a real Redis) and the NAT test
+# (namespaces, veth, masquerade) ...
+TEST_APT_PACKAGES += redis-server iproute2 iptables
+# ... screen sharing under a real window manager (frames, _NET_CLIENT_LIST) ...
+TEST_APT_PACKAGES += openbox x11-utils
+# ... and on a private headless Wayland desktop (internal/waylandtest),
+# without their Recommends (a whole desktop's worth that no test uses).
+TEST_APT_PACKAGES_BARE := sway swaybg pipewire wireplumber xdg-desktop-portal xdg-desktop-portal-wlr xwayland x11-xserver-utils
+
+APT_PACKAGES := $(BUILD_APT_PACKAGES) $(TEST_APT_PACKAGES) $(TEST_APT_PACKAGES_BARE)
 
 # The keyring recipe from shared/PLATFORM.md: a private session bus with an
 # unlocked gnome-keyring; dbus-run-session tears both down afterwards. The
@@ -52,31 +62,32 @@ dbus-run-session -- sh -c 'printf parley-test | gnome-keyring-daemon --unlock --
 endef
 
 # need_apt installs the Debian packages $(1) that are missing (the tools
-# of one target, not every test's).
+# of one target, not every test's), with apt-get's further options $(2).
 define need_apt
 missing=""; for p in $(1); do \
   dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
 done; \
 if [ -n "$$missing" ]; then \
   echo "installing:$$missing"; SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
-  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q $$missing; \
+  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q $(2) $$missing; \
 fi
 endef
 
-.PHONY: help deps build build-cli build-app frontend test-frontend run package test test-go test-window test-nat test-link lint fmt-check bench bench-go bench-signal bench-transfer bench-call bench-history bench-net clean
+.PHONY: help deps deps-build check-toolchain build build-cli build-app frontend test-frontend run package test test-go test-window test-nat test-link lint fmt-check bench bench-go bench-signal bench-transfer bench-call bench-history bench-net clean
 
 help: ## List the targets.
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
-deps: ## Install missing Debian packages (apt only when something is missing).
-	@missing=""; for p in $(APT_PACKAGES); do \
-	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
-	done; \
-	if [ -n "$$missing" ]; then \
-	  echo "installing:$$missing"; \
-	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
-	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q $$missing; \
-	fi
+deps: ## Install missing Debian packages, the tests' too (apt only when something is missing).
+	@$(call need_apt,$(BUILD_APT_PACKAGES) $(TEST_APT_PACKAGES))
+	@$(call need_apt,$(TEST_APT_PACKAGES_BARE),--no-install-recommends)
+	@$(MAKE) --no-print-directory check-toolchain
+
+deps-build: ## Install missing Debian packages that building needs (what make run installs).
+	@$(call need_apt,$(BUILD_APT_PACKAGES))
+	@$(MAKE) --no-print-directory check-toolchain
+
+check-toolchain:
 	@command -v $(GO) >/dev/null || { echo "Go is required: https://go.dev/doc/install (Go 1.26)"; exit 1; }
 	@command -v npm >/dev/null || { echo "Node.js 20+ and npm are required for the UI: https://nodejs.org"; exit 1; }
 
@@ -151,7 +162,7 @@ VERSION_LDFLAGS := -X github.com/parley-chat/parley/internal/buildinfo.version=$
 build-app: frontend
 	$(GO) build -tags $(APP_TAGS) -trimpath -ldflags "-w -s $(VERSION_LDFLAGS)" -o $(APP_BIN) .
 
-run: deps build ## Build, start parley-signal on 127.0.0.1:8787 and open the desktop app on it (ARGS=... for its flags).
+run: deps-build build ## Build, start parley-signal on 127.0.0.1:8787 and open the desktop app on it (ARGS=... for its flags).
 	@if (exec 3<>/dev/tcp/$(subst :,/,$(ADDR))) 2>/dev/null; then \
 	  echo "Something already listens on $(ADDR) (an earlier make run?). Stop it, or pick another address: make run ADDR=127.0.0.1:8788"; exit 1; \
 	fi; \
