@@ -219,7 +219,9 @@ func cmdCall(ctx context.Context, e *cliEnv, args []string) error {
 					if m = sess.Call(); m == nil {
 						continue
 					}
-					if _, err := m.Answer(true, wantVideo); err != nil {
+					// Our own Start may have answered it already (both
+					// called at once): not ringing any more is fine.
+					if _, err := m.Answer(true, wantVideo); err != nil && !errors.Is(err, call.ErrNotRinging) {
 						return newCallError(err)
 					}
 				case call.StateConnecting:
