@@ -426,20 +426,9 @@ func TestWindowCaptureAfterResizeAndBack(t *testing.T) {
 	}
 	paint := exec.Command("display", "-display", d, "-window", fmt.Sprint(win.ID), "xc:blue")
 	_ = paint.Run() // exits 1 by design; the capture is the check
-	deadline := time.Now().Add(20 * time.Second)
-	img := image.NewYCbCr(image.Rect(0, 0, 200, 150), image.YCbCrSubsampleRatio420)
-	for {
-		if _, err := c.grab(img, true); err != nil && !errors.Is(err, errCaptureResized) {
-			t.Fatal(err)
-		}
-		if regionColour(img, image.Rect(50, 40, 150, 110), blue) <= 4 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the capture still shows the window's picture from before the resizes")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	grabUntil(t, c, "the window's picture after the resizes", func(img *image.YCbCr) bool {
+		return regionColour(img, image.Rect(50, 40, 150, 110), blue) <= 4
+	})
 }
 
 // Sharing one window draws the pointer only while it is over that
