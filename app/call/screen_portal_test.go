@@ -4,7 +4,6 @@ package call
 
 import (
 	"errors"
-	"fmt"
 	"image"
 	"strings"
 	"sync"
@@ -311,45 +310,22 @@ func TestWaylandScreenUnavailableSaysWhy(t *testing.T) {
 func TestWaylandScreenShareCall(t *testing.T) {
 	s := waylandWithPattern(t, 1280, 720, waylandtest.ScreenCast)
 	p := peertest.New(t)
-	var (
-		mu      sync.Mutex
-		sizes   = map[string]int{}
-		best    = 1 << 30
-		matched = make(chan struct{})
-		once    sync.Once
-	)
-	onFrame := func(f decodedFrame) {
-		mu.Lock()
-		defer mu.Unlock()
-		sizes[fmt.Sprintf("%dx%d", f.width, f.height)]++
-		if f.width != 1280 || f.height != 720 {
-			return
-		}
-		e := blockLumaError(f.y, f.stride, f.width, f.height)
-		best = min(best, e)
-		if e <= 12 {
-			once.Do(func() { close(matched) })
-		}
-	}
+	pw := newPatternWatch(1280, 720)
 	sharer := Sources{Video: "screen", Audio: SourceTestAudio, FPS: 30}
 	viewer := Sources{Video: SourceNone, Audio: SourceTestAudio}
 	if err := CheckSources(sharer); err != nil {
 		t.Fatalf("CheckSources: %v\n%s", err, s.Logs())
 	}
-	a, b := newSidesWith(t, p, sharer, viewer, onFrame)
+	a, b := newSidesWith(t, p, sharer, viewer, pw.onFrame)
 	connect(t, a, b, true, false)
 	stop := keepRedrawing(t, s)
 	defer stop()
 	select {
-	case <-matched:
+	case <-pw.matched:
 	case <-time.After(30 * time.Second):
-		mu.Lock()
-		defer mu.Unlock()
-		t.Fatalf("no decoded 1280x720 frame matched the screen: sizes %v, best block error %d, stats %+v\n%s", sizes, best, b.m.Stats(), s.Logs())
+		t.Fatalf("no decoded 1280x720 frame matched the screen: %s, stats %+v\n%s", pw, b.m.Stats(), s.Logs())
 	}
-	mu.Lock()
-	t.Logf("viewer: %+v; sizes %v; block error %d", b.m.Stats(), sizes, best)
-	mu.Unlock()
+	t.Logf("viewer: %+v; %s", b.m.Stats(), pw)
 	a.m.HangUp()
 	b.await(t, StateEnded)
 }

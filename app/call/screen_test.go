@@ -208,46 +208,59 @@ func TestScreenUnavailableSaysWhy(t *testing.T) {
 func TestScreenShareCall(t *testing.T) {
 	d := screenWithPattern(t, 1920, 1080)
 	p := peertest.New(t)
-	var (
-		mu      sync.Mutex
-		sizes   = map[string]int{}
-		best    = 1 << 30
-		matched = make(chan struct{})
-		once    sync.Once
-	)
-	onFrame := func(f decodedFrame) {
-		mu.Lock()
-		defer mu.Unlock()
-		sizes[fmt.Sprintf("%dx%d", f.width, f.height)]++
-		if f.width != 1920 || f.height != 1080 {
-			return
-		}
-		e := blockLumaError(f.y, f.stride, f.width, f.height)
-		best = min(best, e)
-		if e <= 12 {
-			once.Do(func() { close(matched) })
-		}
-	}
+	pw := newPatternWatch(1920, 1080)
 	sharer := Sources{Video: "screen", Display: d, Audio: SourceTestAudio, FPS: 30}
 	viewer := Sources{Video: SourceNone, Audio: SourceTestAudio}
-	a, b := newSidesWith(t, p, sharer, viewer, onFrame)
+	a, b := newSidesWith(t, p, sharer, viewer, pw.onFrame)
 	connect(t, a, b, true, false)
 	select {
-	case <-matched:
+	case <-pw.matched:
 	case <-time.After(30 * time.Second):
-		mu.Lock()
-		defer mu.Unlock()
-		t.Fatalf("no decoded 1920x1080 frame matched the screen: sizes %v, best block error %d, stats %+v", sizes, best, b.m.Stats())
+		t.Fatalf("no decoded 1920x1080 frame matched the screen: %s, stats %+v", pw, b.m.Stats())
 	}
 	st := b.m.Stats()
 	if st.Width != 1920 || st.Height != 1080 {
 		t.Fatalf("stats say %dx%d", st.Width, st.Height)
 	}
-	mu.Lock()
-	t.Logf("viewer: %+v; sizes %v; block error %d", st, sizes, best)
-	mu.Unlock()
+	t.Logf("viewer: %+v; %s", st, pw)
 	a.m.HangUp()
 	b.await(t, StateEnded)
+}
+
+// patternWatch watches a viewer's decoded frames for the block pattern
+// at w x h: matched closes at the first frame within a small tolerance.
+type patternWatch struct {
+	w, h    int
+	matched chan struct{}
+	once    sync.Once
+	mu      sync.Mutex
+	sizes   map[string]int
+	best    int // the smallest block error of a frame of w x h
+}
+
+func newPatternWatch(w, h int) *patternWatch {
+	return &patternWatch{w: w, h: h, matched: make(chan struct{}), sizes: map[string]int{}, best: 1 << 30}
+}
+
+func (pw *patternWatch) onFrame(f decodedFrame) {
+	pw.mu.Lock()
+	defer pw.mu.Unlock()
+	pw.sizes[fmt.Sprintf("%dx%d", f.width, f.height)]++
+	if f.width != pw.w || f.height != pw.h {
+		return
+	}
+	e := blockLumaError(f.y, f.stride, f.width, f.height)
+	pw.best = min(pw.best, e)
+	if e <= 12 {
+		pw.once.Do(func() { close(pw.matched) })
+	}
+}
+
+// String says what arrived: the sizes decoded and the best block error.
+func (pw *patternWatch) String() string {
+	pw.mu.Lock()
+	defer pw.mu.Unlock()
+	return fmt.Sprintf("sizes %v, best block error %d", pw.sizes, pw.best)
 }
 
 // A screen keeps its size and gives up frame rate first as the estimate
