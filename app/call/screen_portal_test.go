@@ -25,6 +25,18 @@ func waylandWithPattern(t *testing.T, w, h int, portal waylandtest.Portal) *wayl
 	return s
 }
 
+// openPortalCapture opens the desktop's screen through the portal (the
+// test's session s), closed when the test ends.
+func openPortalCapture(t *testing.T, s *waylandtest.Session) screenCapturer {
+	t.Helper()
+	c, err := openScreenCapture("", ScreenTarget{})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, s.Logs())
+	}
+	t.Cleanup(c.close)
+	return c
+}
+
 // keepRedrawing draws the desktop again every second until stop (or the
 // test's end): xdg-desktop-portal-wlr sends a frame only when the screen
 // changes, and a test desktop does not change by itself.
@@ -60,11 +72,7 @@ func TestPortalCaptureReadsTheScreen(t *testing.T) {
 	if list, err := ListScreenSources(""); err != nil || len(list) != 1 || list[0] != (ScreenSource{ID: "screen:0", Title: portalSourceTitle}) {
 		t.Fatalf("ListScreenSources = %+v, %v", list, err)
 	}
-	c, err := openScreenCapture("", ScreenTarget{})
-	if err != nil {
-		t.Fatalf("%v\n%s", err, s.Logs())
-	}
-	defer c.close()
+	c := openPortalCapture(t, s)
 	if _, ok := c.(*portalScreen); !ok {
 		t.Fatalf("capturer %T, want the portal's", c)
 	}
@@ -147,11 +155,7 @@ func TestXWaylandSharesThroughThePortal(t *testing.T) {
 	s.Setenv(t)
 	t.Setenv("WAYLAND_DISPLAY", "")
 	t.Setenv("DISPLAY", s.XDisplay)
-	c, err := openScreenCapture("", ScreenTarget{})
-	if err != nil {
-		t.Fatalf("%v\n%s", err, s.Logs())
-	}
-	defer c.close()
+	c := openPortalCapture(t, s)
 	if _, ok := c.(*portalScreen); !ok {
 		t.Fatalf("capturer %T, want the portal's", c)
 	}
@@ -163,7 +167,7 @@ func TestXWaylandSharesThroughThePortal(t *testing.T) {
 	}
 	// Without the portal, XWayland is SCREEN_UNAVAILABLE with both reasons.
 	t.Setenv("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/bus")
-	err = CheckSources(Sources{Video: "screen", Audio: SourceNone})
+	err := CheckSources(Sources{Video: "screen", Audio: SourceNone})
 	want := s.XDisplay + `" is XWayland: its root window is not the desktop; this is a Wayland session, and the session D-Bus cannot be reached`
 	if !errors.Is(err, ErrScreenUnavailable) || !strings.Contains(err.Error(), want) {
 		t.Fatalf("CheckSources without a bus: %v; want %q", err, want)
@@ -175,10 +179,7 @@ func TestXWaylandSharesThroughThePortal(t *testing.T) {
 // window does; the screen source reads on at the new size.
 func TestPortalCaptureFollowsAResize(t *testing.T) {
 	s := waylandWithPattern(t, 640, 480, waylandtest.ScreenCast)
-	c, err := openScreenCapture("", ScreenTarget{})
-	if err != nil {
-		t.Fatalf("%v\n%s", err, s.Logs())
-	}
+	c := openPortalCapture(t, s)
 	src := newScreenSource("test", c, 15)
 	defer src.Close()
 	keepRedrawing(t, s)
@@ -216,11 +217,7 @@ func TestPortalCaptureFollowsAResize(t *testing.T) {
 // SCREEN_UNAVAILABLE error, not a crash and not frozen frames forever.
 func TestPortalShareEndsWithTheStream(t *testing.T) {
 	s := waylandWithPattern(t, 640, 480, waylandtest.ScreenCast)
-	c, err := openScreenCapture("", ScreenTarget{})
-	if err != nil {
-		t.Fatalf("%v\n%s", err, s.Logs())
-	}
-	defer c.close()
+	c := openPortalCapture(t, s)
 	w, h := c.size()
 	img := image.NewYCbCr(image.Rect(0, 0, w, h), image.YCbCrSubsampleRatio420)
 	if _, err := c.grab(img, true); err != nil {
@@ -377,11 +374,7 @@ func TestScreenSourceWaitsForAFirstPicture(t *testing.T) {
 // "session closed" ends the share.
 func TestPortalIgnoresSignalsFromOthers(t *testing.T) {
 	s := waylandWithPattern(t, 640, 480, waylandtest.ScreenCast)
-	c, err := openScreenCapture("", ScreenTarget{})
-	if err != nil {
-		t.Fatalf("%v\n%s", err, s.Logs())
-	}
-	defer c.close()
+	c := openPortalCapture(t, s)
 	ps := c.(*portalScreen)
 	other, err := dbus.Connect(s.BusAddress)
 	if err != nil {

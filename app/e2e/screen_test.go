@@ -83,14 +83,7 @@ func TestScreenShareWithoutDisplaySaysSo(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			alice.extraEnv = tc.env
-			start := time.Now()
-			_, errs, code := alice.run("call", link, "--video", "screen", "--audio", "sine", "--wait", "30s")
-			if code != 27 || !strings.Contains(errs, "SCREEN_UNAVAILABLE") || !strings.Contains(errs, tc.want) || !strings.Contains(errs, "--video testsrc") {
-				t.Fatalf("exited %d:\n%s", code, errs)
-			}
-			if d := time.Since(start); d > 20*time.Second {
-				t.Fatalf("took %v: it waited for the peer first", d)
-			}
+			screenUnavailable(t, alice, link, tc.want)
 		})
 	}
 }
@@ -145,5 +138,20 @@ func TestWindowShareBetweenTwoCLIs(t *testing.T) {
 	}
 	if errs := b.StderrText() + "\n"; !strings.Contains(errs, "call video: 400x300\n") {
 		t.Fatalf("bob's stderr lacks the window's size:\n%s", errs)
+	}
+}
+
+// screenUnavailable runs u's call with --video screen and expects exit
+// status 27 (SCREEN_UNAVAILABLE) saying want and the way out, before
+// waiting for the peer.
+func screenUnavailable(t *testing.T, u *user, link, want string) {
+	t.Helper()
+	start := time.Now()
+	_, errs, code := u.run("call", link, "--video", "screen", "--audio", "sine", "--wait", "30s")
+	if code != 27 || !strings.Contains(errs, "SCREEN_UNAVAILABLE") || !strings.Contains(errs, want) || !strings.Contains(errs, "--video testsrc") {
+		t.Fatalf("exited %d:\n%s", code, errs)
+	}
+	if d := time.Since(start); d > 20*time.Second {
+		t.Fatalf("took %v: it waited for the peer first", d)
 	}
 }
