@@ -11,13 +11,27 @@ import (
 
 // TestManyCallsStayUnderTheMediaSectionCap runs many calls on one
 // connection, each with the camera turned off and on and the screen
-// shared and stopped on both sides: the media sections (m-lines) stop
-// growing after the first call, stay far under app/peer's cap of 16,
-// and a last call still carries video both ways. Before the senders were
-// kept for the connection, every call and every camera turned back on
-// added m-lines, and the connection refused new tracks after 3-4 calls.
+// shared and stopped on both sides: the media sections (m-lines) stay
+// far under app/peer's cap of 16 through all of them, and a last call
+// still carries video both ways. Before the senders were kept for the
+// connection, every call and every camera turned back on added m-lines
+// (18 by the second call), and the connection refused new tracks after
+// 3-4 calls; growing by even one every second call would pass the bound
+// here by the 12th.
+//
+// The count itself is not the same from run to run: each side's three
+// senders get m-lines in the first call, and how many that takes depends
+// on how the two sides' additions cross (a polite side's sender can ride
+// on an m-line the other side offered for its own, and an offer request
+// that arrives after its senders were placed adds a spare receive-only
+// m-line: between 3 and about 9 in all). Requests are rate-limited, so
+// a spare one can also appear a call or two later than the first (CI
+// saw 5, 6, then 7 for the rest of the run).
 func TestManyCallsStayUnderTheMediaSectionCap(t *testing.T) {
-	const calls = 20
+	const (
+		calls               = 20
+		maxSectionsForCalls = 10
+	)
 	d := screenWithPattern(t, 640, 360)
 	p := peertest.New(t)
 	a, b := newSides(t, p, testSources(320, 240))
@@ -54,12 +68,9 @@ func TestManyCallsStayUnderTheMediaSectionCap(t *testing.T) {
 	}
 	t.Logf("media sections after each call: %v", after)
 	for i, n := range after {
-		if n > 10 {
-			t.Fatalf("%d media sections after call %d (%v)", n, i+1, after)
+		if n > maxSectionsForCalls {
+			t.Fatalf("%d media sections after call %d (%v), want at most %d", n, i+1, after, maxSectionsForCalls)
 		}
-	}
-	if after[len(after)-1] > after[1] {
-		t.Fatalf("media sections still grow after the second call: %v", after)
 	}
 	// The last call carries video both ways.
 	ba, bb := a.m.Stats().VideoFramesDecoded, b.m.Stats().VideoFramesDecoded
