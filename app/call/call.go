@@ -437,6 +437,11 @@ func Reason(err error) string {
 // once the call is accepted, and app/peer renegotiates.
 func (m *Manager) connectLocked() {
 	m.view.State = StateConnecting
+	// Nothing shared by the peer in this call until its media message
+	// says so: that message comes after this (the peer sends it once it
+	// sent or got the accept), and before its media.
+	m.recv.legacyScreen.Store(false)
+	m.recv.peerSharing.Store(false)
 	m.recv.arm()
 	if m.cfg.Play && m.speaker == nil {
 		sp, err := newPlayer(m.cfg.Sources().Speaker)
@@ -816,8 +821,10 @@ func (m *Manager) endLocked(reason string) {
 		_ = t.Close()
 	}
 	m.id, m.outgoing, m.wantCamera, m.peerTile = "", false, false, false
-	m.recv.legacyScreen.Store(false)
-	m.recv.peerSharing.Store(false)
+	// The receiver's idea of what the peer shares stays until the next
+	// call connects (connectLocked): the peer's frames still on the way
+	// (it has not heard that we hung up) belong to this call, and its
+	// camera's are the tile's, not the main video's.
 	m.sharing.Store(false)
 	m.view.Screen, m.view.LocalCamera = false, false
 	m.view.State = StateEnded
