@@ -130,6 +130,7 @@ type Manager struct {
 	opening string
 	// slots are our senders, kept for the connection (see slot).
 	slots     map[string]*slot
+	callCtx   context.Context    // the current call's, done when it ends
 	callStop  context.CancelFunc // stops the current call's goroutines
 	ringTimer *time.Timer
 	closed    bool
@@ -453,7 +454,7 @@ func (m *Manager) connectLocked() {
 		}
 	}
 	ctx, cancel := context.WithCancel(m.ctx)
-	m.callStop = cancel
+	m.callCtx, m.callStop = ctx, cancel
 	if m.audio != nil {
 		m.feedLocked(slotAudio, webrtc.RTPCodecTypeAudio, m.audio.local)
 	}

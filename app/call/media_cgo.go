@@ -7,6 +7,7 @@ package call
 // no calls.
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
@@ -60,7 +61,8 @@ func openVideo(src Sources) (*localVideo, error) {
 			if err != nil {
 				return nil, fmt.Errorf("%w: %v", ErrScreenUnavailable, err)
 			}
-			return openScreenVideo(src, t)
+			// parley-cli's --video screen, opened at the call's start.
+			return openScreenVideo(context.Background(), src, t)
 		}
 		if !hasDevice(mediadevices.VideoInput, src.Video) {
 			return nil, ErrNoCamera
@@ -97,9 +99,10 @@ func openVideo(src Sources) (*localVideo, error) {
 
 // openScreenVideo shares a screen or a window of src.Display at its own
 // size (a window's follows it), at most maxScreenFPS, with the screen
-// encoder settings (vp8Params.screen).
-func openScreenVideo(src Sources, t ScreenTarget) (*localVideo, error) {
-	c, err := openScreenCapture(src.Display, t)
+// encoder settings (vp8Params.screen). ctx ends a wait for the desktop's
+// picker (Wayland).
+func openScreenVideo(ctx context.Context, src Sources, t ScreenTarget) (*localVideo, error) {
+	c, err := openScreenCapture(ctx, src.Display, t)
 	if err != nil {
 		return nil, err
 	}

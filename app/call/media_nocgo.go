@@ -3,6 +3,7 @@
 package call
 
 import (
+	"context"
 	"errors"
 
 	"github.com/pion/mediadevices/pkg/codec"
@@ -18,7 +19,9 @@ func openVideo(Sources) (*localVideo, error) { return nil, ErrNoCodecs }
 
 func openAudio(Sources) (*localAudio, error) { return nil, ErrNoCodecs }
 
-func openScreenVideo(Sources, ScreenTarget) (*localVideo, error) { return nil, ErrNoCodecs }
+func openScreenVideo(context.Context, Sources, ScreenTarget) (*localVideo, error) {
+	return nil, ErrNoCodecs
+}
 
 func (v *localVideo) preview() (codec.ReadCloser, int, int, error) {
 	return nil, 0, 0, ErrNoCodecs

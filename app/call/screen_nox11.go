@@ -2,11 +2,14 @@
 
 package call
 
-import "fmt"
+import (
+	"context"
+	"fmt"
+)
 
 // openScreenCapture has nothing to capture with: screen capture is X11
 // through cgo (screen_x11.go).
-func openScreenCapture(string, ScreenTarget) (screenCapturer, error) {
+func openScreenCapture(context.Context, string, ScreenTarget) (screenCapturer, error) {
 	return nil, fmt.Errorf("%w: screen capture needs X11 on Linux and a build with cgo", ErrScreenUnavailable)
 }
 
@@ -17,6 +20,6 @@ func listScreenSources(string) ([]ScreenSource, error) {
 
 // checkScreenCapture is CheckSources' test: nothing to capture with here.
 func checkScreenCapture(display string, t ScreenTarget) error {
-	_, err := openScreenCapture(display, t)
+	_, err := openScreenCapture(context.Background(), display, t)
 	return err
 }

@@ -228,20 +228,35 @@ type portalConn struct {
 	// owner is the portal's unique bus name: signals from anyone else
 	// (any process of the user may send one to us) are not its answers.
 	owner string
+	end   context.CancelFunc // ends the connection's own context
 }
 
 // dialPortal connects to the session bus and reads what the ScreenCast
 // portal can do; every failure is a sentence saying what is missing.
-func dialPortal(ctx context.Context) (*portalConn, error) {
+// ctx bounds the dial only: the connection lives until close (godbus
+// closes a connection when its context ends, and a share keeps its
+// connection past the wait for the picker that ctx also bounds).
+func dialPortal(ctx context.Context) (p *portalConn, err error) {
 	addr, err := sessionBusAddress()
 	if err != nil {
 		return nil, err
 	}
-	conn, err := dbus.Connect(addr, dbus.WithContext(ctx))
+	life, end := context.WithCancel(context.Background())
+	stop := context.AfterFunc(ctx, end)
+	defer func() {
+		if !stop() && err == nil {
+			// ctx ended as the dial finished, and the connection with it.
+			p, err = nil, errors.New("the desktop portal did not answer")
+		}
+		if err != nil {
+			end()
+		}
+	}()
+	conn, err := dbus.Connect(addr, dbus.WithContext(life))
 	if err != nil {
 		return nil, fmt.Errorf("the session D-Bus cannot be reached (%v)", err)
 	}
-	p := &portalConn{conn: conn, obj: conn.Object(portalName, portalPath), signals: make(chan *dbus.Signal, 16)}
+	p = &portalConn{conn: conn, obj: conn.Object(portalName, portalPath), signals: make(chan *dbus.Signal, 16), end: end}
 	conn.Signal(p.signals)
 	var props map[string]dbus.Variant
 	err = p.obj.CallWithContext(ctx, "org.freedesktop.DBus.Properties.GetAll", 0, portalScreenCast).Store(&props)
@@ -275,9 +290,15 @@ func dialPortal(ctx context.Context) (*portalConn, error) {
 // Response signal. The signal is subscribed to before the call (at the
 // path the portal will use for our handle_token), so the answer cannot be
 // missed; the call waits at most timeout.
-func (p *portalConn) request(ctx context.Context, method string, timeout time.Duration, opts map[string]dbus.Variant, args ...interface{}) (map[string]dbus.Variant, error) {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+func (p *portalConn) request(parent context.Context, method string, timeout time.Duration, opts map[string]dbus.Variant, args ...interface{}) (map[string]dbus.Variant, error) {
+	ctx, cancel := context.WithTimeout(parent, timeout)
 	defer cancel()
+	late := func() error {
+		if err := parent.Err(); err != nil {
+			return fmt.Errorf("the request to the desktop portal (%s) was withdrawn: %w", method, err)
+		}
+		return fmt.Errorf("the desktop portal did not answer %s within %v", method, timeout)
+	}
 	token := newPortalToken()
 	names := p.conn.Names()
 	if len(names) == 0 {
@@ -294,7 +315,7 @@ func (p *portalConn) request(ctx context.Context, method string, timeout time.Du
 	var handle dbus.ObjectPath
 	if err := p.obj.CallWithContext(ctx, portalScreenCast+"."+method, 0, append(args, opts)...).Store(&handle); err != nil {
 		if ctx.Err() != nil {
-			return nil, fmt.Errorf("the desktop portal did not answer %s within %v", method, timeout)
+			return nil, late()
 		}
 		return nil, fmt.Errorf("the desktop portal's %s failed (%v)", method, err)
 	}
@@ -312,9 +333,12 @@ func (p *portalConn) request(ctx context.Context, method string, timeout time.Du
 	for {
 		select {
 		case <-ctx.Done():
-			// Withdraw the request (closes a picker still on screen).
-			_ = p.conn.Object(portalName, handle).Call(portalRequest+".Close", dbus.FlagNoReplyExpected).Err
-			return nil, fmt.Errorf("the desktop portal did not answer %s within %v", method, timeout)
+			// Withdraw the request (closes a picker still on screen): the
+			// wait timed out, or the call it was for ended.
+			// Go, not Call: godbus's Call never returns for a message
+			// without reply on a connection that closed.
+			_ = p.conn.Object(portalName, handle).Go(portalRequest+".Close", dbus.FlagNoReplyExpected, nil)
+			return nil, late()
 		case sig, ok := <-p.signals:
 			if !ok {
 				return nil, errors.New("the session D-Bus connection closed")
@@ -380,6 +404,7 @@ func (p *portalConn) close() {
 		p.session = ""
 	}
 	_ = p.conn.Close()
+	p.end()
 }
 
 func closeFD(fd int) {

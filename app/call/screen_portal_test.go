@@ -29,7 +29,7 @@ func waylandWithPattern(t *testing.T, w, h int, portal waylandtest.Portal) *wayl
 // test's session s), closed when the test ends.
 func openPortalCapture(t *testing.T, s *waylandtest.Session) screenCapturer {
 	t.Helper()
-	c, err := openScreenCapture("", ScreenTarget{})
+	c, err := openScreenCapture(t.Context(), "", ScreenTarget{})
 	if err != nil {
 		t.Fatalf("%v\n%s", err, s.Logs())
 	}
@@ -424,5 +424,37 @@ func TestPortalIgnoresSignalsFromOthers(t *testing.T) {
 	img := image.NewYCbCr(image.Rect(0, 0, w, h), image.YCbCrSubsampleRatio420)
 	if _, err := c.grab(img, true); err != nil {
 		t.Fatalf("a signal from another process ended the share: %v", err)
+	}
+}
+
+// TestHangUpWithdrawsThePortalPicker: the desktop's picker is up and the
+// user has not chosen yet when the call ends (here the peer hangs up).
+// ShareScreen returns ErrNotInCall at once and the request to the portal
+// is withdrawn (its Request.Close, which takes the desktop's dialog down),
+// instead of a share that waits up to three minutes for an answer no one
+// needs any more, under a dialog left on the screen.
+func TestHangUpWithdrawsThePortalPicker(t *testing.T) {
+	s := waylandWithPattern(t, 640, 360, waylandtest.ScreenCastPickerWaits)
+	p := peertest.New(t)
+	a, b := newSides(t, p, Sources{Video: SourceNone, Audio: SourceTestAudio})
+	connect(t, a, b, false, false)
+	shared := make(chan error, 1)
+	go func() {
+		_, err := a.m.ShareScreen("", ScreenTarget{})
+		shared <- err
+	}()
+	peertest.Eventually(t, 20*time.Second, "the portal's picker is up", s.PickerShown)
+	b.m.HangUp()
+	a.await(t, StateEnded)
+	select {
+	case err := <-shared:
+		if !errors.Is(err, ErrNotInCall) {
+			t.Fatalf("ShareScreen after the call ended: %v, want ErrNotInCall", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("ShareScreen still waits for the picker 10 s after the call ended\n%s", s.Logs())
+	}
+	if v := a.m.View(); v.Screen {
+		t.Fatalf("sharing after the call ended: %+v", v)
 	}
 }

@@ -13,8 +13,9 @@ var ErrNotInCall = errors.New("call: no call under way")
 // only, the screen replaces the camera until sharing stops. A screen that
 // cannot be captured leaves the call as it was and returns
 // ErrScreenUnavailable. The screen is opened without holding the call:
-// a call that ends meanwhile gets ErrNotInCall and nothing is shared; a
-// second ShareScreen meanwhile is a no-op.
+// a call that ends meanwhile withdraws the desktop's picker, if one is up,
+// and gets ErrNotInCall, and nothing is shared; a second ShareScreen
+// meanwhile is a no-op.
 func (m *Manager) ShareScreen(display string, target ScreenTarget) (View, error) {
 	m.mu.Lock()
 	if m.id == "" || !m.liveLocked() {
@@ -25,27 +26,29 @@ func (m *Manager) ShareScreen(display string, target ScreenTarget) (View, error)
 		defer m.mu.Unlock()
 		return m.view, nil
 	}
-	id := m.id
+	id, ctx := m.id, m.callCtx
 	src := m.cfg.Sources()
 	src.Display = display
 	m.opening = id
 	m.mu.Unlock()
 	// Without the lock: on Wayland the desktop's picker is up until the
 	// user chooses, and the call's controls (hang up, mute) must not
-	// wait for it.
-	v, err := openScreenVideo(src, target)
+	// wait for it. A call that ends withdraws the picker (ctx).
+	v, err := openScreenVideo(ctx, src, target)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.opening == id {
 		m.opening = ""
 	}
-	if err != nil {
-		return m.view, err
-	}
 	if m.id != id || !m.liveLocked() || m.closed {
 		// The call ended (or another began) while the screen opened.
-		_ = v.track.Close()
+		if err == nil {
+			_ = v.track.Close()
+		}
 		return m.view, ErrNotInCall
+	}
+	if err != nil {
+		return m.view, err
 	}
 	m.screen = v
 	m.watchScreenLocked(v)

@@ -136,7 +136,7 @@ func screenWithPattern(t *testing.T, w, h int) string {
 func TestX11CaptureReadsTheScreen(t *testing.T) {
 	t.Parallel()
 	d := screenWithPattern(t, 1280, 720)
-	c, err := openScreenCapture(d, ScreenTarget{})
+	c, err := openScreenCapture(t.Context(), d, ScreenTarget{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -536,7 +536,7 @@ func TestX11ServerGoneEndsCapture(t *testing.T) {
 			w := xvfbtest.Window(t, d, "gone", 10, 10, 200, 150, color.RGBA{R: 200, A: 255})
 			target = ScreenTarget{Window: w.ID}
 		}
-		c, err := openScreenCapture(d, target)
+		c, err := openScreenCapture(t.Context(), d, target)
 		if err != nil {
 			stop()
 			t.Fatal(err)
@@ -650,7 +650,7 @@ func TestX11CaptureDrawsThePointer(t *testing.T) {
 		return n
 	}
 	pointAt(80, 60)
-	c, err := openScreenCapture(d, ScreenTarget{})
+	c, err := openScreenCapture(t.Context(), d, ScreenTarget{})
 	if err != nil {
 		t.Fatal(err)
 	}

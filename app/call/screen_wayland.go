@@ -15,8 +15,9 @@ import (
 // X11 display that is the desktop (not XWayland) is read directly; in a
 // Wayland session (WAYLAND_DISPLAY set, or the X display is XWayland) the
 // desktop portal asks the user what to share. Without either the error
-// says why, X11's reason first, then the portal's.
-func openScreenCapture(display string, t ScreenTarget) (screenCapturer, error) {
+// says why, X11's reason first, then the portal's. ctx withdraws the
+// portal's picker while it waits for the user.
+func openScreenCapture(ctx context.Context, display string, t ScreenTarget) (screenCapturer, error) {
 	x, xerr := openX11(display, t)
 	if xerr == nil {
 		return x, nil
@@ -27,7 +28,7 @@ func openScreenCapture(display string, t ScreenTarget) (screenCapturer, error) {
 	if err := portalTarget(t); err != nil {
 		return nil, waylandError(xerr, err)
 	}
-	s, err := openPortalScreen(context.Background())
+	s, err := openPortalScreen(ctx)
 	if err != nil {
 		return nil, waylandError(xerr, err)
 	}

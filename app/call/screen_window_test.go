@@ -82,7 +82,7 @@ func TestWindowCaptureSkipsWhatOverlaps(t *testing.T) {
 	// The overlap, in the lower window's coordinates, with a margin.
 	overlap := image.Rect(100+4, 60+4, 300-4, 200-4)
 
-	c, err := openScreenCapture(d, ScreenTarget{Window: lower.ID})
+	c, err := openScreenCapture(t.Context(), d, ScreenTarget{Window: lower.ID})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +95,7 @@ func TestWindowCaptureSkipsWhatOverlaps(t *testing.T) {
 	})
 
 	// The control: the screen itself shows the upper window there.
-	s, err := openScreenCapture(d, ScreenTarget{})
+	s, err := openScreenCapture(t.Context(), d, ScreenTarget{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +113,7 @@ func TestWindowCaptureFollowsTheWindow(t *testing.T) {
 	for _, end := range []string{"unmapped", "closed"} {
 		t.Run(end, func(t *testing.T) {
 			win := xvfbtest.Window(t, d, "parley "+end, 10, 10, 320, 240, red)
-			c, err := openScreenCapture(d, ScreenTarget{Window: win.ID})
+			c, err := openScreenCapture(t.Context(), d, ScreenTarget{Window: win.ID})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -186,7 +186,7 @@ func TestWindowShareRefusesWhatItCannot(t *testing.T) {
 		{"no composite", noComposite, ScreenTarget{Window: other.ID}, "no Composite extension"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c, err := openScreenCapture(tc.display, tc.target)
+			c, err := openScreenCapture(t.Context(), tc.display, tc.target)
 			if c != nil || !errors.Is(err, ErrScreenUnavailable) || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("openScreenCapture: %v, %v; want SCREEN_UNAVAILABLE saying %q", c, err, tc.want)
 			}
@@ -197,7 +197,7 @@ func TestWindowShareRefusesWhatItCannot(t *testing.T) {
 		})
 	}
 	// Without Composite the screen is still shared, and listed alone.
-	c, err := openScreenCapture(noComposite, ScreenTarget{})
+	c, err := openScreenCapture(t.Context(), noComposite, ScreenTarget{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -377,7 +377,7 @@ func TestWindowShareUnderAWindowManager(t *testing.T) {
 	}
 
 	const whole = 300 * 200
-	c, err := openScreenCapture(d, ScreenTarget{Window: lower.ID})
+	c, err := openScreenCapture(t.Context(), d, ScreenTarget{Window: lower.ID})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -390,7 +390,7 @@ func TestWindowShareUnderAWindowManager(t *testing.T) {
 		inWindow = countColour(img, red, 12)
 		return inWindow >= whole-2*(300+200) && inWindow <= whole+2*(300+200)
 	})
-	s, err := openScreenCapture(d, ScreenTarget{})
+	s, err := openScreenCapture(t.Context(), d, ScreenTarget{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -409,7 +409,7 @@ func TestWindowCaptureAfterResizeAndBack(t *testing.T) {
 	t.Parallel()
 	d := xvfbtest.Start(t, 640, 480)
 	win := xvfbtest.Window(t, d, "parley there and back", 10, 10, 200, 150, red)
-	c, err := openScreenCapture(d, ScreenTarget{Window: win.ID})
+	c, err := openScreenCapture(t.Context(), d, ScreenTarget{Window: win.ID})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -439,7 +439,7 @@ func TestWindowCaptureDrawsThePointerOnlyOverTheWindow(t *testing.T) {
 	d := xvfbtest.Start(t, 640, 480)
 	lower := xvfbtest.Window(t, d, "parley pointer lower", 20, 20, 320, 240, red)
 	xvfbtest.Window(t, d, "parley pointer upper", 100, 100, 300, 200, blue)
-	c, err := openScreenCapture(d, ScreenTarget{Window: lower.ID})
+	c, err := openScreenCapture(t.Context(), d, ScreenTarget{Window: lower.ID})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -43,6 +43,10 @@ const (
 	// ScreenCastCancelled: as ScreenCast, but the portal's chooser exits
 	// without a choice, as when the user cancels the picker.
 	ScreenCastCancelled
+	// ScreenCastPickerWaits: as ScreenCast, but the portal's chooser
+	// stays up, unanswered, for two minutes (a picker the user has not
+	// looked at yet); Session.PickerShown says once it is up.
+	ScreenCastPickerWaits
 )
 
 // Options describe the desktop.
@@ -63,6 +67,7 @@ type Session struct {
 	procs          []*exec.Cmd
 	names          []string // of procs
 	swaySock       string   // sway's IPC socket
+	pickerShown    string   // the file the waiting chooser creates
 	background     []string // the sway command that sets the background
 }
 
@@ -303,8 +308,17 @@ func Run(o Options) (s *Session, err error) {
 			return s, err
 		}
 		xdpw := "[screencast]\noutput_name=HEADLESS-1\nchooser_type=none\n"
-		if o.Portal == ScreenCastCancelled {
+		switch o.Portal {
+		case ScreenCastCancelled:
 			xdpw = "[screencast]\nchooser_type=simple\nchooser_cmd=false\n"
+		case ScreenCastPickerWaits:
+			s.pickerShown = filepath.Join(base, "picker-shown")
+			chooser := filepath.Join(base, "chooser.sh")
+			script := fmt.Sprintf("#!/bin/sh\ntouch '%s'\nexec sleep 120\n", s.pickerShown)
+			if err := os.WriteFile(chooser, []byte(script), 0o700); err != nil {
+				return s, err
+			}
+			xdpw = "[screencast]\nchooser_type=simple\nchooser_cmd=" + chooser + "\n"
 		}
 		xcfg := filepath.Join(base, "xdpw.conf")
 		if err := os.WriteFile(xcfg, []byte(xdpw), 0o600); err != nil {
@@ -356,6 +370,16 @@ func (s *Session) start(name string, env []string, prog string, args ...string) 
 	s.procs = append(s.procs, cmd)
 	s.names = append(s.names, name)
 	return nil
+}
+
+// PickerShown reports whether the portal's chooser is up (or was), with
+// ScreenCastPickerWaits.
+func (s *Session) PickerShown() bool {
+	if s.pickerShown == "" {
+		return false
+	}
+	_, err := os.Stat(s.pickerShown)
+	return err == nil
 }
 
 // Resize gives the output another size (as a user changing the
