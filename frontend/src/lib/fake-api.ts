@@ -197,6 +197,11 @@ export class FakeApi implements Api {
   ];
   /** The source shared now ("" when none). */
   sharedSource = '';
+  /** While set, ShareScreen waits for it, as Go waits for the desktop's
+   * picker on Wayland; a call that ends meanwhile shares nothing. */
+  shareWaits: Promise<void> | null = null;
+  /** True while a ShareScreen waits for shareWaits. */
+  shareWaiting = false;
   /** Seq of the last room:status event, as Go counts it. */
   private statusSeq = 0;
   /** The link from outside the app waiting for confirmation, like Go holds it. */
@@ -790,6 +795,12 @@ export class FakeApi implements Api {
 
   async shareScreen(roomId: string, source: string): Promise<CallView> {
     this.maybeFail('shareScreen');
+    this.liveCall(roomId);
+    if (this.shareWaits) {
+      this.shareWaiting = true;
+      await this.shareWaits;
+      this.shareWaiting = false;
+    }
     const c = this.liveCall(roomId);
     if (!this.screenAvailable) {
       fail('SCREEN_UNAVAILABLE', 'no X11 display (DISPLAY is not set); this is a Wayland session, and there is no desktop portal on the session bus');

@@ -265,6 +265,9 @@ export class CallStore {
         this.sharedWindow = title;
         this.applyResult(r);
       } catch (e) {
+        // The call ended while the desktop asked what to share (Wayland's
+        // picker, which Go then withdrew): nothing to say.
+        if (!isLive(this.view)) return;
         // Most likely the window closed since the list was made.
         gone = id.startsWith('window:') && toApiError(e).code === 'SCREEN_UNAVAILABLE';
         throw e;

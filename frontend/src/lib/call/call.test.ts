@@ -275,6 +275,26 @@ describe('CallStore', () => {
     expect(store.notice?.x).toMatchObject({ code: 'SCREEN_UNAVAILABLE', sentence: 'That window cannot be shared.' });
   });
 
+  it('the call ends while the desktop asks what to share: nothing shared, no error', async () => {
+    const id = await room();
+    await store.call(id, false);
+    fake.peerAnswers(false, id);
+    advance(100);
+    fake.screens = fake.screens.slice(0, 1); // Wayland: one entry, the desktop's own picker
+    let answer = () => {};
+    fake.shareWaits = new Promise((r) => (answer = r));
+    const sharing = store.toggleScreen();
+    for (let i = 0; i < 100 && !fake.shareWaiting; i++) await Promise.resolve();
+    expect(fake.shareWaiting).toBe(true);
+    fake.peerHangsUp(id);
+    answer();
+    await sharing;
+    expect(store.view?.state).toBe('ended');
+    expect(store.view?.screen).toBe(false);
+    expect(fake.sharedSource).toBe('');
+    expect(store.notice).toBeNull();
+  });
+
   it('the picker closes on the share key again, and when the call ends', async () => {
     const id = await room();
     await store.call(id, false);
