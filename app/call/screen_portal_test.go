@@ -6,7 +6,6 @@ import (
 	"errors"
 	"image"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -37,32 +36,6 @@ func openPortalCapture(t *testing.T, s *waylandtest.Session) screenCapturer {
 	return c
 }
 
-// keepRedrawing draws the desktop again every second until stop (or the
-// test's end): xdg-desktop-portal-wlr sends a frame only when the screen
-// changes, and a test desktop does not change by itself.
-func keepRedrawing(t *testing.T, s *waylandtest.Session) (stop func()) {
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		tick := time.NewTicker(time.Second)
-		defer tick.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-tick.C:
-				_ = s.Redraw()
-			}
-		}
-	}()
-	var once sync.Once
-	stop = func() { once.Do(func() { close(done); wg.Wait() }) }
-	t.Cleanup(stop)
-	return stop
-}
-
 // Through the desktop portal and PipeWire, a Wayland screen is captured
 // at the output's size with the picture on it; an unchanged screen is
 // reported unchanged.
@@ -83,7 +56,7 @@ func TestPortalCaptureReadsTheScreen(t *testing.T) {
 	img := image.NewYCbCr(image.Rect(0, 0, w, h), image.YCbCrSubsampleRatio420)
 	// Frames come when the screen changes; those in a redraw show the
 	// output before swaybg drew on it.
-	stop := keepRedrawing(t, s)
+	stop := s.KeepRedrawing(t)
 	deadline := time.Now().Add(20 * time.Second)
 	e := 1 << 30
 	for {
@@ -182,7 +155,7 @@ func TestPortalCaptureFollowsAResize(t *testing.T) {
 	c := openPortalCapture(t, s)
 	src := newScreenSource("test", c, 15)
 	defer src.Close()
-	keepRedrawing(t, s)
+	s.KeepRedrawing(t)
 	read := func() image.Rectangle {
 		t.Helper()
 		img, release, err := src.Read()
@@ -315,7 +288,7 @@ func TestWaylandScreenShareCall(t *testing.T) {
 	}
 	a, b := newSidesWith(t, p, sharer, viewer, pw.onFrame)
 	connect(t, a, b, true, false)
-	stop := keepRedrawing(t, s)
+	stop := s.KeepRedrawing(t)
 	defer stop()
 	select {
 	case <-pw.matched:

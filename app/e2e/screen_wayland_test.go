@@ -37,30 +37,14 @@ func TestWaylandScreenShareBetweenTwoCLIs(t *testing.T) {
 	b := bob.start(nil, "call", link, "--video", "none", "--audio", "sine", "--duration", "6s", "--stats")
 	// xdg-desktop-portal-wlr sends frames when the screen changes: the
 	// test desktop is drawn again every second while the call runs.
-	stop := make(chan struct{})
-	redrawn := make(chan struct{})
-	go func() {
-		defer close(redrawn)
-		tick := time.NewTicker(time.Second)
-		defer tick.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-				_ = desk.Redraw()
-			}
-		}
-	}()
+	stop := desk.KeepRedrawing(t)
 	for name, p := range map[string]*proc{"alice": a, "bob": b} {
 		if code := p.Wait(60 * time.Second); code != 0 {
-			close(stop)
-			<-redrawn
+			stop()
 			t.Fatalf("%s's call exited %d:\n%s\n%s", name, code, p.StderrText(), desk.Logs())
 		}
 	}
-	close(stop)
-	<-redrawn
+	stop()
 	st := parseCallStats(t, "bob", b.Line(time.Second))
 	t.Logf("bob: %+v", st)
 	if st.VideoFramesDecoded < 1 {

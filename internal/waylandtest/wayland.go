@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -402,6 +403,32 @@ func (s *Session) Redraw() error {
 		return fmt.Errorf("waylandtest: redraw: %v: %s", err, out)
 	}
 	return nil
+}
+
+// KeepRedrawing draws the desktop again every second until stop (or the
+// test's end): xdg-desktop-portal-wlr sends a frame only when the screen
+// changes, and a test desktop does not change by itself.
+func (s *Session) KeepRedrawing(t testing.TB) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				_ = s.Redraw()
+			}
+		}
+	}()
+	var once sync.Once
+	stop = func() { once.Do(func() { close(done); wg.Wait() }) }
+	t.Cleanup(stop)
+	return stop
 }
 
 // Kill ends one program of the desktop at once (SIGKILL), as a crash
